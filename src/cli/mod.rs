@@ -1,0 +1,131 @@
+//! Command-line definitions (clap derive) and the glue that turns raw arguments into the
+//! validated configs the engines take. One file per subcommand; engines never see clap types.
+//!
+//! Each subcommand file exposes `XxxArgs` (clap) and `run(XxxArgs) -> Result<Exit, Error>`.
+//! Shared flag groups (password sources, TLS) live in [`common`].
+
+use std::io;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::error::{Error, Exit, code};
+
+pub mod common;
+pub mod cookies;
+pub mod fetch;
+pub mod pop3;
+pub mod qs;
+pub mod send;
+pub mod unpack;
+pub mod url;
+
+/// postie: HTTP and mail client work for scripts.
+#[derive(Debug, Parser)]
+#[command(name = "postie", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// HTTP(S) GET/POST with curl's flag names, redirects and a cookie jar.
+    #[command(hide = true)]
+    Fetch(fetch::FetchArgs),
+    /// Inspect and convert cookie jars (Netscape cookies.txt).
+    #[command(hide = true)]
+    Cookies(cookies::CookiesArgs),
+    /// URL tools with the semantics of CPython's urllib.parse.
+    #[command(hide = true)]
+    Url(url::UrlArgs),
+    /// Query-string tools with the semantics of CPython's urllib.parse.
+    #[command(hide = true)]
+    Qs(qs::QsArgs),
+    /// Turn messages into their text and their attachments, safely.
+    #[command(hide = true)]
+    Unpack(unpack::UnpackArgs),
+    /// POP3 client: list, pull and unpack a mailbox.
+    #[command(hide = true)]
+    Pop3(pop3::Pop3Args),
+    /// Send mail with attachments over SMTP.
+    #[command(hide = true)]
+    Send(send::SendArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout.
+    Man,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Errors of the CLI layer: arguments that parse but do not make a valid config.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A flag value or combination that clap cannot check by itself.
+    #[error("{flag}: {why}")]
+    Invalid { flag: String, why: String },
+    /// A subcommand that is not built yet.
+    #[error("{0}: not implemented yet")]
+    NotImplemented(&'static str),
+}
+
+impl CliError {
+    /// An invalid flag value: `postie: <flag>: <why>`, exit 2.
+    pub fn invalid(flag: impl Into<String>, why: impl Into<String>) -> CliError {
+        CliError::Invalid {
+            flag: flag.into(),
+            why: why.into(),
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Invalid { .. } => code::USAGE,
+            CliError::NotImplemented(_) => code::FAILED,
+        }
+    }
+}
+
+/// Runs the subcommand.
+pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
+    match cli.command {
+        Command::Fetch(args) => fetch::run(args),
+        Command::Cookies(args) => cookies::run(args),
+        Command::Url(args) => url::run(args),
+        Command::Qs(args) => qs::run(args),
+        Command::Unpack(args) => unpack::run(args),
+        Command::Pop3(args) => pop3::run(args),
+        Command::Send(args) => send::run(args),
+        Command::Completions(args) => completions(args.shell),
+        Command::Man => man(),
+    }
+}
+
+fn completions(shell: clap_complete::Shell) -> Result<Exit, Error> {
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "postie", &mut io::stdout().lock());
+    Ok(Exit::SUCCESS)
+}
+
+fn man() -> Result<Exit, Error> {
+    let cmd = Cli::command();
+    clap_mangen::Man::new(cmd)
+        .render(&mut io::stdout().lock())
+        .map_err(|e| Error::output("stdout", e))?;
+    Ok(Exit::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,242 @@
+//! The accounts file shared by `postie send` and `postie pop3`:
+//! `$XDG_CONFIG_HOME/postie/config.toml` (else `~/.config/postie/config.toml`), with one
+//! `[account.NAME]` table per account. Flags override what an account says; that merge is the
+//! CLI layer's job. A file that holds a password must not be readable by group or others
+//! (msmtp's rule): such a file is refused.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::code;
+use crate::secret::{PasswordSource, Secret};
+
+/// One `[account.NAME]` table. Every field is optional; flags fill or override them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    /// `smtp://`, `smtps://`, `pop3://` or `pop3s://` URL.
+    pub server: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub password_command: Option<String>,
+    /// `required`, `opportunistic` or `none`.
+    pub tls: Option<String>,
+    pub cacert: Option<PathBuf>,
+    pub insecure: Option<bool>,
+    /// SMTP: the default `From`.
+    pub from: Option<String>,
+    /// SMTP: the SASL mechanism (`plain`, `login`, `xoauth2`); POP3: the auth method.
+    pub auth: Option<String>,
+    pub helo: Option<String>,
+    pub timeout: Option<u64>,
+    /// So one account can serve both subcommands: `postie pop3` uses `pop3_server` before
+    /// `server`, `postie send` uses `smtp_server` before `server`.
+    pub pop3_server: Option<String>,
+    pub smtp_server: Option<String>,
+}
+
+impl Account {
+    /// The password source this account names, if any (at most one may be named).
+    pub fn password_source(&self) -> Option<PasswordSource> {
+        if let Some(var) = &self.password_env {
+            return Some(PasswordSource::Env(var.clone()));
+        }
+        if let Some(path) = &self.password_file {
+            return Some(PasswordSource::File(path.clone()));
+        }
+        if let Some(cmd) = &self.password_command {
+            return Some(PasswordSource::Command(cmd.clone()));
+        }
+        self.password.clone().map(PasswordSource::Literal)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    account: BTreeMap<String, Account>,
+}
+
+/// Errors reading the accounts file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--account {name}: no config file (looked for {})", path.display())]
+    Missing { name: String, path: PathBuf },
+    #[error("--account: no config file location ($XDG_CONFIG_HOME and $HOME are unset)")]
+    NoLocation,
+    #[error("{}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{}: {why}", path.display())]
+    Parse { path: PathBuf, why: String },
+    #[error("--account {name}: no [account.{name}] in {}", path.display())]
+    UnknownAccount { name: String, path: PathBuf },
+    #[error(
+        "{}: holds a password but is readable by others (mode {mode:o}); run: chmod 600 {}",
+        path.display(), path.display()
+    )]
+    UnsafePermissions { path: PathBuf, mode: u32 },
+    #[error(
+        "--account {name}: more than one password source (password, password_env, password_file, password_command)"
+    )]
+    SeveralPasswordSources { name: String },
+}
+
+impl ConfigError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ConfigError::Read { .. } => code::READ,
+            _ => code::CONFIG,
+        }
+    }
+}
+
+/// Where the accounts file is: `$XDG_CONFIG_HOME/postie/config.toml`, else
+/// `$HOME/.config/postie/config.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    let non_empty = |v: &str| {
+        std::env::var_os(v)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    };
+    non_empty("XDG_CONFIG_HOME")
+        .or_else(|| non_empty("HOME").map(|h| h.join(".config")))
+        .map(|base| base.join("postie").join("config.toml"))
+}
+
+/// Loads account `name` from the default accounts file.
+pub fn load_account(name: &str) -> Result<Account, ConfigError> {
+    let path = default_path().ok_or(ConfigError::NoLocation)?;
+    load_account_from(&path, name)
+}
+
+/// Loads account `name` from `path`.
+pub fn load_account_from(path: &Path, name: &str) -> Result<Account, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(ConfigError::Missing {
+                name: name.to_owned(),
+                path: path.to_owned(),
+            });
+        }
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let file: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        why: e.to_string(),
+    })?;
+    if file.account.values().any(|a| a.password.is_some()) {
+        check_private(path)?;
+    }
+    let account = file
+        .account
+        .get(name)
+        .cloned()
+        .ok_or_else(|| ConfigError::UnknownAccount {
+            name: name.to_owned(),
+            path: path.to_owned(),
+        })?;
+    let sources = [
+        account.password.is_some(),
+        account.password_env.is_some(),
+        account.password_file.is_some(),
+        account.password_command.is_some(),
+    ];
+    if sources.iter().filter(|s| **s).count() > 1 {
+        return Err(ConfigError::SeveralPasswordSources {
+            name: name.to_owned(),
+        });
+    }
+    Ok(account)
+}
+
+fn check_private(path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(ConfigError::UnsafePermissions {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn write(dir: &Path, text: &str, mode: u32) -> PathBuf {
+        let path = dir.join("config.toml");
+        std::fs::write(&path, text).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        path
+    }
+
+    #[test]
+    fn loads_an_account_and_its_password_source() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            dir.path(),
+            "[account.work]\nserver = \"smtps://mail.example\"\nuser = \"me\"\npassword_env = \"PW\"\n",
+            0o644,
+        );
+        let a = load_account_from(&path, "work").expect("load");
+        assert_eq!(a.server.as_deref(), Some("smtps://mail.example"));
+        assert_eq!(a.password_source(), Some(PasswordSource::Env("PW".into())));
+        assert!(matches!(
+            load_account_from(&path, "home"),
+            Err(ConfigError::UnknownAccount { .. })
+        ));
+    }
+
+    #[test]
+    fn a_readable_file_with_a_password_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = "[account.a]\npassword = \"x\"\n";
+        let path = write(dir.path(), text, 0o644);
+        let err = load_account_from(&path, "a").expect_err("refused");
+        assert!(
+            matches!(err, ConfigError::UnsafePermissions { .. }),
+            "{err}"
+        );
+        assert_eq!(err.exit_code(), code::CONFIG);
+        let path = write(dir.path(), text, 0o600);
+        assert!(load_account_from(&path, "a").is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_and_two_sources_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(dir.path(), "[account.a]\nservr = \"x\"\n", 0o600);
+        assert!(matches!(
+            load_account_from(&path, "a"),
+            Err(ConfigError::Parse { .. })
+        ));
+        let path = write(
+            dir.path(),
+            "[account.a]\npassword_env = \"A\"\npassword_file = \"/f\"\n",
+            0o600,
+        );
+        assert!(matches!(
+            load_account_from(&path, "a"),
+            Err(ConfigError::SeveralPasswordSources { .. })
+        ));
+    }
+}

@@ -1,0 +1,40 @@
+//! postie: one binary for the HTTP and mail client work that people script.
+//!
+//! Every capability lives in this library; `src/main.rs` only parses arguments, calls [`run`]
+//! and turns the result into an exit code.
+//!
+//! Module map:
+//! - [`cli`]: clap definitions, one file per subcommand; turns raw arguments into validated
+//!   configs for the engines (engines never see clap types).
+//! - [`error`]: the top-level error, the exit-code table, [`Exit`].
+//! - [`fetch`]: the HTTP engine over ureq (`postie fetch`).
+//! - [`cookies`]: the Netscape cookies.txt format and the jar (load, lock, merge, save).
+//! - [`urlparse`]: CPython's `urllib.parse` semantics, pure (`postie url`, `postie qs`).
+//! - [`smtp`]: message composition and SMTP submission over lettre (`postie send`).
+//! - [`pop3`]: the hand-written POP3 client (`postie pop3`).
+//! - [`mail`]: message parsing, safe attachment names, saving, Maildir (`postie unpack`).
+//! - [`secret`], [`netrc`], [`config`], [`tls`], [`fsutil`]: pieces the engines share:
+//!   passwords that never print, `.netrc`, the accounts file, TLS settings, atomic writes.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod cookies;
+pub mod error;
+pub mod fetch;
+pub mod fsutil;
+pub mod mail;
+pub mod netrc;
+pub mod pop3;
+pub mod secret;
+pub mod smtp;
+pub mod tls;
+pub mod urlparse;
+
+pub use error::{Error, Exit};
+
+/// Runs one parsed command line. `Ok` carries the exit status of a command that completed
+/// (a batch may complete with some items failed, each already reported on stderr).
+pub fn run(cli: cli::Cli) -> Result<Exit, Error> {
+    cli::dispatch(cli)
+}

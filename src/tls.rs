@@ -1,0 +1,233 @@
+//! TLS settings shared by the HTTP, SMTP and POP3 clients, over native-tls (OpenSSL here).
+//!
+//! Verification is on unless `insecure`. `cacert` replaces the platform's roots, as curl's
+//! `--cacert` does. [`VerifyFailure`] names why a certificate was refused, from OpenSSL's
+//! message, so every client can print the cause. It does not open connections: each protocol
+//! does its own handshake (ureq, lettre and our POP3 client each take these settings).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::error::code;
+
+/// TLS settings from flags or an account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Trust only the CA certificates in this PEM (or DER) file.
+    pub cacert: Option<PathBuf>,
+    /// Skip certificate and host name verification.
+    pub insecure: bool,
+}
+
+/// When to use TLS on a protocol that can upgrade a plain connection (STARTTLS, STLS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMode {
+    /// Implicit TLS or an upgrade; fail when the server cannot upgrade.
+    #[default]
+    Required,
+    /// Upgrade when the server offers it, else go on in the clear.
+    Opportunistic,
+    /// Never use TLS (local relays only).
+    None,
+}
+
+/// Why a certificate was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyFailure {
+    SelfSigned,
+    UnknownIssuer,
+    Expired,
+    NotYetValid,
+    NameMismatch,
+    Other,
+}
+
+impl VerifyFailure {
+    /// Reads the cause out of an OpenSSL error message; None when it is not a verification
+    /// failure at all.
+    pub fn from_message(message: &str) -> Option<VerifyFailure> {
+        let m = message.to_ascii_lowercase();
+        let failure = if m.contains("self-signed") || m.contains("self signed") {
+            VerifyFailure::SelfSigned
+        } else if m.contains("unable to get local issuer") || m.contains("unable to get issuer") {
+            VerifyFailure::UnknownIssuer
+        } else if m.contains("certificate has expired") {
+            VerifyFailure::Expired
+        } else if m.contains("not yet valid") {
+            VerifyFailure::NotYetValid
+        } else if m.contains("hostname mismatch") || m.contains("ip address mismatch") {
+            VerifyFailure::NameMismatch
+        } else if m.contains("certificate verify failed") {
+            VerifyFailure::Other
+        } else {
+            return None;
+        };
+        Some(failure)
+    }
+
+    /// Looks for a verification failure anywhere in an error's `source()` chain.
+    pub fn from_error(err: &(dyn std::error::Error + 'static)) -> Option<VerifyFailure> {
+        let mut cur = Some(err);
+        while let Some(e) = cur {
+            if let Some(f) = VerifyFailure::from_message(&e.to_string()) {
+                return Some(f);
+            }
+            cur = e.source();
+        }
+        None
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            VerifyFailure::SelfSigned => {
+                "certificate verification failed: self-signed certificate (give its CA with --cacert, or --insecure)"
+            }
+            VerifyFailure::UnknownIssuer => {
+                "certificate verification failed: unknown issuer (give the CA with --cacert)"
+            }
+            VerifyFailure::Expired => {
+                "certificate verification failed: the certificate has expired"
+            }
+            VerifyFailure::NotYetValid => {
+                "certificate verification failed: the certificate is not yet valid"
+            }
+            VerifyFailure::NameMismatch => {
+                "certificate verification failed: the certificate does not match the host name"
+            }
+            VerifyFailure::Other => "certificate verification failed",
+        }
+    }
+}
+
+/// Errors of TLS setup and handshakes.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("--cacert {}: {source}", path.display())]
+    CaRead { path: PathBuf, source: io::Error },
+    #[error("--cacert {}: no certificate could be read from it", path.display())]
+    CaEmpty { path: PathBuf },
+    #[error("--cacert {}: {why}", path.display())]
+    CaInvalid { path: PathBuf, why: String },
+    #[error("TLS setup: {0}")]
+    Setup(String),
+    /// A handshake with `host` failed.
+    #[error("{host}: {}", match failure { Some(f) => f.describe().to_owned(), None => format!("TLS handshake failed: {detail}") })]
+    Handshake {
+        host: String,
+        failure: Option<VerifyFailure>,
+        detail: String,
+    },
+}
+
+impl TlsError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            TlsError::CaRead { .. } => code::READ,
+            TlsError::Handshake {
+                failure: Some(_), ..
+            } => code::TLS_VERIFY,
+            _ => code::TLS,
+        }
+    }
+
+    /// Classifies a failed handshake with `host`.
+    pub fn handshake(host: &str, err: &(dyn std::error::Error + 'static)) -> TlsError {
+        TlsError::Handshake {
+            host: host.to_owned(),
+            failure: VerifyFailure::from_error(err),
+            detail: err.to_string(),
+        }
+    }
+}
+
+/// Reads every certificate in a PEM bundle (or one DER certificate).
+pub fn load_certificates(path: &Path) -> Result<Vec<native_tls::Certificate>, TlsError> {
+    let bytes = std::fs::read(path).map_err(|source| TlsError::CaRead {
+        path: path.to_owned(),
+        source,
+    })?;
+    let invalid = |e: native_tls::Error| TlsError::CaInvalid {
+        path: path.to_owned(),
+        why: e.to_string(),
+    };
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    let text = String::from_utf8_lossy(&bytes);
+    if !text.contains(BEGIN) {
+        return Ok(vec![
+            native_tls::Certificate::from_der(&bytes).map_err(invalid)?,
+        ]);
+    }
+    let mut certs = Vec::new();
+    for chunk in text.split(BEGIN).skip(1) {
+        let pem = format!("{BEGIN}{chunk}");
+        certs.push(native_tls::Certificate::from_pem(pem.as_bytes()).map_err(invalid)?);
+    }
+    if certs.is_empty() {
+        return Err(TlsError::CaEmpty {
+            path: path.to_owned(),
+        });
+    }
+    Ok(certs)
+}
+
+impl TlsOptions {
+    /// A native-tls connector with these settings.
+    pub fn connector(&self) -> Result<native_tls::TlsConnector, TlsError> {
+        let mut builder = native_tls::TlsConnector::builder();
+        if let Some(path) = &self.cacert {
+            builder.disable_built_in_roots(true);
+            for cert in load_certificates(path)? {
+                builder.add_root_certificate(cert);
+            }
+        }
+        if self.insecure {
+            builder.danger_accept_invalid_certs(true);
+            builder.danger_accept_invalid_hostnames(true);
+        }
+        builder.build().map_err(|e| TlsError::Setup(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openssl_messages_are_classified() {
+        let cases = [
+            (
+                "error:0A000086:SSL routines:tls_post_process_server_certificate:certificate verify failed:../ssl/statem/statem_clnt.c:1889: (self-signed certificate)",
+                VerifyFailure::SelfSigned,
+            ),
+            (
+                "certificate verify failed: (unable to get local issuer certificate)",
+                VerifyFailure::UnknownIssuer,
+            ),
+            (
+                "certificate verify failed: (certificate has expired)",
+                VerifyFailure::Expired,
+            ),
+            (
+                "certificate verify failed: (Hostname mismatch)",
+                VerifyFailure::NameMismatch,
+            ),
+        ];
+        for (msg, want) in cases {
+            assert_eq!(VerifyFailure::from_message(msg), Some(want), "{msg}");
+        }
+        assert_eq!(
+            VerifyFailure::from_message("connection reset by peer"),
+            None
+        );
+    }
+
+    #[test]
+    fn missing_and_empty_ca_files_are_errors() {
+        let err = load_certificates(Path::new("/nonexistent/ca.pem")).map(|v| v.len());
+        assert!(matches!(err, Err(TlsError::CaRead { .. })));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate").expect("write");
+        assert!(load_certificates(&path).is_err());
+    }
+}

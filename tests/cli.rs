@@ -9,7 +9,10 @@ use common::{postie, run, text};
 fn version_prints_the_crate_version() {
     let out = run(postie().arg("--version"));
     assert!(out.status.success());
-    assert_eq!(text(&out).0.trim(), format!("postie {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        text(&out).0.trim(),
+        format!("postie {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -17,11 +20,17 @@ fn completions_and_man_page_are_generated() {
     for shell in ["bash", "zsh", "fish"] {
         let out = run(postie().args(["completions", shell]));
         assert!(out.status.success(), "{shell}");
-        assert!(text(&out).0.contains("postie"), "{shell} completion mentions postie");
+        assert!(
+            text(&out).0.contains("postie"),
+            "{shell} completion mentions postie"
+        );
     }
     let out = run(postie().arg("man"));
     assert!(out.status.success());
-    assert!(text(&out).0.starts_with(".ie") || text(&out).0.contains(".TH postie"), "roff output");
+    assert!(
+        text(&out).0.starts_with(".ie") || text(&out).0.contains(".TH postie"),
+        "roff output"
+    );
 }
 
 #[test]
@@ -43,5 +52,9 @@ fn a_closed_stdout_pipe_is_a_clean_exit() {
     drop(child.stdout.take());
     let out = child.wait_with_output().expect("wait");
     assert!(out.status.success(), "{:?}", text(&out));
-    assert!(out.stderr.is_empty(), "no message for a broken pipe: {:?}", text(&out).1);
+    assert!(
+        out.stderr.is_empty(),
+        "no message for a broken pipe: {:?}",
+        text(&out).1
+    );
 }

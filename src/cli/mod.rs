@@ -4,7 +4,7 @@
 //! Each subcommand file exposes `XxxArgs` (clap) and `run(XxxArgs) -> Result<Exit, Error>`.
 //! Shared flag groups (password sources, TLS) live in [`common`].
 
-use std::io;
+use std::io::{self, Write};
 
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -108,7 +108,13 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
 
 fn completions(shell: clap_complete::Shell) -> Result<Exit, Error> {
     let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "postie", &mut io::stdout().lock());
+    // clap_complete panics on a write error, so render first and write ourselves.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "postie", &mut script);
+    io::stdout()
+        .lock()
+        .write_all(&script)
+        .map_err(|e| Error::output("stdout", e))?;
     Ok(Exit::SUCCESS)
 }
 

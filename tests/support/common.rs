@@ -29,7 +29,10 @@ pub fn run(cmd: &mut Command) -> Output {
 
 /// stdout and stderr as text, for assertions and failure messages.
 pub fn text(out: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// True when `POSTIE_INTEROP=1`.
@@ -42,10 +45,16 @@ pub fn interop_enabled() -> bool {
 pub fn require_peer(test: &str, peer: &str, available: bool) -> bool {
     if !interop_enabled() {
         // Straight to the stream: libtest does not capture this, so the skip is visible.
-        let _ = writeln!(std::io::stderr(), "skipped: {test} (needs {peer}; set POSTIE_INTEROP=1)");
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: {test} (needs {peer}; set POSTIE_INTEROP=1)"
+        );
         return false;
     }
-    assert!(available, "{test}: POSTIE_INTEROP=1 but the peer {peer} is missing");
+    assert!(
+        available,
+        "{test}: POSTIE_INTEROP=1 but the peer {peer} is missing"
+    );
     true
 }
 

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::code;
 
+pub mod maildir;
+
 /// Errors of the mail module.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {

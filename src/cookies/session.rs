@@ -1,0 +1,364 @@
+//! [`CookieSession`]: the cookie state of one `postie fetch` run, driven by the HTTP engine
+//! on every request and every redirect hop. RFC 6265 matching, storage and replacement are
+//! `cookie_store`'s; this file adds what curl does on top (Secure only from a secure origin,
+//! `__Secure-`/`__Host-` prefixes, public suffixes refused, literal `-b` cookies sent to every
+//! host) and remembers what the run changed so that saving can merge with other processes.
+
+use std::path::PathBuf;
+
+use cookie_store::{CookieStore, RawCookie, StoreAction};
+use url::{Host, Url};
+
+use super::jar::{self, Changes};
+use super::netscape::Record;
+use super::{CookieError, CookieOptions, CookieSource};
+
+/// The cookie state of one run.
+#[derive(Debug)]
+pub struct CookieSession {
+    store: CookieStore,
+    /// Literal `-b "N=V; N2=V2"` cookies, sent to every host (as curl), never saved.
+    literal: Vec<String>,
+    /// Files read at open (as given), with their records when they are not a save target
+    /// (those are needed to merge into a target that is).
+    loaded: Vec<(PathBuf, Option<Vec<Record>>)>,
+    changes: Changes,
+    options: CookieOptions,
+}
+
+impl CookieSession {
+    /// Loads what `options` says to load: every `-b` file (a missing one is an error), every
+    /// literal, and the `--jar` file if it exists.
+    pub fn open(options: CookieOptions) -> Result<CookieSession, CookieError> {
+        let mut session = CookieSession {
+            store: CookieStore::new(),
+            literal: Vec::new(),
+            loaded: Vec::new(),
+            changes: Changes::new(),
+            options,
+        };
+        let mut files: Vec<(PathBuf, bool)> = Vec::new();
+        for source in &session.options.sources {
+            match source {
+                CookieSource::Literal(s) => session.literal.extend(literal_pairs(s)),
+                // `-b ""` turns the cookie engine on without a file, as in curl.
+                CookieSource::File(p) if p.as_os_str().is_empty() => {}
+                CookieSource::File(p) => files.push((p.clone(), false)),
+            }
+        }
+        if let Some(jar) = &session.options.jar {
+            files.push((jar.clone(), true));
+        }
+        let mut cookies = Vec::new();
+        for (path, missing_ok) in files {
+            if session.loaded.iter().any(|(p, _)| jar::same_file(p, &path)) {
+                continue;
+            }
+            let records = match jar::read_file(&path, true)? {
+                Some(r) => r,
+                None if missing_ok => Vec::new(),
+                None => {
+                    return Err(CookieError::read(
+                        &path,
+                        std::io::Error::from(std::io::ErrorKind::NotFound),
+                    ));
+                }
+            };
+            let records: Vec<Record> = if session.options.junk_session {
+                records.into_iter().filter(|r| r.expires.is_some()).collect()
+            } else {
+                records
+            };
+            cookies.extend(records.iter().filter_map(jar::to_cookie));
+            let keep = !session.is_target(&path);
+            session.loaded.push((path, keep.then_some(records)));
+        }
+        session.store = CookieStore::from_cookies(cookies.into_iter().map(Ok::<_, ()>), false)
+            .unwrap_or_default();
+        Ok(session)
+    }
+
+    fn targets(&self) -> Vec<PathBuf> {
+        let mut targets: Vec<PathBuf> = Vec::new();
+        for t in [&self.options.jar, &self.options.save_to].into_iter().flatten() {
+            if !targets.iter().any(|x| jar::same_file(x, t)) {
+                targets.push(t.clone());
+            }
+        }
+        targets
+    }
+
+    fn is_target(&self, path: &std::path::Path) -> bool {
+        self.targets().iter().any(|t| jar::same_file(t, path))
+    }
+
+    /// The value of the `Cookie` header for a request to `url`, if any cookie matches:
+    /// the jar's cookies (longest path first, as RFC 6265 asks, then by name for a stable order), then the literal ones.
+    pub fn request_header(&self, url: &Url) -> Option<String> {
+        let mut matched = self.store.matches(url);
+        matched.sort_by(|a, b| b.path.len().cmp(&a.path.len()).then_with(|| a.name().cmp(b.name())));
+        let parts: Vec<String> = matched
+            .iter()
+            .map(|c| format!("{}={}", c.name(), c.value()))
+            .chain(self.literal.iter().cloned())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    /// Takes the `Set-Cookie` header values of a response from `url`. Values that are not
+    /// cookies, or that the rules refuse, are ignored (as browsers and curl do).
+    pub fn store_response<'a>(&mut self, url: &Url, set_cookie: impl Iterator<Item = &'a str>) {
+        for value in set_cookie {
+            self.store_one(url, value);
+        }
+    }
+
+    fn store_one(&mut self, url: &Url, value: &str) {
+        let Ok(mut raw) = RawCookie::parse(value.to_owned()) else {
+            return;
+        };
+        if !acceptable(&mut raw, url) {
+            return;
+        }
+        let Ok(cookie) = cookie_store::Cookie::try_from_raw_cookie(&raw, url) else {
+            return;
+        };
+        let Some(record) = jar::to_record(&cookie) else {
+            return;
+        };
+        match self.store.insert(cookie, url) {
+            Ok(StoreAction::Inserted | StoreAction::UpdatedExisting) => {
+                self.changes.insert(record.key(), Some(record));
+            }
+            Ok(StoreAction::ExpiredExisting) | Err(cookie_store::CookieError::Expired) => {
+                self.changes.insert(record.key(), None);
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Every unexpired cookie the session holds now (not the literal ones).
+    pub fn cookies(&self) -> Vec<Record> {
+        self.store
+            .iter_unexpired()
+            .filter_map(jar::to_record)
+            .collect()
+    }
+
+    /// Saves the jar where the options say (`--jar`, `-c`): atomic, 0600, under a lock. A
+    /// target that was also read at open is re-read and merged, so that a concurrent run's
+    /// cookies survive; a `-c` file that was not read is replaced, as curl does.
+    pub fn finish(self) -> Result<(), CookieError> {
+        let now = jar::now();
+        for target in self.targets() {
+            let records = if jar::is_stdio(&target) {
+                self.cookies()
+            } else {
+                let lock = jar::lock(&target)?;
+                let records = self.records_for(&target, now)?;
+                let keep = self.filter_for_save(records, now);
+                jar::save(&target, keep)?;
+                drop(lock);
+                continue;
+            };
+            jar::save(&target, self.filter_for_save(records, now))?;
+        }
+        Ok(())
+    }
+
+    fn records_for(&self, target: &std::path::Path, now: i64) -> Result<Vec<Record>, CookieError> {
+        if !self.loaded.iter().any(|(p, _)| jar::same_file(p, target)) {
+            return Ok(self.cookies());
+        }
+        let disk = jar::read_file(target, false)?.unwrap_or_default();
+        let extra = self
+            .loaded
+            .iter()
+            .filter(|(p, _)| !jar::same_file(p, target))
+            .filter_map(|(_, r)| r.as_ref())
+            .flatten()
+            .cloned();
+        Ok(jar::merge(disk, extra, &self.changes, now))
+    }
+
+    fn filter_for_save(&self, records: Vec<Record>, now: i64) -> Vec<Record> {
+        records
+            .into_iter()
+            .filter(|r| !r.is_expired_at(now))
+            .filter(|r| !(self.options.discard_session && r.expires.is_none()))
+            .collect()
+    }
+}
+
+/// `N=V; N2=V2` as its pairs (empty pieces dropped).
+fn literal_pairs(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+}
+
+/// A secure origin: https, or the loopback host (browsers and curl treat
+/// http://localhost as secure; `cookie_store` sends Secure cookies there too).
+fn is_secure_origin(url: &Url) -> bool {
+    url.scheme() == "https"
+        || match url.host() {
+            Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
+}
+
+/// curl's rules on top of RFC 6265: a Secure cookie only from a secure origin, the
+/// `__Secure-` and `__Host-` name prefixes, and no Domain attribute that is a public suffix
+/// (one equal to the request host becomes a host-only cookie).
+fn acceptable(raw: &mut RawCookie<'static>, url: &Url) -> bool {
+    let secure = raw.secure() == Some(true);
+    if secure && !is_secure_origin(url) {
+        return false;
+    }
+    let name = raw.name();
+    if name.starts_with("__Secure-") && !secure {
+        return false;
+    }
+    if name.starts_with("__Host-")
+        && (!secure || raw.domain().is_some() || raw.path() != Some("/"))
+    {
+        return false;
+    }
+    let Some(domain) = raw.domain().map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
+    else {
+        return true;
+    };
+    if domain.is_empty() || !jar::is_public_suffix(&domain) {
+        return true;
+    }
+    if url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&domain)) {
+        raw.unset_domain();
+        true
+    } else {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).expect("url")
+    }
+
+    fn empty() -> CookieSession {
+        CookieSession::open(CookieOptions::default()).expect("open")
+    }
+
+    fn header(s: &CookieSession, u: &str) -> String {
+        s.request_header(&url(u)).unwrap_or_default()
+    }
+
+    #[test]
+    fn host_only_and_domain_cookies() {
+        let mut s = empty();
+        let from = url("http://www.example.com/login");
+        s.store_response(
+            &from,
+            ["h=1; Path=/", "d=2; Domain=example.com; Path=/"].into_iter(),
+        );
+        let www = header(&s, "http://www.example.com/");
+        assert!(www.contains("h=1") && www.contains("d=2"), "{www}");
+        assert_eq!(header(&s, "http://api.example.com/"), "d=2");
+        assert_eq!(header(&s, "http://other.com/"), "");
+    }
+
+    #[test]
+    fn secure_cookies_need_a_secure_origin() {
+        let mut s = empty();
+        s.store_response(&url("http://example.com/"), ["s=1; Secure"].into_iter());
+        assert!(s.cookies().is_empty(), "not from plain http");
+        s.store_response(&url("https://example.com/"), ["s=2; Secure"].into_iter());
+        assert_eq!(header(&s, "https://example.com/"), "s=2");
+        assert_eq!(header(&s, "http://example.com/"), "", "never sent over http");
+        s.store_response(&url("http://127.0.0.1:8080/"), ["l=1; Secure"].into_iter());
+        assert_eq!(header(&s, "http://127.0.0.1:8080/"), "l=1", "loopback is secure");
+    }
+
+    #[test]
+    fn prefixes_and_public_suffixes() {
+        let mut s = empty();
+        let u = url("https://www.example.co.uk/");
+        s.store_response(
+            &u,
+            [
+                "__Secure-a=1",
+                "__Host-b=1; Secure; Path=/; Domain=example.co.uk",
+                "c=1; Domain=co.uk",
+                "ok=1; Domain=example.co.uk",
+                "__Host-good=1; Secure; Path=/",
+            ]
+            .into_iter(),
+        );
+        let mut names: Vec<String> = s.cookies().into_iter().map(|r| r.name).collect();
+        names.sort();
+        assert_eq!(names, ["__Host-good", "ok"]);
+        let mut s = empty();
+        s.store_response(&url("http://localhost/"), ["x=1; Domain=localhost"].into_iter());
+        let c = s.cookies();
+        assert_eq!(c.len(), 1, "a public suffix equal to the host becomes host-only");
+        assert!(!c[0].include_subdomains);
+    }
+
+    #[test]
+    fn path_max_age_and_replacement() {
+        let mut s = empty();
+        let u = url("http://example.com/app/login");
+        s.store_response(
+            &u,
+            [
+                "a=1; Path=/app",
+                "b=1; Path=/",
+                "gone=1; Max-Age=0",
+                "later=1; Max-Age=3600; Path=/",
+            ]
+            .into_iter(),
+        );
+        assert_eq!(header(&s, "http://example.com/app/x"), "a=1; b=1; later=1");
+        assert_eq!(header(&s, "http://example.com/"), "b=1; later=1");
+        s.store_response(&u, ["b=2; Path=/", "later=; Max-Age=0; Path=/"].into_iter());
+        assert_eq!(header(&s, "http://example.com/"), "b=2");
+        let later = s.changes.get(&("example.com".into(), "/".into(), "later".into()));
+        assert_eq!(later, Some(&None), "a deletion is remembered for the merge");
+    }
+
+    #[test]
+    fn literal_cookies_go_to_every_host() {
+        let s = CookieSession::open(CookieOptions {
+            sources: vec![CookieSource::Literal("a=1; b=2;".into())],
+            ..CookieOptions::default()
+        })
+        .expect("open");
+        assert_eq!(header(&s, "http://one.example/"), "a=1; b=2");
+        assert_eq!(header(&s, "https://two.example/x"), "a=1; b=2");
+        assert!(s.cookies().is_empty(), "literal cookies are not saved");
+    }
+
+    #[test]
+    fn missing_b_file_is_an_error_missing_jar_is_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("missing.txt");
+        let err = CookieSession::open(CookieOptions {
+            sources: vec![CookieSource::File(missing.clone())],
+            ..CookieOptions::default()
+        })
+        .expect_err("missing -b file");
+        assert_eq!(err.exit_code(), crate::error::code::READ);
+        assert!(err.to_string().contains("missing.txt"), "{err}");
+        let s = CookieSession::open(CookieOptions {
+            jar: Some(missing),
+            ..CookieOptions::default()
+        })
+        .expect("missing --jar is an empty jar");
+        assert!(s.cookies().is_empty());
+    }
+}

@@ -94,9 +94,8 @@ pub fn lock(jar: &Path) -> Result<JarLock, CookieError> {
 /// Writes `records` to `path` in curl's form (sorted by domain, path, name), atomically with
 /// mode 0600; `-` writes to stdout.
 pub fn save(path: &Path, mut records: Vec<Record>) -> Result<(), CookieError> {
-    records.sort_unstable_by(|a, b| {
-        (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name))
-    });
+    records
+        .sort_unstable_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
     if is_stdio(path) {
         let mut out = io::stdout().lock();
         return netscape::write(&mut out, &records)
@@ -144,8 +143,7 @@ pub fn merge(
 
 /// True when `a` and `b` name the same file (the same path, or the same file on disk).
 pub fn same_file(a: &Path, b: &Path) -> bool {
-    a == b
-        || matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+    a == b || matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
 }
 
 /// A URL only used to give `cookie_store` a request for cookies read from a file; domain,
@@ -211,7 +209,8 @@ pub fn is_public_suffix(domain: &str) -> bool {
     if !domain.contains('.') {
         return true;
     }
-    psl::suffix(domain.as_bytes()).is_some_and(|s| s.is_known() && s.as_bytes() == domain.as_bytes())
+    psl::suffix(domain.as_bytes())
+        .is_some_and(|s| s.is_known() && s.as_bytes() == domain.as_bytes())
 }
 
 #[cfg(test)]
@@ -267,8 +266,14 @@ mod tests {
         r.secure = true;
         let domain = to_cookie(&r).expect("converts");
         assert!(domain.matches(&url("https://www.example.com/app/x")));
-        assert!(!domain.matches(&url("http://www.example.com/app/x")), "Secure");
-        assert!(!domain.matches(&url("https://www.example.com/other")), "Path");
+        assert!(
+            !domain.matches(&url("http://www.example.com/app/x")),
+            "Secure"
+        );
+        assert!(
+            !domain.matches(&url("https://www.example.com/other")),
+            "Path"
+        );
     }
 
     #[test]
@@ -293,10 +298,7 @@ mod tests {
             .iter()
             .map(|r| (r.name.as_str(), r.value.as_str()))
             .collect();
-        assert_eq!(
-            got,
-            [("extra", "e"), ("shared", "mine"), ("theirs", "new")]
-        );
+        assert_eq!(got, [("extra", "e"), ("shared", "mine"), ("theirs", "new")]);
     }
 
     #[test]

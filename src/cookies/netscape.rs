@@ -200,7 +200,10 @@ pub fn parse(text: &str) -> Parsed {
 }
 
 /// Writes the header and one line per record, in the order given.
-pub fn write<'a, W: Write>(out: &mut W, records: impl IntoIterator<Item = &'a Record>) -> io::Result<()> {
+pub fn write<'a, W: Write>(
+    out: &mut W,
+    records: impl IntoIterator<Item = &'a Record>,
+) -> io::Result<()> {
     out.write_all(HEADER.as_bytes())?;
     for r in records {
         writeln!(out, "{r}")?;
@@ -279,7 +282,13 @@ mod tests {
 
     #[test]
     fn comments_blank_lines_and_header_are_not_cookies() {
-        for line in ["# Netscape HTTP Cookie File", "", "   ", "\r\n", "# x\ty\tz"] {
+        for line in [
+            "# Netscape HTTP Cookie File",
+            "",
+            "   ",
+            "\r\n",
+            "# x\ty\tz",
+        ] {
             assert_eq!(parse_line(line), Ok(None), "{line:?}");
         }
     }
@@ -320,7 +329,10 @@ mod tests {
     #[test]
     fn curls_six_field_lines() {
         let no_value = one("h\tFALSE\t/p\tFALSE\t0\tn");
-        assert_eq!((no_value.path.as_str(), no_value.value.as_str()), ("/p", ""));
+        assert_eq!(
+            (no_value.path.as_str(), no_value.value.as_str()),
+            ("/p", "")
+        );
         let no_path = one("h\tFALSE\tTRUE\t7\tn\tv");
         assert_eq!(no_path.path, "/");
         assert!(no_path.secure);
@@ -330,8 +342,14 @@ mod tests {
 
     #[test]
     fn wget_host_port_and_ipv6_domains() {
-        assert_eq!(one("127.0.0.1:18431\tFALSE\t/\tFALSE\t0\tn\tv").domain, "127.0.0.1");
-        assert_eq!(one("localhost:8080\tFALSE\t/\tFALSE\t0\tn\tv").domain, "localhost");
+        assert_eq!(
+            one("127.0.0.1:18431\tFALSE\t/\tFALSE\t0\tn\tv").domain,
+            "127.0.0.1"
+        );
+        assert_eq!(
+            one("localhost:8080\tFALSE\t/\tFALSE\t0\tn\tv").domain,
+            "localhost"
+        );
         assert_eq!(one("[::1]:8080\tFALSE\t/\tFALSE\t0\tn\tv").domain, "[::1]");
         assert_eq!(one("::1\tFALSE\t/\tFALSE\t0\tn\tv").domain, "[::1]");
     }
@@ -375,7 +393,9 @@ mod tests {
 
     #[test]
     fn parse_skips_bad_lines_and_keeps_the_rest() {
-        let p = parse("# Netscape HTTP Cookie File\na\tFALSE\t/\tFALSE\t0\tn\tv\ngarbage\r\nb\tTRUE\t/\tFALSE\t0\tm\tw\n");
+        let p = parse(
+            "# Netscape HTTP Cookie File\na\tFALSE\t/\tFALSE\t0\tn\tv\ngarbage\r\nb\tTRUE\t/\tFALSE\t0\tm\tw\n",
+        );
         assert_eq!(p.records.len(), 2);
         assert_eq!(p.skipped, vec![(3, LineError::TooFewFields(1))]);
     }
@@ -410,7 +430,10 @@ mod tests {
         assert!(ho.http_only);
         // curl took the Secure cookie from http://127.0.0.1 (a secure context), not from
         // http://www.example.test.
-        assert_eq!(names(&p, "127.0.0.1"), ["deep", "eq", "ho", "persist", "sec", "sid"]);
+        assert_eq!(
+            names(&p, "127.0.0.1"),
+            ["deep", "eq", "ho", "persist", "sec", "sid"]
+        );
     }
 
     #[test]
@@ -435,7 +458,10 @@ mod tests {
             ["deep", "eq", "ho", "persist", "sec", "sid"]
         );
         let sid = p.records.iter().find(|r| r.name == "sid").expect("sid");
-        assert_eq!(sid.expires, None, "Python's empty expiry is a session cookie");
+        assert_eq!(
+            sid.expires, None,
+            "Python's empty expiry is a session cookie"
+        );
         let eq = p.records.iter().find(|r| r.name == "eq").expect("eq");
         assert_eq!(eq.value, "a=b c");
     }

@@ -65,7 +65,10 @@ impl CookieSession {
                 }
             };
             let records: Vec<Record> = if session.options.junk_session {
-                records.into_iter().filter(|r| r.expires.is_some()).collect()
+                records
+                    .into_iter()
+                    .filter(|r| r.expires.is_some())
+                    .collect()
             } else {
                 records
             };
@@ -80,7 +83,10 @@ impl CookieSession {
 
     fn targets(&self) -> Vec<PathBuf> {
         let mut targets: Vec<PathBuf> = Vec::new();
-        for t in [&self.options.jar, &self.options.save_to].into_iter().flatten() {
+        for t in [&self.options.jar, &self.options.save_to]
+            .into_iter()
+            .flatten()
+        {
             if !targets.iter().any(|x| jar::same_file(x, t)) {
                 targets.push(t.clone());
             }
@@ -96,7 +102,12 @@ impl CookieSession {
     /// the jar's cookies (longest path first, as RFC 6265 asks, then by name for a stable order), then the literal ones.
     pub fn request_header(&self, url: &Url) -> Option<String> {
         let mut matched = self.store.matches(url);
-        matched.sort_by(|a, b| b.path.len().cmp(&a.path.len()).then_with(|| a.name().cmp(b.name())));
+        matched.sort_by(|a, b| {
+            b.path
+                .len()
+                .cmp(&a.path.len())
+                .then_with(|| a.name().cmp(b.name()))
+        });
         let parts: Vec<String> = matched
             .iter()
             .map(|c| format!("{}={}", c.name(), c.value()))
@@ -222,19 +233,23 @@ fn acceptable(raw: &mut RawCookie<'static>, url: &Url) -> bool {
     if name.starts_with("__Secure-") && !secure {
         return false;
     }
-    if name.starts_with("__Host-")
-        && (!secure || raw.domain().is_some() || raw.path() != Some("/"))
+    if name.starts_with("__Host-") && (!secure || raw.domain().is_some() || raw.path() != Some("/"))
     {
         return false;
     }
-    let Some(domain) = raw.domain().map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
+    let Some(domain) = raw
+        .domain()
+        .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
     else {
         return true;
     };
     if domain.is_empty() || !jar::is_public_suffix(&domain) {
         return true;
     }
-    if url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&domain)) {
+    if url
+        .host_str()
+        .is_some_and(|h| h.eq_ignore_ascii_case(&domain))
+    {
         raw.unset_domain();
         true
     } else {
@@ -279,9 +294,17 @@ mod tests {
         assert!(s.cookies().is_empty(), "not from plain http");
         s.store_response(&url("https://example.com/"), ["s=2; Secure"].into_iter());
         assert_eq!(header(&s, "https://example.com/"), "s=2");
-        assert_eq!(header(&s, "http://example.com/"), "", "never sent over http");
+        assert_eq!(
+            header(&s, "http://example.com/"),
+            "",
+            "never sent over http"
+        );
         s.store_response(&url("http://127.0.0.1:8080/"), ["l=1; Secure"].into_iter());
-        assert_eq!(header(&s, "http://127.0.0.1:8080/"), "l=1", "loopback is secure");
+        assert_eq!(
+            header(&s, "http://127.0.0.1:8080/"),
+            "l=1",
+            "loopback is secure"
+        );
     }
 
     #[test]
@@ -303,9 +326,16 @@ mod tests {
         names.sort();
         assert_eq!(names, ["__Host-good", "ok"]);
         let mut s = empty();
-        s.store_response(&url("http://localhost/"), ["x=1; Domain=localhost"].into_iter());
+        s.store_response(
+            &url("http://localhost/"),
+            ["x=1; Domain=localhost"].into_iter(),
+        );
         let c = s.cookies();
-        assert_eq!(c.len(), 1, "a public suffix equal to the host becomes host-only");
+        assert_eq!(
+            c.len(),
+            1,
+            "a public suffix equal to the host becomes host-only"
+        );
         assert!(!c[0].include_subdomains);
     }
 
@@ -327,7 +357,9 @@ mod tests {
         assert_eq!(header(&s, "http://example.com/"), "b=1; later=1");
         s.store_response(&u, ["b=2; Path=/", "later=; Max-Age=0; Path=/"].into_iter());
         assert_eq!(header(&s, "http://example.com/"), "b=2");
-        let later = s.changes.get(&("example.com".into(), "/".into(), "later".into()));
+        let later = s
+            .changes
+            .get(&("example.com".into(), "/".into(), "later".into()));
         assert_eq!(later, Some(&None), "a deletion is remembered for the merge");
     }
 

@@ -33,7 +33,6 @@ pub enum Command {
     #[command(hide = true)]
     Fetch(fetch::FetchArgs),
     /// Inspect and convert cookie jars (Netscape cookies.txt).
-    #[command(hide = true)]
     Cookies(cookies::CookiesArgs),
     /// URL tools with the semantics of CPython's urllib.parse.
     #[command(hide = true)]

@@ -219,14 +219,8 @@ mod tests {
 
     fn rec(domain: &str, name: &str, value: &str, expires: Option<i64>) -> Record {
         Record {
-            domain: domain.into(),
-            include_subdomains: false,
-            path: "/".into(),
-            secure: false,
-            http_only: false,
             expires,
-            name: name.into(),
-            value: value.into(),
+            ..Record::new(domain, name, value)
         }
     }
 

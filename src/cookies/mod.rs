@@ -29,6 +29,9 @@ pub enum CookieError {
     /// A cookie file could not be read (a missing `-b` file included).
     #[error("{}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
+    /// A cookie file that must exist (`-b FILE`, `postie cookies list --jar FILE`) does not.
+    #[error("{}: no such cookie file", path.display())]
+    Missing { path: PathBuf },
     /// A cookie file is not in the format expected (cookie_store JSON on import).
     #[error("{}: {why}", path.display())]
     Format { path: PathBuf, why: String },
@@ -57,7 +60,9 @@ impl CookieError {
 
     pub fn exit_code(&self) -> u8 {
         match self {
-            CookieError::Read { .. } | CookieError::Format { .. } => code::READ,
+            CookieError::Read { .. } | CookieError::Missing { .. } | CookieError::Format { .. } => {
+                code::READ
+            }
             CookieError::Write { .. } | CookieError::Lock { .. } => code::WRITE,
         }
     }

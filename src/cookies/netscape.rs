@@ -36,6 +36,20 @@ pub struct Record {
 }
 
 impl Record {
+    /// A host-only session cookie with path `/`.
+    pub fn new(domain: &str, name: &str, value: &str) -> Record {
+        Record {
+            domain: domain.to_owned(),
+            include_subdomains: false,
+            path: "/".to_owned(),
+            secure: false,
+            http_only: false,
+            expires: None,
+            name: name.to_owned(),
+            value: value.to_owned(),
+        }
+    }
+
     /// True when the cookie is expired at `now` (Unix seconds). Session cookies never are.
     pub fn is_expired_at(&self, now: i64) -> bool {
         self.expires.is_some_and(|e| e <= now)
@@ -217,14 +231,8 @@ mod tests {
 
     fn rec(domain: &str, sub: bool, name: &str, value: &str) -> Record {
         Record {
-            domain: domain.into(),
             include_subdomains: sub,
-            path: "/".into(),
-            secure: false,
-            http_only: false,
-            expires: None,
-            name: name.into(),
-            value: value.into(),
+            ..Record::new(domain, name, value)
         }
     }
 

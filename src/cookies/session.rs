@@ -58,10 +58,7 @@ impl CookieSession {
                 Some(r) => r,
                 None if missing_ok => Vec::new(),
                 None => {
-                    return Err(CookieError::read(
-                        &path,
-                        std::io::Error::from(std::io::ErrorKind::NotFound),
-                    ));
+                    return Err(CookieError::Missing { path });
                 }
             };
             let records: Vec<Record> = if session.options.junk_session {

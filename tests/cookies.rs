@@ -27,6 +27,14 @@ fn write_jar(dir: &Path, name: &str, lines: &[&str]) -> PathBuf {
     path
 }
 
+/// Runs `postie cookies ARGS --jar JAR`, asserts it succeeded, returns (stdout, stderr).
+fn cookies_ok(args: &[&str], jar: &Path) -> (String, String) {
+    let out = run(postie().arg("cookies").args(args).arg("--jar").arg(jar));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "postie cookies {args:?}: {stderr}");
+    (stdout, stderr)
+}
+
 /// `postie cookies list --json --show-values` as (domain, name, value, flags) tuples.
 fn listed(jar: &Path) -> BTreeSet<(String, String, String, String)> {
     let out = run(postie()
@@ -71,9 +79,7 @@ fn list_shows_flags_and_masks_values() {
             "old.example.com\tFALSE\t/\tFALSE\t1000\texpired\tx",
         ],
     );
-    let out = run(postie().args(["cookies", "list", "--jar"]).arg(&jar));
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stderr}");
+    let (stdout, _) = cookies_ok(&["list"], &jar);
     assert!(
         !stdout.contains("secret-value"),
         "values are masked: {stdout}"
@@ -147,9 +153,7 @@ fn malformed_lines_are_warned_about_and_the_rest_loads() {
             "a.com\tFALSE\t/\tFALSE\t0\tgood2\tv",
         ],
     );
-    let out = run(postie().args(["cookies", "list", "--jar"]).arg(&jar));
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stderr}");
+    let (stdout, stderr) = cookies_ok(&["list"], &jar);
     assert!(
         stdout.contains("good1") && stdout.contains("good2"),
         "{stdout}"

@@ -99,6 +99,7 @@ pub struct Response {
     chunked: bool,
     close: bool,
     no_content_length: bool,
+    truncated: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +131,7 @@ impl Response {
             chunked: false,
             close: false,
             no_content_length: false,
+            truncated: false,
         }
     }
 
@@ -203,6 +205,7 @@ impl Response {
         let mut r = self.header("Content-Length", &declared.to_string());
         r.no_content_length = true;
         r.close = true;
+        r.truncated = true;
         r.body = match r.body {
             Body::Bytes(mut b) => {
                 b.truncate(sent);
@@ -575,8 +578,8 @@ fn write_body<W: Write>(w: &mut W, resp: &Response) -> io::Result<()> {
         }
         Body::Raw(_) => {}
     }
-    // A chunked body cut short by close() has no terminating chunk.
-    if resp.chunked && !resp.close {
+    // A chunked body cut short by close_after() has no terminating chunk.
+    if resp.chunked && !resp.truncated {
         w.write_all(b"0\r\n\r\n")?;
     }
     Ok(())

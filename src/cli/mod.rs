@@ -30,7 +30,6 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// HTTP(S) GET/POST with curl's flag names, redirects and a cookie jar.
-    #[command(hide = true)]
     Fetch(fetch::FetchArgs),
     /// Inspect and convert cookie jars (Netscape cookies.txt).
     Cookies(cookies::CookiesArgs),

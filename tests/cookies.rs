@@ -379,37 +379,13 @@ fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// The jar postie writes for the interop tests: what a login on both hosts leaves.
-fn postie_jar(dir: &Path) -> PathBuf {
-    let src = write_jar(
-        dir,
-        "src.txt",
-        &[
-            "127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\ts1",
-            "127.0.0.1\tFALSE\t/\tFALSE\t2110680753\tpersist\tp1",
-            "#HttpOnly_127.0.0.1\tFALSE\t/\tFALSE\t2110680753\tho\th1",
-            "127.0.0.1\tFALSE\t/\tTRUE\t2110680753\tsec\tx1",
-            "127.0.0.1\tFALSE\t/app\tFALSE\t2110680753\tdeep\tdp",
-            "127.0.0.1\tFALSE\t/\tFALSE\t2110680753\teq\ta=b c",
-            ".example.test\tTRUE\t/\tFALSE\t2110680753\tdom\td1",
-            "www.example.test\tFALSE\t/\tFALSE\t2110680753\twww\tw1",
-        ],
-    );
-    let json = dir.join("login.json");
-    let out = run(postie()
-        .args(["cookies", "export", "--jar"])
-        .arg(&src)
-        .arg("-o")
-        .arg(&json));
-    assert!(out.status.success());
-    let jar = dir.join("postie-jar.txt");
-    let out = run(postie()
-        .args(["cookies", "import", "--jar"])
-        .arg(&jar)
-        .arg(&json));
-    assert!(out.status.success());
-    jar
+/// Runs a peer, asserting success.
+fn peer_ok(cmd: &mut Command) {
+    let out = cmd.output().expect("peer runs");
+    assert!(out.status.success(), "{cmd:?}: {}", text(&out).1);
 }
+
+const WWW_APP: &str = "http://www.example.test/app/echo";
 
 #[test]
 fn interop_peers_read_the_jar_postie_writes() {
@@ -422,82 +398,90 @@ fn interop_peers_read_the_jar_postie_writes() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let server = SampleServer::start(dir.path());
-    let jar = postie_jar(dir.path());
+    let jar = dir.path().join("postie-jar.txt");
+    let j = path_str(&jar);
+    // A real login on both hosts: www.example.test through the server as a proxy, then
+    // 127.0.0.1 directly (a loopback origin, which curl and postie treat as secure).
+    fetch_ok(&[
+        "-o",
+        "/dev/null",
+        "-x",
+        &server.proxy(),
+        "--jar",
+        j,
+        "http://www.example.test/set",
+    ]);
+    fetch_ok(&["-o", "/dev/null", "--jar", j, &server.direct("/set")]);
     let app = server.direct("/app/echo");
 
-    let ok = |cmd: &mut Command| {
-        let out = cmd.output().expect("peer runs");
-        assert!(out.status.success(), "{cmd:?}: {}", text(&out).1);
-    };
-    ok(Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "--noproxy", "*", "-b"])
-        .arg(&jar)
-        .arg(&app));
-    ok(Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-x", &server.proxy(), "-b"])
-        .arg(&jar)
-        .arg("http://www.example.test/echo"));
+    // Each client asks for /app/echo on 127.0.0.1, then on www.example.test.
+    fetch_ok(&["-o", "/dev/null", "-b", j, &app]);
+    fetch_ok(&["-o", "/dev/null", "-x", &server.proxy(), "-b", j, WWW_APP]);
+    let postie_sent = server.received();
+    peer_ok(Command::new("curl").args(["-s", "-o", "/dev/null", "--noproxy", "*", "-b", j, &app]));
+    peer_ok(Command::new("curl").args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-x",
+        &server.proxy(),
+        "-b",
+        j,
+        WWW_APP,
+    ]));
     let curl = server.received();
-
-    ok(Command::new("wget")
-        .args(["-q", "-O", "/dev/null", "--no-proxy", "--load-cookies"])
-        .arg(&jar)
-        .arg(&app));
-    ok(Command::new("wget")
-        .env("http_proxy", server.proxy())
-        .args(["-q", "-O", "/dev/null", "--load-cookies"])
-        .arg(&jar)
-        .arg("http://www.example.test/echo"));
+    peer_ok(Command::new("wget").args([
+        "-q",
+        "-O",
+        "/dev/null",
+        "--no-proxy",
+        "--load-cookies",
+        j,
+        &app,
+    ]));
+    peer_ok(
+        Command::new("wget")
+            .env("http_proxy", server.proxy())
+            .args(["-q", "-O", "/dev/null", "--load-cookies", j, WWW_APP]),
+    );
     let wget = server.received();
-
-    ok(Command::new("python3")
-        .arg("-c")
-        .arg(PY_LOAD)
-        .arg(&jar)
-        .arg(&app)
-        .arg(server.proxy()));
+    peer_ok(
+        Command::new("python3")
+            .arg("-c")
+            .arg(PY_LOAD)
+            .args([j, &app, &server.proxy()]),
+    );
     let python = server.received();
 
-    let direct_all = [
-        "sid=s1",
-        "persist=p1",
-        "ho=h1",
-        "sec=x1",
-        "deep=dp",
-        "eq=a=b c",
-    ];
-    assert_eq!(curl[0].2, set(&direct_all), "curl, 127.0.0.1");
+    let cookies = |sent: &[(String, String, BTreeSet<String>)]| -> Vec<BTreeSet<String>> {
+        sent.iter().map(|(_, _, c)| c.clone()).collect()
+    };
+    let everything = ["sid=s1", "persist=p1", "ho=h1", "deep=dp", "eq=a=b c"];
+    let mut local = set(&everything);
+    local.insert("sec=x1".into());
+    let mut www = set(&everything);
+    www.insert("dom=d1".into());
     assert_eq!(
-        curl[1].2,
-        set(&["dom=d1", "www=w1"]),
-        "curl, www.example.test"
+        cookies(&postie_sent),
+        [local.clone(), www.clone()],
+        "postie"
     );
-    // wget ignores `#HttpOnly_` lines (comments to it) and sends Secure cookies over https only.
-    assert_eq!(
-        wget[0].2,
-        set(&["sid=s1", "persist=p1", "deep=dp", "eq=a=b c"]),
-        "wget, 127.0.0.1"
-    );
-    assert_eq!(
-        wget[1].2,
-        set(&["dom=d1", "www=w1"]),
-        "wget, www.example.test"
-    );
+    assert_eq!(cookies(&curl), [local, www], "curl");
+    // wget ignores `#HttpOnly_` lines (comments to it) and sends Secure cookies over https
+    // only.
+    let wget_local = set(&["sid=s1", "persist=p1", "deep=dp", "eq=a=b c"]);
+    let mut wget_www = wget_local.clone();
+    wget_www.insert("dom=d1".into());
+    assert_eq!(cookies(&wget), [wget_local, wget_www], "wget");
     // Python drops expiry 0 (expired to it) and sends Secure cookies over https only.
-    assert_eq!(
-        python[0].2,
-        set(&["persist=p1", "ho=h1", "deep=dp", "eq=a=b c"]),
-        "Python, 127.0.0.1"
-    );
-    assert_eq!(
-        python[1].2,
-        set(&["dom=d1", "www=w1"]),
-        "Python, www.example.test"
-    );
+    let py_local = set(&["persist=p1", "ho=h1", "deep=dp", "eq=a=b c"]);
+    let mut py_www = py_local.clone();
+    py_www.insert("dom=d1".into());
+    assert_eq!(cookies(&python), [py_local, py_www], "Python");
 }
 
 /// Python: load the jar with MozillaCookieJar.load() (defaults), GET argv[2] directly and
-/// http://www.example.test/echo through the proxy argv[3].
+/// http://www.example.test/app/echo through the proxy argv[3].
 const PY_LOAD: &str = r#"
 import sys, urllib.request, http.cookiejar
 jar = http.cookiejar.MozillaCookieJar()
@@ -505,7 +489,7 @@ jar.load(sys.argv[1])
 proc = urllib.request.HTTPCookieProcessor(jar)
 urllib.request.build_opener(urllib.request.ProxyHandler({}), proc).open(sys.argv[2]).read()
 proxy = urllib.request.ProxyHandler({"http": sys.argv[3]})
-urllib.request.build_opener(proxy, proc).open("http://www.example.test/echo").read()
+urllib.request.build_opener(proxy, proc).open("http://www.example.test/app/echo").read()
 "#;
 
 #[test]
@@ -599,4 +583,293 @@ fn interop_postie_reads_the_jars_peers_write() {
         python,
         "Python save(ignore_discard=True)"
     );
+
+    // And what postie then sends with each jar, the server checking.
+    let server = SampleServer::start(dir.path());
+    let app = server.direct("/app/echo");
+    let sent_with = |jar: PathBuf| -> Vec<BTreeSet<String>> {
+        let j = path_str(&jar);
+        fetch_ok(&["-o", "/dev/null", "-b", j, &app]);
+        fetch_ok(&["-o", "/dev/null", "-x", &server.proxy(), "-b", j, WWW_APP]);
+        server.received().into_iter().map(|(_, _, c)| c).collect()
+    };
+    let all = ["sid=s1", "persist=p1", "ho=h1", "deep=dp", "eq=a=b c"];
+    let mut local = set(&all);
+    local.insert("sec=x1".into());
+    let mut www_sent = set(&all);
+    www_sent.insert("dom=d1".into());
+    assert_eq!(
+        sent_with(find("curl-")),
+        [local.clone(), www_sent.clone()],
+        "curl's jar"
+    );
+    // wget's host:port lines are used (curl cannot); Secure is never sent over plain http.
+    assert_eq!(
+        sent_with(find("wget-")),
+        [
+            set(&["sid=s1", "persist=p1", "ho=h1", "sec=x1", "eq=a=b c"]),
+            set(&["sid=s1", "persist=p1", "ho=h1", "eq=a=b c"]),
+        ],
+        "wget's jar"
+    );
+    assert_eq!(
+        sent_with(find("python-")),
+        [local, www_sent],
+        "Python's jar"
+    );
+}
+
+// ---- with `postie fetch` against the in-process test server ----
+
+#[path = "support/cookies_proxy.rs"]
+mod cookies_proxy;
+#[path = "support/http_server.rs"]
+mod http_server;
+
+use cookies_proxy::TunnelProxy;
+
+use http_server::{HttpServer, Request, Response};
+
+/// `postie fetch -s ARGS`, asserting success; returns stdout.
+fn fetch_ok(args: &[&str]) -> String {
+    let out = run(postie().args(["fetch", "-s"]).args(args));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "postie fetch {args:?}: {stderr}");
+    stdout
+}
+
+fn cookie_of(req: &Request) -> BTreeSet<String> {
+    req.header("Cookie")
+        .unwrap_or_default()
+        .split("; ")
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temp path")
+}
+
+#[test]
+fn fetch_login_then_a_second_run_is_let_in() {
+    let server = HttpServer::start(|req: &Request| match (req.method.as_str(), req.path()) {
+        ("POST", "/login") if req.body_text() == "user=ann&pass=pw" => {
+            Response::redirect(302, "/home")
+                .header("Set-Cookie", "sid=abc123; Path=/; HttpOnly")
+                .header("Set-Cookie", "theme=dark; Path=/; Max-Age=3600")
+        }
+        ("GET", "/home")
+            if req
+                .header("Cookie")
+                .is_some_and(|c| c.contains("sid=abc123")) =>
+        {
+            Response::ok("welcome ann\n")
+        }
+        _ => Response::status(403),
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jar = dir.path().join("jar.txt");
+    let login = server.url("/login");
+    let out = fetch_ok(&[
+        "-f",
+        "-L",
+        "--jar",
+        path_str(&jar),
+        "-d",
+        "user=ann&pass=pw",
+        &login,
+    ]);
+    assert_eq!(out, "welcome ann\n");
+    let saved = fs::read_to_string(&jar).expect("the jar was written");
+    assert!(saved.starts_with(HEADER), "{saved}");
+    assert!(
+        saved.contains("\n#HttpOnly_127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\tabc123\n"),
+        "session cookie kept with expiry 0 and its HttpOnly flag: {saved}"
+    );
+    assert_eq!(
+        fs::metadata(&jar).expect("jar").permissions().mode() & 0o777,
+        0o600
+    );
+
+    let home = server.url("/home");
+    assert_eq!(
+        fetch_ok(&["-f", "--jar", path_str(&jar), &home]),
+        "welcome ann\n"
+    );
+    let last = server.requests().pop().expect("a request");
+    assert_eq!(cookie_of(&last), set(&["sid=abc123", "theme=dark"]));
+
+    // --discard-session: the login does not survive into the file.
+    fetch_ok(&["--jar", path_str(&jar), "--discard-session", &home]);
+    let names: BTreeSet<String> = listed(&jar).into_iter().map(|t| t.1).collect();
+    assert_eq!(names, set(&["theme"]));
+    let out = run(postie().args(["fetch", "-s", "-f", "--jar", path_str(&jar), &home]));
+    assert_eq!(out.status.code(), Some(22), "no longer let in");
+}
+
+/// Sets the attribute zoo on /set, deletes two cookies on /logout, answers 200 elsewhere.
+fn attribute_server() -> HttpServer {
+    HttpServer::start(|req: &Request| match req.path() {
+        "/set" => [
+            "hostonly=1; Path=/",
+            "dom=1; Domain=example.test; Path=/",
+            "sec=1; Secure; Path=/",
+            "ho=1; HttpOnly; Path=/",
+            "app=1; Path=/app",
+            "short=1; Max-Age=3600; Path=/",
+            "old=1; Expires=Thu, 01 Jan 2004 00:00:00 GMT; Path=/",
+            "psl=1; Domain=test; Path=/",
+            "other=1; Domain=other.test; Path=/",
+        ]
+        .into_iter()
+        .fold(Response::ok("set\n"), |r, c| r.header("Set-Cookie", c)),
+        "/logout" => Response::ok("bye\n")
+            .header("Set-Cookie", "short=; Max-Age=0; Path=/")
+            .header(
+                "Set-Cookie",
+                "hostonly=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/",
+            ),
+        _ => Response::ok("ok\n"),
+    })
+}
+
+#[test]
+fn fetch_keeps_cookie_attributes_through_a_proxy() {
+    // Through the server as a proxy, the origin is http://www.example.test: a made-up,
+    // non-loopback host, so Secure and Domain rules apply as on the internet.
+    let server = attribute_server();
+    let tunnel = TunnelProxy::start(server.addr());
+    let proxy = tunnel.url();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jar = dir.path().join("jar.txt");
+    let j = path_str(&jar);
+    fetch_ok(&["-x", &proxy, "--jar", j, "http://www.example.test/set"]);
+    let www = "www.example.test";
+    assert_eq!(
+        listed(&jar),
+        [
+            tuple(www, "hostonly", "1", "s"),
+            tuple("example.test", "dom", "1", "Ds"),
+            tuple(www, "ho", "1", "Hs"),
+            tuple(www, "app", "1", "s"),
+            tuple(www, "short", "1", ""),
+        ]
+        .into(),
+        "Secure from plain http, expired, public-suffix and foreign-domain cookies refused"
+    );
+    let before = server.requests().len();
+    fetch_ok(&[
+        "-x",
+        &proxy,
+        "--jar",
+        j,
+        "http://www.example.test/app/page",
+        "http://api.example.test/",
+        "http://www.example.test/",
+    ]);
+    let sent: Vec<BTreeSet<String>> = server.requests()[before..].iter().map(cookie_of).collect();
+    assert_eq!(
+        sent,
+        [
+            set(&["app=1", "hostonly=1", "dom=1", "ho=1", "short=1"]),
+            set(&["dom=1"]),
+            set(&["hostonly=1", "dom=1", "ho=1", "short=1"]),
+        ]
+    );
+    fetch_ok(&["-x", &proxy, "--jar", j, "http://www.example.test/logout"]);
+    let names: BTreeSet<String> = listed(&jar).into_iter().map(|t| t.1).collect();
+    assert_eq!(
+        names,
+        set(&["app", "dom", "ho"]),
+        "Max-Age=0 and a past Expires delete"
+    );
+}
+
+#[test]
+fn fetch_sends_and_saves_cookies_of_every_redirect_hop() {
+    let server = HttpServer::start(|req: &Request| match req.path() {
+        "/a" => Response::redirect(302, "/b").header("Set-Cookie", "hop1=1; Path=/"),
+        "/b" => Response::redirect(302, "/c").header("Set-Cookie", "hop2=2; Path=/"),
+        _ => Response::ok("end\n"),
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jar = dir.path().join("out.txt");
+    fetch_ok(&["-L", "-c", path_str(&jar), &server.url("/a")]);
+    let sent: Vec<BTreeSet<String>> = server.requests().iter().map(cookie_of).collect();
+    assert_eq!(
+        sent,
+        [set(&[]), set(&["hop1=1"]), set(&["hop1=1", "hop2=2"])]
+    );
+    let names: BTreeSet<String> = listed(&jar).into_iter().map(|t| t.1).collect();
+    assert_eq!(names, set(&["hop1", "hop2"]));
+}
+
+#[test]
+fn fetch_b_literal_b_file_and_junk_session_cookies() {
+    let server = HttpServer::start(|_: &Request| Response::ok("ok\n"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jar = write_jar(
+        dir.path(),
+        "in.txt",
+        &[
+            "127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\t1",
+            "127.0.0.1\tFALSE\t/\tFALSE\t2110680753\tpersistent\t1",
+            "other.example\tFALSE\t/\tFALSE\t0\telsewhere\t1",
+        ],
+    );
+    let url = server.url("/");
+    fetch_ok(&["-b", path_str(&jar), "-b", "lit=1; lit2=2", &url]);
+    fetch_ok(&["-j", "-b", path_str(&jar), &url]);
+    let sent: Vec<BTreeSet<String>> = server.requests().iter().map(cookie_of).collect();
+    assert_eq!(
+        sent,
+        [
+            set(&["session=1", "persistent=1", "lit=1", "lit2=2"]),
+            set(&["persistent=1"]),
+        ]
+    );
+    let out = run(postie()
+        .args(["fetch", "-s", "-b"])
+        .arg(dir.path().join("missing.txt"))
+        .arg(&url));
+    assert_eq!(out.status.code(), Some(26));
+    assert!(text(&out).1.contains("missing.txt: no such cookie file"));
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "nothing sent when a -b file is missing"
+    );
+}
+
+#[test]
+fn fetch_runs_sharing_one_jar_lose_nothing() {
+    let server = HttpServer::start(|req: &Request| {
+        let n = req.query().unwrap_or("x").to_owned();
+        Response::ok("set\n").header("Set-Cookie", &format!("c{n}=v; Path=/; Max-Age=3600"))
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jar = write_jar(
+        dir.path(),
+        "shared.txt",
+        &["127.0.0.1\tFALSE\t/\tFALSE\t2110680753\tbefore\t1"],
+    );
+    const N: usize = 8;
+    let children: Vec<Child> = (0..N)
+        .map(|i| {
+            postie()
+                .args(["fetch", "-s", "-o", "/dev/null", "--jar"])
+                .arg(&jar)
+                .arg(server.url(&format!("/set?{i}")))
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for child in children {
+        assert!(child.wait_with_output().expect("wait").status.success());
+    }
+    let names: BTreeSet<String> = listed(&jar).into_iter().map(|t| t.1).collect();
+    let mut expected: BTreeSet<String> = (0..N).map(|i| format!("c{i}")).collect();
+    expected.insert("before".into());
+    assert_eq!(names, expected);
 }

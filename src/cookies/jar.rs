@@ -54,6 +54,41 @@ pub fn read_file(path: &Path, warn: bool) -> Result<Option<Vec<Record>>, CookieE
     Ok(Some(parsed.records))
 }
 
+/// What identifies one version of a file: replaced (rename) or rewritten, it changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+}
+
+/// The stamp of `path` now (`None` when it cannot be read).
+pub fn stamp(path: &Path) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(path).ok()?;
+    Some(FileStamp {
+        dev: m.dev(),
+        ino: m.ino(),
+        len: m.len(),
+        mtime: (m.mtime(), m.mtime_nsec()),
+    })
+}
+
+/// A file's records and, when it held still while read, its stamp.
+pub type Stamped = (Vec<Record>, Option<FileStamp>);
+
+/// Like [`read_file`] with warnings, plus the file's stamp when it did not change while it
+/// was read (`None` otherwise, and for stdin).
+pub fn read_stamped(path: &Path) -> Result<Option<Stamped>, CookieError> {
+    let before = if is_stdio(path) { None } else { stamp(path) };
+    let Some(records) = read_file(path, true)? else {
+        return Ok(None);
+    };
+    let after = before.and_then(|_| stamp(path));
+    Ok(Some((records, before.filter(|b| Some(*b) == after))))
+}
+
 /// Seconds since the epoch, now.
 pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()

@@ -4,34 +4,51 @@
 //! `__Secure-`/`__Host-` prefixes, public suffixes refused, literal `-b` cookies sent to every
 //! host) and remembers what the run changed so that saving can merge with other processes.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
-use cookie_store::{CookieStore, RawCookie, StoreAction};
+use cookie_store::{Cookie, CookieStore, RawCookie, StoreAction};
 use url::{Host, Url};
 
-use super::jar::{self, Changes};
+use super::jar::{self, Changes, FileStamp};
 use super::netscape::Record;
 use super::{CookieError, CookieOptions, CookieSource};
 
 /// The cookie state of one run.
+///
+/// Cookies read from files wait in `pending`, by domain, and enter the `cookie_store` only
+/// when a response for a host they could match arrives: a 100,000-cookie jar then costs one
+/// parse, not 100,000 conversions, and saving an unchanged jar needs no second parse.
 #[derive(Debug)]
 pub struct CookieSession {
     store: CookieStore,
+    pending: HashMap<String, Vec<Record>>,
     /// Literal `-b "N=V; N2=V2"` cookies, sent to every host (as curl), never saved.
     literal: Vec<String>,
-    /// Files read at open (as given), with their records when they are not a save target
-    /// (those are needed to merge into a target that is).
-    loaded: Vec<(PathBuf, Option<Vec<Record>>)>,
+    loaded: Vec<Loaded>,
     changes: Changes,
     options: CookieOptions,
 }
 
+/// A file read at open.
+#[derive(Debug)]
+struct Loaded {
+    path: PathBuf,
+    /// The file as it was read (`None`: missing, or changing while read).
+    stamp: Option<FileStamp>,
+    /// Its records, kept only when it is not a save target: they are merged into a target
+    /// that another process changed meanwhile.
+    records: Option<Vec<Record>>,
+}
+
 impl CookieSession {
     /// Loads what `options` says to load: every `-b` file (a missing one is an error), every
-    /// literal, and the `--jar` file if it exists.
+    /// literal, and the `--jar` file if it exists. Expired cookies are dropped, and with
+    /// `-j` session cookies too.
     pub fn open(options: CookieOptions) -> Result<CookieSession, CookieError> {
         let mut session = CookieSession {
             store: CookieStore::new(),
+            pending: HashMap::new(),
             literal: Vec::new(),
             loaded: Vec::new(),
             changes: Changes::new(),
@@ -49,32 +66,35 @@ impl CookieSession {
         if let Some(jar) = &session.options.jar {
             files.push((jar.clone(), true));
         }
-        let mut cookies = Vec::new();
+        let now = jar::now();
         for (path, missing_ok) in files {
-            if session.loaded.iter().any(|(p, _)| jar::same_file(p, &path)) {
+            if session
+                .loaded
+                .iter()
+                .any(|l| jar::same_file(&l.path, &path))
+            {
                 continue;
             }
-            let records = match jar::read_file(&path, true)? {
+            let (records, stamp) = match jar::read_stamped(&path)? {
                 Some(r) => r,
-                None if missing_ok => Vec::new(),
-                None => {
-                    return Err(CookieError::Missing { path });
-                }
+                None if missing_ok => (Vec::new(), None),
+                None => return Err(CookieError::Missing { path }),
             };
-            let records: Vec<Record> = if session.options.junk_session {
-                records
-                    .into_iter()
-                    .filter(|r| r.expires.is_some())
-                    .collect()
-            } else {
-                records
-            };
-            cookies.extend(records.iter().filter_map(jar::to_cookie));
-            let keep = !session.is_target(&path);
-            session.loaded.push((path, keep.then_some(records)));
+            let junk = session.options.junk_session;
+            let records: Vec<Record> = records
+                .into_iter()
+                .filter(|r| !(r.is_expired_at(now) || junk && r.expires.is_none()))
+                .collect();
+            let keep = (!session.is_target(&path)).then(|| records.clone());
+            for r in records {
+                session.pending.entry(r.domain.clone()).or_default().push(r);
+            }
+            session.loaded.push(Loaded {
+                path,
+                stamp,
+                records: keep,
+            });
         }
-        session.store = CookieStore::from_cookies(cookies.into_iter().map(Ok::<_, ()>), false)
-            .unwrap_or_default();
         Ok(session)
     }
 
@@ -91,14 +111,70 @@ impl CookieSession {
         targets
     }
 
-    fn is_target(&self, path: &std::path::Path) -> bool {
+    fn is_target(&self, path: &Path) -> bool {
         self.targets().iter().any(|t| jar::same_file(t, path))
     }
 
+    /// The domains a cookie must have to match `host`: the host itself (every cookie), then
+    /// each parent domain (domain cookies only); an IP address only itself.
+    fn candidate_domains(host: &str) -> impl Iterator<Item = (&str, bool)> {
+        let is_ip = host.starts_with('[') || host.parse::<std::net::Ipv4Addr>().is_ok();
+        let parents = host
+            .match_indices('.')
+            .map(move |(i, _)| &host[i + 1..])
+            .filter(move |_| !is_ip);
+        std::iter::once((host, true)).chain(parents.map(|d| (d, false)))
+    }
+
+    /// File cookies still pending that match `url` (and that the store does not replace).
+    fn pending_matches(&self, url: &Url) -> Vec<Cookie<'static>> {
+        let Some(host) = url.host_str() else {
+            return Vec::new();
+        };
+        Self::candidate_domains(host)
+            .filter_map(|(d, exact)| Some((self.pending.get(d)?, exact)))
+            .flat_map(|(records, exact)| {
+                records
+                    .iter()
+                    .filter(move |r| exact || r.include_subdomains)
+            })
+            .filter(|r| !self.store.contains_any(&r.domain, &r.path, &r.name))
+            .filter_map(jar::to_cookie)
+            .filter(|c| c.matches(url))
+            .collect()
+    }
+
+    /// Moves the pending file cookies that could match `url`'s host into the store, so that
+    /// the store's replacement rules apply to them before a response's cookies arrive.
+    fn materialize(&mut self, url: &Url) {
+        let Some(host) = url.host_str().map(str::to_owned) else {
+            return;
+        };
+        for (domain, exact) in Self::candidate_domains(&host) {
+            let Some(records) = self.pending.get_mut(domain) else {
+                continue;
+            };
+            let taken: Vec<Record> = if exact {
+                std::mem::take(records)
+            } else {
+                records.extract_if(.., |r| r.include_subdomains).collect()
+            };
+            if records.is_empty() {
+                self.pending.remove(domain);
+            }
+            for cookie in taken.iter().filter_map(jar::to_cookie) {
+                let _ = self.store.insert(cookie, url);
+            }
+        }
+    }
+
     /// The value of the `Cookie` header for a request to `url`, if any cookie matches:
-    /// the jar's cookies (longest path first, as RFC 6265 asks, then by name for a stable order), then the literal ones.
+    /// the jar's cookies (longest path first, as RFC 6265 asks, then by name for a stable
+    /// order), then the literal ones.
     pub fn request_header(&self, url: &Url) -> Option<String> {
-        let mut matched = self.store.matches(url);
+        let pending = self.pending_matches(url);
+        let mut matched: Vec<&Cookie<'static>> = self.store.matches(url);
+        matched.extend(pending.iter());
         matched.sort_by(|a, b| {
             b.path
                 .len()
@@ -116,6 +192,7 @@ impl CookieSession {
     /// Takes the `Set-Cookie` header values of a response from `url`. Values that are not
     /// cookies, or that the rules refuse, are ignored (as browsers and curl do).
     pub fn store_response<'a>(&mut self, url: &Url, set_cookie: impl Iterator<Item = &'a str>) {
+        self.materialize(url);
         for value in set_cookie {
             self.store_one(url, value);
         }
@@ -147,43 +224,53 @@ impl CookieSession {
 
     /// Every unexpired cookie the session holds now (not the literal ones).
     pub fn cookies(&self) -> Vec<Record> {
+        let pending = self
+            .pending
+            .values()
+            .flatten()
+            .filter(|r| !self.store.contains_any(&r.domain, &r.path, &r.name))
+            .cloned();
         self.store
             .iter_unexpired()
             .filter_map(jar::to_record)
+            .chain(pending)
             .collect()
     }
 
     /// Saves the jar where the options say (`--jar`, `-c`): atomic, 0600, under a lock. A
-    /// target that was also read at open is re-read and merged, so that a concurrent run's
-    /// cookies survive; a `-c` file that was not read is replaced, as curl does.
+    /// target that was also read at open and that another process changed since is re-read
+    /// and merged, so that the other run's cookies survive; a `-c` file that was not read is
+    /// replaced, as curl does.
     pub fn finish(self) -> Result<(), CookieError> {
         let now = jar::now();
         for target in self.targets() {
-            let records = if jar::is_stdio(&target) {
-                self.cookies()
-            } else {
-                let lock = jar::lock(&target)?;
-                let records = self.records_for(&target, now)?;
-                let keep = self.filter_for_save(records, now);
-                jar::save(&target, keep)?;
-                drop(lock);
+            if jar::is_stdio(&target) {
+                jar::save(&target, self.filter_for_save(self.cookies(), now))?;
                 continue;
-            };
+            }
+            let lock = jar::lock(&target)?;
+            let records = self.records_for(&target, now)?;
             jar::save(&target, self.filter_for_save(records, now))?;
+            drop(lock);
         }
         Ok(())
     }
 
-    fn records_for(&self, target: &std::path::Path, now: i64) -> Result<Vec<Record>, CookieError> {
-        if !self.loaded.iter().any(|(p, _)| jar::same_file(p, target)) {
+    /// What to write to `target` (the lock is held).
+    fn records_for(&self, target: &Path, now: i64) -> Result<Vec<Record>, CookieError> {
+        let Some(loaded) = self.loaded.iter().find(|l| jar::same_file(&l.path, target)) else {
+            return Ok(self.cookies());
+        };
+        if loaded.stamp.is_some() && loaded.stamp == jar::stamp(target) {
+            // Nobody wrote it since we read it: our state is the merge.
             return Ok(self.cookies());
         }
         let disk = jar::read_file(target, false)?.unwrap_or_default();
         let extra = self
             .loaded
             .iter()
-            .filter(|(p, _)| !jar::same_file(p, target))
-            .filter_map(|(_, r)| r.as_ref())
+            .filter(|l| !jar::same_file(&l.path, target))
+            .filter_map(|l| l.records.as_ref())
             .flatten()
             .cloned();
         Ok(jar::merge(disk, extra, &self.changes, now))
@@ -389,5 +476,65 @@ mod tests {
         })
         .expect("missing --jar is an empty jar");
         assert!(s.cookies().is_empty());
+    }
+
+    fn jar_session(lines: &[&str]) -> (tempfile::TempDir, PathBuf, CookieSession) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("jar.txt");
+        std::fs::write(&path, lines.join("\n")).expect("write jar");
+        let s = CookieSession::open(CookieOptions {
+            jar: Some(path.clone()),
+            ..CookieOptions::default()
+        })
+        .expect("open");
+        (dir, path, s)
+    }
+
+    #[test]
+    fn file_cookies_match_before_and_after_a_response() {
+        let (_dir, _path, mut s) = jar_session(&[
+            "example.com\tFALSE\t/\tFALSE\t0\thost\t1",
+            ".example.com\tTRUE\t/\tFALSE\t0\tdom\t1",
+            "www.example.com\tFALSE\t/\tFALSE\t0\tgone\t1",
+            "example.com\tFALSE\t/\tFALSE\t1\texpired\t1",
+        ]);
+        assert_eq!(header(&s, "http://www.example.com/"), "dom=1; gone=1");
+        assert_eq!(header(&s, "http://example.com/"), "dom=1; host=1");
+        s.store_response(
+            &url("http://www.example.com/"),
+            ["host=2; Domain=example.com", "gone=; Max-Age=0"].into_iter(),
+        );
+        assert_eq!(header(&s, "http://www.example.com/"), "dom=1; host=2");
+        assert_eq!(
+            header(&s, "http://example.com/"),
+            "dom=1; host=2",
+            "replaced"
+        );
+        let mut saved: Vec<(String, String)> =
+            s.cookies().into_iter().map(|r| (r.name, r.value)).collect();
+        saved.sort();
+        assert_eq!(
+            saved,
+            [("dom".into(), "1".into()), ("host".into(), "2".into())]
+        );
+    }
+
+    #[test]
+    fn finish_merges_what_another_process_wrote_meanwhile() {
+        let (_dir, path, mut s) = jar_session(&["a.com\tFALSE\t/\tFALSE\t0\tmine\t1"]);
+        s.store_response(&url("http://a.com/"), ["new=1"].into_iter());
+        // Another process saves the jar after we read it.
+        let mut other = jar::read_file(&path, false).expect("read").expect("exists");
+        other.push(Record::new("b.com", "theirs", "1"));
+        jar::save(&path, other).expect("save");
+        s.finish().expect("finish");
+        let mut names: Vec<String> = jar::read_file(&path, false)
+            .expect("read")
+            .expect("exists")
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["mine", "new", "theirs"]);
     }
 }

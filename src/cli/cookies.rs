@@ -289,7 +289,8 @@ fn import(args: ImportArgs) -> Result<Exit, Error> {
     let count = changes.len();
     let lock = jar::lock(&args.jar)?;
     let disk = jar::read_file(&args.jar, true)?.unwrap_or_default();
-    jar::save(&args.jar, jar::merge(disk, [], &changes, now))?;
+    let merged = jar::merge(disk, [], &changes, now);
+    jar::save(&args.jar, &merged.iter().collect::<Vec<_>>())?;
     drop(lock);
     eprintln!(
         "postie: imported {count} cookie{} into {}",

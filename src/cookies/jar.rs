@@ -3,7 +3,7 @@
 //! conversion between [`Record`] (a file line) and `cookie_store::Cookie` (RFC 6265
 //! semantics), and the public-suffix test. The format itself is in [`super::netscape`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -126,21 +126,19 @@ pub fn lock(jar: &Path) -> Result<JarLock, CookieError> {
     Ok(JarLock { _file: file })
 }
 
-/// Writes `records` to `path` in curl's form (sorted by domain, path, name), atomically with
-/// mode 0600; `-` writes to stdout.
-pub fn save(path: &Path, mut records: Vec<Record>) -> Result<(), CookieError> {
-    records
-        .sort_unstable_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
+/// Writes `records` to `path` in curl's form, in the order given, atomically with mode
+/// 0600; `-` writes to stdout.
+pub fn save(path: &Path, records: &[&Record]) -> Result<(), CookieError> {
     if is_stdio(path) {
-        let mut out = io::stdout().lock();
-        return netscape::write(&mut out, &records)
+        let mut out = BufWriter::new(io::stdout().lock());
+        return netscape::write(&mut out, records.iter().copied())
             .and_then(|()| out.flush())
             .map_err(|source| CookieError::write(path, source));
     }
     let write = || -> io::Result<()> {
         let mut file = AtomicFile::create(path, fsutil::PRIVATE)?;
         let mut out = BufWriter::with_capacity(1 << 16, file.file());
-        netscape::write(&mut out, &records)?;
+        netscape::write(&mut out, records.iter().copied())?;
         out.flush()?;
         drop(out);
         file.commit()
@@ -148,32 +146,38 @@ pub fn save(path: &Path, mut records: Vec<Record>) -> Result<(), CookieError> {
     write().map_err(|source| CookieError::write(path, source))
 }
 
-/// The jar as it should be saved: what is on disk now, plus cookies from `extra` that the
-/// disk does not have, with this run's `changes` applied on top. Expired cookies go.
+/// The jar as it should be saved: what is on disk now (in its order), plus cookies from
+/// `extra` that the disk does not have, with this run's `changes` applied on top (new
+/// cookies last, sorted). Expired cookies go.
 pub fn merge(
     disk: Vec<Record>,
     extra: impl IntoIterator<Item = Record>,
     changes: &Changes,
     now: i64,
 ) -> Vec<Record> {
-    let mut by_key: HashMap<Key, Record> = disk.into_iter().map(|r| (r.key(), r)).collect();
-    for r in extra {
-        by_key.entry(r.key()).or_insert(r);
-    }
-    for (key, change) in changes {
-        match change {
-            Some(r) => {
-                by_key.insert(key.clone(), r.clone());
-            }
-            None => {
-                by_key.remove(key);
-            }
+    let mut seen: HashSet<Key> = HashSet::new();
+    let mut out = Vec::with_capacity(disk.len());
+    for r in disk.into_iter().chain(extra) {
+        let key = r.key();
+        if seen.contains(&key) {
+            continue;
         }
+        match changes.get(&key) {
+            Some(Some(new)) => out.push(new.clone()),
+            Some(None) => {}
+            None => out.push(r),
+        }
+        seen.insert(key);
     }
-    by_key
-        .into_values()
-        .filter(|r| !r.is_expired_at(now))
-        .collect()
+    let mut new: Vec<&Record> = changes
+        .iter()
+        .filter(|(k, _)| !seen.contains(*k))
+        .filter_map(|(_, r)| r.as_ref())
+        .collect();
+    new.sort_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
+    out.extend(new.into_iter().cloned());
+    out.retain(|r| !r.is_expired_at(now));
+    out
 }
 
 /// True when `a` and `b` name the same file (the same path, or the same file on disk).
@@ -341,19 +345,19 @@ mod tests {
     }
 
     #[test]
-    fn save_is_0600_sorted_and_lock_file_is_beside() {
+    fn save_is_0600_in_order_and_lock_file_is_beside() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("tempdir");
         let jar = dir.path().join("jar.txt");
         let lock = lock(&jar).expect("lock");
-        save(
-            &jar,
-            vec![rec("b.com", "n", "v", None), rec("a.com", "n", "v", None)],
-        )
-        .expect("save");
+        let (b, a) = (rec("b.com", "n", "v", None), rec("a.com", "n", "v", None));
+        save(&jar, &[&b, &a]).expect("save");
         drop(lock);
         let text = fs::read_to_string(&jar).expect("read");
-        assert!(text.find("a.com").expect("a") < text.find("b.com").expect("b"));
+        assert!(
+            text.find("b.com").expect("b") < text.find("a.com").expect("a"),
+            "in the order given"
+        );
         let mode = fs::metadata(&jar).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert!(lock_path(&jar).ends_with("jar.txt.lock"));

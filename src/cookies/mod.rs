@@ -3,6 +3,7 @@
 //! - [`netscape`]: the file format, pure (parse a line, write a line).
 //! - [`jar`]: files: read with warnings, lock, merge, atomic 0600 save; conversion to and
 //!   from `cookie_store` cookies; the public-suffix test.
+//! - `pending`: cookies read from files, waiting by domain until a request needs them.
 //! - [`session`]: [`CookieSession`], the interface the HTTP engine uses: open it from
 //!   [`CookieOptions`], ask it for the `Cookie` header of each request (every redirect hop),
 //!   hand it the `Set-Cookie` values of each response, and `finish` it to save. The HTTP
@@ -18,6 +19,7 @@ use crate::error::code;
 
 pub mod jar;
 pub mod netscape;
+mod pending;
 pub mod session;
 
 pub use netscape::Record;

@@ -61,6 +61,52 @@ impl Record {
     }
 }
 
+impl Record {
+    /// The line as [`Display`](fmt::Display) gives it, with its newline, written without
+    /// the formatting machinery (a jar can hold 100,000 lines).
+    pub fn write_line<W: Write>(&self, out: &mut W) -> io::Result<()> {
+        let b = |v: bool| if v { &b"TRUE\t"[..] } else { &b"FALSE\t"[..] };
+        if self.http_only {
+            out.write_all(HTTP_ONLY_PREFIX.as_bytes())?;
+        }
+        if self.include_subdomains {
+            out.write_all(b".")?;
+        }
+        out.write_all(self.domain.as_bytes())?;
+        out.write_all(b"\t")?;
+        out.write_all(b(self.include_subdomains))?;
+        out.write_all(self.path.as_bytes())?;
+        out.write_all(b"\t")?;
+        out.write_all(b(self.secure))?;
+        let mut digits = [0u8; 24];
+        out.write_all(decimal(self.expires.unwrap_or(0), &mut digits))?;
+        out.write_all(b"\t")?;
+        out.write_all(self.name.as_bytes())?;
+        out.write_all(b"\t")?;
+        out.write_all(self.value.as_bytes())?;
+        out.write_all(b"\n")
+    }
+}
+
+/// `n` in decimal, in the end of `buf`.
+fn decimal(n: i64, buf: &mut [u8; 24]) -> &[u8] {
+    let mut i = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
 impl fmt::Display for Record {
     /// The line as curl writes it, without the newline.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -115,18 +161,23 @@ pub fn parse_line(line: &str) -> Result<Option<Record>, LineError> {
     if line.starts_with('#') || line.trim().is_empty() {
         return Ok(None);
     }
-    let mut fields: Vec<&str> = line.splitn(7, '\t').collect();
-    // curl accepts a line whose path is missing (the third field is already the secure flag).
-    if fields.len() == 6 && matches!(fields[2], "TRUE" | "FALSE") {
-        fields.insert(2, "/");
+    let mut fields = [""; 7];
+    let mut n = 0;
+    for (slot, field) in fields.iter_mut().zip(line.splitn(7, '\t')) {
+        *slot = field;
+        n += 1;
     }
-    // ... and a line whose value is missing.
-    if fields.len() == 6 {
-        fields.push("");
+    // curl accepts a line whose path is missing (the third field is already the secure
+    // flag), and a line whose value is missing.
+    if n == 6 && matches!(fields[2], "TRUE" | "FALSE") {
+        fields.copy_within(2..6, 3);
+        fields[2] = "/";
+        n = 7;
     }
-    let [domain, subdomains, path, secure, expires, name, value] = fields[..] else {
-        return Err(LineError::TooFewFields(fields.len()));
-    };
+    if n < 6 {
+        return Err(LineError::TooFewFields(n));
+    }
+    let [domain, subdomains, path, secure, expires, name, value] = fields;
     let include_subdomains = parse_bool(subdomains)?;
     let domain = normalize_domain(domain).ok_or(LineError::EmptyDomain)?;
     let name = name.trim();
@@ -220,7 +271,7 @@ pub fn write<'a, W: Write>(
 ) -> io::Result<()> {
     out.write_all(HEADER.as_bytes())?;
     for r in records {
-        writeln!(out, "{r}")?;
+        r.write_line(out)?;
     }
     Ok(())
 }
@@ -263,6 +314,18 @@ mod tests {
         let text = String::from_utf8(out).expect("utf-8");
         assert!(text.starts_with("# Netscape HTTP Cookie File\n"));
         assert!(text.ends_with("\n\nwww.example.com\tFALSE\t/\tFALSE\t0\ts\tv\n"));
+    }
+
+    #[test]
+    fn write_line_is_display_plus_newline() {
+        for expires in [None, Some(-12), Some(7), Some(i64::MAX), Some(i64::MIN + 1)] {
+            let mut r = rec("example.com", expires.is_some(), "n", "v");
+            r.http_only = true;
+            r.expires = expires;
+            let mut out = Vec::new();
+            r.write_line(&mut out).expect("write to memory");
+            assert_eq!(String::from_utf8(out).expect("utf-8"), format!("{r}\n"));
+        }
     }
 
     #[test]

@@ -4,25 +4,26 @@
 //! `__Secure-`/`__Host-` prefixes, public suffixes refused, literal `-b` cookies sent to every
 //! host) and remembers what the run changed so that saving can merge with other processes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use cookie_store::{Cookie, CookieStore, RawCookie, StoreAction};
 use url::{Host, Url};
 
-use super::jar::{self, Changes, FileStamp};
+use super::jar::{self, Changes, FileStamp, Key};
 use super::netscape::Record;
+use super::pending::FileCookies;
 use super::{CookieError, CookieOptions, CookieSource};
 
 /// The cookie state of one run.
 ///
-/// Cookies read from files wait in `pending`, by domain, and enter the `cookie_store` only
-/// when a response for a host they could match arrives: a 100,000-cookie jar then costs one
-/// parse, not 100,000 conversions, and saving an unchanged jar needs no second parse.
+/// Cookies read from files wait in `files` and enter the `cookie_store` only when a response
+/// for a host they could match arrives: a 100,000-cookie jar then costs one parse, not
+/// 100,000 conversions, and saving an unchanged jar needs no second parse.
 #[derive(Debug)]
 pub struct CookieSession {
     store: CookieStore,
-    pending: HashMap<String, Vec<Record>>,
+    files: FileCookies,
     /// Literal `-b "N=V; N2=V2"` cookies, sent to every host (as curl), never saved.
     literal: Vec<String>,
     loaded: Vec<Loaded>,
@@ -48,7 +49,7 @@ impl CookieSession {
     pub fn open(options: CookieOptions) -> Result<CookieSession, CookieError> {
         let mut session = CookieSession {
             store: CookieStore::new(),
-            pending: HashMap::new(),
+            files: FileCookies::default(),
             literal: Vec::new(),
             loaded: Vec::new(),
             changes: Changes::new(),
@@ -87,7 +88,7 @@ impl CookieSession {
                 .collect();
             let keep = (!session.is_target(&path)).then(|| records.clone());
             for r in records {
-                session.pending.entry(r.domain.clone()).or_default().push(r);
+                session.files.push(r);
             }
             session.loaded.push(Loaded {
                 path,
@@ -115,56 +116,27 @@ impl CookieSession {
         self.targets().iter().any(|t| jar::same_file(t, path))
     }
 
-    /// The domains a cookie must have to match `host`: the host itself (every cookie), then
-    /// each parent domain (domain cookies only); an IP address only itself.
-    fn candidate_domains(host: &str) -> impl Iterator<Item = (&str, bool)> {
-        let is_ip = host.starts_with('[') || host.parse::<std::net::Ipv4Addr>().is_ok();
-        let parents = host
-            .match_indices('.')
-            .map(move |(i, _)| &host[i + 1..])
-            .filter(move |_| !is_ip);
-        std::iter::once((host, true)).chain(parents.map(|d| (d, false)))
-    }
-
-    /// File cookies still pending that match `url` (and that the store does not replace).
+    /// File cookies still waiting that match `url` (and that the store does not replace).
     fn pending_matches(&self, url: &Url) -> Vec<Cookie<'static>> {
         let Some(host) = url.host_str() else {
             return Vec::new();
         };
-        Self::candidate_domains(host)
-            .filter_map(|(d, exact)| Some((self.pending.get(d)?, exact)))
-            .flat_map(|(records, exact)| {
-                records
-                    .iter()
-                    .filter(move |r| exact || r.include_subdomains)
-            })
-            .filter(|r| !self.store.contains_any(&r.domain, &r.path, &r.name))
-            .filter_map(jar::to_cookie)
+        self.files
+            .candidates(host)
+            .filter(|(_, r)| !self.store.contains_any(&r.domain, &r.path, &r.name))
+            .filter_map(|(_, r)| jar::to_cookie(r))
             .filter(|c| c.matches(url))
             .collect()
     }
 
-    /// Moves the pending file cookies that could match `url`'s host into the store, so that
+    /// Moves the waiting file cookies that could match `url`'s host into the store, so that
     /// the store's replacement rules apply to them before a response's cookies arrive.
     fn materialize(&mut self, url: &Url) {
-        let Some(host) = url.host_str().map(str::to_owned) else {
+        let Some(host) = url.host_str() else {
             return;
         };
-        for (domain, exact) in Self::candidate_domains(&host) {
-            let Some(records) = self.pending.get_mut(domain) else {
-                continue;
-            };
-            let taken: Vec<Record> = if exact {
-                std::mem::take(records)
-            } else {
-                records.extract_if(.., |r| r.include_subdomains).collect()
-            };
-            if records.is_empty() {
-                self.pending.remove(domain);
-            }
-            for cookie in taken.iter().filter_map(jar::to_cookie) {
-                let _ = self.store.insert(cookie, url);
-            }
+        for cookie in self.files.take(host).iter().filter_map(jar::to_cookie) {
+            let _ = self.store.insert(cookie, url);
         }
     }
 
@@ -222,19 +194,46 @@ impl CookieSession {
         }
     }
 
-    /// Every unexpired cookie the session holds now (not the literal ones).
+    /// Every unexpired cookie the session holds now (not the literal ones), in save order.
     pub fn cookies(&self) -> Vec<Record> {
-        let pending = self
-            .pending
-            .values()
-            .flatten()
-            .filter(|r| !self.store.contains_any(&r.domain, &r.path, &r.name))
-            .cloned();
+        let current = self.store_versions();
+        self.in_order(&current).into_iter().cloned().collect()
+    }
+
+    /// The store's unexpired cookies by key (the few a run touched).
+    fn store_versions(&self) -> HashMap<Key, Record> {
         self.store
             .iter_unexpired()
             .filter_map(jar::to_record)
-            .chain(pending)
+            .map(|r| (r.key(), r))
             .collect()
+    }
+
+    /// Save order: file cookies where they were (the store's version of the ones that moved
+    /// there, none for the deleted), then the new ones, sorted.
+    fn in_order<'a>(&'a self, current: &'a HashMap<Key, Record>) -> Vec<&'a Record> {
+        let mut out = Vec::with_capacity(self.files.len() + current.len());
+        let mut placed: HashSet<Key> = HashSet::new();
+        for (moved, r) in self.files.iter() {
+            if moved {
+                let key = r.key();
+                if let Some(now) = current.get(&key)
+                    && placed.insert(key)
+                {
+                    out.push(now);
+                }
+            } else if current.is_empty() || !self.store.contains_any(&r.domain, &r.path, &r.name) {
+                out.push(r);
+            }
+        }
+        let mut new: Vec<&Record> = current
+            .iter()
+            .filter(|(k, _)| !placed.contains(*k))
+            .map(|(_, r)| r)
+            .collect();
+        new.sort_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
+        out.extend(new);
+        out
     }
 
     /// Saves the jar where the options say (`--jar`, `-c`): atomic, 0600, under a lock. A
@@ -243,27 +242,33 @@ impl CookieSession {
     /// replaced, as curl does.
     pub fn finish(self) -> Result<(), CookieError> {
         let now = jar::now();
+        let current = self.store_versions();
         for target in self.targets() {
             if jar::is_stdio(&target) {
-                jar::save(&target, self.filter_for_save(self.cookies(), now))?;
+                jar::save(&target, &self.for_save(self.in_order(&current), now))?;
                 continue;
             }
             let lock = jar::lock(&target)?;
-            let records = self.records_for(&target, now)?;
-            jar::save(&target, self.filter_for_save(records, now))?;
+            match self.merged_for(&target, now)? {
+                Some(merged) => jar::save(&target, &self.for_save(merged.iter().collect(), now))?,
+                None => jar::save(&target, &self.for_save(self.in_order(&current), now))?,
+            }
             drop(lock);
         }
+        // Freeing 100,000 cookies one by one is measurable; the run is over, so let a thread
+        // do it while the caller goes on (or the process exits).
+        std::thread::spawn(move || drop((self, current)));
         Ok(())
     }
 
-    /// What to write to `target` (the lock is held).
-    fn records_for(&self, target: &Path, now: i64) -> Result<Vec<Record>, CookieError> {
+    /// For a target that was read at open and changed on disk since: its merge with this
+    /// run's changes (the lock is held). `None`: our state is what to write.
+    fn merged_for(&self, target: &Path, now: i64) -> Result<Option<Vec<Record>>, CookieError> {
         let Some(loaded) = self.loaded.iter().find(|l| jar::same_file(&l.path, target)) else {
-            return Ok(self.cookies());
+            return Ok(None);
         };
         if loaded.stamp.is_some() && loaded.stamp == jar::stamp(target) {
-            // Nobody wrote it since we read it: our state is the merge.
-            return Ok(self.cookies());
+            return Ok(None);
         }
         let disk = jar::read_file(target, false)?.unwrap_or_default();
         let extra = self
@@ -273,10 +278,10 @@ impl CookieSession {
             .filter_map(|l| l.records.as_ref())
             .flatten()
             .cloned();
-        Ok(jar::merge(disk, extra, &self.changes, now))
+        Ok(Some(jar::merge(disk, extra, &self.changes, now)))
     }
 
-    fn filter_for_save(&self, records: Vec<Record>, now: i64) -> Vec<Record> {
+    fn for_save<'a>(&self, records: Vec<&'a Record>, now: i64) -> Vec<&'a Record> {
         records
             .into_iter()
             .filter(|r| !r.is_expired_at(now))
@@ -526,7 +531,7 @@ mod tests {
         // Another process saves the jar after we read it.
         let mut other = jar::read_file(&path, false).expect("read").expect("exists");
         other.push(Record::new("b.com", "theirs", "1"));
-        jar::save(&path, other).expect("save");
+        jar::save(&path, &other.iter().collect::<Vec<_>>()).expect("save");
         s.finish().expect("finish");
         let mut names: Vec<String> = jar::read_file(&path, false)
             .expect("read")

@@ -1,0 +1,116 @@
+//! Cookies read from files, waiting to be used: kept in file order with an index by domain,
+//! so that a request looks only at the domains that can match its host, and saving writes
+//! the untouched ones back where they were. Which cookies match, and how responses change
+//! them, is `cookie_store`'s business once a cookie has moved there.
+
+use std::collections::{HashMap, HashSet};
+
+use super::netscape::Record;
+
+#[derive(Debug, Default)]
+pub struct FileCookies {
+    records: Vec<Record>,
+    by_domain: HashMap<String, Vec<usize>>,
+    /// Indexes of the cookies handed to the store.
+    moved: HashSet<usize>,
+}
+
+/// The domains a cookie must have to match `host`, each with whether host-only cookies
+/// count: the host itself (all of its cookies), then each parent domain (domain cookies
+/// only). An IP address is only itself.
+pub fn candidate_domains(host: &str) -> impl Iterator<Item = (&str, bool)> {
+    let is_ip = host.starts_with('[') || host.parse::<std::net::Ipv4Addr>().is_ok();
+    let parents = host
+        .match_indices('.')
+        .map(move |(i, _)| &host[i + 1..])
+        .filter(move |_| !is_ip);
+    std::iter::once((host, true)).chain(parents.map(|d| (d, false)))
+}
+
+impl FileCookies {
+    pub fn push(&mut self, r: Record) {
+        let i = self.records.len();
+        match self.by_domain.get_mut(r.domain.as_str()) {
+            Some(v) => v.push(i),
+            None => {
+                self.by_domain.insert(r.domain.clone(), vec![i]);
+            }
+        }
+        self.records.push(r);
+    }
+
+    /// The waiting cookies that could match `host`, with their index.
+    pub fn candidates<'a>(&'a self, host: &'a str) -> impl Iterator<Item = (usize, &'a Record)> {
+        candidate_domains(host)
+            .filter_map(|(d, exact)| Some((self.by_domain.get(d)?, exact)))
+            .flat_map(move |(indexes, exact)| {
+                indexes
+                    .iter()
+                    .map(move |&i| (i, &self.records[i]))
+                    .filter(move |(_, r)| exact || r.include_subdomains)
+            })
+            .filter(|(i, _)| !self.moved.contains(i))
+    }
+
+    /// Marks the cookies that could match `host` as moved and returns copies of them.
+    pub fn take(&mut self, host: &str) -> Vec<Record> {
+        let taken: Vec<(usize, Record)> =
+            self.candidates(host).map(|(i, r)| (i, r.clone())).collect();
+        taken
+            .into_iter()
+            .map(|(i, r)| {
+                self.moved.insert(i);
+                r
+            })
+            .collect()
+    }
+
+    /// Every cookie in file order, with whether it moved to the store.
+    pub fn iter(&self) -> impl Iterator<Item = (bool, &Record)> {
+        self.records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (self.moved.contains(&i), r))
+    }
+
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_are_the_host_and_domain_cookies_of_its_parents() {
+        let d: Vec<(&str, bool)> = candidate_domains("a.b.example.com").collect();
+        assert_eq!(
+            d,
+            [
+                ("a.b.example.com", true),
+                ("b.example.com", false),
+                ("example.com", false),
+                ("com", false)
+            ]
+        );
+        assert_eq!(candidate_domains("127.0.0.1").count(), 1);
+        let mut f = FileCookies::default();
+        f.push(Record::new("example.com", "host-only", "1"));
+        f.push(Record {
+            include_subdomains: true,
+            ..Record::new("example.com", "domain", "1")
+        });
+        f.push(Record::new("www.example.com", "www", "1"));
+        let names = |f: &FileCookies, h: &str| -> Vec<String> {
+            f.candidates(h).map(|(_, r)| r.name.clone()).collect()
+        };
+        assert_eq!(names(&f, "www.example.com"), ["www", "domain"]);
+        assert_eq!(names(&f, "example.com"), ["host-only", "domain"]);
+        assert_eq!(f.take("www.example.com").len(), 2);
+        assert_eq!(names(&f, "example.com"), ["host-only"]);
+        let moved: Vec<bool> = f.iter().map(|(m, _)| m).collect();
+        assert_eq!(moved, [false, true, true]);
+    }
+}

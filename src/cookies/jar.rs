@@ -42,7 +42,11 @@ pub fn read_file(path: &Path, warn: bool) -> Result<Option<Vec<Record>>, CookieE
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(CookieError::read(path, source)),
     }
-    let parsed = netscape::parse(&String::from_utf8_lossy(&bytes));
+    let parsed = match std::str::from_utf8(&bytes) {
+        Ok(text) => netscape::parse(text),
+        // A stray byte costs one value, not the file.
+        Err(_) => netscape::parse(&String::from_utf8_lossy(&bytes)),
+    };
     if warn {
         for (line, why) in &parsed.skipped {
             eprintln!(

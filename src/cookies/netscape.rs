@@ -232,6 +232,8 @@ fn normalize_domain(field: &str) -> Option<String> {
         // [v6] or [v6]:port
         let end = rest.find(']')?;
         return Some(format!("[{}]", rest[..end].to_ascii_lowercase())).filter(|_| end > 0);
+    } else if !d.contains(':') {
+        d
     } else if d.matches(':').count() > 1 {
         // A bare IPv6 address.
         return Some(format!("[{}]", d.to_ascii_lowercase()));
@@ -251,7 +253,7 @@ pub struct Parsed {
     pub skipped: Vec<(usize, LineError)>,
 }
 
-/// Parses a whole file. Invalid UTF-8 is replaced, so a stray byte costs one value, not the file.
+/// Parses a whole file.
 pub fn parse(text: &str) -> Parsed {
     let mut parsed = Parsed::default();
     for (i, line) in text.lines().enumerate() {

@@ -3,7 +3,7 @@
 //! the untouched ones back where they were. Which cookies match, and how responses change
 //! them, is `cookie_store`'s business once a cookie has moved there.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::netscape::Record;
 
@@ -11,8 +11,8 @@ use super::netscape::Record;
 pub struct FileCookies {
     records: Vec<Record>,
     by_domain: HashMap<String, Vec<usize>>,
-    /// Indexes of the cookies handed to the store.
-    moved: HashSet<usize>,
+    /// Which cookies were handed to the store, by index.
+    moved: Vec<bool>,
 }
 
 /// The domains a cookie must have to match `host`, each with whether host-only cookies
@@ -37,6 +37,7 @@ impl FileCookies {
             }
         }
         self.records.push(r);
+        self.moved.push(false);
     }
 
     /// The waiting cookies that could match `host`, with their index.
@@ -49,7 +50,7 @@ impl FileCookies {
                     .map(move |&i| (i, &self.records[i]))
                     .filter(move |(_, r)| exact || r.include_subdomains)
             })
-            .filter(|(i, _)| !self.moved.contains(i))
+            .filter(|(i, _)| !self.moved[*i])
     }
 
     /// Marks the cookies that could match `host` as moved and returns copies of them.
@@ -59,7 +60,7 @@ impl FileCookies {
         taken
             .into_iter()
             .map(|(i, r)| {
-                self.moved.insert(i);
+                self.moved[i] = true;
                 r
             })
             .collect()
@@ -70,7 +71,16 @@ impl FileCookies {
         self.records
             .iter()
             .enumerate()
-            .map(|(i, r)| (self.moved.contains(&i), r))
+            .map(|(i, r)| (self.moved[i], r))
+    }
+
+    /// The indexes of the cookies whose domain is `domain`.
+    pub fn indexes_of(&self, domain: &str) -> &[usize] {
+        self.by_domain.get(domain).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn get(&self, i: usize) -> &Record {
+        &self.records[i]
     }
 
     #[allow(clippy::len_without_is_empty)]

@@ -214,7 +214,17 @@ impl CookieSession {
     fn in_order<'a>(&'a self, current: &'a HashMap<Key, Record>) -> Vec<&'a Record> {
         let mut out = Vec::with_capacity(self.files.len() + current.len());
         let mut placed: HashSet<Key> = HashSet::new();
-        for (moved, r) in self.files.iter() {
+        // A file cookie that did not move can still be replaced or deleted by a response
+        // (a domain cookie over a host-only one of the same name): only the few keys the
+        // run changed can do that.
+        let mut replaced = vec![false; self.files.len()];
+        for (domain, path, name) in self.changes.keys() {
+            for &i in self.files.indexes_of(domain) {
+                let r = self.files.get(i);
+                replaced[i] |= r.path == *path && r.name == *name;
+            }
+        }
+        for (i, (moved, r)) in self.files.iter().enumerate() {
             if moved {
                 let key = r.key();
                 if let Some(now) = current.get(&key)
@@ -222,7 +232,7 @@ impl CookieSession {
                 {
                     out.push(now);
                 }
-            } else if current.is_empty() || !self.store.contains_any(&r.domain, &r.path, &r.name) {
+            } else if !replaced[i] {
                 out.push(r);
             }
         }

@@ -255,7 +255,11 @@ pub struct Parsed {
 
 /// Parses a whole file.
 pub fn parse(text: &str) -> Parsed {
-    let mut parsed = Parsed::default();
+    let mut parsed = Parsed {
+        // About 80 bytes a line: one allocation instead of a doubling series.
+        records: Vec::with_capacity(text.len() / 64),
+        skipped: Vec::new(),
+    };
     for (i, line) in text.lines().enumerate() {
         match parse_line(line) {
             Ok(Some(r)) => parsed.records.push(r),

@@ -10,7 +10,11 @@ use super::netscape::Record;
 #[derive(Debug, Default)]
 pub struct FileCookies {
     records: Vec<Record>,
-    by_domain: HashMap<String, Vec<usize>>,
+    /// Domain to group, group to the indexes of its cookies. Files list a domain's cookies
+    /// together, so the last group is checked before hashing.
+    by_domain: HashMap<String, usize>,
+    groups: Vec<Vec<usize>>,
+    last_group: usize,
     /// Which cookies were handed to the store, by index.
     moved: Vec<bool>,
 }
@@ -30,12 +34,19 @@ pub fn candidate_domains(host: &str) -> impl Iterator<Item = (&str, bool)> {
 impl FileCookies {
     pub fn push(&mut self, r: Record) {
         let i = self.records.len();
-        match self.by_domain.get_mut(r.domain.as_str()) {
-            Some(v) => v.push(i),
-            None => {
-                self.by_domain.insert(r.domain.clone(), vec![i]);
-            }
-        }
+        let same_as_last = self.records.last().is_some_and(|l| l.domain == r.domain);
+        let group = if same_as_last {
+            self.last_group
+        } else if let Some(&g) = self.by_domain.get(r.domain.as_str()) {
+            g
+        } else {
+            self.groups.push(Vec::new());
+            self.by_domain
+                .insert(r.domain.clone(), self.groups.len() - 1);
+            self.groups.len() - 1
+        };
+        self.last_group = group;
+        self.groups[group].push(i);
         self.records.push(r);
         self.moved.push(false);
     }
@@ -43,7 +54,7 @@ impl FileCookies {
     /// The waiting cookies that could match `host`, with their index.
     pub fn candidates<'a>(&'a self, host: &'a str) -> impl Iterator<Item = (usize, &'a Record)> {
         candidate_domains(host)
-            .filter_map(|(d, exact)| Some((self.by_domain.get(d)?, exact)))
+            .filter_map(|(d, exact)| Some((&self.groups[*self.by_domain.get(d)?], exact)))
             .flat_map(move |(indexes, exact)| {
                 indexes
                     .iter()
@@ -76,7 +87,9 @@ impl FileCookies {
 
     /// The indexes of the cookies whose domain is `domain`.
     pub fn indexes_of(&self, domain: &str) -> &[usize] {
-        self.by_domain.get(domain).map_or(&[], Vec::as_slice)
+        self.by_domain
+            .get(domain)
+            .map_or(&[], |&g| self.groups[g].as_slice())
     }
 
     pub fn get(&self, i: usize) -> &Record {

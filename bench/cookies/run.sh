@@ -22,13 +22,16 @@ url="http://127.0.0.1:$port/set"
 py="$root/bench/cookies/mozilla_load_save.py"
 
 echo "== wall time ($n cookies; machine: $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
-hyperfine -N -w 1 -r "${RUNS:-10}" --export-json "$work/h.json" \
+hyperfine -N -w 1 -r "${RUNS:-10}" --export-json "$work/h1.json" \
   -n postie "$postie fetch -s -o /dev/null --jar $work/postie.txt $url" \
-  -n python "python3 $py $work/jar.txt $work/python.txt" \
+  -n python "python3 $py $work/jar.txt $work/python.txt"
+# curl 7.88 keeps cookies in a few linked lists and checks each new one against the rest:
+# it is quadratic here (tens of seconds), so fewer runs.
+hyperfine -N -r "${CURL_RUNS:-2}" --export-json "$work/h2.json" \
   -n curl "curl -s -o /dev/null -b $work/jar.txt -c $work/curl.txt $url"
-python3 - "$work/h.json" <<'PY'
+python3 - "$work/h1.json" "$work/h2.json" <<'PY'
 import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+r = {x["command"]: x for f in sys.argv[1:] for x in json.load(open(f))["results"]}
 p = r["postie"]
 for other in ("python", "curl"):
     o = r[other]

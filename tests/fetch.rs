@@ -822,3 +822,101 @@ fn relative_output_paths_use_the_current_folder() {
         "rel"
     );
 }
+
+/// gunicorn serving httpbin on a free port; killed on drop (even on panic).
+struct Httpbin {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Httpbin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Httpbin {
+    fn start(gunicorn: &std::path::Path) -> Httpbin {
+        let port = common::free_port();
+        let child = std::process::Command::new(gunicorn)
+            .args(["-w", "2", "-b", &format!("127.0.0.1:{port}"), "httpbin:app"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("gunicorn starts");
+        let server = Httpbin { child, port };
+        assert!(common::wait_for_port(port, 30), "httpbin did not start");
+        server
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn json(&self, args: &[&str], path: &str) -> serde_json::Value {
+        let mut all: Vec<&str> = args.to_vec();
+        let url = self.url(path);
+        all.push(&url);
+        let out = fetch(&all);
+        assert_code(&out, 0);
+        serde_json::from_slice(&out.stdout).expect("httpbin answers JSON")
+    }
+}
+
+#[test]
+fn interop_httpbin() {
+    let gunicorn = common::venv_bin("gunicorn");
+    if !common::require_peer("interop_httpbin", "gunicorn + httpbin", gunicorn.is_some()) {
+        return;
+    }
+    let bin = Httpbin::start(&gunicorn.expect("gunicorn"));
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let v = bin.json(&["-d", "a=1", "--data-urlencode", "b=x y"], "/post");
+    assert_eq!(v["form"]["a"], "1");
+    assert_eq!(v["form"]["b"], "x y");
+
+    let v = bin.json(&["--json", r#"{"k":[1,2]}"#], "/post");
+    assert_eq!(v["json"]["k"][1], 2);
+    assert_eq!(v["headers"]["Content-Type"], "application/json");
+
+    let file = dir.path().join("up.txt");
+    fs::write(&file, "file content\n").expect("write");
+    let part = format!("doc=@{}", file.display());
+    let v = bin.json(&["-F", "field=value", "-F", &part], "/post");
+    assert_eq!(v["form"]["field"], "value");
+    assert_eq!(v["files"]["doc"], "file content\n");
+
+    let out = fetch(&[
+        "-w",
+        "\n%{num_redirects} %{url_effective}",
+        &bin.url("/redirect/3"),
+    ]);
+    assert_code(&out, 0);
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.ends_with(&format!("\n3 {}", bin.url("/get"))),
+        "{stdout}"
+    );
+
+    let v = bin.json(&[], "/gzip");
+    assert_eq!(v["gzipped"], true);
+    let v = bin.json(&[], "/brotli");
+    assert_eq!(v["brotli"], true);
+
+    let v = bin.json(&["-u", "user:passwd"], "/basic-auth/user/passwd");
+    assert_eq!(v["authenticated"], true);
+    let out = fetch(&[
+        "-f",
+        "-u",
+        "user:wrong",
+        &bin.url("/basic-auth/user/passwd"),
+    ]);
+    assert_code(&out, 22);
+
+    let out = fetch(&["--fail", &bin.url("/status/418")]);
+    assert_code(&out, 22);
+    assert!(out.stdout.is_empty());
+    assert!(text(&out).1.contains("418"));
+}

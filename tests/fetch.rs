@@ -920,3 +920,53 @@ fn interop_httpbin() {
     assert!(out.stdout.is_empty());
     assert!(text(&out).1.contains("418"));
 }
+
+#[test]
+fn a_full_disk_is_a_write_error() {
+    let server = HttpServer::start(|_| Response::generated(100_000));
+    let out = fetch(&["-o", "/dev/full", &server.url("/")]);
+    assert_code(&out, 23);
+    assert!(text(&out).1.contains("/dev/full"), "{}", text(&out).1);
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = run(postie().stdout(full).args(["fetch", &server.url("/")]));
+    assert_code(&out, 23);
+    assert!(text(&out).1.contains("stdout"), "{}", text(&out).1);
+}
+
+#[test]
+fn a_closed_stdout_pipe_is_a_clean_exit() {
+    let server = HttpServer::start(|_| Response::generated(50_000_000));
+    let mut child = postie()
+        .args(["fetch", &server.url("/")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 1000];
+    stdout.read_exact(&mut first).expect("some bytes");
+    drop(stdout);
+    let out = child.wait_with_output().expect("wait");
+    assert_code(&out, 0);
+    assert!(out.stderr.is_empty(), "{}", text(&out).1);
+}
+
+#[test]
+fn retry_covers_refused_connections() {
+    let port = common::free_port();
+    let out = fetch(&["--retry", "1", &format!("http://127.0.0.1:{port}/")]);
+    assert_code(&out, 7);
+    let err = text(&out).1;
+    assert!(err.contains("retrying in 1 s"), "{err}");
+}
+
+#[test]
+fn a_body_cut_short_on_stdout_is_exit_18() {
+    let server = HttpServer::start(|_| Response::generated(10_000).chunked().close_after(4_000));
+    let out = fetch(&[&server.url("/")]);
+    assert_code(&out, 18);
+    assert_eq!(out.stdout, pattern(0, 4_000));
+}

@@ -198,11 +198,16 @@ impl Response {
         self
     }
 
-    /// Declares the full Content-Length but sends only `sent` bytes of the body, then closes
-    /// the connection (a drop mid-body).
+    /// Declares the full Content-Length (or, after [`chunked`](Self::chunked), leaves out
+    /// the last chunk) but sends only `sent` bytes of the body, then closes the connection
+    /// (a drop mid-body).
     pub fn close_after(self, sent: usize) -> Response {
         let declared = self.body_len();
-        let mut r = self.header("Content-Length", &declared.to_string());
+        let mut r = if self.chunked {
+            self
+        } else {
+            self.header("Content-Length", &declared.to_string())
+        };
         r.no_content_length = true;
         r.close = true;
         r.truncated = true;

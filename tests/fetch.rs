@@ -750,7 +750,13 @@ fn tls_self_signed_is_rejected_and_cacert_is_accepted() {
     let out = fetch(&["--cacert", ca.to_str().expect("utf8"), &signed.url("/")]);
     assert_code(&out, 0);
     assert_eq!(text(&out).0, "secure");
-    // A CA file that holds no certificate is a clear error, before any connection.
+    // The platform's trust store is used (not roots compiled into the binary), so
+    // OpenSSL's SSL_CERT_FILE is honoured as in curl.
+    let out = run(postie()
+        .env("SSL_CERT_FILE", &ca)
+        .args(["fetch", &signed.url("/")]));
+    assert_code(&out, 0);
+    // A CA file that cannot be read is a clear error, before any connection.
     let out = fetch(&["--cacert", "/nonexistent/ca.pem", &signed.url("/")]);
     assert_code(&out, 26);
 }

@@ -342,6 +342,14 @@ fn redirect_limits_loops_and_no_follow() {
     let out = fetch(&[&server.url("/loop")]);
     assert_code(&out, 47);
     assert!(text(&out).1.contains("redirects"), "{}", text(&out).1);
+    let out = fetch(&["-i", &server.url("/r/301")]);
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.starts_with("HTTP/1.1 301 Moved Permanently\r\n")
+            && stdout.contains("\r\n\r\nHTTP/1.1 200 OK\r\n")
+            && stdout.ends_with("\r\n\r\nGET "),
+        "-i shows every hop: {stdout}"
+    );
     let out = fetch(&["--no-follow", "-w", " %{http_code}", &server.url("/r/302")]);
     assert_code(&out, 0);
     assert_eq!(text(&out).0, "moved 302");

@@ -127,6 +127,9 @@ struct Hop {
     method: String,
     send_body: bool,
     redirects: u32,
+    /// With `-i`/`-I`: the header blocks of the redirects followed so far (curl -L -i
+    /// prints every hop's).
+    heads: String,
 }
 
 fn fetch_one(
@@ -147,6 +150,7 @@ fn fetch_one(
         send_body: !cfg.body.is_none(),
         url: first,
         redirects: 0,
+        heads: String::new(),
     };
     let result = loop {
         let trusted = origin(&hop.url) == first_origin;
@@ -171,6 +175,9 @@ fn fetch_one(
                         url: job.url.clone(),
                         max: cfg.max_redirs,
                     });
+                }
+                if cfg.include || cfg.head {
+                    hop.heads.push_str(&header_block(&resp));
                 }
                 discard(resp);
                 let next = hop.url.join(&loc).map_err(|e| FetchError::BadUrl {
@@ -617,6 +624,16 @@ fn content_range(resp: &http::Response<Body>) -> Option<(Option<u64>, Option<u64
     Some((start, total.trim().parse().ok()))
 }
 
+/// The status line and headers as `-i` prints them, with the blank line.
+fn header_block(resp: &http::Response<Body>) -> String {
+    let mut head = format!("{}\r\n", status_line(resp));
+    for (n, v) in header_list(resp) {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
+}
+
 /// Writes the final response where it goes.
 fn deliver(
     cfg: &FetchConfig,
@@ -666,12 +683,8 @@ fn deliver(
     let mut sink = open_sink(cfg, job, hop, &resp, resume, append)?;
     info.filename_effective = sink.is_file().then(|| sink.name());
     if cfg.include || cfg.head {
-        let mut head = format!("{}\r\n", status_line(&resp));
-        for (n, v) in header_list(&resp) {
-            head.push_str(&format!("{n}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        sink.write_all(head.as_bytes())?;
+        sink.write_all(hop.heads.as_bytes())?;
+        sink.write_all(header_block(&resp).as_bytes())?;
     }
     if hop.method != "HEAD" {
         let len = header_value(&resp, "content-length").and_then(|v| v.parse().ok());

@@ -602,9 +602,15 @@ fn verbose_masks_authorization_and_cookie() {
 
 #[test]
 fn max_time_and_connect_errors_have_curls_codes() {
-    let server = HttpServer::start(|_| Response::ok("late").delay(Duration::from_secs(5)));
+    let server = HttpServer::start(|req| match req.path() {
+        "/stall" => Response::generated(100_000).stall_after(10_000, Duration::from_secs(5)),
+        _ => Response::ok("late").delay(Duration::from_secs(5)),
+    });
     let out = fetch(&["-m", "0.5", &server.url("/slow")]);
     assert_code(&out, 28);
+    let out = fetch(&["-m", "0.5", &server.url("/stall")]);
+    assert_code(&out, 28);
+    assert_eq!(out.stdout, pattern(0, 10_000), "what arrived was written");
     let port = common::free_port();
     let out = fetch(&[&format!("http://127.0.0.1:{port}/")]);
     assert_code(&out, 7);

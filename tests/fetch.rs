@@ -242,6 +242,14 @@ fn basic_auth_is_sent_and_dropped_when_a_redirect_leaves_the_host() {
     assert_code(&out, 0);
     let out = fetch(&["-u", "alice:s3cret", &server.url("/away")]);
     assert_code(&out, 0);
+    let out = fetch(&[
+        "-H",
+        "Authorization: Bearer tok",
+        "-H",
+        "Cookie: c=1",
+        &server.url("/away"),
+    ]);
+    assert_code(&out, 0);
     let reqs = server.requests();
     let basic = "Basic YWxpY2U6czNjcmV0";
     assert_eq!(reqs[0].header("Authorization"), Some(basic));
@@ -249,6 +257,10 @@ fn basic_auth_is_sent_and_dropped_when_a_redirect_leaves_the_host() {
     assert_eq!(reqs[2].header("Authorization"), Some(basic));
     assert_eq!(reqs[3].path(), "/landed");
     assert_eq!(reqs[3].header("Authorization"), None, "other host");
+    assert_eq!(reqs[4].header("Authorization"), Some("Bearer tok"));
+    assert_eq!(reqs[4].header("Cookie"), Some("c=1"));
+    assert_eq!(reqs[5].header("Authorization"), None, "-H credentials stay");
+    assert_eq!(reqs[5].header("Cookie"), None);
 }
 
 #[test]

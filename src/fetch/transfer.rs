@@ -354,13 +354,19 @@ fn request_headers(
     let user_cookie = cfg
         .headers
         .iter()
-        .find(|(n, v)| n.eq_ignore_ascii_case("cookie") && v.is_some());
+        .find(|(n, v)| trusted && n.eq_ignore_ascii_case("cookie") && v.is_some());
     let jar_cookie = cookies.request_header(&hop.url);
     let mut headers: Vec<(String, String)> = defaults
         .into_iter()
         .filter(|(n, _)| !cfg.headers.iter().any(|(u, _)| u.eq_ignore_ascii_case(n)))
         .collect();
     for (name, value) in &cfg.headers {
+        // As curl: credentials given with -H do not follow a redirect to another host.
+        if !trusted
+            && (name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("cookie"))
+        {
+            continue;
+        }
         if let Some(v) = value {
             if name.eq_ignore_ascii_case("cookie")
                 && let Some(jar) = &jar_cookie
@@ -444,7 +450,10 @@ fn call(
         None
     };
     let content_type = body.as_ref().and_then(|b| b.content_type.clone());
-    let headers = request_headers(cfg, cookies, hop, trusted, range_from, content_type)?;
+    let mut headers = request_headers(cfg, cookies, hop, trusted, range_from, content_type)?;
+    if let Some(b) = &body {
+        headers.push(("Content-Length".to_owned(), b.len.to_string()));
+    }
     let mut builder = http::Request::builder()
         .method(hop.method.as_str())
         .uri(url_text.as_str());
@@ -452,10 +461,7 @@ fn call(
         builder = builder.header(name.as_str(), value.as_str());
     }
     let send = match body {
-        Some(b) => {
-            builder = builder.header("Content-Length", b.len.to_string());
-            SendBody::from_owned_reader(b.reader)
-        }
+        Some(b) => SendBody::from_owned_reader(b.reader),
         None => SendBody::none(),
     };
     let request = builder.body(send).map_err(|e| FetchError::BadUrl {

@@ -283,7 +283,8 @@ fn call_with_retry(
         let retries_left = attempt < cfg.retry;
         let wait = match &result {
             Ok(resp) if retries_left && retryable_status(resp.status().as_u16()) => {
-                Some(retry_after(resp).unwrap_or_else(|| backoff(attempt, cfg)))
+                let wait = retry_after(resp).unwrap_or_else(|| backoff(attempt, cfg));
+                Some(wait.min(cfg.retry_max_wait))
             }
             Err(e) if retries_left && e.is_transient() => Some(backoff(attempt, cfg)),
             _ => None,
@@ -319,10 +320,23 @@ fn backoff(attempt: u32, cfg: &FetchConfig) -> Duration {
     Duration::from_secs(1u64 << attempt.min(20)).min(cfg.retry_max_wait)
 }
 
-/// Retry-After in seconds (an HTTP date is read as "now": retry after the backoff floor).
+/// Retry-After: delay-seconds or an HTTP date.
 fn retry_after(resp: &http::Response<Body>) -> Option<Duration> {
-    let secs: u64 = header_value(resp, "retry-after")?.trim().parse().ok()?;
-    Some(Duration::from_secs(secs))
+    parse_retry_after(
+        header_value(resp, "retry-after")?,
+        time::OffsetDateTime::now_utc(),
+    )
+}
+
+fn parse_retry_after(value: &str, now: time::OffsetDateTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    let secs = (when - now).whole_seconds().max(0);
+    Some(Duration::from_secs(secs.unsigned_abs()))
 }
 
 /// The request headers of one hop, defaults first, then `-H` (which replaces or removes
@@ -763,6 +777,21 @@ mod tests {
         );
         assert_eq!(mask("Cookie", "a=1; b=2"), "a=(masked); b=(masked)");
         assert_eq!(mask("Accept", "*/*"), "*/*");
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        let now = time::macros::datetime!(2026-11-22 04:00:00 UTC);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Sun, 22 Nov 2026 04:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 22 Nov 2026 03:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]

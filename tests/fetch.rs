@@ -282,6 +282,24 @@ fn netrc_file_supplies_credentials() {
 }
 
 #[test]
+fn user_password_comes_from_the_environment() {
+    let server = echo_server();
+    let out = run(postie().env("PW", "s3cret").args([
+        "fetch",
+        "-u",
+        "alice",
+        "--password-env",
+        "PW",
+        &server.url("/"),
+    ]));
+    assert_code(&out, 0);
+    assert_eq!(
+        server.single_request().header("Authorization"),
+        Some("Basic YWxpY2U6czNjcmV0")
+    );
+}
+
+#[test]
 fn user_without_password_and_no_terminal_is_a_clear_error() {
     let server = echo_server();
     let out = run(postie()

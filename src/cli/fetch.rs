@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::CliError;
+use crate::cli::common::PasswordArgs;
 use crate::cookies::{CookieOptions, CookieSource};
 use crate::error::{Error, Exit};
 use crate::fetch::{
@@ -73,6 +74,9 @@ pub struct FetchFlags {
     /// ~/.netrc or asked for on the terminal (no echo).
     #[arg(short = 'u', long = "user", value_name = "USER[:PASSWORD]")]
     pub user: Option<String>,
+    /// Where the password of `-u USER` comes from (else ~/.netrc, else a prompt).
+    #[command(flatten)]
+    pub password: PasswordArgs,
     /// Take credentials from ~/.netrc for each host.
     #[arg(long)]
     pub netrc: bool,
@@ -520,7 +524,7 @@ fn build_auth(args: &FetchFlags, first_url: Option<&str>) -> Result<Auth, Error>
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_default();
         let lookup = PasswordLookup {
-            source: None,
+            source: args.password.source(),
             netrc_file: args.netrc_file.clone(),
             allow_prompt: true,
         };
@@ -529,6 +533,9 @@ fn build_auth(args: &FetchFlags, first_url: Option<&str>) -> Result<Auth, Error>
             user: user.clone(),
             password,
         });
+    }
+    if args.password.source().is_some() {
+        return Err(invalid("--password-*", "needs -u USER").into());
     }
     if args.netrc || args.netrc_file.is_some() {
         return Ok(Auth::Netrc(args.netrc_file.clone()));

@@ -1020,3 +1020,13 @@ fn a_body_cut_short_on_stdout_is_exit_18() {
     assert_code(&out, 18);
     assert_eq!(out.stdout, pattern(0, 4_000));
 }
+
+#[test]
+fn resume_against_an_error_page_keeps_the_partial_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = HttpServer::start(|_| Response::status(404).body("not found page"));
+    let dest = dir.path().join("f");
+    let out = resume_into(&dest, b"01234", &server.url("/f"));
+    assert_code(&out, 22);
+    assert_eq!(fs::read(&dest).expect("read"), b"01234");
+}

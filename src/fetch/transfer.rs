@@ -654,6 +654,45 @@ fn header_block(resp: &http::Response<Body>) -> String {
     head
 }
 
+/// What a response means for a `-C -` download.
+enum Resume {
+    /// 206 from the right offset: append.
+    Append,
+    /// No resume asked, or the server sent the whole body (200): write it all.
+    Replace,
+    /// 416 with a total equal to the file's size: nothing to do.
+    AlreadyComplete,
+}
+
+fn resume_outcome(
+    resp: &http::Response<Body>,
+    resume: &ResumePlan,
+    url: &str,
+) -> Result<Resume, FetchError> {
+    if resume.offset == 0 {
+        return Ok(Resume::Replace);
+    }
+    let range_error = |why: String| FetchError::Range {
+        url: url.to_owned(),
+        why,
+    };
+    match (resp.status().as_u16(), content_range(resp)) {
+        (206, Some((Some(start), _))) if start == resume.offset => Ok(Resume::Append),
+        (206, _) => Err(range_error(format!(
+            "the server's Content-Range does not start at byte {}",
+            resume.offset
+        ))),
+        (416, Some((None, Some(total)))) if total == resume.offset => Ok(Resume::AlreadyComplete),
+        (416, _) => Err(range_error("the server refused the range (416)".into())),
+        (200..=299, _) => Ok(Resume::Replace),
+        // An error page must not be appended to (or replace) the partial file.
+        (status, _) => Err(FetchError::HttpStatus {
+            url: url.to_owned(),
+            status,
+        }),
+    }
+}
+
 /// Writes the final response where it goes.
 fn deliver(
     cfg: &FetchConfig,
@@ -668,38 +707,14 @@ fn deliver(
     if cfg.fail && status >= 400 {
         return Err(FetchError::HttpStatus { url, status });
     }
-    let mut append = false;
-    if resume.offset > 0 {
-        match status {
-            206 => match content_range(&resp) {
-                Some((Some(start), _)) if start == resume.offset => append = true,
-                _ => {
-                    return Err(FetchError::Range {
-                        url,
-                        why: format!(
-                            "the server's Content-Range does not start at byte {}",
-                            resume.offset
-                        ),
-                    });
-                }
-            },
-            416 => {
-                return match content_range(&resp) {
-                    Some((None, Some(total))) if total == resume.offset => {
-                        info.filename_effective =
-                            resume.path.as_ref().map(|p| p.display().to_string());
-                        Ok(())
-                    }
-                    _ => Err(FetchError::Range {
-                        url,
-                        why: "the server refused the range (416)".into(),
-                    }),
-                };
-            }
-            200..=299 => {}
-            _ => return Err(FetchError::HttpStatus { url, status }),
+    let append = match resume_outcome(&resp, resume, &url)? {
+        Resume::AlreadyComplete => {
+            info.filename_effective = resume.path.as_ref().map(|p| p.display().to_string());
+            return Ok(());
         }
-    }
+        Resume::Append => true,
+        Resume::Replace => false,
+    };
     let mut sink = open_sink(cfg, job, hop, &resp, resume, append)?;
     info.filename_effective = sink.is_file().then(|| sink.name());
     if cfg.include || cfg.head {

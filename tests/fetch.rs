@@ -1030,3 +1030,33 @@ fn resume_against_an_error_page_keeps_the_partial_file() {
     assert_code(&out, 22);
     assert_eq!(fs::read(&dest).expect("read"), b"01234");
 }
+
+#[test]
+fn progress_bar_only_on_a_terminal_and_not_with_silent() {
+    let Some(script) = common::which("script") else {
+        eprintln!("skipped: progress bar test (needs util-linux `script` for a terminal)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = HttpServer::start(|_| Response::generated(20_000_000));
+    let bin = env!("CARGO_BIN_EXE_postie");
+    let dest = dir.path().join("p.bin");
+    let on_tty = |extra: &str| {
+        let cmd = format!(
+            "{bin} fetch {extra} -o {} {} 2>&1",
+            dest.display(),
+            server.url("/p")
+        );
+        let out = run(std::process::Command::new(&script).args(["-qec", &cmd, "/dev/null"]));
+        assert_code(&out, 0);
+        text(&out).0
+    };
+    let shown = on_tty("");
+    assert!(shown.contains("MiB") && shown.contains("ETA"), "{shown:?}");
+    let silent = on_tty("-s");
+    assert!(!silent.contains("MiB"), "{silent:?}");
+    // Not a terminal: nothing on stderr.
+    let out = fetch(&["-o", dest.to_str().expect("utf8"), &server.url("/p")]);
+    assert_code(&out, 0);
+    assert!(out.stderr.is_empty(), "{}", text(&out).1);
+}

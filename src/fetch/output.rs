@@ -144,7 +144,9 @@ pub fn content_disposition_name(value: &str) -> Option<String> {
     sanitize_file_name(&extended.or(plain)?)
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes (invalid ones are kept as they are); bytes that are not UTF-8
+/// become U+FFFD.
+pub(super) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -4,7 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::Engine as _;
 use ureq::config::AutoHeaderValue;
@@ -14,6 +14,9 @@ use ureq::{Agent, Body, SendBody};
 
 use super::error::{from_io, from_ureq};
 use super::output::{self, Sink};
+use super::resume::{Resume, ResumePlan, resume_outcome, resume_plan};
+use super::retry::{backoff, retry_after, retryable_status};
+use super::show::{header_block, header_list, print_request, print_response};
 use super::writeout::{self, TransferInfo};
 use super::{Auth, FetchConfig, FetchError, Job, OutputTarget};
 use crate::cookies::CookieSession;
@@ -250,19 +253,7 @@ fn record_response(info: &mut TransferInfo, resp: &http::Response<Body>) {
         .map(str::to_owned);
 }
 
-fn header_list(resp: &http::Response<Body>) -> Vec<(String, String)> {
-    resp.headers()
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
-}
-
-fn header_value<'a>(resp: &'a http::Response<Body>, name: &str) -> Option<&'a str> {
+pub(super) fn header_value<'a>(resp: &'a http::Response<Body>, name: &str) -> Option<&'a str> {
     resp.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -310,33 +301,6 @@ fn call_with_retry(
         std::thread::sleep(wait);
         attempt += 1;
     }
-}
-
-fn retryable_status(status: u16) -> bool {
-    status == 408 || status == 429 || (500..600).contains(&status)
-}
-
-fn backoff(attempt: u32, cfg: &FetchConfig) -> Duration {
-    Duration::from_secs(1u64 << attempt.min(20)).min(cfg.retry_max_wait)
-}
-
-/// Retry-After: delay-seconds or an HTTP date.
-fn retry_after(resp: &http::Response<Body>) -> Option<Duration> {
-    parse_retry_after(
-        header_value(resp, "retry-after")?,
-        time::OffsetDateTime::now_utc(),
-    )
-}
-
-fn parse_retry_after(value: &str, now: time::OffsetDateTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when =
-        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
-    let secs = (when - now).whole_seconds().max(0);
-    Some(Duration::from_secs(secs.unsigned_abs()))
 }
 
 /// The request headers of one hop, defaults first, then `-H` (which replaces or removes
@@ -414,8 +378,8 @@ fn authorization(
         if !trusted {
             return Ok(None);
         }
-        let user = percent_decoded(url.username());
-        let pass = percent_decoded(url.password().unwrap_or(""));
+        let user = output::percent_decode(url.username());
+        let pass = output::percent_decode(url.password().unwrap_or(""));
         return Ok(basic(&user, &pass));
     }
     match &cfg.auth {
@@ -438,13 +402,6 @@ fn authorization(
             }))
         }
     }
-}
-
-fn percent_decoded(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 fn call(
@@ -526,103 +483,11 @@ fn call(
     Ok(resp)
 }
 
-/// Hides the secret part of a header value in `-v` output.
-fn mask(name: &str, value: &str) -> String {
-    match name.to_ascii_lowercase().as_str() {
-        "authorization" | "proxy-authorization" => {
-            let scheme = value.split_whitespace().next().unwrap_or("");
-            format!("{scheme} (masked)")
-        }
-        "cookie" => value
-            .split(';')
-            .map(|pair| {
-                let name = pair.split('=').next().unwrap_or("").trim();
-                format!("{name}=(masked)")
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-        "set-cookie" => {
-            let (pair, rest) = value.split_once(';').unwrap_or((value, ""));
-            let name = pair.split('=').next().unwrap_or("").trim();
-            if rest.is_empty() {
-                format!("{name}=(masked)")
-            } else {
-                format!("{name}=(masked);{rest}")
-            }
-        }
-        _ => value.to_owned(),
-    }
-}
-
-fn print_request(url: &url::Url, method: &str, headers: &[(String, String)]) {
-    let mut target = url.path().to_owned();
-    if let Some(q) = url.query() {
-        target.push('?');
-        target.push_str(q);
-    }
-    let mut text = format!("> {method} {target} HTTP/1.1\n");
-    let host = match url.port() {
-        Some(p) => format!("{}:{p}", url.host_str().unwrap_or("")),
-        None => url.host_str().unwrap_or("").to_owned(),
-    };
-    text.push_str(&format!("> Host: {host}\n"));
-    for (n, v) in headers {
-        text.push_str(&format!("> {n}: {}\n", mask(n, v)));
-    }
-    text.push_str(">\n");
-    let _ = io::stderr().write_all(text.as_bytes());
-}
-
-fn status_line(resp: &http::Response<Body>) -> String {
-    let status = resp.status();
-    format!(
-        "{:?} {} {}",
-        resp.version(),
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    )
-    .trim_end()
-    .to_owned()
-}
-
-fn print_response(resp: &http::Response<Body>) {
-    let mut text = format!("< {}\n", status_line(resp));
-    for (n, v) in header_list(resp) {
-        text.push_str(&format!("< {n}: {}\n", mask(&n, &v)));
-    }
-    text.push_str("<\n");
-    let _ = io::stderr().write_all(text.as_bytes());
-}
-
-/// How `-C -` applies to this job: the output file and how much of it exists.
-#[derive(Debug, Default)]
-struct ResumePlan {
-    path: Option<PathBuf>,
-    offset: u64,
-}
-
-fn resume_plan(cfg: &FetchConfig, job: &Job, url: &url::Url) -> Result<ResumePlan, FetchError> {
-    if !cfg.resume {
-        return Ok(ResumePlan::default());
-    }
-    let path = match &job.output {
-        OutputTarget::File(p) if p.as_os_str() != "-" => p.clone(),
-        OutputTarget::RemoteName { dir } if !cfg.remote_header_name => {
-            remote_path(dir.as_ref(), url, &job.url)?
-        }
-        _ => return Ok(ResumePlan::default()),
-    };
-    let offset = match std::fs::metadata(&path) {
-        Ok(m) if m.is_file() => m.len(),
-        _ => 0,
-    };
-    Ok(ResumePlan {
-        path: Some(path),
-        offset,
-    })
-}
-
-fn remote_path(dir: Option<&PathBuf>, url: &url::Url, raw: &str) -> Result<PathBuf, FetchError> {
+pub(super) fn remote_path(
+    dir: Option<&PathBuf>,
+    url: &url::Url,
+    raw: &str,
+) -> Result<PathBuf, FetchError> {
     let name = output::remote_name(url).ok_or_else(|| {
         FetchError::write(
             raw,
@@ -633,64 +498,6 @@ fn remote_path(dir: Option<&PathBuf>, url: &url::Url, raw: &str) -> Result<PathB
         )
     })?;
     Ok(dir.map_or_else(|| PathBuf::from(&name), |d| d.join(&name)))
-}
-
-/// `Content-Range: bytes START-END/TOTAL` → (START, TOTAL); `bytes */TOTAL` → (None, TOTAL).
-fn content_range(resp: &http::Response<Body>) -> Option<(Option<u64>, Option<u64>)> {
-    let v = header_value(resp, "content-range")?.trim();
-    let spec = v.strip_prefix("bytes")?.trim();
-    let (range, total) = spec.split_once('/')?;
-    let start = range.split('-').next().and_then(|s| s.trim().parse().ok());
-    Some((start, total.trim().parse().ok()))
-}
-
-/// The status line and headers as `-i` prints them, with the blank line.
-fn header_block(resp: &http::Response<Body>) -> String {
-    let mut head = format!("{}\r\n", status_line(resp));
-    for (n, v) in header_list(resp) {
-        head.push_str(&format!("{n}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    head
-}
-
-/// What a response means for a `-C -` download.
-enum Resume {
-    /// 206 from the right offset: append.
-    Append,
-    /// No resume asked, or the server sent the whole body (200): write it all.
-    Replace,
-    /// 416 with a total equal to the file's size: nothing to do.
-    AlreadyComplete,
-}
-
-fn resume_outcome(
-    resp: &http::Response<Body>,
-    resume: &ResumePlan,
-    url: &str,
-) -> Result<Resume, FetchError> {
-    if resume.offset == 0 {
-        return Ok(Resume::Replace);
-    }
-    let range_error = |why: String| FetchError::Range {
-        url: url.to_owned(),
-        why,
-    };
-    match (resp.status().as_u16(), content_range(resp)) {
-        (206, Some((Some(start), _))) if start == resume.offset => Ok(Resume::Append),
-        (206, _) => Err(range_error(format!(
-            "the server's Content-Range does not start at byte {}",
-            resume.offset
-        ))),
-        (416, Some((None, Some(total)))) if total == resume.offset => Ok(Resume::AlreadyComplete),
-        (416, _) => Err(range_error("the server refused the range (416)".into())),
-        (200..=299, _) => Ok(Resume::Replace),
-        // An error page must not be appended to (or replace) the partial file.
-        (status, _) => Err(FetchError::HttpStatus {
-            url: url.to_owned(),
-            status,
-        }),
-    }
 }
 
 /// Writes the final response where it goes.
@@ -783,31 +590,6 @@ fn open_sink(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn masks_secrets() {
-        assert_eq!(
-            mask("Authorization", "Basic dXNlcjpwYXNz"),
-            "Basic (masked)"
-        );
-        assert_eq!(mask("Cookie", "a=1; b=2"), "a=(masked); b=(masked)");
-        assert_eq!(mask("Accept", "*/*"), "*/*");
-    }
-
-    #[test]
-    fn retry_after_takes_seconds_and_http_dates() {
-        let now = time::macros::datetime!(2026-11-22 04:00:00 UTC);
-        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("Sun, 22 Nov 2026 04:00:30 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 22 Nov 2026 03:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-    }
 
     #[test]
     fn urls_are_checked() {

@@ -220,8 +220,14 @@ fn headers_can_be_added_replaced_and_removed() {
     assert_eq!(req.header("Accept"), None);
     assert_eq!(req.header("User-Agent"), Some("agent/9"));
     assert_eq!(req.header("Referer"), Some("http://ref/"));
-    let out = fetch(&["-H", "no colon", &server.url("/")]);
+    for bad in ["no colon", "X-Bad: a\u{7f}b", "Bad Name: v", "B(ad): v"] {
+        let out = fetch(&["-H", bad, &server.url("/")]);
+        assert_code(&out, 2);
+        assert!(text(&out).1.contains("-H"), "{}", text(&out).1);
+    }
+    let out = fetch(&["-X", "GE T", &server.url("/")]);
     assert_code(&out, 2);
+    assert_eq!(server.requests().len(), 1, "bad flags send nothing");
 }
 
 #[test]
@@ -412,6 +418,9 @@ fn output_file_is_written_atomically() {
         "no temp left"
     );
 
+    let out = fetch(&["-o", dir.path().to_str().expect("utf8"), &server.url("/ok")]);
+    assert_code(&out, 23);
+    assert!(text(&out).1.contains("is a folder"), "{}", text(&out).1);
     let out = fetch(&["-o", "/nonexistent-dir/x", &server.url("/ok")]);
     assert_code(&out, 23);
     assert!(

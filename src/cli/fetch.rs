@@ -218,6 +218,11 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
     {
         return Err(invalid("--output-dir", format!("{}: no such folder", dir.display())).into());
     }
+    if let Some(m) = &args.method
+        && ureq::http::Method::from_bytes(m.as_bytes()).is_err()
+    {
+        return Err(invalid("-X", format!("{m:?} is not a valid method name")).into());
+    }
     if args.output.len() > args.urls.len() {
         return Err(invalid("-o", "more -o files than URLs").into());
     }
@@ -487,6 +492,14 @@ fn build_headers(args: &FetchFlags, json: bool) -> Result<Vec<(String, Option<St
             return Err(invalid(&format!("-H {h:?}"), "CR, LF or NUL in the value"));
         }
         let value = value.trim();
+        if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+            || ureq::http::HeaderValue::from_str(value).is_err()
+        {
+            return Err(invalid(
+                &format!("-H {h:?}"),
+                "not a valid header (a token name; no control characters in the value)",
+            ));
+        }
         headers.push((
             name.to_owned(),
             (!value.is_empty()).then(|| value.to_owned()),

@@ -39,10 +39,14 @@ impl Sink {
     /// A file sink for `dest`: atomic for regular files, in place for devices and pipes.
     pub fn file(dest: &Path, no_clobber: bool) -> Result<Sink, FetchError> {
         let err = |source| FetchError::write(dest.display().to_string(), source);
-        if let Ok(meta) = std::fs::metadata(dest)
-            && !meta.is_file()
-            && !meta.is_dir()
-        {
+        let meta = std::fs::metadata(dest).ok();
+        if meta.as_ref().is_some_and(std::fs::Metadata::is_dir) {
+            return Err(err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a folder (give a file name, or use --output-dir with -O)",
+            )));
+        }
+        if meta.is_some_and(|m| !m.is_file()) {
             let file = OpenOptions::new().write(true).open(dest).map_err(err)?;
             return Ok(Sink::InPlace {
                 file,

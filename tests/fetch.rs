@@ -1069,3 +1069,26 @@ fn progress_bar_only_on_a_terminal_and_not_with_silent() {
     assert_code(&out, 0);
     assert!(out.stderr.is_empty(), "{}", text(&out).1);
 }
+
+#[test]
+fn unreadable_input_files_are_exit_26_before_any_request() {
+    let server = echo_server();
+    let url = server.url("/");
+    for args in [
+        vec!["-F", "up=@/nonexistent/file.bin"],
+        vec!["--data-binary", "@/nonexistent/file.bin"],
+        vec!["-d", "@/nonexistent/file.bin"],
+        vec!["--json", "@/nonexistent/file.bin"],
+    ] {
+        let mut all = args.clone();
+        all.push(&url);
+        let out = fetch(&all);
+        assert_code(&out, 26);
+        let err = text(&out).1;
+        assert!(
+            err.contains("/nonexistent/file.bin") && err.contains(args[0]),
+            "{err}"
+        );
+    }
+    assert!(server.requests().is_empty());
+}

@@ -14,7 +14,8 @@ use crate::cli::common::PasswordArgs;
 use crate::cookies::{CookieOptions, CookieSource};
 use crate::error::{Error, Exit};
 use crate::fetch::{
-    Auth, FetchConfig, FormPart, Job, OutputTarget, ProxySettings, RequestBody, urlencode_component,
+    Auth, FetchConfig, FetchError, FormPart, Job, OutputTarget, ProxySettings, RequestBody,
+    urlencode_component,
 };
 use crate::secret::{PasswordLookup, Secret, resolve_password};
 use crate::tls::TlsOptions;
@@ -194,14 +195,23 @@ fn invalid(flag: &str, why: impl Into<String>) -> CliError {
     CliError::invalid(flag, why)
 }
 
-fn read_input(flag: &str, path: &str) -> Result<Vec<u8>, CliError> {
+/// Reads an `@file` (or `@-`, stdin) named by `flag`; failure is exit 26, as curl.
+fn read_input(flag: &str, path: &str) -> Result<Vec<u8>, Error> {
     let result = if path == "-" {
         let mut buf = Vec::new();
         std::io::stdin().read_to_end(&mut buf).map(|_| buf)
     } else {
         std::fs::read(path)
     };
-    result.map_err(|e| invalid(&format!("{flag} @{path}"), e.to_string()))
+    result.map_err(|e| unreadable(flag, path, e))
+}
+
+fn unreadable(flag: &str, path: &str, source: std::io::Error) -> Error {
+    FetchError::Read {
+        what: format!("{flag} @{path}"),
+        source,
+    }
+    .into()
 }
 
 /// Validates the flags into the engine's config.
@@ -287,7 +297,7 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
     })
 }
 
-fn build_write_out(format: Option<&str>) -> Result<Option<String>, CliError> {
+fn build_write_out(format: Option<&str>) -> Result<Option<String>, Error> {
     match format {
         Some(f) if f.starts_with('@') => {
             let bytes = read_input("-w", &f[1..])?;
@@ -360,10 +370,10 @@ fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
         && path != "-"
     {
         let path = PathBuf::from(path);
-        if let Err(e) = std::fs::metadata(&path) {
-            return Err(
-                invalid(&format!("--data-binary @{}", path.display()), e.to_string()).into(),
-            );
+        // Opened now so a missing file fails before any connection (it is opened again,
+        // and streamed, for each request that sends it).
+        if let Err(e) = std::fs::File::open(&path) {
+            return Err(unreadable("--data-binary", &path.display().to_string(), e));
         }
         return Ok((
             RequestBody::File {
@@ -405,7 +415,7 @@ fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
 }
 
 /// curl's `--data-urlencode` forms.
-fn urlencode_piece(d: &str) -> Result<String, CliError> {
+fn urlencode_piece(d: &str) -> Result<String, Error> {
     if let Some((name, rest)) = d.split_once('=') {
         let enc = urlencode_component(rest.as_bytes());
         return Ok(if name.is_empty() {
@@ -425,7 +435,7 @@ fn urlencode_piece(d: &str) -> Result<String, CliError> {
     Ok(urlencode_component(d.as_bytes()))
 }
 
-fn parse_form_part(spec: &str) -> Result<FormPart, CliError> {
+fn parse_form_part(spec: &str) -> Result<FormPart, Error> {
     let (name, value) = spec
         .split_once('=')
         .ok_or_else(|| invalid(&format!("-F {spec}"), "expected name=value or name=@file"))?;
@@ -440,17 +450,17 @@ fn parse_form_part(spec: &str) -> Result<FormPart, CliError> {
                 Some(("type", t)) => content_type = Some(t.to_owned()),
                 Some(("filename", f)) => filename = Some(f.trim_matches('"').to_owned()),
                 _ => {
-                    return Err(invalid(
-                        &format!("-F {spec}"),
-                        format!("unknown parameter {p:?}"),
-                    ));
+                    return Err(
+                        invalid(&format!("-F {spec}"), format!("unknown parameter {p:?}")).into(),
+                    );
                 }
             }
         }
-        if let Err(e) = std::fs::metadata(&path) {
-            return Err(invalid(
-                &format!("-F {spec}"),
-                format!("{}: {e}", path.display()),
+        if let Err(e) = std::fs::File::open(&path) {
+            return Err(unreadable(
+                &format!("-F {name}="),
+                &path.display().to_string(),
+                e,
             ));
         }
         return Ok(FormPart::File {

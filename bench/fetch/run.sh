@@ -61,10 +61,18 @@ BASE="http://127.0.0.1:$PORT"
 
 echo "== postie $("$POSTIE" --version) vs $("$CURL" --version | head -1)"
 # hf NAME POSTIE_CMD CURL_CMD: both in one hyperfine run; prints the markdown table.
+# Also prints median and minimum, steadier than the mean on a shared machine.
 hf() {
   hyperfine --warmup 1 --runs "$RUNS" -N --style basic --export-markdown "$WORK/$1.md" \
-    -n postie "$2" -n curl "$3" >/dev/null
+    --export-json "$WORK/$1.json" -n postie "$2" -n curl "$3" >/dev/null
   cat "$WORK/$1.md"
+  python3 - "$WORK/$1.json" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+p, c = r["postie"], r["curl"]
+for k in ("mean", "median", "min"):
+    print(f"{k}: postie {p[k]*1000:.1f} ms, curl {c[k]*1000:.1f} ms, ratio {p[k]/c[k]:.2f}")
+PY
 }
 
 echo "== 1 GiB to a file"

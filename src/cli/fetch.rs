@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::CliError;
+use crate::cli::common::PasswordArgs;
 use crate::cookies::{CookieOptions, CookieSource};
 use crate::error::{Error, Exit};
 use crate::fetch::{
-    Auth, FetchConfig, FormPart, Job, OutputTarget, ProxySettings, RequestBody, urlencode_component,
+    Auth, FetchConfig, FetchError, FormPart, Job, OutputTarget, ProxySettings, RequestBody,
+    urlencode_component,
 };
 use crate::secret::{PasswordLookup, Secret, resolve_password};
 use crate::tls::TlsOptions;
@@ -73,6 +75,9 @@ pub struct FetchFlags {
     /// ~/.netrc or asked for on the terminal (no echo).
     #[arg(short = 'u', long = "user", value_name = "USER[:PASSWORD]")]
     pub user: Option<String>,
+    /// Where the password of `-u USER` comes from (else ~/.netrc, else a prompt).
+    #[command(flatten)]
+    pub password: PasswordArgs,
     /// Take credentials from ~/.netrc for each host.
     #[arg(long)]
     pub netrc: bool,
@@ -190,14 +195,23 @@ fn invalid(flag: &str, why: impl Into<String>) -> CliError {
     CliError::invalid(flag, why)
 }
 
-fn read_input(flag: &str, path: &str) -> Result<Vec<u8>, CliError> {
+/// Reads an `@file` (or `@-`, stdin) named by `flag`; failure is exit 26, as curl.
+fn read_input(flag: &str, path: &str) -> Result<Vec<u8>, Error> {
     let result = if path == "-" {
         let mut buf = Vec::new();
         std::io::stdin().read_to_end(&mut buf).map(|_| buf)
     } else {
         std::fs::read(path)
     };
-    result.map_err(|e| invalid(&format!("{flag} @{path}"), e.to_string()))
+    result.map_err(|e| unreadable(flag, path, e))
+}
+
+fn unreadable(flag: &str, path: &str, source: std::io::Error) -> Error {
+    FetchError::Read {
+        what: format!("{flag} @{path}"),
+        source,
+    }
+    .into()
 }
 
 /// Validates the flags into the engine's config.
@@ -213,6 +227,11 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
         && !dir.is_dir()
     {
         return Err(invalid("--output-dir", format!("{}: no such folder", dir.display())).into());
+    }
+    if let Some(m) = &args.method
+        && ureq::http::Method::from_bytes(m.as_bytes()).is_err()
+    {
+        return Err(invalid("-X", format!("{m:?} is not a valid method name")).into());
     }
     if args.output.len() > args.urls.len() {
         return Err(invalid("-o", "more -o files than URLs").into());
@@ -278,7 +297,7 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
     })
 }
 
-fn build_write_out(format: Option<&str>) -> Result<Option<String>, CliError> {
+fn build_write_out(format: Option<&str>) -> Result<Option<String>, Error> {
     match format {
         Some(f) if f.starts_with('@') => {
             let bytes = read_input("-w", &f[1..])?;
@@ -351,10 +370,10 @@ fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
         && path != "-"
     {
         let path = PathBuf::from(path);
-        if let Err(e) = std::fs::metadata(&path) {
-            return Err(
-                invalid(&format!("--data-binary @{}", path.display()), e.to_string()).into(),
-            );
+        // Opened now so a missing file fails before any connection (it is opened again,
+        // and streamed, for each request that sends it).
+        if let Err(e) = std::fs::File::open(&path) {
+            return Err(unreadable("--data-binary", &path.display().to_string(), e));
         }
         return Ok((
             RequestBody::File {
@@ -396,7 +415,7 @@ fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
 }
 
 /// curl's `--data-urlencode` forms.
-fn urlencode_piece(d: &str) -> Result<String, CliError> {
+fn urlencode_piece(d: &str) -> Result<String, Error> {
     if let Some((name, rest)) = d.split_once('=') {
         let enc = urlencode_component(rest.as_bytes());
         return Ok(if name.is_empty() {
@@ -416,7 +435,7 @@ fn urlencode_piece(d: &str) -> Result<String, CliError> {
     Ok(urlencode_component(d.as_bytes()))
 }
 
-fn parse_form_part(spec: &str) -> Result<FormPart, CliError> {
+fn parse_form_part(spec: &str) -> Result<FormPart, Error> {
     let (name, value) = spec
         .split_once('=')
         .ok_or_else(|| invalid(&format!("-F {spec}"), "expected name=value or name=@file"))?;
@@ -431,17 +450,17 @@ fn parse_form_part(spec: &str) -> Result<FormPart, CliError> {
                 Some(("type", t)) => content_type = Some(t.to_owned()),
                 Some(("filename", f)) => filename = Some(f.trim_matches('"').to_owned()),
                 _ => {
-                    return Err(invalid(
-                        &format!("-F {spec}"),
-                        format!("unknown parameter {p:?}"),
-                    ));
+                    return Err(
+                        invalid(&format!("-F {spec}"), format!("unknown parameter {p:?}")).into(),
+                    );
                 }
             }
         }
-        if let Err(e) = std::fs::metadata(&path) {
-            return Err(invalid(
-                &format!("-F {spec}"),
-                format!("{}: {e}", path.display()),
+        if let Err(e) = std::fs::File::open(&path) {
+            return Err(unreadable(
+                &format!("-F {name}="),
+                &path.display().to_string(),
+                e,
             ));
         }
         return Ok(FormPart::File {
@@ -483,6 +502,14 @@ fn build_headers(args: &FetchFlags, json: bool) -> Result<Vec<(String, Option<St
             return Err(invalid(&format!("-H {h:?}"), "CR, LF or NUL in the value"));
         }
         let value = value.trim();
+        if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+            || ureq::http::HeaderValue::from_str(value).is_err()
+        {
+            return Err(invalid(
+                &format!("-H {h:?}"),
+                "not a valid header (a token name; no control characters in the value)",
+            ));
+        }
         headers.push((
             name.to_owned(),
             (!value.is_empty()).then(|| value.to_owned()),
@@ -520,7 +547,7 @@ fn build_auth(args: &FetchFlags, first_url: Option<&str>) -> Result<Auth, Error>
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_default();
         let lookup = PasswordLookup {
-            source: None,
+            source: args.password.source(),
             netrc_file: args.netrc_file.clone(),
             allow_prompt: true,
         };
@@ -529,6 +556,9 @@ fn build_auth(args: &FetchFlags, first_url: Option<&str>) -> Result<Auth, Error>
             user: user.clone(),
             password,
         });
+    }
+    if args.password.source().is_some() {
+        return Err(invalid("--password-*", "needs -u USER").into());
     }
     if args.netrc || args.netrc_file.is_some() {
         return Ok(Auth::Netrc(args.netrc_file.clone()));

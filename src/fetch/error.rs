@@ -209,7 +209,7 @@ fn timeout_name(t: ureq::Timeout) -> &'static str {
 fn tls_failure(host: &str, err: &ureq::Error) -> Option<TlsError> {
     let is_tls = matches!(err, ureq::Error::Tls(_) | ureq::Error::NativeTls(_))
         || VerifyFailure::from_error(err).is_some()
-        || chain_mentions(err, &["ssl", "tls", "handshake"]);
+        || chain_mentions(err, &["ssl routines", "handshake", "certificate"]);
     is_tls.then(|| TlsError::handshake(host, err))
 }
 

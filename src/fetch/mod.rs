@@ -12,6 +12,9 @@ mod body;
 mod error;
 mod output;
 mod proxy;
+mod resume;
+mod retry;
+mod show;
 mod transfer;
 mod writeout;
 

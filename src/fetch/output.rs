@@ -39,10 +39,14 @@ impl Sink {
     /// A file sink for `dest`: atomic for regular files, in place for devices and pipes.
     pub fn file(dest: &Path, no_clobber: bool) -> Result<Sink, FetchError> {
         let err = |source| FetchError::write(dest.display().to_string(), source);
-        if let Ok(meta) = std::fs::metadata(dest)
-            && !meta.is_file()
-            && !meta.is_dir()
-        {
+        let meta = std::fs::metadata(dest).ok();
+        if meta.as_ref().is_some_and(std::fs::Metadata::is_dir) {
+            return Err(err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a folder (give a file name, or use --output-dir with -O)",
+            )));
+        }
+        if meta.is_some_and(|m| !m.is_file()) {
             let file = OpenOptions::new().write(true).open(dest).map_err(err)?;
             return Ok(Sink::InPlace {
                 file,
@@ -144,7 +148,9 @@ pub fn content_disposition_name(value: &str) -> Option<String> {
     sanitize_file_name(&extended.or(plain)?)
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes (invalid ones are kept as they are); bytes that are not UTF-8
+/// become U+FFFD.
+pub(super) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -4,7 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::Engine as _;
 use ureq::config::AutoHeaderValue;
@@ -14,6 +14,9 @@ use ureq::{Agent, Body, SendBody};
 
 use super::error::{from_io, from_ureq};
 use super::output::{self, Sink};
+use super::resume::{Resume, ResumePlan, resume_outcome, resume_plan};
+use super::retry::{backoff, retry_after, retryable_status};
+use super::show::{header_block, header_list, print_request, print_response};
 use super::writeout::{self, TransferInfo};
 use super::{Auth, FetchConfig, FetchError, Job, OutputTarget};
 use crate::cookies::CookieSession;
@@ -127,6 +130,9 @@ struct Hop {
     method: String,
     send_body: bool,
     redirects: u32,
+    /// With `-i`/`-I`: the header blocks of the redirects followed so far (curl -L -i
+    /// prints every hop's).
+    heads: String,
 }
 
 fn fetch_one(
@@ -147,6 +153,7 @@ fn fetch_one(
         send_body: !cfg.body.is_none(),
         url: first,
         redirects: 0,
+        heads: String::new(),
     };
     let result = loop {
         let trusted = origin(&hop.url) == first_origin;
@@ -171,6 +178,9 @@ fn fetch_one(
                         url: job.url.clone(),
                         max: cfg.max_redirs,
                     });
+                }
+                if cfg.include || cfg.head {
+                    hop.heads.push_str(&header_block(&resp));
                 }
                 discard(resp);
                 let next = hop.url.join(&loc).map_err(|e| FetchError::BadUrl {
@@ -243,19 +253,7 @@ fn record_response(info: &mut TransferInfo, resp: &http::Response<Body>) {
         .map(str::to_owned);
 }
 
-fn header_list(resp: &http::Response<Body>) -> Vec<(String, String)> {
-    resp.headers()
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
-}
-
-fn header_value<'a>(resp: &'a http::Response<Body>, name: &str) -> Option<&'a str> {
+pub(super) fn header_value<'a>(resp: &'a http::Response<Body>, name: &str) -> Option<&'a str> {
     resp.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -276,7 +274,8 @@ fn call_with_retry(
         let retries_left = attempt < cfg.retry;
         let wait = match &result {
             Ok(resp) if retries_left && retryable_status(resp.status().as_u16()) => {
-                Some(retry_after(resp).unwrap_or_else(|| backoff(attempt, cfg)))
+                let wait = retry_after(resp).unwrap_or_else(|| backoff(attempt, cfg));
+                Some(wait.min(cfg.retry_max_wait))
             }
             Err(e) if retries_left && e.is_transient() => Some(backoff(attempt, cfg)),
             _ => None,
@@ -302,20 +301,6 @@ fn call_with_retry(
         std::thread::sleep(wait);
         attempt += 1;
     }
-}
-
-fn retryable_status(status: u16) -> bool {
-    status == 408 || status == 429 || (500..600).contains(&status)
-}
-
-fn backoff(attempt: u32, cfg: &FetchConfig) -> Duration {
-    Duration::from_secs(1u64 << attempt.min(20)).min(cfg.retry_max_wait)
-}
-
-/// Retry-After in seconds (an HTTP date is read as "now": retry after the backoff floor).
-fn retry_after(resp: &http::Response<Body>) -> Option<Duration> {
-    let secs: u64 = header_value(resp, "retry-after")?.trim().parse().ok()?;
-    Some(Duration::from_secs(secs))
 }
 
 /// The request headers of one hop, defaults first, then `-H` (which replaces or removes
@@ -347,13 +332,19 @@ fn request_headers(
     let user_cookie = cfg
         .headers
         .iter()
-        .find(|(n, v)| n.eq_ignore_ascii_case("cookie") && v.is_some());
+        .find(|(n, v)| trusted && n.eq_ignore_ascii_case("cookie") && v.is_some());
     let jar_cookie = cookies.request_header(&hop.url);
     let mut headers: Vec<(String, String)> = defaults
         .into_iter()
         .filter(|(n, _)| !cfg.headers.iter().any(|(u, _)| u.eq_ignore_ascii_case(n)))
         .collect();
     for (name, value) in &cfg.headers {
+        // As curl: credentials given with -H do not follow a redirect to another host.
+        if !trusted
+            && (name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("cookie"))
+        {
+            continue;
+        }
         if let Some(v) = value {
             if name.eq_ignore_ascii_case("cookie")
                 && let Some(jar) = &jar_cookie
@@ -387,8 +378,8 @@ fn authorization(
         if !trusted {
             return Ok(None);
         }
-        let user = percent_decoded(url.username());
-        let pass = percent_decoded(url.password().unwrap_or(""));
+        let user = output::percent_decode(url.username());
+        let pass = output::percent_decode(url.password().unwrap_or(""));
         return Ok(basic(&user, &pass));
     }
     match &cfg.auth {
@@ -413,13 +404,6 @@ fn authorization(
     }
 }
 
-fn percent_decoded(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
 fn call(
     agent: &Agent,
     cfg: &FetchConfig,
@@ -437,7 +421,10 @@ fn call(
         None
     };
     let content_type = body.as_ref().and_then(|b| b.content_type.clone());
-    let headers = request_headers(cfg, cookies, hop, trusted, range_from, content_type)?;
+    let mut headers = request_headers(cfg, cookies, hop, trusted, range_from, content_type)?;
+    if let Some(b) = &body {
+        headers.push(("Content-Length".to_owned(), b.len.to_string()));
+    }
     let mut builder = http::Request::builder()
         .method(hop.method.as_str())
         .uri(url_text.as_str());
@@ -445,10 +432,7 @@ fn call(
         builder = builder.header(name.as_str(), value.as_str());
     }
     let send = match body {
-        Some(b) => {
-            builder = builder.header("Content-Length", b.len.to_string());
-            SendBody::from_owned_reader(b.reader)
-        }
+        Some(b) => SendBody::from_owned_reader(b.reader),
         None => SendBody::none(),
     };
     let request = builder.body(send).map_err(|e| FetchError::BadUrl {
@@ -499,103 +483,11 @@ fn call(
     Ok(resp)
 }
 
-/// Hides the secret part of a header value in `-v` output.
-fn mask(name: &str, value: &str) -> String {
-    match name.to_ascii_lowercase().as_str() {
-        "authorization" | "proxy-authorization" => {
-            let scheme = value.split_whitespace().next().unwrap_or("");
-            format!("{scheme} (masked)")
-        }
-        "cookie" => value
-            .split(';')
-            .map(|pair| {
-                let name = pair.split('=').next().unwrap_or("").trim();
-                format!("{name}=(masked)")
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-        "set-cookie" => {
-            let (pair, rest) = value.split_once(';').unwrap_or((value, ""));
-            let name = pair.split('=').next().unwrap_or("").trim();
-            if rest.is_empty() {
-                format!("{name}=(masked)")
-            } else {
-                format!("{name}=(masked);{rest}")
-            }
-        }
-        _ => value.to_owned(),
-    }
-}
-
-fn print_request(url: &url::Url, method: &str, headers: &[(String, String)]) {
-    let mut target = url.path().to_owned();
-    if let Some(q) = url.query() {
-        target.push('?');
-        target.push_str(q);
-    }
-    let mut text = format!("> {method} {target} HTTP/1.1\n");
-    let host = match url.port() {
-        Some(p) => format!("{}:{p}", url.host_str().unwrap_or("")),
-        None => url.host_str().unwrap_or("").to_owned(),
-    };
-    text.push_str(&format!("> Host: {host}\n"));
-    for (n, v) in headers {
-        text.push_str(&format!("> {n}: {}\n", mask(n, v)));
-    }
-    text.push_str(">\n");
-    let _ = io::stderr().write_all(text.as_bytes());
-}
-
-fn status_line(resp: &http::Response<Body>) -> String {
-    let status = resp.status();
-    format!(
-        "{:?} {} {}",
-        resp.version(),
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    )
-    .trim_end()
-    .to_owned()
-}
-
-fn print_response(resp: &http::Response<Body>) {
-    let mut text = format!("< {}\n", status_line(resp));
-    for (n, v) in header_list(resp) {
-        text.push_str(&format!("< {n}: {}\n", mask(&n, &v)));
-    }
-    text.push_str("<\n");
-    let _ = io::stderr().write_all(text.as_bytes());
-}
-
-/// How `-C -` applies to this job: the output file and how much of it exists.
-#[derive(Debug, Default)]
-struct ResumePlan {
-    path: Option<PathBuf>,
-    offset: u64,
-}
-
-fn resume_plan(cfg: &FetchConfig, job: &Job, url: &url::Url) -> Result<ResumePlan, FetchError> {
-    if !cfg.resume {
-        return Ok(ResumePlan::default());
-    }
-    let path = match &job.output {
-        OutputTarget::File(p) if p.as_os_str() != "-" => p.clone(),
-        OutputTarget::RemoteName { dir } if !cfg.remote_header_name => {
-            remote_path(dir.as_ref(), url, &job.url)?
-        }
-        _ => return Ok(ResumePlan::default()),
-    };
-    let offset = match std::fs::metadata(&path) {
-        Ok(m) if m.is_file() => m.len(),
-        _ => 0,
-    };
-    Ok(ResumePlan {
-        path: Some(path),
-        offset,
-    })
-}
-
-fn remote_path(dir: Option<&PathBuf>, url: &url::Url, raw: &str) -> Result<PathBuf, FetchError> {
+pub(super) fn remote_path(
+    dir: Option<&PathBuf>,
+    url: &url::Url,
+    raw: &str,
+) -> Result<PathBuf, FetchError> {
     let name = output::remote_name(url).ok_or_else(|| {
         FetchError::write(
             raw,
@@ -606,15 +498,6 @@ fn remote_path(dir: Option<&PathBuf>, url: &url::Url, raw: &str) -> Result<PathB
         )
     })?;
     Ok(dir.map_or_else(|| PathBuf::from(&name), |d| d.join(&name)))
-}
-
-/// `Content-Range: bytes START-END/TOTAL` → (START, TOTAL); `bytes */TOTAL` → (None, TOTAL).
-fn content_range(resp: &http::Response<Body>) -> Option<(Option<u64>, Option<u64>)> {
-    let v = header_value(resp, "content-range")?.trim();
-    let spec = v.strip_prefix("bytes")?.trim();
-    let (range, total) = spec.split_once('/')?;
-    let start = range.split('-').next().and_then(|s| s.trim().parse().ok());
-    Some((start, total.trim().parse().ok()))
 }
 
 /// Writes the final response where it goes.
@@ -631,47 +514,19 @@ fn deliver(
     if cfg.fail && status >= 400 {
         return Err(FetchError::HttpStatus { url, status });
     }
-    let mut append = false;
-    if resume.offset > 0 {
-        match status {
-            206 => match content_range(&resp) {
-                Some((Some(start), _)) if start == resume.offset => append = true,
-                _ => {
-                    return Err(FetchError::Range {
-                        url,
-                        why: format!(
-                            "the server's Content-Range does not start at byte {}",
-                            resume.offset
-                        ),
-                    });
-                }
-            },
-            416 => {
-                return match content_range(&resp) {
-                    Some((None, Some(total))) if total == resume.offset => {
-                        info.filename_effective =
-                            resume.path.as_ref().map(|p| p.display().to_string());
-                        Ok(())
-                    }
-                    _ => Err(FetchError::Range {
-                        url,
-                        why: "the server refused the range (416)".into(),
-                    }),
-                };
-            }
-            200..=299 => {}
-            _ => return Err(FetchError::HttpStatus { url, status }),
+    let append = match resume_outcome(&resp, resume, &url)? {
+        Resume::AlreadyComplete => {
+            info.filename_effective = resume.path.as_ref().map(|p| p.display().to_string());
+            return Ok(());
         }
-    }
+        Resume::Append => true,
+        Resume::Replace => false,
+    };
     let mut sink = open_sink(cfg, job, hop, &resp, resume, append)?;
     info.filename_effective = sink.is_file().then(|| sink.name());
     if cfg.include || cfg.head {
-        let mut head = format!("{}\r\n", status_line(&resp));
-        for (n, v) in header_list(&resp) {
-            head.push_str(&format!("{n}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        sink.write_all(head.as_bytes())?;
+        sink.write_all(hop.heads.as_bytes())?;
+        sink.write_all(header_block(&resp).as_bytes())?;
     }
     if hop.method != "HEAD" {
         let len = header_value(&resp, "content-length").and_then(|v| v.parse().ok());
@@ -735,16 +590,6 @@ fn open_sink(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn masks_secrets() {
-        assert_eq!(
-            mask("Authorization", "Basic dXNlcjpwYXNz"),
-            "Basic (masked)"
-        );
-        assert_eq!(mask("Cookie", "a=1; b=2"), "a=(masked); b=(masked)");
-        assert_eq!(mask("Accept", "*/*"), "*/*");
-    }
 
     #[test]
     fn urls_are_checked() {

@@ -96,6 +96,7 @@ pub struct Response {
     headers: Vec<(String, String)>,
     body: Body,
     delay: Option<Duration>,
+    stall: Option<(u64, Duration)>,
     chunked: bool,
     close: bool,
     no_content_length: bool,
@@ -128,6 +129,7 @@ impl Response {
             headers: Vec::new(),
             body: Body::Bytes(Vec::new()),
             delay: None,
+            stall: None,
             chunked: false,
             close: false,
             no_content_length: false,
@@ -181,6 +183,13 @@ impl Response {
     }
 
     /// Waits this long before sending anything.
+    /// Sends `after` bytes of the body, then waits `pause` before sending the rest (a slow
+    /// or stalled peer mid-body).
+    pub fn stall_after(mut self, after: u64, pause: Duration) -> Response {
+        self.stall = Some((after, pause));
+        self
+    }
+
     pub fn delay(mut self, delay: Duration) -> Response {
         self.delay = Some(delay);
         self
@@ -198,11 +207,16 @@ impl Response {
         self
     }
 
-    /// Declares the full Content-Length but sends only `sent` bytes of the body, then closes
-    /// the connection (a drop mid-body).
+    /// Declares the full Content-Length (or, after [`chunked`](Self::chunked), leaves out
+    /// the last chunk) but sends only `sent` bytes of the body, then closes the connection
+    /// (a drop mid-body).
     pub fn close_after(self, sent: usize) -> Response {
         let declared = self.body_len();
-        let mut r = self.header("Content-Length", &declared.to_string());
+        let mut r = if self.chunked {
+            self
+        } else {
+            self.header("Content-Length", &declared.to_string())
+        };
         r.no_content_length = true;
         r.close = true;
         r.truncated = true;
@@ -548,17 +562,21 @@ fn write_response<W: Write>(w: &mut W, req: &Request, resp: &Response) -> io::Re
 }
 
 fn write_body<W: Write>(w: &mut W, resp: &Response) -> io::Result<()> {
-    let send = |w: &mut W, chunk: &[u8]| -> io::Result<()> {
-        if chunk.is_empty() {
-            return Ok(());
+    let mut sent = 0u64;
+    let mut send = |w: &mut W, chunk: &[u8]| -> io::Result<()> {
+        if let Some((after, pause)) = resp.stall
+            && sent <= after
+            && sent + chunk.len() as u64 > after
+        {
+            let (head, tail) = chunk.split_at((after - sent) as usize);
+            sent += chunk.len() as u64;
+            write_chunk(w, resp.chunked, head)?;
+            w.flush()?;
+            thread::sleep(pause);
+            return write_chunk(w, resp.chunked, tail);
         }
-        if resp.chunked {
-            write!(w, "{:x}\r\n", chunk.len())?;
-            w.write_all(chunk)?;
-            w.write_all(b"\r\n")
-        } else {
-            w.write_all(chunk)
-        }
+        sent += chunk.len() as u64;
+        write_chunk(w, resp.chunked, chunk)
     };
     match &resp.body {
         Body::Bytes(b) => {
@@ -583,6 +601,19 @@ fn write_body<W: Write>(w: &mut W, resp: &Response) -> io::Result<()> {
         w.write_all(b"0\r\n\r\n")?;
     }
     Ok(())
+}
+
+fn write_chunk<W: Write>(w: &mut W, chunked: bool, chunk: &[u8]) -> io::Result<()> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    if chunked {
+        write!(w, "{:x}\r\n", chunk.len())?;
+        w.write_all(chunk)?;
+        w.write_all(b"\r\n")
+    } else {
+        w.write_all(chunk)
+    }
 }
 
 /// Test certificates made with the openssl command at test time: a private CA, a leaf for

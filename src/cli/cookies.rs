@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::cookies::jar::{self, Changes};
+use crate::cookies::netscape::Line;
 use crate::cookies::{CookieError, Record};
 use crate::error::{Error, Exit};
 
@@ -290,7 +291,8 @@ fn import(args: ImportArgs) -> Result<Exit, Error> {
     let lock = jar::lock(&args.jar)?;
     let disk = jar::read_file(&args.jar, true)?.unwrap_or_default();
     let merged = jar::merge(disk, [], &changes, now);
-    jar::save(&args.jar, &merged.iter().collect::<Vec<_>>())?;
+    let lines: Vec<&dyn Line> = merged.iter().map(|r| r as &dyn Line).collect();
+    jar::save(&args.jar, &lines)?;
     drop(lock);
     eprintln!(
         "postie: imported {count} cookie{} into {}",

@@ -14,7 +14,7 @@ use cookie_store::{Cookie, CookieDomain, CookieExpiration, RawCookie};
 use time::OffsetDateTime;
 
 use super::CookieError;
-use super::netscape::{self, Record};
+use super::netscape::{self, CompactRecord, Line, Record};
 use crate::fsutil::{self, AtomicFile};
 
 /// The identity a jar replaces cookies by: (domain, path, name).
@@ -31,6 +31,14 @@ pub fn is_stdio(path: &Path) -> bool {
 /// Reads and parses a jar. A missing file is `Ok(None)`. Skipped lines are reported on stderr
 /// (`file:line: why`) when `warn` is set; the rest of the file loads.
 pub fn read_file(path: &Path, warn: bool) -> Result<Option<Vec<Record>>, CookieError> {
+    read_with(path, warn, netscape::parse)
+}
+
+fn read_with<T>(
+    path: &Path,
+    warn: bool,
+    parse: fn(&str) -> netscape::Parsed<T>,
+) -> Result<Option<Vec<T>>, CookieError> {
     let mut bytes = Vec::new();
     let read = if is_stdio(path) {
         io::stdin().lock().read_to_end(&mut bytes).map(|_| ())
@@ -43,9 +51,9 @@ pub fn read_file(path: &Path, warn: bool) -> Result<Option<Vec<Record>>, CookieE
         Err(source) => return Err(CookieError::read(path, source)),
     }
     let parsed = match std::str::from_utf8(&bytes) {
-        Ok(text) => netscape::parse(text),
+        Ok(text) => parse(text),
         // A stray byte costs one value, not the file.
-        Err(_) => netscape::parse(&String::from_utf8_lossy(&bytes)),
+        Err(_) => parse(&String::from_utf8_lossy(&bytes)),
     };
     if warn {
         for (line, why) in &parsed.skipped {
@@ -80,13 +88,13 @@ pub fn stamp(path: &Path) -> Option<FileStamp> {
 }
 
 /// A file's records and, when it held still while read, its stamp.
-pub type Stamped = (Vec<Record>, Option<FileStamp>);
+pub type Stamped = (Vec<CompactRecord>, Option<FileStamp>);
 
-/// Like [`read_file`] with warnings, plus the file's stamp when it did not change while it
-/// was read (`None` otherwise, and for stdin).
+/// Like [`read_file`] with warnings, in compact records, plus the file's stamp when it did
+/// not change while it was read (`None` otherwise, and for stdin).
 pub fn read_stamped(path: &Path) -> Result<Option<Stamped>, CookieError> {
     let before = if is_stdio(path) { None } else { stamp(path) };
-    let Some(records) = read_file(path, true)? else {
+    let Some(records) = read_with(path, true, netscape::parse_compact)? else {
         return Ok(None);
     };
     let after = before.and_then(|_| stamp(path));
@@ -132,7 +140,7 @@ pub fn lock(jar: &Path) -> Result<JarLock, CookieError> {
 
 /// Writes `records` to `path` in curl's form, in the order given, atomically with mode
 /// 0600; `-` writes to stdout.
-pub fn save(path: &Path, records: &[&Record]) -> Result<(), CookieError> {
+pub fn save(path: &Path, records: &[&dyn Line]) -> Result<(), CookieError> {
     if is_stdio(path) {
         let mut out = BufWriter::new(io::stdout().lock());
         return netscape::write(&mut out, records.iter().copied())
@@ -355,7 +363,7 @@ mod tests {
         let jar = dir.path().join("jar.txt");
         let lock = lock(&jar).expect("lock");
         let (b, a) = (rec("b.com", "n", "v", None), rec("a.com", "n", "v", None));
-        save(&jar, &[&b, &a]).expect("save");
+        save(&jar, &[&b as &dyn Line, &a]).expect("save");
         drop(lock);
         let text = fs::read_to_string(&jar).expect("read");
         assert!(

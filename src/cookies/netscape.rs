@@ -61,33 +61,6 @@ impl Record {
     }
 }
 
-impl Record {
-    /// The line as [`Display`](fmt::Display) gives it, with its newline, written without
-    /// the formatting machinery (a jar can hold 100,000 lines).
-    pub fn write_line<W: Write>(&self, out: &mut W) -> io::Result<()> {
-        let b = |v: bool| if v { &b"TRUE\t"[..] } else { &b"FALSE\t"[..] };
-        if self.http_only {
-            out.write_all(HTTP_ONLY_PREFIX.as_bytes())?;
-        }
-        if self.include_subdomains {
-            out.write_all(b".")?;
-        }
-        out.write_all(self.domain.as_bytes())?;
-        out.write_all(b"\t")?;
-        out.write_all(b(self.include_subdomains))?;
-        out.write_all(self.path.as_bytes())?;
-        out.write_all(b"\t")?;
-        out.write_all(b(self.secure))?;
-        let mut digits = [0u8; 24];
-        out.write_all(decimal(self.expires.unwrap_or(0), &mut digits))?;
-        out.write_all(b"\t")?;
-        out.write_all(self.name.as_bytes())?;
-        out.write_all(b"\t")?;
-        out.write_all(self.value.as_bytes())?;
-        out.write_all(b"\n")
-    }
-}
-
 /// `n` in decimal, in the end of `buf`.
 fn decimal(n: i64, buf: &mut [u8; 24]) -> &[u8] {
     let mut i = buf.len();
@@ -151,8 +124,59 @@ impl fmt::Display for LineError {
     }
 }
 
+/// The fields of one cookie line, borrowed from it (the domain is normalized, so it may be
+/// owned).
+#[derive(Debug)]
+struct Parts<'a> {
+    domain: std::borrow::Cow<'a, str>,
+    include_subdomains: bool,
+    path: &'a str,
+    secure: bool,
+    http_only: bool,
+    expires: Option<i64>,
+    name: &'a str,
+    value: &'a str,
+}
+
+impl Parts<'_> {
+    fn into_record(self) -> Record {
+        Record {
+            domain: self.domain.into_owned(),
+            include_subdomains: self.include_subdomains,
+            path: self.path.to_owned(),
+            secure: self.secure,
+            http_only: self.http_only,
+            expires: self.expires,
+            name: self.name.to_owned(),
+            value: self.value.to_owned(),
+        }
+    }
+
+    fn into_compact(self) -> CompactRecord {
+        let (d, p, n) = (self.domain.len(), self.path.len(), self.name.len());
+        let mut text = String::with_capacity(d + p + n + self.value.len());
+        for piece in [&*self.domain, self.path, self.name, self.value] {
+            text.push_str(piece);
+        }
+        CompactRecord {
+            text: text.into_boxed_str(),
+            ends: [d, d + p, d + p + n],
+            flags: Flags {
+                http_only: self.http_only,
+                include_subdomains: self.include_subdomains,
+                secure: self.secure,
+                expires: self.expires,
+            },
+        }
+    }
+}
+
 /// Parses one line (with or without its line ending). `Ok(None)` for blank and comment lines.
 pub fn parse_line(line: &str) -> Result<Option<Record>, LineError> {
+    Ok(parse_parts(line)?.map(Parts::into_record))
+}
+
+fn parse_parts(line: &str) -> Result<Option<Parts<'_>>, LineError> {
     let line = line.trim_end_matches(['\n', '\r']);
     let (line, http_only) = match line.strip_prefix(HTTP_ONLY_PREFIX) {
         Some(rest) => (rest, true),
@@ -184,16 +208,16 @@ pub fn parse_line(line: &str) -> Result<Option<Record>, LineError> {
     if name.is_empty() {
         return Err(LineError::EmptyName);
     }
-    Ok(Some(Record {
+    Ok(Some(Parts {
         domain,
         include_subdomains,
         // curl makes a path that does not start with "/" into "/".
-        path: if path.starts_with('/') { path } else { "/" }.to_owned(),
+        path: if path.starts_with('/') { path } else { "/" },
         secure: parse_bool(secure)?,
         http_only,
         expires: parse_expiry(expires)?,
-        name: name.to_owned(),
-        value: value.to_owned(),
+        name,
+        value,
     }))
 }
 
@@ -225,44 +249,63 @@ fn parse_expiry(field: &str) -> Result<Option<i64>, LineError> {
 
 /// Lower case, no leading dot, no `:port` (wget writes `host:port` for a non-default port).
 /// An IPv6 address comes back in brackets, as `url` writes hosts.
-fn normalize_domain(field: &str) -> Option<String> {
+fn normalize_domain(field: &str) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
     let d = field.trim();
     let d = d.strip_prefix('.').unwrap_or(d);
     let host = if let Some(rest) = d.strip_prefix('[') {
         // [v6] or [v6]:port
-        let end = rest.find(']')?;
-        return Some(format!("[{}]", rest[..end].to_ascii_lowercase())).filter(|_| end > 0);
+        let end = rest.find(']').filter(|&e| e > 0)?;
+        return Some(Cow::Owned(format!(
+            "[{}]",
+            rest[..end].to_ascii_lowercase()
+        )));
     } else if !d.contains(':') {
         d
     } else if d.matches(':').count() > 1 {
         // A bare IPv6 address.
-        return Some(format!("[{}]", d.to_ascii_lowercase()));
+        return Some(Cow::Owned(format!("[{}]", d.to_ascii_lowercase())));
     } else {
         match d.rsplit_once(':') {
             Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
             _ => d,
         }
     };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+    if host.is_empty() {
+        None
+    } else if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Some(Cow::Owned(host.to_ascii_lowercase()))
+    } else {
+        Some(Cow::Borrowed(host))
+    }
 }
 
 /// A parsed file: the cookies, and the lines that were skipped (1-based number, why).
-#[derive(Debug, Default)]
-pub struct Parsed {
-    pub records: Vec<Record>,
+#[derive(Debug)]
+pub struct Parsed<T = Record> {
+    pub records: Vec<T>,
     pub skipped: Vec<(usize, LineError)>,
 }
 
 /// Parses a whole file.
 pub fn parse(text: &str) -> Parsed {
+    parse_into(text, |p| p.into_record())
+}
+
+/// Parses a whole file into [`CompactRecord`]s.
+pub fn parse_compact(text: &str) -> Parsed<CompactRecord> {
+    parse_into(text, |p| p.into_compact())
+}
+
+fn parse_into<T>(text: &str, make: impl Fn(Parts<'_>) -> T) -> Parsed<T> {
     let mut parsed = Parsed {
         // About 80 bytes a line: one allocation instead of a doubling series.
         records: Vec::with_capacity(text.len() / 64),
         skipped: Vec::new(),
     };
     for (i, line) in text.lines().enumerate() {
-        match parse_line(line) {
-            Ok(Some(r)) => parsed.records.push(r),
+        match parse_parts(line) {
+            Ok(Some(p)) => parsed.records.push(make(p)),
             Ok(None) => {}
             Err(e) => parsed.skipped.push((i + 1, e)),
         }
@@ -270,10 +313,131 @@ pub fn parse(text: &str) -> Parsed {
     parsed
 }
 
+/// A cookie in one allocation, for the many cookies of a big jar that a run only reads and
+/// writes back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactRecord {
+    /// domain, path, name and value, one after the other.
+    text: Box<str>,
+    ends: [usize; 3],
+    pub flags: Flags,
+}
+
+impl CompactRecord {
+    pub fn domain(&self) -> &str {
+        &self.text[..self.ends[0]]
+    }
+
+    pub fn path(&self) -> &str {
+        &self.text[self.ends[0]..self.ends[1]]
+    }
+
+    pub fn name(&self) -> &str {
+        &self.text[self.ends[1]..self.ends[2]]
+    }
+
+    pub fn value(&self) -> &str {
+        &self.text[self.ends[2]..]
+    }
+}
+
+/// The flags and expiry of a cookie line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flags {
+    pub http_only: bool,
+    pub include_subdomains: bool,
+    pub secure: bool,
+    pub expires: Option<i64>,
+}
+
+/// Anything written as a cookie line: its flags and its (domain, path, name, value).
+pub trait Line {
+    fn parts(&self) -> (Flags, [&str; 4]);
+
+    /// The line in curl's form, with its newline.
+    fn write_line(&self, out: &mut dyn Write) -> io::Result<()> {
+        let (flags, fields) = self.parts();
+        write_fields(out, flags, fields)
+    }
+
+    /// Unix seconds; `None` for a session cookie.
+    fn expires(&self) -> Option<i64> {
+        self.parts().0.expires
+    }
+
+    fn to_record(&self) -> Record {
+        let (f, [domain, path, name, value]) = self.parts();
+        Record {
+            domain: domain.to_owned(),
+            include_subdomains: f.include_subdomains,
+            path: path.to_owned(),
+            secure: f.secure,
+            http_only: f.http_only,
+            expires: f.expires,
+            name: name.to_owned(),
+            value: value.to_owned(),
+        }
+    }
+}
+
+impl Line for Record {
+    fn parts(&self) -> (Flags, [&str; 4]) {
+        let flags = Flags {
+            http_only: self.http_only,
+            include_subdomains: self.include_subdomains,
+            secure: self.secure,
+            expires: self.expires,
+        };
+        (flags, [&self.domain, &self.path, &self.name, &self.value])
+    }
+}
+
+impl Line for CompactRecord {
+    fn parts(&self) -> (Flags, [&str; 4]) {
+        (
+            self.flags,
+            [self.domain(), self.path(), self.name(), self.value()],
+        )
+    }
+}
+
+/// One line without the formatting machinery (a jar can hold 100,000 lines).
+fn write_fields(
+    out: &mut dyn Write,
+    Flags {
+        http_only,
+        include_subdomains,
+        secure,
+        expires,
+    }: Flags,
+    [domain, path, name, value]: [&str; 4],
+) -> io::Result<()> {
+    let b = |v: bool| if v { &b"TRUE\t"[..] } else { &b"FALSE\t"[..] };
+    if http_only {
+        out.write_all(HTTP_ONLY_PREFIX.as_bytes())?;
+    }
+    if include_subdomains {
+        out.write_all(b".")?;
+    }
+    out.write_all(domain.as_bytes())?;
+    out.write_all(b"\t")?;
+    out.write_all(b(include_subdomains))?;
+    out.write_all(path.as_bytes())?;
+    out.write_all(b"\t")?;
+    out.write_all(b(secure))?;
+    let mut digits = [0u8; 24];
+    out.write_all(decimal(expires.unwrap_or(0), &mut digits))?;
+    out.write_all(b"\t")?;
+    out.write_all(name.as_bytes())?;
+    out.write_all(b"\t")?;
+    out.write_all(value.as_bytes())?;
+    out.write_all(b"\n")
+}
+
 /// Writes the header and one line per record, in the order given.
 pub fn write<'a, W: Write>(
     out: &mut W,
-    records: impl IntoIterator<Item = &'a Record>,
+    records: impl IntoIterator<Item = &'a dyn Line>,
 ) -> io::Result<()> {
     out.write_all(HEADER.as_bytes())?;
     for r in records {
@@ -316,7 +480,7 @@ mod tests {
             "www.example.com\tFALSE\t/\tFALSE\t0\ts\tv"
         );
         let mut out = Vec::new();
-        write(&mut out, [&host_only]).expect("write to memory");
+        write(&mut out, [&host_only as &dyn Line]).expect("write to memory");
         let text = String::from_utf8(out).expect("utf-8");
         assert!(text.starts_with("# Netscape HTTP Cookie File\n"));
         assert!(text.ends_with("\n\nwww.example.com\tFALSE\t/\tFALSE\t0\ts\tv\n"));
@@ -331,6 +495,11 @@ mod tests {
             let mut out = Vec::new();
             r.write_line(&mut out).expect("write to memory");
             assert_eq!(String::from_utf8(out).expect("utf-8"), format!("{r}\n"));
+            let mut compact = Vec::new();
+            let c = parse_compact(&r.to_string()).records.remove(0);
+            c.write_line(&mut compact).expect("write to memory");
+            assert_eq!(String::from_utf8(compact).expect("utf-8"), format!("{r}\n"));
+            assert_eq!(c.to_record(), r);
         }
     }
 

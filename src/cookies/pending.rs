@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
-use super::netscape::Record;
+use super::netscape::{CompactRecord, Line, Record};
 
 #[derive(Debug, Default)]
 pub struct FileCookies {
-    records: Vec<Record>,
+    records: Vec<CompactRecord>,
     /// Domain to group, group to the indexes of its cookies. Files list a domain's cookies
     /// together, so the last group is checked before hashing.
     by_domain: HashMap<String, usize>,
@@ -32,17 +32,20 @@ pub fn candidate_domains(host: &str) -> impl Iterator<Item = (&str, bool)> {
 }
 
 impl FileCookies {
-    pub fn push(&mut self, r: Record) {
+    pub fn push(&mut self, r: CompactRecord) {
         let i = self.records.len();
-        let same_as_last = self.records.last().is_some_and(|l| l.domain == r.domain);
+        let same_as_last = self
+            .records
+            .last()
+            .is_some_and(|l| l.domain() == r.domain());
         let group = if same_as_last {
             self.last_group
-        } else if let Some(&g) = self.by_domain.get(r.domain.as_str()) {
+        } else if let Some(&g) = self.by_domain.get(r.domain()) {
             g
         } else {
             self.groups.push(Vec::new());
             self.by_domain
-                .insert(r.domain.clone(), self.groups.len() - 1);
+                .insert(r.domain().to_owned(), self.groups.len() - 1);
             self.groups.len() - 1
         };
         self.last_group = group;
@@ -52,22 +55,27 @@ impl FileCookies {
     }
 
     /// The waiting cookies that could match `host`, with their index.
-    pub fn candidates<'a>(&'a self, host: &'a str) -> impl Iterator<Item = (usize, &'a Record)> {
+    pub fn candidates<'a>(
+        &'a self,
+        host: &'a str,
+    ) -> impl Iterator<Item = (usize, &'a CompactRecord)> {
         candidate_domains(host)
             .filter_map(|(d, exact)| Some((&self.groups[*self.by_domain.get(d)?], exact)))
             .flat_map(move |(indexes, exact)| {
                 indexes
                     .iter()
                     .map(move |&i| (i, &self.records[i]))
-                    .filter(move |(_, r)| exact || r.include_subdomains)
+                    .filter(move |(_, r)| exact || r.flags.include_subdomains)
             })
             .filter(|(i, _)| !self.moved[*i])
     }
 
     /// Marks the cookies that could match `host` as moved and returns copies of them.
     pub fn take(&mut self, host: &str) -> Vec<Record> {
-        let taken: Vec<(usize, Record)> =
-            self.candidates(host).map(|(i, r)| (i, r.clone())).collect();
+        let taken: Vec<(usize, Record)> = self
+            .candidates(host)
+            .map(|(i, r)| (i, r.to_record()))
+            .collect();
         taken
             .into_iter()
             .map(|(i, r)| {
@@ -78,7 +86,7 @@ impl FileCookies {
     }
 
     /// Every cookie in file order, with whether it moved to the store.
-    pub fn iter(&self) -> impl Iterator<Item = (bool, &Record)> {
+    pub fn iter(&self) -> impl Iterator<Item = (bool, &CompactRecord)> {
         self.records
             .iter()
             .enumerate()
@@ -92,7 +100,7 @@ impl FileCookies {
             .map_or(&[], |&g| self.groups[g].as_slice())
     }
 
-    pub fn get(&self, i: usize) -> &Record {
+    pub fn get(&self, i: usize) -> &CompactRecord {
         &self.records[i]
     }
 
@@ -105,6 +113,7 @@ impl FileCookies {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cookies::netscape::parse_compact;
 
     #[test]
     fn candidates_are_the_host_and_domain_cookies_of_its_parents() {
@@ -120,14 +129,15 @@ mod tests {
         );
         assert_eq!(candidate_domains("127.0.0.1").count(), 1);
         let mut f = FileCookies::default();
-        f.push(Record::new("example.com", "host-only", "1"));
-        f.push(Record {
+        let compact = |r: Record| parse_compact(&r.to_string()).records.remove(0);
+        f.push(compact(Record::new("example.com", "host-only", "1")));
+        f.push(compact(Record {
             include_subdomains: true,
             ..Record::new("example.com", "domain", "1")
-        });
-        f.push(Record::new("www.example.com", "www", "1"));
+        }));
+        f.push(compact(Record::new("www.example.com", "www", "1")));
         let names = |f: &FileCookies, h: &str| -> Vec<String> {
-            f.candidates(h).map(|(_, r)| r.name.clone()).collect()
+            f.candidates(h).map(|(_, r)| r.name().to_owned()).collect()
         };
         assert_eq!(names(&f, "www.example.com"), ["www", "domain"]);
         assert_eq!(names(&f, "example.com"), ["host-only", "domain"]);

@@ -11,7 +11,7 @@ use cookie_store::{Cookie, CookieStore, RawCookie, StoreAction};
 use url::{Host, Url};
 
 use super::jar::{self, Changes, FileStamp, Key};
-use super::netscape::Record;
+use super::netscape::{CompactRecord, Line, Record};
 use super::pending::FileCookies;
 use super::{CookieError, CookieOptions, CookieSource};
 
@@ -82,11 +82,15 @@ impl CookieSession {
                 None => return Err(CookieError::Missing { path }),
             };
             let junk = session.options.junk_session;
-            let records: Vec<Record> = records
+            let records: Vec<CompactRecord> = records
                 .into_iter()
-                .filter(|r| !(r.is_expired_at(now) || junk && r.expires.is_none()))
+                .filter(|r| {
+                    !(r.flags.expires.is_some_and(|e| e <= now)
+                        || junk && r.flags.expires.is_none())
+                })
                 .collect();
-            let keep = (!session.is_target(&path)).then(|| records.clone());
+            let keep =
+                (!session.is_target(&path)).then(|| records.iter().map(Line::to_record).collect());
             for r in records {
                 session.files.push(r);
             }
@@ -123,8 +127,8 @@ impl CookieSession {
         };
         self.files
             .candidates(host)
-            .filter(|(_, r)| !self.store.contains_any(&r.domain, &r.path, &r.name))
-            .filter_map(|(_, r)| jar::to_cookie(r))
+            .filter(|(_, r)| !self.store.contains_any(r.domain(), r.path(), r.name()))
+            .filter_map(|(_, r)| jar::to_cookie(&r.to_record()))
             .filter(|c| c.matches(url))
             .collect()
     }
@@ -197,7 +201,10 @@ impl CookieSession {
     /// Every unexpired cookie the session holds now (not the literal ones), in save order.
     pub fn cookies(&self) -> Vec<Record> {
         let current = self.store_versions();
-        self.in_order(&current).into_iter().cloned().collect()
+        self.in_order(&current)
+            .into_iter()
+            .map(|l| l.to_record())
+            .collect()
     }
 
     /// The store's unexpired cookies by key (the few a run touched).
@@ -211,7 +218,7 @@ impl CookieSession {
 
     /// Save order: file cookies where they were (the store's version of the ones that moved
     /// there, none for the deleted), then the new ones, sorted.
-    fn in_order<'a>(&'a self, current: &'a HashMap<Key, Record>) -> Vec<&'a Record> {
+    fn in_order<'a>(&'a self, current: &'a HashMap<Key, Record>) -> Vec<&'a dyn Line> {
         let mut out = Vec::with_capacity(self.files.len() + current.len());
         let mut placed: HashSet<Key> = HashSet::new();
         // A file cookie that did not move can still be replaced or deleted by a response
@@ -221,19 +228,23 @@ impl CookieSession {
         for (domain, path, name) in self.changes.keys() {
             for &i in self.files.indexes_of(domain) {
                 let r = self.files.get(i);
-                replaced[i] |= r.path == *path && r.name == *name;
+                replaced[i] |= r.path() == path && r.name() == name;
             }
         }
         for (i, (moved, r)) in self.files.iter().enumerate() {
             if moved {
-                let key = r.key();
+                let key = (
+                    r.domain().to_owned(),
+                    r.path().to_owned(),
+                    r.name().to_owned(),
+                );
                 if let Some(now) = current.get(&key)
                     && placed.insert(key)
                 {
-                    out.push(now);
+                    out.push(now as &dyn Line);
                 }
             } else if !replaced[i] {
-                out.push(r);
+                out.push(r as &dyn Line);
             }
         }
         let mut new: Vec<&Record> = current
@@ -242,7 +253,7 @@ impl CookieSession {
             .map(|(_, r)| r)
             .collect();
         new.sort_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
-        out.extend(new);
+        out.extend(new.into_iter().map(|r| r as &dyn Line));
         out
     }
 
@@ -260,7 +271,10 @@ impl CookieSession {
             }
             let lock = jar::lock(&target)?;
             match self.merged_for(&target, now)? {
-                Some(merged) => jar::save(&target, &self.for_save(merged.iter().collect(), now))?,
+                Some(merged) => jar::save(
+                    &target,
+                    &self.for_save(merged.iter().map(|r| r as &dyn Line).collect(), now),
+                )?,
                 None => jar::save(&target, &self.for_save(self.in_order(&current), now))?,
             }
             drop(lock);
@@ -291,11 +305,11 @@ impl CookieSession {
         Ok(Some(jar::merge(disk, extra, &self.changes, now)))
     }
 
-    fn for_save<'a>(&self, records: Vec<&'a Record>, now: i64) -> Vec<&'a Record> {
+    fn for_save<'a>(&self, records: Vec<&'a dyn Line>, now: i64) -> Vec<&'a dyn Line> {
         records
             .into_iter()
-            .filter(|r| !r.is_expired_at(now))
-            .filter(|r| !(self.options.discard_session && r.expires.is_none()))
+            .filter(|r| r.expires().is_none_or(|e| e > now))
+            .filter(|r| !(self.options.discard_session && r.expires().is_none()))
             .collect()
     }
 }
@@ -541,7 +555,8 @@ mod tests {
         // Another process saves the jar after we read it.
         let mut other = jar::read_file(&path, false).expect("read").expect("exists");
         other.push(Record::new("b.com", "theirs", "1"));
-        jar::save(&path, &other.iter().collect::<Vec<_>>()).expect("save");
+        let lines: Vec<&dyn Line> = other.iter().map(|r| r as &dyn Line).collect();
+        jar::save(&path, &lines).expect("save");
         s.finish().expect("finish");
         let mut names: Vec<String> = jar::read_file(&path, false)
             .expect("read")

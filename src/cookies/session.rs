@@ -281,7 +281,8 @@ impl CookieSession {
         }
         // Freeing 100,000 cookies one by one is measurable; the run is over, so let a thread
         // do it while the caller goes on (or the process exits).
-        std::thread::spawn(move || drop((self, current)));
+        // (If no thread can be had, the closure and what it holds are dropped right here.)
+        let _ = std::thread::Builder::new().spawn(move || drop((self, current)));
         Ok(())
     }
 

@@ -525,6 +525,9 @@ fn fail_suppresses_the_body_and_exits_22() {
     let out = fetch(&[&server.url("/missing")]);
     assert_code(&out, 0);
     assert_eq!(out.stdout, b"not here");
+    let out = fetch(&["--fail-with-body", &server.url("/missing")]);
+    assert_code(&out, 22);
+    assert_eq!(out.stdout, b"not here");
 }
 
 #[test]

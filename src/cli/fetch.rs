@@ -127,8 +127,14 @@ pub struct FetchFlags {
     #[arg(short = 'i', long)]
     pub include: bool,
     /// On HTTP status >= 400: no body, exit 22.
-    #[arg(short = 'f', long)]
+    #[arg(short = 'f', long, conflicts_with = "fail_with_body")]
     pub fail: bool,
+    /// On HTTP status >= 400: write the body, then exit 22.
+    #[arg(long)]
+    pub fail_with_body: bool,
+    /// Ask for a compressed response and decode it (the default; accepted for curl users).
+    #[arg(long, conflicts_with = "raw")]
+    pub compressed: bool,
     /// No progress and no error messages.
     #[arg(short = 's', long)]
     pub silent: bool,
@@ -276,6 +282,7 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
         max_redirs: u32::try_from(args.max_redirs).unwrap_or(u32::MAX),
         include: args.include,
         fail: args.fail,
+        fail_with_body: args.fail_with_body,
         silent: args.silent,
         show_error: args.show_error,
         verbose: args.verbose,

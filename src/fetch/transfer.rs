@@ -550,7 +550,11 @@ fn deliver(
         }
         bar.finish_and_clear();
     }
-    sink.finish()
+    sink.finish()?;
+    if cfg.fail_with_body && status >= 400 {
+        return Err(FetchError::HttpStatus { url, status });
+    }
+    Ok(())
 }
 
 fn open_sink(

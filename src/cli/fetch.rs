@@ -103,8 +103,9 @@ pub struct FetchFlags {
     /// Write the body to FILE (repeat once per URL); `-` is stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Vec<PathBuf>,
-    /// Name the output file after the URL's last path segment.
-    #[arg(short = 'O', long = "remote-name")]
+    /// Name the output file after the URL's last path segment (for every URL without its
+    /// own -o, as curl's --remote-name-all).
+    #[arg(short = 'O', long = "remote-name", visible_alias = "remote-name-all")]
     pub remote_name: bool,
     /// With -O: take the name from the Content-Disposition header (sanitised).
     #[arg(short = 'J', long = "remote-header-name")]

@@ -88,6 +88,8 @@ fn data_flags_post_urlencoded_bodies_joined_with_ampersand() {
         "a=1",
         "-d",
         &at,
+        "--data-raw",
+        "@raw",
         "--data-urlencode",
         "msg=hello world&more",
         "--data-urlencode",
@@ -97,7 +99,10 @@ fn data_flags_post_urlencoded_bodies_joined_with_ampersand() {
     assert_code(&out, 0);
     let req = server.single_request();
     assert_eq!(req.method, "POST");
-    assert_eq!(req.body_text(), "a=1&b=2c=3&msg=hello%20world%26more&x%20y");
+    assert_eq!(
+        req.body_text(),
+        "a=1&b=2c=3&@raw&msg=hello%20world%26more&x%20y"
+    );
     assert_eq!(
         req.header("Content-Type"),
         Some("application/x-www-form-urlencoded")

@@ -2,8 +2,8 @@
 //!
 //! Decisions where curl and the issue leave room: redirects are followed by default (`-L`
 //! is accepted and changes nothing; `--no-follow` stops at the first response); data flags
-//! join in the order -d, --data-binary, --data-urlencode (clap keeps order per flag only);
-//! `-C` accepts only `-` (resume from the size of the existing file).
+//! join in the order -d, --data-raw, --data-binary, --data-urlencode (clap keeps order per
+//! flag only); `-C` accepts only `-` (resume from the size of the existing file).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -42,6 +42,9 @@ pub struct FetchFlags {
     /// removed), `@-` stdin. Repeats join with `&`. Implies POST.
     #[arg(short = 'd', long = "data", value_name = "DATA")]
     pub data: Vec<String>,
+    /// Like -d, but `@` has no special meaning.
+    #[arg(long = "data-raw", value_name = "DATA")]
+    pub data_raw: Vec<String>,
     /// Data sent exactly as given; `@file` is streamed from disk as is.
     #[arg(long = "data-binary", value_name = "DATA")]
     pub data_binary: Vec<String>,
@@ -331,10 +334,11 @@ fn output_for(args: &FetchFlags, i: usize) -> OutputTarget {
 
 /// The request body from the data flags; the bool says `--json` was used.
 fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
-    let has_data = !args.data.is_empty()
+    let has_form_data = !args.data.is_empty()
+        || !args.data_raw.is_empty()
         || !args.data_binary.is_empty()
-        || !args.data_urlencode.is_empty()
-        || !args.json.is_empty();
+        || !args.data_urlencode.is_empty();
+    let has_data = has_form_data || !args.json.is_empty();
     if !args.form.is_empty() {
         if has_data {
             return Err(invalid("-F", "cannot be combined with -d/--data-*/--json").into());
@@ -350,8 +354,7 @@ fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
         return Ok((RequestBody::Form(parts), false));
     }
     if !args.json.is_empty() {
-        if !args.data.is_empty() || !args.data_binary.is_empty() || !args.data_urlencode.is_empty()
-        {
+        if has_form_data {
             return Err(invalid("--json", "cannot be combined with -d/--data-*").into());
         }
         let mut data = Vec::new();
@@ -371,6 +374,7 @@ fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
     }
     // One `--data-binary @file` alone is streamed from disk.
     if args.data.is_empty()
+        && args.data_raw.is_empty()
         && args.data_urlencode.is_empty()
         && !args.get
         && let [only] = args.data_binary.as_slice()
@@ -401,6 +405,7 @@ fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
             None => d.as_bytes().to_vec(),
         });
     }
+    pieces.extend(args.data_raw.iter().map(|d| d.as_bytes().to_vec()));
     for d in &args.data_binary {
         pieces.push(match d.strip_prefix('@') {
             Some(path) => read_input("--data-binary", path)?,

@@ -620,6 +620,8 @@ fn write_out_variables_and_json() {
     assert_eq!(v["url_effective"], server.url("/w"));
     assert_eq!(v["headers"]["x-a"][0], "1");
     assert!(v["time_total"].as_f64().is_some());
+    assert!(v["time_starttransfer"].as_f64() <= v["time_total"].as_f64());
+    assert!(v["speed_download"].as_f64().is_some());
 }
 
 #[test]

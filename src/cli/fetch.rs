@@ -149,7 +149,8 @@ pub struct FetchFlags {
     #[arg(short = 'v', long)]
     pub verbose: bool,
     /// Print this after each transfer: %{http_code}, %{url_effective}, %{content_type},
-    /// %{size_download}, %{time_total}, %{num_redirects}, %{filename_effective}, %{json};
+    /// %{size_download}, %{time_total}, %{time_starttransfer}, %{speed_download},
+    /// %{num_redirects}, %{filename_effective}, %{json};
     /// `@file` reads the format from a file.
     #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
     pub write_out: Option<String>,

@@ -175,6 +175,7 @@ fn fetch_one(
         info.url_effective = hop.url.to_string();
         info.num_redirects = hop.redirects;
         record_response(info, &resp);
+        info.time_starttransfer = start.elapsed().as_secs_f64();
         let status = resp.status().as_u16();
         let location = resp
             .headers()

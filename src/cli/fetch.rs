@@ -2,8 +2,8 @@
 //!
 //! Decisions where curl and the issue leave room: redirects are followed by default (`-L`
 //! is accepted and changes nothing; `--no-follow` stops at the first response); data flags
-//! join in the order -d, --data-binary, --data-urlencode (clap keeps order per flag only);
-//! `-C` accepts only `-` (resume from the size of the existing file).
+//! join in the order -d, --data-raw, --data-binary, --data-urlencode (clap keeps order per
+//! flag only); `-C` accepts only `-` (resume from the size of the existing file).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -42,6 +42,9 @@ pub struct FetchFlags {
     /// removed), `@-` stdin. Repeats join with `&`. Implies POST.
     #[arg(short = 'd', long = "data", value_name = "DATA")]
     pub data: Vec<String>,
+    /// Like -d, but `@` has no special meaning.
+    #[arg(long = "data-raw", value_name = "DATA")]
+    pub data_raw: Vec<String>,
     /// Data sent exactly as given; `@file` is streamed from disk as is.
     #[arg(long = "data-binary", value_name = "DATA")]
     pub data_binary: Vec<String>,
@@ -103,8 +106,9 @@ pub struct FetchFlags {
     /// Write the body to FILE (repeat once per URL); `-` is stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Vec<PathBuf>,
-    /// Name the output file after the URL's last path segment.
-    #[arg(short = 'O', long = "remote-name")]
+    /// Name the output file after the URL's last path segment (for every URL without its
+    /// own -o, as curl's --remote-name-all).
+    #[arg(short = 'O', long = "remote-name", visible_alias = "remote-name-all")]
     pub remote_name: bool,
     /// With -O: take the name from the Content-Disposition header (sanitised).
     #[arg(short = 'J', long = "remote-header-name")]
@@ -127,8 +131,14 @@ pub struct FetchFlags {
     #[arg(short = 'i', long)]
     pub include: bool,
     /// On HTTP status >= 400: no body, exit 22.
-    #[arg(short = 'f', long)]
+    #[arg(short = 'f', long, conflicts_with = "fail_with_body")]
     pub fail: bool,
+    /// On HTTP status >= 400: write the body, then exit 22.
+    #[arg(long)]
+    pub fail_with_body: bool,
+    /// Ask for a compressed response and decode it (the default; accepted for curl users).
+    #[arg(long, conflicts_with = "raw")]
+    pub compressed: bool,
     /// No progress and no error messages.
     #[arg(short = 's', long)]
     pub silent: bool,
@@ -139,7 +149,8 @@ pub struct FetchFlags {
     #[arg(short = 'v', long)]
     pub verbose: bool,
     /// Print this after each transfer: %{http_code}, %{url_effective}, %{content_type},
-    /// %{size_download}, %{time_total}, %{num_redirects}, %{filename_effective}, %{json};
+    /// %{size_download}, %{time_total}, %{time_starttransfer}, %{speed_download},
+    /// %{num_redirects}, %{filename_effective}, %{json};
     /// `@file` reads the format from a file.
     #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
     pub write_out: Option<String>,
@@ -276,6 +287,7 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
         max_redirs: u32::try_from(args.max_redirs).unwrap_or(u32::MAX),
         include: args.include,
         fail: args.fail,
+        fail_with_body: args.fail_with_body,
         silent: args.silent,
         show_error: args.show_error,
         verbose: args.verbose,
@@ -323,10 +335,11 @@ fn output_for(args: &FetchFlags, i: usize) -> OutputTarget {
 
 /// The request body from the data flags; the bool says `--json` was used.
 fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
-    let has_data = !args.data.is_empty()
+    let has_form_data = !args.data.is_empty()
+        || !args.data_raw.is_empty()
         || !args.data_binary.is_empty()
-        || !args.data_urlencode.is_empty()
-        || !args.json.is_empty();
+        || !args.data_urlencode.is_empty();
+    let has_data = has_form_data || !args.json.is_empty();
     if !args.form.is_empty() {
         if has_data {
             return Err(invalid("-F", "cannot be combined with -d/--data-*/--json").into());
@@ -342,8 +355,7 @@ fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
         return Ok((RequestBody::Form(parts), false));
     }
     if !args.json.is_empty() {
-        if !args.data.is_empty() || !args.data_binary.is_empty() || !args.data_urlencode.is_empty()
-        {
+        if has_form_data {
             return Err(invalid("--json", "cannot be combined with -d/--data-*").into());
         }
         let mut data = Vec::new();
@@ -363,6 +375,7 @@ fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
     }
     // One `--data-binary @file` alone is streamed from disk.
     if args.data.is_empty()
+        && args.data_raw.is_empty()
         && args.data_urlencode.is_empty()
         && !args.get
         && let [only] = args.data_binary.as_slice()
@@ -393,6 +406,7 @@ fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
             None => d.as_bytes().to_vec(),
         });
     }
+    pieces.extend(args.data_raw.iter().map(|d| d.as_bytes().to_vec()));
     for d in &args.data_binary {
         pieces.push(match d.strip_prefix('@') {
             Some(path) => read_input("--data-binary", path)?,

@@ -81,6 +81,8 @@ pub struct FetchConfig {
     pub include: bool,
     /// `-f`: no body and exit 22 on status >= 400.
     pub fail: bool,
+    /// `--fail-with-body`: the body, then exit 22 on status >= 400.
+    pub fail_with_body: bool,
     pub silent: bool,
     pub show_error: bool,
     pub verbose: bool,

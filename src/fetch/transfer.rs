@@ -103,7 +103,17 @@ fn parse_url(raw: &str) -> Result<url::Url, FetchError> {
         url: raw.to_owned(),
         why,
     };
-    // curl takes a URL without a scheme as http://.
+    // curl takes a URL without a scheme as http:// (`host:8080/x` included), but
+    // `mailto:x` or `file:x` name a scheme postie does not speak.
+    if !raw.contains("://")
+        && let Ok(u) = url::Url::parse(raw)
+        && !u.path().starts_with(|c: char| c.is_ascii_digit())
+    {
+        return Err(bad(format!(
+            "unsupported scheme {:?} (http and https only)",
+            u.scheme()
+        )));
+    }
     let with_scheme = if raw.contains("://") {
         raw.to_owned()
     } else {
@@ -165,6 +175,7 @@ fn fetch_one(
         info.url_effective = hop.url.to_string();
         info.num_redirects = hop.redirects;
         record_response(info, &resp);
+        info.time_starttransfer = start.elapsed().as_secs_f64();
         let status = resp.status().as_u16();
         let location = resp
             .headers()
@@ -550,7 +561,11 @@ fn deliver(
         }
         bar.finish_and_clear();
     }
-    sink.finish()
+    sink.finish()?;
+    if cfg.fail_with_body && status >= 400 {
+        return Err(FetchError::HttpStatus { url, status });
+    }
+    Ok(())
 }
 
 fn open_sink(
@@ -594,6 +609,11 @@ mod tests {
     #[test]
     fn urls_are_checked() {
         assert!(parse_url("ftp://x/").is_err());
+        assert!(parse_url("mailto:a@b").is_err());
+        assert_eq!(
+            parse_url("localhost:8080/x").expect("url").as_str(),
+            "http://localhost:8080/x"
+        );
         assert!(parse_url("http://").is_err());
         assert_eq!(
             parse_url("example.com/a").expect("url").as_str(),

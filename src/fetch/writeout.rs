@@ -10,12 +10,23 @@ pub struct TransferInfo {
     pub content_type: Option<String>,
     pub size_download: u64,
     pub time_total: f64,
+    /// Seconds until the final response's headers arrived.
+    pub time_starttransfer: f64,
     pub num_redirects: u32,
     pub filename_effective: Option<String>,
     pub headers: Vec<(String, String)>,
 }
 
 impl TransferInfo {
+    /// Bytes per second over the whole transfer.
+    fn speed_download(&self) -> f64 {
+        if self.time_total > 0.0 {
+            self.size_download as f64 / self.time_total
+        } else {
+            0.0
+        }
+    }
+
     fn var(&self, name: &str) -> Option<String> {
         Some(match name {
             "http_code" | "response_code" => format!("{:03}", self.http_code),
@@ -23,6 +34,8 @@ impl TransferInfo {
             "content_type" => self.content_type.clone().unwrap_or_default(),
             "size_download" => self.size_download.to_string(),
             "time_total" => format!("{:.6}", self.time_total),
+            "time_starttransfer" => format!("{:.6}", self.time_starttransfer),
+            "speed_download" => format!("{:.0}", self.speed_download()),
             "num_redirects" => self.num_redirects.to_string(),
             "filename_effective" => self.filename_effective.clone().unwrap_or_default(),
             "json" => self.json().to_string(),
@@ -49,6 +62,8 @@ impl TransferInfo {
             "content_type": self.content_type,
             "size_download": self.size_download,
             "time_total": self.time_total,
+            "time_starttransfer": self.time_starttransfer,
+            "speed_download": self.speed_download(),
             "num_redirects": self.num_redirects,
             "filename_effective": self.filename_effective,
             "headers": headers,

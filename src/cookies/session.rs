@@ -187,6 +187,9 @@ impl CookieSession {
         let Some(record) = jar::to_record(&cookie) else {
             return;
         };
+        if !is_secure_origin(url) && self.shadows_a_secure_cookie(&record) {
+            return;
+        }
         match self.store.insert(cookie, url) {
             Ok(StoreAction::Inserted | StoreAction::UpdatedExisting) => {
                 self.changes.insert(record.key(), Some(record));
@@ -196,6 +199,21 @@ impl CookieSession {
             }
             Err(_) => {}
         }
+    }
+
+    /// RFC 6265bis "leave secure cookies alone" (curl does it too): a cookie from a plain
+    /// http origin may not replace or shadow a Secure cookie of the same name whose domain
+    /// domain-matches it (either way) and under whose path it lies.
+    fn shadows_a_secure_cookie(&self, new: &Record) -> bool {
+        let within =
+            |a: &str, b: &str| a == b || a.strip_suffix(b).is_some_and(|rest| rest.ends_with('.'));
+        self.store.iter_unexpired().any(|c| {
+            let domain = c.domain.as_cow().unwrap_or_default();
+            c.secure() == Some(true)
+                && c.name() == new.name
+                && (within(&domain, &new.domain) || within(&new.domain, &domain))
+                && new.path.starts_with(&*c.path)
+        })
     }
 
     /// Every unexpired cookie the session holds now (not the literal ones), in save order.
@@ -418,6 +436,37 @@ mod tests {
             header(&s, "http://127.0.0.1:8080/"),
             "l=1",
             "loopback is secure"
+        );
+    }
+
+    #[test]
+    fn plain_http_leaves_secure_cookies_alone() {
+        let mut s = empty();
+        s.store_response(
+            &url("https://example.com/"),
+            ["sid=good; Secure; Path=/"].into_iter(),
+        );
+        s.store_response(
+            &url("http://example.com/"),
+            [
+                "sid=evil; Path=/",
+                "sid=evil2; Path=/deeper",
+                "other=1; Path=/",
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            header(&s, "https://example.com/deeper/x"),
+            "other=1; sid=good"
+        );
+        s.store_response(
+            &url("https://example.com/"),
+            ["sid=new; Path=/"].into_iter(),
+        );
+        assert_eq!(
+            header(&s, "http://example.com/"),
+            "other=1; sid=new",
+            "https may"
         );
     }
 

@@ -45,7 +45,6 @@ pub enum Command {
     #[command(hide = true)]
     Unpack(unpack::UnpackArgs),
     /// POP3 client: list, pull and unpack a mailbox.
-    #[command(hide = true)]
     Pop3(pop3::Pop3Args),
     /// Send mail with attachments over SMTP.
     #[command(hide = true)]

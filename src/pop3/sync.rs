@@ -461,9 +461,9 @@ pub fn pull<S: BufRead + Write>(
     for (i, m) in msgs.iter().enumerate() {
         if !opts.all && state.contains(&m.key) {
             // Stored earlier; with --delete, delete it now if that DELE never reached QUIT.
-            // A duplicated UIDL's key depends on its position, so such messages are only
-            // deleted in the session that stored them.
-            if opts.delete && !m.duplicated {
+            // A duplicated UIDL's key depends on its position, so such messages are deleted
+            // from the state only when every message sharing the UIDL is recorded.
+            if opts.delete && (!m.duplicated || all_recorded(&msgs, &state, &m.uidl)) {
                 todo.push_back(Op::Dele(i));
             }
             continue;
@@ -550,6 +550,12 @@ pub fn pull<S: BufRead + Write>(
         state.compact(|k| !gone.contains(k))?;
     }
     Ok(summary)
+}
+
+fn all_recorded(msgs: &[Msg], state: &State, uidl: &[u8]) -> bool {
+    msgs.iter()
+        .filter(|m| m.uidl == uidl)
+        .all(|m| state.contains(&m.key))
 }
 
 fn outcome(m: &Msg, path: Option<PathBuf>, status: &'static str, error: Option<String>) -> Outcome {

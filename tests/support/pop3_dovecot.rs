@@ -1,0 +1,2 @@
+//! Dovecot harness (filled in below).
+#![allow(dead_code)]

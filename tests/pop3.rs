@@ -384,3 +384,184 @@ fn kill_9_mid_pull_then_rerun_gives_every_message_exactly_once() {
     }
     assert_eq!(server.retrs(1).len(), n - stored_first.len());
 }
+
+// ---- Dovecot (POSTIE_INTEROP=1) ----
+
+fn dovecot_cmd(d: &pop3_dovecot::Dovecot, sub: &str, url: &str) -> Command {
+    let mut cmd = postie();
+    cmd.args(["pop3", sub, "--server", url, "--user", pop3_dovecot::USER])
+        .arg("--cacert")
+        .arg(d.ca())
+        .args(["--password-env", "POP_PW"])
+        .env("POP_PW", pop3_dovecot::PASS)
+        .env("HOME", "/nonexistent");
+    cmd
+}
+
+fn dovecot_message(i: usize, size: usize) -> Vec<u8> {
+    let mut m = sample_message(i, size);
+    // A line longer than poplib's 2048-octet cap, and a line that is a single dot.
+    m.extend_from_slice(&vec![b'L'; 5000]);
+    m.extend_from_slice(b"\r\n.\r\n..\r\nlast\r\n");
+    m
+}
+
+fn interop(test: &str) -> bool {
+    common::require_peer(test, "dovecot", pop3_dovecot::available())
+}
+
+#[test]
+fn dovecot_pull_over_stls_and_implicit_tls() {
+    if !interop("dovecot_pull_over_stls_and_implicit_tls") {
+        return;
+    }
+    let d = pop3_dovecot::Dovecot::start(false);
+    let msgs: Vec<Vec<u8>> = (1..=6).map(|i| dovecot_message(i, 2000 * i)).collect();
+    for (i, m) in msgs.iter().enumerate() {
+        d.deliver(&format!("{}.M{i}P1.test", 1_700_000_000 + i), m);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // pop3:// with STLS (required by default).
+    let mut cmd = dovecot_cmd(&d, "pull", &d.plain_url());
+    cmd.arg("--out").arg(dir.path()).arg("-v");
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    let (_, err) = text(&out);
+    assert!(err.contains("C: STLS"), "{err}");
+    assert!(!err.contains(pop3_dovecot::PASS), "{err}");
+    let mut want = msgs.clone();
+    want.sort();
+    assert_eq!(
+        files_in(&dir.path().join("new")),
+        want,
+        "byte-identical to what was stored"
+    );
+    // Second pull: nothing new. (State is per server, port and user.)
+    let mut cmd = dovecot_cmd(&d, "pull", &d.plain_url());
+    cmd.arg("--out").arg(dir.path()).arg("--json");
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    assert_eq!(text(&out).0, "", "the second pull retrieves nothing");
+    // Implicit TLS with the CA, then without it: refused, exit 60.
+    let mut cmd = dovecot_cmd(&d, "stat", &d.tls_url());
+    cmd.arg("--json");
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    assert!(text(&out).0.contains("\"messages\":6"), "{}", text(&out).0);
+    let mut cmd = postie();
+    cmd.args([
+        "pop3",
+        "stat",
+        "--server",
+        &d.tls_url(),
+        "--user",
+        pop3_dovecot::USER,
+    ])
+    .args(["--password-env", "POP_PW"])
+    .env("POP_PW", pop3_dovecot::PASS);
+    let out = run(&mut cmd);
+    assert_code(&out, 60);
+    assert!(text(&out).1.contains("certificate"), "{}", text(&out).1);
+    // --tls none: a method that sends the password as it is is refused.
+    let mut cmd = dovecot_cmd(&d, "stat", &d.plain_url());
+    cmd.args(["--tls", "none", "--auth", "plain"]);
+    assert_code(&run(&mut cmd), 78);
+}
+
+#[test]
+fn dovecot_auth_methods() {
+    if !interop("dovecot_auth_methods") {
+        return;
+    }
+    let d = pop3_dovecot::Dovecot::start(false);
+    d.deliver("1.M1P1.test", &dovecot_message(1, 100));
+    for method in ["auto", "plain", "login", "cram-md5", "user", "apop"] {
+        for url in [d.plain_url(), d.tls_url()] {
+            let mut cmd = dovecot_cmd(&d, "stat", &url);
+            cmd.args(["--auth", method, "--json"]);
+            let out = run(&mut cmd);
+            assert_code(&out, 0);
+            let v: serde_json::Value = serde_json::from_str(text(&out).0.trim()).expect("json");
+            assert_eq!(v["messages"], 1, "{method} {url}");
+        }
+    }
+    // CRAM-MD5 and APOP do not send the password: allowed without TLS.
+    for method in ["cram-md5", "apop"] {
+        let mut cmd = dovecot_cmd(&d, "stat", &d.plain_url());
+        cmd.args(["--auth", method, "--tls", "none"]);
+        assert_code(&run(&mut cmd), 0);
+    }
+    let mut cmd = dovecot_cmd(&d, "stat", &d.tls_url());
+    cmd.env("POP_PW", "wrong password");
+    assert_code(&run(&mut cmd), 77);
+}
+
+#[test]
+fn dovecot_delete_empties_the_mailbox() {
+    if !interop("dovecot_delete_empties_the_mailbox") {
+        return;
+    }
+    let d = pop3_dovecot::Dovecot::start(false);
+    for i in 1..=5 {
+        d.deliver(&format!("{i}.M{i}P1.test"), &dovecot_message(i, 1000));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = dovecot_cmd(&d, "pull", &d.tls_url());
+    cmd.arg("--out")
+        .arg(dir.path())
+        .args(["--keep", "--limit", "2", "--format", "eml"]);
+    assert_code(&run(&mut cmd), 0);
+    assert_eq!(d.count(), 5);
+    let mut cmd = dovecot_cmd(&d, "pull", &d.tls_url());
+    cmd.arg("--out")
+        .arg(dir.path())
+        .args(["--delete", "--format", "eml", "--json"]);
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    assert_eq!(
+        text(&out).0.lines().count(),
+        3,
+        "only the 3 not stored before"
+    );
+    assert_eq!(d.count(), 0, "the mailbox is empty");
+    let emls = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".eml"))
+        .count();
+    assert_eq!(emls, 5);
+}
+
+#[test]
+fn dovecot_in_use_with_pop3_lock_session() {
+    if !interop("dovecot_in_use_with_pop3_lock_session") {
+        return;
+    }
+    use std::io::{BufRead, BufReader, Write};
+    let d = pop3_dovecot::Dovecot::start(true);
+    d.deliver("1.M1P1.test", &dovecot_message(1, 100));
+    // Hold a session (loopback: Dovecot accepts USER/PASS in the clear).
+    let stream = std::net::TcpStream::connect(("127.0.0.1", d.pop3_port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut w = stream;
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("greeting");
+    for cmd in [
+        format!("USER {}\r\n", pop3_dovecot::USER),
+        format!("PASS {}\r\n", pop3_dovecot::PASS),
+    ] {
+        w.write_all(cmd.as_bytes()).expect("send");
+        line.clear();
+        reader.read_line(&mut line).expect("reply");
+        assert!(line.starts_with("+OK"), "{line}");
+    }
+    let mut cmd = dovecot_cmd(&d, "stat", &d.tls_url());
+    // Dovecot waits about 10 s for the lock before it answers -ERR [IN-USE].
+    let out = run(&mut cmd);
+    assert_code(&out, 75);
+    assert!(text(&out).1.contains("IN-USE"), "{}", text(&out).1);
+    let _ = w.write_all(b"QUIT\r\n");
+}

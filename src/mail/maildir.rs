@@ -102,14 +102,26 @@ impl Maildir {
     }
 
     /// Moves a synced message into `new/` and fsyncs `new/`. Returns its path.
-    pub fn publish(&self, mut msg: TmpMessage) -> io::Result<PathBuf> {
+    pub fn publish(&self, msg: TmpMessage) -> io::Result<PathBuf> {
+        let dest = self.link(msg)?;
+        self.sync_new()?;
+        Ok(dest)
+    }
+
+    /// Moves a synced message into `new/` without syncing the folder (a caller that
+    /// publishes a batch calls [`Maildir::sync_new`] once after it).
+    pub fn link(&self, mut msg: TmpMessage) -> io::Result<PathBuf> {
         let dest = self.root.join("new").join(&msg.name);
         // A hard link fails rather than replace an existing file.
         std::fs::hard_link(&msg.tmp_path, &dest)?;
         msg.published = true;
         std::fs::remove_file(&msg.tmp_path)?;
-        fsutil::sync_dir(&self.root.join("new"))?;
         Ok(dest)
+    }
+
+    /// fsyncs `new/`, so the messages linked into it survive a crash.
+    pub fn sync_new(&self) -> io::Result<()> {
+        fsutil::sync_dir(&self.root.join("new"))
     }
 
     /// Writes, syncs and publishes `bytes` in one go.

@@ -9,7 +9,9 @@
 //! - [`sasl`]: PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and APOP encodings.
 //! - [`client`]: the session, generic over any `BufRead + Write` stream.
 //! - [`connect`]: TCP, implicit TLS and STLS over native-tls, with read timeouts.
-//! - [`sync`]: `pull`: state, Maildir/eml delivery, the durability order, DELE.
+//! - [`state`]: which UIDLs were stored (journal, lock, atomic compaction).
+//! - [`store`]: Maildir/eml delivery and the committer that makes messages durable in batches.
+//! - [`sync`]: `pull`: the network loop, pipelining, the durability order, DELE.
 //!
 //! It does not parse messages (see `crate::mail`) and never sees clap types.
 
@@ -19,6 +21,8 @@ pub mod command;
 pub mod connect;
 pub mod response;
 pub mod sasl;
+pub mod state;
+pub mod store;
 pub mod sync;
 
 use std::io;

@@ -89,7 +89,7 @@ for set in "${sets[@]}"; do
     for i in "${!tools[@]}"; do
       sh -c "$prepare"
       /usr/bin/time -v sh -c "exec ${cmds[$i]}" 2> "$results/$name-$mode-${tools[$i]}.time" > /dev/null || true
-      got=$(find "$out" -type f | wc -l)
+      got=$(find "$out" -type f ! -name '.*' | wc -l)
       echo "$name $mode ${tools[$i]}: $got messages stored" | tee -a "$results/$name-$mode.counts"
     done
   done

@@ -447,3 +447,94 @@ mod property {
         }
     }
 }
+
+/// Flattens postie's --json objects to what the Python oracle prints: per message, the
+/// attachments of it and its nested messages, depth first, as [name, sha256 or "message"].
+fn oracle_shape(info: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    for att in info["attachments"].as_array().into_iter().flatten() {
+        let mime = att["mime_type"].as_str().unwrap_or_default();
+        if mime == "message/rfc822" || mime == "message/global" {
+            out.push(serde_json::json!([att["original_name"], "message"]));
+            if att.get("message").is_some() {
+                oracle_shape(&att["message"], out);
+            }
+        } else {
+            out.push(serde_json::json!([att["original_name"], att["sha256"]]));
+        }
+    }
+}
+
+/// Where postie and Python's `email` knowingly disagree: (fixture, attachment index, why).
+const KNOWN_DIFFERENCES: &[(&str, usize, &str)] = &[(
+    "hostile-names.eml",
+    9,
+    "unquoted `filename=C:\\evil2.bat`: Python's parser stops at the tspecial `:` and names it \
+     `C`; postie (like mail-parser and Thunderbird) keeps the whole token, then sanitises it",
+)];
+
+#[test]
+fn interop_python_email_sees_the_same_attachments_bytes_and_names() {
+    let python = common::which("python3");
+    if !common::require_peer("unpack interop", "python3 (CPython 3.11)", python.is_some()) {
+        return;
+    }
+    let python = python.expect("checked");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/unpack_email.py");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cases = golden_cases(tmp.path());
+    assert!(cases.len() >= 17);
+    let mut mismatches = Vec::new();
+    for (cwd, name, _) in &cases {
+        let py = run(std::process::Command::new(&python)
+            .current_dir(cwd)
+            .arg(&script)
+            .arg(name));
+        assert!(py.status.success(), "python on {name}: {:?}", text(&py));
+        let out = tempfile::tempdir().expect("tempdir");
+        let ours = run(postie()
+            .current_dir(cwd)
+            .args(["unpack", name, "--json", "--out"])
+            .arg(out.path()));
+        assert!(ours.status.success(), "postie on {name}: {:?}", text(&ours));
+        let py_lines: Vec<serde_json::Value> = text(&py)
+            .0
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("python JSON"))
+            .collect();
+        let our_lines: Vec<serde_json::Value> = text(&ours)
+            .0
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("postie JSON"))
+            .collect();
+        assert_eq!(py_lines.len(), our_lines.len(), "{name}: message count");
+        for (py_msg, our_msg) in py_lines.iter().zip(&our_lines) {
+            let mut ours = Vec::new();
+            oracle_shape(our_msg, &mut ours);
+            let theirs = py_msg["attachments"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(
+                ours.len(),
+                theirs.len(),
+                "{name}: attachment count\n{ours:?}\n{theirs:?}"
+            );
+            for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+                let known = KNOWN_DIFFERENCES
+                    .iter()
+                    .any(|(f, at, _)| f == name && *at == i);
+                if a == b {
+                    assert!(
+                        !known,
+                        "{name}#{i}: a known difference is gone; update the list"
+                    );
+                } else if known {
+                    assert_eq!(a[1], b[1], "{name}#{i}: the bytes still agree");
+                } else {
+                    mismatches.push(format!("{name} attachment {i}: postie {a} python {b}"));
+                }
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}

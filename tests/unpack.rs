@@ -360,9 +360,34 @@ fn list_shows_the_tree_without_writing() {
     assert!(result.status.success(), "{stderr}");
     assert_eq!(
         stdout,
-        "related.eml\n  multipart/related  0 B\n    multipart/alternative  0 B\n      \
+        "related.eml\n  multipart/related\n    multipart/alternative\n      \
          text/plain  13 B\n      text/html  43 B\n    image/png  70 B  \"logo.png\"\n    \
          image/png  70 B\n"
+    );
+}
+
+#[test]
+fn list_descends_into_nested_messages_and_writes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    fs::copy(fixtures().join("nested.eml"), tmp.path().join("n.eml")).expect("cp");
+    let result = run(postie()
+        .current_dir(tmp.path())
+        .args(["unpack", "-l", "n.eml"]));
+    let (stdout, stderr) = text(&result);
+    assert!(result.status.success(), "{stderr}");
+    assert!(
+        stdout
+            .contains("        message/rfc822  360 B  \"inner.eml\"\n          multipart/mixed\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("            text/plain  15 B  \"deep.txt\"\n"),
+        "{stdout}"
+    );
+    assert_eq!(
+        fs::read_dir(tmp.path()).expect("ls").count(),
+        1,
+        "nothing written"
     );
 }
 

@@ -117,7 +117,14 @@ pub fn run(args: UnpackArgs) -> Result<Exit, Error> {
             };
             let written = match &config.out {
                 Some(dir) => unpack_one(&raw, &label, dir, &config, &mut out, &mut note),
-                None => list_one(&raw, &label, config.json, &mut out, &mut note),
+                None => list_one(
+                    &raw,
+                    &label,
+                    config.json,
+                    config.options.max_depth,
+                    &mut out,
+                    &mut note,
+                ),
             };
             if let Err(e) = written {
                 output_error = Some(e);
@@ -166,6 +173,7 @@ fn list_one(
     raw: &[u8],
     label: &str,
     json: bool,
+    max_depth: usize,
     out: &mut impl Write,
     note: &mut impl FnMut(&MailError),
 ) -> io::Result<()> {
@@ -176,7 +184,7 @@ fn list_one(
         });
         return Ok(());
     };
-    let nodes = parse::outline(&msg);
+    let nodes = parse::outline(&msg, max_depth);
     if json {
         let line = serde_json::json!({ "source": label, "parts": nodes });
         serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
@@ -185,7 +193,10 @@ fn list_one(
     writeln!(out, "{label}")?;
     for node in nodes {
         let indent = "  ".repeat(node.depth + 1);
-        write!(out, "{indent}{}  {} B", node.mime_type, node.size)?;
+        write!(out, "{indent}{}", node.mime_type)?;
+        if !node.mime_type.starts_with("multipart/") {
+            write!(out, "  {} B", node.size)?;
+        }
         if let Some(name) = &node.name {
             write!(out, "  {}", serde_json::Value::String(name.clone()))?;
         }

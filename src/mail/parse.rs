@@ -4,6 +4,7 @@
 //! message.json reports. No file system here.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use base64::Engine;
 use mail_parser::{Address, HeaderName, Message, MessagePart, MimeHeaders, PartType};
@@ -61,8 +62,19 @@ pub struct Headers {
 }
 
 /// Parses `raw` (never panics; mail-parser returns `None` only for input with no headers).
+/// Only the headers postie reads are parsed into values; the parser is built once.
 pub fn parse(raw: &[u8]) -> Option<Message<'_>> {
-    mail_parser::MessageParser::default().parse(raw)
+    static PARSER: OnceLock<mail_parser::MessageParser> = OnceLock::new();
+    PARSER
+        .get_or_init(|| {
+            mail_parser::MessageParser::new()
+                .with_mime_headers()
+                .with_date_headers()
+                .with_address_headers()
+                .with_message_ids()
+                .header_text(mail_parser::HeaderName::Subject)
+        })
+        .parse(raw)
 }
 
 /// The MIME type of a part, lower-case; text/plain when absent.
@@ -172,20 +184,28 @@ fn walk(msg: &Message<'_>) -> Vec<(usize, usize)> {
     out
 }
 
-/// The MIME tree for `--list`.
-pub fn outline(msg: &Message<'_>) -> Vec<Node> {
-    walk(msg)
-        .into_iter()
-        .filter_map(|(id, depth)| {
-            let part = msg.parts.get(id)?;
-            Some(Node {
-                depth,
-                mime_type: mime_type_of(part),
-                size: part.len(),
-                name: original_name(msg, part),
-            })
-        })
-        .collect()
+/// The MIME tree for `--list`, nested messages included (at most `max_nesting` deep).
+pub fn outline(msg: &Message<'_>, max_nesting: usize) -> Vec<Node> {
+    let mut nodes = Vec::new();
+    outline_into(msg, 0, max_nesting, &mut nodes);
+    nodes
+}
+
+fn outline_into(msg: &Message<'_>, base: usize, nesting_left: usize, out: &mut Vec<Node>) {
+    for (id, depth) in walk(msg) {
+        let Some(part) = msg.parts.get(id) else {
+            continue;
+        };
+        out.push(Node {
+            depth: base + depth,
+            mime_type: mime_type_of(part),
+            size: part.len(),
+            name: original_name(msg, part),
+        });
+        if let (PartType::Message(nested), Some(left)) = (&part.body, nesting_left.checked_sub(1)) {
+            outline_into(nested, base + depth + 1, left, out);
+        }
+    }
 }
 
 /// The bytes to save for an attachment or nested message. Text parts keep their original

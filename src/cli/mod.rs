@@ -42,7 +42,6 @@ pub enum Command {
     #[command(hide = true)]
     Qs(qs::QsArgs),
     /// Turn messages into their text and their attachments, safely.
-    #[command(hide = true)]
     Unpack(unpack::UnpackArgs),
     /// POP3 client: list, pull and unpack a mailbox.
     Pop3(pop3::Pop3Args),

@@ -565,3 +565,36 @@ fn dovecot_in_use_with_pop3_lock_session() {
     assert!(text(&out).1.contains("IN-USE"), "{}", text(&out).1);
     let _ = w.write_all(b"QUIT\r\n");
 }
+
+#[test]
+fn pull_unpack_saves_attachments_beside_the_message() {
+    let raw = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: with attachment\r\n\
+Message-ID: <att@example.com>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\n\
+hello\r\n--XX\r\nContent-Type: application/octet-stream\r\n\
+Content-Disposition: attachment; filename=\"report.bin\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nAAECAwQ=\r\n--XX--\r\n"
+        .to_vec();
+    let server = FakePop3::start(vec![("att-1".to_owned(), raw.clone())], Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pull(
+        &server,
+        dir.path(),
+        &["--format", "eml", "--unpack", "--json"],
+    );
+    assert_code(&out, 0);
+    let (stdout, _) = text(&out);
+    let line: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().expect("a line")).expect("json");
+    assert_eq!(line["status"], "stored");
+    assert_eq!(
+        std::fs::read(dir.path().join("att-1.eml")).expect("eml"),
+        raw
+    );
+    let attachments = line["attachments"].as_array().expect("attachments");
+    assert_eq!(attachments.len(), 1, "{line}");
+    let path = attachments[0].as_str().expect("path");
+    assert!(path.ends_with("report.bin"), "{path}");
+    assert!(Path::new(path).starts_with(dir.path()), "{path}");
+    assert_eq!(std::fs::read(path).expect("attachment"), [0u8, 1, 2, 3, 4]);
+}

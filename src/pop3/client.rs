@@ -203,7 +203,16 @@ impl<S: BufRead + Write> Client<S> {
                 self.greeting = text;
                 Ok(())
             }
-            Reply::Err { code, text } => Err(self.refused("connection", code, text, false)),
+            // A temporary refusal keeps its code (75); any other -ERR greeting means the
+            // service is not available to us.
+            Reply::Err {
+                code: Some(c),
+                text,
+            } if c.is_temporary() => Err(self.refused("connection", Some(c), text, false)),
+            Reply::Err { text, .. } => Err(Pop3Error::Unavailable {
+                host: self.host.clone(),
+                why: format!("the server refused the connection: {text}"),
+            }),
             Reply::Continue(_) => Err(self.protocol("a greeting that is not +OK")),
         }
     }
@@ -687,6 +696,14 @@ mod tests {
         // -ERR to a multi-line command: no body follows, the next reply is read correctly.
         assert!(c.top_header(9).is_err());
         assert_eq!(c.stat().expect("stat"), (2, 320));
+    }
+
+    #[test]
+    fn refusing_greetings() {
+        let mut c = client(b"-ERR [SYS/TEMP] too many connections\r\n");
+        assert_eq!(c.read_greeting().expect_err("temp").exit_code(), 75);
+        let mut c = client(b"-ERR go away\r\n");
+        assert_eq!(c.read_greeting().expect_err("perm").exit_code(), 69);
     }
 
     #[test]

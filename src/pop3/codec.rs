@@ -276,6 +276,41 @@ mod tests {
         assert!(matches!(err, BodyError::Read(e) if e.kind() == io::ErrorKind::UnexpectedEof));
     }
 
+    fn stuff(body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for line in body.split_inclusive(|b| *b == b'\n') {
+            if line.first() == Some(&b'.') {
+                out.push(b'.');
+            }
+            out.extend_from_slice(line);
+        }
+        out.extend_from_slice(b".\r\n");
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stuffing_round_trips_at_any_split(
+            lines in proptest::collection::vec("[.a\r]{0,6}", 0..12),
+            lf_only in proptest::bool::ANY,
+            at in 0usize..200,
+        ) {
+            let eol = if lf_only { "\n" } else { "\r\n" };
+            let body: String = lines.iter().map(|l| format!("{l}{eol}")).collect();
+            let wire = stuff(body.as_bytes());
+            let at = at.min(wire.len());
+            let mut d = DotDecoder::new();
+            let mut out = Vec::new();
+            let mut used = d.feed(&wire[..at], &mut out);
+            if !d.is_done() {
+                used += d.feed(&wire[at..], &mut out);
+            }
+            proptest::prop_assert!(d.is_done());
+            proptest::prop_assert_eq!(used, wire.len());
+            proptest::prop_assert_eq!(out, body.as_bytes());
+        }
+    }
+
     #[test]
     fn status_lines_are_bounded() {
         let long = vec![b'x'; 1000];

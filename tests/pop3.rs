@@ -598,3 +598,29 @@ Content-Transfer-Encoding: base64\r\n\r\nAAECAwQ=\r\n--XX--\r\n"
     assert!(Path::new(path).starts_with(dir.path()), "{path}");
     assert_eq!(std::fs::read(path).expect("attachment"), [0u8, 1, 2, 3, 4]);
 }
+
+#[test]
+fn a_silent_tls_handshake_times_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        // Accept and say nothing: the client's ClientHello is never answered.
+        let held: Vec<_> = listener.incoming().take(1).collect();
+        std::thread::sleep(Duration::from_secs(10));
+        drop(held);
+    });
+    let mut cmd = postie();
+    cmd.args([
+        "pop3",
+        "stat",
+        "--server",
+        &format!("pop3s://127.0.0.1:{port}"),
+    ])
+    .args(["--user", USER, "--password-env", "POP_PW", "--timeout", "1"])
+    .env("POP_PW", PASS);
+    let started = Instant::now();
+    let out = run(&mut cmd);
+    assert_code(&out, 28);
+    assert!(text(&out).1.contains("TLS handshake"), "{}", text(&out).1);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

@@ -40,10 +40,8 @@ pub enum Command {
     #[command(hide = true)]
     Qs(qs::QsArgs),
     /// Turn messages into their text and their attachments, safely.
-    #[command(hide = true)]
     Unpack(unpack::UnpackArgs),
     /// POP3 client: list, pull and unpack a mailbox.
-    #[command(hide = true)]
     Pop3(pop3::Pop3Args),
     /// Send mail with attachments over SMTP.
     #[command(hide = true)]

@@ -36,10 +36,8 @@ pub enum Command {
     #[command(hide = true)]
     Cookies(cookies::CookiesArgs),
     /// URL tools with the semantics of CPython's urllib.parse.
-    #[command(hide = true)]
     Url(url::UrlArgs),
     /// Query-string tools with the semantics of CPython's urllib.parse.
-    #[command(hide = true)]
     Qs(qs::QsArgs),
     /// Turn messages into their text and their attachments, safely.
     #[command(hide = true)]

@@ -56,6 +56,7 @@ impl UrlError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PyErrorKind {
     ValueError,
+    TypeError,
     UnicodeEncodeError,
     UnicodeDecodeError,
     LookupError,
@@ -65,6 +66,7 @@ impl PyErrorKind {
     pub fn name(self) -> &'static str {
         match self {
             PyErrorKind::ValueError => "ValueError",
+            PyErrorKind::TypeError => "TypeError",
             PyErrorKind::UnicodeEncodeError => "UnicodeEncodeError",
             PyErrorKind::UnicodeDecodeError => "UnicodeDecodeError",
             PyErrorKind::LookupError => "LookupError",

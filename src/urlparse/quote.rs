@@ -100,9 +100,7 @@ pub fn unquote<'a>(s: &'a str, codec: Codec, errors: Errors) -> Result<Cow<'a, s
             i += 1;
         }
         let run = &s[start..i];
-        if !ascii {
-            out.push_str(run);
-        } else if !run.contains('%') {
+        if !ascii || !run.contains('%') {
             out.push_str(run);
         } else {
             buf.clear();

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::cli::CliError;
-use crate::cli::url::{Batch, CodecFlags, for_each_input, json_error, json_str};
+use crate::cli::url::{Batch, CodecFlags, for_each_input, json_error, json_str, simple_batch};
 use crate::error::{Error, Exit};
 use crate::urlparse::pyrepr::repr;
 use crate::urlparse::{
@@ -364,8 +364,8 @@ fn encode(a: &QsEncodeArgs) -> Result<Exit, Error> {
     };
     let enc =
         |q: &[(String, QsValue)]| urlparse::urlencode(q, a.doseq, &a.safe, codec, errors, via);
-    let mut batch = Batch::new("qs encode");
     if !a.pairs.is_empty() {
+        let mut batch = Batch::new("qs encode");
         let query: Vec<(String, QsValue)> = a
             .pairs
             .iter()
@@ -383,16 +383,7 @@ fn encode(a: &QsEncodeArgs) -> Result<Exit, Error> {
         }
         return batch.finish();
     }
-    for_each_input(&[], &mut batch, |batch, input, raw| {
-        match input.and_then(query_from_json).and_then(|q| enc(&q)) {
-            Ok(s) => batch.write(format!("{s}\n").as_bytes()),
-            Err(e) => {
-                batch.report(&String::from_utf8_lossy(raw), &e);
-                batch.write(b"\n")
-            }
-        }
-    })?;
-    batch.finish()
+    simple_batch("qs encode", &[], |line| enc(&query_from_json(line)?))
 }
 
 #[cfg(test)]

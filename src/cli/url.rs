@@ -564,7 +564,6 @@ fn get(a: &GetArgs) -> Result<Exit, Error> {
 // url unparse, join, defrag, quote, unquote
 
 fn unparse(a: &UnparseArgs) -> Result<Exit, Error> {
-    let mut batch = Batch::new("url unparse");
     let given = [&a.netloc, &a.path, &a.params, &a.query, &a.fragment]
         .iter()
         .any(|f| f.is_some())
@@ -588,19 +587,11 @@ fn unparse(a: &UnparseArgs) -> Result<Exit, Error> {
                 &f(&a.fragment),
             ),
         };
+        let mut batch = Batch::new("url unparse");
         batch.write(format!("{url}\n").as_bytes())?;
         return batch.finish();
     }
-    for_each_input(&[], &mut batch, |batch, input, raw| {
-        match input.and_then(unparse_json_line) {
-            Ok(url) => batch.write(format!("{url}\n").as_bytes()),
-            Err(e) => {
-                batch.report(&String::from_utf8_lossy(raw), &e);
-                batch.write(b"\n")
-            }
-        }
-    })?;
-    batch.finish()
+    simple_batch("url unparse", &[], unparse_json_line)
 }
 
 /// One `url parse --json` line back to a URL: urlunparse when it has `params`, else urlunsplit.
@@ -631,8 +622,8 @@ fn unparse_json_line(line: &str) -> Result<String, PyError> {
     })
 }
 
-/// A batch where each input maps to one output line or an error.
-fn simple_batch(
+/// A batch where each input maps to one output line, or to an empty line and a report.
+pub(crate) fn simple_batch(
     what: &'static str,
     inputs: &[String],
     f: impl Fn(&str) -> Result<String, PyError>,

@@ -14,11 +14,14 @@ fn with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("postie starts");
+        .expect("the program starts");
     let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(input).expect("write stdin");
-    drop(stdin);
-    child.wait_with_output().expect("postie runs")
+    let input = input.to_vec();
+    // A thread writes, so a child that answers while it reads cannot deadlock on full pipes.
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("postie runs");
+    writer.join().expect("writer thread").expect("write stdin");
+    out
 }
 
 #[test]

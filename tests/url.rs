@@ -37,11 +37,14 @@ fn with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("postie starts");
+        .expect("the program starts");
     let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(input).expect("write stdin");
-    drop(stdin);
-    child.wait_with_output().expect("postie runs")
+    let input = input.to_vec();
+    // A thread writes, so a child that answers while it reads cannot deadlock on full pipes.
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("postie runs");
+    writer.join().expect("writer thread").expect("write stdin");
+    out
 }
 
 #[test]
@@ -211,4 +214,220 @@ fn closed_stdout_is_a_clean_exit() {
     drop(stdin);
     let out = child.wait_with_output().expect("postie runs");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interop with CPython 3.13 (POSTIE_INTEROP=1) and property tests.
+
+use std::path::Path;
+
+/// A command running CPython 3.13: `PYENV_VERSION=3.13.0 python3` (the issue's oracle), else
+/// `python3.13` on PATH. None when neither is a 3.13.
+fn cpython313() -> Option<Command> {
+    let candidates: [(&str, Option<(&str, &str)>); 2] = [
+        ("python3", Some(("PYENV_VERSION", "3.13.0"))),
+        ("python3.13", None),
+    ];
+    candidates.into_iter().find_map(|(prog, env)| {
+        let make = || {
+            let mut c = Command::new(prog);
+            if let Some((k, v)) = env {
+                c.env(k, v);
+            }
+            c.env("PYTHONIOENCODING", "utf-8").env("PYTHONUTF8", "1");
+            c
+        };
+        let out = make()
+            .args(["-c", "import sys; print(sys.version_info[:2] == (3, 13))"])
+            .output()
+            .ok()?;
+        (String::from_utf8_lossy(&out.stdout).trim() == "True").then(make)
+    })
+}
+
+fn generator() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/url/generate.py")
+}
+
+#[test]
+fn interop_fixtures_match_live_cpython() {
+    let python = cpython313();
+    if !common::require_peer(
+        "interop_fixtures_match_live_cpython",
+        "CPython 3.13",
+        python.is_some(),
+    ) {
+        return;
+    }
+    let mut python = python.expect("checked");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = python
+        .arg(generator())
+        .arg(dir.path())
+        .output()
+        .expect("generator runs");
+    assert!(out.status.success(), "{}", text(&out).1);
+    for folder in url_golden::FOLDERS {
+        let rel = Path::new(folder).join("cases.jsonl");
+        let live = std::fs::read(dir.path().join(&rel)).expect("live fixture");
+        let committed = std::fs::read(url_golden::golden_dir().join(&rel)).expect("fixture");
+        assert!(
+            live == committed,
+            "fixtures/url/golden/{folder} differs from what CPython 3.13 writes now: \
+             re-run fixtures/url/generate.py"
+        );
+    }
+    // And postie agrees with the live output, case by case.
+    let (failures, _) = url_golden::run_all(dir.path(), 10);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Deterministic tricky strings: URL delimiters, controls, brackets, digits, `%`, `+`,
+/// non-ASCII (NFKC-expanding and case-changing characters among them).
+fn random_inputs(n: usize) -> Vec<String> {
+    const PIECES: &[&str] = &[
+        "http",
+        "HTTPS",
+        "ftp",
+        "file",
+        "mailto",
+        "tel",
+        ":",
+        "//",
+        "/",
+        "?",
+        "#",
+        ";",
+        "@",
+        "[",
+        "]",
+        "::1",
+        "v1.x",
+        "%",
+        "%2",
+        "%41",
+        "%zz",
+        "+",
+        "=",
+        "&",
+        " ",
+        "\t",
+        "\r",
+        "\n",
+        "\0",
+        "\x1f",
+        "\x7f",
+        "a",
+        "B",
+        "0",
+        "65536",
+        "é",
+        "É",
+        "\u{2100}",
+        "\u{ff0f}",
+        "\u{ff03}",
+        "\u{0130}",
+        "ß",
+        "Σ",
+        "\u{fe58}",
+        "\u{1f600}",
+        "\u{200b}",
+        ".",
+        "..",
+        "%E2%82%AC",
+        "%ff",
+        "127.0.0.1",
+        "fe80::1%eth0",
+    ];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..n)
+        .map(|_| {
+            let len = next() % 12;
+            (0..len)
+                .map(|_| PIECES[usize::try_from(next() % PIECES.len() as u64).expect("small")])
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn interop_random_inputs_match_cpython() {
+    let python = cpython313();
+    if !common::require_peer(
+        "interop_random_inputs_match_cpython",
+        "CPython 3.13",
+        python.is_some(),
+    ) {
+        return;
+    }
+    let inputs = random_inputs(10_000);
+    let mut stdin = Vec::new();
+    for s in &inputs {
+        stdin.extend_from_slice(serde_json::to_string(s).expect("json").as_bytes());
+        stdin.push(b'\n');
+    }
+    let mut python = python.expect("checked");
+    let out = with_stdin(python.arg(generator()).arg("--oracle"), &stdin);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let mut n = 0;
+    for line in String::from_utf8(out.stdout).expect("utf-8").lines() {
+        let rec: serde_json::Value = serde_json::from_str(line).expect("oracle JSON");
+        let folder = rec[0].as_str().expect("folder");
+        let got = url_golden::recompute(folder, &rec[1]);
+        assert_eq!(got, rec[1], "postie differs from CPython 3.13");
+        n += 1;
+    }
+    assert_eq!(n, inputs.len() * 6, "every input was checked");
+}
+
+mod props {
+    use postie::urlparse::{self, Codec, Errors, QsOptions, split};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// No input panics any function, and what Python guarantees of a successful split holds:
+        /// no tab/CR/LF in any field, a lowercase scheme, and urlunsplit's result re-splits.
+        #[test]
+        fn no_panics_and_split_invariants(
+            s in "[a-zA-Z0-9:/?#\\[\\]@%+&=;. \t\r\n\x00é\u{2100}\u{ff0f}Σ-]{0,40}",
+            base in "(http://a/b/c|ftp:x|)[a-z/.;?#]{0,8}",
+        ) {
+            if let Ok(r) = urlparse::urlsplit(&s, "", true) {
+                for f in [&r.scheme, &r.netloc, &r.path, &r.query, &r.fragment] {
+                    prop_assert!(!f.contains(['\t', '\r', '\n']));
+                }
+                prop_assert!(!r.scheme.bytes().any(|b| b.is_ascii_uppercase()));
+                let _ = split::port(&r.netloc);
+                let _ = split::hostname(&r.netloc);
+                let again = r.geturl();
+                let _ = urlparse::urlsplit(&again, "", true);
+            }
+            let _ = urlparse::urlparse(&s, "https", false);
+            let _ = urlparse::urljoin(&base, &s, true);
+            let _ = urlparse::urldefrag(&s);
+            let _ = urlparse::parse_qsl(&s, &QsOptions { strict_parsing: true, ..QsOptions::default() });
+            for codec in [Codec::Utf8, Codec::Latin1, Codec::Ascii, Codec::Cp1252] {
+                for errors in [Errors::Strict, Errors::Replace, Errors::Ignore] {
+                    let _ = urlparse::quote(&s, "/", codec, errors);
+                    let _ = urlparse::unquote_plus(&s, codec, errors);
+                }
+            }
+        }
+
+        /// unquote(quote(x)) == x for any text (UTF-8 round trip).
+        #[test]
+        fn quote_round_trips(s in "\\PC{0,30}") {
+            let q = urlparse::quote(&s, "", Codec::Utf8, Errors::Strict).expect("utf-8 encodes all");
+            prop_assert!(q.is_ascii());
+            prop_assert_eq!(urlparse::unquote(&q, Codec::Utf8, Errors::Strict).expect("valid"), s);
+        }
+    }
 }

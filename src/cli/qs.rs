@@ -108,22 +108,21 @@ fn parse_options(a: &QsParseArgs) -> Result<QsOptions, CliError> {
 fn parse(a: &QsParseArgs) -> Result<Exit, Error> {
     let opts = parse_options(a)?;
     let mut batch = Batch::new("qs parse");
-    let mut buf = Vec::with_capacity(512);
     for_each_input(&a.queries, &mut batch, |batch, input, raw| {
-        buf.clear();
+        let mark = batch.buf.len();
         let r = input.and_then(|q| {
             if a.pairs {
-                pairs_json(q, &opts, &mut buf)
+                pairs_json(q, &opts, &mut batch.buf)
             } else {
-                dict_json(q, &opts, &mut buf)
+                dict_json(q, &opts, &mut batch.buf)
             }
         });
         if let Err(e) = r {
-            buf.clear();
+            batch.buf.truncate(mark);
             batch.count_failure();
-            json_error(&mut buf, "query", raw, &e);
+            json_error(&mut batch.buf, "query", raw, &e);
         }
-        batch.write(&buf)
+        Ok(())
     })?;
     batch.finish()
 }

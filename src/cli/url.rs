@@ -8,7 +8,7 @@
 //! would raise (Python itself would stop the whole script there).
 
 use std::borrow::Cow;
-use std::io::{self, BufRead, BufReader, BufWriter, StdoutLock, Write};
+use std::io::{self, BufRead, BufReader, StdoutLock, Write};
 
 use clap::{Args, Subcommand};
 
@@ -181,11 +181,16 @@ pub fn run(args: UrlArgs) -> Result<Exit, Error> {
 // ---------------------------------------------------------------------------------------------
 // The batch loop and output, shared with `postie qs`.
 
-/// Buffered stdout plus the failure count of a batch.
+/// Output size past which a batch writes its buffer to stdout: one syscall per many records.
+const FLUSH_AT: usize = 1 << 16;
+
+/// Stdout, the output buffer records are written into, and the failure count of a batch.
 #[derive(Debug)]
 pub(crate) struct Batch {
     what: &'static str,
-    pub out: BufWriter<StdoutLock<'static>>,
+    out: StdoutLock<'static>,
+    /// Records are appended here; [`Batch::flush_if_full`] writes them out.
+    pub buf: Vec<u8>,
     failed: u64,
 }
 
@@ -193,9 +198,26 @@ impl Batch {
     pub fn new(what: &'static str) -> Batch {
         Batch {
             what,
-            out: BufWriter::with_capacity(1 << 16, io::stdout().lock()),
+            out: io::stdout().lock(),
+            buf: Vec::with_capacity(FLUSH_AT + 4096),
             failed: 0,
         }
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        self.out
+            .write_all(&self.buf)
+            .and_then(|()| self.out.flush())
+            .map_err(|e| Error::output("stdout", e))?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    pub fn flush_if_full(&mut self) -> Result<(), Error> {
+        if self.buf.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Counts a failed input and reports it on stderr as `postie: <cmd>: '<input>': <error>`.
@@ -210,13 +232,12 @@ impl Batch {
     }
 
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.out
-            .write_all(bytes)
-            .map_err(|e| Error::output("stdout", e))
+        self.buf.extend_from_slice(bytes);
+        self.flush_if_full()
     }
 
     pub fn finish(mut self) -> Result<Exit, Error> {
-        self.out.flush().map_err(|e| Error::output("stdout", e))?;
+        self.flush()?;
         Ok(Exit::from_all_ok(self.failed == 0))
     }
 }
@@ -257,29 +278,41 @@ pub(crate) fn for_each_input(
                 f(batch, Err(err), &line)?;
             }
         }
+        batch.flush_if_full()?;
     }
 }
 
+/// Bytes a JSON string must escape.
+const JSON_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// Appends `s` as a JSON string.
 pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
-        };
+        if !JSON_ESCAPE[usize::from(b)] {
+            continue;
+        }
         out.extend_from_slice(&bytes[start..i]);
-        if esc.is_empty() {
-            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
-        } else {
-            out.extend_from_slice(esc);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
         }
         start = i + 1;
     }
@@ -348,25 +381,32 @@ fn parse_one<'a>(url: &'a str, a: &'a ParseArgs) -> Result<Parsed<'a>, PyError> 
 
 fn parse(a: &ParseArgs) -> Result<Exit, Error> {
     let mut batch = Batch::new("url parse");
-    let mut buf = Vec::with_capacity(512);
     let mut first = true;
     for_each_input(&a.urls, &mut batch, |batch, input, raw| {
-        buf.clear();
-        let result = input.and_then(|url| parse_one(url, a));
-        match result {
-            Ok(p) if a.json => parse_json(&mut buf, &p, batch),
-            Ok(p) => parse_text(&mut buf, &p, raw, batch, &mut first),
+        match input.and_then(|url| parse_one(url, a)) {
+            Ok(p) if a.json => {
+                if !parse_json(&mut batch.buf, &p) {
+                    batch.count_failure();
+                }
+            }
+            Ok(p) => {
+                if let Some(e) = parse_text(&mut batch.buf, &p, &mut first) {
+                    batch.report(&String::from_utf8_lossy(raw), &e);
+                }
+            }
             Err(e) if a.json => {
                 batch.count_failure();
-                json_error(&mut buf, "url", raw, &e);
+                json_error(&mut batch.buf, "url", raw, &e);
             }
             Err(e) => {
                 batch.report(&String::from_utf8_lossy(raw), &e);
-                separate(&mut buf, &mut first);
-                buf.extend_from_slice(format!("error: {e}\n").as_bytes());
+                separate(&mut batch.buf, &mut first);
+                batch
+                    .buf
+                    .extend_from_slice(format!("error: {e}\n").as_bytes());
             }
         }
-        batch.write(&buf)
+        Ok(())
     })?;
     batch.finish()
 }
@@ -378,7 +418,8 @@ fn separate(buf: &mut Vec<u8>, first: &mut bool) {
     *first = false;
 }
 
-fn parse_json(buf: &mut Vec<u8>, p: &Parsed<'_>, batch: &mut Batch) {
+/// Appends the JSON record; false when reading the port failed (the record says why).
+fn parse_json(buf: &mut Vec<u8>, p: &Parsed<'_>) -> bool {
     buf.push(b'{');
     for (name, value) in &p.fields[..p.nfields] {
         buf.push(b'"');
@@ -399,15 +440,18 @@ fn parse_json(buf: &mut Vec<u8>, p: &Parsed<'_>, batch: &mut Batch) {
         Ok(Some(port)) => buf.extend_from_slice(port.to_string().as_bytes()),
         Ok(None) => buf.extend_from_slice(b"null"),
         Err(e) => {
-            batch.count_failure();
             buf.extend_from_slice(b"null, \"error\": ");
             json_str(buf, &e.to_string());
+            buf.extend_from_slice(b"}\n");
+            return false;
         }
     }
     buf.extend_from_slice(b"}\n");
+    true
 }
 
-fn parse_text(buf: &mut Vec<u8>, p: &Parsed<'_>, raw: &[u8], batch: &mut Batch, first: &mut bool) {
+/// Appends the text record; the port's error when reading it failed.
+fn parse_text(buf: &mut Vec<u8>, p: &Parsed<'_>, first: &mut bool) -> Option<PyError> {
     separate(buf, first);
     for (name, value) in &p.fields[..p.nfields] {
         buf.extend_from_slice(format!("{name}: {value}\n").as_bytes());
@@ -422,10 +466,11 @@ fn parse_text(buf: &mut Vec<u8>, p: &Parsed<'_>, raw: &[u8], batch: &mut Batch, 
         Ok(port) => {
             let port = port.map_or_else(|| "None".to_owned(), |p| p.to_string());
             buf.extend_from_slice(format!("port: {port}\n").as_bytes());
+            None
         }
         Err(e) => {
-            batch.report(&String::from_utf8_lossy(raw), &e);
             buf.extend_from_slice(format!("port: error: {e}\n").as_bytes());
+            Some(e)
         }
     }
 }
@@ -546,16 +591,15 @@ fn query_values(query: &str, name: &str, all: bool, out: &mut Vec<u8>) -> Result
 fn get(a: &GetArgs) -> Result<Exit, Error> {
     let pieces = parse_template(&a.template)?;
     let mut batch = Batch::new("url get");
-    let mut buf = Vec::with_capacity(256);
     for_each_input(&a.urls, &mut batch, |batch, input, raw| {
-        buf.clear();
-        let r = input.and_then(|url| render(&pieces, url, &a.flags, &mut buf));
+        let mark = batch.buf.len();
+        let r = input.and_then(|url| render(&pieces, url, &a.flags, &mut batch.buf));
         if let Err(e) = r {
-            buf.clear();
-            buf.push(b'\n');
+            batch.buf.truncate(mark);
+            batch.buf.push(b'\n');
             batch.report(&String::from_utf8_lossy(raw), &e);
         }
-        batch.write(&buf)
+        Ok(())
     })?;
     batch.finish()
 }

@@ -1,5 +1,6 @@
 //! `parse_qs`, `parse_qsl` and `urlencode`, ported from CPython 3.13.0.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::codec::{Codec, Errors};
@@ -31,32 +32,54 @@ impl Default for QsOptions {
     }
 }
 
+/// A decoded name or value: borrowed from the query when nothing needed decoding.
+pub type Text<'a> = Cow<'a, str>;
+
 /// `parse_qsl(qs, ...)`: the decoded name/value pairs in order.
-pub fn parse_qsl(qs: &str, opts: &QsOptions) -> Result<Vec<(String, String)>, PyError> {
+pub fn parse_qsl<'a>(qs: &'a str, opts: &QsOptions) -> Result<Vec<(Text<'a>, Text<'a>)>, PyError> {
     let mut pairs = Vec::new();
     for_each_pair(qs, opts, |name, value| pairs.push((name, value)))?;
     Ok(pairs)
 }
 
+/// Past this many distinct names, `parse_qs` indexes them in a hash map.
+const LINEAR_NAMES: usize = 16;
+
 /// `parse_qs(qs, ...)`: names in first-seen order, each with all its values.
-pub fn parse_qs(qs: &str, opts: &QsOptions) -> Result<Vec<(String, Vec<String>)>, PyError> {
-    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+#[allow(clippy::type_complexity)]
+pub fn parse_qs<'a>(
+    qs: &'a str,
+    opts: &QsOptions,
+) -> Result<Vec<(Text<'a>, Vec<Text<'a>>)>, PyError> {
+    let mut out: Vec<(Text<'a>, Vec<Text<'a>>)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    for_each_pair(qs, opts, |name, value| match index.get(&name) {
-        Some(&i) => out[i].1.push(value),
-        None => {
-            index.insert(name.clone(), out.len());
-            out.push((name, vec![value]));
+    for_each_pair(qs, opts, |name, value| {
+        let found = if out.len() <= LINEAR_NAMES {
+            out.iter().position(|(k, _)| *k == name)
+        } else {
+            if index.is_empty() {
+                index.extend(out.iter().enumerate().map(|(i, (k, _))| (k.to_string(), i)));
+            }
+            index.get(name.as_ref()).copied()
+        };
+        match found {
+            Some(i) => out[i].1.push(value),
+            None => {
+                if !index.is_empty() {
+                    index.insert(name.to_string(), out.len());
+                }
+                out.push((name, vec![value]));
+            }
         }
     })?;
     Ok(out)
 }
 
 /// The loop of `parse_qsl`, handing each decoded pair to `f`.
-pub fn for_each_pair(
-    qs: &str,
+pub fn for_each_pair<'a>(
+    qs: &'a str,
     opts: &QsOptions,
-    mut f: impl FnMut(String, String),
+    mut f: impl FnMut(Text<'a>, Text<'a>),
 ) -> Result<(), PyError> {
     let sep = opts.separator.as_str();
     if sep.is_empty() {
@@ -70,9 +93,9 @@ pub fn for_each_pair(
     {
         return Err(PyError::value("Max number of fields exceeded"));
     }
-    for name_value in qs.split(sep) {
+    let mut field = |name_value: &'a str| -> Result<(), PyError> {
         if name_value.is_empty() && !opts.strict_parsing {
-            continue;
+            return Ok(());
         }
         let (name, value, has_eq) = match name_value.split_once('=') {
             Some((n, v)) => (n, v, true),
@@ -85,12 +108,17 @@ pub fn for_each_pair(
             )));
         }
         if !value.is_empty() || opts.keep_blank_values {
-            let name = unquote_plus(name, opts.codec, opts.errors)?.into_owned();
-            let value = unquote_plus(value, opts.codec, opts.errors)?.into_owned();
+            let name = unquote_plus(name, opts.codec, opts.errors)?;
+            let value = unquote_plus(value, opts.codec, opts.errors)?;
             f(name, value);
         }
+        Ok(())
+    };
+    if let [b] = sep.as_bytes() {
+        qs.split(char::from(*b)).try_for_each(&mut field)
+    } else {
+        qs.split(sep).try_for_each(&mut field)
     }
-    Ok(())
 }
 
 /// The `quote_via` argument of `urlencode`.

@@ -63,8 +63,9 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
-/// `unquote_to_bytes` of an ASCII run: `%XX` decoded, anything else kept literally.
-fn unquote_bytes(s: &[u8], out: &mut Vec<u8>) {
+/// `unquote_to_bytes` of an ASCII run: `%XX` decoded, anything else kept literally (and `+`
+/// made a space first when `plus`).
+fn unquote_bytes(s: &[u8], plus: bool, out: &mut Vec<u8>) {
     let mut i = 0;
     while i < s.len() {
         let b = s[i];
@@ -78,7 +79,7 @@ fn unquote_bytes(s: &[u8], out: &mut Vec<u8>) {
             i += 3;
             continue;
         }
-        out.push(b);
+        out.push(if plus && b == b'+' { b' ' } else { b });
         i += 1;
     }
 }
@@ -86,12 +87,31 @@ fn unquote_bytes(s: &[u8], out: &mut Vec<u8>) {
 /// `unquote(string, encoding, errors)` (Python's defaults: utf-8, replace). Each run of ASCII
 /// characters is decoded on its own, as Python does; other characters pass through.
 pub fn unquote<'a>(s: &'a str, codec: Codec, errors: Errors) -> Result<Cow<'a, str>, PyError> {
-    if !s.contains('%') {
-        return Ok(Cow::Borrowed(s));
+    unquote_impl(s, false, codec, errors)
+}
+
+/// `unquote_plus(string, encoding, errors)`: `+` becomes a space before percent-decoding.
+pub fn unquote_plus<'a>(s: &'a str, codec: Codec, errors: Errors) -> Result<Cow<'a, str>, PyError> {
+    unquote_impl(s, true, codec, errors)
+}
+
+fn unquote_impl<'a>(
+    s: &'a str,
+    plus: bool,
+    codec: Codec,
+    errors: Errors,
+) -> Result<Cow<'a, str>, PyError> {
+    let bytes = s.as_bytes();
+    let has_plus = plus && bytes.contains(&b'+');
+    if !bytes.contains(&b'%') {
+        return Ok(if has_plus {
+            Cow::Owned(s.replace('+', " "))
+        } else {
+            Cow::Borrowed(s)
+        });
     }
     let mut out = String::with_capacity(s.len());
     let mut buf = Vec::new();
-    let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         let start = i;
@@ -100,28 +120,18 @@ pub fn unquote<'a>(s: &'a str, codec: Codec, errors: Errors) -> Result<Cow<'a, s
             i += 1;
         }
         let run = &s[start..i];
-        if !ascii || !run.contains('%') {
+        if !ascii {
             out.push_str(run);
-        } else {
-            buf.clear();
-            unquote_bytes(run.as_bytes(), &mut buf);
-            match (codec, std::str::from_utf8(&buf)) {
-                (Codec::Utf8, Ok(text)) => out.push_str(text),
-                _ => out.push_str(&codec.decode(&buf, errors)?),
-            }
+            continue;
+        }
+        buf.clear();
+        unquote_bytes(run.as_bytes(), has_plus, &mut buf);
+        match (codec, std::str::from_utf8(&buf)) {
+            (Codec::Utf8, Ok(text)) => out.push_str(text),
+            _ => out.push_str(&codec.decode(&buf, errors)?),
         }
     }
     Ok(Cow::Owned(out))
-}
-
-/// `unquote_plus(string, encoding, errors)`: `+` becomes a space before percent-decoding.
-pub fn unquote_plus<'a>(s: &'a str, codec: Codec, errors: Errors) -> Result<Cow<'a, str>, PyError> {
-    if s.contains('+') {
-        let spaced = s.replace('+', " ");
-        Ok(Cow::Owned(unquote(&spaced, codec, errors)?.into_owned()))
-    } else {
-        unquote(s, codec, errors)
-    }
 }
 
 #[cfg(test)]

@@ -120,6 +120,10 @@ fn is_unsafe(c: char) -> bool {
     matches!(c, '\t' | '\r' | '\n')
 }
 
+fn has_unsafe(s: &str) -> bool {
+    s.bytes().any(|b| matches!(b, b'\t' | b'\r' | b'\n'))
+}
+
 fn is_scheme_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
 }
@@ -132,7 +136,7 @@ pub fn urlsplit<'a>(
 ) -> Result<SplitResult<'a>, PyError> {
     let url = url.trim_start_matches(is_c0_or_space);
     let scheme = scheme.trim_matches(is_c0_or_space);
-    if url.contains(is_unsafe) || scheme.contains(is_unsafe) {
+    if has_unsafe(url) || has_unsafe(scheme) {
         let url: String = url.chars().filter(|&c| !is_unsafe(c)).collect();
         let scheme: String = scheme.chars().filter(|&c| !is_unsafe(c)).collect();
         return split_clean(&url, &scheme, allow_fragments).map(SplitResult::into_owned);
@@ -146,17 +150,20 @@ fn split_clean<'a>(
     allow_fragments: bool,
 ) -> Result<SplitResult<'a>, PyError> {
     let mut scheme = Cow::Borrowed(default_scheme);
-    if let Some(i) = url.find(':')
-        && i > 0
-        && url.as_bytes()[0].is_ascii_alphabetic()
-        && url.as_bytes()[..i].iter().all(|&b| is_scheme_char(b))
-    {
+    // The first ':' ends a scheme when everything before it is a scheme character: scanning
+    // scheme characters and looking at where the scan stops finds the same ':'.
+    let bytes = url.as_bytes();
+    let i = bytes.iter().take_while(|&&b| is_scheme_char(b)).count();
+    if i > 0 && bytes.get(i) == Some(&b':') && bytes[0].is_ascii_alphabetic() {
         scheme = ascii_lower(&url[..i]);
         url = &url[i + 1..];
     }
     let mut netloc = "";
     if let Some(rest) = url.strip_prefix("//") {
-        let delim = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let delim = rest
+            .bytes()
+            .position(|b| matches!(b, b'/' | b'?' | b'#'))
+            .unwrap_or(rest.len());
         netloc = &rest[..delim];
         url = &rest[delim..];
         check_brackets(netloc)?;

@@ -8,7 +8,7 @@
 //! would raise (Python itself would stop the whole script there).
 
 use std::borrow::Cow;
-use std::io::{self, BufRead, BufReader, StdoutLock, Write};
+use std::io::{self, Read, StdoutLock, Write};
 
 use clap::{Args, Subcommand};
 
@@ -255,31 +255,54 @@ pub(crate) fn for_each_input(
         }
         return Ok(());
     }
-    let mut reader = BufReader::with_capacity(1 << 16, io::stdin());
-    let mut line = Vec::with_capacity(256);
+    let mut stdin = io::stdin().lock();
+    // Lines are handled in place in one buffer; it grows only for a line longer than itself,
+    // so memory does not depend on the number of lines.
+    let mut buf = vec![0u8; 1 << 18];
+    let (mut start, mut end) = (0, 0);
     loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::from(UrlError::Read(e)))?;
+        while let Some(i) = memchr::memchr(b'\n', &buf[start..end]) {
+            one_line(&buf[start..start + i], batch, &mut f)?;
+            start += i + 1;
+        }
+        buf.copy_within(start..end, 0);
+        end -= start;
+        start = 0;
+        if end == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = match stdin.read(&mut buf[end..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(UrlError::Read(e).into()),
+        };
         if n == 0 {
+            if end > 0 {
+                one_line(&buf[..end], batch, &mut f)?;
+            }
             return Ok(());
         }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
-        match std::str::from_utf8(&line) {
-            Ok(s) => f(batch, Ok(s), &line)?,
-            Err(_) => {
-                let err = Codec::Utf8
-                    .decode(&line, Errors::Strict)
-                    .err()
-                    .unwrap_or_else(|| PyError::value("invalid UTF-8"));
-                f(batch, Err(err), &line)?;
-            }
-        }
-        batch.flush_if_full()?;
+        end += n;
     }
+}
+
+/// Hands one stdin line (LF removed) to `f` as text, or as Python's UnicodeDecodeError.
+fn one_line(
+    line: &[u8],
+    batch: &mut Batch,
+    f: &mut impl FnMut(&mut Batch, Result<&str, PyError>, &[u8]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    match std::str::from_utf8(line) {
+        Ok(s) => f(batch, Ok(s), line)?,
+        Err(_) => {
+            let err = Codec::Utf8
+                .decode(line, Errors::Strict)
+                .err()
+                .unwrap_or_else(|| PyError::value("invalid UTF-8"));
+            f(batch, Err(err), line)?;
+        }
+    }
+    batch.flush_if_full()
 }
 
 /// Bytes a JSON string must escape.

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 
+use memchr::{memchr, memchr3, memrchr};
 use unicode_normalization::UnicodeNormalization;
 
 use super::PyError;
@@ -121,7 +122,21 @@ fn is_unsafe(c: char) -> bool {
 }
 
 fn has_unsafe(s: &str) -> bool {
-    s.bytes().any(|b| matches!(b, b'\t' | b'\r' | b'\n'))
+    memchr3(b'\t', b'\r', b'\n', s.as_bytes()).is_some()
+}
+
+fn has(s: &str, b: u8) -> bool {
+    memchr(b, s.as_bytes()).is_some()
+}
+
+/// `s.partition(c)` for an ASCII `c`, when `c` is there.
+fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    memchr(b, s.as_bytes()).map(|i| (&s[..i], &s[i + 1..]))
+}
+
+/// `s.rpartition(c)` for an ASCII `c`, when `c` is there.
+fn rsplit_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    memrchr(b, s.as_bytes()).map(|i| (&s[..i], &s[i + 1..]))
 }
 
 fn is_scheme_char(b: u8) -> bool {
@@ -160,21 +175,18 @@ fn split_clean<'a>(
     }
     let mut netloc = "";
     if let Some(rest) = url.strip_prefix("//") {
-        let delim = rest
-            .bytes()
-            .position(|b| matches!(b, b'/' | b'?' | b'#'))
-            .unwrap_or(rest.len());
+        let delim = memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
         netloc = &rest[..delim];
         url = &rest[delim..];
         check_brackets(netloc)?;
     }
     let mut fragment = "";
-    if allow_fragments && let Some((u, f)) = url.split_once('#') {
+    if allow_fragments && let Some((u, f)) = split_at_byte(url, b'#') {
         url = u;
         fragment = f;
     }
     let mut query = "";
-    if let Some((u, q)) = url.split_once('?') {
+    if let Some((u, q)) = split_at_byte(url, b'?') {
         url = u;
         query = q;
     }
@@ -204,8 +216,8 @@ fn invalid_ipv6() -> PyError {
 /// deliberate deviation from 3.13.0: nothing may come before `[` in the host, and only `:port`
 /// after `]`).
 fn check_brackets(netloc: &str) -> Result<(), PyError> {
-    let open = netloc.contains('[');
-    let close = netloc.contains(']');
+    let open = has(netloc, b'[');
+    let close = has(netloc, b']');
     if open != close {
         return Err(invalid_ipv6());
     }
@@ -367,7 +379,7 @@ pub fn urlparse<'a>(
     allow_fragments: bool,
 ) -> Result<ParseResult<'a>, PyError> {
     let s = urlsplit(url, scheme, allow_fragments)?;
-    let (path, params) = if USES_PARAMS.contains(&s.scheme.as_ref()) && s.path.contains(';') {
+    let (path, params) = if has(&s.path, b';') && USES_PARAMS.contains(&s.scheme.as_ref()) {
         split_params(s.path)
     } else {
         (s.path, Cow::Borrowed(""))
@@ -453,25 +465,25 @@ pub fn urlunparse(
 
 /// `.username` of a result with this netloc.
 pub fn username(netloc: &str) -> Option<&str> {
-    let (userinfo, _) = netloc.rsplit_once('@')?;
-    Some(userinfo.split_once(':').map_or(userinfo, |(u, _)| u))
+    let (userinfo, _) = rsplit_at_byte(netloc, b'@')?;
+    Some(split_at_byte(userinfo, b':').map_or(userinfo, |(u, _)| u))
 }
 
 /// `.password` of a result with this netloc.
 pub fn password(netloc: &str) -> Option<&str> {
-    let (userinfo, _) = netloc.rsplit_once('@')?;
-    userinfo.split_once(':').map(|(_, p)| p)
+    let (userinfo, _) = rsplit_at_byte(netloc, b'@')?;
+    split_at_byte(userinfo, b':').map(|(_, p)| p)
 }
 
 /// `_hostinfo`: the raw hostname and port text (None when empty).
 fn hostinfo(netloc: &str) -> (&str, Option<&str>) {
-    let hostinfo = netloc.rsplit_once('@').map_or(netloc, |(_, h)| h);
-    let (host, port) = match hostinfo.split_once('[') {
+    let hostinfo = rsplit_at_byte(netloc, b'@').map_or(netloc, |(_, h)| h);
+    let (host, port) = match split_at_byte(hostinfo, b'[') {
         Some((_, bracketed)) => {
-            let (host, after) = bracketed.split_once(']').unwrap_or((bracketed, ""));
-            (host, after.split_once(':').map_or("", |(_, p)| p))
+            let (host, after) = split_at_byte(bracketed, b']').unwrap_or((bracketed, ""));
+            (host, split_at_byte(after, b':').map_or("", |(_, p)| p))
         }
-        None => hostinfo.split_once(':').unwrap_or((hostinfo, "")),
+        None => split_at_byte(hostinfo, b':').unwrap_or((hostinfo, "")),
     };
     (host, (!port.is_empty()).then_some(port))
 }
@@ -482,7 +494,7 @@ pub fn hostname(netloc: &str) -> Option<Cow<'_, str>> {
     if host.is_empty() {
         return None;
     }
-    let (name, zone) = match host.find('%') {
+    let (name, zone) = match memchr(b'%', host.as_bytes()) {
         Some(i) => host.split_at(i),
         None => (host, ""),
     };

@@ -3,6 +3,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use memchr::{memchr, memchr_iter};
+
 use super::codec::{Codec, Errors};
 use super::pyrepr::repr;
 use super::quote::{quote, quote_plus, unquote_plus};
@@ -97,8 +99,8 @@ pub fn for_each_pair<'a>(
         if name_value.is_empty() && !opts.strict_parsing {
             return Ok(());
         }
-        let (name, value, has_eq) = match name_value.split_once('=') {
-            Some((n, v)) => (n, v, true),
+        let (name, value, has_eq) = match memchr(b'=', name_value.as_bytes()) {
+            Some(i) => (&name_value[..i], &name_value[i + 1..], true),
             None => (name_value, "", false),
         };
         if !has_eq && opts.strict_parsing {
@@ -115,7 +117,13 @@ pub fn for_each_pair<'a>(
         Ok(())
     };
     if let [b] = sep.as_bytes() {
-        qs.split(char::from(*b)).try_for_each(&mut field)
+        // A one-byte separator is ASCII, so every cut is at a char boundary.
+        let mut start = 0;
+        for i in memchr_iter(*b, qs.as_bytes()) {
+            field(&qs[start..i])?;
+            start = i + 1;
+        }
+        field(&qs[start..])
     } else {
         qs.split(sep).try_for_each(&mut field)
     }

@@ -102,8 +102,8 @@ fn unquote_impl<'a>(
     errors: Errors,
 ) -> Result<Cow<'a, str>, PyError> {
     let bytes = s.as_bytes();
-    let has_plus = plus && bytes.contains(&b'+');
-    if !bytes.contains(&b'%') {
+    let has_plus = plus && memchr::memchr(b'+', bytes).is_some();
+    if memchr::memchr(b'%', bytes).is_none() {
         return Ok(if has_plus {
             Cow::Owned(s.replace('+', " "))
         } else {

@@ -477,7 +477,11 @@ pub fn password(netloc: &str) -> Option<&str> {
 
 /// `_hostinfo`: the raw hostname and port text (None when empty).
 fn hostinfo(netloc: &str) -> (&str, Option<&str>) {
-    let hostinfo = rsplit_at_byte(netloc, b'@').map_or(netloc, |(_, h)| h);
+    host_port(rsplit_at_byte(netloc, b'@').map_or(netloc, |(_, h)| h))
+}
+
+/// The host and port parts of the text after the last `@`.
+fn host_port(hostinfo: &str) -> (&str, Option<&str>) {
     let (host, port) = match split_at_byte(hostinfo, b'[') {
         Some((_, bracketed)) => {
             let (host, after) = split_at_byte(bracketed, b']').unwrap_or((bracketed, ""));
@@ -490,7 +494,10 @@ fn hostinfo(netloc: &str) -> (&str, Option<&str>) {
 
 /// `.hostname` of a result with this netloc: lowercased, except an IPv6 zone after `%`.
 pub fn hostname(netloc: &str) -> Option<Cow<'_, str>> {
-    let (host, _) = hostinfo(netloc);
+    lower_host(hostinfo(netloc).0)
+}
+
+fn lower_host(host: &str) -> Option<Cow<'_, str>> {
     if host.is_empty() {
         return None;
     }
@@ -512,7 +519,11 @@ pub fn hostname(netloc: &str) -> Option<Cow<'_, str>> {
 
 /// `.port` of a result with this netloc: raises as Python does when it is read.
 pub fn port(netloc: &str) -> Result<Option<u16>, PyError> {
-    let Some(port) = hostinfo(netloc).1 else {
+    parse_port(hostinfo(netloc).1)
+}
+
+fn parse_port(port: Option<&str>) -> Result<Option<u16>, PyError> {
+    let Some(port) = port else {
         return Ok(None);
     };
     if !port.bytes().all(|b| b.is_ascii_digit()) {
@@ -526,6 +537,36 @@ pub fn port(netloc: &str) -> Result<Option<u16>, PyError> {
         _ if digits.is_empty() => Ok(Some(0)),
         Ok(v) if v <= 65535 => Ok(u16::try_from(v).ok()),
         _ => Err(PyError::value("Port out of range 0-65535")),
+    }
+}
+
+/// The four netloc attributes of a result, found in one pass over the netloc.
+#[derive(Debug)]
+pub struct Attributes<'a> {
+    pub username: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub hostname: Option<Cow<'a, str>>,
+    /// Reading `.port` may raise: the error is kept for the caller to report.
+    pub port: Result<Option<u16>, PyError>,
+}
+
+/// `username`, `password`, `hostname` and `port` of a result with this netloc.
+pub fn attributes(netloc: &str) -> Attributes<'_> {
+    let (userinfo, hostinfo) = match rsplit_at_byte(netloc, b'@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, netloc),
+    };
+    let (username, password) = match userinfo.map(|u| (u, split_at_byte(u, b':'))) {
+        Some((_, Some((user, pw)))) => (Some(user), Some(pw)),
+        Some((u, None)) => (Some(u), None),
+        None => (None, None),
+    };
+    let (host, port) = host_port(hostinfo);
+    Attributes {
+        username,
+        password,
+        hostname: lower_host(host),
+        port: parse_port(port),
     }
 }
 

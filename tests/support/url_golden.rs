@@ -67,6 +67,19 @@ fn split_case(case: &Value) -> Value {
         Ok(port) => rec["port"] = json!(port),
         Err(e) => rec["port_error"] = json!(e.to_string()),
     }
+    // The one-pass attributes (what `url parse` prints) agree with the separate ones.
+    let attrs = split::attributes(&sr.netloc);
+    assert_eq!(
+        (attrs.username, attrs.password, attrs.hostname, attrs.port),
+        (
+            split::username(&sr.netloc),
+            split::password(&sr.netloc),
+            split::hostname(&sr.netloc),
+            split::port(&sr.netloc)
+        ),
+        "attributes({:?})",
+        sr.netloc
+    );
     rec
 }
 

@@ -110,6 +110,16 @@ fn unquote_impl<'a>(
             Cow::Borrowed(s)
         });
     }
+    if s.is_ascii() {
+        // One ASCII run (the common case): decode in place, one allocation.
+        let mut buf = Vec::with_capacity(s.len());
+        unquote_bytes(bytes, has_plus, &mut buf);
+        return match String::from_utf8(buf) {
+            Ok(text) if codec == Codec::Utf8 || text.is_ascii() => Ok(Cow::Owned(text)),
+            Ok(text) => codec.decode(text.as_bytes(), errors).map(Cow::Owned),
+            Err(e) => codec.decode(e.as_bytes(), errors).map(Cow::Owned),
+        };
+    }
     let mut out = String::with_capacity(s.len());
     let mut buf = Vec::new();
     let mut i = 0;

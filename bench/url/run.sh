@@ -52,13 +52,16 @@ echo "python hostname loop:     $(rss sh -c "$PY bench/url/py_hostname.py < $DAT
 
 $PY - "$DATA/hf.json" "$N" <<'PYEOF'
 import json, sys
-res = {r["command"]: r["mean"] for r in json.load(open(sys.argv[1]))["results"]}
+results = json.load(open(sys.argv[1]))["results"]
+res = {r["command"]: r["mean"] for r in results}
+cpu = {r["command"]: r["user"] + r["system"] for r in results}
 n = int(sys.argv[2])
-print("== throughput (URLs/s) and ratios (postie / python)")
+print("== throughput (URLs/s, wall) and ratios (python time / postie time)")
 for p, q, goal in [("postie url parse --json", "python urlparse+json", 50),
                    ("postie qs parse", "python parse_qs+json", None),
                    ("postie url get {hostname}", "python urlsplit().hostname", 30)]:
     ratio = res[q] / res[p]
     g = f" (goal >= {goal}x: {'met' if ratio >= goal else 'NOT met'})" if goal else ""
-    print(f"{p}: {n / res[p]:,.0f}/s vs {n / res[q]:,.0f}/s = {ratio:.1f}x{g}")
+    print(f"{p}: {n / res[p]:,.0f}/s vs {n / res[q]:,.0f}/s = {ratio:.1f}x wall, "
+          f"{cpu[q] / cpu[p]:.1f}x CPU time{g}")
 PYEOF

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use memchr::{memchr, memchr_iter};
+use memchr::memchr_iter;
 
 use super::codec::{Codec, Errors};
 use super::pyrepr::repr;
@@ -99,7 +99,7 @@ pub fn for_each_pair<'a>(
         if name_value.is_empty() && !opts.strict_parsing {
             return Ok(());
         }
-        let (name, value, has_eq) = match memchr(b'=', name_value.as_bytes()) {
+        let (name, value, has_eq) = match name_value.bytes().position(|b| b == b'=') {
             Some(i) => (&name_value[..i], &name_value[i + 1..], true),
             None => (name_value, "", false),
         };

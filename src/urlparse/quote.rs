@@ -102,15 +102,22 @@ fn unquote_impl<'a>(
     errors: Errors,
 ) -> Result<Cow<'a, str>, PyError> {
     let bytes = s.as_bytes();
-    let has_plus = plus && memchr::memchr(b'+', bytes).is_some();
-    if memchr::memchr(b'%', bytes).is_none() {
+    // One pass for the three facts (names and values are short: one loop beats three scans).
+    let (mut has_pct, mut has_plus, mut ascii) = (false, false, true);
+    for &b in bytes {
+        has_pct |= b == b'%';
+        has_plus |= b == b'+';
+        ascii &= b.is_ascii();
+    }
+    let has_plus = plus && has_plus;
+    if !has_pct {
         return Ok(if has_plus {
             Cow::Owned(s.replace('+', " "))
         } else {
             Cow::Borrowed(s)
         });
     }
-    if s.is_ascii() {
+    if ascii {
         // One ASCII run (the common case): decode in place, one allocation.
         let mut buf = Vec::with_capacity(s.len());
         unquote_bytes(bytes, has_plus, &mut buf);

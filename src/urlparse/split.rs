@@ -125,18 +125,39 @@ fn has_unsafe(s: &str) -> bool {
     memchr3(b'\t', b'\r', b'\n', s.as_bytes()).is_some()
 }
 
+/// Below this length a plain loop finds a byte faster than memchr's vector code.
+const SHORT: usize = 32;
+
+fn find_byte(s: &str, b: u8) -> Option<usize> {
+    let bytes = s.as_bytes();
+    if bytes.len() < SHORT {
+        bytes.iter().position(|&x| x == b)
+    } else {
+        memchr(b, bytes)
+    }
+}
+
+fn rfind_byte(s: &str, b: u8) -> Option<usize> {
+    let bytes = s.as_bytes();
+    if bytes.len() < SHORT {
+        bytes.iter().rposition(|&x| x == b)
+    } else {
+        memrchr(b, bytes)
+    }
+}
+
 fn has(s: &str, b: u8) -> bool {
-    memchr(b, s.as_bytes()).is_some()
+    find_byte(s, b).is_some()
 }
 
 /// `s.partition(c)` for an ASCII `c`, when `c` is there.
 fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
-    memchr(b, s.as_bytes()).map(|i| (&s[..i], &s[i + 1..]))
+    find_byte(s, b).map(|i| (&s[..i], &s[i + 1..]))
 }
 
 /// `s.rpartition(c)` for an ASCII `c`, when `c` is there.
 fn rsplit_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
-    memrchr(b, s.as_bytes()).map(|i| (&s[..i], &s[i + 1..]))
+    rfind_byte(s, b).map(|i| (&s[..i], &s[i + 1..]))
 }
 
 fn is_scheme_char(b: u8) -> bool {
@@ -501,7 +522,7 @@ fn lower_host(host: &str) -> Option<Cow<'_, str>> {
     if host.is_empty() {
         return None;
     }
-    let (name, zone) = match memchr(b'%', host.as_bytes()) {
+    let (name, zone) = match find_byte(host, b'%') {
         Some(i) => host.split_at(i),
         None => (host, ""),
     };

@@ -431,3 +431,20 @@ mod props {
         }
     }
 }
+
+#[test]
+fn lines_longer_than_the_read_buffer_and_a_missing_final_newline() {
+    let long = format!("http://h/{}", "a".repeat(700_000));
+    let input = format!("http://x/\n{long}\nhttp://y/?q=1");
+    let out = with_stdin(
+        postie().args(["url", "get", "{hostname} {path}"]),
+        input.as_bytes(),
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0], "x /");
+    assert_eq!(lines[1].len(), "h /".len() + 700_000);
+    assert_eq!(lines[2], "y /");
+}

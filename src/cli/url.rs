@@ -223,7 +223,13 @@ impl Batch {
     /// Counts a failed input and reports it on stderr as `postie: <cmd>: '<input>': <error>`.
     pub fn report(&mut self, input: &str, err: &dyn std::fmt::Display) {
         self.failed += 1;
-        eprintln!("postie: {}: {}: {err}", self.what, repr(input));
+        // A closed stderr must not stop the batch (eprintln! would panic).
+        let _ = writeln!(
+            io::stderr(),
+            "postie: {}: {}: {err}",
+            self.what,
+            repr(input)
+        );
     }
 
     /// Counts a failed input whose error went into the output record (JSON mode).

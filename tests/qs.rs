@@ -110,3 +110,25 @@ fn encode_from_arguments_and_json_lines() {
     );
     assert_eq!(text(&out).0, "k=1%202&k=/\n");
 }
+
+#[test]
+fn parse_groups_many_pairs_like_parse_qs() {
+    // Over the scan threshold: grouping goes through parse_qs's index; same shape of answer.
+    let query: Vec<String> = (0..100).map(|i| format!("k{}={i}", i % 3)).collect();
+    let out = run(postie().args(["qs", "parse", &query.join("&")]));
+    let v: serde_json::Value = serde_json::from_str(text(&out).0.trim()).expect("JSON");
+    let keys: Vec<&String> = v.as_object().expect("object").keys().collect();
+    assert_eq!(keys.len(), 3);
+    assert_eq!(v["k0"].as_array().expect("list").len(), 34);
+    assert_eq!(v["k1"][0], "1");
+    assert!(
+        text(&out).0.starts_with("{\"k0\": [\"0\", \"3\""),
+        "first-seen order"
+    );
+    // Under it: the scan path, same answer.
+    let out = run(postie().args(["qs", "parse", "b=1&a=2&b=3&c=4&a=5"]));
+    assert_eq!(
+        text(&out).0,
+        "{\"b\": [\"1\", \"3\"], \"a\": [\"2\", \"5\"], \"c\": [\"4\"]}\n"
+    );
+}

@@ -145,16 +145,46 @@ fn pairs_json(q: &str, opts: &QsOptions, buf: &mut Vec<u8>) -> Result<(), PyErro
     Ok(())
 }
 
+/// Past this many pairs, grouping goes through `parse_qs`'s index instead of pair scans.
+const SCAN_PAIRS: usize = 32;
+
 fn dict_json(q: &str, opts: &QsOptions, buf: &mut Vec<u8>) -> Result<(), PyError> {
-    let grouped = urlparse::parse_qs(q, opts)?;
+    let pairs = urlparse::parse_qsl(q, opts)?;
+    if pairs.len() > SCAN_PAIRS {
+        let grouped = urlparse::parse_qs(q, opts)?;
+        let groups = grouped
+            .iter()
+            .map(|(k, vs)| (k.as_ref(), vs.iter().map(AsRef::as_ref)));
+        write_groups(buf, groups);
+        return Ok(());
+    }
+    // Few pairs (the common case): group by scanning, without allocating per name.
+    let groups = pairs.iter().enumerate().filter_map(|(i, (k, _))| {
+        let first_seen = !pairs[..i].iter().any(|(k2, _)| k2 == k);
+        let values = pairs[i..]
+            .iter()
+            .filter(move |(k2, _)| k2 == k)
+            .map(|(_, v)| v.as_ref());
+        first_seen.then_some((k.as_ref(), values))
+    });
+    write_groups(buf, groups);
+    Ok(())
+}
+
+/// Writes `{"name": ["value", ...], ...}` and a newline.
+fn write_groups<'a, I, J>(buf: &mut Vec<u8>, groups: I)
+where
+    I: Iterator<Item = (&'a str, J)>,
+    J: Iterator<Item = &'a str>,
+{
     buf.push(b'{');
-    for (i, (k, values)) in grouped.iter().enumerate() {
+    for (i, (k, values)) in groups.enumerate() {
         if i > 0 {
             buf.extend_from_slice(b", ");
         }
         json_str(buf, k);
         buf.extend_from_slice(b": [");
-        for (j, v) in values.iter().enumerate() {
+        for (j, v) in values.enumerate() {
             if j > 0 {
                 buf.extend_from_slice(b", ");
             }
@@ -163,7 +193,6 @@ fn dict_json(q: &str, opts: &QsOptions, buf: &mut Vec<u8>) -> Result<(), PyError
         buf.push(b']');
     }
     buf.extend_from_slice(b"}\n");
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -448,3 +448,14 @@ fn lines_longer_than_the_read_buffer_and_a_missing_final_newline() {
     assert_eq!(lines[1].len(), "h /".len() + 700_000);
     assert_eq!(lines[2], "y /");
 }
+
+#[test]
+fn json_output_escapes_quotes_backslashes_and_controls() {
+    let out = run(postie().args(["url", "parse", "--json", "http://h/a\"b\\c\u{1}d?é"]));
+    let v: serde_json::Value = serde_json::from_str(text(&out).0.trim()).expect("valid JSON");
+    assert_eq!(v["path"], "/a\"b\\c\u{1}d");
+    assert_eq!(v["query"], "é");
+    let out = run(postie().args(["url", "parse", "--json", "--default-scheme", "x\"y", "//h"]));
+    let v: serde_json::Value = serde_json::from_str(text(&out).0.trim()).expect("valid JSON");
+    assert_eq!(v["scheme"], "x\"y");
+}

@@ -337,21 +337,13 @@ fn word_needs_escape(w: u64) -> bool {
 /// Appends `s` as a JSON string.
 pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    // Skip 8 bytes at a time while none needs escaping (the common case: all of them).
-    let mut clean = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        if word_needs_escape(u64::from_le_bytes(word)) {
-            break;
-        }
-        clean += 8;
+    if !needs_escape(bytes) {
+        return json_known(out, s, true);
     }
-    out.extend_from_slice(&bytes[..clean]);
-    let mut start = clean;
-    for (i, &b) in bytes.iter().enumerate().skip(clean) {
+    out.reserve(bytes.len() + 8);
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
         if !JSON_ESCAPE[usize::from(b)] {
             continue;
         }
@@ -370,10 +362,37 @@ pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Appends `s` as a JSON string or `null`.
-pub(crate) fn json_opt(out: &mut Vec<u8>, s: Option<&str>) {
+/// True when some byte of `bytes` must be escaped in a JSON string.
+pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if word_needs_escape(u64::from_le_bytes(word)) {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| JSON_ESCAPE[usize::from(b)])
+}
+
+/// Appends `s` as a JSON string; `clean` says it is known to need no escapes.
+fn json_known(out: &mut Vec<u8>, s: &str, clean: bool) {
+    if clean {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        json_str(out, s);
+    }
+}
+
+/// Appends `s` (known clean or not) as a JSON string, or `null`.
+fn json_known_opt(out: &mut Vec<u8>, s: Option<&str>, clean: bool) {
     match s {
-        Some(s) => json_str(out, s),
+        Some(s) => json_known(out, s, clean),
         None => out.extend_from_slice(b"null"),
     }
 }
@@ -435,7 +454,10 @@ fn parse(a: &ParseArgs) -> Result<Exit, Error> {
     for_each_input(&a.urls, &mut batch, |batch, input, raw| {
         match input.and_then(|url| parse_one(url, a)) {
             Ok(p) if a.json => {
-                if !parse_json(&mut batch.buf, &p) {
+                // Every field is a piece of the input or of the default scheme (the
+                // hostname lowercased): when neither has a byte to escape, none has.
+                let clean = !needs_escape(raw) && !needs_escape(a.flags.default_scheme.as_bytes());
+                if !parse_json(&mut batch.buf, &p, clean) {
                     batch.count_failure();
                 }
             }
@@ -469,22 +491,22 @@ fn separate(buf: &mut Vec<u8>, first: &mut bool) {
 }
 
 /// Appends the JSON record; false when reading the port failed (the record says why).
-fn parse_json(buf: &mut Vec<u8>, p: &Parsed<'_>) -> bool {
+fn parse_json(buf: &mut Vec<u8>, p: &Parsed<'_>, clean: bool) -> bool {
     buf.push(b'{');
     for (name, value) in &p.fields[..p.nfields] {
         buf.push(b'"');
         buf.extend_from_slice(name.as_bytes());
         buf.extend_from_slice(b"\": ");
-        json_str(buf, value);
+        json_known(buf, value, clean);
         buf.extend_from_slice(b", ");
     }
     let attrs = split::attributes(&p.fields[1].1);
     buf.extend_from_slice(b"\"username\": ");
-    json_opt(buf, attrs.username);
+    json_known_opt(buf, attrs.username, clean);
     buf.extend_from_slice(b", \"password\": ");
-    json_opt(buf, attrs.password);
+    json_known_opt(buf, attrs.password, clean);
     buf.extend_from_slice(b", \"hostname\": ");
-    json_opt(buf, attrs.hostname.as_deref());
+    json_known_opt(buf, attrs.hostname.as_deref(), clean);
     buf.extend_from_slice(b", \"port\": ");
     match attrs.port {
         Ok(Some(port)) => {

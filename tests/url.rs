@@ -222,17 +222,30 @@ fn closed_stdout_is_a_clean_exit() {
 use std::path::Path;
 
 /// A command running CPython 3.13: `PYENV_VERSION=3.13.0 python3` (the oracle), else
-/// `python3.13` on PATH. None when neither is a 3.13.
+/// `python3.13` on PATH, else pyenv's own 3.13 install (3.13.0 first) when the shims are not
+/// on PATH. None when none of them is a 3.13.
 fn cpython313() -> Option<Command> {
-    let candidates: [(&str, Option<(&str, &str)>); 2] = [
-        ("python3", Some(("PYENV_VERSION", "3.13.0"))),
-        ("python3.13", None),
-    ];
-    candidates.into_iter().find_map(|(prog, env)| {
+    let pyenv_root = std::env::var_os("PYENV_ROOT")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pyenv")))
+        .unwrap_or_else(|| "/root/.pyenv".into());
+    let mut installed: Vec<std::path::PathBuf> = std::fs::read_dir(pyenv_root.join("versions"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("3.13"))
+                .map(|e| e.path().join("bin/python3"))
+                .collect()
+        })
+        .unwrap_or_default();
+    installed.sort_by_key(|p| !p.to_string_lossy().contains("/3.13.0/"));
+    let mut candidates: Vec<(std::ffi::OsString, bool)> =
+        vec![("python3".into(), true), ("python3.13".into(), false)];
+    candidates.extend(installed.into_iter().map(|p| (p.into_os_string(), false)));
+    candidates.into_iter().find_map(|(prog, pyenv_env)| {
         let make = || {
-            let mut c = Command::new(prog);
-            if let Some((k, v)) = env {
-                c.env(k, v);
+            let mut c = Command::new(&prog);
+            if pyenv_env {
+                c.env("PYENV_VERSION", "3.13.0");
             }
             c.env("PYTHONIOENCODING", "utf-8").env("PYTHONUTF8", "1");
             c

@@ -9,8 +9,10 @@ N=${1:-1000000}
 POSTIE=${POSTIE:-target/release/postie}
 if PYENV_VERSION=3.13.0 python3 -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
   PY="env PYENV_VERSION=3.13.0 python3"
-else
+elif command -v python3.13 >/dev/null; then
   PY=python3.13
+else
+  PY="${PYENV_ROOT:-$HOME/.pyenv}/versions/3.13.0/bin/python3"
 fi
 [ -x "$POSTIE" ] || cargo build --release
 DATA=$(mktemp -d)

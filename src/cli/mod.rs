@@ -34,10 +34,8 @@ pub enum Command {
     /// Inspect and convert cookie jars (Netscape cookies.txt).
     Cookies(cookies::CookiesArgs),
     /// URL tools with the semantics of CPython's urllib.parse.
-    #[command(hide = true)]
     Url(url::UrlArgs),
     /// Query-string tools with the semantics of CPython's urllib.parse.
-    #[command(hide = true)]
     Qs(qs::QsArgs),
     /// Turn messages into their text and their attachments, safely.
     Unpack(unpack::UnpackArgs),

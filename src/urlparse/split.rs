@@ -1,0 +1,662 @@
+//! `urlsplit`, `urlparse`, `urlunsplit`, `urlunparse` and the netloc attributes
+//! (`username`, `password`, `hostname`, `port`), ported from CPython 3.13.0.
+//!
+//! Results borrow from the input when no cleaning was needed (the common case), so a batch
+//! of millions of URLs allocates little.
+
+use std::borrow::Cow;
+
+use memchr::{memchr, memchr3, memrchr};
+use unicode_normalization::UnicodeNormalization;
+
+use super::PyError;
+use super::pyrepr::repr;
+
+/// Schemes whose URLs `urlunsplit` writes with `//` even when the netloc is empty.
+pub const USES_NETLOC: &[&str] = &[
+    "",
+    "ftp",
+    "http",
+    "gopher",
+    "nntp",
+    "telnet",
+    "imap",
+    "wais",
+    "file",
+    "mms",
+    "https",
+    "shttp",
+    "snews",
+    "prospero",
+    "rtsp",
+    "rtsps",
+    "rtspu",
+    "rsync",
+    "svn",
+    "svn+ssh",
+    "sftp",
+    "nfs",
+    "git",
+    "git+ssh",
+    "ws",
+    "wss",
+    "itms-services",
+];
+
+/// Schemes for which `urlparse` splits `;params` off the last path segment.
+pub const USES_PARAMS: &[&str] = &[
+    "", "ftp", "hdl", "prospero", "http", "imap", "https", "shttp", "rtsp", "rtsps", "rtspu",
+    "sip", "sips", "mms", "sftp", "tel",
+];
+
+/// The five fields of `urlsplit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitResult<'a> {
+    pub scheme: Cow<'a, str>,
+    pub netloc: Cow<'a, str>,
+    pub path: Cow<'a, str>,
+    pub query: Cow<'a, str>,
+    pub fragment: Cow<'a, str>,
+}
+
+/// The six fields of `urlparse`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseResult<'a> {
+    pub scheme: Cow<'a, str>,
+    pub netloc: Cow<'a, str>,
+    pub path: Cow<'a, str>,
+    pub params: Cow<'a, str>,
+    pub query: Cow<'a, str>,
+    pub fragment: Cow<'a, str>,
+}
+
+fn own(c: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(c.into_owned())
+}
+
+impl SplitResult<'_> {
+    pub fn into_owned(self) -> SplitResult<'static> {
+        SplitResult {
+            scheme: own(self.scheme),
+            netloc: own(self.netloc),
+            path: own(self.path),
+            query: own(self.query),
+            fragment: own(self.fragment),
+        }
+    }
+
+    /// `geturl()`: `urlunsplit(self)`.
+    pub fn geturl(&self) -> String {
+        urlunsplit(
+            &self.scheme,
+            &self.netloc,
+            &self.path,
+            &self.query,
+            &self.fragment,
+        )
+    }
+}
+
+impl ParseResult<'_> {
+    /// `geturl()`: `urlunparse(self)`.
+    pub fn geturl(&self) -> String {
+        urlunparse(
+            &self.scheme,
+            &self.netloc,
+            &self.path,
+            &self.params,
+            &self.query,
+            &self.fragment,
+        )
+    }
+}
+
+/// `_WHATWG_C0_CONTROL_OR_SPACE`.
+fn is_c0_or_space(c: char) -> bool {
+    c <= ' '
+}
+
+/// `_UNSAFE_URL_BYTES_TO_REMOVE`.
+fn is_unsafe(c: char) -> bool {
+    matches!(c, '\t' | '\r' | '\n')
+}
+
+fn has_unsafe(s: &str) -> bool {
+    memchr3(b'\t', b'\r', b'\n', s.as_bytes()).is_some()
+}
+
+/// Below this length a plain loop finds a byte faster than memchr's vector code.
+const SHORT: usize = 32;
+
+fn find_byte(s: &str, b: u8) -> Option<usize> {
+    let bytes = s.as_bytes();
+    if bytes.len() < SHORT {
+        bytes.iter().position(|&x| x == b)
+    } else {
+        memchr(b, bytes)
+    }
+}
+
+fn rfind_byte(s: &str, b: u8) -> Option<usize> {
+    let bytes = s.as_bytes();
+    if bytes.len() < SHORT {
+        bytes.iter().rposition(|&x| x == b)
+    } else {
+        memrchr(b, bytes)
+    }
+}
+
+fn has(s: &str, b: u8) -> bool {
+    find_byte(s, b).is_some()
+}
+
+/// `s.partition(c)` for an ASCII `c`, when `c` is there.
+fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    find_byte(s, b).map(|i| (&s[..i], &s[i + 1..]))
+}
+
+/// `s.rpartition(c)` for an ASCII `c`, when `c` is there.
+fn rsplit_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    rfind_byte(s, b).map(|i| (&s[..i], &s[i + 1..]))
+}
+
+fn is_scheme_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
+}
+
+/// `urlsplit(url, scheme, allow_fragments)`.
+pub fn urlsplit<'a>(
+    url: &'a str,
+    scheme: &'a str,
+    allow_fragments: bool,
+) -> Result<SplitResult<'a>, PyError> {
+    let url = url.trim_start_matches(is_c0_or_space);
+    let scheme = scheme.trim_matches(is_c0_or_space);
+    if has_unsafe(url) || has_unsafe(scheme) {
+        let url: String = url.chars().filter(|&c| !is_unsafe(c)).collect();
+        let scheme: String = scheme.chars().filter(|&c| !is_unsafe(c)).collect();
+        return split_clean(&url, &scheme, allow_fragments).map(SplitResult::into_owned);
+    }
+    split_clean(url, scheme, allow_fragments)
+}
+
+fn split_clean<'a>(
+    mut url: &'a str,
+    default_scheme: &'a str,
+    allow_fragments: bool,
+) -> Result<SplitResult<'a>, PyError> {
+    let mut scheme = Cow::Borrowed(default_scheme);
+    // The first ':' ends a scheme when everything before it is a scheme character: scanning
+    // scheme characters and looking at where the scan stops finds the same ':'.
+    let bytes = url.as_bytes();
+    let i = bytes.iter().take_while(|&&b| is_scheme_char(b)).count();
+    if i > 0 && bytes.get(i) == Some(&b':') && bytes[0].is_ascii_alphabetic() {
+        scheme = ascii_lower(&url[..i]);
+        url = &url[i + 1..];
+    }
+    let mut netloc = "";
+    if let Some(rest) = url.strip_prefix("//") {
+        let delim = memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
+        netloc = &rest[..delim];
+        url = &rest[delim..];
+        check_brackets(netloc)?;
+    }
+    let mut fragment = "";
+    if allow_fragments && let Some((u, f)) = split_at_byte(url, b'#') {
+        url = u;
+        fragment = f;
+    }
+    let mut query = "";
+    if let Some((u, q)) = split_at_byte(url, b'?') {
+        url = u;
+        query = q;
+    }
+    check_netloc(netloc)?;
+    Ok(SplitResult {
+        scheme,
+        netloc: Cow::Borrowed(netloc),
+        path: Cow::Borrowed(url),
+        query: Cow::Borrowed(query),
+        fragment: Cow::Borrowed(fragment),
+    })
+}
+
+fn ascii_lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+fn invalid_ipv6() -> PyError {
+    PyError::value("Invalid IPv6 URL")
+}
+
+/// The bracket checks of `urlsplit`, with the CVE-2025-0938 fix's checks first (postie's one
+/// deliberate deviation from 3.13.0: nothing may come before `[` in the host, and only `:port`
+/// after `]`).
+fn check_brackets(netloc: &str) -> Result<(), PyError> {
+    let open = has(netloc, b'[');
+    let close = has(netloc, b']');
+    if open != close {
+        return Err(invalid_ipv6());
+    }
+    if !open {
+        return Ok(());
+    }
+    // _check_bracketed_netloc (CPython 3.13.2+), mirroring _hostinfo's split.
+    let host_and_port = netloc.rsplit_once('@').map_or(netloc, |(_, h)| h);
+    if let Some((before, bracketed)) = host_and_port.split_once('[') {
+        if !before.is_empty() {
+            return Err(invalid_ipv6());
+        }
+        let port = bracketed.split_once(']').map_or("", |(_, p)| p);
+        if !port.is_empty() && !port.starts_with(':') {
+            return Err(invalid_ipv6());
+        }
+    }
+    // 3.13.0's own check, on the first bracketed part of the whole netloc.
+    let after_open = netloc.split_once('[').map_or("", |(_, a)| a);
+    let host = after_open.split_once(']').map_or(after_open, |(h, _)| h);
+    check_bracketed_host(host)
+}
+
+/// `_check_bracketed_host`: IPvFuture (`v1.x`) or an IPv6 address (not IPv4).
+fn check_bracketed_host(host: &str) -> Result<(), PyError> {
+    if let Some(rest) = host.strip_prefix('v') {
+        // \Av[a-fA-F0-9]+\..+\Z  ('.' matches anything but '\n'; '\n' was removed already)
+        let hex = rest.bytes().take_while(u8::is_ascii_hexdigit).count();
+        let ok = hex > 0 && rest[hex..].starts_with('.') && rest.len() > hex + 1;
+        return if ok {
+            Ok(())
+        } else {
+            Err(PyError::value("IPvFuture address is invalid"))
+        };
+    }
+    if is_ipv4(host) {
+        return Err(PyError::value("An IPv4 address cannot be in brackets"));
+    }
+    if is_ipv6(host) {
+        return Ok(());
+    }
+    Err(PyError::value(format!(
+        "{} does not appear to be an IPv4 or IPv6 address",
+        repr(host)
+    )))
+}
+
+/// `ipaddress.IPv4Address(s)` succeeds.
+fn is_ipv4(s: &str) -> bool {
+    let mut n = 0;
+    for octet in s.split('.') {
+        n += 1;
+        let ok = !octet.is_empty()
+            && octet.len() <= 3
+            && octet.bytes().all(|b| b.is_ascii_digit())
+            && (octet == "0" || !octet.starts_with('0'))
+            && octet.parse::<u16>().is_ok_and(|v| v <= 255);
+        if !ok {
+            return false;
+        }
+    }
+    n == 4
+}
+
+/// `ipaddress.IPv6Address(s)` succeeds (scope id included).
+fn is_ipv6(s: &str) -> bool {
+    let addr = match s.split_once('%') {
+        Some((_, scope)) if scope.is_empty() || scope.contains('%') => return false,
+        Some((addr, _)) => addr,
+        None => s,
+    };
+    if addr.is_empty() || addr.contains('/') {
+        return false;
+    }
+    let mut parts: Vec<&str> = addr.split(':').collect();
+    if parts.len() < 3 {
+        return false;
+    }
+    if let Some(last) = parts.last()
+        && last.contains('.')
+    {
+        if !is_ipv4(last) {
+            return false;
+        }
+        parts.pop();
+        // Two hextets stand in for the IPv4 suffix; their values are valid by construction.
+        parts.push("0");
+        parts.push("0");
+    }
+    if parts.len() > 9 {
+        return false;
+    }
+    let n = parts.len();
+    let mut skip = None;
+    for (i, p) in parts.iter().enumerate().take(n - 1).skip(1) {
+        if p.is_empty() {
+            if skip.is_some() {
+                return false;
+            }
+            skip = Some(i);
+        }
+    }
+    let (hi, lo) = if let Some(skip) = skip {
+        let mut hi = skip;
+        let mut lo = n - skip - 1;
+        if parts[0].is_empty() {
+            hi -= 1;
+            if hi > 0 {
+                return false;
+            }
+        }
+        if parts[n - 1].is_empty() {
+            lo -= 1;
+            if lo > 0 {
+                return false;
+            }
+        }
+        if hi + lo > 7 {
+            return false;
+        }
+        (hi, lo)
+    } else {
+        if n != 8 || parts[0].is_empty() || parts[n - 1].is_empty() {
+            return false;
+        }
+        (n, 0)
+    };
+    parts[..hi]
+        .iter()
+        .chain(&parts[n - lo..])
+        .all(|h| !h.is_empty() && h.len() <= 4 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// `_checknetloc`: characters that NFKC-normalize into URL delimiters are refused.
+fn check_netloc(netloc: &str) -> Result<(), PyError> {
+    if netloc.is_ascii() {
+        return Ok(());
+    }
+    let n: String = netloc
+        .chars()
+        .filter(|c| !matches!(c, '@' | ':' | '#' | '?'))
+        .collect();
+    let normalized: String = n.nfkc().collect();
+    if n == normalized {
+        return Ok(());
+    }
+    if normalized.contains(['/', '?', '#', '@', ':']) {
+        return Err(PyError::value(format!(
+            "netloc '{netloc}' contains invalid characters under NFKC normalization"
+        )));
+    }
+    Ok(())
+}
+
+/// `urlparse(url, scheme, allow_fragments)`.
+pub fn urlparse<'a>(
+    url: &'a str,
+    scheme: &'a str,
+    allow_fragments: bool,
+) -> Result<ParseResult<'a>, PyError> {
+    let s = urlsplit(url, scheme, allow_fragments)?;
+    let (path, params) = if has(&s.path, b';') && USES_PARAMS.contains(&s.scheme.as_ref()) {
+        split_params(s.path)
+    } else {
+        (s.path, Cow::Borrowed(""))
+    };
+    Ok(ParseResult {
+        scheme: s.scheme,
+        netloc: s.netloc,
+        path,
+        params,
+        query: s.query,
+        fragment: s.fragment,
+    })
+}
+
+/// `_splitparams`: `;params` of the last path segment.
+fn split_params(path: Cow<'_, str>) -> (Cow<'_, str>, Cow<'_, str>) {
+    let i = match path.rfind('/') {
+        Some(slash) => match path[slash..].find(';') {
+            Some(j) => slash + j,
+            None => return (path, Cow::Borrowed("")),
+        },
+        None => path.find(';').unwrap_or(0),
+    };
+    match path {
+        Cow::Borrowed(p) => (Cow::Borrowed(&p[..i]), Cow::Borrowed(&p[i + 1..])),
+        Cow::Owned(p) => (
+            Cow::Owned(p[..i].to_owned()),
+            Cow::Owned(p[i + 1..].to_owned()),
+        ),
+    }
+}
+
+/// `urlunsplit((scheme, netloc, url, query, fragment))`.
+pub fn urlunsplit(scheme: &str, netloc: &str, path: &str, query: &str, fragment: &str) -> String {
+    let mut out = String::with_capacity(
+        scheme.len() + netloc.len() + path.len() + query.len() + fragment.len() + 8,
+    );
+    if !scheme.is_empty() {
+        out.push_str(scheme);
+        out.push(':');
+    }
+    if !netloc.is_empty() {
+        out.push_str("//");
+        out.push_str(netloc);
+        if !path.is_empty() && !path.starts_with('/') {
+            out.push('/');
+        }
+    } else if path.starts_with("//")
+        || (!scheme.is_empty()
+            && USES_NETLOC.contains(&scheme)
+            && (path.is_empty() || path.starts_with('/')))
+    {
+        out.push_str("//");
+    }
+    out.push_str(path);
+    if !query.is_empty() {
+        out.push('?');
+        out.push_str(query);
+    }
+    if !fragment.is_empty() {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
+
+/// `urlunparse((scheme, netloc, url, params, query, fragment))`.
+pub fn urlunparse(
+    scheme: &str,
+    netloc: &str,
+    path: &str,
+    params: &str,
+    query: &str,
+    fragment: &str,
+) -> String {
+    if params.is_empty() {
+        urlunsplit(scheme, netloc, path, query, fragment)
+    } else {
+        let path = format!("{path};{params}");
+        urlunsplit(scheme, netloc, &path, query, fragment)
+    }
+}
+
+/// `.username` of a result with this netloc.
+pub fn username(netloc: &str) -> Option<&str> {
+    let (userinfo, _) = rsplit_at_byte(netloc, b'@')?;
+    Some(split_at_byte(userinfo, b':').map_or(userinfo, |(u, _)| u))
+}
+
+/// `.password` of a result with this netloc.
+pub fn password(netloc: &str) -> Option<&str> {
+    let (userinfo, _) = rsplit_at_byte(netloc, b'@')?;
+    split_at_byte(userinfo, b':').map(|(_, p)| p)
+}
+
+/// `_hostinfo`: the raw hostname and port text (None when empty).
+fn hostinfo(netloc: &str) -> (&str, Option<&str>) {
+    host_port(rsplit_at_byte(netloc, b'@').map_or(netloc, |(_, h)| h))
+}
+
+/// The host and port parts of the text after the last `@`.
+fn host_port(hostinfo: &str) -> (&str, Option<&str>) {
+    let (host, port) = match split_at_byte(hostinfo, b'[') {
+        Some((_, bracketed)) => {
+            let (host, after) = split_at_byte(bracketed, b']').unwrap_or((bracketed, ""));
+            (host, split_at_byte(after, b':').map_or("", |(_, p)| p))
+        }
+        None => split_at_byte(hostinfo, b':').unwrap_or((hostinfo, "")),
+    };
+    (host, (!port.is_empty()).then_some(port))
+}
+
+/// `.hostname` of a result with this netloc: lowercased, except an IPv6 zone after `%`.
+pub fn hostname(netloc: &str) -> Option<Cow<'_, str>> {
+    lower_host(hostinfo(netloc).0)
+}
+
+fn lower_host(host: &str) -> Option<Cow<'_, str>> {
+    if host.is_empty() {
+        return None;
+    }
+    let (name, zone) = match find_byte(host, b'%') {
+        Some(i) => host.split_at(i),
+        None => (host, ""),
+    };
+    if name.is_ascii() && !name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Some(Cow::Borrowed(host));
+    }
+    let mut out = if name.is_ascii() {
+        name.to_ascii_lowercase()
+    } else {
+        name.to_lowercase()
+    };
+    out.push_str(zone);
+    Some(Cow::Owned(out))
+}
+
+/// `.port` of a result with this netloc: raises as Python does when it is read.
+pub fn port(netloc: &str) -> Result<Option<u16>, PyError> {
+    parse_port(hostinfo(netloc).1)
+}
+
+fn parse_port(port: Option<&str>) -> Result<Option<u16>, PyError> {
+    let Some(port) = port else {
+        return Ok(None);
+    };
+    if !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(PyError::value(format!(
+            "Port could not be cast to integer value as {}",
+            repr(port)
+        )));
+    }
+    let digits = port.trim_start_matches('0');
+    match digits.parse::<u32>() {
+        _ if digits.is_empty() => Ok(Some(0)),
+        Ok(v) if v <= 65535 => Ok(u16::try_from(v).ok()),
+        _ => Err(PyError::value("Port out of range 0-65535")),
+    }
+}
+
+/// The four netloc attributes of a result, found in one pass over the netloc.
+#[derive(Debug)]
+pub struct Attributes<'a> {
+    pub username: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub hostname: Option<Cow<'a, str>>,
+    /// Reading `.port` may raise: the error is kept for the caller to report.
+    pub port: Result<Option<u16>, PyError>,
+}
+
+/// `username`, `password`, `hostname` and `port` of a result with this netloc.
+pub fn attributes(netloc: &str) -> Attributes<'_> {
+    let (userinfo, hostinfo) = match rsplit_at_byte(netloc, b'@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, netloc),
+    };
+    let (username, password) = match userinfo.map(|u| (u, split_at_byte(u, b':'))) {
+        Some((_, Some((user, pw)))) => (Some(user), Some(pw)),
+        Some((u, None)) => (Some(u), None),
+        None => (None, None),
+    };
+    let (host, port) = host_port(hostinfo);
+    Attributes {
+        username,
+        password,
+        hostname: lower_host(host),
+        port: parse_port(port),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(u: &str) -> (String, String, String, String, String) {
+        let r = urlsplit(u, "", true).expect("valid");
+        (
+            r.scheme.into(),
+            r.netloc.into(),
+            r.path.into(),
+            r.query.into(),
+            r.fragment.into(),
+        )
+    }
+
+    #[test]
+    fn splits_like_python() {
+        assert_eq!(
+            split(" \thttp://u:p@Host:80/p;a?q#f\r\n"),
+            (
+                "http".into(),
+                "u:p@Host:80".into(),
+                "/p;a".into(),
+                "q".into(),
+                "f".into()
+            )
+        );
+        let p = urlparse("http://h/a;b/c;d?q", "", true).expect("valid");
+        assert_eq!((p.path.as_ref(), p.params.as_ref()), ("/a;b/c", "d"));
+        assert_eq!(
+            hostname("u@[FE80::1%ZoNe]:8").as_deref(),
+            Some("fe80::1%ZoNe")
+        );
+        assert_eq!(port("h:0080").expect("ok"), Some(80));
+        assert_eq!(
+            port("h:65536").expect_err("range").message,
+            "Port out of range 0-65535"
+        );
+        assert_eq!(
+            port("h:8x").expect_err("cast").message,
+            "Port could not be cast to integer value as '8x'"
+        );
+    }
+
+    #[test]
+    fn brackets_are_checked() {
+        for bad in [
+            "http://[::1]x/",
+            "http://prefix.[v6a.ip]/",
+            "http://[::1/",
+            "http://::1]/",
+        ] {
+            assert_eq!(
+                urlsplit(bad, "", true).expect_err(bad).message,
+                "Invalid IPv6 URL"
+            );
+        }
+        assert_eq!(
+            urlsplit("http://[127.0.0.1]/", "", true)
+                .expect_err("v4")
+                .message,
+            "An IPv4 address cannot be in brackets"
+        );
+        assert!(urlsplit("http://[v1.a]:8/", "", true).is_ok());
+        assert!(urlsplit("http://[::ffff:1.2.3.4]/", "", true).is_ok());
+        assert!(urlsplit("http://[1:2:3:4:5:6:7::]/", "", true).is_ok());
+        assert!(urlsplit("http://[1:2:3:4:5:6:7:8:9]/", "", true).is_err());
+    }
+}

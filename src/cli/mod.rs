@@ -48,7 +48,6 @@ pub enum Command {
     #[command(hide = true)]
     Pop3(pop3::Pop3Args),
     /// Send mail with attachments over SMTP.
-    #[command(hide = true)]
     Send(send::SendArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),

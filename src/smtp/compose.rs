@@ -462,3 +462,228 @@ pub fn check_files(spec: &MessageSpec) -> Result<(), SmtpError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mail_parser::{MessageParser, MimeHeaders};
+
+    fn spec() -> MessageSpec {
+        MessageSpec {
+            from: Some("Ann Ö <ann@example.org>".into()),
+            to: vec!["bob@example.org, \"Doe, J\" <j@example.org>".into()],
+            cc: vec!["carol@example.org".into()],
+            bcc: vec![
+                "secret@example.org".into(),
+                "bob@EXAMPLE.org, carol@example.org".into(),
+            ],
+            subject: Some("Grüße aus Köln".into()),
+            body: Some("hello\n.dot line\n".into()),
+            ..MessageSpec::default()
+        }
+    }
+
+    fn parse(bytes: &[u8]) -> mail_parser::Message<'_> {
+        MessageParser::default().parse(bytes).expect("parses")
+    }
+
+    fn assert_lines_short(bytes: &[u8]) {
+        for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            assert!(line.len() <= 999, "line {i} is {} octets", line.len());
+            if !line.is_empty() {
+                assert_eq!(line.last(), Some(&b'\r'), "line {i} has a bare LF");
+            }
+        }
+        assert!(
+            !bytes.contains(&b'\r') || !bytes.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n')
+        );
+    }
+
+    #[test]
+    fn headers_envelope_and_bcc() {
+        let c = compose(&spec()).expect("composes");
+        let m = parse(&c.bytes);
+        assert_eq!(m.subject(), Some("Grüße aus Köln"));
+        let from = m.from().and_then(|a| a.first()).expect("from");
+        assert_eq!(from.name(), Some("Ann Ö"));
+        assert_eq!(from.address(), Some("ann@example.org"));
+        let to: Vec<_> = m
+            .to()
+            .expect("to")
+            .iter()
+            .map(|a| a.address().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(to, ["bob@example.org", "j@example.org"]);
+        assert_eq!(
+            m.to().and_then(|a| a.iter().nth(1)).and_then(|a| a.name()),
+            Some("Doe, J")
+        );
+        assert!(m.bcc().is_none());
+        let text = String::from_utf8_lossy(&c.bytes);
+        assert!(!text.to_ascii_lowercase().contains("secret@"), "{text}");
+        assert!(m.message_id().is_some_and(|id| id.contains('@')));
+        assert_eq!(
+            format!("<{}>", m.message_id().unwrap_or_default()),
+            c.message_id
+        );
+        assert!(m.date().is_some());
+        let rcpts: Vec<String> = c.envelope.to().iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            rcpts,
+            [
+                "bob@example.org",
+                "j@example.org",
+                "carol@example.org",
+                "secret@example.org"
+            ],
+            "duplicates get one RCPT"
+        );
+        assert_eq!(
+            c.envelope.from().map(|a| a.to_string()).as_deref(),
+            Some("ann@example.org")
+        );
+        assert_eq!(
+            m.body_text(0).as_deref().map(str::trim_end),
+            Some("hello\r\n.dot line")
+        );
+        assert!(c.bytes.is_ascii());
+        assert_lines_short(&c.bytes);
+    }
+
+    #[test]
+    fn attachments_are_base64_with_their_bytes_and_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let notes = dir.path().join("notes.txt");
+        std::fs::write(&notes, b"line1\n.\n.dot\nlast").expect("write");
+        let bin = dir.path().join("data.bin");
+        let blob: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        std::fs::write(&bin, &blob).expect("write");
+        let mut s = spec();
+        s.attach = vec![
+            AttachSpec::parse(&notes.display().to_string()).expect("spec"),
+            AttachSpec::parse(&format!(
+                "{};type=application/x-thing;name=Résumé 2026 — final.bin",
+                bin.display()
+            ))
+            .expect("spec"),
+        ];
+        let c = compose(&s).expect("composes");
+        assert_lines_short(&c.bytes);
+        assert!(c.bytes.is_ascii());
+        let m = parse(&c.bytes);
+        assert_eq!(m.attachment_count(), 2);
+        let a = m.attachment(0).expect("first");
+        assert_eq!(a.contents(), b"line1\n.\n.dot\nlast");
+        assert_eq!(a.content_transfer_encoding(), Some("base64"));
+        assert_eq!(a.attachment_name(), Some("notes.txt"));
+        assert!(a.is_content_type("text", "plain"));
+        let b = m.attachment(1).expect("second");
+        assert_eq!(b.contents(), &blob[..]);
+        assert_eq!(b.content_transfer_encoding(), Some("base64"));
+        assert!(b.is_content_type("application", "x-thing"));
+        let name = "Résumé 2026 — final.bin";
+        assert_eq!(
+            b.content_disposition()
+                .and_then(|d| d.attribute("filename")),
+            Some(name)
+        );
+        assert_eq!(
+            b.content_type().and_then(|d| d.attribute("name")),
+            Some(name)
+        );
+        let raw = String::from_utf8_lossy(&c.bytes);
+        assert!(raw.contains("filename*"), "RFC 2231 form");
+        assert!(raw.contains("name=\"=?utf-8?b?"), "RFC 2047 form");
+    }
+
+    #[test]
+    fn long_and_non_ascii_text_lines_are_encoded() {
+        let mut s = spec();
+        let long = "x".repeat(5000);
+        s.body = Some(format!("{long}\nÄpfel\r\nlone CR\rend"));
+        let c = compose(&s).expect("composes");
+        assert_lines_short(&c.bytes);
+        assert!(c.bytes.is_ascii());
+        let m = parse(&c.bytes);
+        let got = m.body_text(0).unwrap_or_default();
+        let want = format!("{long}\r\nÄpfel\r\nlone CR\r\nend");
+        assert!(
+            got.trim_end() == want,
+            "body differs: {} vs {} chars",
+            got.len(),
+            want.len()
+        );
+    }
+
+    #[test]
+    fn html_with_inline_parts_is_related() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let logo = dir.path().join("logo.png");
+        std::fs::write(&logo, b"\x89PNG\r\n\x1a\nfake").expect("write");
+        let mut s = spec();
+        s.html = Some("<p><img src=\"cid:logo1\"></p>".into());
+        s.inline = vec![InlineSpec::parse(&format!("{};cid=logo1", logo.display())).expect("spec")];
+        let c = compose(&s).expect("composes");
+        let raw = String::from_utf8_lossy(&c.bytes);
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        assert!(raw.contains("multipart/related"), "{raw}");
+        let m = parse(&c.bytes);
+        assert_eq!(m.body_text(0).as_deref(), Some("hello\r\n.dot line\r\n"));
+        assert!(m.body_html(0).is_some_and(|h| h.contains("cid:logo1")));
+        let part = m
+            .parts
+            .iter()
+            .find(|p| p.content_id() == Some("logo1"))
+            .expect("inline part");
+        assert_eq!(part.contents(), b"\x89PNG\r\n\x1a\nfake");
+        assert!(part.is_content_type("image", "png"));
+    }
+
+    #[test]
+    fn missing_file_and_bad_input_are_errors() {
+        let mut s = spec();
+        s.attach = vec![AttachSpec::parse("/nonexistent/file.pdf").expect("spec")];
+        let err = compose(&s).expect_err("missing");
+        assert_eq!(err.exit_code(), crate::error::code::READ);
+        assert!(check_files(&s).is_err());
+        let mut s = spec();
+        s.headers = vec![("Bcc".into(), "x@example.org".into())];
+        assert_eq!(compose(&s).map(|_| ()).expect_err("managed").exit_code(), 2);
+        let mut s = spec();
+        s.headers = vec![("X-A".into(), "a\r\nBcc: x@y".into())];
+        assert!(compose(&s).is_err());
+        let mut s = spec();
+        s.to = vec!["not an address".into()];
+        assert!(compose(&s).is_err());
+        let mut s = spec();
+        s.to.clear();
+        s.cc.clear();
+        s.bcc.clear();
+        assert!(compose(&s).is_err());
+    }
+
+    #[test]
+    fn message_id_header_replaces_ours() {
+        let mut s = spec();
+        s.headers = vec![("Message-ID".into(), "<fixed@example.org>".into())];
+        let c = compose(&s).expect("composes");
+        assert_eq!(c.message_id, "<fixed@example.org>");
+        assert_eq!(
+            String::from_utf8_lossy(&c.bytes)
+                .matches("Message-ID:")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn attach_arguments() {
+        let a = AttachSpec::parse("a;b.txt;type=text/csv;name=x.csv").expect("parse");
+        assert_eq!(a.path, PathBuf::from("a;b.txt"));
+        assert_eq!(a.content_type.as_deref(), Some("text/csv"));
+        assert_eq!(a.name.as_deref(), Some("x.csv"));
+        assert!(AttachSpec::parse("f;type=not a type").is_err());
+        let i = InlineSpec::parse("/x/logo.png").expect("parse");
+        assert_eq!(i.cid, "logo.png");
+    }
+}

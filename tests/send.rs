@@ -710,6 +710,9 @@ fn postfix_submission_and_strict_listener() {
             subject,
             "--body",
             "hi\n.\nbye",
+            "--timeout",
+            "15",
+            "-v",
         ])
         .arg("-a")
         .arg(&notes)
@@ -726,9 +729,9 @@ fn postfix_submission_and_strict_listener() {
         run(&mut cmd)
     };
     let out = send_to(&pf.submission_url(), true, "Submission ✓");
-    assert_code(&out, 0);
+    assert_eq!(code(&out), 0, "{:?}\n{}", text(&out), pf.log());
     let out = send_to(&pf.strict_url(), false, "Strict listener");
-    assert_code(&out, 0);
+    assert_eq!(code(&out), 0, "{:?}\n{}", text(&out), pf.log());
     let delivered = pf.wait_for_delivery(&["bob", "carol"], 2, Duration::from_secs(30));
     for subject in ["Submission ✓", "Strict listener"] {
         for user in ["bob", "carol"] {

@@ -111,7 +111,6 @@ delay_warning_time = 0
 "
             ),
         );
-        let svc = |name: &str, kind: &str, cmd: &str| format!("{name} {kind} n - n - - {cmd}\n");
         let mut master = String::new();
         master.push_str(&format!(
             "127.0.0.1:{submission_port} inet n - n - - smtpd -o smtpd_tls_security_level=encrypt -o smtpd_tls_auth_only=yes -o smtpd_sasl_auth_enable=yes -o smtpd_client_restrictions=permit_sasl_authenticated,reject -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject\n"
@@ -119,32 +118,34 @@ delay_warning_time = 0
         master.push_str(&format!(
             "127.0.0.1:{strict_port} inet n - n - - smtpd -o smtpd_forbid_bare_newline=reject -o smtpd_forbid_bare_newline_exclusions=\n"
         ));
-        master.push_str("pickup unix n - n 60 1 pickup\n");
-        master.push_str("qmgr unix n - n 300 1 qmgr\n");
-        master.push_str("postlog unix-dgram n - n - 1 postlogd\n");
-        for (name, cmd) in [
-            ("cleanup", "cleanup"),
-            ("tlsmgr", "tlsmgr"),
-            ("rewrite", "trivial-rewrite"),
-            ("bounce", "bounce"),
-            ("defer", "bounce"),
-            ("trace", "bounce"),
-            ("verify", "verify"),
-            ("flush", "flush"),
-            ("proxymap", "proxymap"),
-            ("smtp", "smtp"),
-            ("relay", "smtp"),
-            ("showq", "showq"),
-            ("error", "error"),
-            ("retry", "error"),
-            ("discard", "discard"),
-            ("local", "local"),
-            ("virtual", "virtual"),
-            ("anvil", "anvil"),
-            ("scache", "scache"),
-        ] {
-            master.push_str(&svc(name, "unix", cmd));
-        }
+        // Debian's master.cf services, none chrooted (service type private unpriv chroot
+        // wakeup maxproc command).
+        master.push_str(
+            "pickup unix n - n 60 1 pickup
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+tlsmgr unix - - n 1000? 1 tlsmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
+proxymap unix - - n - - proxymap
+proxywrite unix - - n - 1 proxymap
+smtp unix - - n - - smtp
+relay unix - - n - - smtp
+showq unix n - n - - showq
+error unix - - n - - error
+retry unix - - n - - error
+discard unix - - n - - discard
+local unix - n n - - local
+virtual unix - n n - - virtual
+anvil unix - - n - 1 anvil
+scache unix - - n - 1 scache
+postlog unix-dgram n - n - 1 postlogd
+",
+        );
         write(d.join("master.cf"), &master);
         write(
             d.join("vmailbox"),

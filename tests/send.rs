@@ -730,6 +730,11 @@ fn postfix_submission_and_strict_listener() {
     };
     let out = send_to(&pf.submission_url(), true, "Submission ✓");
     assert_eq!(code(&out), 0, "{:?}\n{}", text(&out), pf.log());
+    let strict = raw_bare_lf_reply(pf.strict_port);
+    assert!(
+        strict.starts_with('5') && strict.contains("bare"),
+        "{strict}"
+    );
     let out = send_to(&pf.strict_url(), false, "Strict listener");
     assert_eq!(code(&out), 0, "{:?}\n{}", text(&out), pf.log());
     let delivered = pf.wait_for_delivery(&["bob", "carol"], 2, Duration::from_secs(30));
@@ -749,6 +754,44 @@ fn postfix_submission_and_strict_listener() {
             assert_eq!(atts[1]["sha256"], sha256_hex(&blob));
         }
     }
+}
+
+/// Talks SMTP by hand to prove the strict listener does reject a bare LF (so the test above
+/// could fail), returning the reply to the end of DATA.
+fn raw_bare_lf_reply(port: u16) -> String {
+    use std::io::{BufRead, BufReader};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut out = stream.try_clone().expect("clone");
+    let mut input = BufReader::new(stream);
+    let mut reply = || {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            if input.read_line(&mut line).unwrap_or(0) == 0 {
+                return all;
+            }
+            all.push_str(&line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+        }
+    };
+    reply();
+    for cmd in [
+        "EHLO t\r\n",
+        "MAIL FROM:<ann@example.org>\r\n",
+        "RCPT TO:<bob@example.org>\r\n",
+        "DATA\r\n",
+    ] {
+        out.write_all(cmd.as_bytes()).expect("write");
+        reply();
+    }
+    out.write_all(b"Subject: x\r\n\r\nbare\nLF\r\n.\r\n")
+        .expect("write");
+    reply()
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

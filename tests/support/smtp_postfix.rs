@@ -268,11 +268,20 @@ for user in sorted(os.listdir(base)):
 impl Drop for Postfix {
     fn drop(&mut self) {
         let _ = postfix(self.dir.path(), "stop");
-        // Wait for the master to go, so the folder can be removed.
-        let pid_file = self.dir.path().join("queue/pid/master.pid");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while pid_file.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
+        // Wait for the master to go (its pid file stays behind), so the folder can be
+        // removed; kill it if it lingers.
+        let pid = std::fs::read_to_string(self.dir.path().join("queue/pid/master.pid"))
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok());
+        if let Some(pid) = pid {
+            let proc = PathBuf::from(format!("/proc/{pid}"));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while proc.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if proc.exists() {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            }
         }
     }
 }

@@ -140,13 +140,19 @@ impl Session {
     /// Connects, greets, upgrades and authenticates, all within `settings.timeout`.
     pub fn connect(settings: &Settings) -> Result<Session, SmtpError> {
         settings.check_auth_policy()?;
-        let params = settings.tls_parameters()?;
+        // Building TLS parameters loads the system's CA store (tens of milliseconds): only
+        // when TLS can happen at all.
+        let params = if settings.implicit_tls || settings.tls_mode != TlsMode::None {
+            Some(settings.tls_parameters()?)
+        } else {
+            None
+        };
         let (tx, rx) = mpsc::channel();
         let owned = settings.clone();
         // The worker may stay blocked in a TLS handshake lettre gives no timeout to; we stop
         // waiting for it at the deadline, and its socket closes when it ends or we exit.
         std::thread::spawn(move || {
-            let result = connect_phase(&owned, &params).map(|conn| Session {
+            let result = connect_phase(&owned, params.as_ref()).map(|conn| Session {
                 conn,
                 settings: owned,
                 broken: false,
@@ -304,7 +310,10 @@ impl std::fmt::Display for DotStuffed<'_> {
     }
 }
 
-fn connect_phase(s: &Settings, params: &TlsParameters) -> Result<SmtpConnection, SmtpError> {
+fn connect_phase(
+    s: &Settings,
+    params: Option<&TlsParameters>,
+) -> Result<SmtpConnection, SmtpError> {
     let server = s.server();
     let err = |e: &lettre::transport::smtp::Error, stage| {
         classify(e, &server, &s.host, stage, "", s.secs())
@@ -318,7 +327,7 @@ fn connect_phase(s: &Settings, params: &TlsParameters) -> Result<SmtpConnection,
             ""
         }
     ));
-    let tls = s.implicit_tls.then_some(params);
+    let tls = if s.implicit_tls { params } else { None };
     let mut conn =
         SmtpConnection::connect((s.host.as_str(), s.port), Some(s.timeout), &helo, tls, None)
             .map_err(|e| err(&e, Stage::Connect))?;
@@ -335,7 +344,7 @@ fn connect_phase(s: &Settings, params: &TlsParameters) -> Result<SmtpConnection,
             TlsMode::Opportunistic => offered,
             TlsMode::None => false,
         };
-        if wanted {
+        if let (true, Some(params)) = (wanted, params) {
             s.log("> STARTTLS");
             conn.starttls(params, &helo)
                 .map_err(|e| err(&e, Stage::Connect))?;

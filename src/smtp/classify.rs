@@ -1,15 +1,11 @@
-//! Turns lettre's errors into our kinds. lettre reports a server's negative reply with its
-//! code, but certificate failures, refused connections and read timeouts only as generic
-//! "connection" or "network" errors: the cause is found by walking the `source()` chain
-//! (an `io::Error` kind, a native-tls error, OpenSSL's verification message).
+//! Turns what went wrong in a session into our kinds: a server's negative reply (by its code
+//! and the stage it answered), an I/O error (timeouts, refused or dropped connections), a
+//! TLS handshake failure (verification causes are named by walking the error's `source()`
+//! chain, see `tls::VerifyFailure`). Also the reply parser, which is sans-I/O.
 
-use std::error::Error as StdError;
 use std::io;
 
-use lettre::transport::smtp::Error as LettreError;
-
 use super::{Reply, SmtpError};
-use crate::tls::{TlsError, VerifyFailure};
 
 /// Where in the dialogue an error happened; decides what a negative reply means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +22,7 @@ pub enum Stage {
 }
 
 impl Stage {
-    fn describe(self) -> &'static str {
+    pub fn describe(self) -> &'static str {
         match self {
             Stage::Connect => "while connecting",
             Stage::Auth => "during authentication",
@@ -37,142 +33,78 @@ impl Stage {
     }
 }
 
-/// The server's reply carried by `err`, if it is a negative reply.
-pub fn reply_of(err: &LettreError) -> Option<Reply> {
-    let code = err.status()?.to_string().parse().ok()?;
-    let text = err.source().map(|s| s.to_string()).unwrap_or_default();
-    Some(Reply { code, text })
+/// One line of a reply: `ddd-text` (more follow) or `ddd text` / `ddd` (the last).
+/// Returns (code, is_last, text).
+pub fn parse_reply_line(line: &str) -> Option<(u16, bool, &str)> {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let digits = line.get(..3)?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || !(b'2'..=b'5').contains(&digits.as_bytes()[0])
+    {
+        return None;
+    }
+    let code = digits.parse().ok()?;
+    match line.as_bytes().get(3) {
+        None => Some((code, true, "")),
+        Some(b' ') => Some((code, true, &line[4..])),
+        Some(b'-') => Some((code, false, &line[4..])),
+        Some(_) => None,
+    }
 }
 
-/// Classifies `err` that happened at `stage` talking to `server`; `what` names the sender or
-/// recipient for MAIL and RCPT replies.
-pub fn classify(
-    err: &LettreError,
-    server: &str,
-    host: &str,
-    stage: Stage,
-    what: &str,
-    timeout_secs: u64,
-) -> SmtpError {
-    let server_s = server.to_owned();
-    if let Some(reply) = reply_of(err) {
-        return match stage {
-            Stage::Auth if matches!(reply.code, 535 | 534 | 530 | 454 | 535..=538) => {
-                SmtpError::AuthFailed {
-                    server: server_s,
-                    reply,
-                }
-            }
-            Stage::Auth if reply.code >= 500 => SmtpError::AuthFailed {
-                server: server_s,
-                reply,
-            },
-            Stage::Connect if matches!(reply.code, 421 | 554) => SmtpError::Unavailable {
-                server: server_s,
-                reply,
-            },
-            _ if reply.code == 552 || reply.code == 452 && stage == Stage::Data => {
-                SmtpError::TooBig {
-                    server: server_s,
-                    reply,
-                }
-            }
-            _ if reply.code == 421 => SmtpError::Unavailable {
-                server: server_s,
-                reply,
-            },
-            Stage::Mail => SmtpError::Rejected {
-                server: server_s,
-                what: format!("sender {what}"),
-                reply,
-            },
-            Stage::Rcpt => SmtpError::Rejected {
-                server: server_s,
-                what: format!("recipient {what}"),
-                reply,
-            },
-            Stage::Data => SmtpError::Rejected {
-                server: server_s,
-                what: "message".to_owned(),
-                reply,
-            },
-            Stage::Connect | Stage::Auth => SmtpError::Unavailable {
-                server: server_s,
-                reply,
-            },
-        };
+/// What a negative `reply` at `stage` means; `what` names the sender or recipient.
+pub fn reply_error(server: &str, stage: Stage, what: &str, reply: Reply) -> SmtpError {
+    let server = server.to_owned();
+    match (stage, reply.code) {
+        (Stage::Auth, 530..=538 | 454) => SmtpError::AuthFailed { server, reply },
+        (Stage::Auth, 500..) => SmtpError::AuthFailed { server, reply },
+        (_, 552) | (Stage::Data, 452) => SmtpError::TooBig { server, reply },
+        (_, 421) | (Stage::Connect | Stage::Auth, _) => SmtpError::Unavailable { server, reply },
+        (Stage::Mail, _) => SmtpError::Rejected {
+            server,
+            what: format!("sender {what}"),
+            reply,
+        },
+        (Stage::Rcpt, _) => SmtpError::Rejected {
+            server,
+            what: format!("recipient {what}"),
+            reply,
+        },
+        (Stage::Data, _) => SmtpError::Rejected {
+            server,
+            what: "message".to_owned(),
+            reply,
+        },
     }
-    classify_transport(err, server, host, stage, timeout_secs)
 }
 
-fn classify_transport(
-    err: &LettreError,
-    server: &str,
-    host: &str,
-    stage: Stage,
-    timeout_secs: u64,
-) -> SmtpError {
-    let server_s = server.to_owned();
-    if VerifyFailure::from_error(err).is_some() {
-        return SmtpError::Tls(TlsError::handshake(host, err));
-    }
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            match io.kind() {
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-                    return SmtpError::Timeout {
-                        server: server_s,
-                        secs: timeout_secs,
-                        stage: stage.describe(),
-                    };
-                }
-                io::ErrorKind::ConnectionRefused
-                | io::ErrorKind::HostUnreachable
-                | io::ErrorKind::NetworkUnreachable
-                | io::ErrorKind::AddrNotAvailable => {
-                    return SmtpError::Connect {
-                        server: server_s,
-                        detail: io.to_string(),
-                    };
-                }
-                io::ErrorKind::UnexpectedEof
-                | io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe => {
-                    return SmtpError::Dropped {
-                        server: server_s,
-                        stage: stage.describe(),
-                    };
-                }
-                _ => {}
-            }
-            let text = io.to_string();
-            if text.contains("failed to lookup address") || text.contains("Name or service") {
-                return SmtpError::Resolve {
-                    server: server_s,
-                    detail: text,
-                };
-            }
-        }
-        if e.downcast_ref::<native_tls::Error>().is_some() {
-            return SmtpError::Tls(TlsError::handshake(host, err));
-        }
-        let text = e.to_string();
-        if text == "incomplete response" {
-            return SmtpError::Dropped {
-                server: server_s,
-                stage: stage.describe(),
-            };
-        }
-        cur = e.source();
-    }
-    if err.is_tls() {
-        return SmtpError::Tls(TlsError::handshake(host, err));
-    }
-    SmtpError::Protocol {
-        server: server_s,
-        detail: format!("{} {err}", stage.describe()),
+/// What an I/O error at `stage` means.
+pub fn io_error(server: &str, stage: Stage, err: &io::Error, secs: u64) -> SmtpError {
+    let server = server.to_owned();
+    match err.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => SmtpError::Timeout {
+            server,
+            secs,
+            stage: stage.describe(),
+        },
+        io::ErrorKind::ConnectionRefused
+        | io::ErrorKind::HostUnreachable
+        | io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::AddrNotAvailable => SmtpError::Connect {
+            server,
+            detail: err.to_string(),
+        },
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => SmtpError::Dropped {
+            server,
+            stage: stage.describe(),
+        },
+        _ => SmtpError::Protocol {
+            server,
+            detail: format!("{} {err}", stage.describe()),
+        },
     }
 }
 
@@ -181,7 +113,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stages_describe_themselves() {
-        assert_eq!(Stage::Rcpt.describe(), "at RCPT TO");
+    fn reply_lines() {
+        assert_eq!(
+            parse_reply_line("250-fake.test\r\n"),
+            Some((250, false, "fake.test"))
+        );
+        assert_eq!(parse_reply_line("250 OK\r\n"), Some((250, true, "OK")));
+        assert_eq!(parse_reply_line("354\r\n"), Some((354, true, "")));
+        assert_eq!(parse_reply_line("25"), None);
+        assert_eq!(parse_reply_line("hello there"), None);
+        assert_eq!(parse_reply_line("250+x"), None);
+        assert_eq!(parse_reply_line("999 x"), None);
+    }
+
+    #[test]
+    fn replies_by_stage() {
+        let r = |code| Reply {
+            code,
+            text: "x".into(),
+        };
+        let e = reply_error("s", Stage::Rcpt, "a@b", r(550));
+        assert_eq!(e.exit_code(), 65);
+        assert!(e.to_string().contains("recipient a@b"), "{e}");
+        assert_eq!(reply_error("s", Stage::Rcpt, "a@b", r(451)).exit_code(), 75);
+        assert_eq!(reply_error("s", Stage::Auth, "", r(535)).exit_code(), 77);
+        assert_eq!(reply_error("s", Stage::Data, "", r(552)).exit_code(), 65);
+        assert!(matches!(
+            reply_error("s", Stage::Data, "", r(552)),
+            SmtpError::TooBig { .. }
+        ));
+        assert_eq!(reply_error("s", Stage::Connect, "", r(554)).exit_code(), 69);
+        assert_eq!(reply_error("s", Stage::Mail, "", r(421)).exit_code(), 75);
+        let t = io_error(
+            "s",
+            Stage::Data,
+            &io::Error::from(io::ErrorKind::WouldBlock),
+            3,
+        );
+        assert_eq!(t.exit_code(), 28);
     }
 }

@@ -1,30 +1,32 @@
-//! The SMTP session: connection settings and a [`Session`] over lettre's `SmtpConnection`.
+//! The SMTP session: connection settings and a [`Session`] that speaks SMTP with lettre's
+//! command types (`Mail`, `Rcpt`, `Data`... render the exact lines) and SASL mechanisms, over
+//! a socket we own.
 //!
-//! We drive lettre's connection ourselves rather than its `SmtpTransport` because the
-//! transport gets four things wrong for us: its timeout does not cover the implicit-TLS
-//! handshake (the connect phase runs here under our own deadline, on a worker thread we stop
-//! waiting for), it sends AUTH over plaintext silently (we refuse unless allowed), it aborts
-//! the connection on a rejected recipient (we RSET and keep it for the next message of a
-//! batch), and it copies the whole message once more for dot-stuffing (we hand it the
-//! message in 64 KiB slices). `-v` prints our own transcript of the dialogue: every command
-//! we send and every reply, with AUTH payloads masked; the greeting and the EHLO reply are
-//! read inside lettre, so for them we print what it parsed.
+//! Why not lettre's `SmtpTransport`/`SmtpConnection`: we measured that their timeout does
+//! not cover the implicit-TLS handshake (it is set after it), they send AUTH over plaintext
+//! silently, they abort the connection on a rejected recipient, they copy the whole message
+//! once more for dot-stuffing, and they give no way to set TCP_NODELAY: small writes after a
+//! TLS record then wait for the server's delayed ACK (40 ms each on loopback), which made
+//! every TLS session and every 100 KB message several times slower. Owning the socket, we
+//! set the read and write timeouts before the handshake, NODELAY, and stream the message
+//! through a 64 KiB buffer. The whole connect phase also runs under one deadline.
+//! `-v` prints the dialogue line by line on stderr, AUTH payloads masked.
 
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{
-    Certificate, CertificateStore, SmtpConnection, TlsParameters,
-};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
-use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::commands::{Data, Mail, Quit, Rcpt, Rset};
+use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter};
 
-use super::classify::{Stage, classify};
+use super::classify::{Stage, io_error, parse_reply_line, reply_error};
 use super::{Reply, SmtpError};
 use crate::secret::Secret;
-use crate::tls::{TlsError, TlsMode, TlsOptions, load_certificates};
+use crate::tls::{TlsError, TlsMode, TlsOptions};
 
 /// `--auth`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,27 +92,6 @@ impl Settings {
         Ok(())
     }
 
-    fn tls_parameters(&self) -> Result<TlsParameters, SmtpError> {
-        let mut builder = TlsParameters::builder(self.host.clone());
-        if let Some(path) = &self.tls.cacert {
-            builder = builder.certificate_store(CertificateStore::None);
-            for cert in load_certificates(path)? {
-                let der = cert.to_der().map_err(|e| TlsError::Setup(e.to_string()))?;
-                let cert =
-                    Certificate::from_der(der).map_err(|e| TlsError::Setup(e.to_string()))?;
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        if self.tls.insecure {
-            builder = builder
-                .dangerous_accept_invalid_certs(true)
-                .dangerous_accept_invalid_hostnames(true);
-        }
-        Ok(builder
-            .build_native()
-            .map_err(|e| TlsError::Setup(e.to_string()))?)
-    }
-
     fn log(&self, line: &str) {
         if self.verbose {
             eprintln!("{line}");
@@ -118,10 +99,69 @@ impl Settings {
     }
 }
 
+/// The socket, plain or TLS.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<native_tls::TlsStream<TcpStream>>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// What EHLO told us.
+#[derive(Debug, Default, Clone)]
+struct Extensions {
+    starttls: bool,
+    eight_bit: bool,
+    smtputf8: bool,
+    auth: Vec<String>,
+}
+
+impl Extensions {
+    fn parse(reply_lines: &[String]) -> Extensions {
+        let mut ext = Extensions::default();
+        for line in reply_lines.iter().skip(1) {
+            let mut words = line.split_whitespace();
+            let keyword = words.next().unwrap_or("").to_ascii_uppercase();
+            match keyword.as_str() {
+                "STARTTLS" => ext.starttls = true,
+                "8BITMIME" => ext.eight_bit = true,
+                "SMTPUTF8" => ext.smtputf8 = true,
+                "AUTH" => ext.auth = words.map(|w| w.to_ascii_uppercase()).collect(),
+                _ => {}
+            }
+        }
+        ext
+    }
+}
+
 /// An open, greeted (and, when asked, encrypted and authenticated) SMTP session.
 pub struct Session {
-    conn: SmtpConnection,
+    reader: BufReader<Stream>,
     settings: Settings,
+    ext: Extensions,
     broken: bool,
     /// Whether the current transaction got as far as DATA (a retry could then duplicate).
     data_started: bool,
@@ -140,25 +180,19 @@ impl Session {
     /// Connects, greets, upgrades and authenticates, all within `settings.timeout`.
     pub fn connect(settings: &Settings) -> Result<Session, SmtpError> {
         settings.check_auth_policy()?;
-        // Building TLS parameters loads the system's CA store (tens of milliseconds): only
+        // Building a TLS connector loads the system's CA store (tens of milliseconds): only
         // when TLS can happen at all.
-        let params = if settings.implicit_tls || settings.tls_mode != TlsMode::None {
-            Some(settings.tls_parameters()?)
+        let connector = if settings.implicit_tls || settings.tls_mode != TlsMode::None {
+            Some(settings.tls.connector()?)
         } else {
             None
         };
         let (tx, rx) = mpsc::channel();
         let owned = settings.clone();
-        // The worker may stay blocked in a TLS handshake lettre gives no timeout to; we stop
-        // waiting for it at the deadline, and its socket closes when it ends or we exit.
+        // Each read and write has its own timeout; this deadline bounds the whole phase, so a
+        // server that drips bytes cannot stretch it.
         std::thread::spawn(move || {
-            let result = connect_phase(&owned, params.as_ref()).map(|conn| Session {
-                conn,
-                settings: owned,
-                broken: false,
-                data_started: false,
-            });
-            let _ = tx.send(result);
+            let _ = tx.send(connect_phase(owned, connector.as_ref()));
         });
         match rx.recv_timeout(settings.timeout) {
             Ok(result) => result,
@@ -172,7 +206,7 @@ impl Session {
 
     /// True when the connection failed and a new one is needed.
     pub fn is_broken(&self) -> bool {
-        self.broken || self.conn.has_broken()
+        self.broken
     }
 
     /// Whether the last transaction reached DATA.
@@ -186,29 +220,19 @@ impl Session {
         self.data_started = false;
         let result = self.transaction(envelope, bytes);
         if let Err(e) = &result {
-            if e.breaks_connection() {
+            // A rejected transaction is reset so the session can carry the next message.
+            if e.breaks_connection() || self.command(&Rset, Stage::Mail, "").is_err() {
                 self.broken = true;
-                self.conn.abort();
-            } else if matches!(e, SmtpError::Rejected { .. } | SmtpError::TooBig { .. }) {
-                let rset = self.command(Rset, Stage::Mail, "");
-                if rset.is_err() {
-                    self.broken = true;
-                }
             }
         }
         result
     }
 
     fn transaction(&mut self, envelope: &Envelope, bytes: &[u8]) -> Result<Reply, SmtpError> {
-        let info = self.conn.server_info();
         let mut params = Vec::new();
-        if envelope
-            .from()
-            .into_iter()
-            .chain(envelope.to())
-            .any(|a: &lettre::Address| !AsRef::<str>::as_ref(a).is_ascii())
-        {
-            if !info.supports_feature(Extension::SmtpUtfEight) {
+        let addresses = envelope.from().into_iter().chain(envelope.to());
+        if addresses.map(AsRef::<str>::as_ref).any(|a| !a.is_ascii()) {
+            if !self.ext.smtputf8 {
                 return Err(SmtpError::usage(
                     "--to",
                     "a non-ASCII address needs SMTPUTF8, which the server does not offer",
@@ -216,173 +240,285 @@ impl Session {
             }
             params.push(MailParameter::SmtpUtfEight);
         }
-        if !bytes.is_ascii() && info.supports_feature(Extension::EightBitMime) {
+        if !bytes.is_ascii() && self.ext.eight_bit {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
         let sender = envelope.from().map(|a| a.to_string()).unwrap_or_default();
         self.command(
-            Mail::new(envelope.from().cloned(), params),
+            &Mail::new(envelope.from().cloned(), params),
             Stage::Mail,
             &sender,
         )?;
         for rcpt in envelope.to() {
-            self.command(Rcpt::new(rcpt.clone(), vec![]), Stage::Rcpt, rcpt.as_ref())?;
+            self.command(&Rcpt::new(rcpt.clone(), vec![]), Stage::Rcpt, rcpt.as_ref())?;
         }
         self.data_started = true;
-        self.command(Data, Stage::Data, "")?;
+        self.command(&Data, Stage::Data, "")?;
+        // Without the final CRLF: the terminator <CRLF>.<CRLF> supplies it.
+        let body = bytes.strip_suffix(b"\r\n").unwrap_or(bytes);
         self.settings.log(&format!(
             "> ({} octets of message, then <CRLF>.<CRLF>)",
-            bytes.len()
+            body.len()
         ));
-        // Without the final CRLF: the terminator lettre writes (<CRLF>.<CRLF>) supplies it.
-        let body = bytes.strip_suffix(b"\r\n").unwrap_or(bytes);
-        let sent = match std::str::from_utf8(body) {
-            // One write for message and terminator: two writes would meet Nagle's algorithm
-            // and the server's delayed ACK (40 ms per message on loopback).
-            Ok(text) if body.len() <= SINGLE_WRITE_MAX => self.conn.command(DotStuffed(text)),
-            // Big messages go in slices, so lettre never holds a second full copy.
-            _ => self.conn.message_iter(body.chunks(64 * 1024)),
+        let written = {
+            let mut w = BufWriter::with_capacity(64 * 1024, self.reader.get_mut());
+            write_dot_stuffed(&mut w, body)
+                .and_then(|()| w.write_all(b"\r\n.\r\n"))
+                .and_then(|()| w.flush())
         };
-        let response = sent.map_err(|e| self.classify(&e, Stage::Data, ""))?;
-        let reply = Reply {
-            code: response.code().to_string().parse().unwrap_or(250),
-            text: response.message().collect::<Vec<_>>().join(" "),
-        };
-        self.settings.log(&format!("< {reply}"));
+        written.map_err(|e| self.io(Stage::Data, &e))?;
+        self.expect(Stage::Data, "", 2)
+    }
+
+    fn io(&self, stage: Stage, e: &io::Error) -> SmtpError {
+        io_error(&self.settings.server(), stage, e, self.settings.secs())
+    }
+
+    /// Writes one command and reads its reply; a reply that is not 2xx/3xx is an error.
+    fn command(
+        &mut self,
+        command: &dyn std::fmt::Display,
+        stage: Stage,
+        what: &str,
+    ) -> Result<Reply, SmtpError> {
+        let line = command.to_string();
+        self.settings.log(&format!("> {}", line.trim_end()));
+        self.write_line(&line, stage)?;
+        self.expect(stage, what, 3)
+    }
+
+    fn write_line(&mut self, line: &str, stage: Stage) -> Result<(), SmtpError> {
+        let stream = self.reader.get_mut();
+        stream
+            .write_all(line.as_bytes())
+            .and_then(|()| stream.flush())
+            .map_err(|e| self.io(stage, &e))
+    }
+
+    /// Reads a reply; its first digit must be at most `max_class` (2: success only).
+    fn expect(&mut self, stage: Stage, what: &str, max_class: u16) -> Result<Reply, SmtpError> {
+        let (reply, lines) = self.read_reply(stage)?;
+        drop(lines);
+        if reply.code / 100 > max_class {
+            if reply.code == 421 {
+                self.broken = true;
+            }
+            return Err(reply_error(&self.settings.server(), stage, what, reply));
+        }
         Ok(reply)
     }
 
-    fn command<C: std::fmt::Display>(
-        &mut self,
-        command: C,
-        stage: Stage,
-        what: &str,
-    ) -> Result<(), SmtpError> {
-        let line = command.to_string();
-        self.settings.log(&format!("> {}", line.trim_end()));
-        match self.conn.command(line.as_str()) {
-            Ok(response) => {
-                self.settings.log(&format!(
-                    "< {} {}",
-                    response.code(),
-                    response.message().collect::<Vec<_>>().join(" ")
-                ));
-                Ok(())
+    /// Reads one (possibly multi-line) reply: the reply, and the text of each line.
+    fn read_reply(&mut self, stage: Stage) -> Result<(Reply, Vec<String>), SmtpError> {
+        let mut lines = Vec::new();
+        let mut buf = String::new();
+        loop {
+            buf.clear();
+            let n = (&mut self.reader)
+                .take(4096)
+                .read_line(&mut buf)
+                .map_err(|e| self.io(stage, &e))?;
+            if n == 0 {
+                self.broken = true;
+                return Err(SmtpError::Dropped {
+                    server: self.settings.server(),
+                    stage: stage.describe(),
+                });
             }
-            Err(e) => {
-                let err = self.classify(&e, stage, what);
-                self.settings.log(&format!("< {err}"));
-                Err(err)
+            self.settings.log(&format!("< {}", buf.trim_end()));
+            let Some((code, last, text)) = parse_reply_line(&buf) else {
+                self.broken = true;
+                return Err(SmtpError::Protocol {
+                    server: self.settings.server(),
+                    detail: format!(
+                        "not an SMTP reply {}: {:?}",
+                        stage.describe(),
+                        buf.trim_end()
+                    ),
+                });
+            };
+            lines.push(text.to_owned());
+            if last || lines.len() > 100 {
+                let reply = Reply {
+                    code,
+                    text: lines.join(" "),
+                };
+                return Ok((reply, lines));
             }
         }
     }
 
-    fn classify(&self, e: &lettre::transport::smtp::Error, stage: Stage, what: &str) -> SmtpError {
-        let s = &self.settings;
-        classify(e, &s.server(), &s.host, stage, what, s.secs())
+    fn ehlo(&mut self) -> Result<(), SmtpError> {
+        let line = format!("EHLO {}\r\n", self.settings.helo);
+        self.settings.log(&format!("> {}", line.trim_end()));
+        self.write_line(&line, Stage::Connect)?;
+        let (reply, lines) = self.read_reply(Stage::Connect)?;
+        if reply.code != 250 {
+            return Err(reply_error(
+                &self.settings.server(),
+                Stage::Connect,
+                "",
+                reply,
+            ));
+        }
+        self.ext = Extensions::parse(&lines);
+        Ok(())
+    }
+
+    fn is_encrypted(&self) -> bool {
+        matches!(self.reader.get_ref(), Stream::Tls(_))
     }
 
     /// Ends the session politely (QUIT); errors are ignored: the mail is already sent.
     pub fn quit(mut self) {
-        if !self.is_broken() {
-            self.settings.log("> QUIT");
-            let _ = self.conn.quit();
+        if !self.broken {
+            let _ = self.command(&Quit, Stage::Connect, "");
         }
     }
 }
 
-/// Messages up to this size are dot-stuffed into one buffer and written at once.
-const SINGLE_WRITE_MAX: usize = 4 * 1024 * 1024;
-
-/// A message body, dot-stuffed, followed by the end-of-data line: what goes after DATA.
-struct DotStuffed<'a>(&'a str);
-
-impl std::fmt::Display for DotStuffed<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use std::fmt::Write as _;
-        for line in self.0.split_inclusive('\n') {
-            if line.starts_with('.') {
-                f.write_char('.')?;
-            }
-            f.write_str(line)?;
+/// Writes `body` with a dot doubled at the start of every line (RFC 5321 4.5.2).
+pub fn write_dot_stuffed(w: &mut impl Write, body: &[u8]) -> io::Result<()> {
+    for line in body.split_inclusive(|b| *b == b'\n') {
+        if line.first() == Some(&b'.') {
+            w.write_all(b".")?;
         }
-        f.write_str("\r\n.\r\n")
+        w.write_all(line)?;
+    }
+    Ok(())
+}
+
+fn tcp_connect(s: &Settings) -> Result<TcpStream, SmtpError> {
+    let server = s.server();
+    let addrs = (s.host.as_str(), s.port)
+        .to_socket_addrs()
+        .map_err(|e| SmtpError::Resolve {
+            server: server.clone(),
+            detail: e.to_string(),
+        })?;
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, s.timeout) {
+            Ok(tcp) => {
+                let setup = tcp
+                    .set_nodelay(true)
+                    .and_then(|()| tcp.set_read_timeout(Some(s.timeout)))
+                    .and_then(|()| tcp.set_write_timeout(Some(s.timeout)));
+                setup.map_err(|e| io_error(&server, Stage::Connect, &e, s.secs()))?;
+                return Ok(tcp);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => io_error(&server, Stage::Connect, &e, s.secs()),
+        None => SmtpError::Resolve {
+            server,
+            detail: "no address".to_owned(),
+        },
+    })
+}
+
+fn handshake(
+    s: &Settings,
+    connector: &native_tls::TlsConnector,
+    tcp: TcpStream,
+) -> Result<Stream, SmtpError> {
+    match connector.connect(&s.host, tcp) {
+        Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
+        Err(native_tls::HandshakeError::Failure(e)) => {
+            Err(SmtpError::Tls(TlsError::handshake(&s.host, &e)))
+        }
+        Err(native_tls::HandshakeError::WouldBlock(_)) => Err(SmtpError::Timeout {
+            server: s.server(),
+            secs: s.secs(),
+            stage: "during the TLS handshake",
+        }),
     }
 }
 
 fn connect_phase(
-    s: &Settings,
-    params: Option<&TlsParameters>,
-) -> Result<SmtpConnection, SmtpError> {
-    let server = s.server();
-    let err = |e: &lettre::transport::smtp::Error, stage| {
-        classify(e, &server, &s.host, stage, "", s.secs())
-    };
-    let helo = ClientId::Domain(s.helo.clone());
+    s: Settings,
+    connector: Option<&native_tls::TlsConnector>,
+) -> Result<Session, SmtpError> {
+    let started = Instant::now();
     s.log(&format!(
-        "* connecting to {server}{}",
+        "* connecting to {}{}",
+        s.server(),
         if s.implicit_tls {
             " (implicit TLS)"
         } else {
             ""
         }
     ));
-    let tls = if s.implicit_tls { params } else { None };
-    let mut conn =
-        SmtpConnection::connect((s.host.as_str(), s.port), Some(s.timeout), &helo, tls, None)
-            .map_err(|e| err(&e, Stage::Connect))?;
-    s.log(&format!("> EHLO {}", s.helo));
-    s.log(&format!("< 250 {}", conn.server_info()));
+    let tcp = tcp_connect(&s)?;
+    let stream = match (s.implicit_tls, connector) {
+        (true, Some(c)) => handshake(&s, c, tcp)?,
+        _ => Stream::Plain(tcp),
+    };
+    let mut session = Session {
+        reader: BufReader::new(stream),
+        settings: s,
+        ext: Extensions::default(),
+        broken: false,
+        data_started: false,
+    };
+    session.expect(Stage::Connect, "", 2)?;
+    session.ehlo()?;
+    let s = session.settings.clone();
     if !s.implicit_tls {
-        let offered = conn.server_info().supports_feature(Extension::StartTls);
+        let offered = session.ext.starttls;
         let wanted = match s.tls_mode {
             TlsMode::Required if !offered => {
-                conn.abort();
-                return Err(SmtpError::StartTlsNotOffered { server });
+                return Err(SmtpError::StartTlsNotOffered { server: s.server() });
             }
             TlsMode::Required => true,
             TlsMode::Opportunistic => offered,
             TlsMode::None => false,
         };
-        if let (true, Some(params)) = (wanted, params) {
-            s.log("> STARTTLS");
-            conn.starttls(params, &helo)
-                .map_err(|e| err(&e, Stage::Connect))?;
+        if let (true, Some(c)) = (wanted, connector) {
+            session.command(&"STARTTLS\r\n", Stage::Connect, "")?;
+            if !session.reader.buffer().is_empty() {
+                return Err(SmtpError::Protocol {
+                    server: s.server(),
+                    detail: "data after the STARTTLS reply (possible injection)".to_owned(),
+                });
+            }
+            let Stream::Plain(tcp) = session.reader.into_inner() else {
+                return Err(SmtpError::Protocol {
+                    server: s.server(),
+                    detail: "STARTTLS on an encrypted connection".to_owned(),
+                });
+            };
+            session.reader = BufReader::new(handshake(&s, c, tcp)?);
             s.log("* TLS established");
-            s.log(&format!("> EHLO {}", s.helo));
-            s.log(&format!("< 250 {}", conn.server_info()));
+            session.ehlo()?;
         }
     }
     if let Some((user, password)) = &s.credentials {
-        if !conn.is_encrypted() && !s.allow_insecure_auth {
-            conn.abort();
-            return Err(SmtpError::InsecureAuth { server });
+        if !session.is_encrypted() && !s.allow_insecure_auth {
+            return Err(SmtpError::InsecureAuth { server: s.server() });
         }
-        authenticate(s, &mut conn, user, password).inspect_err(|_| conn.abort())?;
+        authenticate(&mut session, user, password)?;
     }
-    Ok(conn)
+    s.log(&format!("* ready in {:?}", started.elapsed()));
+    Ok(session)
 }
 
-fn authenticate(
-    s: &Settings,
-    conn: &mut SmtpConnection,
-    user: &str,
-    password: &Secret,
-) -> Result<(), SmtpError> {
-    let server = s.server();
+fn authenticate(session: &mut Session, user: &str, password: &Secret) -> Result<(), SmtpError> {
+    let s = session.settings.clone();
     let wanted: Vec<Mechanism> = if s.mechanisms.is_empty() {
         vec![Mechanism::Plain, Mechanism::Login]
     } else {
         s.mechanisms.iter().map(|m| m.lettre()).collect()
     };
-    let Some(mechanism) = conn.server_info().get_auth_mechanism(&wanted) else {
-        let offered: Vec<String> = [Mechanism::Plain, Mechanism::Login, Mechanism::Xoauth2]
-            .into_iter()
-            .filter(|m| conn.server_info().supports_auth_mechanism(*m))
-            .map(|m| m.to_string())
-            .collect();
+    let offered = &session.ext.auth;
+    let Some(mechanism) = wanted
+        .into_iter()
+        .find(|m| offered.iter().any(|o| *o == m.to_string()))
+    else {
         return Err(SmtpError::AuthNotOffered {
-            server,
+            server: s.server(),
             offered: if offered.is_empty() {
                 "none".to_owned()
             } else {
@@ -390,31 +526,74 @@ fn authenticate(
             },
         });
     };
-    s.log(&format!("> AUTH {mechanism} (credentials masked)"));
     let creds = Credentials::new(user.to_owned(), password.expose().to_owned());
-    match conn.auth(&[mechanism], &creds) {
-        Ok(response) => {
-            s.log(&format!(
-                "< {} {}",
-                response.code(),
-                response.message().collect::<Vec<_>>().join(" ")
-            ));
-            Ok(())
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let failed = |why: String| SmtpError::Protocol {
+        server: s.server(),
+        detail: format!("AUTH {mechanism}: {why}"),
+    };
+    s.log(&format!("> AUTH {mechanism} (credentials masked)"));
+    let first = if mechanism.supports_initial_response() {
+        let response = mechanism
+            .response(&creds, None)
+            .map_err(|e| failed(e.to_string()))?;
+        format!("AUTH {mechanism} {}\r\n", b64.encode(response))
+    } else {
+        format!("AUTH {mechanism}\r\n")
+    };
+    session.write_line(&first, Stage::Auth)?;
+    for _ in 0..10 {
+        let (reply, _) = session.read_reply(Stage::Auth)?;
+        match reply.code {
+            200..=299 => return Ok(()),
+            334 => {
+                let challenge = b64
+                    .decode(reply.text.trim())
+                    .ok()
+                    .and_then(|c| String::from_utf8(c).ok())
+                    .unwrap_or_default();
+                // XOAUTH2 sends an error as a challenge: answer empty to get the final reply.
+                let answer = match mechanism {
+                    Mechanism::Xoauth2 => String::new(),
+                    _ => b64.encode(
+                        mechanism
+                            .response(&creds, Some(&challenge))
+                            .map_err(|e| failed(e.to_string()))?,
+                    ),
+                };
+                s.log("> (credentials masked)");
+                session.write_line(&format!("{answer}\r\n"), Stage::Auth)?;
+            }
+            _ => return Err(reply_error(&s.server(), Stage::Auth, "", reply)),
         }
-        Err(e) => Err(classify(&e, &server, &s.host, Stage::Auth, "", s.secs())),
     }
+    Err(failed("too many challenges".to_owned()))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::DotStuffed;
+    use super::*;
 
     #[test]
     fn dot_stuffing_matches_the_wire_format() {
-        assert_eq!(
-            DotStuffed(".a\r\nb\r\n.\r\n..c").to_string(),
-            "..a\r\nb\r\n..\r\n...c\r\n.\r\n"
-        );
-        assert_eq!(DotStuffed("").to_string(), "\r\n.\r\n");
+        let mut out = Vec::new();
+        write_dot_stuffed(&mut out, b".a\r\nb\r\n.\r\n..c").expect("write");
+        assert_eq!(out, b"..a\r\nb\r\n..\r\n...c");
+    }
+
+    #[test]
+    fn ehlo_extensions() {
+        let lines: Vec<String> = [
+            "mx.test",
+            "8BITMIME",
+            "STARTTLS",
+            "AUTH PLAIN login",
+            "SIZE 10",
+        ]
+        .map(String::from)
+        .to_vec();
+        let e = Extensions::parse(&lines);
+        assert!(e.starttls && e.eight_bit && !e.smtputf8);
+        assert_eq!(e.auth, ["PLAIN", "LOGIN"]);
     }
 }

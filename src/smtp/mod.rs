@@ -12,6 +12,7 @@ use crate::error::code;
 pub mod batch;
 pub mod classify;
 pub mod compose;
+pub mod tlsconn;
 pub mod transport;
 
 pub use compose::{AttachSpec, Composed, InlineSpec, MessageSpec, compose};

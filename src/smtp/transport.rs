@@ -24,9 +24,10 @@ use lettre::transport::smtp::commands::{Data, Mail, Quit, Rcpt, Rset};
 use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter};
 
 use super::classify::{Stage, io_error, parse_reply_line, reply_error};
+use super::tlsconn::TlsClient;
 use super::{Reply, SmtpError};
 use crate::secret::Secret;
-use crate::tls::{TlsError, TlsMode, TlsOptions};
+use crate::tls::{TlsMode, TlsOptions};
 
 /// `--auth`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +103,7 @@ impl Settings {
 /// The socket, plain or TLS.
 enum Stream {
     Plain(TcpStream),
-    Tls(Box<native_tls::TlsStream<TcpStream>>),
+    Tls(Box<openssl::ssl::SslStream<TcpStream>>),
 }
 
 impl Read for Stream {
@@ -183,7 +184,7 @@ impl Session {
         // Building a TLS connector loads the system's CA store (tens of milliseconds): only
         // when TLS can happen at all.
         let connector = if settings.implicit_tls || settings.tls_mode != TlsMode::None {
-            Some(settings.tls.connector()?)
+            Some(TlsClient::new(&settings.tls)?)
         } else {
             None
         };
@@ -419,28 +420,12 @@ fn tcp_connect(s: &Settings) -> Result<TcpStream, SmtpError> {
     })
 }
 
-fn handshake(
-    s: &Settings,
-    connector: &native_tls::TlsConnector,
-    tcp: TcpStream,
-) -> Result<Stream, SmtpError> {
-    match connector.connect(&s.host, tcp) {
-        Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
-        Err(native_tls::HandshakeError::Failure(e)) => {
-            Err(SmtpError::Tls(TlsError::handshake(&s.host, &e)))
-        }
-        Err(native_tls::HandshakeError::WouldBlock(_)) => Err(SmtpError::Timeout {
-            server: s.server(),
-            secs: s.secs(),
-            stage: "during the TLS handshake",
-        }),
-    }
+fn handshake(s: &Settings, client: &TlsClient, tcp: TcpStream) -> Result<Stream, SmtpError> {
+    let tls = client.connect(&s.host, &s.server(), s.secs(), tcp)?;
+    Ok(Stream::Tls(Box::new(tls)))
 }
 
-fn connect_phase(
-    s: Settings,
-    connector: Option<&native_tls::TlsConnector>,
-) -> Result<Session, SmtpError> {
+fn connect_phase(s: Settings, connector: Option<&TlsClient>) -> Result<Session, SmtpError> {
     let started = Instant::now();
     s.log(&format!(
         "* connecting to {}{}",

@@ -37,43 +37,26 @@ impl Certs {
     pub fn make() -> Certs {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
-        openssl(
-            d,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=postie test CA",
-            ],
-        );
-        openssl(
-            d,
-            &[
+        // A new P-256 key and a certificate request (or, with -x509, a self-signed one).
+        let req = |key: &str, out: &str, subject: &str, extra: &[&str]| {
+            let mut args = vec![
                 "req",
                 "-newkey",
                 "ec",
                 "-pkeyopt",
                 "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=localhost",
-            ],
+            ];
+            args.extend(["-nodes", "-keyout", key, "-out", out, "-subj", subject]);
+            args.extend(extra);
+            openssl(d, &args);
+        };
+        req(
+            "ca.key",
+            "ca.pem",
+            "/CN=postie test CA",
+            &["-x509", "-days", "2"],
         );
+        req("server.key", "server.csr", "/CN=localhost", &[]);
         std::fs::write(
             d.join("ext.cnf"),
             "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
@@ -99,27 +82,12 @@ impl Certs {
                 "ext.cnf",
             ],
         );
-        openssl(
-            d,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                "self.key",
-                "-out",
-                "self.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=localhost",
-                "-addext",
-                "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            ],
+        let san = "subjectAltName=DNS:localhost,IP:127.0.0.1";
+        req(
+            "self.key",
+            "self.pem",
+            "/CN=localhost",
+            &["-x509", "-days", "2", "-addext", san],
         );
         Certs {
             ca: d.join("ca.pem"),

@@ -14,11 +14,22 @@ use crate::smtp_peers::Certs;
 /// The uid/gid that owns delivered mail (no passwd entry needed).
 const VMAIL_ID: u32 = 5000;
 
-/// True when everything the harness needs is installed.
+/// True when running as root (Postfix's master and its chown/setgid steps need it).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            == Some("0")
+    })
+}
+
+/// True when everything the harness needs is installed and we run as root.
 pub fn available() -> bool {
-    ["postfix", "saslpasswd2", "openssl", "python3"]
-        .iter()
-        .all(|p| crate::common::which(p).is_some())
+    is_root()
+        && ["postfix", "saslpasswd2", "openssl", "python3"]
+            .iter()
+            .all(|p| crate::common::which(p).is_some())
         && Path::new("/usr/lib/postfix/sbin/master").exists()
 }
 

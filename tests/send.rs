@@ -508,20 +508,18 @@ fn aiosmtpd_starttls_and_auth_with_cacert() {
     assert_eq!(a.contents(), &blob[..]);
     assert_eq!(a.attachment_name(), Some("Übersicht.pdf"));
     // A wrong password: exit 77 with the server's reply.
-    let out = run(basic(&mut send())
-        .args([
-            "--server",
-            &sink.url("smtp"),
-            "--user",
-            "ann",
-            "--password-env",
-            "PW",
-        ])
-        .env("PW", "wrong")
-        .arg("--cacert")
-        .arg(&certs.ca));
+    let out = send_as_ann(&sink.url("smtp"), "wrong", &certs.ca);
     assert_code(&out, 77);
     assert!(text(&out).1.contains("535"), "{}", text(&out).1);
+}
+
+/// The basic message sent to `url` as user ann with `password`, trusting `ca`.
+fn send_as_ann(url: &str, password: &str, ca: &std::path::Path) -> Output {
+    run(basic(&mut send())
+        .args(["--server", url, "--user", "ann", "--password-env", "PW"])
+        .env("PW", password)
+        .arg("--cacert")
+        .arg(ca))
 }
 
 #[test]
@@ -535,18 +533,7 @@ fn aiosmtpd_implicit_tls() {
         Some((&certs.cert, &certs.key)),
         Some("ann:pw-2"),
     );
-    let out = run(basic(&mut send())
-        .args([
-            "--server",
-            &sink.url("smtps"),
-            "--user",
-            "ann",
-            "--password-env",
-            "PW",
-        ])
-        .env("PW", "pw-2")
-        .arg("--cacert")
-        .arg(&certs.ca));
+    let out = send_as_ann(&sink.url("smtps"), "pw-2", &certs.ca);
     assert_code(&out, 0);
     let stored = sink.stored();
     assert_eq!(stored.len(), 1);

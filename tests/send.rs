@@ -382,6 +382,83 @@ fn plaintext_auth_is_refused_unless_allowed() {
 }
 
 #[test]
+fn auth_not_offered_and_bad_user_names() {
+    let fake = FakeSmtp::start(Behavior::default());
+    let out = run(basic(&mut send())
+        .args([
+            "--server",
+            &fake.url(),
+            "--tls",
+            "none",
+            "--allow-insecure-auth",
+        ])
+        .args(["--user", "ann", "--password-env", "PW"])
+        .env("PW", "x"));
+    assert_code(&out, 69);
+    assert!(text(&out).1.contains("AUTH"), "{}", text(&out).1);
+    let out = run(basic(&mut send())
+        .args([
+            "--server",
+            &fake.url(),
+            "--tls",
+            "none",
+            "--allow-insecure-auth",
+        ])
+        .args(["--user", "ann\r\nQUIT", "--password-env", "PW"])
+        .env("PW", "x"));
+    assert_code(&out, 2);
+    assert!(fake.seen().messages.is_empty());
+}
+
+#[test]
+fn account_supplies_server_sender_and_policy() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = FakeSmtp::start(Behavior::default());
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path().join("postie");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[account.relay]\nsmtp_server = \"{}\"\nserver = \"pop3://ignored\"\ntls = \"none\"\nfrom = \"Relay <relay@example.org>\"\n",
+            fake.url()
+        ),
+    )
+    .expect("write");
+    let out = run(send().env("XDG_CONFIG_HOME", home.path()).args([
+        "--account",
+        "relay",
+        "--to",
+        "bob@example.org",
+        "--body",
+        "via account",
+    ]));
+    assert_code(&out, 0);
+    assert!(
+        fake.seen()
+            .commands
+            .contains(&"MAIL FROM:<relay@example.org>".to_owned())
+    );
+    // A config file holding a password must not be readable by others.
+    std::fs::write(
+        &config,
+        "[account.relay]\nserver = \"smtp://x\"\npassword = \"p\"\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = run(send().env("XDG_CONFIG_HOME", home.path()).args([
+        "--account",
+        "relay",
+        "--from",
+        "a@example.org",
+        "--to",
+        "b@example.org",
+    ]));
+    assert_code(&out, 78);
+}
+
+#[test]
 fn batch_reconnects_when_the_server_drops_and_reports_each_message() {
     let fake = FakeSmtp::start(Behavior {
         drop_after: Some(3),

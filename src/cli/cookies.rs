@@ -1,11 +1,344 @@
-//! `postie cookies`: flags and the glue to the engine. (Stub: being built.)
+//! `postie cookies`: show what a jar holds (`list`), and convert between a Netscape jar and
+//! `cookie_store`'s JSON (`export`, `import`). The file work is the cookie module's
+//! ([`crate::cookies::jar`]); this file holds the flags, the filter and the output forms.
 
-use crate::cli::CliError;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use crate::cookies::jar::{self, Changes};
+use crate::cookies::netscape::Line;
+use crate::cookies::{CookieError, Record};
 use crate::error::{Error, Exit};
 
 #[derive(Debug, clap::Args)]
-pub struct CookiesArgs {}
+pub struct CookiesArgs {
+    #[command(subcommand)]
+    pub command: CookiesCommand,
+}
 
-pub fn run(_args: CookiesArgs) -> Result<Exit, Error> {
-    Err(CliError::NotImplemented("cookies").into())
+#[derive(Debug, Subcommand)]
+pub enum CookiesCommand {
+    /// Show the cookies a jar holds (values masked unless --show-values).
+    List(ListArgs),
+    /// Write a jar as cookie_store JSON (the format of Rust's cookie_store crate).
+    Export(ExportArgs),
+    /// Read cookie_store JSON and merge it into a jar (created if missing).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// The Netscape cookies.txt file to read.
+    #[arg(long, value_name = "FILE")]
+    pub jar: PathBuf,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Only cookies of this domain: cookies set for it or its subdomains, and domain cookies
+    /// that would be sent to it.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// Show cookie values (they are session secrets: masked by default).
+    #[arg(long)]
+    pub show_values: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The Netscape cookies.txt file to read.
+    #[arg(long, value_name = "FILE")]
+    pub jar: PathBuf,
+    /// Write the JSON here (atomically, mode 0600) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The Netscape cookies.txt file to merge into (locked, written atomically, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub jar: PathBuf,
+    /// cookie_store JSON: an array of cookies, or one cookie per line; `-` is stdin.
+    #[arg(value_name = "JSON", default_value = "-")]
+    pub input: PathBuf,
+}
+
+pub fn run(args: CookiesArgs) -> Result<Exit, Error> {
+    match args.command {
+        CookiesCommand::List(a) => list(a),
+        CookiesCommand::Export(a) => export(a),
+        CookiesCommand::Import(a) => import(a),
+    }
+}
+
+/// The unexpired cookies of an existing jar, sorted by domain, path, name.
+fn read_jar(path: &Path) -> Result<Vec<Record>, CookieError> {
+    let now = jar::now();
+    let mut records: Vec<Record> = jar::read_file(path, true)?
+        .ok_or_else(|| CookieError::Missing {
+            path: path.to_owned(),
+        })?
+        .into_iter()
+        .filter(|r| !r.is_expired_at(now))
+        .collect();
+    records.sort_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
+    Ok(records)
+}
+
+/// `--domain D`: the cookie belongs to D or a subdomain of D, or is a domain cookie sent to D.
+fn in_domain(r: &Record, d: &str) -> bool {
+    let sub_of = |host: &str, parent: &str| {
+        host == parent
+            || host
+                .strip_suffix(parent)
+                .is_some_and(|rest| rest.ends_with('.'))
+    };
+    sub_of(&r.domain, d) || (r.include_subdomains && sub_of(d, &r.domain))
+}
+
+#[derive(Debug, Serialize)]
+struct JsonCookie<'a> {
+    domain: &'a str,
+    include_subdomains: bool,
+    path: &'a str,
+    name: &'a str,
+    /// `null` when masked.
+    value: Option<&'a str>,
+    secure: bool,
+    http_only: bool,
+    session: bool,
+    expires: Option<i64>,
+    expires_at: Option<String>,
+}
+
+fn date(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second]"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
+}
+
+fn flags(r: &Record) -> String {
+    let f: Vec<&str> = [
+        (r.include_subdomains, "subdomains"),
+        (r.secure, "secure"),
+        (r.http_only, "httponly"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    if f.is_empty() {
+        "-".into()
+    } else {
+        f.join(",")
+    }
+}
+
+const MASK: &str = "***";
+
+fn list(args: ListArgs) -> Result<Exit, Error> {
+    let domain = args
+        .domain
+        .as_deref()
+        .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase());
+    let records: Vec<Record> = read_jar(&args.jar)?
+        .into_iter()
+        .filter(|r| domain.as_deref().is_none_or(|d| in_domain(r, d)))
+        .collect();
+    let mut out = BufWriter::new(io::stdout().lock());
+    let written = if args.json {
+        write_json_lines(&mut out, &records, args.show_values)
+    } else {
+        write_table(&mut out, &records, args.show_values)
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::output("stdout", e))?;
+    Ok(Exit::SUCCESS)
+}
+
+fn write_json_lines(out: &mut impl Write, records: &[Record], show: bool) -> io::Result<()> {
+    for r in records {
+        let j = JsonCookie {
+            domain: &r.domain,
+            include_subdomains: r.include_subdomains,
+            path: &r.path,
+            name: &r.name,
+            value: show.then_some(r.value.as_str()),
+            secure: r.secure,
+            http_only: r.http_only,
+            session: r.expires.is_none(),
+            expires: r.expires,
+            expires_at: r.expires.map(|e| date(e).replace(' ', "T") + "Z"),
+        };
+        serde_json::to_writer(&mut *out, &j)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+fn write_table(out: &mut impl Write, records: &[Record], show: bool) -> io::Result<()> {
+    let rows: Vec<[String; 6]> = records
+        .iter()
+        .map(|r| {
+            [
+                format!(
+                    "{}{}",
+                    if r.include_subdomains { "." } else { "" },
+                    r.domain
+                ),
+                r.path.clone(),
+                r.name.clone(),
+                if show { r.value.clone() } else { MASK.into() },
+                r.expires.map_or_else(|| "session".into(), date),
+                flags(r),
+            ]
+        })
+        .collect();
+    let header = ["DOMAIN", "PATH", "NAME", "VALUE", "EXPIRES (UTC)", "FLAGS"].map(String::from);
+    let mut widths = [0usize; 6];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn export(args: ExportArgs) -> Result<Exit, Error> {
+    let cookies: Vec<cookie_store::Cookie<'static>> = read_jar(&args.jar)?
+        .iter()
+        .filter_map(jar::to_cookie)
+        .collect();
+    let mut json = serde_json::to_vec_pretty(&cookies).map_err(|e| CookieError::Format {
+        path: args.jar.clone(),
+        why: e.to_string(),
+    })?;
+    json.push(b'\n');
+    match &args.output {
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(&json)
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::output("stdout", e))?;
+        }
+        Some(path) => crate::fsutil::write_atomic(path, &json, crate::fsutil::PRIVATE)
+            .map_err(|e| CookieError::write(path, e))?,
+    }
+    Ok(Exit::SUCCESS)
+}
+
+/// cookie_store JSON: the array `cookie_store::serde::json` writes, or the older form with
+/// one cookie object per line.
+fn parse_json(path: &Path, text: &str) -> Result<Vec<cookie_store::Cookie<'static>>, CookieError> {
+    let format = |why: String| CookieError::Format {
+        path: path.to_owned(),
+        why,
+    };
+    if text.trim_start().starts_with('[') {
+        return serde_json::from_str(text)
+            .map_err(|e| format(format!("not cookie_store JSON: {e}")));
+    }
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map_err(|e| format(format!("line {}: not cookie_store JSON: {e}", i + 1)))
+        })
+        .collect()
+}
+
+fn import(args: ImportArgs) -> Result<Exit, Error> {
+    let mut text = String::new();
+    let read = if jar::is_stdio(&args.input) {
+        io::stdin().lock().read_to_string(&mut text)
+    } else {
+        File::open(&args.input).and_then(|f| BufReader::new(f).read_to_string(&mut text))
+    };
+    read.map_err(|e| CookieError::read(&args.input, e))?;
+    let cookies = parse_json(&args.input, &text)?;
+    let now = jar::now();
+    let mut changes = Changes::new();
+    for r in cookies.iter().filter_map(jar::to_record) {
+        if !r.is_expired_at(now) {
+            changes.insert(r.key(), Some(r));
+        }
+    }
+    let count = changes.len();
+    let lock = jar::lock(&args.jar)?;
+    let disk = jar::read_file(&args.jar, true)?.unwrap_or_default();
+    let merged = jar::merge(disk, [], &changes, now);
+    let lines: Vec<&dyn Line> = merged.iter().map(|r| r as &dyn Line).collect();
+    jar::save(&args.jar, &lines)?;
+    drop(lock);
+    eprintln!(
+        "postie: imported {count} cookie{} into {}",
+        if count == 1 { "" } else { "s" },
+        args.jar.display()
+    );
+    Ok(Exit::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(domain: &str, sub: bool) -> Record {
+        Record {
+            include_subdomains: sub,
+            ..Record::new(domain, "n", "v")
+        }
+    }
+
+    #[test]
+    fn domain_filter() {
+        assert!(in_domain(&rec("example.com", false), "example.com"));
+        assert!(in_domain(&rec("www.example.com", false), "example.com"));
+        assert!(!in_domain(&rec("badexample.com", false), "example.com"));
+        assert!(in_domain(&rec("example.com", true), "www.example.com"));
+        assert!(!in_domain(&rec("example.com", false), "www.example.com"));
+    }
+
+    #[test]
+    fn table_masks_values_and_aligns() {
+        let mut r = rec("example.com", true);
+        r.secure = true;
+        r.expires = Some(2_110_680_753);
+        let mut out = Vec::new();
+        write_table(&mut out, &[r.clone()], false).expect("write");
+        let text = String::from_utf8(out).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[1],
+            ".example.com  /     n     ***    2036-11-19 04:12:33  subdomains,secure"
+        );
+        let mut out = Vec::new();
+        write_json_lines(&mut out, &[r], true).expect("write");
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(v["value"], "v");
+        assert_eq!(v["expires_at"], "2036-11-19T04:12:33Z");
+    }
 }

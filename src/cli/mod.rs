@@ -30,10 +30,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// HTTP(S) GET/POST with curl's flag names, redirects and a cookie jar.
-    #[command(hide = true)]
     Fetch(fetch::FetchArgs),
     /// Inspect and convert cookie jars (Netscape cookies.txt).
-    #[command(hide = true)]
     Cookies(cookies::CookiesArgs),
     /// URL tools with the semantics of CPython's urllib.parse.
     #[command(hide = true)]
@@ -42,10 +40,8 @@ pub enum Command {
     #[command(hide = true)]
     Qs(qs::QsArgs),
     /// Turn messages into their text and their attachments, safely.
-    #[command(hide = true)]
     Unpack(unpack::UnpackArgs),
     /// POP3 client: list, pull and unpack a mailbox.
-    #[command(hide = true)]
     Pop3(pop3::Pop3Args),
     /// Send mail with attachments over SMTP.
     Send(send::SendArgs),

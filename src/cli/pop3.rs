@@ -1,11 +1,438 @@
-//! `postie pop3`: flags and the glue to the engine. (Stub: being built.)
+//! `postie pop3`: flags, account merge, password lookup, and the glue to the engine in
+//! `crate::pop3`. Each subcommand carries the connection flags, as mpop users expect to put
+//! them after the subcommand.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::cli::CliError;
+use crate::cli::common::{MailTlsArgs, PasswordArgs, parse_tls_mode};
+use crate::config::{self, Account};
 use crate::error::{Error, Exit};
+use crate::pop3::Pop3Error;
+use crate::pop3::client::{AuthChoice, Credentials};
+use crate::pop3::connect::{self, ConnectOptions, Server, Session};
+use crate::pop3::sasl::Method;
+use crate::pop3::sync::{self, Format, Pipelining, PullOptions};
+use crate::secret::{self, PasswordLookup};
+use crate::tls::{TlsMode, TlsOptions};
 
 #[derive(Debug, clap::Args)]
-pub struct Pop3Args {}
+pub struct Pop3Args {
+    #[command(subcommand)]
+    pub command: Box<Pop3Command>,
+}
 
-pub fn run(_args: Pop3Args) -> Result<Exit, Error> {
-    Err(CliError::NotImplemented("pop3").into())
+#[derive(Debug, clap::Subcommand)]
+pub enum Pop3Command {
+    /// Print the number of messages and their total size.
+    Stat {
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the server's capabilities (CAPA), one per line.
+    Capa {
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+    /// List messages: number, size, UIDL, From, Subject, Date (from TOP n 0).
+    List {
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retrieve the messages not retrieved before into a Maildir (or .eml files).
+    Pull(PullArgs),
+}
+
+/// Connection flags shared by every `postie pop3` subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnArgs {
+    /// pop3s://host[:995] (implicit TLS) or pop3://host[:110] (STLS, required by default).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// The user name.
+    #[arg(long, short = 'u')]
+    pub user: Option<String>,
+    /// Take settings from [account.NAME] in the accounts file; flags override them.
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    #[command(flatten)]
+    pub tls: MailTlsArgs,
+    /// auto (SASL PLAIN, LOGIN, CRAM-MD5, then USER), or one of plain, login, cram-md5,
+    /// xoauth2 (the password is the token), user, apop.
+    #[arg(long, value_name = "METHOD", default_value = "auto")]
+    pub auth: String,
+    /// Allow sending a password over an unencrypted connection.
+    #[arg(long)]
+    pub allow_insecure_auth: bool,
+    /// Seconds to wait for the connection and for every read.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Show the dialogue on stderr (passwords masked).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// The folder to store messages in (a Maildir by default).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// maildir (DIR/{tmp,new,cur}) or eml (DIR/<uidl>.eml).
+    #[arg(long, value_enum, default_value = "maildir")]
+    pub format: FormatArg,
+    /// The state file (default: inside DIR, one per server, port and user).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Retrieve every message, even those retrieved before.
+    #[arg(long)]
+    pub all: bool,
+    /// Delete each message on the server once it is safely stored.
+    #[arg(long, conflicts_with = "keep")]
+    pub delete: bool,
+    /// Keep messages on the server (the default).
+    #[arg(long)]
+    pub keep: bool,
+    /// Skip messages bigger than this many octets (K, M, G suffixes allowed).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
+    /// Retrieve at most this many messages.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Also unpack each message's attachments beside it (as `postie unpack`).
+    #[arg(long)]
+    pub unpack: bool,
+    /// One JSON object per message on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// auto (when the server advertises PIPELINING), on, or off.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub pipelining: PipeliningArg,
+    /// No progress bar and no summary.
+    #[arg(long, short = 's')]
+    pub silent: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FormatArg {
+    Maildir,
+    Eml,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PipeliningArg {
+    Auto,
+    On,
+    Off,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (&t[..i], 1u64 << 10),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (&t[..i], 1 << 20),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("{text:?} is not a size (e.g. 500000, 10M)"))
+}
+
+/// A validated connection config.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub connect: ConnectOptions,
+    pub user: String,
+    pub lookup: PasswordLookup,
+    pub auth: AuthChoice,
+    pub allow_insecure_auth: bool,
+}
+
+fn invalid(flag: &str, why: impl Into<String>) -> Error {
+    CliError::invalid(flag, why).into()
+}
+
+/// Merges flags over the account (if any) into [`Settings`].
+pub fn settings(args: &ConnArgs) -> Result<Settings, Error> {
+    let account = match &args.account {
+        Some(name) => config::load_account(name)?,
+        None => Account::default(),
+    };
+    let server = args
+        .server
+        .clone()
+        .or(account.pop3_server.clone())
+        .or(account.server.clone())
+        .ok_or_else(|| invalid("--server", "required (or an --account with a server)"))?;
+    let server = Server::parse(&server)?;
+    let user = args
+        .user
+        .clone()
+        .or(account.user.clone())
+        .ok_or_else(|| invalid("--user", "required (or an --account with a user)"))?;
+    secret::check_credential("user name", &user)?;
+    let tls_mode = match (args.tls.tls, &account.tls) {
+        (Some(m), _) => TlsMode::from(m),
+        (None, Some(t)) => {
+            parse_tls_mode(t).ok_or_else(|| invalid("tls", format!("{t:?} in the account")))?
+        }
+        (None, None) => TlsMode::Required,
+    };
+    let tls = TlsOptions {
+        cacert: args.tls.cacert.clone().or(account.cacert.clone()),
+        insecure: args.tls.insecure || account.insecure.unwrap_or(false),
+    };
+    let auth_text = if args.auth == "auto" {
+        account.auth.clone().unwrap_or_else(|| "auto".into())
+    } else {
+        args.auth.clone()
+    };
+    let auth = if auth_text.eq_ignore_ascii_case("auto") {
+        AuthChoice::Auto
+    } else {
+        AuthChoice::Only(Method::parse(&auth_text).ok_or_else(|| {
+            invalid(
+                "--auth",
+                format!("{auth_text:?}: use auto, plain, login, cram-md5, xoauth2, user or apop"),
+            )
+        })?)
+    };
+    let timeout = args.timeout.or(account.timeout).unwrap_or(60);
+    if timeout == 0 {
+        return Err(invalid("--timeout", "must be at least 1 second"));
+    }
+    Ok(Settings {
+        connect: ConnectOptions {
+            server,
+            tls_mode,
+            tls,
+            timeout: Duration::from_secs(timeout),
+            verbose: args.verbose,
+        },
+        user,
+        lookup: PasswordLookup {
+            source: args.password.source().or(account.password_source()),
+            netrc_file: None,
+            allow_prompt: true,
+        },
+        auth,
+        allow_insecure_auth: args.allow_insecure_auth,
+    })
+}
+
+/// Connects and logs in.
+fn open(s: &Settings) -> Result<Session, Error> {
+    // The password is looked up first: a missing one should not cost a connection.
+    let password = secret::resolve_password(&s.lookup, &s.connect.server.host, &s.user)?;
+    let (mut session, encrypted) = connect::connect(&s.connect)?;
+    let method = session.choose_method(s.auth, encrypted, s.allow_insecure_auth)?;
+    let creds = Credentials {
+        user: s.user.clone(),
+        password,
+    };
+    session.login(&creds, method)?;
+    Ok(session)
+}
+
+pub fn run(args: Pop3Args) -> Result<Exit, Error> {
+    match *args.command {
+        Pop3Command::Stat { conn, json } => stat(&conn, json),
+        Pop3Command::Capa { conn } => capa(&conn),
+        Pop3Command::List { conn, json } => list(&conn, json),
+        Pop3Command::Pull(args) => pull(args),
+    }
+}
+
+fn out_err(e: io::Error) -> Error {
+    Error::output("stdout", e)
+}
+
+fn stat(conn: &ConnArgs, json: bool) -> Result<Exit, Error> {
+    let mut session = open(&settings(conn)?)?;
+    let (count, size) = session.stat()?;
+    session.quit()?;
+    let line = if json {
+        serde_json::json!({"messages": count, "octets": size}).to_string()
+    } else {
+        format!("{count} messages, {size} octets")
+    };
+    writeln!(io::stdout().lock(), "{line}").map_err(out_err)?;
+    Ok(Exit::SUCCESS)
+}
+
+fn capa(conn: &ConnArgs) -> Result<Exit, Error> {
+    // CAPA is allowed before login: no password needed.
+    let s = settings(conn)?;
+    let (mut session, _) = connect::connect(&s.connect)?;
+    let caps = session.caps.clone();
+    session.quit()?;
+    let mut out = io::stdout().lock();
+    if !caps.known {
+        eprintln!(
+            "postie: {}: the server does not support CAPA",
+            s.connect.server.host
+        );
+    }
+    for line in caps.lines {
+        writeln!(out, "{line}").map_err(out_err)?;
+    }
+    Ok(Exit::SUCCESS)
+}
+
+/// From, Subject and Date of a header block, decoded.
+pub fn summarize(header: &[u8]) -> (String, String, String) {
+    let Some(msg) = mail_parser::MessageParser::default().parse_headers(header) else {
+        return Default::default();
+    };
+    let from = msg
+        .from()
+        .and_then(|a| a.first())
+        .map(|a| match (a.name(), a.address()) {
+            (Some(n), Some(addr)) => format!("{n} <{addr}>"),
+            (None, Some(addr)) => addr.to_owned(),
+            (Some(n), None) => n.to_owned(),
+            (None, None) => String::new(),
+        })
+        .unwrap_or_default();
+    let subject = msg.subject().unwrap_or("").to_owned();
+    let date = msg.date().map(|d| d.to_rfc3339()).unwrap_or_default();
+    (from, subject, date)
+}
+
+fn one_line(s: &str) -> String {
+    s.replace(['\t', '\r', '\n'], " ")
+}
+
+fn list(conn: &ConnArgs, json: bool) -> Result<Exit, Error> {
+    let mut session = open(&settings(conn)?)?;
+    let listed = session.list()?;
+    let uidls: std::collections::HashMap<u32, Vec<u8>> =
+        session.uidl()?.unwrap_or_default().into_iter().collect();
+    let mut out = io::stdout().lock();
+    for l in listed {
+        let uidl = uidls
+            .get(&l.number)
+            .map(|u| String::from_utf8_lossy(u).into_owned())
+            .unwrap_or_default();
+        let (from, subject, date) = match session.top_header(l.number) {
+            Ok(h) => summarize(&h),
+            Err(Pop3Error::Refused { .. }) => Default::default(),
+            Err(e) => return Err(e.into()),
+        };
+        let line = if json {
+            serde_json::json!({
+                "number": l.number, "size": l.size, "uidl": uidl,
+                "from": from, "subject": subject, "date": date,
+            })
+            .to_string()
+        } else {
+            format!(
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                l.number,
+                l.size,
+                uidl,
+                one_line(&from),
+                one_line(&subject),
+                date
+            )
+        };
+        writeln!(out, "{line}").map_err(out_err)?;
+    }
+    drop(out);
+    session.quit()?;
+    Ok(Exit::SUCCESS)
+}
+
+fn pull(args: PullArgs) -> Result<Exit, Error> {
+    let s = settings(&args.conn)?;
+    if args.limit == Some(0) {
+        return Err(invalid("--limit", "must be at least 1"));
+    }
+    let state = args.state.clone().unwrap_or_else(|| {
+        sync::default_state_path(
+            &args.out,
+            &s.connect.server.host,
+            s.connect.server.port,
+            &s.user,
+        )
+    });
+    let opts = PullOptions {
+        out: args.out.clone(),
+        format: match args.format {
+            FormatArg::Maildir => Format::Maildir,
+            FormatArg::Eml => Format::Eml,
+        },
+        state,
+        all: args.all,
+        delete: args.delete,
+        max_size: args.max_size,
+        limit: args.limit,
+        unpack: args.unpack,
+        pipelining: match args.pipelining {
+            PipeliningArg::Auto => Pipelining::Auto,
+            PipeliningArg::On => Pipelining::On,
+            PipeliningArg::Off => Pipelining::Off,
+        },
+        progress: !args.silent && !args.json && io::stderr().is_terminal(),
+    };
+    let mut session = open(&s)?;
+    let mut stdout = io::stdout().lock();
+    let mut write_failure = None;
+    let summary = sync::pull(&mut session, &opts, &mut |o| {
+        if let Some(e) = &o.error {
+            eprintln!("postie: message {} ({}): {e}", o.number, o.uidl);
+        }
+        if args.json && write_failure.is_none() {
+            let line = serde_json::to_string(o).unwrap_or_default();
+            if let Err(e) = writeln!(stdout, "{line}") {
+                write_failure = Some(e);
+            }
+        }
+    })?;
+    if let Some(e) = write_failure {
+        return Err(out_err(e));
+    }
+    if !args.silent && !args.json {
+        eprintln!(
+            "postie: {} stored ({} octets), {} deleted, {} skipped, {} failed",
+            summary.stored, summary.bytes, summary.deleted, summary.skipped, summary.failed
+        );
+    }
+    Ok(Exit::from_all_ok(summary.failed == 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("500"), Ok(500));
+        assert_eq!(parse_size("10k"), Ok(10240));
+        assert_eq!(parse_size("2M"), Ok(2 << 20));
+        assert!(parse_size("x").is_err());
+    }
+
+    #[test]
+    fn headers_are_decoded() {
+        let (from, subject, date) = summarize(
+            b"From: =?UTF-8?Q?J=C3=BCrgen?= <j@example.com>\r\nSubject: =?UTF-8?B?SGFsbG8gV2VsdA==?=\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\n\r\n",
+        );
+        assert_eq!(from, "J\u{fc}rgen <j@example.com>");
+        assert_eq!(subject, "Hallo Welt");
+        assert!(date.starts_with("2026-11-21T10:00:00"), "{date}");
+    }
 }

@@ -1,11 +1,206 @@
-//! `postie unpack`: flags and the glue to the engine. (Stub: being built.)
+//! `postie unpack`: flags, validation into [`UnpackOptions`], the per-input loop that reports
+//! each failure and goes on, `--json` and `--list` output.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 use crate::cli::CliError;
-use crate::error::{Error, Exit};
+use crate::error::{Error, Exit, code};
+use crate::mail::{self, MailError, UnpackOptions, inputs, parse, save};
 
+/// Turn messages (.eml, mbox, Maildir, `-` for stdin) into their text and attachments.
 #[derive(Debug, clap::Args)]
-pub struct UnpackArgs {}
+#[command(
+    after_help = "Each message gets a folder under DIR named from its date and subject, holding body.txt, body.html, message.json and its attachments under safe names."
+)]
+pub struct UnpackArgs {
+    /// Message files, mbox files, Maildir folders, or `-` for one message on stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// The folder to write into (created 0700 if missing).
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "DIR",
+        required_unless_present = "list"
+    )]
+    pub out: Option<PathBuf>,
+    /// Show the tree of parts (type, size, name) without writing anything.
+    #[arg(short = 'l', long, conflicts_with_all = ["out", "flat", "only_attachments"])]
+    pub list: bool,
+    /// Write all attachments straight into DIR (no per-message folder, no body or message.json).
+    #[arg(long)]
+    pub flat: bool,
+    /// Write only attachments (no body.txt, body.html, message.json).
+    #[arg(long)]
+    pub only_attachments: bool,
+    /// Skip inline images (Content-Disposition: inline or a Content-ID).
+    #[arg(long)]
+    pub no_inline: bool,
+    /// Also save inline text parts beyond the first text and HTML body.
+    #[arg(long)]
+    pub include_text_parts: bool,
+    /// Unpack nested messages into subfolders (the default).
+    #[arg(long, overrides_with = "no_recursive")]
+    pub recursive: bool,
+    /// Save nested messages as .eml only.
+    #[arg(long, overrides_with = "recursive")]
+    pub no_recursive: bool,
+    /// How many levels of nested messages to unpack.
+    #[arg(long, value_name = "N", default_value_t = mail::DEFAULT_MAX_DEPTH)]
+    pub max_depth: usize,
+    /// One JSON object per message on stdout (as message.json; JSON Lines).
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: UnpackArgs) -> Result<Exit, Error> {
-    Err(CliError::NotImplemented("unpack").into())
+/// The validated command.
+#[derive(Debug)]
+struct Config {
+    inputs: Vec<PathBuf>,
+    out: Option<PathBuf>,
+    options: UnpackOptions,
+    json: bool,
+}
+
+fn validate(args: UnpackArgs) -> Result<Config, CliError> {
+    if args.inputs.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        return Err(CliError::invalid("INPUT", "`-` (stdin) may be given once"));
+    }
+    if args.max_depth > 64 {
+        return Err(CliError::invalid("--max-depth", "at most 64"));
+    }
+    Ok(Config {
+        inputs: args.inputs,
+        out: if args.list { None } else { args.out },
+        options: UnpackOptions {
+            flat: args.flat,
+            only_attachments: args.only_attachments,
+            no_inline: args.no_inline,
+            include_text_parts: args.include_text_parts,
+            recursive: !args.no_recursive,
+            max_depth: args.max_depth,
+        },
+        json: args.json,
+    })
+}
+
+pub fn run(args: UnpackArgs) -> Result<Exit, Error> {
+    let config = validate(args)?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut worst: u8 = code::OK;
+    let mut note = |e: &MailError| {
+        eprintln!("postie: {e}");
+        if worst == code::OK {
+            worst = e.exit_code();
+        }
+    };
+    if let Some(dir) = &config.out
+        && let Err(source) = crate::fsutil::create_private_dir_all(dir)
+    {
+        return Err(MailError::Write {
+            path: dir.clone(),
+            source,
+        }
+        .into());
+    }
+    let mut output_error: Option<io::Error> = None;
+    for input in &config.inputs {
+        let result = inputs::for_each_message(input, |label, raw| {
+            if output_error.is_some() {
+                return;
+            }
+            let raw = match raw {
+                Ok(raw) => raw,
+                Err(e) => return note(&e),
+            };
+            let written = match &config.out {
+                Some(dir) => unpack_one(&raw, &label, dir, &config, &mut out, &mut note),
+                None => list_one(
+                    &raw,
+                    &label,
+                    config.json,
+                    config.options.max_depth,
+                    &mut out,
+                    &mut note,
+                ),
+            };
+            if let Err(e) = written {
+                output_error = Some(e);
+            }
+        });
+        if let Err(e) = result {
+            note(&e);
+        }
+        if output_error.is_some() {
+            break;
+        }
+    }
+    let flushed = out.flush();
+    if let Some(e) = output_error.or(flushed.err()) {
+        return Err(Error::output("stdout", e));
+    }
+    Ok(if worst == code::OK {
+        Exit::SUCCESS
+    } else {
+        Exit::SOME_FAILED
+    })
+}
+
+fn unpack_one(
+    raw: &[u8],
+    label: &str,
+    dir: &Path,
+    config: &Config,
+    out: &mut impl Write,
+    note: &mut impl FnMut(&MailError),
+) -> io::Result<()> {
+    match save::unpack_message(raw, label, dir, &config.options) {
+        Ok((info, failures)) => {
+            failures.iter().for_each(&mut *note);
+            if config.json {
+                serde_json::to_writer(&mut *out, &info).map_err(io::Error::other)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Err(e) => note(&e),
+    }
+    Ok(())
+}
+
+fn list_one(
+    raw: &[u8],
+    label: &str,
+    json: bool,
+    max_depth: usize,
+    out: &mut impl Write,
+    note: &mut impl FnMut(&MailError),
+) -> io::Result<()> {
+    let Some(msg) = parse::parse(raw) else {
+        note(&MailError::Parse {
+            source_name: label.to_owned(),
+            why: "no message headers found".to_owned(),
+        });
+        return Ok(());
+    };
+    let nodes = parse::outline(&msg, max_depth);
+    if json {
+        let line = serde_json::json!({ "source": label, "parts": nodes });
+        serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
+        return out.write_all(b"\n");
+    }
+    writeln!(out, "{label}")?;
+    for node in nodes {
+        let indent = "  ".repeat(node.depth + 1);
+        write!(out, "{indent}{}", node.mime_type)?;
+        if !node.mime_type.starts_with("multipart/") {
+            write!(out, "  {} B", node.size)?;
+        }
+        if let Some(name) = &node.name {
+            write!(out, "  {}", serde_json::Value::String(name.clone()))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
 }

@@ -1,25 +1,71 @@
-//! Cookies for `postie fetch`: the Netscape cookies.txt format and the jar. (Stub: being built.)
+//! Cookies for `postie fetch`: the Netscape cookies.txt format and the jar.
 //!
-//! The interface the HTTP engine uses is [`CookieSession`]: open it from [`CookieOptions`],
-//! ask it for the `Cookie` header of each request (every redirect hop), hand it the
-//! `Set-Cookie` values of each response, and `finish` it to save. The HTTP engine knows
-//! nothing about files or formats.
+//! - [`netscape`]: the file format, pure (parse a line, write a line).
+//! - [`jar`]: files: read with warnings, lock, merge, atomic 0600 save; conversion to and
+//!   from `cookie_store` cookies; the public-suffix test.
+//! - `pending`: cookies read from files, waiting by domain until a request needs them.
+//! - [`session`]: [`CookieSession`], the interface the HTTP engine uses: open it from
+//!   [`CookieOptions`], ask it for the `Cookie` header of each request (every redirect hop),
+//!   hand it the `Set-Cookie` values of each response, and `finish` it to save. The HTTP
+//!   engine knows nothing about files or formats.
+//!
+//! HTTP itself, and the `postie cookies` listing and conversion, live elsewhere (the
+//! `fetch` engine, `cli::cookies`).
 
-use std::path::PathBuf;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use crate::error::code;
 
-/// Errors of the cookie jar.
+pub mod jar;
+pub mod netscape;
+mod pending;
+pub mod session;
+
+pub use netscape::Record;
+pub use session::CookieSession;
+
+/// Errors of the cookie jar. Display is `<file>: <why>`.
 #[derive(Debug, thiserror::Error)]
 pub enum CookieError {
-    #[error("cookies: not implemented yet")]
-    NotImplemented,
+    /// A cookie file could not be read (a missing `-b` file included).
+    #[error("{}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    /// A cookie file that must exist (`-b FILE`, `postie cookies list --jar FILE`) does not.
+    #[error("{}: no such cookie file", path.display())]
+    Missing { path: PathBuf },
+    /// A cookie file is not in the format expected (cookie_store JSON on import).
+    #[error("{}: {why}", path.display())]
+    Format { path: PathBuf, why: String },
+    /// The jar could not be written.
+    #[error("{}: cannot save the cookie jar: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    /// The jar's lock file could not be created or locked.
+    #[error("{}: cannot lock the cookie jar: {source}", path.display())]
+    Lock { path: PathBuf, source: io::Error },
 }
 
 impl CookieError {
+    pub fn read(path: &Path, source: io::Error) -> CookieError {
+        CookieError::Read {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    pub fn write(path: &Path, source: io::Error) -> CookieError {
+        CookieError::Write {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
-            CookieError::NotImplemented => code::FAILED,
+            CookieError::Read { .. } | CookieError::Missing { .. } | CookieError::Format { .. } => {
+                code::READ
+            }
+            CookieError::Write { .. } | CookieError::Lock { .. } => code::WRITE,
         }
     }
 }
@@ -31,12 +77,24 @@ pub enum CookieSource {
     Literal(String),
 }
 
+impl CookieSource {
+    /// curl's rule for a `-b` argument: with a `=` it is literal cookies, else a file name
+    /// (`-` is stdin).
+    pub fn from_arg(arg: &str) -> CookieSource {
+        if arg.contains('=') {
+            CookieSource::Literal(arg.to_owned())
+        } else {
+            CookieSource::File(PathBuf::from(arg))
+        }
+    }
+}
+
 /// The cookie settings of one `postie fetch` run (built by the CLI layer).
 #[derive(Debug, Clone, Default)]
 pub struct CookieOptions {
     /// `-b/--cookie`, in order.
     pub sources: Vec<CookieSource>,
-    /// `-c/--cookie-jar`: where to write every cookie at the end.
+    /// `-c/--cookie-jar`: where to write every cookie at the end (`-` is stdout).
     pub save_to: Option<PathBuf>,
     /// `--jar`: load if it exists, save back to it.
     pub jar: Option<PathBuf>,
@@ -46,34 +104,19 @@ pub struct CookieOptions {
     pub junk_session: bool,
 }
 
-/// The cookie state of one run, driven by the HTTP engine on every hop.
-#[derive(Debug)]
-pub struct CookieSession {
-    options: CookieOptions,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl CookieSession {
-    /// Loads what `options` says to load.
-    pub fn open(options: CookieOptions) -> Result<CookieSession, CookieError> {
-        Ok(CookieSession { options })
-    }
-
-    /// The value of the `Cookie` header for a request to `url`, if any cookie matches.
-    pub fn request_header(&self, _url: &url::Url) -> Option<String> {
-        None
-    }
-
-    /// Takes the `Set-Cookie` header values of a response from `url`.
-    pub fn store_response<'a>(
-        &mut self,
-        _url: &url::Url,
-        _set_cookie: impl Iterator<Item = &'a str>,
-    ) {
-    }
-
-    /// Saves the jar where the options say (atomic, 0600, merged under a lock).
-    pub fn finish(self) -> Result<(), CookieError> {
-        let _ = self.options;
-        Ok(())
+    #[test]
+    fn b_argument_is_literal_with_an_equals_sign() {
+        assert_eq!(
+            CookieSource::from_arg("a=1; b=2"),
+            CookieSource::Literal("a=1; b=2".into())
+        );
+        assert_eq!(
+            CookieSource::from_arg("jar.txt"),
+            CookieSource::File("jar.txt".into())
+        );
     }
 }

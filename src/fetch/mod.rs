@@ -1,18 +1,107 @@
-//! The HTTP engine over ureq for `postie fetch`. (Stub: being built.)
+//! The HTTP engine of `postie fetch`, over ureq 3 (native-tls).
+//!
+//! It owns: the request recipe (method, headers, bodies that can be re-sent on a redirect
+//! or a retry, file parts streamed), our own redirect loop (curl -L's method rewriting,
+//! Authorization dropped when the host changes), the cookie session on every hop, proxy
+//! choice by scheme as curl does, retries, streaming the body to stdout or to a file written
+//! under a temporary name, resume, `-w` and `-v` output, and the mapping of every failure to
+//! the exit-code table. It leaves out: flag parsing (`cli::fetch`), the cookie file format
+//! (`cookies`), TLS settings (`tls`).
 
-use crate::error::code;
+mod body;
+mod error;
+mod output;
+mod proxy;
+mod resume;
+mod retry;
+mod show;
+mod transfer;
+mod writeout;
 
-/// Errors of the HTTP engine.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    #[error("fetch: not implemented yet")]
-    NotImplemented,
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use body::{FormPart, RequestBody, urlencode_component};
+pub use error::FetchError;
+pub use proxy::ProxySettings;
+pub use transfer::run;
+
+use crate::cookies::CookieOptions;
+use crate::secret::Secret;
+use crate::tls::TlsOptions;
+
+/// Where one URL's body goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputTarget {
+    /// stdout (the default).
+    Stdout,
+    /// `-o FILE` (`-` is stdout).
+    File(PathBuf),
+    /// `-O`: the last path segment of the URL (or, with `-J`, the Content-Disposition
+    /// filename), in `dir` (`--output-dir`, or the current folder).
+    RemoteName { dir: Option<PathBuf> },
 }
 
-impl FetchError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            FetchError::NotImplemented => code::FAILED,
-        }
-    }
+/// One URL and where its body goes.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub url: String,
+    pub output: OutputTarget,
+}
+
+/// Credentials for HTTP basic authentication.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    None,
+    /// `-u user:password` (the password resolved by the CLI layer).
+    Basic {
+        user: String,
+        password: Secret,
+    },
+    /// `--netrc` / `--netrc-file`: look the host up (None: ~/.netrc).
+    Netrc(Option<PathBuf>),
+}
+
+/// Everything one `postie fetch` run needs, validated by the CLI layer.
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    pub jobs: Vec<Job>,
+    /// `-X`: the method to use (else GET, POST with a body, HEAD with `-I`).
+    pub method: Option<String>,
+    pub body: RequestBody,
+    /// `-I`: HEAD, print the headers.
+    pub head: bool,
+    /// Extra headers in order; `None` removes a default header (`-H "Name:"`).
+    pub headers: Vec<(String, Option<String>)>,
+    pub auth: Auth,
+    /// Follow redirects (default true; `--no-follow` turns it off).
+    pub follow: bool,
+    pub max_redirs: u32,
+    /// `-i`: write the response headers before the body.
+    pub include: bool,
+    /// `-f`: no body and exit 22 on status >= 400.
+    pub fail: bool,
+    /// `--fail-with-body`: the body, then exit 22 on status >= 400.
+    pub fail_with_body: bool,
+    pub silent: bool,
+    pub show_error: bool,
+    pub verbose: bool,
+    /// `-w FORMAT`.
+    pub write_out: Option<String>,
+    pub max_time: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    pub retry: u32,
+    /// Upper bound of one backoff wait (tests shorten it).
+    pub retry_max_wait: Duration,
+    pub proxy: ProxySettings,
+    pub tls: TlsOptions,
+    /// `--raw`: do not ask for compressed content.
+    pub raw: bool,
+    pub cookies: CookieOptions,
+    /// `-C -`: resume into the existing output file.
+    pub resume: bool,
+    /// `-J`: take the file name from Content-Disposition.
+    pub remote_header_name: bool,
+    /// `--clobber`: `-J` may replace an existing file.
+    pub clobber: bool,
 }

@@ -1,4 +1,13 @@
-//! Mail parsing with mail-parser, safe attachment names, saving, Maildir. (Stub: being built.)
+//! Mail unpacking: parsing with mail-parser, safe attachment names, saving, mbox and Maildir
+//! input. Owns `postie unpack`'s engine; the CLI layer (src/cli/unpack.rs) only builds
+//! [`UnpackOptions`] and prints.
+//!
+//! - [`params`]: MIME parameter decoding (RFC 2231 continuations and charsets, RFC 2047).
+//! - [`parse`]: the roles of a message's parts, decoded headers, the bytes to save.
+//! - [`names`]: safe file names (pure).
+//! - [`save`]: the message folder, create-new writes, message.json.
+//! - [`mbox`], [`inputs`]: reading .eml, mbox (streamed), Maildir folders and stdin.
+//! - [`maildir`]: Maildir writing for `postie pop3` (owned by the POP3 work).
 //!
 //! The interface `postie pop3 pull --unpack` uses is [`unpack_file`]: one message file in, its
 //! text and attachments written under a folder, a report back.
@@ -7,33 +16,74 @@ use std::path::{Path, PathBuf};
 
 use crate::error::code;
 
+pub mod inputs;
 pub mod maildir;
+pub mod mbox;
+pub mod names;
+pub mod params;
+pub mod parse;
+pub mod save;
+
+pub use save::{AttachmentInfo, MessageInfo};
 
 /// Errors of the mail module.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    #[error("unpack: not implemented yet")]
-    NotImplemented,
+    /// An input (file, folder, stdin) could not be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A file or folder could not be written.
+    #[error("{}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A message could not be parsed at all.
+    #[error("{source_name}: {why}")]
+    Parse { source_name: String, why: String },
+    /// An input that is neither a message file, an mbox nor a Maildir.
+    #[error("{}: {why}", path.display())]
+    Input { path: PathBuf, why: String },
+    /// message.json could not be rendered.
+    #[error("message.json: {0}")]
+    Json(String),
+    /// Some parts of a message could not be saved (the first failure is named).
+    #[error("{first} (and {more} more failures)")]
+    Partial { first: Box<MailError>, more: usize },
 }
 
 impl MailError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            MailError::NotImplemented => code::FAILED,
+            MailError::Read { .. } | MailError::Input { .. } => code::READ,
+            MailError::Write { .. } => code::WRITE,
+            MailError::Parse { .. } | MailError::Json(_) => code::FAILED,
+            MailError::Partial { first, .. } => first.exit_code(),
         }
     }
 }
+
+/// The default cap on nested message/rfc822 unpacking.
+pub const DEFAULT_MAX_DEPTH: usize = 8;
 
 /// What to write when unpacking a message.
 #[derive(Debug, Clone)]
 pub struct UnpackOptions {
     /// Attachments straight into the output folder, no per-message folder.
     pub flat: bool,
+    /// Write only attachments: no body.txt, body.html or message.json.
     pub only_attachments: bool,
+    /// Skip inline images.
     pub no_inline: bool,
+    /// Also save the extra inline text parts (beyond the first text and HTML body).
     pub include_text_parts: bool,
     /// Unpack nested message/rfc822 parts into subfolders.
     pub recursive: bool,
+    /// How deep nested messages are unpacked; deeper ones are only saved as `.eml`.
+    pub max_depth: usize,
 }
 
 impl Default for UnpackOptions {
@@ -44,6 +94,7 @@ impl Default for UnpackOptions {
             no_inline: false,
             include_text_parts: false,
             recursive: true,
+            max_depth: DEFAULT_MAX_DEPTH,
         }
     }
 }
@@ -53,15 +104,72 @@ impl Default for UnpackOptions {
 pub struct UnpackReport {
     /// The folder the message was unpacked into.
     pub folder: PathBuf,
-    /// The saved attachments' paths.
+    /// The saved attachments' paths (nested messages' attachments included).
     pub attachments: Vec<PathBuf>,
+    /// Everything message.json holds.
+    pub message: MessageInfo,
 }
 
-/// Unpacks the message in `message` (a single RFC 5322 message file) under `out_dir`.
+impl UnpackReport {
+    fn from_info(out_dir: &Path, info: MessageInfo) -> UnpackReport {
+        let mut attachments = Vec::new();
+        collect_paths(&info, &mut attachments);
+        UnpackReport {
+            folder: out_dir.join(&info.folder),
+            attachments,
+            message: info,
+        }
+    }
+}
+
+fn collect_paths(info: &MessageInfo, out: &mut Vec<PathBuf>) {
+    for att in &info.attachments {
+        out.extend(att.path.clone());
+        if let Some(nested) = &att.message {
+            collect_paths(nested, out);
+        }
+    }
+}
+
+/// Unpacks the message in `message` (a single RFC 5322 message file) under `out_dir`
+/// (created 0700 if missing). `Err` when the message could not be read or parsed, or when
+/// any of its files could not be written (what could be written stays on disk).
 pub fn unpack_file(
-    _message: &Path,
-    _out_dir: &Path,
-    _options: &UnpackOptions,
+    message: &Path,
+    out_dir: &Path,
+    options: &UnpackOptions,
 ) -> Result<UnpackReport, MailError> {
-    Err(MailError::NotImplemented)
+    let raw = std::fs::read(message).map_err(|source| MailError::Read {
+        path: message.to_path_buf(),
+        source,
+    })?;
+    let report = unpack_bytes(&raw, &message.display().to_string(), out_dir, options)?;
+    Ok(report)
+}
+
+/// Like [`unpack_file`] for a message already in memory; `source` names it in messages.
+pub fn unpack_bytes(
+    raw: &[u8],
+    source: &str,
+    out_dir: &Path,
+    options: &UnpackOptions,
+) -> Result<UnpackReport, MailError> {
+    crate::fsutil::create_private_dir_all(out_dir).map_err(|source| MailError::Write {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    let (info, mut failures) = save::unpack_message(raw, source, out_dir, options)?;
+    if failures.is_empty() {
+        return Ok(UnpackReport::from_info(out_dir, info));
+    }
+    let more = failures.len() - 1;
+    let first = failures.swap_remove(0);
+    Err(if more == 0 {
+        first
+    } else {
+        MailError::Partial {
+            first: Box::new(first),
+            more,
+        }
+    })
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Benchmark: postie unpack against ripmime, munpack, mshow -x (mblaze) and Python's email,
+# in one run, on 2,000 messages of ~52 KB and 200 of ~5 MB (one attachment each).
+# Needs: hyperfine, GNU time (/usr/bin/time), ripmime, mpack (munpack), mblaze (mshow),
+# python3. Usage: bench/unpack/run.sh [WORKDIR]   (default /tmp/postie-bench-unpack)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+work=${1:-/tmp/postie-bench-unpack}
+runs=${RUNS:-3}
+
+(cd "$repo" && cargo build --release --quiet)
+postie="$repo/target/release/postie"
+mkdir -p "$work"
+[ -d "$work/small" ] || python3 "$here/gen.py" "$work"
+
+cmd_for() { # tool set -> a shell command that unpacks every message of the set into $work/out
+  local set=$1 tool=$2 src="$work/$1" out="$work/out"
+  case $tool in
+    postie)  echo "$postie unpack $src/*.eml --out $out" ;;
+    ripmime) echo "ripmime -i $src -d $out >/dev/null" ;;
+    munpack) echo "munpack -q -f -C $out $src/*.eml >/dev/null" ;;
+    mshow)   echo "cd $out && for m in $src/*.eml; do mshow -x \$m >/dev/null; done" ;;
+    python)  echo "python3 $here/py_unpack.py $out $src/*.eml" ;;
+  esac
+}
+
+tools=(postie ripmime munpack mshow python)
+for set in small large; do
+  echo "== $set: $(ls "$work/$set" | wc -l) messages, $(du -sh "$work/$set" | cut -f1)"
+  args=()
+  for tool in "${tools[@]}"; do
+    args+=(-n "$tool" "$(cmd_for "$set" "$tool")")
+  done
+  hyperfine --runs "$runs" --warmup 1 --prepare "rm -rf $work/out && mkdir $work/out" \
+    --export-markdown "$work/$set.md" --export-json "$work/$set.json" "${args[@]}"
+  for tool in "${tools[@]}"; do
+    rm -rf "$work/out" && mkdir "$work/out"
+    rss=$(/usr/bin/time -v bash -c "$(cmd_for "$set" "$tool")" 2>&1 >/dev/null \
+      | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
+    echo "peak RSS $set $tool: ${rss} KB"
+  done | tee "$work/$set.rss"
+done
+largest=$(ls -S "$work/large" | head -1)
+echo "largest message: $(stat -c %s "$work/large/$largest") bytes"
+rm -rf "$work/out"

@@ -1,0 +1,620 @@
+//! [`CookieSession`]: the cookie state of one `postie fetch` run, driven by the HTTP engine
+//! on every request and every redirect hop. RFC 6265 matching, storage and replacement are
+//! `cookie_store`'s; this file adds what curl does on top (Secure only from a secure origin,
+//! `__Secure-`/`__Host-` prefixes, public suffixes refused, literal `-b` cookies sent to every
+//! host) and remembers what the run changed so that saving can merge with other processes.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use cookie_store::{Cookie, CookieStore, RawCookie, StoreAction};
+use url::{Host, Url};
+
+use super::jar::{self, Changes, FileStamp, Key};
+use super::netscape::{CompactRecord, Line, Record};
+use super::pending::FileCookies;
+use super::{CookieError, CookieOptions, CookieSource};
+
+/// The cookie state of one run.
+///
+/// Cookies read from files wait in `files` and enter the `cookie_store` only when a response
+/// for a host they could match arrives: a 100,000-cookie jar then costs one parse, not
+/// 100,000 conversions, and saving an unchanged jar needs no second parse.
+#[derive(Debug)]
+pub struct CookieSession {
+    store: CookieStore,
+    files: FileCookies,
+    /// Literal `-b "N=V; N2=V2"` cookies, sent to every host (as curl), never saved.
+    literal: Vec<String>,
+    loaded: Vec<Loaded>,
+    changes: Changes,
+    options: CookieOptions,
+}
+
+/// A file read at open.
+#[derive(Debug)]
+struct Loaded {
+    path: PathBuf,
+    /// The file as it was read (`None`: missing, or changing while read).
+    stamp: Option<FileStamp>,
+    /// Its records, kept only when it is not a save target: they are merged into a target
+    /// that another process changed meanwhile.
+    records: Option<Vec<Record>>,
+}
+
+impl CookieSession {
+    /// Loads what `options` says to load: every `-b` file (a missing one is an error), every
+    /// literal, and the `--jar` file if it exists. Expired cookies are dropped, and with
+    /// `-j` session cookies too.
+    pub fn open(options: CookieOptions) -> Result<CookieSession, CookieError> {
+        let mut session = CookieSession {
+            store: CookieStore::new(),
+            files: FileCookies::default(),
+            literal: Vec::new(),
+            loaded: Vec::new(),
+            changes: Changes::new(),
+            options,
+        };
+        let mut files: Vec<(PathBuf, bool)> = Vec::new();
+        for source in &session.options.sources {
+            match source {
+                CookieSource::Literal(s) => session.literal.extend(literal_pairs(s)),
+                // `-b ""` turns the cookie engine on without a file, as in curl.
+                CookieSource::File(p) if p.as_os_str().is_empty() => {}
+                CookieSource::File(p) => files.push((p.clone(), false)),
+            }
+        }
+        if let Some(jar) = &session.options.jar {
+            files.push((jar.clone(), true));
+        }
+        let now = jar::now();
+        for (path, missing_ok) in files {
+            if session
+                .loaded
+                .iter()
+                .any(|l| jar::same_file(&l.path, &path))
+            {
+                continue;
+            }
+            let (records, stamp) = match jar::read_stamped(&path)? {
+                Some(r) => r,
+                None if missing_ok => (Vec::new(), None),
+                None => return Err(CookieError::Missing { path }),
+            };
+            let junk = session.options.junk_session;
+            let records: Vec<CompactRecord> = records
+                .into_iter()
+                .filter(|r| {
+                    !(r.flags.expires.is_some_and(|e| e <= now)
+                        || junk && r.flags.expires.is_none())
+                })
+                .collect();
+            let keep =
+                (!session.is_target(&path)).then(|| records.iter().map(Line::to_record).collect());
+            for r in records {
+                session.files.push(r);
+            }
+            session.loaded.push(Loaded {
+                path,
+                stamp,
+                records: keep,
+            });
+        }
+        Ok(session)
+    }
+
+    fn targets(&self) -> Vec<PathBuf> {
+        let mut targets: Vec<PathBuf> = Vec::new();
+        for t in [&self.options.jar, &self.options.save_to]
+            .into_iter()
+            .flatten()
+        {
+            if !targets.iter().any(|x| jar::same_file(x, t)) {
+                targets.push(t.clone());
+            }
+        }
+        targets
+    }
+
+    fn is_target(&self, path: &Path) -> bool {
+        self.targets().iter().any(|t| jar::same_file(t, path))
+    }
+
+    /// File cookies still waiting that match `url` (and that the store does not replace).
+    fn pending_matches(&self, url: &Url) -> Vec<Cookie<'static>> {
+        let Some(host) = url.host_str() else {
+            return Vec::new();
+        };
+        self.files
+            .candidates(host)
+            .filter(|(_, r)| !self.store.contains_any(r.domain(), r.path(), r.name()))
+            .filter_map(|(_, r)| jar::to_cookie(&r.to_record()))
+            .filter(|c| c.matches(url))
+            .collect()
+    }
+
+    /// Moves the waiting file cookies that could match `url`'s host into the store, so that
+    /// the store's replacement rules apply to them before a response's cookies arrive.
+    fn materialize(&mut self, url: &Url) {
+        let Some(host) = url.host_str() else {
+            return;
+        };
+        for cookie in self.files.take(host).iter().filter_map(jar::to_cookie) {
+            let _ = self.store.insert(cookie, url);
+        }
+    }
+
+    /// The value of the `Cookie` header for a request to `url`, if any cookie matches:
+    /// the jar's cookies (longest path first, as RFC 6265 asks, then by name for a stable
+    /// order), then the literal ones.
+    pub fn request_header(&self, url: &Url) -> Option<String> {
+        let pending = self.pending_matches(url);
+        let mut matched: Vec<&Cookie<'static>> = self.store.matches(url);
+        matched.extend(pending.iter());
+        matched.sort_by(|a, b| {
+            b.path
+                .len()
+                .cmp(&a.path.len())
+                .then_with(|| a.name().cmp(b.name()))
+        });
+        let parts: Vec<String> = matched
+            .iter()
+            .map(|c| format!("{}={}", c.name(), c.value()))
+            .chain(self.literal.iter().cloned())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    /// Takes the `Set-Cookie` header values of a response from `url`. Values that are not
+    /// cookies, or that the rules refuse, are ignored (as browsers and curl do).
+    pub fn store_response<'a>(&mut self, url: &Url, set_cookie: impl Iterator<Item = &'a str>) {
+        self.materialize(url);
+        for value in set_cookie {
+            self.store_one(url, value);
+        }
+    }
+
+    fn store_one(&mut self, url: &Url, value: &str) {
+        let Ok(mut raw) = RawCookie::parse(value.to_owned()) else {
+            return;
+        };
+        if !acceptable(&mut raw, url) {
+            return;
+        }
+        let Ok(cookie) = cookie_store::Cookie::try_from_raw_cookie(&raw, url) else {
+            return;
+        };
+        let Some(record) = jar::to_record(&cookie) else {
+            return;
+        };
+        if !is_secure_origin(url) && self.shadows_a_secure_cookie(&record) {
+            return;
+        }
+        match self.store.insert(cookie, url) {
+            Ok(StoreAction::Inserted | StoreAction::UpdatedExisting) => {
+                self.changes.insert(record.key(), Some(record));
+            }
+            Ok(StoreAction::ExpiredExisting) | Err(cookie_store::CookieError::Expired) => {
+                self.changes.insert(record.key(), None);
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// RFC 6265bis "leave secure cookies alone" (curl does it too): a cookie from a plain
+    /// http origin may not replace or shadow a Secure cookie of the same name whose domain
+    /// domain-matches it (either way) and under whose path it lies.
+    fn shadows_a_secure_cookie(&self, new: &Record) -> bool {
+        let within =
+            |a: &str, b: &str| a == b || a.strip_suffix(b).is_some_and(|rest| rest.ends_with('.'));
+        self.store.iter_unexpired().any(|c| {
+            let domain = c.domain.as_cow().unwrap_or_default();
+            c.secure() == Some(true)
+                && c.name() == new.name
+                && (within(&domain, &new.domain) || within(&new.domain, &domain))
+                && new.path.starts_with(&*c.path)
+        })
+    }
+
+    /// Every unexpired cookie the session holds now (not the literal ones), in save order.
+    pub fn cookies(&self) -> Vec<Record> {
+        let current = self.store_versions();
+        self.in_order(&current)
+            .into_iter()
+            .map(|l| l.to_record())
+            .collect()
+    }
+
+    /// The store's unexpired cookies by key (the few a run touched).
+    fn store_versions(&self) -> HashMap<Key, Record> {
+        self.store
+            .iter_unexpired()
+            .filter_map(jar::to_record)
+            .map(|r| (r.key(), r))
+            .collect()
+    }
+
+    /// Save order: file cookies where they were (the store's version of the ones that moved
+    /// there, none for the deleted), then the new ones, sorted.
+    fn in_order<'a>(&'a self, current: &'a HashMap<Key, Record>) -> Vec<&'a dyn Line> {
+        let mut out = Vec::with_capacity(self.files.len() + current.len());
+        let mut placed: HashSet<Key> = HashSet::new();
+        // A file cookie that did not move can still be replaced or deleted by a response
+        // (a domain cookie over a host-only one of the same name): only the few keys the
+        // run changed can do that.
+        let mut replaced = vec![false; self.files.len()];
+        for (domain, path, name) in self.changes.keys() {
+            for &i in self.files.indexes_of(domain) {
+                let r = self.files.get(i);
+                replaced[i] |= r.path() == path && r.name() == name;
+            }
+        }
+        for (i, (moved, r)) in self.files.iter().enumerate() {
+            if moved {
+                let key = (
+                    r.domain().to_owned(),
+                    r.path().to_owned(),
+                    r.name().to_owned(),
+                );
+                if let Some(now) = current.get(&key)
+                    && placed.insert(key)
+                {
+                    out.push(now as &dyn Line);
+                }
+            } else if !replaced[i] {
+                out.push(r as &dyn Line);
+            }
+        }
+        let mut new: Vec<&Record> = current
+            .iter()
+            .filter(|(k, _)| !placed.contains(*k))
+            .map(|(_, r)| r)
+            .collect();
+        new.sort_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
+        out.extend(new.into_iter().map(|r| r as &dyn Line));
+        out
+    }
+
+    /// Saves the jar where the options say (`--jar`, `-c`): atomic, 0600, under a lock. A
+    /// target that was also read at open and that another process changed since is re-read
+    /// and merged, so that the other run's cookies survive; a `-c` file that was not read is
+    /// replaced, as curl does.
+    pub fn finish(self) -> Result<(), CookieError> {
+        let now = jar::now();
+        let current = self.store_versions();
+        for target in self.targets() {
+            if jar::is_stdio(&target) {
+                jar::save(&target, &self.for_save(self.in_order(&current), now))?;
+                continue;
+            }
+            let lock = jar::lock(&target)?;
+            match self.merged_for(&target, now)? {
+                Some(merged) => jar::save(
+                    &target,
+                    &self.for_save(merged.iter().map(|r| r as &dyn Line).collect(), now),
+                )?,
+                None => jar::save(&target, &self.for_save(self.in_order(&current), now))?,
+            }
+            drop(lock);
+        }
+        // Freeing 100,000 cookies one by one is measurable; the run is over, so let a thread
+        // do it while the caller goes on (or the process exits).
+        // (If no thread can be had, the closure and what it holds are dropped right here.)
+        let _ = std::thread::Builder::new().spawn(move || drop((self, current)));
+        Ok(())
+    }
+
+    /// For a target that was read at open and changed on disk since: its merge with this
+    /// run's changes (the lock is held). `None`: our state is what to write.
+    fn merged_for(&self, target: &Path, now: i64) -> Result<Option<Vec<Record>>, CookieError> {
+        let Some(loaded) = self.loaded.iter().find(|l| jar::same_file(&l.path, target)) else {
+            return Ok(None);
+        };
+        if loaded.stamp.is_some() && loaded.stamp == jar::stamp(target) {
+            return Ok(None);
+        }
+        let disk = jar::read_file(target, false)?.unwrap_or_default();
+        let extra = self
+            .loaded
+            .iter()
+            .filter(|l| !jar::same_file(&l.path, target))
+            .filter_map(|l| l.records.as_ref())
+            .flatten()
+            .cloned();
+        Ok(Some(jar::merge(disk, extra, &self.changes, now)))
+    }
+
+    fn for_save<'a>(&self, records: Vec<&'a dyn Line>, now: i64) -> Vec<&'a dyn Line> {
+        records
+            .into_iter()
+            .filter(|r| r.expires().is_none_or(|e| e > now))
+            .filter(|r| !(self.options.discard_session && r.expires().is_none()))
+            .collect()
+    }
+}
+
+/// `N=V; N2=V2` as its pairs (empty pieces dropped).
+fn literal_pairs(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+}
+
+/// A secure origin: https, or the loopback host (browsers and curl treat
+/// http://localhost as secure; `cookie_store` sends Secure cookies there too).
+fn is_secure_origin(url: &Url) -> bool {
+    url.scheme() == "https"
+        || match url.host() {
+            Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
+}
+
+/// curl's rules on top of RFC 6265: a Secure cookie only from a secure origin, the
+/// `__Secure-` and `__Host-` name prefixes, and no Domain attribute that is a public suffix
+/// (one equal to the request host becomes a host-only cookie).
+fn acceptable(raw: &mut RawCookie<'static>, url: &Url) -> bool {
+    let secure = raw.secure() == Some(true);
+    if secure && !is_secure_origin(url) {
+        return false;
+    }
+    let name = raw.name();
+    if name.starts_with("__Secure-") && !secure {
+        return false;
+    }
+    if name.starts_with("__Host-") && (!secure || raw.domain().is_some() || raw.path() != Some("/"))
+    {
+        return false;
+    }
+    let Some(domain) = raw
+        .domain()
+        .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
+    else {
+        return true;
+    };
+    if domain.is_empty() || !jar::is_public_suffix(&domain) {
+        return true;
+    }
+    if url
+        .host_str()
+        .is_some_and(|h| h.eq_ignore_ascii_case(&domain))
+    {
+        raw.unset_domain();
+        true
+    } else {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).expect("url")
+    }
+
+    fn empty() -> CookieSession {
+        CookieSession::open(CookieOptions::default()).expect("open")
+    }
+
+    fn header(s: &CookieSession, u: &str) -> String {
+        s.request_header(&url(u)).unwrap_or_default()
+    }
+
+    #[test]
+    fn host_only_and_domain_cookies() {
+        let mut s = empty();
+        let from = url("http://www.example.com/login");
+        s.store_response(
+            &from,
+            ["h=1; Path=/", "d=2; Domain=example.com; Path=/"].into_iter(),
+        );
+        let www = header(&s, "http://www.example.com/");
+        assert!(www.contains("h=1") && www.contains("d=2"), "{www}");
+        assert_eq!(header(&s, "http://api.example.com/"), "d=2");
+        assert_eq!(header(&s, "http://other.com/"), "");
+    }
+
+    #[test]
+    fn secure_cookies_need_a_secure_origin() {
+        let mut s = empty();
+        s.store_response(&url("http://example.com/"), ["s=1; Secure"].into_iter());
+        assert!(s.cookies().is_empty(), "not from plain http");
+        s.store_response(&url("https://example.com/"), ["s=2; Secure"].into_iter());
+        assert_eq!(header(&s, "https://example.com/"), "s=2");
+        assert_eq!(
+            header(&s, "http://example.com/"),
+            "",
+            "never sent over http"
+        );
+        s.store_response(&url("http://127.0.0.1:8080/"), ["l=1; Secure"].into_iter());
+        assert_eq!(
+            header(&s, "http://127.0.0.1:8080/"),
+            "l=1",
+            "loopback is secure"
+        );
+    }
+
+    #[test]
+    fn plain_http_leaves_secure_cookies_alone() {
+        let mut s = empty();
+        s.store_response(
+            &url("https://example.com/"),
+            ["sid=good; Secure; Path=/"].into_iter(),
+        );
+        s.store_response(
+            &url("http://example.com/"),
+            [
+                "sid=evil; Path=/",
+                "sid=evil2; Path=/deeper",
+                "other=1; Path=/",
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            header(&s, "https://example.com/deeper/x"),
+            "other=1; sid=good"
+        );
+        s.store_response(
+            &url("https://example.com/"),
+            ["sid=new; Path=/"].into_iter(),
+        );
+        assert_eq!(
+            header(&s, "http://example.com/"),
+            "other=1; sid=new",
+            "https may"
+        );
+    }
+
+    #[test]
+    fn prefixes_and_public_suffixes() {
+        let mut s = empty();
+        let u = url("https://www.example.co.uk/");
+        s.store_response(
+            &u,
+            [
+                "__Secure-a=1",
+                "__Host-b=1; Secure; Path=/; Domain=example.co.uk",
+                "c=1; Domain=co.uk",
+                "ok=1; Domain=example.co.uk",
+                "__Host-good=1; Secure; Path=/",
+            ]
+            .into_iter(),
+        );
+        let mut names: Vec<String> = s.cookies().into_iter().map(|r| r.name).collect();
+        names.sort();
+        assert_eq!(names, ["__Host-good", "ok"]);
+        let mut s = empty();
+        s.store_response(
+            &url("http://localhost/"),
+            ["x=1; Domain=localhost"].into_iter(),
+        );
+        let c = s.cookies();
+        assert_eq!(
+            c.len(),
+            1,
+            "a public suffix equal to the host becomes host-only"
+        );
+        assert!(!c[0].include_subdomains);
+    }
+
+    #[test]
+    fn path_max_age_and_replacement() {
+        let mut s = empty();
+        let u = url("http://example.com/app/login");
+        s.store_response(
+            &u,
+            [
+                "a=1; Path=/app",
+                "b=1; Path=/",
+                "gone=1; Max-Age=0",
+                "later=1; Max-Age=3600; Path=/",
+            ]
+            .into_iter(),
+        );
+        assert_eq!(header(&s, "http://example.com/app/x"), "a=1; b=1; later=1");
+        assert_eq!(header(&s, "http://example.com/"), "b=1; later=1");
+        s.store_response(&u, ["b=2; Path=/", "later=; Max-Age=0; Path=/"].into_iter());
+        assert_eq!(header(&s, "http://example.com/"), "b=2");
+        let later = s
+            .changes
+            .get(&("example.com".into(), "/".into(), "later".into()));
+        assert_eq!(later, Some(&None), "a deletion is remembered for the merge");
+    }
+
+    #[test]
+    fn literal_cookies_go_to_every_host() {
+        let s = CookieSession::open(CookieOptions {
+            sources: vec![CookieSource::Literal("a=1; b=2;".into())],
+            ..CookieOptions::default()
+        })
+        .expect("open");
+        assert_eq!(header(&s, "http://one.example/"), "a=1; b=2");
+        assert_eq!(header(&s, "https://two.example/x"), "a=1; b=2");
+        assert!(s.cookies().is_empty(), "literal cookies are not saved");
+    }
+
+    #[test]
+    fn missing_b_file_is_an_error_missing_jar_is_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("missing.txt");
+        let err = CookieSession::open(CookieOptions {
+            sources: vec![CookieSource::File(missing.clone())],
+            ..CookieOptions::default()
+        })
+        .expect_err("missing -b file");
+        assert_eq!(err.exit_code(), crate::error::code::READ);
+        assert!(err.to_string().contains("missing.txt"), "{err}");
+        let s = CookieSession::open(CookieOptions {
+            jar: Some(missing),
+            ..CookieOptions::default()
+        })
+        .expect("missing --jar is an empty jar");
+        assert!(s.cookies().is_empty());
+    }
+
+    fn jar_session(lines: &[&str]) -> (tempfile::TempDir, PathBuf, CookieSession) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("jar.txt");
+        std::fs::write(&path, lines.join("\n")).expect("write jar");
+        let s = CookieSession::open(CookieOptions {
+            jar: Some(path.clone()),
+            ..CookieOptions::default()
+        })
+        .expect("open");
+        (dir, path, s)
+    }
+
+    #[test]
+    fn file_cookies_match_before_and_after_a_response() {
+        let (_dir, _path, mut s) = jar_session(&[
+            "example.com\tFALSE\t/\tFALSE\t0\thost\t1",
+            ".example.com\tTRUE\t/\tFALSE\t0\tdom\t1",
+            "www.example.com\tFALSE\t/\tFALSE\t0\tgone\t1",
+            "example.com\tFALSE\t/\tFALSE\t1\texpired\t1",
+        ]);
+        assert_eq!(header(&s, "http://www.example.com/"), "dom=1; gone=1");
+        assert_eq!(header(&s, "http://example.com/"), "dom=1; host=1");
+        s.store_response(
+            &url("http://www.example.com/"),
+            ["host=2; Domain=example.com", "gone=; Max-Age=0"].into_iter(),
+        );
+        assert_eq!(header(&s, "http://www.example.com/"), "dom=1; host=2");
+        assert_eq!(
+            header(&s, "http://example.com/"),
+            "dom=1; host=2",
+            "replaced"
+        );
+        let mut saved: Vec<(String, String)> =
+            s.cookies().into_iter().map(|r| (r.name, r.value)).collect();
+        saved.sort();
+        assert_eq!(
+            saved,
+            [("dom".into(), "1".into()), ("host".into(), "2".into())]
+        );
+    }
+
+    #[test]
+    fn finish_merges_what_another_process_wrote_meanwhile() {
+        let (_dir, path, mut s) = jar_session(&["a.com\tFALSE\t/\tFALSE\t0\tmine\t1"]);
+        s.store_response(&url("http://a.com/"), ["new=1"].into_iter());
+        // Another process saves the jar after we read it.
+        let mut other = jar::read_file(&path, false).expect("read").expect("exists");
+        other.push(Record::new("b.com", "theirs", "1"));
+        let lines: Vec<&dyn Line> = other.iter().map(|r| r as &dyn Line).collect();
+        jar::save(&path, &lines).expect("save");
+        s.finish().expect("finish");
+        let mut names: Vec<String> = jar::read_file(&path, false)
+            .expect("read")
+            .expect("exists")
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["mine", "new", "theirs"]);
+    }
+}

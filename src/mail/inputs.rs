@@ -1,0 +1,87 @@
+//! Input kinds for `postie unpack`: a message file, an mbox (detected by its first line,
+//! streamed), a Maildir folder (cur/ and new/, in name order), or `-` for one message on
+//! stdin. Yields one message's bytes at a time.
+
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use super::MailError;
+use super::mbox::{MboxReader, looks_like_mbox};
+
+/// Calls `each(label, bytes)` for every message of `input`, in order. A message that cannot
+/// be read is passed as `Err` and the others go on; `Err` from here means the input as a
+/// whole could not be opened.
+pub fn for_each_message(
+    input: &Path,
+    mut each: impl FnMut(String, Result<Vec<u8>, MailError>),
+) -> Result<(), MailError> {
+    let read_err = |source: io::Error| MailError::Read {
+        path: input.to_path_buf(),
+        source,
+    };
+    if input == Path::new("-") {
+        let mut raw = Vec::new();
+        io::stdin().lock().read_to_end(&mut raw).map_err(read_err)?;
+        each("-".to_owned(), Ok(raw));
+        return Ok(());
+    }
+    let meta = fs::metadata(input).map_err(read_err)?;
+    if meta.is_dir() {
+        return maildir_messages(input, each);
+    }
+    let mut reader = BufReader::with_capacity(1 << 16, File::open(input).map_err(read_err)?);
+    let head = reader.fill_buf().map_err(read_err)?;
+    if looks_like_mbox(head) {
+        let label = input.display().to_string();
+        for (i, message) in MboxReader::new(reader).enumerate() {
+            let failed = message.is_err();
+            each(format!("{label}#{}", i + 1), message.map_err(read_err));
+            if failed {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    let mut raw = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    reader.read_to_end(&mut raw).map_err(read_err)?;
+    each(input.display().to_string(), Ok(raw));
+    Ok(())
+}
+
+fn maildir_messages(
+    dir: &Path,
+    mut each: impl FnMut(String, Result<Vec<u8>, MailError>),
+) -> Result<(), MailError> {
+    let subdirs: Vec<PathBuf> = ["cur", "new"].iter().map(|s| dir.join(s)).collect();
+    if !subdirs.iter().any(|d| d.is_dir()) {
+        return Err(MailError::Input {
+            path: dir.to_path_buf(),
+            why: "a folder that is not a Maildir (no cur/ or new/)".to_owned(),
+        });
+    }
+    for sub in subdirs.iter().filter(|d| d.is_dir()) {
+        let entries = fs::read_dir(sub).map_err(|source| MailError::Read {
+            path: sub.clone(),
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        files.sort();
+        for path in files {
+            let raw = fs::read(&path).map_err(|source| MailError::Read {
+                path: path.clone(),
+                source,
+            });
+            each(path.display().to_string(), raw);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! mbox input: detection and streaming split into messages, one message in memory at a time.
+//!
+//! A message starts at a `From ` line that opens the file or follows an empty line (mutt's
+//! rule, which tolerates unquoted `From ` inside bodies). Quoted lines are unquoted the mboxrd
+//! way (`>From ` -> `From `, `>>From ` -> `>From `), which also reads mboxo files correctly
+//! except for a body line that really began with `>From `, which mboxo cannot represent.
+
+use std::io::{self, BufRead};
+
+/// True when the first bytes of a file look like an mbox (`From ` envelope line).
+pub fn looks_like_mbox(head: &[u8]) -> bool {
+    head.starts_with(b"From ")
+}
+
+/// Iterates the messages of an mbox stream, without the envelope line, unquoted.
+#[derive(Debug)]
+pub struct MboxReader<R> {
+    reader: R,
+    /// The envelope line of the next message, already read.
+    next_from: Option<Vec<u8>>,
+    done: bool,
+}
+
+impl<R: BufRead> MboxReader<R> {
+    pub fn new(reader: R) -> MboxReader<R> {
+        MboxReader {
+            reader,
+            next_from: None,
+            done: false,
+        }
+    }
+
+    /// The next message (its bytes) or `None` at the end.
+    pub fn next_message(&mut self) -> io::Result<Option<Vec<u8>>> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.next_from.is_none() {
+            // Skip anything before the first envelope line.
+            loop {
+                let mut line = Vec::new();
+                if self.reader.read_until(b'\n', &mut line)? == 0 {
+                    self.done = true;
+                    return Ok(None);
+                }
+                if line.starts_with(b"From ") {
+                    self.next_from = Some(line);
+                    break;
+                }
+            }
+        }
+        self.next_from = None;
+        let mut message = Vec::new();
+        let mut prev_blank = false;
+        loop {
+            let mut line = Vec::new();
+            if self.reader.read_until(b'\n', &mut line)? == 0 {
+                self.done = true;
+                break;
+            }
+            if prev_blank && line.starts_with(b"From ") {
+                self.next_from = Some(line);
+                // The blank line before the separator belongs to the mbox, not the message.
+                strip_last_blank_line(&mut message);
+                break;
+            }
+            prev_blank = line == b"\n" || line == b"\r\n";
+            unquote_into(&line, &mut message);
+        }
+        Ok(Some(message))
+    }
+}
+
+impl<R: BufRead> Iterator for MboxReader<R> {
+    type Item = io::Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_message().transpose()
+    }
+}
+
+fn unquote_into(line: &[u8], out: &mut Vec<u8>) {
+    let quotes = line.iter().take_while(|&&b| b == b'>').count();
+    if quotes > 0 && line[quotes..].starts_with(b"From ") {
+        out.extend_from_slice(&line[1..]);
+    } else {
+        out.extend_from_slice(line);
+    }
+}
+
+fn strip_last_blank_line(message: &mut Vec<u8>) {
+    if message.ends_with(b"\r\n\r\n") || message.ends_with(b"\n\r\n") {
+        message.truncate(message.len() - 2);
+    } else if message.ends_with(b"\n\n") {
+        message.truncate(message.len() - 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(input: &[u8]) -> Vec<Vec<u8>> {
+        MboxReader::new(input)
+            .collect::<io::Result<Vec<_>>>()
+            .expect("in-memory read")
+    }
+
+    #[test]
+    fn splits_on_from_lines_after_blank_lines() {
+        let mbox = b"From a@b Mon Jan 1 00:00:00 2024\nSubject: one\n\nbody\nFrom inside body\n\nFrom c@d Tue Jan 2 00:00:00 2024\nSubject: two\n\n>From quoted\n>>From twice\n>Fromage\n";
+        let msgs = split(mbox);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0], b"Subject: one\n\nbody\nFrom inside body\n");
+        assert_eq!(
+            msgs[1],
+            b"Subject: two\n\nFrom quoted\n>From twice\n>Fromage\n"
+        );
+    }
+
+    #[test]
+    fn empty_and_garbage() {
+        assert!(split(b"").is_empty());
+        assert!(split(b"no from line\n").is_empty());
+        assert_eq!(split(b"From x\n"), vec![Vec::<u8>::new()]);
+        assert_eq!(
+            split(b"From x\r\nA: b\r\n\r\nc\r\n\r\nFrom y\r\nD: e\r\n").len(),
+            2
+        );
+        assert!(looks_like_mbox(b"From x"));
+        assert!(!looks_like_mbox(b"from x"));
+    }
+}

@@ -1,0 +1,315 @@
+//! Writing one message to disk: its folder (date + safe subject or Message-ID), body.txt,
+//! body.html, every attachment under a safe name with create-new semantics and ` (N)` on a
+//! collision, nested messages as `.eml` plus a subfolder, and message.json.
+//!
+//! Files are 0600 and folders 0700 (saved mail is private). Nothing is ever opened without
+//! `O_CREAT|O_EXCL` and no name holds a separator, so nothing outside the output folder is
+//! written and nothing existing is replaced. Files are not fsynced one by one: unpacking is
+//! re-runnable from its input, and an fsync per attachment would cost more than the parse.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::names::{self, with_counter};
+use super::parse::{self, Headers, Role};
+use super::{MailError, UnpackOptions};
+use crate::fsutil;
+
+/// Names the message folder reserves for itself.
+const RESERVED: [&str; 3] = ["body.txt", "body.html", "message.json"];
+
+/// How many ` (N)` suffixes we try before giving up on a name.
+const MAX_COUNTER: usize = 10_000;
+
+/// message.json: what was read from one message and what was written for it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MessageInfo {
+    /// Where the message came from (a path; `path#N` for the N-th message of an mbox).
+    pub source: String,
+    /// The folder its files went to, relative to the output folder (`.` with --flat).
+    pub folder: PathBuf,
+    #[serde(flatten)]
+    pub headers: Headers,
+    /// `body.txt` / `body.html` when written.
+    pub body_text: Option<String>,
+    pub body_html: Option<String>,
+    /// True when any part's bytes may be damaged (mail-parser's `is_encoding_problem`).
+    pub encoding_problem: bool,
+    pub attachments: Vec<AttachmentInfo>,
+    /// Files that could not be written, as `path: cause`.
+    pub errors: Vec<String>,
+}
+
+/// One saved (or skipped) attachment in message.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachmentInfo {
+    /// The file name written, or `None` when the part was skipped or could not be written.
+    pub saved_name: Option<String>,
+    /// Where it was written (not in message.json: the folder and saved name say it).
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+    /// The name the sender gave, decoded, before sanitising.
+    pub original_name: Option<String>,
+    pub mime_type: String,
+    pub size: usize,
+    pub sha256: String,
+    pub content_id: Option<String>,
+    pub inline: bool,
+    /// True when decoding this part hit a problem: its bytes may be damaged.
+    pub encoding_problem: bool,
+    /// Why it was not saved (`--no-inline`, ...), when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// For a message/rfc822 part unpacked with --recursive: what it held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<Box<MessageInfo>>,
+}
+
+/// A failure while unpacking that does not stop the rest of the message.
+type Failures = Vec<MailError>;
+
+/// Unpacks `raw` into `out_dir` (which must exist). Returns what was written and the
+/// failures met on the way; `Err` when the message itself could not be handled.
+pub fn unpack_message(
+    raw: &[u8],
+    source: &str,
+    out_dir: &Path,
+    options: &UnpackOptions,
+) -> Result<(MessageInfo, Failures), MailError> {
+    unpack_nested(raw, source, out_dir, Path::new(""), options, 0)
+}
+
+/// [`unpack_message`] for a message `depth` levels down, whose parent folder is `rel_dir`
+/// relative to the top output folder.
+fn unpack_nested(
+    raw: &[u8],
+    source: &str,
+    out_dir: &Path,
+    rel_dir: &Path,
+    options: &UnpackOptions,
+    depth: usize,
+) -> Result<(MessageInfo, Failures), MailError> {
+    let msg = parse::parse(raw).ok_or_else(|| MailError::Parse {
+        source_name: source.to_owned(),
+        why: "no message headers found".to_owned(),
+    })?;
+    let leaves = parse::leaves(&msg);
+    let headers = parse::headers(&msg);
+    let (folder, rel_folder) = if options.flat {
+        (out_dir.to_path_buf(), PathBuf::from("."))
+    } else {
+        let folder = create_message_folder(out_dir, &folder_name(&msg, &headers))?;
+        let rel = rel_dir.join(folder.file_name().unwrap_or_default());
+        (folder, rel)
+    };
+    let mut info = MessageInfo {
+        source: source.to_owned(),
+        folder: rel_folder.clone(),
+        headers,
+        encoding_problem: leaves.iter().any(|l| l.encoding_problem),
+        ..MessageInfo::default()
+    };
+    let mut failures = Vec::new();
+    let per_message = !options.flat && !options.only_attachments;
+    if per_message {
+        if let Some(text) = parse::body_text(&msg, &leaves)
+            && write_reserved(&folder, "body.txt", text.as_bytes(), &mut failures)
+        {
+            info.body_text = Some("body.txt".to_owned());
+        }
+        if let Some(html) = parse::body_html(&leaves)
+            && write_reserved(&folder, "body.html", html.as_bytes(), &mut failures)
+        {
+            info.body_html = Some("body.html".to_owned());
+        }
+    }
+    let mut n = 0;
+    for leaf in &leaves {
+        let wanted = match leaf.role {
+            Role::Attachment | Role::Message => true,
+            Role::ExtraText => options.include_text_parts,
+            Role::BodyText | Role::BodyHtml => false,
+        };
+        if !wanted {
+            continue;
+        }
+        n += 1;
+        let (bytes, problem) = parse::saved_bytes(&msg, leaf);
+        let mut att = AttachmentInfo {
+            saved_name: None,
+            path: None,
+            original_name: leaf.name.clone(),
+            mime_type: leaf.mime_type.clone(),
+            size: bytes.len(),
+            sha256: hex_sha256(&bytes),
+            content_id: leaf.content_id.clone(),
+            inline: leaf.inline,
+            encoding_problem: problem,
+            skipped: None,
+            message: None,
+        };
+        info.encoding_problem |= problem;
+        if options.no_inline && leaf.inline && leaf.mime_type.starts_with("image/") {
+            att.skipped = Some("inline image (--no-inline)".to_owned());
+            info.attachments.push(att);
+            continue;
+        }
+        let wanted_name = if leaf.role == Role::Message && leaf.name.is_none() {
+            format!("message-{n}.eml")
+        } else {
+            names::safe_name(leaf.name.as_deref(), &leaf.mime_type, n)
+        };
+        match write_unique(&folder, &wanted_name, &bytes, !options.flat) {
+            Ok((name, path)) => {
+                att.saved_name = Some(name);
+                att.path = Some(path);
+            }
+            Err(e) => {
+                info.errors.push(e.to_string());
+                failures.push(e);
+            }
+        }
+        if leaf.role == Role::Message && options.recursive && depth < options.max_depth {
+            let nested_source =
+                format!("{source} > {}", att.saved_name.as_deref().unwrap_or("part"));
+            match unpack_nested(
+                &bytes,
+                &nested_source,
+                &folder,
+                &rel_folder,
+                options,
+                depth + 1,
+            ) {
+                Ok((nested, nested_failures)) => {
+                    info.errors
+                        .extend(nested_failures.iter().map(ToString::to_string));
+                    failures.extend(nested_failures);
+                    att.message = Some(Box::new(nested));
+                }
+                Err(e) => {
+                    info.errors.push(e.to_string());
+                    failures.push(e);
+                }
+            }
+        } else if leaf.role == Role::Message && options.recursive {
+            att.skipped = Some(format!(
+                "nested deeper than {} levels: not unpacked",
+                options.max_depth
+            ));
+        }
+        info.attachments.push(att);
+    }
+    if per_message {
+        match serde_json::to_vec_pretty(&info) {
+            Ok(mut json) => {
+                json.push(b'\n');
+                write_reserved(&folder, "message.json", &json, &mut failures);
+            }
+            Err(e) => failures.push(MailError::Json(e.to_string())),
+        }
+    }
+    Ok((info, failures))
+}
+
+/// `YYYY-MM-DD_HHMMSS_<subject>` (UTC), falling back to the Message-ID, then `message`.
+pub fn folder_name(msg: &mail_parser::Message<'_>, headers: &Headers) -> String {
+    let date = parse::folder_date(msg).unwrap_or_else(|| "undated".to_owned());
+    let label = headers
+        .subject
+        .as_deref()
+        .map(|s| names::safe_fragment(s, 80))
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            headers
+                .message_id
+                .as_deref()
+                .map(|s| names::safe_fragment(s, 80))
+                .filter(|s| !s.is_empty())
+        })
+        .unwrap_or_else(|| "message".to_owned());
+    format!("{date}_{label}")
+}
+
+/// Creates a new folder `name` (or `name (N)`) in `parent`, mode 0700, never reusing one.
+fn create_message_folder(parent: &Path, name: &str) -> Result<PathBuf, MailError> {
+    for k in 0..MAX_COUNTER {
+        let candidate = if k == 0 {
+            name.to_owned()
+        } else {
+            format!("{name} ({k})")
+        };
+        let path = parent.join(&candidate);
+        match fs::DirBuilder::new().mode(0o700).create(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(MailError::Write { path, source: e }),
+        }
+    }
+    Err(MailError::Write {
+        path: parent.join(name),
+        source: io::Error::from(io::ErrorKind::AlreadyExists),
+    })
+}
+
+/// Writes a reserved file (body.txt...) in a folder we just created.
+fn write_reserved(folder: &Path, name: &str, bytes: &[u8], failures: &mut Failures) -> bool {
+    let path = folder.join(name);
+    match write_new(&path, bytes) {
+        Ok(()) => true,
+        Err(source) => {
+            failures.push(MailError::Write { path, source });
+            false
+        }
+    }
+}
+
+/// Writes `bytes` to `dir/name`, or `dir/name (N)` if taken; create-new, 0600.
+pub fn write_unique(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    avoid_reserved: bool,
+) -> Result<(String, PathBuf), MailError> {
+    let start =
+        usize::from(avoid_reserved && RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)));
+    for k in start..MAX_COUNTER {
+        let candidate = with_counter(name, k);
+        let path = dir.join(&candidate);
+        match fsutil::create_new(&path, fsutil::PRIVATE) {
+            Ok(file) => {
+                return write_all(file, bytes)
+                    .map(|()| (candidate, path.clone()))
+                    .map_err(|source| MailError::Write { path, source });
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(source) => return Err(MailError::Write { path, source }),
+        }
+    }
+    Err(MailError::Write {
+        path: dir.join(name),
+        source: io::Error::from(io::ErrorKind::AlreadyExists),
+    })
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_all(fsutil::create_new(path, fsutil::PRIVATE)?, bytes)
+}
+
+fn write_all(mut file: File, bytes: &[u8]) -> io::Result<()> {
+    file.write_all(bytes)?;
+    file.flush()
+}
+
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in digest {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}

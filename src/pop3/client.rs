@@ -1,0 +1,719 @@
+//! A POP3 session over any `BufRead + Write` stream: greeting, CAPA, STLS, authentication,
+//! and the transaction commands. Generic over the stream so tests drive it in memory; the
+//! transports live in `connect`. With `-v` the dialogue goes to stderr, secrets masked, and
+//! message bodies left out.
+
+use std::io::{self, BufRead, Write};
+
+use crate::pop3::Pop3Error;
+use crate::pop3::codec::{self, BodyError, MAX_STATUS_LINE};
+use crate::pop3::command::Command;
+use crate::pop3::response::{self, Capabilities, Reply, RespCode};
+use crate::pop3::sasl::{self, Method};
+use crate::secret::Secret;
+
+/// Who logs in.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: String,
+    /// The password (or the OAuth token for XOAUTH2).
+    pub password: Secret,
+}
+
+/// Which method to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthChoice {
+    /// The first of SASL PLAIN, LOGIN, CRAM-MD5 the server offers, then USER/PASS; methods that
+    /// send the password as it is are left out over an unencrypted connection.
+    #[default]
+    Auto,
+    /// This method only (APOP and XOAUTH2 are only used when named).
+    Only(Method),
+}
+
+/// UIDL's listing: message number and unique id.
+pub type UidList = Vec<(u32, Vec<u8>)>;
+
+/// One message of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub number: u32,
+    pub size: u64,
+}
+
+/// A POP3 session.
+#[derive(Debug)]
+pub struct Client<S> {
+    stream: S,
+    host: String,
+    timeout_secs: u64,
+    verbose: bool,
+    pub greeting: String,
+    pub caps: Capabilities,
+    /// Use a SASL initial response with AUTH (RFC 5034); off sends the mechanism alone.
+    pub initial_response: bool,
+}
+
+impl<S: BufRead + Write> Client<S> {
+    pub fn new(stream: S, host: &str, timeout_secs: u64, verbose: bool) -> Client<S> {
+        Client {
+            stream,
+            host: host.to_owned(),
+            timeout_secs,
+            verbose,
+            greeting: String::new(),
+            caps: Capabilities::default(),
+            initial_response: true,
+        }
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+
+    /// Swaps the stream (after STLS); capabilities are forgotten until CAPA runs again.
+    pub fn replace_stream<T: BufRead + Write>(self, stream: T) -> Client<T> {
+        Client {
+            stream,
+            host: self.host,
+            timeout_secs: self.timeout_secs,
+            verbose: self.verbose,
+            greeting: self.greeting,
+            caps: Capabilities::default(),
+            initial_response: self.initial_response,
+        }
+    }
+
+    fn io_err(&self, what: &str, e: io::Error) -> Pop3Error {
+        Pop3Error::from_io(&self.host, what, self.timeout_secs, e)
+    }
+
+    fn protocol(&self, why: impl Into<String>) -> Pop3Error {
+        Pop3Error::Protocol {
+            host: self.host.clone(),
+            why: why.into(),
+        }
+    }
+
+    /// Writes `cmd` without flushing (pipelining batches several).
+    pub fn queue(&mut self, cmd: &Command) -> Result<(), Pop3Error> {
+        if self.verbose {
+            eprintln!("C: {}", cmd.masked());
+        }
+        let line = cmd.to_string();
+        self.stream
+            .write_all(line.as_bytes())
+            .map_err(|e| Pop3Error::from_io(&self.host, cmd.name(), self.timeout_secs, e))
+    }
+
+    pub fn flush(&mut self) -> Result<(), Pop3Error> {
+        self.stream.flush().map_err(|e| self.io_err("sending", e))
+    }
+
+    fn send(&mut self, cmd: &Command) -> Result<(), Pop3Error> {
+        self.queue(cmd)?;
+        self.flush()
+    }
+
+    /// Reads one status line and parses it.
+    fn read_reply(&mut self, what: &str) -> Result<Reply, Pop3Error> {
+        let line = codec::read_status_line(&mut self.stream, MAX_STATUS_LINE).map_err(|e| {
+            if e.kind() == io::ErrorKind::InvalidData {
+                self.protocol(e.to_string())
+            } else {
+                self.io_err(what, e)
+            }
+        })?;
+        if self.verbose {
+            eprintln!("S: {}", String::from_utf8_lossy(response::trim_eol(&line)));
+        }
+        response::parse_reply(&line).map_err(|e| self.protocol(format!("after {what}: {e}")))
+    }
+
+    /// Reads the status line answering `cmd`: `+OK` text, or `-ERR` as [`Pop3Error::Refused`].
+    pub fn read_status(&mut self, cmd: &Command) -> Result<String, Pop3Error> {
+        match self.read_reply(cmd.name())? {
+            Reply::Ok { text, .. } => Ok(text),
+            Reply::Err { code, text } => Err(self.refused(cmd.name(), code, text, false)),
+            Reply::Continue(_) => {
+                Err(self.protocol(format!("unexpected `+` after {}", cmd.name())))
+            }
+        }
+    }
+
+    fn refused(
+        &self,
+        command: &str,
+        code: Option<RespCode>,
+        text: String,
+        auth: bool,
+    ) -> Pop3Error {
+        Pop3Error::Refused {
+            host: self.host.clone(),
+            command: command.to_owned(),
+            code,
+            text,
+            auth,
+        }
+    }
+
+    /// Sends a single-line command and returns the `+OK` text.
+    pub fn command(&mut self, cmd: &Command) -> Result<String, Pop3Error> {
+        self.send(cmd)?;
+        self.read_status(cmd)
+    }
+
+    /// Reads a multi-line body (after its `+OK`) into `sink`, streaming.
+    pub fn read_body_to<W: Write + ?Sized>(&mut self, sink: &mut W) -> Result<u64, BodyError> {
+        codec::read_body(&mut self.stream, sink)
+    }
+
+    /// Maps a body error of a command to the session's error; `write` names the destination.
+    pub fn body_error(&self, what: &str, e: BodyError, dest: &std::path::Path) -> Pop3Error {
+        match e {
+            BodyError::Read(e) => self.io_err(what, e),
+            BodyError::Write(source) => Pop3Error::Write {
+                path: dest.to_owned(),
+                source,
+            },
+        }
+    }
+
+    /// Sends a multi-line command and returns its body (for short listings only).
+    pub fn multiline(&mut self, cmd: &Command) -> Result<Vec<u8>, Pop3Error> {
+        self.command(cmd)?;
+        let mut body = Vec::new();
+        self.read_body_to(&mut body)
+            .map_err(|e| self.body_error(cmd.name(), e, std::path::Path::new("memory")))?;
+        Ok(body)
+    }
+
+    /// Reads the greeting; a `-ERR` greeting is a refusal.
+    pub fn read_greeting(&mut self) -> Result<(), Pop3Error> {
+        match self.read_reply("greeting")? {
+            Reply::Ok { text, .. } => {
+                self.greeting = text;
+                Ok(())
+            }
+            // A temporary refusal keeps its code (75); any other -ERR greeting means the
+            // service is not available to us.
+            Reply::Err {
+                code: Some(c),
+                text,
+            } if c.is_temporary() => Err(self.refused("connection", Some(c), text, false)),
+            Reply::Err { text, .. } => Err(Pop3Error::Unavailable {
+                host: self.host.clone(),
+                why: format!("the server refused the connection: {text}"),
+            }),
+            Reply::Continue(_) => Err(self.protocol("a greeting that is not +OK")),
+        }
+    }
+
+    /// CAPA; when the server refuses it (RFC 1939 server), capabilities are "unknown".
+    pub fn capa(&mut self) -> Result<&Capabilities, Pop3Error> {
+        self.caps = match self.multiline(&Command::Capa) {
+            Ok(body) => Capabilities::parse(&body),
+            Err(Pop3Error::Refused { .. }) => Capabilities::default(),
+            Err(e) => return Err(e),
+        };
+        Ok(&self.caps)
+    }
+
+    /// Sends STLS and reads its `+OK`; the caller then does the handshake on the stream.
+    pub fn stls(&mut self) -> Result<(), Pop3Error> {
+        match self.command(&Command::Stls) {
+            Ok(_) => Ok(()),
+            Err(Pop3Error::Refused { text, .. }) => Err(Pop3Error::Unavailable {
+                host: self.host.clone(),
+                why: format!("STLS refused: {text}"),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Chooses the method for `choice` given what the server offers and whether the
+    /// connection is encrypted.
+    pub fn choose_method(
+        &self,
+        choice: AuthChoice,
+        encrypted: bool,
+        allow_insecure: bool,
+    ) -> Result<Method, Pop3Error> {
+        let insecure_ok = encrypted || allow_insecure;
+        let insecure = |m: Method| Pop3Error::InsecureAuth {
+            host: self.host.clone(),
+            method: m.name().to_owned(),
+        };
+        match choice {
+            AuthChoice::Only(m) => {
+                if m.is_cleartext() && !insecure_ok {
+                    return Err(insecure(m));
+                }
+                if m == Method::Apop && response::apop_timestamp(&self.greeting).is_none() {
+                    return Err(Pop3Error::Unavailable {
+                        host: self.host.clone(),
+                        why: "APOP asked for, but the greeting has no timestamp".into(),
+                    });
+                }
+                Ok(m)
+            }
+            AuthChoice::Auto => {
+                let sasl = self.caps.sasl();
+                let mut offered: Vec<Method> = [Method::Plain, Method::Login, Method::CramMd5]
+                    .into_iter()
+                    .filter(|m| m.mechanism().is_some_and(|n| sasl.iter().any(|s| s == n)))
+                    .collect();
+                if self.caps.user() {
+                    offered.push(Method::User);
+                }
+                let first_cleartext = offered.iter().copied().find(|m| m.is_cleartext());
+                match offered
+                    .into_iter()
+                    .find(|m| insecure_ok || !m.is_cleartext())
+                {
+                    Some(m) => Ok(m),
+                    None => match first_cleartext {
+                        Some(m) => Err(insecure(m)),
+                        None => Err(Pop3Error::Unavailable {
+                            host: self.host.clone(),
+                            why: "the server offers no authentication method postie knows".into(),
+                        }),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Logs in with `method`.
+    pub fn login(&mut self, creds: &Credentials, method: Method) -> Result<(), Pop3Error> {
+        let user = creds.user.as_str();
+        let pw = &creds.password;
+        let result = match method {
+            Method::User => self
+                .command(&Command::User(user.to_owned()))
+                .and_then(|_| self.command(&Command::Pass(pw.clone())))
+                .map(|_| ()),
+            Method::Apop => {
+                let stamp = response::apop_timestamp(&self.greeting)
+                    .unwrap_or("")
+                    .to_owned();
+                self.command(&Command::Apop {
+                    user: user.to_owned(),
+                    digest: sasl::apop_digest(&stamp, pw),
+                })
+                .map(|_| ())
+            }
+            Method::Plain => self.sasl_exchange(method, Some(sasl::plain(user, pw)), |_, _| None),
+            Method::XOauth2 => {
+                self.sasl_exchange(method, Some(sasl::xoauth2(user, pw)), |_, _| {
+                    // The server sent an error as a challenge: answer empty to get its -ERR.
+                    Some(Secret::new(""))
+                })
+            }
+            Method::Login => self.sasl_exchange(method, None, |step, _| {
+                Some(match step {
+                    0 => sasl::login_step(user),
+                    _ => sasl::login_step(pw.expose()),
+                })
+            }),
+            Method::CramMd5 => self.sasl_exchange(method, None, |_, challenge| {
+                sasl::cram_md5(user, pw, challenge)
+            }),
+        };
+        result.map_err(|e| match e {
+            Pop3Error::Refused {
+                host,
+                command,
+                code,
+                text,
+                ..
+            } => Pop3Error::Refused {
+                host,
+                command,
+                code,
+                text,
+                auth: true,
+            },
+            e => e,
+        })
+    }
+
+    /// Runs an AUTH exchange: `answer(step, challenge)` gives each response.
+    fn sasl_exchange(
+        &mut self,
+        method: Method,
+        initial: Option<Secret>,
+        mut answer: impl FnMut(usize, &str) -> Option<Secret>,
+    ) -> Result<(), Pop3Error> {
+        let mechanism = method.mechanism().unwrap_or("").to_owned();
+        let mut pending = None;
+        let cmd = match initial {
+            Some(i) if self.initial_response => Command::Auth {
+                mechanism,
+                initial: Some(i),
+            },
+            Some(i) => {
+                pending = Some(i);
+                Command::Auth {
+                    mechanism,
+                    initial: None,
+                }
+            }
+            None => Command::Auth {
+                mechanism,
+                initial: None,
+            },
+        };
+        self.send(&cmd)?;
+        for step in 0..8 {
+            match self.read_reply("AUTH")? {
+                Reply::Ok { .. } => return Ok(()),
+                Reply::Err { code, text } => return Err(self.refused("AUTH", code, text, true)),
+                Reply::Continue(challenge) => {
+                    let reply = match pending.take() {
+                        Some(p) => Some(p),
+                        None => answer(step, &challenge),
+                    };
+                    match reply {
+                        Some(r) => self.send(&Command::SaslResponse(r))?,
+                        None => {
+                            self.send(&Command::SaslResponse(Secret::new("*")))?;
+                            let _ = self.read_reply("AUTH");
+                            return Err(self.protocol(format!(
+                                "an unexpected {} challenge: {challenge:?}",
+                                method.name()
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        Err(self.protocol("the AUTH exchange does not end"))
+    }
+
+    /// STAT: (messages, octets).
+    pub fn stat(&mut self) -> Result<(u32, u64), Pop3Error> {
+        let text = self.command(&Command::Stat)?;
+        response::parse_stat(&text).map_err(|e| self.protocol(e.to_string()))
+    }
+
+    /// LIST: every message's number and size.
+    pub fn list(&mut self) -> Result<Vec<Listed>, Pop3Error> {
+        let body = self.multiline(&Command::List(None))?;
+        lines(&body)
+            .map(|l| {
+                response::parse_list_line(l)
+                    .map(|(number, size)| Listed { number, size })
+                    .map_err(|e| self.protocol(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// UIDL: every message's number and unique id; None when the server has no UIDL.
+    pub fn uidl(&mut self) -> Result<Option<UidList>, Pop3Error> {
+        let body = match self.multiline(&Command::Uidl(None)) {
+            Ok(body) => body,
+            Err(Pop3Error::Refused { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        lines(&body)
+            .map(|l| response::parse_uidl_line(l).map_err(|e| self.protocol(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    /// `TOP n 0`: the header of message `n` (bounded to 1 MiB: more is cut).
+    pub fn top_header(&mut self, n: u32) -> Result<Vec<u8>, Pop3Error> {
+        self.command(&Command::Top(n, 0))?;
+        let mut sink = Capped {
+            buf: Vec::new(),
+            cap: 1 << 20,
+        };
+        self.read_body_to(&mut sink)
+            .map_err(|e| self.body_error("TOP", e, std::path::Path::new("memory")))?;
+        Ok(sink.buf)
+    }
+
+    /// QUIT: the server commits deletions only when this gets `+OK`.
+    pub fn quit(&mut self) -> Result<(), Pop3Error> {
+        self.command(&Command::Quit).map(|_| ())
+    }
+}
+
+/// The non-empty lines of a listing body.
+fn lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    body.split(|b| *b == b'\n')
+        .map(response::trim_eol)
+        .filter(|l| !l.is_empty())
+}
+
+/// A sink that keeps at most `cap` octets and drops the rest.
+struct Capped {
+    buf: Vec<u8>,
+    cap: usize,
+}
+
+impl Write for Capped {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = self.cap.saturating_sub(self.buf.len());
+        self.buf.extend_from_slice(&data[..data.len().min(room)]);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An in-memory stream for tests: reads from a script, records what is written.
+#[derive(Debug, Default)]
+pub struct MemoryStream {
+    pub input: io::Cursor<Vec<u8>>,
+    pub output: Vec<u8>,
+}
+
+impl MemoryStream {
+    pub fn new(script: &[u8]) -> MemoryStream {
+        MemoryStream {
+            input: io::Cursor::new(script.to_vec()),
+            output: Vec::new(),
+        }
+    }
+}
+
+impl io::Read for MemoryStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.input.read(buf)
+    }
+}
+
+impl BufRead for MemoryStream {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.input.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        self.input.consume(n)
+    }
+}
+
+impl Write for MemoryStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(script: &[u8]) -> Client<MemoryStream> {
+        Client::new(MemoryStream::new(script), "test", 5, false)
+    }
+
+    fn creds() -> Credentials {
+        Credentials {
+            user: "tim".into(),
+            password: Secret::new("tanstaaftanstaaf"),
+        }
+    }
+
+    fn sent(c: &Client<MemoryStream>) -> String {
+        String::from_utf8_lossy(&c.get_ref().output).into_owned()
+    }
+
+    #[test]
+    fn greeting_capa_and_user_pass() {
+        let mut c = client(
+            b"+OK Dovecot ready.\r\n+OK\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n+OK\r\n+OK Logged in.\r\n",
+        );
+        c.read_greeting().expect("greeting");
+        c.capa().expect("capa");
+        assert!(c.caps.user());
+        c.login(&creds(), Method::User).expect("login");
+        assert_eq!(sent(&c), "CAPA\r\nUSER tim\r\nPASS tanstaaftanstaaf\r\n");
+    }
+
+    #[test]
+    fn capa_refused_falls_back_to_rfc_1939() {
+        let mut c = client(b"+OK hi\r\n-ERR unknown command\r\n");
+        c.read_greeting().expect("greeting");
+        c.capa().expect("fallback");
+        assert!(!c.caps.known);
+        assert!(c.caps.user());
+        assert_eq!(
+            c.choose_method(AuthChoice::Auto, true, false)
+                .expect("method"),
+            Method::User
+        );
+    }
+
+    #[test]
+    fn auto_prefers_sasl_and_refuses_cleartext_without_tls() {
+        let mut c = client(b"+OK\r\nSASL PLAIN LOGIN CRAM-MD5\r\nUSER\r\n.\r\n");
+        c.capa().expect("capa");
+        assert_eq!(
+            c.choose_method(AuthChoice::Auto, true, false).ok(),
+            Some(Method::Plain)
+        );
+        assert_eq!(
+            c.choose_method(AuthChoice::Auto, false, false).ok(),
+            Some(Method::CramMd5)
+        );
+        assert_eq!(
+            c.choose_method(AuthChoice::Auto, false, true).ok(),
+            Some(Method::Plain)
+        );
+        let mut c = client(b"+OK\r\nUSER\r\n.\r\n");
+        c.capa().expect("capa");
+        let err = c
+            .choose_method(AuthChoice::Auto, false, false)
+            .expect_err("refused");
+        assert!(matches!(err, Pop3Error::InsecureAuth { .. }));
+        assert_eq!(err.exit_code(), 78);
+        let err = c
+            .choose_method(AuthChoice::Only(Method::Plain), false, false)
+            .expect_err("refused");
+        assert_eq!(err.exit_code(), 78);
+        let err = c
+            .choose_method(AuthChoice::Only(Method::Apop), false, false)
+            .expect_err("no timestamp");
+        assert_eq!(err.exit_code(), 69);
+    }
+
+    #[test]
+    fn sasl_plain_with_and_without_initial_response() {
+        let mut c = client(b"+OK Logged in.\r\n");
+        c.login(&creds(), Method::Plain).expect("plain");
+        assert_eq!(sent(&c), "AUTH PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm\r\n");
+        let mut c = client(b"+ \r\n+OK Logged in.\r\n");
+        c.initial_response = false;
+        c.login(&creds(), Method::Plain).expect("plain");
+        assert_eq!(sent(&c), "AUTH PLAIN\r\nAHRpbQB0YW5zdGFhZnRhbnN0YWFm\r\n");
+    }
+
+    #[test]
+    fn sasl_login_and_cram_md5() {
+        let mut c = client(b"+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n+OK\r\n");
+        c.login(&creds(), Method::Login).expect("login");
+        assert_eq!(
+            sent(&c),
+            "AUTH LOGIN\r\ndGlt\r\ndGFuc3RhYWZ0YW5zdGFhZg==\r\n"
+        );
+        let mut c =
+            client(b"+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n+OK\r\n");
+        c.login(&creds(), Method::CramMd5).expect("cram");
+        assert_eq!(
+            sent(&c),
+            "AUTH CRAM-MD5\r\ndGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"
+        );
+    }
+
+    #[test]
+    fn apop_uses_the_greeting_timestamp() {
+        let mut c = client(b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n+OK\r\n");
+        c.read_greeting().expect("greeting");
+        let creds = Credentials {
+            user: "mrose".into(),
+            password: Secret::new("tanstaaf"),
+        };
+        c.login(&creds, Method::Apop).expect("apop");
+        assert_eq!(sent(&c), "APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n");
+    }
+
+    #[test]
+    fn auth_failures_map_to_exit_codes() {
+        let mut c = client(b"-ERR [AUTH] Authentication failed.\r\n");
+        assert_eq!(
+            c.login(&creds(), Method::Plain)
+                .expect_err("fail")
+                .exit_code(),
+            77
+        );
+        let mut c = client(b"+OK\r\n-ERR Authentication failed.\r\n");
+        assert_eq!(
+            c.login(&creds(), Method::User)
+                .expect_err("fail")
+                .exit_code(),
+            77
+        );
+        let mut c = client(b"+OK\r\n-ERR [IN-USE] Mailbox is locked\r\n");
+        assert_eq!(
+            c.login(&creds(), Method::User)
+                .expect_err("fail")
+                .exit_code(),
+            75
+        );
+        let mut c = client(b"-ERR [LOGIN-DELAY] wait\r\n");
+        assert_eq!(
+            c.login(&creds(), Method::Plain)
+                .expect_err("fail")
+                .exit_code(),
+            75
+        );
+        let mut c = client(b"-ERR [SYS/PERM] gone\r\n");
+        assert_eq!(
+            c.login(&creds(), Method::Plain)
+                .expect_err("fail")
+                .exit_code(),
+            69
+        );
+    }
+
+    #[test]
+    fn listings_and_multiline_errors() {
+        let mut c = client(
+            b"+OK 2 messages\r\n1 120\r\n2 200\r\n.\r\n+OK\r\n1 abc\r\n2 d/e\r\n.\r\n-ERR no such message\r\n+OK 2 320\r\n",
+        );
+        assert_eq!(
+            c.list().expect("list"),
+            vec![
+                Listed {
+                    number: 1,
+                    size: 120
+                },
+                Listed {
+                    number: 2,
+                    size: 200
+                }
+            ]
+        );
+        assert_eq!(
+            c.uidl().expect("uidl"),
+            Some(vec![(1, b"abc".to_vec()), (2, b"d/e".to_vec())])
+        );
+        // -ERR to a multi-line command: no body follows, the next reply is read correctly.
+        assert!(c.top_header(9).is_err());
+        assert_eq!(c.stat().expect("stat"), (2, 320));
+    }
+
+    #[test]
+    fn refusing_greetings() {
+        let mut c = client(b"-ERR [SYS/TEMP] too many connections\r\n");
+        assert_eq!(c.read_greeting().expect_err("temp").exit_code(), 75);
+        let mut c = client(b"-ERR go away\r\n");
+        assert_eq!(c.read_greeting().expect_err("perm").exit_code(), 69);
+    }
+
+    #[test]
+    fn garbage_and_eof_are_typed_errors() {
+        let mut c = client(b"HELLO\r\n");
+        assert_eq!(c.read_greeting().expect_err("garbage").exit_code(), 8);
+        let mut c = client(b"");
+        assert!(matches!(
+            c.read_greeting().expect_err("eof"),
+            Pop3Error::Closed { .. }
+        ));
+    }
+}

@@ -1,0 +1,322 @@
+//! The multi-line reader (RFC 1939 §3): a small state machine fed with whatever bytes a read
+//! returned. It removes the stuffed dot at the start of a line, keeps every other octet as
+//! the server sent it (CRLF or bare LF), and finds the `.` terminator line even when it
+//! arrives split across reads. Lines may be of any length: nothing is buffered per line.
+//!
+//! [`read_status_line`] reads a status line with a bound on its length (RFC 2449 allows 512
+//! octets; we accept far more, but not without limit).
+
+use std::io::{self, BufRead, Write};
+
+/// The longest status line accepted (a guard against a server that never sends LF).
+pub const MAX_STATUS_LINE: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// At the first octet of a line.
+    LineStart,
+    /// Inside a line.
+    Mid,
+    /// A line began with `.`.
+    Dot,
+    /// A line began with `.` then CR.
+    DotCr,
+    /// The terminator line was read.
+    Done,
+}
+
+/// Un-stuffs one multi-line body.
+#[derive(Debug, Clone)]
+pub struct DotDecoder {
+    state: State,
+}
+
+impl Default for DotDecoder {
+    fn default() -> Self {
+        DotDecoder::new()
+    }
+}
+
+impl DotDecoder {
+    pub fn new() -> DotDecoder {
+        DotDecoder {
+            state: State::LineStart,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Feeds `input`; appends body octets to `out`. Returns how many input octets were
+    /// consumed: fewer than `input.len()` only when the terminator was found (what follows
+    /// it belongs to the next reply).
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> usize {
+        let mut i = 0;
+        while i < input.len() {
+            match self.state {
+                State::Done => return i,
+                State::Mid => {
+                    // Copy up to and including the next LF in one go.
+                    match input[i..].iter().position(|b| *b == b'\n') {
+                        Some(p) => {
+                            out.extend_from_slice(&input[i..=i + p]);
+                            i += p + 1;
+                            self.state = State::LineStart;
+                        }
+                        None => {
+                            out.extend_from_slice(&input[i..]);
+                            i = input.len();
+                        }
+                    }
+                }
+                State::LineStart => {
+                    if input[i] == b'.' {
+                        self.state = State::Dot;
+                    } else {
+                        self.state = State::Mid;
+                        continue;
+                    }
+                    i += 1;
+                }
+                State::Dot => match input[i] {
+                    b'\r' => {
+                        self.state = State::DotCr;
+                        i += 1;
+                    }
+                    b'\n' => {
+                        self.state = State::Done;
+                        i += 1;
+                    }
+                    // A stuffed dot: drop it, keep the rest of the line.
+                    _ => self.state = State::Mid,
+                },
+                State::DotCr => {
+                    if input[i] == b'\n' {
+                        self.state = State::Done;
+                        i += 1;
+                    } else {
+                        // `.\r` not followed by LF: the dot was stuffed; keep the CR.
+                        out.push(b'\r');
+                        self.state = State::Mid;
+                    }
+                }
+            }
+        }
+        i
+    }
+}
+
+/// Why a multi-line body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Reading from the server failed (or it closed the connection: `UnexpectedEof`).
+    Read(io::Error),
+    /// Writing the body to its destination failed.
+    Write(io::Error),
+}
+
+/// Reads one multi-line body from `reader` into `sink`, streaming; returns the octets written.
+pub fn read_body<R: BufRead + ?Sized, W: Write + ?Sized>(
+    reader: &mut R,
+    sink: &mut W,
+) -> Result<u64, BodyError> {
+    let mut decoder = DotDecoder::new();
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut total = 0u64;
+    while !decoder.is_done() {
+        let input = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(BodyError::Read(e)),
+        };
+        if input.is_empty() {
+            return Err(BodyError::Read(io::ErrorKind::UnexpectedEof.into()));
+        }
+        let used = decoder.feed(input, &mut out);
+        reader.consume(used);
+        if !out.is_empty() {
+            sink.write_all(&out).map_err(BodyError::Write)?;
+            total += out.len() as u64;
+            out.clear();
+        }
+    }
+    Ok(total)
+}
+
+/// Reads one line (up to and including LF) of at most `max` octets.
+pub fn read_status_line<R: BufRead + ?Sized>(reader: &mut R, max: usize) -> io::Result<Vec<u8>> {
+    let mut line = Vec::new();
+    loop {
+        let input = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if input.is_empty() {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let (used, done) = match input.iter().position(|b| *b == b'\n') {
+            Some(p) => (p + 1, true),
+            None => (input.len(), false),
+        };
+        line.extend_from_slice(&input[..used]);
+        reader.consume(used);
+        if line.len() > max {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a reply line longer than {max} octets"),
+            ));
+        }
+        if done {
+            return Ok(line);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8]) -> (Vec<u8>, usize, bool) {
+        let mut d = DotDecoder::new();
+        let mut out = Vec::new();
+        let used = d.feed(input, &mut out);
+        (out, used, d.is_done())
+    }
+
+    /// Feeds `input` split at `at` and then in single octets; both must equal one feed.
+    fn check_splits(input: &[u8]) {
+        let whole = decode_all(input);
+        for at in 0..=input.len() {
+            let mut d = DotDecoder::new();
+            let mut out = Vec::new();
+            let mut used = d.feed(&input[..at], &mut out);
+            if !d.is_done() {
+                used += d.feed(&input[at..], &mut out);
+            }
+            assert_eq!((out, used, d.is_done()), whole, "split at {at}");
+        }
+        let mut d = DotDecoder::new();
+        let mut out = Vec::new();
+        let mut used = 0;
+        for b in input {
+            if d.is_done() {
+                break;
+            }
+            used += d.feed(std::slice::from_ref(b), &mut out);
+        }
+        assert_eq!((out, used, d.is_done()), whole, "octet by octet");
+    }
+
+    #[test]
+    fn unstuffs_and_finds_the_terminator() {
+        let input = b"From: a\r\n\r\n..hidden\r\n...\r\nend\r\n.\r\n+OK next\r\n";
+        let (out, used, done) = decode_all(input);
+        assert_eq!(out, b"From: a\r\n\r\n.hidden\r\n..\r\nend\r\n");
+        assert!(done);
+        assert_eq!(&input[used..], b"+OK next\r\n");
+        check_splits(input);
+    }
+
+    #[test]
+    fn a_body_line_that_is_a_single_dot() {
+        // The server sends `..` for a body line that is exactly `.`.
+        let input = b"a\r\n..\r\nb\r\n.\r\n";
+        assert_eq!(decode_all(input).0, b"a\r\n.\r\nb\r\n");
+        check_splits(input);
+    }
+
+    #[test]
+    fn bare_lf_line_ends_are_kept() {
+        let input = b"a\n.b\n..\n\n.\n";
+        let (out, used, done) = decode_all(input);
+        assert_eq!(out, b"a\nb\n.\n\n");
+        assert!(done);
+        assert_eq!(used, input.len());
+        check_splits(input);
+    }
+
+    #[test]
+    fn empty_body_and_dot_cr_oddities() {
+        assert_eq!(decode_all(b".\r\n"), (Vec::new(), 3, true));
+        let input = b".\rx\r\n.\r\n";
+        assert_eq!(decode_all(input).0, b"\rx\r\n");
+        check_splits(input);
+        let (_, _, done) = decode_all(b"abc\r\n.");
+        assert!(!done, "a dot without its line end is not the end yet");
+    }
+
+    #[test]
+    fn long_lines_have_no_cap() {
+        let mut input = vec![b'x'; 3 * 1024 * 1024];
+        input.extend_from_slice(b"\r\n.\r\n");
+        let (out, _, done) = decode_all(&input);
+        assert!(done);
+        assert_eq!(out.len(), 3 * 1024 * 1024 + 2);
+    }
+
+    #[test]
+    fn read_body_streams_through_a_small_buffer() {
+        let input = b"line1\r\n..dot\r\n.\r\n+OK after\r\n".to_vec();
+        let mut reader = io::BufReader::with_capacity(3, &input[..]);
+        let mut sink = Vec::new();
+        let n = read_body(&mut reader, &mut sink).expect("body");
+        assert_eq!(sink, b"line1\r\n.dot\r\n");
+        assert_eq!(n, sink.len() as u64);
+        let rest = read_status_line(&mut reader, 100).expect("next");
+        assert_eq!(rest, b"+OK after\r\n");
+    }
+
+    #[test]
+    fn read_body_reports_a_closed_connection() {
+        let input = b"partial message\r\nwithout end".to_vec();
+        let mut reader = &input[..];
+        let err = read_body(&mut reader, &mut Vec::new()).expect_err("eof");
+        assert!(matches!(err, BodyError::Read(e) if e.kind() == io::ErrorKind::UnexpectedEof));
+    }
+
+    fn stuff(body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for line in body.split_inclusive(|b| *b == b'\n') {
+            if line.first() == Some(&b'.') {
+                out.push(b'.');
+            }
+            out.extend_from_slice(line);
+        }
+        out.extend_from_slice(b".\r\n");
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stuffing_round_trips_at_any_split(
+            lines in proptest::collection::vec("[.a\r]{0,6}", 0..12),
+            lf_only in proptest::bool::ANY,
+            at in 0usize..200,
+        ) {
+            let eol = if lf_only { "\n" } else { "\r\n" };
+            let body: String = lines.iter().map(|l| format!("{l}{eol}")).collect();
+            let wire = stuff(body.as_bytes());
+            let at = at.min(wire.len());
+            let mut d = DotDecoder::new();
+            let mut out = Vec::new();
+            let mut used = d.feed(&wire[..at], &mut out);
+            if !d.is_done() {
+                used += d.feed(&wire[at..], &mut out);
+            }
+            proptest::prop_assert!(d.is_done());
+            proptest::prop_assert_eq!(used, wire.len());
+            proptest::prop_assert_eq!(out, body.as_bytes());
+        }
+    }
+
+    #[test]
+    fn status_lines_are_bounded() {
+        let long = vec![b'x'; 1000];
+        let err = read_status_line(&mut &long[..], 100).expect_err("too long");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let err = read_status_line(&mut &b"+OK"[..], 100).expect_err("eof");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+}

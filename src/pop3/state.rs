@@ -1,0 +1,288 @@
+//! The pull state: which UIDLs were stored, and under which file name, per (server, port,
+//! user). A journal of `<escaped key> <name>` lines, appended and fdatasynced per batch
+//! before the batch's files are renamed into place, with a `.` line after the renames.
+//! On load, entries after the last `.` (the only ones that can be ahead of the disk) are
+//! kept only when their file exists; a torn last line is ignored. The file is compacted
+//! atomically (fsutil) at the start and the end of a run, and locked for the run (a `.lock`
+//! file beside it, with `File::try_lock`).
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::fsutil;
+use crate::pop3::Pop3Error;
+
+/// The state file's name for (server, port, user) inside the output folder.
+pub fn default_path(out: &Path, host: &str, port: u16, user: &str) -> PathBuf {
+    let key = escape(format!("{host}_{port}_{user}").as_bytes(), true);
+    out.join(format!(".postie-pop3-{key}.state"))
+}
+
+/// Percent-escapes every octet outside printable ASCII and `%`; for file names, anything but
+/// `[A-Za-z0-9._@+-]` (and a leading dot). A UIDL never reaches a path unescaped.
+pub fn escape(bytes: &[u8], for_file_name: bool) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        let keep = if for_file_name {
+            b.is_ascii_alphanumeric() || b"._@+-".contains(&b)
+        } else {
+            (0x21..=0x7e).contains(&b) && b != b'%'
+        };
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if for_file_name && out.starts_with('.') {
+        out.replace_range(0..1, "%2E");
+    }
+    out
+}
+
+pub fn unescape(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+const HEADER: &str = "# postie pop3 state v1: <escaped UIDL key> <file name>; `.` = on disk\n";
+const COMMITTED: &str = ".\n";
+
+/// The UIDLs already stored, with the file each went to; locked while it lives.
+#[derive(Debug)]
+pub struct State {
+    path: PathBuf,
+    _lock: File,
+    entries: HashMap<Vec<u8>, String>,
+    journal: Option<File>,
+}
+
+impl State {
+    /// Locks and loads `path` (missing: empty). `exists(name)` checks unconfirmed entries.
+    pub fn open(path: &Path, exists: impl Fn(&str) -> bool) -> Result<State, Pop3Error> {
+        let err = |why: String| Pop3Error::State {
+            path: path.to_owned(),
+            why,
+        };
+        let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(fsutil::PRIVATE)
+            .open(&lock_path)
+            .map_err(|e| err(format!("cannot open the lock file: {e}")))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Pop3Error::Locked {
+                    path: path.to_owned(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(err(format!("cannot lock: {e}"))),
+        }
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(err(e.to_string())),
+        };
+        let mut entries = HashMap::new();
+        let mut unconfirmed: Vec<(Vec<u8>, String)> = Vec::new();
+        // Only complete lines count: a torn last line (killed mid-append) is ignored.
+        let complete = match text.iter().rposition(|b| *b == b'\n') {
+            Some(p) => &text[..=p],
+            None => &[][..],
+        };
+        for line in complete.split(|b| *b == b'\n') {
+            let line = String::from_utf8_lossy(line);
+            if line == "." {
+                unconfirmed.clear();
+                continue;
+            }
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let malformed = || err(format!("a malformed line: {line:?}"));
+            let (key, name) = line.split_once(' ').ok_or_else(malformed)?;
+            let key = unescape(key).ok_or_else(malformed)?;
+            entries.insert(key.clone(), name.to_owned());
+            unconfirmed.push((key, name.to_owned()));
+        }
+        for (key, name) in unconfirmed {
+            if !exists(&name) {
+                entries.remove(&key);
+            }
+        }
+        Ok(State {
+            path: path.to_owned(),
+            _lock: lock,
+            entries,
+            journal: None,
+        })
+    }
+
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn write_err(&self, e: std::io::Error) -> Pop3Error {
+        Pop3Error::Write {
+            path: self.path.clone(),
+            source: e,
+        }
+    }
+
+    fn append(&mut self, text: &str, sync: bool) -> Result<(), Pop3Error> {
+        if self.journal.is_none() {
+            let f = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(fsutil::PRIVATE)
+                .open(&self.path)
+                .map_err(|e| self.write_err(e))?;
+            if f.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+                (&f).write_all(HEADER.as_bytes())
+                    .map_err(|e| self.write_err(e))?;
+                fsutil::sync_dir(fsutil::parent_dir(&self.path)).map_err(|e| self.write_err(e))?;
+            }
+            self.journal = Some(f);
+        }
+        let result = match &mut self.journal {
+            Some(f) => f
+                .write_all(text.as_bytes())
+                .and_then(|_| if sync { f.sync_data() } else { Ok(()) }),
+            None => Ok(()),
+        };
+        result.map_err(|e| self.write_err(e))
+    }
+
+    /// Records entries (before their files are renamed into place) and fdatasyncs them.
+    pub fn record(&mut self, batch: &[(Vec<u8>, String)]) -> Result<(), Pop3Error> {
+        let text: String = batch
+            .iter()
+            .map(|(k, n)| format!("{} {n}\n", escape(k, false)))
+            .collect();
+        self.append(&text, true)?;
+        for (k, n) in batch {
+            self.entries.insert(k.clone(), n.clone());
+        }
+        Ok(())
+    }
+
+    /// Notes that every entry so far is on disk (made durable with the next record).
+    pub fn confirm(&mut self) -> Result<(), Pop3Error> {
+        self.append(COMMITTED, false)
+    }
+
+    /// Keeps only the entries `keep` accepts, and rewrites the file atomically.
+    pub fn compact(&mut self, keep: impl Fn(&[u8]) -> bool) -> Result<(), Pop3Error> {
+        self.entries.retain(|k, _| keep(k));
+        self.journal = None;
+        let mut lines: Vec<String> = self
+            .entries
+            .iter()
+            .map(|(k, n)| format!("{} {}\n", escape(k, false), n))
+            .collect();
+        lines.sort();
+        let text = format!("{HEADER}{}{COMMITTED}", lines.concat());
+        fsutil::write_atomic(&self.path, text.as_bytes(), fsutil::PRIVATE)
+            .map_err(|e| self.write_err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_is_reversible_and_file_safe() {
+        let uidl = b"a b/../%\xff\x00";
+        let e = escape(uidl, false);
+        assert!(!e.contains(' '));
+        assert_eq!(unescape(&e).as_deref(), Some(&uidl[..]));
+        let f = escape(b"../x/y", true);
+        assert!(!f.contains('/'));
+        assert!(!f.starts_with('.'));
+        assert_eq!(
+            escape(b"whqtswO00WBw418f9t5JxYwZ", true),
+            "whqtswO00WBw418f9t5JxYwZ"
+        );
+        assert_eq!(unescape("%4"), None);
+    }
+
+    fn rec(s: &mut State, key: &[u8], name: &str) {
+        s.record(&[(key.to_vec(), name.to_owned())])
+            .expect("record");
+    }
+
+    #[test]
+    fn a_torn_line_is_ignored_and_unconfirmed_entries_are_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.state");
+        {
+            let mut s = State::open(&path, |_| true).expect("open");
+            rec(&mut s, b"one", "f1");
+            s.confirm().expect("confirm");
+            rec(&mut s, b"t w\x00o", "f2");
+        }
+        let mut text = std::fs::read(&path).expect("read");
+        text.extend_from_slice(b"thr");
+        std::fs::write(&path, &text).expect("write");
+        let s = State::open(&path, |_| true).expect("reopen");
+        assert!(s.contains(b"one") && s.contains(b"t w\x00o") && !s.contains(b"thr"));
+        drop(s);
+        // f2 never reached the disk; f1 is confirmed, so it is not even checked.
+        let s = State::open(&path, |name| name == "nothing").expect("reopen");
+        assert!(s.contains(b"one"));
+        assert!(!s.contains(b"t w\x00o"));
+    }
+
+    #[test]
+    fn compaction_keeps_what_is_asked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.state");
+        let mut s = State::open(&path, |_| true).expect("open");
+        rec(&mut s, b"a", "fa");
+        rec(&mut s, b"b", "fb");
+        s.compact(|k| k == b"b").expect("compact");
+        drop(s);
+        let s = State::open(&path, |_| false).expect("reopen");
+        assert!(
+            s.contains(b"b") && !s.contains(b"a"),
+            "compacted entries are confirmed"
+        );
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn the_state_is_locked_for_the_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.state");
+        let _held = State::open(&path, |_| true).expect("open");
+        let err = State::open(&path, |_| true).expect_err("locked");
+        assert_eq!(err.exit_code(), 75);
+    }
+}

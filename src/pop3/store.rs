@@ -1,0 +1,280 @@
+//! Where pulled messages go (a Maildir, or `<uidl>.eml` files) and the committer that makes
+//! them durable in batches, off the network thread.
+//!
+//! A message is streamed into a temporary file by the session; the committer then takes every
+//! message waiting (a batch): fsyncs their files (in parallel, so the file system can join
+//! the flushes into one journal commit), records them in the state journal (one fdatasync),
+//! renames them into place, fsyncs the folder once, and only then reports them stored, which
+//! is when `pull` may send DELE. Per message that is one file fsync plus a share of two.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender};
+
+use crate::fsutil;
+use crate::mail::maildir::{Maildir, TmpMessage};
+use crate::pop3::Pop3Error;
+use crate::pop3::state::{State, escape};
+
+/// How messages are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Maildir,
+    Eml,
+}
+
+/// A `.eml` file being written under a temporary name.
+#[derive(Debug)]
+pub struct EmlTmp {
+    file: File,
+    tmp: PathBuf,
+    dest: PathBuf,
+    published: bool,
+}
+
+impl Drop for EmlTmp {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// A message written to a temporary file, not yet durable.
+#[derive(Debug)]
+pub enum Staged {
+    Maildir(TmpMessage),
+    Eml(EmlTmp),
+}
+
+impl Staged {
+    pub fn file(&mut self) -> &mut File {
+        match self {
+            Staged::Maildir(m) => &mut m.file,
+            Staged::Eml(e) => &mut e.file,
+        }
+    }
+
+    fn file_ref(&self) -> &File {
+        match self {
+            Staged::Maildir(m) => &m.file,
+            Staged::Eml(e) => &e.file,
+        }
+    }
+
+    /// The name the state records (the Maildir name, or the .eml file name).
+    pub fn name(&self) -> String {
+        match self {
+            Staged::Maildir(m) => m.name.clone(),
+            Staged::Eml(e) => e
+                .dest
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The destination folder.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Maildir(Maildir),
+    Eml(PathBuf),
+}
+
+impl Store {
+    pub fn open(out: &Path, format: Format) -> Result<Store, Pop3Error> {
+        let err = |e| Pop3Error::Write {
+            path: out.to_owned(),
+            source: e,
+        };
+        match format {
+            Format::Maildir => Maildir::create(out).map(Store::Maildir).map_err(err),
+            Format::Eml => {
+                fsutil::create_private_dir_all(out).map_err(err)?;
+                Ok(Store::Eml(out.to_owned()))
+            }
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        match self {
+            Store::Maildir(m) => m.root(),
+            Store::Eml(dir) => dir,
+        }
+    }
+
+    /// True when the message stored under `name` is on disk (for Maildir: in `new/`, or in
+    /// `cur/` with any flags, where a mail reader moves it).
+    pub fn exists(&self, name: &str) -> bool {
+        match self {
+            Store::Maildir(m) => m.contains(name),
+            Store::Eml(dir) => dir.join(name).exists(),
+        }
+    }
+
+    /// Starts a message. `reserved` holds the .eml names taken by messages not yet renamed.
+    pub fn begin(
+        &self,
+        uidl: &[u8],
+        occurrence: usize,
+        reserved: &mut HashSet<String>,
+    ) -> io::Result<Staged> {
+        match self {
+            Store::Maildir(m) => m.begin().map(Staged::Maildir),
+            Store::Eml(dir) => {
+                let mut base = escape(uidl, true);
+                if base.is_empty() || base.len() > 200 {
+                    base = format!("uidl-{}", short_hash(uidl));
+                }
+                if occurrence > 1 {
+                    base = format!("{base}-{occurrence}");
+                }
+                let mut name = format!("{base}.eml");
+                let mut n = 2;
+                while reserved.contains(&name) || dir.join(&name).exists() {
+                    name = format!("{base}~{n}.eml");
+                    n += 1;
+                }
+                reserved.insert(name.clone());
+                let tmp_name = format!(".postie-{}.tmp", short_hash(name.as_bytes()));
+                let tmp = dir.join(tmp_name);
+                let _ = std::fs::remove_file(&tmp);
+                let file = fsutil::create_new(&tmp, fsutil::PRIVATE)?;
+                Ok(Staged::Eml(EmlTmp {
+                    file,
+                    tmp,
+                    dest: dir.join(name),
+                    published: false,
+                }))
+            }
+        }
+    }
+
+    /// Renames a synced message into place (the folder is synced by the caller).
+    fn link(&self, staged: Staged) -> io::Result<PathBuf> {
+        match (self, staged) {
+            (Store::Maildir(m), Staged::Maildir(t)) => m.link(t),
+            (Store::Eml(_), Staged::Eml(mut e)) => {
+                std::fs::hard_link(&e.tmp, &e.dest)?;
+                e.published = true;
+                std::fs::remove_file(&e.tmp)?;
+                Ok(e.dest.clone())
+            }
+            _ => Err(io::Error::other("store and message kinds differ")),
+        }
+    }
+
+    fn sync_folder(&self) -> io::Result<()> {
+        match self {
+            Store::Maildir(m) => m.sync_new(),
+            Store::Eml(dir) => fsutil::sync_dir(dir),
+        }
+    }
+}
+
+fn short_hash(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A message handed to the committer.
+#[derive(Debug)]
+pub struct ToCommit {
+    /// The caller's index of the message.
+    pub index: usize,
+    pub key: Vec<u8>,
+    pub staged: Staged,
+}
+
+/// What the committer reports.
+#[derive(Debug)]
+pub enum Committed {
+    /// On disk and recorded: DELE may follow.
+    Stored { index: usize, path: PathBuf },
+    /// Writing failed; the committer stopped.
+    Failed(Pop3Error),
+}
+
+/// The largest batch the committer takes at once.
+pub const MAX_BATCH: usize = 64;
+
+/// Runs until `rx` closes; returns the state for the final compaction.
+pub fn committer(
+    store: Store,
+    mut state: State,
+    rx: Receiver<ToCommit>,
+    tx: Sender<Committed>,
+) -> State {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        match commit_batch(&store, &mut state, batch) {
+            Ok(done) => {
+                for (index, path) in done {
+                    let _ = tx.send(Committed::Stored { index, path });
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Committed::Failed(e));
+                return state;
+            }
+        }
+    }
+    state
+}
+
+/// fsyncs `files` using a few threads at once.
+fn sync_all(files: &[&File]) -> io::Result<()> {
+    const THREADS: usize = 4;
+    if files.len() <= 1 {
+        return files.iter().try_for_each(|f| f.sync_all());
+    }
+    let chunk = files.len().div_ceil(THREADS);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().try_for_each(|f| f.sync_all())))
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(io::Error::other("fsync panicked")))
+        })
+    })
+}
+
+fn commit_batch(
+    store: &Store,
+    state: &mut State,
+    batch: Vec<ToCommit>,
+) -> Result<Vec<(usize, PathBuf)>, Pop3Error> {
+    let write_err = |source| Pop3Error::Write {
+        path: store.root().to_owned(),
+        source,
+    };
+    let files: Vec<&File> = batch.iter().map(|m| m.staged.file_ref()).collect();
+    sync_all(&files).map_err(write_err)?;
+    let entries: Vec<(Vec<u8>, String)> = batch
+        .iter()
+        .map(|m| (m.key.clone(), m.staged.name()))
+        .collect();
+    state.record(&entries)?;
+    let mut done = Vec::with_capacity(batch.len());
+    for m in batch {
+        let path = store.link(m.staged).map_err(write_err)?;
+        done.push((m.index, path));
+    }
+    store.sync_folder().map_err(write_err)?;
+    state.confirm()?;
+    Ok(done)
+}

@@ -1,0 +1,626 @@
+//! `postie pop3` end to end: against the in-process misbehaving server (always), and against
+//! Dovecot started by the harness (with POSTIE_INTEROP=1).
+
+#[path = "support/common.rs"]
+mod common;
+#[path = "support/pop3_dovecot.rs"]
+mod pop3_dovecot;
+#[path = "support/pop3_server.rs"]
+mod pop3_server;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{postie, run, text};
+use pop3_server::{Behavior, FakePop3, PASS, USER, sample_message};
+
+fn messages(n: usize, size: usize) -> Vec<(String, Vec<u8>)> {
+    (1..=n)
+        .map(|i| (format!("uid-{i:04}"), sample_message(i, size)))
+        .collect()
+}
+
+/// `postie pop3 SUB` against the fake server, plaintext allowed.
+fn fake_cmd(server: &FakePop3, sub: &str) -> Command {
+    let mut cmd = postie();
+    cmd.args(["pop3", sub, "--server", &server.url(), "--user", USER])
+        .args([
+            "--tls",
+            "none",
+            "--allow-insecure-auth",
+            "--password-env",
+            "POP_PW",
+        ])
+        .env("POP_PW", PASS)
+        .env("HOME", "/nonexistent");
+    cmd
+}
+
+fn pull(server: &FakePop3, out: &Path, extra: &[&str]) -> Output {
+    let mut cmd = fake_cmd(server, "pull");
+    cmd.arg("--out").arg(out).args(extra);
+    run(&mut cmd)
+}
+
+fn files_in(dir: &Path) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().is_file())
+                .map(|e| std::fs::read(e.path()).expect("read"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn assert_code(out: &Output, code: i32) {
+    let (o, e) = text(out);
+    assert_eq!(out.status.code(), Some(code), "stdout: {o}\nstderr: {e}");
+}
+
+#[test]
+fn pull_stores_every_message_once_and_the_second_pull_nothing() {
+    let msgs = messages(5, 3000);
+    let server = FakePop3::start(msgs.clone(), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pull(&server, dir.path(), &["--json"]);
+    assert_code(&out, 0);
+    let new = dir.path().join("new");
+    let mut want: Vec<Vec<u8>> = msgs.iter().map(|m| m.1.clone()).collect();
+    want.sort();
+    assert_eq!(files_in(&new), want, "byte-identical, un-stuffed");
+    let (stdout, _) = text(&out);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[0]["uidl"], "uid-0001");
+    assert_eq!(lines[0]["status"], "stored");
+    let out = pull(&server, dir.path(), &[]);
+    assert_code(&out, 0);
+    assert!(server.retrs(1).is_empty(), "second pull retrieves nothing");
+    assert_eq!(files_in(&new).len(), 5);
+    assert_eq!(server.remaining(), 5, "--keep is the default");
+}
+
+#[test]
+fn delete_empties_the_mailbox_only_after_storing() {
+    let msgs = messages(4, 500);
+    let server = FakePop3::start(msgs, Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pull(&server, dir.path(), &["--delete", "--format", "eml"]);
+    assert_code(&out, 0);
+    assert_eq!(server.remaining(), 0);
+    let names: BTreeSet<String> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".eml"))
+        .collect();
+    assert_eq!(names.len(), 4);
+    assert!(names.contains("uid-0001.eml"), "{names:?}");
+    // Each DELE follows its RETR.
+    let s = &server.sessions()[0];
+    let retr = s.iter().position(|l| l == "RETR 1").expect("RETR 1");
+    let dele = s.iter().position(|l| l == "DELE 1").expect("DELE 1");
+    assert!(retr < dele);
+}
+
+#[test]
+fn stored_but_undeleted_messages_are_deleted_next_run_without_download() {
+    let server = FakePop3::start(messages(3, 500), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_code(&pull(&server, dir.path(), &["--keep"]), 0);
+    assert_code(&pull(&server, dir.path(), &["--delete"]), 0);
+    assert!(server.retrs(1).is_empty(), "nothing downloaded again");
+    assert_eq!(server.remaining(), 0);
+    assert_eq!(files_in(&dir.path().join("new")).len(), 3);
+}
+
+#[test]
+fn a_drop_mid_retr_is_reported_and_the_next_run_fetches_the_rest() {
+    let msgs = messages(3, 200_000);
+    let server = FakePop3::start(
+        msgs.clone(),
+        Behavior {
+            drop_in_retr: Some(2),
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let out = pull(&server, dir.path(), &["--pipelining", "off"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "reported promptly"
+    );
+    assert_code(&out, 18);
+    let (_, err) = text(&out);
+    assert!(err.contains("closed the connection"), "{err}");
+    assert_eq!(files_in(&dir.path().join("new")), vec![msgs[0].1.clone()]);
+    assert!(
+        files_in(&dir.path().join("tmp")).is_empty(),
+        "partial message discarded"
+    );
+    server.set_behavior(Behavior::default());
+    assert_code(&pull(&server, dir.path(), &[]), 0);
+    assert_eq!(server.retrs(1), vec![2, 3]);
+    assert_eq!(files_in(&dir.path().join("new")).len(), 3);
+}
+
+#[test]
+fn silence_is_a_timeout() {
+    let server = FakePop3::start(
+        messages(1, 100),
+        Behavior {
+            silent: true,
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let out = pull(&server, dir.path(), &["--timeout", "1"]);
+    assert_code(&out, 28);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn in_use_is_a_temporary_failure() {
+    let server = FakePop3::start(
+        messages(1, 100),
+        Behavior {
+            in_use: true,
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pull(&server, dir.path(), &[]);
+    assert_code(&out, 75);
+    assert!(text(&out).1.contains("IN-USE"));
+}
+
+#[test]
+fn wrong_password_is_an_auth_failure() {
+    let server = FakePop3::start(messages(1, 100), Behavior::default());
+    let mut cmd = fake_cmd(&server, "stat");
+    cmd.env("POP_PW", "wrong");
+    assert_code(&run(&mut cmd), 77);
+}
+
+#[test]
+fn cleartext_password_is_refused_without_tls() {
+    let server = FakePop3::start(messages(1, 100), Behavior::default());
+    let mut cmd = postie();
+    cmd.args(["pop3", "stat", "--server", &server.url(), "--user", USER])
+        .args(["--tls", "none", "--password-env", "POP_PW"])
+        .env("POP_PW", PASS);
+    let out = run(&mut cmd);
+    assert_code(&out, 78);
+    assert!(text(&out).1.contains("--allow-insecure-auth"));
+    let sessions = server.sessions();
+    assert!(
+        sessions.iter().flatten().all(|l| !l.starts_with("PASS")),
+        "{sessions:?}"
+    );
+    // STLS required by default, and this server has none: 69.
+    let mut cmd = postie();
+    cmd.args(["pop3", "stat", "--server", &server.url(), "--user", USER])
+        .args(["--password-env", "POP_PW"])
+        .env("POP_PW", PASS);
+    assert_code(&run(&mut cmd), 69);
+}
+
+#[test]
+fn duplicate_uidls_lose_and_double_nothing() {
+    let msgs = vec![
+        ("same".to_owned(), sample_message(1, 300)),
+        ("same".to_owned(), sample_message(2, 300)),
+        ("../evil/name".to_owned(), sample_message(3, 300)),
+    ];
+    let server = FakePop3::start(msgs.clone(), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_code(&pull(&server, dir.path(), &["--format", "eml"]), 0);
+    assert_code(&pull(&server, dir.path(), &["--format", "eml"]), 0);
+    assert!(server.retrs(1).is_empty());
+    let mut want: Vec<Vec<u8>> = msgs.iter().map(|m| m.1.clone()).collect();
+    want.sort();
+    assert_eq!(
+        files_in(dir.path())
+            .into_iter()
+            .filter(|f| f.starts_with(b"From"))
+            .collect::<Vec<_>>(),
+        want
+    );
+    assert!(!dir.path().join("../evil").exists());
+    assert_code(
+        &pull(&server, dir.path(), &["--format", "eml", "--delete"]),
+        0,
+    );
+    assert_eq!(server.remaining(), 0);
+}
+
+#[test]
+fn pipelining_sends_commands_ahead_without_deadlock() {
+    let msgs = messages(40, 300_000);
+    let server = FakePop3::start(
+        msgs.clone(),
+        Behavior {
+            pipelining: true,
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_code(&pull(&server, dir.path(), &["--delete"]), 0);
+    assert!(
+        server.log.lock().expect("lock").max_queued > 1,
+        "commands were pipelined"
+    );
+    assert_eq!(files_in(&dir.path().join("new")).len(), 40);
+    assert_eq!(server.remaining(), 0);
+
+    let server = FakePop3::start(messages(5, 1000), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_code(&pull(&server, dir.path(), &[]), 0);
+    assert_eq!(
+        server.log.lock().expect("lock").max_queued,
+        0,
+        "not advertised: one at a time"
+    );
+}
+
+#[test]
+fn max_size_and_limit() {
+    let msgs = vec![
+        ("a".to_owned(), sample_message(1, 100)),
+        ("b".to_owned(), sample_message(2, 50_000)),
+        ("c".to_owned(), sample_message(3, 100)),
+        ("d".to_owned(), sample_message(4, 100)),
+    ];
+    let server = FakePop3::start(msgs, Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_code(
+        &pull(&server, dir.path(), &["--max-size", "10k", "--limit", "2"]),
+        0,
+    );
+    assert_eq!(server.retrs(0), vec![1, 3]);
+}
+
+#[test]
+fn verbose_dialogue_masks_the_password() {
+    let server = FakePop3::start(messages(1, 100), Behavior::default());
+    let mut cmd = fake_cmd(&server, "stat");
+    cmd.arg("-v");
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        stdout.trim(),
+        format!("1 messages, {} octets", sample_message(1, 100).len())
+    );
+    assert!(stderr.contains("C: PASS (redacted)"), "{stderr}");
+    assert!(stderr.contains("S: +OK Logged in."), "{stderr}");
+    assert!(!stderr.contains(PASS), "{stderr}");
+}
+
+#[test]
+fn list_shows_decoded_headers() {
+    let server = FakePop3::start(messages(2, 100), Behavior::default());
+    let mut cmd = fake_cmd(&server, "list");
+    cmd.arg("--json");
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    let (stdout, _) = text(&out);
+    let first: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().expect("a line")).expect("json");
+    assert_eq!(first["number"], 1);
+    assert_eq!(first["uidl"], "uid-0001");
+    assert_eq!(first["from"], "Sender 1 <s1@example.com>");
+    assert_eq!(first["subject"], "message 1");
+    assert!(
+        first["date"]
+            .as_str()
+            .expect("date")
+            .starts_with("2026-11-21T10:00:00")
+    );
+    let mut cmd = fake_cmd(&server, "capa");
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    assert!(text(&out).0.lines().any(|l| l == "UIDL"));
+}
+
+#[test]
+fn kill_9_mid_pull_then_rerun_gives_every_message_exactly_once() {
+    let n = 300;
+    let msgs = messages(n, 2000);
+    let server = FakePop3::start(
+        msgs.clone(),
+        Behavior {
+            pipelining: true,
+            retr_delay: Duration::from_millis(3),
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let new = dir.path().join("new");
+    let mut cmd = fake_cmd(&server, "pull");
+    cmd.arg("--out").arg(dir.path());
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while files_in(&new).len() < 100 {
+        assert!(Instant::now() < deadline, "postie made no progress");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+    let stored_first: BTreeSet<Vec<u8>> = files_in(&new).into_iter().collect();
+    assert!(
+        stored_first.len() >= 100 && stored_first.len() < n,
+        "{}",
+        stored_first.len()
+    );
+    let out = pull(&server, dir.path(), &[]);
+    assert_code(&out, 0);
+    let all = files_in(&new);
+    assert_eq!(all.len(), n, "every message exactly once");
+    let mut want: Vec<Vec<u8>> = msgs.iter().map(|m| m.1.clone()).collect();
+    want.sort();
+    assert_eq!(all, want);
+    // Nothing stored by the first run was downloaded again.
+    for num in server.retrs(1) {
+        let raw = &msgs[num as usize - 1].1;
+        assert!(
+            !stored_first.contains(raw),
+            "message {num} downloaded twice"
+        );
+    }
+    assert_eq!(server.retrs(1).len(), n - stored_first.len());
+}
+
+// ---- Dovecot (POSTIE_INTEROP=1) ----
+
+fn dovecot_cmd(d: &pop3_dovecot::Dovecot, sub: &str, url: &str) -> Command {
+    let mut cmd = postie();
+    cmd.args(["pop3", sub, "--server", url, "--user", pop3_dovecot::USER])
+        .arg("--cacert")
+        .arg(d.ca())
+        .args(["--password-env", "POP_PW"])
+        .env("POP_PW", pop3_dovecot::PASS)
+        .env("HOME", "/nonexistent");
+    cmd
+}
+
+fn dovecot_message(i: usize, size: usize) -> Vec<u8> {
+    let mut m = sample_message(i, size);
+    // A line longer than poplib's 2048-octet cap, and a line that is a single dot.
+    m.extend_from_slice(&vec![b'L'; 5000]);
+    m.extend_from_slice(b"\r\n.\r\n..\r\nlast\r\n");
+    m
+}
+
+fn interop(test: &str) -> bool {
+    common::require_peer(test, "dovecot", pop3_dovecot::available())
+}
+
+#[test]
+fn dovecot_pull_over_stls_and_implicit_tls() {
+    if !interop("dovecot_pull_over_stls_and_implicit_tls") {
+        return;
+    }
+    let d = pop3_dovecot::Dovecot::start(false);
+    let msgs: Vec<Vec<u8>> = (1..=6).map(|i| dovecot_message(i, 2000 * i)).collect();
+    for (i, m) in msgs.iter().enumerate() {
+        d.deliver(&format!("{}.M{i}P1.test", 1_700_000_000 + i), m);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // pop3:// with STLS (required by default).
+    let mut cmd = dovecot_cmd(&d, "pull", &d.plain_url());
+    cmd.arg("--out").arg(dir.path()).arg("-v");
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    let (_, err) = text(&out);
+    assert!(err.contains("C: STLS"), "{err}");
+    assert!(!err.contains(pop3_dovecot::PASS), "{err}");
+    let mut want = msgs.clone();
+    want.sort();
+    assert_eq!(
+        files_in(&dir.path().join("new")),
+        want,
+        "byte-identical to what was stored"
+    );
+    // Second pull: nothing new. (State is per server, port and user.)
+    let mut cmd = dovecot_cmd(&d, "pull", &d.plain_url());
+    cmd.arg("--out").arg(dir.path()).arg("--json");
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    assert_eq!(text(&out).0, "", "the second pull retrieves nothing");
+    // Implicit TLS with the CA, then without it: refused, exit 60.
+    let mut cmd = dovecot_cmd(&d, "stat", &d.tls_url());
+    cmd.arg("--json");
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    assert!(text(&out).0.contains("\"messages\":6"), "{}", text(&out).0);
+    let mut cmd = postie();
+    cmd.args([
+        "pop3",
+        "stat",
+        "--server",
+        &d.tls_url(),
+        "--user",
+        pop3_dovecot::USER,
+    ])
+    .args(["--password-env", "POP_PW"])
+    .env("POP_PW", pop3_dovecot::PASS);
+    let out = run(&mut cmd);
+    assert_code(&out, 60);
+    assert!(text(&out).1.contains("certificate"), "{}", text(&out).1);
+    // --tls none: a method that sends the password as it is is refused.
+    let mut cmd = dovecot_cmd(&d, "stat", &d.plain_url());
+    cmd.args(["--tls", "none", "--auth", "plain"]);
+    assert_code(&run(&mut cmd), 78);
+}
+
+#[test]
+fn dovecot_auth_methods() {
+    if !interop("dovecot_auth_methods") {
+        return;
+    }
+    let d = pop3_dovecot::Dovecot::start(false);
+    d.deliver("1.M1P1.test", &dovecot_message(1, 100));
+    for method in ["auto", "plain", "login", "cram-md5", "user", "apop"] {
+        for url in [d.plain_url(), d.tls_url()] {
+            let mut cmd = dovecot_cmd(&d, "stat", &url);
+            cmd.args(["--auth", method, "--json"]);
+            let out = run(&mut cmd);
+            assert_code(&out, 0);
+            let v: serde_json::Value = serde_json::from_str(text(&out).0.trim()).expect("json");
+            assert_eq!(v["messages"], 1, "{method} {url}");
+        }
+    }
+    // CRAM-MD5 and APOP do not send the password: allowed without TLS.
+    for method in ["cram-md5", "apop"] {
+        let mut cmd = dovecot_cmd(&d, "stat", &d.plain_url());
+        cmd.args(["--auth", method, "--tls", "none"]);
+        assert_code(&run(&mut cmd), 0);
+    }
+    let mut cmd = dovecot_cmd(&d, "stat", &d.tls_url());
+    cmd.env("POP_PW", "wrong password");
+    assert_code(&run(&mut cmd), 77);
+}
+
+#[test]
+fn dovecot_delete_empties_the_mailbox() {
+    if !interop("dovecot_delete_empties_the_mailbox") {
+        return;
+    }
+    let d = pop3_dovecot::Dovecot::start(false);
+    for i in 1..=5 {
+        d.deliver(&format!("{i}.M{i}P1.test"), &dovecot_message(i, 1000));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = dovecot_cmd(&d, "pull", &d.tls_url());
+    cmd.arg("--out")
+        .arg(dir.path())
+        .args(["--keep", "--limit", "2", "--format", "eml"]);
+    assert_code(&run(&mut cmd), 0);
+    assert_eq!(d.count(), 5);
+    let mut cmd = dovecot_cmd(&d, "pull", &d.tls_url());
+    cmd.arg("--out")
+        .arg(dir.path())
+        .args(["--delete", "--format", "eml", "--json"]);
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    assert_eq!(
+        text(&out).0.lines().count(),
+        3,
+        "only the 3 not stored before"
+    );
+    assert_eq!(d.count(), 0, "the mailbox is empty");
+    let emls = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".eml"))
+        .count();
+    assert_eq!(emls, 5);
+}
+
+#[test]
+fn dovecot_in_use_with_pop3_lock_session() {
+    if !interop("dovecot_in_use_with_pop3_lock_session") {
+        return;
+    }
+    use std::io::{BufRead, BufReader, Write};
+    let d = pop3_dovecot::Dovecot::start(true);
+    d.deliver("1.M1P1.test", &dovecot_message(1, 100));
+    // Hold a session (loopback: Dovecot accepts USER/PASS in the clear).
+    let stream = std::net::TcpStream::connect(("127.0.0.1", d.pop3_port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut w = stream;
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("greeting");
+    for cmd in [
+        format!("USER {}\r\n", pop3_dovecot::USER),
+        format!("PASS {}\r\n", pop3_dovecot::PASS),
+    ] {
+        w.write_all(cmd.as_bytes()).expect("send");
+        line.clear();
+        reader.read_line(&mut line).expect("reply");
+        assert!(line.starts_with("+OK"), "{line}");
+    }
+    let mut cmd = dovecot_cmd(&d, "stat", &d.tls_url());
+    // Dovecot waits about 10 s for the lock before it answers -ERR [IN-USE].
+    let out = run(&mut cmd);
+    assert_code(&out, 75);
+    assert!(text(&out).1.contains("IN-USE"), "{}", text(&out).1);
+    let _ = w.write_all(b"QUIT\r\n");
+}
+
+#[test]
+fn pull_unpack_saves_attachments_beside_the_message() {
+    let raw = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: with attachment\r\n\
+Message-ID: <att@example.com>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\n\
+hello\r\n--XX\r\nContent-Type: application/octet-stream\r\n\
+Content-Disposition: attachment; filename=\"report.bin\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nAAECAwQ=\r\n--XX--\r\n"
+        .to_vec();
+    let server = FakePop3::start(vec![("att-1".to_owned(), raw.clone())], Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pull(
+        &server,
+        dir.path(),
+        &["--format", "eml", "--unpack", "--json"],
+    );
+    assert_code(&out, 0);
+    let (stdout, _) = text(&out);
+    let line: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().expect("a line")).expect("json");
+    assert_eq!(line["status"], "stored");
+    assert_eq!(
+        std::fs::read(dir.path().join("att-1.eml")).expect("eml"),
+        raw
+    );
+    let attachments = line["attachments"].as_array().expect("attachments");
+    assert_eq!(attachments.len(), 1, "{line}");
+    let path = attachments[0].as_str().expect("path");
+    assert!(path.ends_with("report.bin"), "{path}");
+    assert!(Path::new(path).starts_with(dir.path()), "{path}");
+    assert_eq!(std::fs::read(path).expect("attachment"), [0u8, 1, 2, 3, 4]);
+}
+
+#[test]
+fn a_silent_tls_handshake_times_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        // Accept and say nothing: the client's ClientHello is never answered.
+        let held: Vec<_> = listener.incoming().take(1).collect();
+        std::thread::sleep(Duration::from_secs(10));
+        drop(held);
+    });
+    let mut cmd = postie();
+    cmd.args([
+        "pop3",
+        "stat",
+        "--server",
+        &format!("pop3s://127.0.0.1:{port}"),
+    ])
+    .args(["--user", USER, "--password-env", "POP_PW", "--timeout", "1"])
+    .env("POP_PW", PASS);
+    let started = Instant::now();
+    let out = run(&mut cmd);
+    assert_code(&out, 28);
+    assert!(text(&out).1.contains("TLS handshake"), "{}", text(&out).1);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

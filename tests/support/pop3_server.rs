@@ -1,0 +1,302 @@
+//! An in-process POP3 server that misbehaves on demand: drops the connection mid-RETR,
+//! stays silent, answers `-ERR [IN-USE]`, serves duplicate UIDLs, advertises PIPELINING.
+//! It records every command line it received, and which messages it sent in full.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the server does.
+#[derive(Debug, Clone, Default)]
+pub struct Behavior {
+    pub pipelining: bool,
+    /// Answer PASS with `-ERR [IN-USE] ...`.
+    pub in_use: bool,
+    /// Send the greeting, then never answer.
+    pub silent: bool,
+    /// Send half of this message (by number) and close the connection.
+    pub drop_in_retr: Option<u32>,
+    /// Sleep before each RETR reply.
+    pub retr_delay: Duration,
+    /// No CAPA (an RFC 1939 server).
+    pub no_capa: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub uidl: String,
+    pub raw: Vec<u8>,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Log {
+    /// Every command line received (PASS included, as sent), per session.
+    pub sessions: Vec<Vec<String>>,
+    /// The largest number of complete command lines waiting unread at once.
+    pub max_queued: usize,
+}
+
+pub struct FakePop3 {
+    pub port: u16,
+    pub mailbox: Arc<Mutex<Vec<Message>>>,
+    pub log: Arc<Mutex<Log>>,
+    pub behavior: Arc<Mutex<Behavior>>,
+    stop: Arc<AtomicBool>,
+}
+
+pub const USER: &str = "alice";
+pub const PASS: &str = "s3cret pw";
+
+impl FakePop3 {
+    pub fn start(messages: Vec<(String, Vec<u8>)>, behavior: Behavior) -> FakePop3 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let mailbox = Arc::new(Mutex::new(
+            messages
+                .into_iter()
+                .map(|(uidl, raw)| Message {
+                    uidl,
+                    raw,
+                    deleted: false,
+                })
+                .collect::<Vec<_>>(),
+        ));
+        let log = Arc::new(Mutex::new(Log::default()));
+        let behavior = Arc::new(Mutex::new(behavior));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m, l, b, s) = (mailbox.clone(), log.clone(), behavior.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        stream.set_nonblocking(false).expect("blocking");
+                        let (m, l, b) = (m.clone(), l.clone(), b.clone());
+                        std::thread::spawn(move || {
+                            let _ = serve(stream, &m, &l, &b);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        FakePop3 {
+            port,
+            mailbox,
+            log,
+            behavior,
+            stop,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("pop3://127.0.0.1:{}", self.port)
+    }
+
+    pub fn set_behavior(&self, b: Behavior) {
+        *self.behavior.lock().expect("lock") = b;
+    }
+
+    /// The RETR arguments of session `i`.
+    pub fn retrs(&self, i: usize) -> Vec<u32> {
+        self.log.lock().expect("lock").sessions[i]
+            .iter()
+            .filter_map(|l| l.strip_prefix("RETR ").and_then(|n| n.parse().ok()))
+            .collect()
+    }
+
+    pub fn sessions(&self) -> Vec<Vec<String>> {
+        self.log.lock().expect("lock").sessions.clone()
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.mailbox
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|m| !m.deleted)
+            .count()
+    }
+}
+
+impl Drop for FakePop3 {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn stuffed(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + 16);
+    let mut at_start = true;
+    for &b in raw {
+        if at_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        at_start = b == b'\n';
+    }
+    if !at_start {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+fn serve(
+    stream: TcpStream,
+    mailbox: &Mutex<Vec<Message>>,
+    log: &Mutex<Log>,
+    behavior: &Mutex<Behavior>,
+) -> std::io::Result<()> {
+    let b = behavior.lock().expect("lock").clone();
+    let session = {
+        let mut l = log.lock().expect("lock");
+        l.sessions.push(Vec::new());
+        l.sessions.len() - 1
+    };
+    let mut out = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    out.write_all(b"+OK fake POP3 ready <4242.1@fake>\r\n")?;
+    let mut authed = false;
+    let mut user_ok = false;
+    let mut pending_deletes: Vec<usize> = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let queued = reader.buffer().iter().filter(|c| **c == b'\n').count();
+        let line = line.trim_end().to_owned();
+        {
+            let mut l = log.lock().expect("lock");
+            l.max_queued = l.max_queued.max(queued);
+            l.sessions[session].push(line.clone());
+        }
+        if b.silent {
+            std::thread::sleep(Duration::from_secs(30));
+            return Ok(());
+        }
+        let mut parts = line.splitn(2, ' ');
+        let cmd = parts.next().unwrap_or("").to_ascii_uppercase();
+        let arg = parts.next().unwrap_or("");
+        let number = |arg: &str| -> Option<usize> {
+            let n: usize = arg.trim().parse().ok()?;
+            let mb = mailbox.lock().expect("lock");
+            (n >= 1 && n <= mb.len() && !mb[n - 1].deleted && !pending_deletes.contains(&n))
+                .then_some(n)
+        };
+        match cmd.as_str() {
+            "CAPA" if !b.no_capa => {
+                let mut r = String::from("+OK\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\n");
+                if b.pipelining {
+                    r.push_str("PIPELINING\r\n");
+                }
+                r.push_str(".\r\n");
+                out.write_all(r.as_bytes())?;
+            }
+            "USER" => {
+                user_ok = arg == USER;
+                out.write_all(b"+OK\r\n")?;
+            }
+            "PASS" => {
+                if b.in_use {
+                    out.write_all(b"-ERR [IN-USE] Mailbox is locked by another session\r\n")?;
+                } else if user_ok && arg == PASS {
+                    authed = true;
+                    out.write_all(b"+OK Logged in.\r\n")?;
+                } else {
+                    out.write_all(b"-ERR [AUTH] Authentication failed.\r\n")?;
+                }
+            }
+            "QUIT" => {
+                let mut mb = mailbox.lock().expect("lock");
+                for n in pending_deletes.drain(..) {
+                    mb[n - 1].deleted = true;
+                }
+                out.write_all(b"+OK Logging out.\r\n")?;
+                return Ok(());
+            }
+            _ if !authed => out.write_all(b"-ERR Unknown command.\r\n")?,
+            "STAT" => {
+                let mb = mailbox.lock().expect("lock");
+                let live: Vec<_> = mb.iter().filter(|m| !m.deleted).collect();
+                let size: usize = live.iter().map(|m| m.raw.len()).sum();
+                out.write_all(format!("+OK {} {}\r\n", live.len(), size).as_bytes())?;
+            }
+            "LIST" | "UIDL" => {
+                let mb = mailbox.lock().expect("lock");
+                let mut r = String::from("+OK\r\n");
+                for (i, m) in mb.iter().enumerate() {
+                    if m.deleted {
+                        continue;
+                    }
+                    if cmd == "LIST" {
+                        r.push_str(&format!("{} {}\r\n", i + 1, m.raw.len()));
+                    } else {
+                        r.push_str(&format!("{} {}\r\n", i + 1, m.uidl));
+                    }
+                }
+                r.push_str(".\r\n");
+                out.write_all(r.as_bytes())?;
+            }
+            "RETR" | "TOP" => {
+                let Some(n) = number(arg.split(' ').next().unwrap_or("")) else {
+                    out.write_all(b"-ERR There's no message.\r\n")?;
+                    continue;
+                };
+                let raw = mailbox.lock().expect("lock")[n - 1].raw.clone();
+                let body = if cmd == "TOP" {
+                    let end = raw
+                        .windows(4)
+                        .position(|w| w == b"\r\n\r\n")
+                        .map_or(raw.len(), |p| p + 4);
+                    stuffed(&raw[..end])
+                } else {
+                    stuffed(&raw)
+                };
+                if cmd == "RETR" && !b.retr_delay.is_zero() {
+                    std::thread::sleep(b.retr_delay);
+                }
+                out.write_all(b"+OK\r\n")?;
+                if cmd == "RETR" && b.drop_in_retr == Some(n as u32) {
+                    out.write_all(&body[..body.len() / 2])?;
+                    out.flush()?;
+                    let _ = out.shutdown(std::net::Shutdown::Both);
+                    return Ok(());
+                }
+                out.write_all(&body)?;
+            }
+            "DELE" => match number(arg) {
+                Some(n) => {
+                    pending_deletes.push(n);
+                    out.write_all(b"+OK Marked to be deleted.\r\n")?;
+                }
+                None => out.write_all(b"-ERR There's no message.\r\n")?,
+            },
+            "NOOP" => out.write_all(b"+OK\r\n")?,
+            "RSET" => {
+                pending_deletes.clear();
+                out.write_all(b"+OK\r\n")?;
+            }
+            _ => out.write_all(b"-ERR Unknown command.\r\n")?,
+        }
+    }
+}
+
+/// A sample message `i` of about `size` octets, with a dot-leading line and CRLF ends.
+pub fn sample_message(i: usize, size: usize) -> Vec<u8> {
+    let mut m = format!(
+        "From: Sender {i} <s{i}@example.com>\r\nTo: alice@example.com\r\nSubject: message {i}\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{i}@example.com>\r\n\r\n.leading dot line\r\n"
+    )
+    .into_bytes();
+    let line = format!("body of message {i} xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n");
+    while m.len() < size {
+        m.extend_from_slice(line.as_bytes());
+    }
+    m.extend_from_slice(b".\r\nend\r\n");
+    m
+}

@@ -8,7 +8,7 @@
 #   - Python smtplib over one connection (building each message with the email package);
 #   then postie's peak RSS for one message with a 40 MiB attachment.
 # Needs: a release build (cargo build --release), the venv with aiosmtpd, msmtp, postfix,
-# sasl2-bin, openssl, GNU time. Run as root (Postfix with its own config folder).
+# sasl2-bin, openssl, GNU time, bc. Run as root (Postfix with its own config folder).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD

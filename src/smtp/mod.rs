@@ -1,7 +1,8 @@
 //! SMTP submission (`postie send`): message composition over lettre's builder
-//! ([`compose`]), the session over lettre's `SmtpConnection` with our own deadline and
-//! policies ([`transport`]), JSON Lines batches over one connection ([`batch`]), and the
-//! mapping of lettre's errors to our kinds and exit codes ([`classify`]).
+//! ([`compose`]), the session with lettre's command types and SASL mechanisms over a socket
+//! we own, with our own deadline and policies ([`transport`], TLS in [`tlsconn`]), JSON
+//! Lines batches over one connection ([`batch`]), and the mapping of replies and I/O errors
+//! to our kinds and exit codes ([`classify`]).
 //!
 //! It leaves flag parsing to `cli::send`, passwords to `secret`, and TLS settings to `tls`.
 

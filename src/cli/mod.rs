@@ -42,7 +42,6 @@ pub enum Command {
     /// POP3 client: list, pull and unpack a mailbox.
     Pop3(pop3::Pop3Args),
     /// Send mail with attachments over SMTP.
-    #[command(hide = true)]
     Send(send::SendArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),

@@ -1,11 +1,408 @@
-//! `postie send`: flags and the glue to the engine. (Stub: being built.)
+//! `postie send`: flags, the account merge, and the glue to the smtp engine. Flags override
+//! what `--account` says; the engine gets a [`MessageSpec`] and [`Settings`], never clap
+//! types.
 
-use crate::cli::CliError;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::common::{MailTlsArgs, PasswordArgs, parse_tls_mode};
+use crate::config::{Account, load_account};
 use crate::error::{Error, Exit};
+use crate::fsutil::{AtomicFile, PRIVATE};
+use crate::secret::{PasswordLookup, check_credential, resolve_password};
+use crate::smtp::compose::check_files;
+use crate::smtp::{
+    AttachSpec, AuthMechanism, InlineSpec, MessageSpec, Session, Settings, SmtpError, batch,
+    compose,
+};
+use crate::tls::TlsMode;
+
+/// The default deadline when neither `--timeout` nor the account gives one.
+const DEFAULT_TIMEOUT_SECS: u64 = 60;
+
+/// `postie send` flags. Boxed so the subcommand enum stays small.
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub options: Box<SendOptions>,
+}
 
 #[derive(Debug, clap::Args)]
-pub struct SendArgs {}
+pub struct SendOptions {
+    /// The server: smtp://HOST[:587] (STARTTLS required) or smtps://HOST[:465] (implicit TLS).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Read defaults from [account.NAME] in the accounts file.
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+    /// Authenticate as this user (the password comes from --password-*, ~/.netrc or a prompt).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    #[command(flatten)]
+    pub tls: MailTlsArgs,
+    /// The SASL mechanism (default: PLAIN, else LOGIN).
+    #[arg(long, value_enum, value_name = "MECH")]
+    pub auth: Option<AuthArg>,
+    /// Allow sending credentials over an unencrypted connection (trusted networks only).
+    #[arg(long)]
+    pub allow_insecure_auth: bool,
+    /// The name to give in EHLO (default: this machine's FQDN, else localhost).
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
+    /// Deadline in seconds for connecting (TCP, TLS handshake, greeting, AUTH) and for each
+    /// read or write after that (default 60).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// The sender: "Name <addr>" or addr.
+    #[arg(long, value_name = "ADDR")]
+    pub from: Option<String>,
+    /// A recipient (repeatable; comma lists and "Name <addr>" accepted).
+    #[arg(long, value_name = "ADDR")]
+    pub to: Vec<String>,
+    /// A Cc recipient (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub cc: Vec<String>,
+    /// A Bcc recipient (repeatable): in the envelope only, never in a header.
+    #[arg(long, value_name = "ADDR")]
+    pub bcc: Vec<String>,
+    /// The Reply-To address.
+    #[arg(long, value_name = "ADDR")]
+    pub reply_to: Option<String>,
+    /// The subject (UTF-8; encoded as RFC 2047 when not ASCII).
+    #[arg(long, value_name = "TEXT")]
+    pub subject: Option<String>,
+    /// An extra header "Name: value" (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// The envelope sender (MAIL FROM) when it differs from From.
+    #[arg(long, value_name = "ADDR")]
+    pub envelope_from: Option<String>,
+    /// The text body.
+    #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Read the text body from this file (UTF-8). Without --body or --body-file, the body is
+    /// read from stdin when it is not a terminal.
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// An HTML alternative read from this file (makes multipart/alternative with the text).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Attach FILE[;type=MIME][;name=NAME] (repeatable).
+    #[arg(short = 'a', long = "attach", value_name = "FILE")]
+    pub attach: Vec<String>,
+    /// An inline part FILE[;cid=ID][;type=MIME] the HTML refers to as cid:ID (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub inline: Vec<String>,
+    /// Print the complete message on stdout and connect to nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also keep a copy of the message as sent in this file (mode 0600).
+    #[arg(long, value_name = "FILE.eml")]
+    pub save: Option<PathBuf>,
+    /// Send one message per JSON line of FILE ("-" for stdin) over one connection.
+    #[arg(long, value_name = "FILE.jsonl", conflicts_with_all = ["save", "body_file", "html", "inline"])]
+    pub batch: Option<String>,
+    /// Print the SMTP dialogue on stderr (AUTH payloads masked).
+    #[arg(short, long)]
+    pub verbose: bool,
+}
 
-pub fn run(_args: SendArgs) -> Result<Exit, Error> {
-    Err(CliError::NotImplemented("send").into())
+/// `--auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthArg {
+    Plain,
+    Login,
+    Xoauth2,
+}
+
+impl From<AuthArg> for AuthMechanism {
+    fn from(a: AuthArg) -> AuthMechanism {
+        match a {
+            AuthArg::Plain => AuthMechanism::Plain,
+            AuthArg::Login => AuthMechanism::Login,
+            AuthArg::Xoauth2 => AuthMechanism::Xoauth2,
+        }
+    }
+}
+
+pub fn run(args: SendArgs) -> Result<Exit, Error> {
+    let args = *args.options;
+    let account = match &args.account {
+        Some(name) => load_account(name)?,
+        None => Account::default(),
+    };
+    let spec = message_spec(&args, &account)?;
+    if let Some(source) = &args.batch {
+        return run_batch(&args, &account, &spec, source);
+    }
+    if args.dry_run {
+        let composed = compose(&spec)?;
+        io::stdout()
+            .lock()
+            .write_all(&composed.bytes)
+            .map_err(|e| Error::output("stdout", e))?;
+        save(args.save.as_deref(), &composed.bytes)?;
+        return Ok(Exit::SUCCESS);
+    }
+    check_files(&spec)?;
+    let settings = settings(&args, &account)?;
+    let composed = compose(&spec)?;
+    let mut session = Session::connect(&settings)?;
+    session.send(&composed.envelope, &composed.bytes)?;
+    session.quit();
+    save(args.save.as_deref(), &composed.bytes)?;
+    Ok(Exit::SUCCESS)
+}
+
+fn run_batch(
+    args: &SendOptions,
+    account: &Account,
+    spec: &MessageSpec,
+    source: &str,
+) -> Result<Exit, Error> {
+    let settings = if args.dry_run {
+        None
+    } else {
+        Some(settings(args, account)?)
+    };
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let summary = if source == "-" {
+        let stdin = io::stdin();
+        let mut input = stdin.lock();
+        batch::run(settings.as_ref(), spec, &mut input, "-", &mut out)?
+    } else {
+        let file = std::fs::File::open(source).map_err(|e| SmtpError::BatchRead {
+            source_name: source.to_owned(),
+            source: e,
+        })?;
+        let mut input = io::BufReader::new(file);
+        batch::run(settings.as_ref(), spec, &mut input, source, &mut out)?
+    };
+    if let Some(fatal) = summary.fatal {
+        return Err(fatal.into());
+    }
+    Ok(Exit::from_all_ok(summary.failed == 0))
+}
+
+/// The message the flags describe (in a batch: the defaults each line builds on).
+fn message_spec(args: &SendOptions, account: &Account) -> Result<MessageSpec, Error> {
+    let mut headers = Vec::new();
+    for h in &args.headers {
+        let (name, value) = h
+            .split_once(':')
+            .ok_or_else(|| SmtpError::usage("--header", format!("{h:?} is not \"Name: value\"")))?;
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    let body = match (&args.body, &args.body_file) {
+        (Some(text), _) => Some(text.clone()),
+        (None, Some(path)) => Some(read_text("--body-file", path)?),
+        (None, None) if args.batch.is_none() && !io::stdin().is_terminal() => {
+            let mut text = String::new();
+            io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|source| SmtpError::Read {
+                    what: "body from stdin",
+                    path: PathBuf::from("-"),
+                    source,
+                })?;
+            Some(text)
+        }
+        (None, None) => None,
+    };
+    let html = match &args.html {
+        Some(path) => Some(read_text("--html", path)?),
+        None => None,
+    };
+    Ok(MessageSpec {
+        from: args.from.clone().or_else(|| account.from.clone()),
+        to: args.to.clone(),
+        cc: args.cc.clone(),
+        bcc: args.bcc.clone(),
+        reply_to: args.reply_to.clone(),
+        subject: args.subject.clone(),
+        headers,
+        body,
+        html,
+        attach: args
+            .attach
+            .iter()
+            .map(|a| AttachSpec::parse(a))
+            .collect::<Result<_, _>>()?,
+        inline: args
+            .inline
+            .iter()
+            .map(|a| InlineSpec::parse(a))
+            .collect::<Result<_, _>>()?,
+        envelope_from: args.envelope_from.clone(),
+    })
+}
+
+fn read_text(what: &'static str, path: &Path) -> Result<String, SmtpError> {
+    let bytes = std::fs::read(path).map_err(|source| SmtpError::Read {
+        what,
+        path: path.to_owned(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|_| SmtpError::Read {
+        what,
+        path: path.to_owned(),
+        source: io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"),
+    })
+}
+
+/// Where to connect: `smtp://host[:port]` (587, STARTTLS) or `smtps://host[:port]` (465).
+pub fn parse_server(value: &str) -> Result<(String, u16, bool), SmtpError> {
+    let bad = |why: &str| SmtpError::usage("--server", format!("{value:?}: {why}"));
+    let url = url::Url::parse(value)
+        .map_err(|_| bad("expected smtp://HOST[:PORT] or smtps://HOST[:PORT]"))?;
+    let implicit = match url.scheme() {
+        "smtp" => false,
+        "smtps" => true,
+        other => {
+            return Err(bad(&format!(
+                "unsupported scheme {other:?} (smtp or smtps)"
+            )));
+        }
+    };
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| bad("no host"))?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    if !url.path().is_empty() && url.path() != "/" || url.query().is_some() {
+        return Err(bad("a server URL has no path or query"));
+    }
+    let port = url.port().unwrap_or(if implicit { 465 } else { 587 });
+    Ok((host, port, implicit))
+}
+
+fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
+    let server = args
+        .server
+        .clone()
+        .or_else(|| account.smtp_server.clone())
+        .or_else(|| account.server.clone())
+        .ok_or_else(|| SmtpError::usage("--server", "no server (give --server or --account)"))?;
+    let (host, port, implicit_tls) = parse_server(&server)?;
+    let tls_mode = match (args.tls.tls, &account.tls) {
+        (Some(mode), _) => TlsMode::from(mode),
+        (None, Some(text)) => parse_tls_mode(text).ok_or_else(|| {
+            SmtpError::usage(
+                "--account",
+                format!("tls = {text:?}: required, opportunistic or none"),
+            )
+        })?,
+        (None, None) => TlsMode::Required,
+    };
+    let mut tls = args.tls.options();
+    if tls.cacert.is_none() {
+        tls.cacert = account.cacert.clone();
+    }
+    tls.insecure |= account.insecure.unwrap_or(false);
+    let mechanisms = match (args.auth, &account.auth) {
+        (Some(a), _) => vec![a.into()],
+        (None, Some(text)) => vec![parse_auth(text)?],
+        (None, None) => Vec::new(),
+    };
+    let timeout = args
+        .timeout
+        .or(account.timeout)
+        .unwrap_or(DEFAULT_TIMEOUT_SECS);
+    if timeout == 0 {
+        return Err(SmtpError::usage("--timeout", "must be at least 1 second").into());
+    }
+    let mut settings = Settings {
+        host,
+        port,
+        implicit_tls,
+        tls_mode,
+        tls,
+        helo: args
+            .helo
+            .clone()
+            .or_else(|| account.helo.clone())
+            .unwrap_or_else(default_helo),
+        timeout: Duration::from_secs(timeout),
+        credentials: None,
+        mechanisms,
+        allow_insecure_auth: args.allow_insecure_auth,
+        verbose: args.verbose,
+    };
+    if let Some(user) = args.user.clone().or_else(|| account.user.clone()) {
+        check_credential("user name", &user)?;
+        settings.credentials = Some((user, Default::default()));
+        // Refuse before asking for a password that would travel in the clear.
+        settings.check_auth_policy()?;
+        let lookup = PasswordLookup {
+            source: args.password.source().or_else(|| account.password_source()),
+            netrc_file: None,
+            allow_prompt: true,
+        };
+        let user = settings
+            .credentials
+            .take()
+            .map(|(u, _)| u)
+            .unwrap_or_default();
+        let password = resolve_password(&lookup, &settings.host, &user)?;
+        settings.credentials = Some((user, password));
+    }
+    Ok(settings)
+}
+
+fn parse_auth(text: &str) -> Result<AuthMechanism, SmtpError> {
+    match text.to_ascii_lowercase().as_str() {
+        "plain" => Ok(AuthMechanism::Plain),
+        "login" => Ok(AuthMechanism::Login),
+        "xoauth2" => Ok(AuthMechanism::Xoauth2),
+        _ => Err(SmtpError::usage(
+            "--account",
+            format!("auth = {text:?}: plain, login or xoauth2"),
+        )),
+    }
+}
+
+/// This machine's FQDN when its host name has a dot, else `localhost` (as msmtp).
+fn default_helo() -> String {
+    hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| h.contains('.') && !h.ends_with('.'))
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+fn save(path: Option<&Path>, bytes: &[u8]) -> Result<(), Error> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let what = format!("--save {}", path.display());
+    let mut file = AtomicFile::create(path, PRIVATE).map_err(|e| Error::output(&what, e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.commit())
+        .map_err(|e| Error::output(&what, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_urls() {
+        assert_eq!(
+            parse_server("smtps://mail.example").expect("ok"),
+            ("mail.example".into(), 465, true)
+        );
+        assert_eq!(
+            parse_server("smtp://127.0.0.1:2525").expect("ok"),
+            ("127.0.0.1".into(), 2525, false)
+        );
+        assert!(parse_server("http://x").is_err());
+        assert!(parse_server("mail.example").is_err());
+    }
 }

@@ -1,18 +1,154 @@
-//! (Stub: being built.)
+//! SMTP submission (`postie send`): message composition over lettre's builder
+//! ([`compose`](mod@compose)), the session with lettre's command types and SASL mechanisms over a socket
+//! we own, with our own deadline and policies ([`transport`], TLS in [`tlsconn`]), JSON
+//! Lines batches over one connection ([`batch`]), and the mapping of replies and I/O errors
+//! to our kinds and exit codes ([`classify`]).
+//!
+//! It leaves flag parsing to `cli::send`, passwords to `secret`, and TLS settings to `tls`.
+
+use std::path::PathBuf;
 
 use crate::error::code;
 
-/// Errors of the smtp module.
+pub mod batch;
+pub mod classify;
+pub mod compose;
+pub mod tlsconn;
+pub mod transport;
+
+pub use compose::{AttachSpec, Composed, InlineSpec, MessageSpec, compose};
+pub use transport::{AuthMechanism, Session, Settings};
+
+/// What went wrong with a server's reply: its code and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub code: u16,
+    pub text: String,
+}
+
+impl std::fmt::Display for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.code, self.text)
+    }
+}
+
+/// Errors of the smtp module. Display is `<what>: <why>`.
 #[derive(Debug, thiserror::Error)]
 pub enum SmtpError {
-    #[error("smtp: not implemented yet")]
-    NotImplemented,
+    /// A flag value or batch field that does not make a valid message.
+    #[error("{flag}: {why}")]
+    Usage { flag: String, why: String },
+    /// An attachment, inline part or body file could not be read.
+    #[error("{what} {}: {source}", path.display())]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("composing the message: {0}")]
+    Compose(String),
+    #[error("{server}: could not resolve the host name: {detail}")]
+    Resolve { server: String, detail: String },
+    #[error("{server}: could not connect: {detail}")]
+    Connect { server: String, detail: String },
+    #[error("{server}: timed out after {secs} s {stage}")]
+    Timeout {
+        server: String,
+        secs: u64,
+        stage: &'static str,
+    },
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error(
+        "{server}: the server does not offer STARTTLS (use smtps:// or, on a trusted network only, --tls opportunistic)"
+    )]
+    StartTlsNotOffered { server: String },
+    #[error("{server}: the server offers no usable AUTH mechanism (offered: {offered})")]
+    AuthNotOffered { server: String, offered: String },
+    #[error(
+        "{server}: refusing to send the password over an unencrypted connection (use TLS, or --allow-insecure-auth on a trusted network)"
+    )]
+    InsecureAuth { server: String },
+    #[error("{server}: authentication failed: {reply}")]
+    AuthFailed { server: String, reply: Reply },
+    /// The server refused the sender, a recipient or the message.
+    #[error("{server}: {what} rejected: {reply}")]
+    Rejected {
+        server: String,
+        what: String,
+        reply: Reply,
+    },
+    #[error("{server}: message too big for the server: {reply}")]
+    TooBig { server: String, reply: Reply },
+    #[error("{server}: service unavailable: {reply}")]
+    Unavailable { server: String, reply: Reply },
+    #[error("{server}: the server closed the connection {stage}")]
+    Dropped { server: String, stage: &'static str },
+    #[error("{server}: {detail}")]
+    Protocol { server: String, detail: String },
+    #[error("--batch {source_name}: {source}")]
+    BatchRead {
+        source_name: String,
+        source: std::io::Error,
+    },
 }
 
 impl SmtpError {
+    pub fn usage(flag: impl Into<String>, why: impl Into<String>) -> SmtpError {
+        SmtpError::Usage {
+            flag: flag.into(),
+            why: why.into(),
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
-            SmtpError::NotImplemented => code::FAILED,
+            SmtpError::Usage { .. } => code::USAGE,
+            SmtpError::Read { .. } | SmtpError::BatchRead { .. } => code::READ,
+            SmtpError::Compose(_) => code::FAILED,
+            SmtpError::Resolve { .. } => code::RESOLVE,
+            SmtpError::Connect { .. } => code::CONNECT,
+            SmtpError::Timeout { .. } => code::TIMEOUT,
+            SmtpError::Tls(e) => e.exit_code(),
+            SmtpError::StartTlsNotOffered { .. } | SmtpError::AuthNotOffered { .. } => {
+                code::UNAVAILABLE
+            }
+            SmtpError::InsecureAuth { .. } => code::CONFIG,
+            SmtpError::AuthFailed { reply, .. } if reply.code < 500 => code::TEMPFAIL,
+            SmtpError::AuthFailed { .. } => code::AUTH,
+            SmtpError::Rejected { reply, .. } | SmtpError::TooBig { reply, .. }
+                if reply.code < 500 =>
+            {
+                code::TEMPFAIL
+            }
+            SmtpError::Rejected { .. } | SmtpError::TooBig { .. } => code::REJECTED,
+            SmtpError::Unavailable { reply, .. } if reply.code < 500 => code::TEMPFAIL,
+            SmtpError::Unavailable { .. } => code::UNAVAILABLE,
+            SmtpError::Dropped { .. } => code::EMPTY_REPLY,
+            SmtpError::Protocol { .. } => code::PROTOCOL,
         }
+    }
+
+    /// The server's reply code, when the error carries one.
+    pub fn reply_code(&self) -> Option<u16> {
+        match self {
+            SmtpError::AuthFailed { reply, .. }
+            | SmtpError::Rejected { reply, .. }
+            | SmtpError::TooBig { reply, .. }
+            | SmtpError::Unavailable { reply, .. } => Some(reply.code),
+            _ => None,
+        }
+    }
+
+    /// True when the connection can no longer be used (the next message needs a new one).
+    pub fn breaks_connection(&self) -> bool {
+        !matches!(
+            self,
+            SmtpError::Usage { .. }
+                | SmtpError::Read { .. }
+                | SmtpError::Compose(_)
+                | SmtpError::Rejected { .. }
+                | SmtpError::TooBig { .. }
+        )
     }
 }

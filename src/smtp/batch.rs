@@ -1,0 +1,227 @@
+//! `--batch FILE.jsonl`: one message per line, all over one connection, one JSON result line
+//! per message on stdout. A rejected message does not stop the batch; a dropped connection
+//! is reopened, and the message it was carrying is retried once when the drop happened
+//! before its data was sent. A connection that cannot be opened at all ends the batch: the
+//! remaining lines are reported as not sent.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+use super::SmtpError;
+use super::compose::{AttachSpec, MessageSpec, compose};
+use super::transport::{Session, Settings};
+
+/// A string or a list of strings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// One line of the batch file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    from: Option<String>,
+    to: Option<OneOrMany>,
+    cc: Option<OneOrMany>,
+    bcc: Option<OneOrMany>,
+    reply_to: Option<String>,
+    subject: Option<String>,
+    body: Option<String>,
+    html: Option<String>,
+    attach: Option<OneOrMany>,
+    headers: Option<BTreeMap<String, String>>,
+    envelope_from: Option<String>,
+}
+
+/// One result line.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Outcome {
+    pub index: usize,
+    pub ok: bool,
+    pub message_id: Option<String>,
+    pub code: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// How a batch ended.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub sent: usize,
+    pub failed: usize,
+    /// The connection error that ended the batch early, if any.
+    pub fatal: Option<SmtpError>,
+}
+
+/// A batch line's fields over the command line's defaults (a field in the line replaces the
+/// flag's value).
+fn line_spec(base: &MessageSpec, text: &str) -> Result<MessageSpec, SmtpError> {
+    let line: Line =
+        serde_json::from_str(text).map_err(|e| SmtpError::usage("--batch", e.to_string()))?;
+    let mut spec = base.clone();
+    let set = |field: &mut Vec<String>, v: Option<OneOrMany>| {
+        if let Some(v) = v {
+            *field = v.into_vec();
+        }
+    };
+    set(&mut spec.to, line.to);
+    set(&mut spec.cc, line.cc);
+    set(&mut spec.bcc, line.bcc);
+    if let Some(list) = line.attach {
+        spec.attach = list
+            .into_vec()
+            .iter()
+            .map(|a| AttachSpec::parse(a))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(h) = line.headers {
+        spec.headers = h.into_iter().collect();
+    }
+    spec.from = line.from.or(spec.from);
+    spec.reply_to = line.reply_to.or(spec.reply_to);
+    spec.subject = line.subject.or(spec.subject);
+    spec.body = line.body.or(spec.body);
+    spec.html = line.html.or(spec.html);
+    spec.envelope_from = line.envelope_from.or(spec.envelope_from);
+    Ok(spec)
+}
+
+fn emit(out: &mut dyn Write, outcome: &Outcome) -> Result<(), SmtpError> {
+    let mut line = serde_json::to_vec(outcome).unwrap_or_default();
+    line.push(b'\n');
+    out.write_all(&line)
+        .and_then(|()| out.flush())
+        .map_err(|source| SmtpError::BatchRead {
+            source_name: "stdout".to_owned(),
+            source,
+        })
+}
+
+fn failure(index: usize, message_id: Option<String>, err: &SmtpError) -> Outcome {
+    Outcome {
+        index,
+        ok: false,
+        message_id,
+        code: err.reply_code(),
+        error: Some(err.to_string()),
+    }
+}
+
+/// Runs the batch read from `input`; `settings` None means `--dry-run` (compose only).
+pub fn run(
+    settings: Option<&Settings>,
+    base: &MessageSpec,
+    input: &mut dyn BufRead,
+    source_name: &str,
+    out: &mut dyn Write,
+) -> Result<Summary, SmtpError> {
+    let mut summary = Summary::default();
+    let mut session: Option<Session> = None;
+    let mut index = 0;
+    let mut text = String::new();
+    loop {
+        text.clear();
+        let n = input
+            .read_line(&mut text)
+            .map_err(|source| SmtpError::BatchRead {
+                source_name: source_name.to_owned(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        if text.trim().is_empty() {
+            continue;
+        }
+        let outcome = if let Some(fatal) = &summary.fatal {
+            let mut o = failure(index, None, fatal);
+            o.error = Some(format!("not sent: {fatal}"));
+            o
+        } else {
+            one(settings, base, &text, index, &mut session, &mut summary)
+        };
+        if outcome.ok {
+            summary.sent += 1;
+        } else {
+            summary.failed += 1;
+        }
+        emit(out, &outcome)?;
+        index += 1;
+    }
+    if let Some(s) = session {
+        s.quit();
+    }
+    Ok(summary)
+}
+
+fn one(
+    settings: Option<&Settings>,
+    base: &MessageSpec,
+    text: &str,
+    index: usize,
+    session: &mut Option<Session>,
+    summary: &mut Summary,
+) -> Outcome {
+    let composed = match line_spec(base, text).and_then(|spec| compose(&spec)) {
+        Ok(c) => c,
+        Err(e) => return failure(index, None, &e),
+    };
+    let id = Some(composed.message_id.clone());
+    let Some(settings) = settings else {
+        return Outcome {
+            index,
+            ok: true,
+            message_id: id,
+            code: None,
+            error: None,
+        };
+    };
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        if session.as_ref().is_none_or(Session::is_broken) {
+            *session = None;
+            match Session::connect(settings) {
+                Ok(s) => *session = Some(s),
+                Err(e) => {
+                    let outcome = failure(index, id, &e);
+                    summary.fatal = Some(e);
+                    return outcome;
+                }
+            }
+        }
+        let Some(s) = session.as_mut() else {
+            continue;
+        };
+        match s.send(&composed.envelope, &composed.bytes) {
+            Ok(reply) => {
+                return Outcome {
+                    index,
+                    ok: true,
+                    message_id: id,
+                    code: Some(reply.code),
+                    error: None,
+                };
+            }
+            Err(e) if attempts == 1 && s.is_broken() && !s.data_started() => {
+                // The server dropped an idle connection (or said 421): open a new one and
+                // try this message again.
+                let _ = e;
+            }
+            Err(e) => return failure(index, id, &e),
+        }
+    }
+}

@@ -1,0 +1,846 @@
+//! `postie send` end to end: the binary against an in-process misbehaving server (plain
+//! `cargo test`), against the aiosmtpd sink and against Postfix (POSTIE_INTEROP=1).
+
+#[path = "support/common.rs"]
+mod common;
+#[path = "support/smtp_fake.rs"]
+mod smtp_fake;
+#[path = "support/smtp_peers.rs"]
+mod smtp_peers;
+#[path = "support/smtp_postfix.rs"]
+mod smtp_postfix;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{postie, require_peer, run, text};
+use mail_parser::{MessageParser, MimeHeaders};
+use smtp_fake::{Behavior, FakeSmtp};
+use smtp_peers::{Certs, Sink, sink_python};
+
+fn send() -> Command {
+    let mut cmd = postie();
+    cmd.arg("send")
+        .env("HOME", "/nonexistent-postie-home")
+        .env_remove("XDG_CONFIG_HOME")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn basic(cmd: &mut Command) -> &mut Command {
+    cmd.args([
+        "--from",
+        "Ann <ann@example.org>",
+        "--to",
+        "bob@example.org",
+        "--subject",
+        "hi",
+        "--body",
+        "hello",
+    ])
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn assert_code(out: &Output, want: i32) {
+    let (o, e) = text(out);
+    assert_eq!(code(out), want, "stdout: {o}\nstderr: {e}");
+}
+
+// ---- no network at all -------------------------------------------------------------
+
+#[test]
+fn dry_run_prints_the_message_and_connects_to_nothing() {
+    let fake = FakeSmtp::start(Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let att = dir.path().join("report.csv");
+    std::fs::write(&att, "a,b\n.1,2\n").expect("write");
+    let saved = dir.path().join("copy.eml");
+    let out = run(basic(&mut send())
+        .args([
+            "--server",
+            &fake.url(),
+            "--dry-run",
+            "--bcc",
+            "hidden@example.org",
+        ])
+        .arg("-a")
+        .arg(&att)
+        .arg("--save")
+        .arg(&saved));
+    assert_code(&out, 0);
+    assert_eq!(fake.seen().connections, 0);
+    let m = MessageParser::default().parse(&out.stdout).expect("parses");
+    assert_eq!(m.subject(), Some("hi"));
+    assert!(m.message_id().is_some());
+    assert!(m.date().is_some());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("hidden@"));
+    let a = m.attachment(0).expect("attachment");
+    assert_eq!(a.contents(), b"a,b\n.1,2\n");
+    assert_eq!(a.attachment_name(), Some("report.csv"));
+    assert_eq!(std::fs::read(&saved).expect("saved"), out.stdout);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&saved)
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn body_from_stdin() {
+    let mut child = send()
+        .args([
+            "--dry-run",
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"from stdin\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_code(&out, 0);
+    let m = MessageParser::default().parse(&out.stdout).expect("parses");
+    assert_eq!(
+        m.body_text(0).as_deref().map(str::trim_end),
+        Some("from stdin")
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = run(send().args(["--dry-run", "--to", "b@example.org", "--body", "x"]));
+    assert_code(&out, 2);
+    assert!(text(&out).1.contains("--from"), "{}", text(&out).1);
+    let out = run(send().args([
+        "--dry-run",
+        "--from",
+        "a@example.org",
+        "--to",
+        "not an address",
+    ]));
+    assert_code(&out, 2);
+    let out = run(basic(&mut send()).args(["--server", "http://x", "--tls", "none"]));
+    assert_code(&out, 2);
+    let out = run(basic(&mut send()).args(["--dry-run", "-H", "From: evil@example.org"]));
+    assert_code(&out, 2);
+    let out = run(basic(&mut send()).args(["--batch", "x.jsonl", "--save", "y.eml"]));
+    assert_code(&out, 2);
+}
+
+#[test]
+fn missing_attachment_fails_before_connecting() {
+    let fake = FakeSmtp::start(Behavior::default());
+    let out = run(basic(&mut send()).args([
+        "--server",
+        &fake.url(),
+        "--tls",
+        "none",
+        "-a",
+        "/nonexistent/report.pdf",
+    ]));
+    assert_code(&out, 26);
+    assert!(
+        text(&out).1.contains("/nonexistent/report.pdf"),
+        "{}",
+        text(&out).1
+    );
+    assert_eq!(fake.seen().connections, 0);
+}
+
+// ---- the in-process misbehaving server -----------------------------------------------
+
+#[test]
+fn sends_with_one_rcpt_per_recipient_and_no_bcc_header() {
+    let fake = FakeSmtp::start(Behavior::default());
+    let out = run(send().args([
+        "--server",
+        &fake.url(),
+        "--tls",
+        "none",
+        "--from",
+        "Ann <ann@example.org>",
+        "--to",
+        "bob@example.org, Carol <carol@example.org>",
+        "--cc",
+        "bob@example.org",
+        "--bcc",
+        "hidden@example.org",
+        "--subject",
+        "Grüße",
+        "--body",
+        "line\n.\n..two\n",
+        "-v",
+    ]));
+    assert_code(&out, 0);
+    let seen = fake.seen();
+    let rcpts: Vec<&String> = seen
+        .commands
+        .iter()
+        .filter(|c| c.starts_with("RCPT"))
+        .collect();
+    assert_eq!(
+        rcpts,
+        [
+            "RCPT TO:<bob@example.org>",
+            "RCPT TO:<carol@example.org>",
+            "RCPT TO:<hidden@example.org>"
+        ]
+    );
+    assert_eq!(seen.messages.len(), 1);
+    let msg = &seen.messages[0];
+    assert!(!String::from_utf8_lossy(msg).contains("hidden@"));
+    let m = MessageParser::default().parse(msg).expect("parses");
+    assert_eq!(m.subject(), Some("Grüße"));
+    assert_eq!(
+        m.body_text(0).as_deref().map(str::trim_end),
+        Some("line\r\n.\r\n..two")
+    );
+    let stderr = text(&out).1;
+    assert!(stderr.contains("> MAIL FROM:<ann@example.org>"), "{stderr}");
+    assert!(stderr.contains("< 250"), "{stderr}");
+}
+
+#[test]
+fn rejected_and_deferred_recipients() {
+    let fake = FakeSmtp::start(Behavior::default());
+    let out = run(basic(&mut send()).args([
+        "--server",
+        &fake.url(),
+        "--tls",
+        "none",
+        "--to",
+        "reject-me@example.org",
+    ]));
+    assert_code(&out, 65);
+    let err = text(&out).1;
+    assert!(
+        err.contains("550") && err.contains("reject-me@example.org"),
+        "{err}"
+    );
+    assert!(err.contains("no such user"), "{err}");
+    let out = run(basic(&mut send()).args([
+        "--server",
+        &fake.url(),
+        "--tls",
+        "none",
+        "--to",
+        "later@example.org",
+    ]));
+    assert_code(&out, 75);
+    assert!(text(&out).1.contains("451"), "{}", text(&out).1);
+    assert!(fake.seen().messages.is_empty());
+}
+
+#[test]
+fn slow_server_hits_the_timeout() {
+    let fake = FakeSmtp::start(Behavior {
+        slow_data: Some(Duration::from_secs(6)),
+        ..Behavior::default()
+    });
+    let start = Instant::now();
+    let out =
+        run(basic(&mut send()).args(["--server", &fake.url(), "--tls", "none", "--timeout", "1"]));
+    assert_code(&out, 28);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(text(&out).1.contains("timed out"), "{}", text(&out).1);
+}
+
+#[test]
+fn implicit_tls_handshake_is_under_the_deadline() {
+    // The server accepts and never answers the ClientHello: lettre alone would hang.
+    let fake = FakeSmtp::start(Behavior {
+        silent: true,
+        ..Behavior::default()
+    });
+    let start = Instant::now();
+    let out = run(basic(&mut send()).args([
+        "--server",
+        &format!("smtps://127.0.0.1:{}", fake.port),
+        "--timeout",
+        "1",
+    ]));
+    assert_code(&out, 28);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn silent_greeting_is_under_the_deadline() {
+    let fake = FakeSmtp::start(Behavior {
+        silent: true,
+        ..Behavior::default()
+    });
+    let start = Instant::now();
+    let out =
+        run(basic(&mut send()).args(["--server", &fake.url(), "--tls", "none", "--timeout", "1"]));
+    assert_code(&out, 28);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn refused_connection_exits_7() {
+    let port = common::free_port();
+    let out = run(basic(&mut send()).args([
+        "--server",
+        &format!("smtp://127.0.0.1:{port}"),
+        "--tls",
+        "none",
+    ]));
+    assert_code(&out, 7);
+}
+
+#[test]
+fn starttls_required_but_not_offered() {
+    let fake = FakeSmtp::start(Behavior::default());
+    let out = run(basic(&mut send()).args(["--server", &fake.url()]));
+    assert_code(&out, 69);
+    assert!(text(&out).1.contains("STARTTLS"), "{}", text(&out).1);
+    assert!(fake.seen().messages.is_empty());
+}
+
+#[test]
+fn plaintext_auth_is_refused_unless_allowed() {
+    let fake = FakeSmtp::start(Behavior {
+        offer_auth: true,
+        ..Behavior::default()
+    });
+    let auth = |cmd: &mut Command| {
+        cmd.args(["--user", "ann", "--password-env", "POSTIE_TEST_PW"])
+            .env("POSTIE_TEST_PW", "s3cret-pw");
+    };
+    // --tls none: refused before connecting, before even looking for the password.
+    let mut cmd = send();
+    basic(&mut cmd).args(["--server", &fake.url(), "--tls", "none"]);
+    auth(&mut cmd);
+    let out = run(&mut cmd);
+    assert_code(&out, 78);
+    assert!(
+        text(&out).1.contains("--allow-insecure-auth"),
+        "{}",
+        text(&out).1
+    );
+    assert_eq!(fake.seen().connections, 0);
+    // Opportunistic TLS against a server without STARTTLS: refused after EHLO.
+    let mut cmd = send();
+    basic(&mut cmd).args(["--server", &fake.url(), "--tls", "opportunistic"]);
+    auth(&mut cmd);
+    let out = run(&mut cmd);
+    assert_code(&out, 78);
+    assert!(!fake.seen().commands.iter().any(|c| c.starts_with("AUTH")));
+    // Explicitly allowed: AUTH goes, and -v masks it.
+    let mut cmd = send();
+    basic(&mut cmd).args([
+        "--server",
+        &fake.url(),
+        "--tls",
+        "none",
+        "--allow-insecure-auth",
+        "-v",
+    ]);
+    auth(&mut cmd);
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    assert!(
+        fake.seen()
+            .commands
+            .iter()
+            .any(|c| c.starts_with("AUTH PLAIN"))
+    );
+    let stderr = text(&out).1;
+    assert!(
+        stderr.contains("AUTH PLAIN (credentials masked)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode("\0ann\0s3cret-pw");
+    assert!(!stderr.contains(&b64), "{stderr}");
+}
+
+#[test]
+fn auth_not_offered_and_bad_user_names() {
+    let fake = FakeSmtp::start(Behavior::default());
+    let out = run(basic(&mut send())
+        .args([
+            "--server",
+            &fake.url(),
+            "--tls",
+            "none",
+            "--allow-insecure-auth",
+        ])
+        .args(["--user", "ann", "--password-env", "PW"])
+        .env("PW", "x"));
+    assert_code(&out, 69);
+    assert!(text(&out).1.contains("AUTH"), "{}", text(&out).1);
+    let out = run(basic(&mut send())
+        .args([
+            "--server",
+            &fake.url(),
+            "--tls",
+            "none",
+            "--allow-insecure-auth",
+        ])
+        .args(["--user", "ann\r\nQUIT", "--password-env", "PW"])
+        .env("PW", "x"));
+    assert_code(&out, 2);
+    assert!(fake.seen().messages.is_empty());
+}
+
+#[test]
+fn account_supplies_server_sender_and_policy() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = FakeSmtp::start(Behavior::default());
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path().join("postie");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[account.relay]\nsmtp_server = \"{}\"\nserver = \"pop3://ignored\"\ntls = \"none\"\nfrom = \"Relay <relay@example.org>\"\n",
+            fake.url()
+        ),
+    )
+    .expect("write");
+    let out = run(send().env("XDG_CONFIG_HOME", home.path()).args([
+        "--account",
+        "relay",
+        "--to",
+        "bob@example.org",
+        "--body",
+        "via account",
+    ]));
+    assert_code(&out, 0);
+    assert!(
+        fake.seen()
+            .commands
+            .contains(&"MAIL FROM:<relay@example.org>".to_owned())
+    );
+    // A config file holding a password must not be readable by others.
+    std::fs::write(
+        &config,
+        "[account.relay]\nserver = \"smtp://x\"\npassword = \"p\"\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = run(send().env("XDG_CONFIG_HOME", home.path()).args([
+        "--account",
+        "relay",
+        "--from",
+        "a@example.org",
+        "--to",
+        "b@example.org",
+    ]));
+    assert_code(&out, 78);
+}
+
+#[test]
+fn batch_reconnects_when_the_server_drops_and_reports_each_message() {
+    let fake = FakeSmtp::start(Behavior {
+        drop_after: Some(3),
+        ..Behavior::default()
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let att = dir.path().join("a.txt");
+    std::fs::write(&att, "attached\n").expect("write");
+    let mut lines = String::new();
+    for i in 0..10 {
+        let to = if i == 4 {
+            "reject@example.org"
+        } else {
+            "bob@example.org"
+        };
+        lines.push_str(
+            &serde_json::json!({"to": to, "subject": format!("n{i}"), "body": "b", "attach": att})
+                .to_string(),
+        );
+        lines.push('\n');
+    }
+    lines.push_str("{\"to\": 5}\n");
+    let batch = dir.path().join("batch.jsonl");
+    std::fs::write(&batch, lines).expect("write");
+    let out = run(send()
+        .args([
+            "--server",
+            &fake.url(),
+            "--tls",
+            "none",
+            "--from",
+            "a@example.org",
+            "--batch",
+        ])
+        .arg(&batch));
+    assert_code(&out, 1);
+    let results: Vec<serde_json::Value> = text(&out)
+        .0
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(results.len(), 11);
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r["index"], i);
+        let ok = i != 4 && i != 10;
+        assert_eq!(r["ok"], ok, "{r}");
+        if ok {
+            assert_eq!(r["code"], 250);
+            assert!(r["message_id"].as_str().is_some_and(|m| m.contains('@')));
+        }
+    }
+    assert_eq!(results[4]["code"], 550);
+    let seen = fake.seen();
+    assert_eq!(seen.messages.len(), 9);
+    assert!(seen.connections >= 3, "{} connections", seen.connections);
+    let subjects: Vec<String> = seen
+        .messages
+        .iter()
+        .map(|m| {
+            MessageParser::default()
+                .parse(m)
+                .and_then(|m| m.subject().map(str::to_owned))
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        subjects,
+        ["n0", "n1", "n2", "n3", "n5", "n6", "n7", "n8", "n9"]
+    );
+}
+
+// ---- aiosmtpd (interop) --------------------------------------------------------------
+
+fn have_sink(test: &str) -> bool {
+    require_peer(
+        test,
+        "aiosmtpd (venv) and openssl",
+        sink_python().is_some() && common::which("openssl").is_some(),
+    )
+}
+
+#[test]
+fn aiosmtpd_starttls_and_auth_with_cacert() {
+    if !have_sink("aiosmtpd_starttls_and_auth_with_cacert") {
+        return;
+    }
+    let certs = Certs::make();
+    let sink = Sink::start(
+        "starttls",
+        Some((&certs.cert, &certs.key)),
+        Some("ann:pw-1"),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let att = dir.path().join("Übersicht.pdf");
+    let blob: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&att, &blob).expect("write");
+    let out = run(basic(&mut send())
+        .args([
+            "--server",
+            &sink.url("smtp"),
+            "--user",
+            "ann",
+            "--password-env",
+            "PW",
+        ])
+        .env("PW", "pw-1")
+        .arg("--cacert")
+        .arg(&certs.ca)
+        .arg("-a")
+        .arg(&att)
+        .args(["--bcc", "hidden@example.org"]));
+    assert_code(&out, 0);
+    let stored = sink.stored();
+    assert_eq!(stored.len(), 1);
+    let s = &stored[0];
+    assert!(s.tls);
+    assert_eq!(s.auth.as_deref(), Some("ann"));
+    assert_eq!(s.mail_from, "ann@example.org");
+    assert_eq!(s.rcpt_tos, ["bob@example.org", "hidden@example.org"]);
+    let bytes = s.bytes();
+    assert!(!String::from_utf8_lossy(&bytes).contains("hidden@"));
+    let m = MessageParser::default().parse(&bytes).expect("parses");
+    let a = m.attachment(0).expect("attachment");
+    assert_eq!(a.contents(), &blob[..]);
+    assert_eq!(a.attachment_name(), Some("Übersicht.pdf"));
+    // A wrong password: exit 77 with the server's reply.
+    let out = send_as_ann(&sink.url("smtp"), "wrong", &certs.ca);
+    assert_code(&out, 77);
+    assert!(text(&out).1.contains("535"), "{}", text(&out).1);
+}
+
+/// The basic message sent to `url` as user ann with `password`, trusting `ca`.
+fn send_as_ann(url: &str, password: &str, ca: &std::path::Path) -> Output {
+    run(basic(&mut send())
+        .args(["--server", url, "--user", "ann", "--password-env", "PW"])
+        .env("PW", password)
+        .arg("--cacert")
+        .arg(ca))
+}
+
+#[test]
+fn aiosmtpd_implicit_tls() {
+    if !have_sink("aiosmtpd_implicit_tls") {
+        return;
+    }
+    let certs = Certs::make();
+    let sink = Sink::start(
+        "implicit",
+        Some((&certs.cert, &certs.key)),
+        Some("ann:pw-2"),
+    );
+    let out = send_as_ann(&sink.url("smtps"), "pw-2", &certs.ca);
+    assert_code(&out, 0);
+    let stored = sink.stored();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].tls);
+    assert_eq!(stored[0].auth.as_deref(), Some("ann"));
+}
+
+#[test]
+fn aiosmtpd_certificate_rejection() {
+    if !have_sink("aiosmtpd_certificate_rejection") {
+        return;
+    }
+    let certs = Certs::make();
+    // Signed by our CA, which the client does not trust without --cacert.
+    let sink = Sink::start("implicit", Some((&certs.cert, &certs.key)), None);
+    let out = run(basic(&mut send()).args(["--server", &sink.url("smtps")]));
+    assert_code(&out, 60);
+    assert!(
+        text(&out).1.contains("certificate verification failed"),
+        "{}",
+        text(&out).1
+    );
+    // Self-signed, over STARTTLS, even with our CA given.
+    let sink2 = Sink::start(
+        "starttls",
+        Some((&certs.self_signed_cert, &certs.self_signed_key)),
+        None,
+    );
+    let out = run(basic(&mut send())
+        .args(["--server", &sink2.url("smtp")])
+        .arg("--cacert")
+        .arg(&certs.ca));
+    assert_code(&out, 60);
+    assert!(text(&out).1.contains("self-signed"), "{}", text(&out).1);
+    // --insecure goes through.
+    let out = run(basic(&mut send()).args(["--server", &sink2.url("smtp"), "--insecure"]));
+    assert_code(&out, 0);
+    assert!(sink.stored().is_empty());
+    assert_eq!(sink2.stored().len(), 1);
+}
+
+#[test]
+fn aiosmtpd_rejections() {
+    if !have_sink("aiosmtpd_rejections") {
+        return;
+    }
+    let sink = Sink::start("plain", None, None);
+    let url = sink.url("smtp");
+    for (to, exit, needle) in [
+        ("reject-x@example.org", 65, "550 5.1.1"),
+        ("later-x@example.org", 75, "451 4.3.0"),
+        ("big@example.org", 65, "too big"),
+    ] {
+        let out = run(basic(&mut send()).args(["--server", &url, "--tls", "none", "--to", to]));
+        assert_code(&out, exit);
+        assert!(text(&out).1.contains(needle), "{}", text(&out).1);
+    }
+    assert!(sink.stored().is_empty());
+}
+
+#[test]
+fn aiosmtpd_thousand_message_batch() {
+    if !have_sink("aiosmtpd_thousand_message_batch") {
+        return;
+    }
+    let sink = Sink::start("plain", None, None);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut lines = String::new();
+    for i in 0..1000 {
+        lines.push_str(
+            &serde_json::json!({"to": [format!("u{i}@example.org")], "cc": "cc@example.org", "subject": format!("m{i}"), "body": format!("body {i}\n.\n")})
+                .to_string(),
+        );
+        lines.push('\n');
+    }
+    let batch = dir.path().join("b.jsonl");
+    std::fs::write(&batch, lines).expect("write");
+    let start = Instant::now();
+    let out = run(send()
+        .args([
+            "--server",
+            &sink.url("smtp"),
+            "--tls",
+            "none",
+            "--from",
+            "a@example.org",
+            "--batch",
+        ])
+        .arg(&batch));
+    assert_code(&out, 0);
+    let results = text(&out).0;
+    assert_eq!(results.lines().count(), 1000);
+    assert!(results.lines().all(|l| l.contains("\"ok\":true")));
+    let stored = sink.stored();
+    assert_eq!(stored.len(), 1000);
+    for (i, s) in stored.iter().enumerate() {
+        assert_eq!(
+            s.rcpt_tos,
+            [format!("u{i}@example.org"), "cc@example.org".to_owned()]
+        );
+        let bytes = s.bytes();
+        let m = MessageParser::default().parse(&bytes).expect("parses");
+        assert_eq!(m.subject(), Some(format!("m{i}").as_str()));
+    }
+    eprintln!("1000-message batch took {:?}", start.elapsed());
+}
+
+// ---- Postfix (interop) ---------------------------------------------------------------
+
+#[test]
+fn postfix_submission_and_strict_listener() {
+    if !require_peer(
+        "postfix_submission_and_strict_listener",
+        "postfix, saslpasswd2, openssl, running as root",
+        smtp_postfix::available(),
+    ) {
+        return;
+    }
+    let certs = Certs::make();
+    let pf = smtp_postfix::Postfix::start(&certs, "ann", "pf-pw");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let notes = dir.path().join("notes.txt");
+    // LF line ends and dot-leading lines: what lettre's 7bit Vec<u8> bodies corrupted.
+    std::fs::write(&notes, "one\n.two\n.\n..three\n").expect("write");
+    let pic = dir.path().join("café.bin");
+    let blob: Vec<u8> = (0..20_000u32).map(|i| (i % 256) as u8).collect();
+    std::fs::write(&pic, &blob).expect("write");
+    let send_to = |url: &str, auth: bool, subject: &str| {
+        let mut cmd = send();
+        cmd.args([
+            "--server",
+            url,
+            "--from",
+            "ann@example.org",
+            "--to",
+            "bob@example.org",
+            "--cc",
+            "Carol <carol@example.org>",
+            "--subject",
+            subject,
+            "--body",
+            "hi\n.\nbye",
+            "--timeout",
+            "15",
+            "-v",
+        ])
+        .arg("-a")
+        .arg(&notes)
+        .arg("-a")
+        .arg(&pic)
+        .arg("--cacert")
+        .arg(&certs.ca);
+        if auth {
+            cmd.args(["--user", "ann", "--password-env", "PW"])
+                .env("PW", "pf-pw");
+        } else {
+            cmd.args(["--tls", "none"]);
+        }
+        run(&mut cmd)
+    };
+    let out = send_to(&pf.submission_url(), true, "Submission ✓");
+    assert_eq!(code(&out), 0, "{:?}\n{}", text(&out), pf.log());
+    let strict = raw_bare_lf_reply(pf.strict_port);
+    assert!(
+        strict.starts_with('5') && strict.contains("bare"),
+        "{strict}"
+    );
+    let out = send_to(&pf.strict_url(), false, "Strict listener");
+    assert_eq!(code(&out), 0, "{:?}\n{}", text(&out), pf.log());
+    let delivered = pf.wait_for_delivery(&["bob", "carol"], 2, Duration::from_secs(30));
+    for subject in ["Submission ✓", "Strict listener"] {
+        for user in ["bob", "carol"] {
+            let facts = delivered
+                .iter()
+                .find(|d| d["user"] == user && d["subject"] == subject)
+                .unwrap_or_else(|| panic!("{user} did not get {subject:?}: {delivered:?}"));
+            assert_eq!(facts["to"], "bob@example.org");
+            assert_eq!(facts["cc"], "Carol <carol@example.org>");
+            let atts = facts["attachments"].as_array().expect("attachments");
+            assert_eq!(atts.len(), 2);
+            assert_eq!(atts[0]["name"], "notes.txt");
+            assert_eq!(atts[0]["sha256"], sha256_hex(b"one\n.two\n.\n..three\n"));
+            assert_eq!(atts[1]["name"], "café.bin");
+            assert_eq!(atts[1]["sha256"], sha256_hex(&blob));
+        }
+    }
+}
+
+/// Talks SMTP by hand to prove the strict listener does reject a bare LF (so the test above
+/// could fail), returning the reply to the end of DATA.
+fn raw_bare_lf_reply(port: u16) -> String {
+    use std::io::{BufRead, BufReader};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut out = stream.try_clone().expect("clone");
+    let mut input = BufReader::new(stream);
+    let mut reply = || {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            if input.read_line(&mut line).unwrap_or(0) == 0 {
+                return all;
+            }
+            all.push_str(&line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+        }
+    };
+    reply();
+    for cmd in [
+        "EHLO t\r\n",
+        "MAIL FROM:<ann@example.org>\r\n",
+        "RCPT TO:<bob@example.org>\r\n",
+        "DATA\r\n",
+    ] {
+        out.write_all(cmd.as_bytes()).expect("write");
+        reply();
+    }
+    out.write_all(b"Subject: x\r\n\r\nbare\nLF\r\n.\r\n")
+        .expect("write");
+    reply()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

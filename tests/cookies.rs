@@ -621,6 +621,8 @@ fn interop_postie_reads_the_jars_peers_write() {
 
 // ---- with `postie fetch` against the in-process test server ----
 
+#[path = "support/certs.rs"]
+mod certs;
 #[path = "support/cookies_proxy.rs"]
 mod cookies_proxy;
 #[path = "support/http_server.rs"]

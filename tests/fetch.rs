@@ -1,6 +1,8 @@
 //! `postie fetch` against the in-process test server (tests/support/http_server.rs) and,
 //! with POSTIE_INTEROP=1, against httpbin served by gunicorn.
 
+#[path = "support/certs.rs"]
+mod certs;
 #[path = "support/common.rs"]
 mod common;
 #[path = "support/http_server.rs"]

@@ -1,6 +1,8 @@
 //! `postie pop3` end to end: against the in-process misbehaving server (always), and against
 //! Dovecot started by the harness (with POSTIE_INTEROP=1).
 
+#[path = "support/certs.rs"]
+mod certs;
 #[path = "support/common.rs"]
 mod common;
 #[path = "support/pop3_dovecot.rs"]

@@ -1,6 +1,8 @@
 //! `postie send` end to end: the binary against an in-process misbehaving server (plain
 //! `cargo test`), against the aiosmtpd sink and against Postfix (POSTIE_INTEROP=1).
 
+#[path = "support/certs.rs"]
+mod certs;
 #[path = "support/common.rs"]
 mod common;
 #[path = "support/smtp_fake.rs"]

@@ -21,7 +21,6 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -629,113 +628,37 @@ fn write_chunk<W: Write>(w: &mut W, chunked: bool, chunk: &[u8]) -> io::Result<(
     }
 }
 
-/// Test certificates made with the openssl command at test time: a private CA, a leaf for
-/// `localhost` (SAN DNS:localhost, IP:127.0.0.1) signed by it, and a self-signed leaf for
-/// the negative case.
+/// Test certificates (see `certs.rs`) with the identities the HTTPS server presents.
 #[derive(Debug)]
 pub struct TestCerts {
-    dir: tempfile::TempDir,
+    certs: super::certs::Certs,
 }
 
 impl TestCerts {
     pub fn generate() -> TestCerts {
-        let dir = tempfile::tempdir().expect("tempdir for certificates");
-        let d = dir.path();
-        let ext = d.join("ext.cnf");
-        std::fs::write(
-            &ext,
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-        )
-        .expect("write ext");
-        let p = |name: &str| d.join(name).to_string_lossy().into_owned();
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            &p("ca.key"),
-            "-out",
-            &p("ca.pem"),
-            "-days",
-            "2",
-            "-subj",
-            "/CN=postie test CA",
-        ]);
-        openssl(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            &p("leaf.key"),
-            "-out",
-            &p("leaf.csr"),
-            "-subj",
-            "/CN=localhost",
-        ]);
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &p("leaf.csr"),
-            "-CA",
-            &p("ca.pem"),
-            "-CAkey",
-            &p("ca.key"),
-            "-CAcreateserial",
-            "-out",
-            &p("leaf.pem"),
-            "-days",
-            "2",
-            "-extfile",
-            &p("ext.cnf"),
-        ]);
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            &p("self.key"),
-            "-out",
-            &p("self.pem"),
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ]);
-        TestCerts { dir }
+        TestCerts {
+            certs: super::certs::Certs::make(),
+        }
     }
 
     /// The CA certificate (PEM) to give the client (`--cacert`).
     pub fn ca_pem(&self) -> PathBuf {
-        self.dir.path().join("ca.pem")
+        self.certs.ca.clone()
     }
 
     /// The self-signed leaf's certificate (PEM).
     pub fn self_signed_pem(&self) -> PathBuf {
-        self.dir.path().join("self.pem")
+        self.certs.self_signed_cert.clone()
     }
 
     /// The CA-signed `localhost` identity for [`HttpServer::start_tls`].
     pub fn leaf_identity(&self) -> native_tls::Identity {
-        identity(
-            &self.dir.path().join("leaf.pem"),
-            &self.dir.path().join("leaf.key"),
-        )
+        identity(&self.certs.cert, &self.certs.key)
     }
 
     /// The self-signed `localhost` identity.
     pub fn self_signed_identity(&self) -> native_tls::Identity {
-        identity(
-            &self.dir.path().join("self.pem"),
-            &self.dir.path().join("self.key"),
-        )
+        identity(&self.certs.self_signed_cert, &self.certs.self_signed_key)
     }
 }
 
@@ -743,16 +666,4 @@ fn identity(cert: &Path, key: &Path) -> native_tls::Identity {
     let cert = std::fs::read(cert).expect("read certificate");
     let key = std::fs::read(key).expect("read key");
     native_tls::Identity::from_pkcs8(&cert, &key).expect("PKCS#8 identity")
-}
-
-fn openssl(args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("the openssl command runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }

@@ -2,7 +2,8 @@
 # Benchmark: postie unpack against ripmime, munpack, mshow -x (mblaze) and Python's email,
 # in one run, on 2,000 messages of ~52 KB and 200 of ~5 MB (one attachment each).
 # Needs: hyperfine, GNU time (/usr/bin/time), ripmime, mpack (munpack), mblaze (mshow),
-# python3. Usage: bench/unpack/run.sh [WORKDIR]   (default /tmp/postie-bench-unpack)
+# python3. Usage: [RUNS=3] [SETS="small large"] bench/unpack/run.sh [WORKDIR]
+# (WORKDIR defaults to /tmp/postie-bench-unpack; the corpus is generated there once.)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -26,7 +27,7 @@ cmd_for() { # tool set -> a shell command that unpacks every message of the set 
 }
 
 tools=(postie ripmime munpack mshow python)
-for set in small large; do
+for set in ${SETS:-small large}; do
   echo "== $set: $(ls "$work/$set" | wc -l) messages, $(du -sh "$work/$set" | cut -f1)"
   args=()
   for tool in "${tools[@]}"; do

@@ -116,9 +116,9 @@ pub fn run(args: UnpackArgs) -> Result<Exit, Error> {
                 Err(e) => return note(&e),
             };
             let written = match &config.out {
-                Some(dir) => unpack_one(&raw, &label, dir, &config, &mut out, &mut note),
+                Some(dir) => unpack_one(raw, &label, dir, &config, &mut out, &mut note),
                 None => list_one(
-                    &raw,
+                    raw,
                     &label,
                     config.json,
                     config.options.max_depth,

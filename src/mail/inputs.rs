@@ -14,7 +14,7 @@ use super::mbox::{MboxReader, looks_like_mbox};
 /// whole could not be opened.
 pub fn for_each_message(
     input: &Path,
-    mut each: impl FnMut(String, Result<Vec<u8>, MailError>),
+    mut each: impl FnMut(String, Result<&[u8], MailError>),
 ) -> Result<(), MailError> {
     let read_err = |source: io::Error| MailError::Read {
         path: input.to_path_buf(),
@@ -23,7 +23,7 @@ pub fn for_each_message(
     if input == Path::new("-") {
         let mut raw = Vec::new();
         io::stdin().lock().read_to_end(&mut raw).map_err(read_err)?;
-        each("-".to_owned(), Ok(raw));
+        each("-".to_owned(), Ok(&raw));
         return Ok(());
     }
     let meta = fs::metadata(input).map_err(read_err)?;
@@ -34,24 +34,29 @@ pub fn for_each_message(
     let head = reader.fill_buf().map_err(read_err)?;
     if looks_like_mbox(head) {
         let label = input.display().to_string();
-        for (i, message) in MboxReader::new(reader).enumerate() {
-            let failed = message.is_err();
-            each(format!("{label}#{}", i + 1), message.map_err(read_err));
-            if failed {
-                break;
+        let mut mbox = MboxReader::new(reader);
+        let mut message = Vec::new();
+        for n in 1.. {
+            match mbox.read_message_into(&mut message) {
+                Ok(true) => each(format!("{label}#{n}"), Ok(&message)),
+                Ok(false) => break,
+                Err(e) => {
+                    each(format!("{label}#{n}"), Err(read_err(e)));
+                    break;
+                }
             }
         }
         return Ok(());
     }
     let mut raw = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     reader.read_to_end(&mut raw).map_err(read_err)?;
-    each(input.display().to_string(), Ok(raw));
+    each(input.display().to_string(), Ok(&raw));
     Ok(())
 }
 
 fn maildir_messages(
     dir: &Path,
-    mut each: impl FnMut(String, Result<Vec<u8>, MailError>),
+    mut each: impl FnMut(String, Result<&[u8], MailError>),
 ) -> Result<(), MailError> {
     let subdirs: Vec<PathBuf> = ["cur", "new"].iter().map(|s| dir.join(s)).collect();
     if !subdirs.iter().any(|d| d.is_dir()) {
@@ -76,11 +81,16 @@ fn maildir_messages(
             .collect();
         files.sort();
         for path in files {
-            let raw = fs::read(&path).map_err(|source| MailError::Read {
-                path: path.clone(),
-                source,
-            });
-            each(path.display().to_string(), raw);
+            match fs::read(&path) {
+                Ok(raw) => each(path.display().to_string(), Ok(&raw)),
+                Err(source) => each(
+                    path.display().to_string(),
+                    Err(MailError::Read {
+                        path: path.clone(),
+                        source,
+                    }),
+                ),
+            }
         }
     }
     Ok(())

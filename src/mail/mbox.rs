@@ -32,8 +32,16 @@ impl<R: BufRead> MboxReader<R> {
 
     /// The next message (its bytes) or `None` at the end.
     pub fn next_message(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let mut message = Vec::new();
+        Ok(self.read_message_into(&mut message)?.then_some(message))
+    }
+
+    /// Reads the next message into `message` (cleared first; its capacity is reused, so a
+    /// mailbox of large messages does not reallocate for each); false at the end.
+    pub fn read_message_into(&mut self, message: &mut Vec<u8>) -> io::Result<bool> {
+        message.clear();
         if self.done {
-            return Ok(None);
+            return Ok(false);
         }
         if self.next_from.is_none() {
             // Skip anything before the first envelope line.
@@ -41,7 +49,7 @@ impl<R: BufRead> MboxReader<R> {
                 let mut line = Vec::new();
                 if self.reader.read_until(b'\n', &mut line)? == 0 {
                     self.done = true;
-                    return Ok(None);
+                    return Ok(false);
                 }
                 if line.starts_with(b"From ") {
                     self.next_from = Some(line);
@@ -50,24 +58,24 @@ impl<R: BufRead> MboxReader<R> {
             }
         }
         self.next_from = None;
-        let mut message = Vec::new();
         let mut prev_blank = false;
+        let mut line = Vec::new();
         loop {
-            let mut line = Vec::new();
+            line.clear();
             if self.reader.read_until(b'\n', &mut line)? == 0 {
                 self.done = true;
                 break;
             }
             if prev_blank && line.starts_with(b"From ") {
-                self.next_from = Some(line);
+                self.next_from = Some(std::mem::take(&mut line));
                 // The blank line before the separator belongs to the mbox, not the message.
-                strip_last_blank_line(&mut message);
+                strip_last_blank_line(message);
                 break;
             }
             prev_blank = line == b"\n" || line == b"\r\n";
-            unquote_into(&line, &mut message);
+            unquote_into(&line, message);
         }
-        Ok(Some(message))
+        Ok(true)
     }
 }
 

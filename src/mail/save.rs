@@ -313,3 +313,60 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSG: &[u8] = b"Subject: a/b\nDate: Tue, 05 Mar 2024 14:30:00 +0100\n\
+        Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/plain\n\nhi\n\
+        --x\nContent-Type: text/plain; name=message.json\n\nnot the real one\n--x--\n";
+
+    #[test]
+    fn reserved_names_get_a_counter_and_the_folder_is_named_from_date_and_subject() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (info, failures) =
+            unpack_message(MSG, "m", dir.path(), &UnpackOptions::default()).expect("unpacks");
+        assert!(failures.is_empty());
+        assert_eq!(info.folder, PathBuf::from("2024-03-05_133000_a_b"));
+        assert_eq!(
+            info.attachments[0].saved_name.as_deref(),
+            Some("message (1).json")
+        );
+        let folder = dir.path().join(&info.folder);
+        assert_eq!(
+            fs::read(folder.join("message (1).json")).expect("attachment"),
+            b"not the real one"
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&fs::read(folder.join("message.json")).expect("json"))
+                .expect("valid");
+        assert_eq!(json["subject"], "a/b");
+    }
+
+    #[test]
+    fn a_missing_output_folder_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("nope");
+        let err = unpack_message(MSG, "m", &missing, &UnpackOptions::default())
+            .expect_err("no such folder");
+        assert!(matches!(err, MailError::Write { .. }));
+        assert!(err.to_string().contains("nope"), "{err}");
+        let flat = UnpackOptions {
+            flat: true,
+            ..UnpackOptions::default()
+        };
+        let (info, failures) = unpack_message(MSG, "m", &missing, &flat).expect("parsed");
+        assert_eq!(failures.len(), 1, "the attachment could not be written");
+        assert!(info.errors[0].contains("nope"));
+        assert_eq!(info.attachments[0].saved_name, None);
+    }
+
+    #[test]
+    fn headerless_input_is_a_parse_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = unpack_message(b"", "empty", dir.path(), &UnpackOptions::default())
+            .expect_err("nothing to parse");
+        assert_eq!(err.to_string(), "empty: no message headers found");
+    }
+}

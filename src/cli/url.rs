@@ -267,10 +267,7 @@ pub(crate) fn for_each_input(
     let mut buf = vec![0u8; 1 << 18];
     let (mut start, mut end) = (0, 0);
     loop {
-        while let Some(i) = memchr::memchr(b'\n', &buf[start..end]) {
-            one_line(&buf[start..start + i], batch, &mut f)?;
-            start += i + 1;
-        }
+        start += complete_lines(&buf[start..end], batch, &mut f)?;
         buf.copy_within(start..end, 0);
         end -= start;
         start = 0;
@@ -290,6 +287,37 @@ pub(crate) fn for_each_input(
         }
         end += n;
     }
+}
+
+/// Hands each complete (LF-ended) line of `block` to `f`; returns the bytes consumed.
+/// UTF-8 is checked once for all the lines: LF is ASCII, so the lines of valid text are valid
+/// text. Only a block with a bad sequence is checked again line by line, to name the line.
+fn complete_lines(
+    block: &[u8],
+    batch: &mut Batch,
+    f: &mut impl FnMut(&mut Batch, Result<&str, PyError>, &[u8]) -> Result<(), Error>,
+) -> Result<usize, Error> {
+    let Some(last) = memchr::memrchr(b'\n', block) else {
+        return Ok(0);
+    };
+    let lines = &block[..last];
+    match std::str::from_utf8(lines) {
+        Ok(text) => {
+            let mut from = 0;
+            for to in memchr::memchr_iter(b'\n', lines).chain([last]) {
+                let line = &text[from..to];
+                f(batch, Ok(line), line.as_bytes())?;
+                batch.flush_if_full()?;
+                from = to + 1;
+            }
+        }
+        Err(_) => {
+            for line in lines.split(|&b| b == b'\n') {
+                one_line(line, batch, f)?;
+            }
+        }
+    }
+    Ok(last + 1)
 }
 
 /// Hands one stdin line (LF removed) to `f` as text, or as Python's UnicodeDecodeError.

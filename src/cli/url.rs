@@ -357,9 +357,11 @@ const JSON_ESCAPE: [bool; 256] = {
 fn word_needs_escape(w: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0;
-    below_space || zero_in(w ^ (ONES * u64::from(b'"'))) || zero_in(w ^ (ONES * u64::from(b'\\')))
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w;
+    let quote = zero_bytes(w ^ (ONES * u64::from(b'"')));
+    let backslash = zero_bytes(w ^ (ONES * u64::from(b'\\')));
+    (below_space | quote | backslash) & HIGH != 0
 }
 
 /// Appends `s` as a JSON string.
@@ -392,15 +394,16 @@ pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
 
 /// True when some byte of `bytes` must be escaped in a JSON string.
 pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
+    // Inputs are short and nearly always clean: testing every word without an early exit
+    // keeps the loop free of branches.
     let mut chunks = bytes.chunks_exact(8);
+    let mut any = false;
     for chunk in chunks.by_ref() {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        if word_needs_escape(u64::from_le_bytes(word)) {
-            return true;
-        }
+        any |= word_needs_escape(u64::from_le_bytes(word));
     }
-    chunks
+    any || chunks
         .remainder()
         .iter()
         .any(|&b| JSON_ESCAPE[usize::from(b)])

@@ -237,6 +237,10 @@ fn invalid_ipv6() -> PyError {
 /// deliberate deviation from 3.13.0: nothing may come before `[` in the host, and only `:port`
 /// after `]`).
 fn check_brackets(netloc: &str) -> Result<(), PyError> {
+    // Most netlocs have no bracket at all: one search settles it.
+    if !netloc.bytes().any(|b| matches!(b, b'[' | b']')) {
+        return Ok(());
+    }
     let open = has(netloc, b'[');
     let close = has(netloc, b']');
     if open != close {

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use memchr::{memchr, memchr3, memrchr};
+use memchr::{memchr, memchr2, memchr3, memrchr};
 use unicode_normalization::UnicodeNormalization;
 
 use super::PyError;
@@ -172,7 +172,8 @@ pub fn urlsplit<'a>(
 ) -> Result<SplitResult<'a>, PyError> {
     let url = url.trim_start_matches(is_c0_or_space);
     let scheme = scheme.trim_matches(is_c0_or_space);
-    if has_unsafe(url) || has_unsafe(scheme) {
+    // The default scheme is nearly always empty: no search for it then.
+    if has_unsafe(url) || (!scheme.is_empty() && has_unsafe(scheme)) {
         let url: String = url.chars().filter(|&c| !is_unsafe(c)).collect();
         let scheme: String = scheme.chars().filter(|&c| !is_unsafe(c)).collect();
         return split_clean(&url, &scheme, allow_fragments).map(SplitResult::into_owned);
@@ -201,24 +202,36 @@ fn split_clean<'a>(
         url = &rest[delim..];
         check_brackets(netloc)?;
     }
-    let mut fragment = "";
-    if allow_fragments && let Some((u, f)) = split_at_byte(url, b'#') {
-        url = u;
-        fragment = f;
-    }
-    let mut query = "";
-    if let Some((u, q)) = split_at_byte(url, b'?') {
-        url = u;
-        query = q;
-    }
+    let (path, query, fragment) = split_query_fragment(url, allow_fragments);
     check_netloc(netloc)?;
     Ok(SplitResult {
         scheme,
         netloc: Cow::Borrowed(netloc),
-        path: Cow::Borrowed(url),
+        path: Cow::Borrowed(path),
         query: Cow::Borrowed(query),
         fragment: Cow::Borrowed(fragment),
     })
+}
+
+/// Path, query and fragment: the fragment after the first `#` (when fragments are allowed),
+/// the query after the first `?` before it. One search finds whichever comes first.
+fn split_query_fragment(url: &str, allow_fragments: bool) -> (&str, &str, &str) {
+    let stop = if allow_fragments {
+        memchr2(b'?', b'#', url.as_bytes())
+    } else {
+        find_byte(url, b'?')
+    };
+    let Some(i) = stop else {
+        return (url, "", "");
+    };
+    let (path, rest) = (&url[..i], &url[i + 1..]);
+    if url.as_bytes()[i] == b'#' {
+        return (path, "", rest);
+    }
+    if allow_fragments && let Some((query, fragment)) = split_at_byte(rest, b'#') {
+        return (path, query, fragment);
+    }
+    (path, rest, "")
 }
 
 fn ascii_lower(s: &str) -> Cow<'_, str> {

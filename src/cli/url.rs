@@ -267,10 +267,7 @@ pub(crate) fn for_each_input(
     let mut buf = vec![0u8; 1 << 18];
     let (mut start, mut end) = (0, 0);
     loop {
-        while let Some(i) = memchr::memchr(b'\n', &buf[start..end]) {
-            one_line(&buf[start..start + i], batch, &mut f)?;
-            start += i + 1;
-        }
+        start += complete_lines(&buf[start..end], batch, &mut f)?;
         buf.copy_within(start..end, 0);
         end -= start;
         start = 0;
@@ -290,6 +287,37 @@ pub(crate) fn for_each_input(
         }
         end += n;
     }
+}
+
+/// Hands each complete (LF-ended) line of `block` to `f`; returns the bytes consumed.
+/// UTF-8 is checked once for all the lines: LF is ASCII, so the lines of valid text are valid
+/// text. Only a block with a bad sequence is checked again line by line, to name the line.
+fn complete_lines(
+    block: &[u8],
+    batch: &mut Batch,
+    f: &mut impl FnMut(&mut Batch, Result<&str, PyError>, &[u8]) -> Result<(), Error>,
+) -> Result<usize, Error> {
+    let Some(last) = memchr::memrchr(b'\n', block) else {
+        return Ok(0);
+    };
+    let lines = &block[..last];
+    match std::str::from_utf8(lines) {
+        Ok(text) => {
+            let mut from = 0;
+            for to in memchr::memchr_iter(b'\n', lines).chain([last]) {
+                let line = &text[from..to];
+                f(batch, Ok(line), line.as_bytes())?;
+                batch.flush_if_full()?;
+                from = to + 1;
+            }
+        }
+        Err(_) => {
+            for line in lines.split(|&b| b == b'\n') {
+                one_line(line, batch, f)?;
+            }
+        }
+    }
+    Ok(last + 1)
 }
 
 /// Hands one stdin line (LF removed) to `f` as text, or as Python's UnicodeDecodeError.
@@ -329,9 +357,11 @@ const JSON_ESCAPE: [bool; 256] = {
 fn word_needs_escape(w: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0;
-    below_space || zero_in(w ^ (ONES * u64::from(b'"'))) || zero_in(w ^ (ONES * u64::from(b'\\')))
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w;
+    let quote = zero_bytes(w ^ (ONES * u64::from(b'"')));
+    let backslash = zero_bytes(w ^ (ONES * u64::from(b'\\')));
+    (below_space | quote | backslash) & HIGH != 0
 }
 
 /// Appends `s` as a JSON string.
@@ -364,15 +394,16 @@ pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
 
 /// True when some byte of `bytes` must be escaped in a JSON string.
 pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
+    // Inputs are short and nearly always clean: testing every word without an early exit
+    // keeps the loop free of branches.
     let mut chunks = bytes.chunks_exact(8);
+    let mut any = false;
     for chunk in chunks.by_ref() {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        if word_needs_escape(u64::from_le_bytes(word)) {
-            return true;
-        }
+        any |= word_needs_escape(u64::from_le_bytes(word));
     }
-    chunks
+    any || chunks
         .remainder()
         .iter()
         .any(|&b| JSON_ESCAPE[usize::from(b)])
@@ -490,18 +521,37 @@ fn separate(buf: &mut Vec<u8>, first: &mut bool) {
     *first = false;
 }
 
+/// The JSON keys of the fields of `Parsed`, in order, with what comes before each value.
+const URLPARSE_KEYS: [&str; 6] = [
+    "{\"scheme\": ",
+    ", \"netloc\": ",
+    ", \"path\": ",
+    ", \"params\": ",
+    ", \"query\": ",
+    ", \"fragment\": ",
+];
+const URLSPLIT_KEYS: [&str; 5] = [
+    "{\"scheme\": ",
+    ", \"netloc\": ",
+    ", \"path\": ",
+    ", \"query\": ",
+    ", \"fragment\": ",
+];
+
 /// Appends the JSON record; false when reading the port failed (the record says why).
 fn parse_json(buf: &mut Vec<u8>, p: &Parsed<'_>, clean: bool) -> bool {
-    buf.push(b'{');
-    for (name, value) in &p.fields[..p.nfields] {
-        buf.push(b'"');
-        buf.extend_from_slice(name.as_bytes());
-        buf.extend_from_slice(b"\": ");
+    // Each key with the punctuation around it is one constant: fewer, larger copies.
+    let keys = if p.nfields == 6 {
+        &URLPARSE_KEYS[..]
+    } else {
+        &URLSPLIT_KEYS[..]
+    };
+    for (key, (_, value)) in keys.iter().zip(&p.fields[..p.nfields]) {
+        buf.extend_from_slice(key.as_bytes());
         json_known(buf, value, clean);
-        buf.extend_from_slice(b", ");
     }
     let attrs = split::attributes(&p.fields[1].1);
-    buf.extend_from_slice(b"\"username\": ");
+    buf.extend_from_slice(b", \"username\": ");
     json_known_opt(buf, attrs.username, clean);
     buf.extend_from_slice(b", \"password\": ");
     json_known_opt(buf, attrs.password, clean);

@@ -4,13 +4,14 @@
 # peak RSS with /usr/bin/time -v. Needs: dovecot-core dovecot-pop3d mpop fetchmail hyperfine
 # time openssl python3, and `cargo build --release`. Run as root (Dovecot's mail uid 5000).
 # Usage: bench/pop3/run.sh [RUNS]   (results in bench/pop3/results/)
-# POSTIE_BENCH_SETS='20 52000 small' for a quick check of the setup.
+# POSTIE_BENCH_SETS='20 52000 small' for a quick check of the setup; POSTIE_BENCH_MODES='stls',
+# POSTIE_BENCH_TOOLS='postie mpop' and POSTIE_BENCH_RESULTS=dir for a partial run.
 set -euo pipefail
 runs=${1:-3}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 postie=$root/target/release/postie
-results=$here/results
+results=${POSTIE_BENCH_RESULTS:-$here/results}
 mkdir -p "$results"
 work=$(mktemp -d /tmp/postie-bench-pop3.XXXXXX)
 chmod 755 "$work"
@@ -75,17 +76,21 @@ for set in "${sets[@]}"; do
   read -r count size name <<< "$set"
   rm -rf "$maildir"/new/* "$maildir"/cur/*
   python3 "$here/fill.py" "$maildir" "$count" "$size"
-  for mode in plain stls; do
+  for mode in ${POSTIE_BENCH_MODES:-plain stls}; do
     mpoprc "$mode"
     fetchmailrc "$mode"
-    tools=(postie mpop poplib fetchmail)
+    read -ra tools <<< "${POSTIE_BENCH_TOOLS:-postie mpop poplib fetchmail}"
     cmds=()
-    for t in "${tools[@]}"; do cmds+=("$(cmd_for "$t" "$mode")"); done
+    names=()
+    for t in "${tools[@]}"; do
+      cmds+=("$(cmd_for "$t" "$mode")")
+      names+=(-n "$t")
+    done
     r=$runs
     [ "$name" = large ] && r=$(( runs > 2 ? 2 : runs ))
     hyperfine -N --runs "$r" --prepare "sh -c '$prepare'" \
       --export-json "$results/$name-$mode.json" \
-      -n postie -n mpop -n poplib -n fetchmail "${cmds[@]}" || true
+      "${names[@]}" "${cmds[@]}" || true
     for i in "${!tools[@]}"; do
       sh -c "$prepare"
       /usr/bin/time -v sh -c "exec ${cmds[$i]}" 2> "$results/$name-$mode-${tools[$i]}.time" > /dev/null || true

@@ -1,5 +1,5 @@
 //! Opening a session: TCP (with a connect timeout), implicit TLS (`pop3s://`) or STLS
-//! (RFC 2595) over native-tls, a read timeout on every read (the handshake included), then
+//! (RFC 2595) with the shared `tls::TlsClient`, a read timeout on every read (the handshake included), then
 //! greeting and CAPA (re-issued after STLS). STLS is aborted when plaintext bytes were
 //! buffered after its `+OK`: they would otherwise be read as if they came over TLS (response
 //! injection, as in fetchmail's CVE-2021-39272).
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::pop3::Pop3Error;
 use crate::pop3::client::Client;
-use crate::tls::{TlsError, TlsMode, TlsOptions};
+use crate::tls::{TlsClient, TlsError, TlsMode, TlsOptions};
 
 /// Where to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +77,7 @@ pub struct ConnectOptions {
 #[derive(Debug)]
 pub enum Transport {
     Plain(TcpStream),
-    Tls(Box<native_tls::TlsStream<TcpStream>>),
+    Tls(Box<openssl::ssl::SslStream<TcpStream>>),
 }
 
 impl Read for Transport {
@@ -216,19 +216,16 @@ fn open_tcp(opts: &ConnectOptions) -> Result<TcpStream, Pop3Error> {
 }
 
 fn handshake(opts: &ConnectOptions, tcp: TcpStream) -> Result<Transport, Pop3Error> {
-    let connector = opts.tls.connector()?;
     let host = &opts.server.host;
-    match connector.connect(host, tcp) {
+    match TlsClient::new(&opts.tls)?.connect(host, tcp) {
         Ok(s) => Ok(Transport::Tls(Box::new(s))),
         // The socket's read timeout expired inside the handshake.
-        Err(native_tls::HandshakeError::WouldBlock(_)) => Err(Pop3Error::Timeout {
+        Err(TlsError::Timeout { .. }) => Err(Pop3Error::Timeout {
             host: host.clone(),
             what: "TLS handshake".into(),
             secs: opts.timeout.as_secs(),
         }),
-        Err(native_tls::HandshakeError::Failure(e)) => {
-            Err(Pop3Error::Tls(TlsError::handshake(host, &e)))
-        }
+        Err(e) => Err(Pop3Error::Tls(e)),
     }
 }
 

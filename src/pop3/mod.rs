@@ -8,7 +8,8 @@
 //!   terminator across split reads.
 //! - [`sasl`]: PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and APOP encodings.
 //! - [`client`]: the session, generic over any `BufRead + Write` stream.
-//! - [`connect`]: TCP, implicit TLS and STLS over native-tls, with read timeouts.
+//! - [`connect`]: TCP, implicit TLS and STLS (with `crate::tls::TlsClient`), with read
+//!   timeouts.
 //! - [`state`]: which UIDLs were stored (journal, lock, atomic compaction).
 //! - [`store`]: Maildir/eml delivery and the committer that makes messages durable in batches.
 //! - [`sync`]: `pull`: the network loop, pipelining, the durability order, DELE.

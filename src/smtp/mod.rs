@@ -1,10 +1,11 @@
 //! SMTP submission (`postie send`): message composition over lettre's builder
 //! ([`compose`](mod@compose)), the session with lettre's command types and SASL mechanisms over a socket
-//! we own, with our own deadline and policies ([`transport`], TLS in [`tlsconn`]), JSON
+//! we own, with our own deadline and policies ([`transport`]; TLS by `crate::tls::TlsClient`), JSON
 //! Lines batches over one connection ([`batch`]), and the mapping of replies and I/O errors
 //! to our kinds and exit codes ([`classify`]).
 //!
-//! It leaves flag parsing to `cli::send`, passwords to `secret`, and TLS settings to `tls`.
+//! It leaves flag parsing to `cli::send`, passwords to `secret`, and TLS settings and
+//! handshakes to `tls`.
 
 use std::path::PathBuf;
 
@@ -13,7 +14,6 @@ use crate::error::code;
 pub mod batch;
 pub mod classify;
 pub mod compose;
-pub mod tlsconn;
 pub mod transport;
 
 pub use compose::{AttachSpec, Composed, InlineSpec, MessageSpec, compose};

@@ -24,10 +24,9 @@ use lettre::transport::smtp::commands::{Data, Mail, Quit, Rcpt, Rset};
 use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter};
 
 use super::classify::{Stage, io_error, parse_reply_line, reply_error};
-use super::tlsconn::TlsClient;
 use super::{Reply, SmtpError};
 use crate::secret::Secret;
-use crate::tls::{TlsMode, TlsOptions};
+use crate::tls::{TlsClient, TlsError, TlsMode, TlsOptions};
 
 /// `--auth`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -421,8 +420,15 @@ fn tcp_connect(s: &Settings) -> Result<TcpStream, SmtpError> {
 }
 
 fn handshake(s: &Settings, client: &TlsClient, tcp: TcpStream) -> Result<Stream, SmtpError> {
-    let tls = client.connect(&s.host, &s.server(), s.secs(), tcp)?;
-    Ok(Stream::Tls(Box::new(tls)))
+    match client.connect(&s.host, tcp) {
+        Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
+        Err(TlsError::Timeout { .. }) => Err(SmtpError::Timeout {
+            server: s.server(),
+            secs: s.secs(),
+            stage: "during the TLS handshake",
+        }),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn connect_phase(s: Settings, connector: Option<&TlsClient>) -> Result<Session, SmtpError> {

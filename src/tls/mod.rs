@@ -1,14 +1,23 @@
-//! TLS settings shared by the HTTP, SMTP and POP3 clients, over native-tls (OpenSSL here).
+//! TLS settings and the TLS client shared by the HTTP, SMTP and POP3 clients.
 //!
 //! Verification is on unless `insecure`. `cacert` replaces the platform's roots, as curl's
 //! `--cacert` does. [`VerifyFailure`] names why a certificate was refused, from OpenSSL's
-//! message, so every client can print the cause. It does not open connections: each protocol
-//! does its own handshake (ureq, lettre and our POP3 client each take these settings).
+//! message, so every client can print the cause; [`TlsError`] carries the exit codes (60 for
+//! verification, 35 for other handshake failures, 28 for a handshake that timed out).
+//! [`client::TlsClient`] is the one TLS client of the mail protocols (SMTP and POP3), over
+//! OpenSSL directly: see its docs for why not native-tls. HTTP does its own handshakes in
+//! ureq, which takes [`TlsOptions`] and [`load_certificates`].
 
 use std::io;
 use std::path::{Path, PathBuf};
 
+use openssl::x509::X509;
+
 use crate::error::code;
+
+pub mod client;
+
+pub use client::TlsClient;
 
 /// TLS settings from flags or an account.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -117,6 +126,10 @@ pub enum TlsError {
         failure: Option<VerifyFailure>,
         detail: String,
     },
+    /// The socket's read timeout expired during the handshake with `host`; each protocol
+    /// turns this into its own timeout error.
+    #[error("{host}: timed out during the TLS handshake")]
+    Timeout { host: String },
 }
 
 impl TlsError {
@@ -126,6 +139,7 @@ impl TlsError {
             TlsError::Handshake {
                 failure: Some(_), ..
             } => code::TLS_VERIFY,
+            TlsError::Timeout { .. } => code::TIMEOUT,
             _ => code::TLS,
         }
     }
@@ -141,51 +155,26 @@ impl TlsError {
 }
 
 /// Reads every certificate in a PEM bundle (or one DER certificate).
-pub fn load_certificates(path: &Path) -> Result<Vec<native_tls::Certificate>, TlsError> {
+pub fn load_certificates(path: &Path) -> Result<Vec<X509>, TlsError> {
     let bytes = std::fs::read(path).map_err(|source| TlsError::CaRead {
         path: path.to_owned(),
         source,
     })?;
-    let invalid = |e: native_tls::Error| TlsError::CaInvalid {
+    let invalid = |e: openssl::error::ErrorStack| TlsError::CaInvalid {
         path: path.to_owned(),
         why: e.to_string(),
     };
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    let text = String::from_utf8_lossy(&bytes);
-    if !text.contains(BEGIN) {
-        return Ok(vec![
-            native_tls::Certificate::from_der(&bytes).map_err(invalid)?,
-        ]);
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    if !bytes.windows(BEGIN.len()).any(|w| w == BEGIN) {
+        return Ok(vec![X509::from_der(&bytes).map_err(invalid)?]);
     }
-    let mut certs = Vec::new();
-    for chunk in text.split(BEGIN).skip(1) {
-        let pem = format!("{BEGIN}{chunk}");
-        certs.push(native_tls::Certificate::from_pem(pem.as_bytes()).map_err(invalid)?);
-    }
+    let certs = X509::stack_from_pem(&bytes).map_err(invalid)?;
     if certs.is_empty() {
         return Err(TlsError::CaEmpty {
             path: path.to_owned(),
         });
     }
     Ok(certs)
-}
-
-impl TlsOptions {
-    /// A native-tls connector with these settings.
-    pub fn connector(&self) -> Result<native_tls::TlsConnector, TlsError> {
-        let mut builder = native_tls::TlsConnector::builder();
-        if let Some(path) = &self.cacert {
-            builder.disable_built_in_roots(true);
-            for cert in load_certificates(path)? {
-                builder.add_root_certificate(cert);
-            }
-        }
-        if self.insecure {
-            builder.danger_accept_invalid_certs(true);
-            builder.danger_accept_invalid_hostnames(true);
-        }
-        builder.build().map_err(|e| TlsError::Setup(e.to_string()))
-    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,10 @@
 //! Each subcommand file exposes `XxxArgs` (clap) and `run(XxxArgs) -> Result<Exit, Error>`.
 //! Shared flag groups (password sources, TLS) live in [`common`].
 
+// Doc comments in src/cli/ are clap's help text, where brackets and angle brackets mean syntax
+// (`host[:995]`, `FILE[;type=MIME]`), not rustdoc links.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
+
 use std::io::{self, Write};
 
 use clap::{CommandFactory, Parser, Subcommand};

@@ -3,7 +3,7 @@
 //! Ported line by line from CPython 3.13.0's `Lib/urllib/parse.py` (and the parts of
 //! `ipaddress` that `urlsplit` relies on): [`split`] (urlsplit, urlparse, urlunsplit,
 //! urlunparse and the netloc attributes), [`join`] (urljoin, urldefrag), [`query`]
-//! (parse_qs, parse_qsl, urlencode), [`quote`] (quote, quote_plus, unquote, unquote_plus) and
+//! (parse_qs, parse_qsl, urlencode), [`quote`](mod@quote) (quote, quote_plus, unquote, unquote_plus) and
 //! [`codec`] (the few Python codecs these take: utf-8, latin-1, ascii, cp1252).
 //!
 //! Per-call failures are [`PyError`] values carrying Python's exception name and message, so

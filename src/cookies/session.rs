@@ -20,6 +20,9 @@ use super::{CookieError, CookieOptions, CookieSource};
 /// Cookies read from files wait in `files` and enter the `cookie_store` only when a response
 /// for a host they could match arrives: a 100,000-cookie jar then costs one parse, not
 /// 100,000 conversions, and saving an unchanged jar needs no second parse.
+/// From this many cookies on, `finish` frees the jar on a background thread.
+const BACKGROUND_FREE_MIN: usize = 10_000;
+
 #[derive(Debug)]
 pub struct CookieSession {
     store: CookieStore,
@@ -298,9 +301,12 @@ impl CookieSession {
             drop(lock);
         }
         // Freeing 100,000 cookies one by one is measurable; the run is over, so let a thread
-        // do it while the caller goes on (or the process exits).
+        // do it while the caller goes on (or the process exits). A small jar is freed here:
+        // a thread (its stack, its malloc arena) would cost more than it saves.
         // (If no thread can be had, the closure and what it holds are dropped right here.)
-        let _ = std::thread::Builder::new().spawn(move || drop((self, current)));
+        if self.files.len() + current.len() >= BACKGROUND_FREE_MIN {
+            let _ = std::thread::Builder::new().spawn(move || drop((self, current)));
+        }
         Ok(())
     }
 

@@ -227,17 +227,10 @@ fn import_merges_into_an_existing_jar_and_rejects_garbage() {
         ],
     );
     let export = run(postie().args(["cookies", "export", "--jar"]).arg(&src));
-    let mut import = postie()
-        .args(["cookies", "import", "--jar"])
-        .arg(&jar)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::io::Write::write_all(&mut import.stdin.take().expect("stdin"), &export.stdout)
-        .expect("feed");
-    let out = import.wait_with_output().expect("import");
+    let out = common::run_with_stdin(
+        postie().args(["cookies", "import", "--jar"]).arg(&jar),
+        &export.stdout,
+    );
     assert!(out.status.success(), "{}", text(&out).1);
     assert_eq!(
         listed(&jar),

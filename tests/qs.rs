@@ -3,26 +3,7 @@
 #[path = "support/common.rs"]
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-use common::{postie, run, text};
-
-fn with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the program starts");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_vec();
-    // A thread writes, so a child that answers while it reads cannot deadlock on full pipes.
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().expect("postie runs");
-    writer.join().expect("writer thread").expect("write stdin");
-    out
-}
+use common::{postie, run, run_with_stdin, text};
 
 #[test]
 fn parse_gives_parse_qs_objects_in_first_seen_order() {
@@ -54,7 +35,7 @@ fn parse_pairs_and_options() {
 #[test]
 fn parse_errors_are_records_and_the_batch_goes_on() {
     let input = b"a=1&b\n\na=1&b=2&c=3\na=%ff\n";
-    let out = with_stdin(
+    let out = run_with_stdin(
         postie().args([
             "qs",
             "parse",
@@ -85,7 +66,7 @@ fn encode_from_arguments_and_json_lines() {
                   [[\"a\", \"x y\"], [\"a\", \"/\"]]\n\
                   \n\
                   \"nope\"\n";
-    let out = with_stdin(postie().args(["qs", "encode"]), input);
+    let out = run_with_stdin(postie().args(["qs", "encode"]), input);
     assert_eq!(out.status.code(), Some(1));
     let (stdout, stderr) = text(&out);
     assert_eq!(
@@ -96,7 +77,7 @@ fn encode_from_arguments_and_json_lines() {
         stderr.contains("TypeError: not a valid non-string sequence"),
         "{stderr}"
     );
-    let out = with_stdin(
+    let out = run_with_stdin(
         postie().args([
             "qs",
             "encode",

@@ -94,25 +94,16 @@ fn dry_run_prints_the_message_and_connects_to_nothing() {
 
 #[test]
 fn body_from_stdin() {
-    let mut child = send()
-        .args([
+    let out = common::run_with_stdin(
+        send().args([
             "--dry-run",
             "--from",
             "a@example.org",
             "--to",
             "b@example.org",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"from stdin\n")
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+        ]),
+        b"from stdin\n",
+    );
     assert_code(&out, 0);
     let m = MessageParser::default().parse(&out.stdout).expect("parses");
     assert_eq!(

@@ -6,10 +6,8 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use base64::Engine;
 use common::{postie, run, text};
@@ -282,20 +280,12 @@ fn no_recursive_and_depth_cap_save_the_eml_only() {
 #[test]
 fn stdin_and_maildir_inputs() {
     let out = tempfile::tempdir().expect("tempdir");
-    let mut child = postie()
-        .args(["unpack", "-", "--out"])
-        .arg(out.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(&fs::read(fixtures().join("plain.eml")).expect("fixture"))
-        .expect("write stdin");
-    assert!(child.wait_with_output().expect("wait").status.success());
+    let input = fs::read(fixtures().join("plain.eml")).expect("fixture");
+    let done = common::run_with_stdin(
+        postie().args(["unpack", "-", "--out"]).arg(out.path()),
+        &input,
+    );
+    assert!(done.status.success(), "{}", common::text(&done).1);
     assert!(
         out.path()
             .join("2024-03-05_133000_Plain text/body.txt")

@@ -27,25 +27,9 @@ fn golden_corpus_matches_cpython() {
 }
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-use common::{postie, run, text};
-
-fn with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the program starts");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_vec();
-    // A thread writes, so a child that answers while it reads cannot deadlock on full pipes.
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().expect("postie runs");
-    writer.join().expect("writer thread").expect("write stdin");
-    out
-}
+use common::{postie, run, run_with_stdin, text};
 
 #[test]
 fn parse_prints_fields_and_attributes() {
@@ -82,7 +66,7 @@ fn parse_json_split_and_options() {
 #[test]
 fn stdin_batch_keeps_order_empty_lines_crs_and_reports_errors() {
     let input = b"http://a/b\n\nhttp://[::1]x/\r\nhttp://h:99999/\nhttp://ok/\xff\nhttp://last";
-    let out = with_stdin(postie().args(["url", "parse", "--json"]), input);
+    let out = run_with_stdin(postie().args(["url", "parse", "--json"]), input);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "a failed URL makes exit 1");
     assert!(
@@ -113,7 +97,7 @@ fn stdin_batch_keeps_order_empty_lines_crs_and_reports_errors() {
 
 #[test]
 fn text_mode_reports_failures_on_stderr_and_goes_on() {
-    let out = with_stdin(postie().args(["url", "parse"]), b"http://[::1\nhttp://b/\n");
+    let out = run_with_stdin(postie().args(["url", "parse"]), b"http://[::1\nhttp://b/\n");
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -126,7 +110,7 @@ fn text_mode_reports_failures_on_stderr_and_goes_on() {
 #[test]
 fn get_renders_templates_one_line_per_url() {
     let input = b"https://u@Example.com:8443/p?x=1&x=%20two&y=#frag\n\nhttp://h:port/\n";
-    let out = with_stdin(
+    let out = run_with_stdin(
         postie().args([
             "url",
             "get",
@@ -160,7 +144,7 @@ fn get_rejects_unknown_fields_as_usage_errors() {
 #[test]
 fn unparse_join_defrag_quote_unquote() {
     let parsed = run(postie().args(["url", "parse", "--json", "http://h/a;p?q#f", "mailto:x@y"]));
-    let out = with_stdin(postie().args(["url", "unparse"]), &parsed.stdout);
+    let out = run_with_stdin(postie().args(["url", "unparse"]), &parsed.stdout);
     assert_eq!(text(&out).0, "http://h/a;p?q#f\nmailto:x@y\n");
     let out = run(postie().args(["url", "unparse", "--scheme", "http", "--path", "/x"]));
     assert_eq!(text(&out).0, "http:///x\n");
@@ -386,7 +370,7 @@ fn interop_random_inputs_match_cpython() {
         stdin.push(b'\n');
     }
     let mut python = python.expect("checked");
-    let out = with_stdin(python.arg(generator()).arg("--oracle"), &stdin);
+    let out = run_with_stdin(python.arg(generator()).arg("--oracle"), &stdin);
     assert!(out.status.success(), "{}", text(&out).1);
     let mut n = 0;
     for line in String::from_utf8(out.stdout).expect("utf-8").lines() {
@@ -449,7 +433,7 @@ mod props {
 fn lines_longer_than_the_read_buffer_and_a_missing_final_newline() {
     let long = format!("http://h/{}", "a".repeat(700_000));
     let input = format!("http://x/\n{long}\nhttp://y/?q=1");
-    let out = with_stdin(
+    let out = run_with_stdin(
         postie().args(["url", "get", "{hostname} {path}"]),
         input.as_bytes(),
     );

@@ -27,6 +27,24 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("the postie binary runs")
 }
 
+/// Runs `cmd` with `input` on its stdin, capturing stdout and stderr. A thread writes, so a
+/// child that answers while it reads cannot deadlock on full pipes.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the postie binary runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("postie runs");
+    writer.join().expect("writer thread").expect("write stdin");
+    out
+}
+
 /// stdout and stderr as text, for assertions and failure messages.
 pub fn text(out: &Output) -> (String, String) {
     (

@@ -2,6 +2,10 @@
 //! conversion into the engines' plain types.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::CliError;
+use crate::config::Account;
 
 use crate::secret::PasswordSource;
 use crate::tls::{TlsMode, TlsOptions};
@@ -48,11 +52,36 @@ pub struct MailTlsArgs {
 }
 
 impl MailTlsArgs {
-    pub fn options(&self) -> TlsOptions {
-        TlsOptions {
-            cacert: self.cacert.clone(),
-            insecure: self.insecure,
-        }
+    /// These flags over what `account` says: the TLS mode (required unless told otherwise)
+    /// and the certificate options.
+    pub fn resolve(&self, account: &Account) -> Result<(TlsMode, TlsOptions), CliError> {
+        let mode = match (self.tls, &account.tls) {
+            (Some(mode), _) => TlsMode::from(mode),
+            (None, Some(text)) => parse_tls_mode(text).ok_or_else(|| {
+                CliError::invalid(
+                    "--account",
+                    format!("tls = {text:?}: required, opportunistic or none"),
+                )
+            })?,
+            (None, None) => TlsMode::Required,
+        };
+        let options = TlsOptions {
+            cacert: self.cacert.clone().or_else(|| account.cacert.clone()),
+            insecure: self.insecure || account.insecure.unwrap_or(false),
+        };
+        Ok((mode, options))
+    }
+}
+
+/// `--timeout` over the account's `timeout`, else `default_secs`; zero is refused.
+pub fn timeout(
+    flag: Option<u64>,
+    account: &Account,
+    default_secs: u64,
+) -> Result<Duration, CliError> {
+    match flag.or(account.timeout).unwrap_or(default_secs) {
+        0 => Err(CliError::invalid("--timeout", "must be at least 1 second")),
+        secs => Ok(Duration::from_secs(secs)),
     }
 }
 
@@ -75,7 +104,7 @@ impl From<TlsModeArg> for TlsMode {
 }
 
 /// Parses a `--tls` value written in an accounts file.
-pub fn parse_tls_mode(value: &str) -> Option<TlsMode> {
+fn parse_tls_mode(value: &str) -> Option<TlsMode> {
     match value.to_ascii_lowercase().as_str() {
         "required" => Some(TlsMode::Required),
         "opportunistic" => Some(TlsMode::Opportunistic),

@@ -4,10 +4,9 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::cli::CliError;
-use crate::cli::common::{MailTlsArgs, PasswordArgs, parse_tls_mode};
+use crate::cli::common::{self, MailTlsArgs, PasswordArgs};
 use crate::config::{self, Account};
 use crate::error::{Error, Exit};
 use crate::pop3::Pop3Error;
@@ -16,7 +15,6 @@ use crate::pop3::connect::{self, ConnectOptions, Server, Session};
 use crate::pop3::sasl::Method;
 use crate::pop3::sync::{self, Format, Pipelining, PullOptions};
 use crate::secret::{self, PasswordLookup};
-use crate::tls::{TlsMode, TlsOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct Pop3Args {
@@ -184,17 +182,7 @@ pub fn settings(args: &ConnArgs) -> Result<Settings, Error> {
         .or(account.user.clone())
         .ok_or_else(|| invalid("--user", "required (or an --account with a user)"))?;
     secret::check_credential("user name", &user)?;
-    let tls_mode = match (args.tls.tls, &account.tls) {
-        (Some(m), _) => TlsMode::from(m),
-        (None, Some(t)) => {
-            parse_tls_mode(t).ok_or_else(|| invalid("tls", format!("{t:?} in the account")))?
-        }
-        (None, None) => TlsMode::Required,
-    };
-    let tls = TlsOptions {
-        cacert: args.tls.cacert.clone().or(account.cacert.clone()),
-        insecure: args.tls.insecure || account.insecure.unwrap_or(false),
-    };
+    let (tls_mode, tls) = args.tls.resolve(&account)?;
     let auth_text = if args.auth == "auto" {
         account.auth.clone().unwrap_or_else(|| "auto".into())
     } else {
@@ -210,16 +198,13 @@ pub fn settings(args: &ConnArgs) -> Result<Settings, Error> {
             )
         })?)
     };
-    let timeout = args.timeout.or(account.timeout).unwrap_or(60);
-    if timeout == 0 {
-        return Err(invalid("--timeout", "must be at least 1 second"));
-    }
+    let timeout = common::timeout(args.timeout, &account, 60)?;
     Ok(Settings {
         connect: ConnectOptions {
             server,
             tls_mode,
             tls,
-            timeout: Duration::from_secs(timeout),
+            timeout,
             verbose: args.verbose,
         },
         user,

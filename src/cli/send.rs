@@ -4,9 +4,8 @@
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use crate::cli::common::{MailTlsArgs, PasswordArgs, parse_tls_mode};
+use crate::cli::common::{self, MailTlsArgs, PasswordArgs};
 use crate::config::{Account, load_account};
 use crate::error::{Error, Exit};
 use crate::fsutil::{AtomicFile, PRIVATE};
@@ -16,7 +15,6 @@ use crate::smtp::{
     AttachSpec, AuthMechanism, InlineSpec, MessageSpec, Session, Settings, SmtpError, batch,
     compose,
 };
-use crate::tls::TlsMode;
 
 /// The default deadline when neither `--timeout` nor the account gives one.
 const DEFAULT_TIMEOUT_SECS: u64 = 60;
@@ -291,33 +289,13 @@ fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
         .or_else(|| account.server.clone())
         .ok_or_else(|| SmtpError::usage("--server", "no server (give --server or --account)"))?;
     let (host, port, implicit_tls) = parse_server(&server)?;
-    let tls_mode = match (args.tls.tls, &account.tls) {
-        (Some(mode), _) => TlsMode::from(mode),
-        (None, Some(text)) => parse_tls_mode(text).ok_or_else(|| {
-            SmtpError::usage(
-                "--account",
-                format!("tls = {text:?}: required, opportunistic or none"),
-            )
-        })?,
-        (None, None) => TlsMode::Required,
-    };
-    let mut tls = args.tls.options();
-    if tls.cacert.is_none() {
-        tls.cacert = account.cacert.clone();
-    }
-    tls.insecure |= account.insecure.unwrap_or(false);
+    let (tls_mode, tls) = args.tls.resolve(account)?;
     let mechanisms = match (args.auth, &account.auth) {
         (Some(a), _) => vec![a.into()],
         (None, Some(text)) => vec![parse_auth(text)?],
         (None, None) => Vec::new(),
     };
-    let timeout = args
-        .timeout
-        .or(account.timeout)
-        .unwrap_or(DEFAULT_TIMEOUT_SECS);
-    if timeout == 0 {
-        return Err(SmtpError::usage("--timeout", "must be at least 1 second").into());
-    }
+    let timeout = common::timeout(args.timeout, account, DEFAULT_TIMEOUT_SECS)?;
     let mut settings = Settings {
         host,
         port,
@@ -329,7 +307,7 @@ fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
             .clone()
             .or_else(|| account.helo.clone())
             .unwrap_or_else(default_helo),
-        timeout: Duration::from_secs(timeout),
+        timeout,
         credentials: None,
         mechanisms,
         allow_insecure_auth: args.allow_insecure_auth,
@@ -337,19 +315,14 @@ fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
     };
     if let Some(user) = args.user.clone().or_else(|| account.user.clone()) {
         check_credential("user name", &user)?;
-        settings.credentials = Some((user, Default::default()));
         // Refuse before asking for a password that would travel in the clear.
+        settings.credentials = Some((user.clone(), Default::default()));
         settings.check_auth_policy()?;
         let lookup = PasswordLookup {
             source: args.password.source().or_else(|| account.password_source()),
             netrc_file: None,
             allow_prompt: true,
         };
-        let user = settings
-            .credentials
-            .take()
-            .map(|(u, _)| u)
-            .unwrap_or_default();
         let password = resolve_password(&lookup, &settings.host, &user)?;
         settings.credentials = Some((user, password));
     }

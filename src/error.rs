@@ -151,18 +151,19 @@ impl Error {
     }
 }
 
+/// `err` and every error in its `source()` chain, outermost first.
+pub fn chain<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |e| e.source())
+}
+
 /// True when `err` or any error in its `source()` chain is an `io::Error` of kind BrokenPipe.
 pub fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if e.downcast_ref::<io::Error>()
+    chain(err).any(|e| {
+        e.downcast_ref::<io::Error>()
             .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
-        {
-            return true;
-        }
-        cur = e.source();
-    }
-    false
+    })
 }
 
 #[cfg(test)]

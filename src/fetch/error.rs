@@ -214,15 +214,10 @@ fn tls_failure(host: &str, err: &ureq::Error) -> Option<TlsError> {
 }
 
 fn chain_mentions(err: &(dyn std::error::Error + 'static), words: &[&str]) -> bool {
-    let mut cur = Some(err);
-    while let Some(e) = cur {
+    crate::error::chain(err).any(|e| {
         let m = e.to_string().to_ascii_lowercase();
-        if words.iter().any(|w| m.contains(w)) {
-            return true;
-        }
-        cur = e.source();
-    }
-    false
+        words.iter().any(|w| m.contains(w))
+    })
 }
 
 #[cfg(test)]

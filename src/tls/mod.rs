@@ -76,14 +76,7 @@ impl VerifyFailure {
 
     /// Looks for a verification failure anywhere in an error's `source()` chain.
     pub fn from_error(err: &(dyn std::error::Error + 'static)) -> Option<VerifyFailure> {
-        let mut cur = Some(err);
-        while let Some(e) = cur {
-            if let Some(f) = VerifyFailure::from_message(&e.to_string()) {
-                return Some(f);
-            }
-            cur = e.source();
-        }
-        None
+        crate::error::chain(err).find_map(|e| VerifyFailure::from_message(&e.to_string()))
     }
 
     pub fn describe(self) -> &'static str {

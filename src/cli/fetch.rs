@@ -17,6 +17,7 @@ use crate::fetch::{
     Auth, FetchConfig, FetchError, FormPart, Job, OutputTarget, ProxySettings, RequestBody,
     urlencode_component,
 };
+use crate::netrc::Netrc;
 use crate::secret::{PasswordLookup, Secret, resolve_password};
 use crate::tls::TlsOptions;
 
@@ -575,9 +576,25 @@ fn build_auth(args: &FetchFlags, first_url: Option<&str>) -> Result<Auth, Error>
         return Err(invalid("--password-*", "needs -u USER").into());
     }
     if args.netrc || args.netrc_file.is_some() {
-        return Ok(Auth::Netrc(args.netrc_file.clone()));
+        return load_netrc(args.netrc_file.clone()).map(Auth::Netrc);
     }
     Ok(Auth::None)
+}
+
+/// The `.netrc` of `--netrc`/`--netrc-file`, read once for every host of the run; a missing
+/// file is empty.
+fn load_netrc(file: Option<PathBuf>) -> Result<Netrc, Error> {
+    let Some(path) = file.or_else(crate::netrc::default_path) else {
+        return Ok(Netrc::default());
+    };
+    match Netrc::load(&path) {
+        Ok(netrc) => Ok(netrc.unwrap_or_default()),
+        Err(source) => Err(FetchError::Read {
+            what: path.display().to_string(),
+            source,
+        }
+        .into()),
+    }
 }
 
 fn cookie_options(args: &FetchFlags) -> CookieOptions {

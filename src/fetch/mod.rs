@@ -58,8 +58,8 @@ pub enum Auth {
         user: String,
         password: Secret,
     },
-    /// `--netrc` / `--netrc-file`: look the host up (None: ~/.netrc).
-    Netrc(Option<PathBuf>),
+    /// `--netrc` / `--netrc-file`: the file, read once; each hop looks its host up.
+    Netrc(crate::netrc::Netrc),
 }
 
 /// Everything one `postie fetch` run needs, validated by the CLI layer.

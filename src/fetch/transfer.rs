@@ -397,16 +397,9 @@ fn authorization(
         Auth::None => Ok(None),
         Auth::Basic { user, password } if trusted => Ok(basic(user, password.expose())),
         Auth::Basic { .. } => Ok(None),
-        Auth::Netrc(path) => {
-            let Some(path) = path.clone().or_else(crate::netrc::default_path) else {
-                return Ok(None);
-            };
-            let netrc = crate::netrc::Netrc::load(&path).map_err(|source| FetchError::Read {
-                what: path.display().to_string(),
-                source,
-            })?;
+        Auth::Netrc(netrc) => {
             let host = url.host_str().unwrap_or("");
-            let entry = netrc.as_ref().and_then(|n| n.find(host, None));
+            let entry = netrc.find(host, None);
             Ok(entry.and_then(|e| {
                 let user = e.login.as_deref().unwrap_or("");
                 e.password.as_ref().and_then(|p| basic(user, p.expose()))

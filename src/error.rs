@@ -62,6 +62,8 @@ pub mod code {
     /// A configuration postie refuses: unreadable or unsafe config file, unknown account,
     /// no password source, credentials over an unencrypted connection (EX_CONFIG).
     pub const CONFIG: u8 = 78;
+    /// Interrupted by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// The exit status of a command that ran to its end.

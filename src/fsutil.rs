@@ -1,11 +1,71 @@
 //! Writes that matter: atomic replacement (temporary file in the same folder, fsync, rename,
 //! fsync of the folder) and create-new files, with an explicit mode (0600 for jars, state
-//! and saved mail). It does not decide names or layouts: callers do.
+//! and saved mail), and the removal of unfinished temporary files when the process is
+//! interrupted. It does not decide names or layouts: callers do.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, Once};
+
+/// Temporary files of the [`AtomicFile`]s not yet committed or dropped. A signal ends the
+/// process without running destructors, so the interrupt handler removes these itself.
+static UNFINISHED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Installs (once) a Ctrl-C / SIGTERM handler that removes the temporary files of
+/// unfinished atomic writes and exits with [`crate::error::code::INTERRUPTED`]. Without it
+/// an interrupted download or jar save leaves a hidden `.postie-*.tmp` beside its target.
+/// Destinations are never touched: they are replaced only by a completed rename.
+pub fn clean_up_on_interrupt() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // Without a handler (another one is installed, or no thread can be started) an
+        // interrupt kills the process as before: nothing but the cleanup is lost.
+        let _ = ctrlc::set_handler(|| {
+            remove_unfinished();
+            std::process::exit(i32::from(crate::error::code::INTERRUPTED));
+        });
+    });
+}
+
+/// Removes every unfinished temporary file. The lock stays held by the caller's thread
+/// until the process exits, so no write can commit or start half-way through.
+fn remove_unfinished() {
+    let list = UNFINISHED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for path in list.iter() {
+        let _ = fs::remove_file(path);
+    }
+    std::mem::forget(list);
+}
+
+/// Membership of one temporary file in [`UNFINISHED`], for as long as this value lives.
+#[derive(Debug)]
+struct Unfinished(PathBuf);
+
+impl Unfinished {
+    fn track(path: &Path) -> Unfinished {
+        lock_unfinished().push(path.to_owned());
+        Unfinished(path.to_owned())
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let mut list = lock_unfinished();
+        if let Some(i) = list.iter().rposition(|p| *p == self.0) {
+            list.swap_remove(i);
+        }
+    }
+}
+
+fn lock_unfinished() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    UNFINISHED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Mode for files that may hold secrets or private mail.
 pub const PRIVATE: u32 = 0o600;
@@ -16,6 +76,7 @@ pub const PRIVATE: u32 = 0o600;
 pub struct AtomicFile {
     tmp: tempfile::NamedTempFile,
     dest: PathBuf,
+    _unfinished: Unfinished,
 }
 
 impl AtomicFile {
@@ -27,9 +88,11 @@ impl AtomicFile {
             .suffix(".tmp")
             .permissions(Permissions::from_mode(mode))
             .tempfile_in(dir)?;
+        let _unfinished = Unfinished::track(tmp.path());
         Ok(AtomicFile {
             tmp,
             dest: dest.to_owned(),
+            _unfinished,
         })
     }
 
@@ -44,7 +107,7 @@ impl AtomicFile {
 
     /// Flushes, fsyncs and renames over the destination, then fsyncs the folder.
     pub fn commit(self) -> io::Result<()> {
-        let AtomicFile { tmp, dest } = self;
+        let AtomicFile { tmp, dest, .. } = self;
         tmp.as_file().sync_all()?;
         tmp.persist(&dest).map_err(|e| e.error)?;
         sync_dir(parent_dir(&dest))
@@ -52,7 +115,7 @@ impl AtomicFile {
 
     /// Like [`commit`](Self::commit) but fails with `AlreadyExists` instead of replacing.
     pub fn commit_new(self) -> io::Result<()> {
-        let AtomicFile { tmp, dest } = self;
+        let AtomicFile { tmp, dest, .. } = self;
         tmp.as_file().sync_all()?;
         tmp.persist_noclobber(&dest).map_err(|e| e.error)?;
         sync_dir(parent_dir(&dest))
@@ -126,6 +189,19 @@ mod tests {
             1,
             "no temporary file left"
         );
+    }
+
+    #[test]
+    fn unfinished_files_are_tracked_until_commit_or_drop() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tracked = |p: &Path| lock_unfinished().iter().any(|q| q == p);
+        let a = AtomicFile::create(&dir.path().join("a"), PRIVATE).expect("create");
+        let b = AtomicFile::create(&dir.path().join("b"), PRIVATE).expect("create");
+        let (pa, pb) = (a.temp_path().to_owned(), b.temp_path().to_owned());
+        assert!(tracked(&pa) && tracked(&pb));
+        a.commit().expect("commit");
+        drop(b);
+        assert!(!tracked(&pa) && !tracked(&pb));
     }
 
     #[test]

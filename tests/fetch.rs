@@ -674,6 +674,51 @@ fn max_time_and_connect_errors_have_curls_codes() {
     assert_code(&out, 3);
 }
 
+/// Ctrl-C or SIGTERM mid-download: the hidden temporary file is removed, no file appears
+/// under the target name, an existing target is left as it was, and the exit code is 130.
+#[test]
+fn an_interrupted_download_leaves_no_temporary_file() {
+    let server = HttpServer::start(|_| {
+        Response::generated(100_000).stall_after(10_000, Duration::from_secs(30))
+    });
+    for signal in ["INT", "TERM"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("file.bin");
+        fs::write(&target, "previous").expect("write");
+        let mut child = postie()
+            .args(["fetch", "-s", "-o"])
+            .arg(&target)
+            .arg(server.url("/big"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn postie");
+        let temp_seen = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(25));
+            fs::read_dir(dir.path())
+                .expect("ls")
+                .filter_map(Result::ok)
+                .any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        });
+        assert!(temp_seen, "the download started a temporary file");
+        std::thread::sleep(Duration::from_millis(200));
+        let kill = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(kill.success());
+        let status = child.wait().expect("wait");
+        assert_eq!(status.code(), Some(130), "SIG{signal}");
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(left, ["file.bin"], "SIG{signal}: only the old file is left");
+        assert_eq!(fs::read(&target).expect("read"), b"previous");
+    }
+}
+
 #[test]
 fn garbage_and_empty_replies_are_errors() {
     let server = HttpServer::start(|req| match req.path() {

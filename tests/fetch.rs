@@ -681,7 +681,9 @@ fn an_interrupted_download_leaves_no_temporary_file() {
     let server = HttpServer::start(|_| {
         Response::generated(100_000).stall_after(10_000, Duration::from_secs(30))
     });
-    for signal in ["INT", "TERM"] {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
         let dir = tempfile::tempdir().expect("tempdir");
         let target = dir.path().join("file.bin");
         fs::write(&target, "previous").expect("write");
@@ -702,19 +704,15 @@ fn an_interrupted_download_leaves_no_temporary_file() {
         });
         assert!(temp_seen, "the download started a temporary file");
         std::thread::sleep(Duration::from_millis(200));
-        let kill = std::process::Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(child.id().to_string())
-            .status()
-            .expect("kill");
-        assert!(kill.success());
+        let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+        kill(pid, signal).expect("signal postie");
         let status = child.wait().expect("wait");
-        assert_eq!(status.code(), Some(130), "SIG{signal}");
+        assert_eq!(status.code(), Some(130), "{signal}");
         let left: Vec<_> = fs::read_dir(dir.path())
             .expect("ls")
             .map(|e| e.expect("entry").file_name())
             .collect();
-        assert_eq!(left, ["file.bin"], "SIG{signal}: only the old file is left");
+        assert_eq!(left, ["file.bin"], "{signal}: only the old file is left");
         assert_eq!(fs::read(&target).expect("read"), b"previous");
     }
 }

@@ -107,39 +107,81 @@ fn unpack_nested(
         let rel = rel_dir.join(folder.file_name().unwrap_or_default());
         (folder, rel)
     };
-    let mut info = MessageInfo {
-        source: source.to_owned(),
-        folder: rel_folder.clone(),
-        headers,
-        encoding_problem: leaves.iter().any(|l| l.encoding_problem),
-        ..MessageInfo::default()
+    let mut writer = MessageWriter {
+        info: MessageInfo {
+            source: source.to_owned(),
+            folder: rel_folder,
+            headers,
+            encoding_problem: leaves.iter().any(|l| l.encoding_problem),
+            ..MessageInfo::default()
+        },
+        failures: Vec::new(),
+        folder,
+        options,
+        depth,
     };
-    let mut failures = Vec::new();
     let per_message = !options.flat && !options.only_attachments;
     if per_message {
-        if let Some(text) = parse::body_text(&msg, &leaves)
-            && write_reserved(&folder, "body.txt", text.as_bytes(), &mut failures)
+        writer.write_bodies(&msg, &leaves);
+    }
+    let saved = leaves.iter().filter(|leaf| match leaf.role {
+        Role::Attachment | Role::Message => true,
+        Role::ExtraText => options.include_text_parts,
+        Role::BodyText | Role::BodyHtml => false,
+    });
+    for (i, leaf) in saved.enumerate() {
+        let att = writer.save_part(&msg, leaf, i + 1);
+        writer.info.attachments.push(att);
+    }
+    if per_message {
+        writer.write_json();
+    }
+    Ok((writer.info, writer.failures))
+}
+
+/// What is being written for one message: its folder, its message.json so far, and the
+/// failures that do not stop the rest of it.
+struct MessageWriter<'o> {
+    info: MessageInfo,
+    failures: Failures,
+    folder: PathBuf,
+    options: &'o UnpackOptions,
+    depth: usize,
+}
+
+impl MessageWriter<'_> {
+    fn write_bodies(&mut self, msg: &mail_parser::Message<'_>, leaves: &[parse::Leaf<'_>]) {
+        if let Some(text) = parse::body_text(msg, leaves)
+            && write_reserved(
+                &self.folder,
+                "body.txt",
+                text.as_bytes(),
+                &mut self.failures,
+            )
         {
-            info.body_text = Some("body.txt".to_owned());
+            self.info.body_text = Some("body.txt".to_owned());
         }
-        if let Some(html) = parse::body_html(&leaves)
-            && write_reserved(&folder, "body.html", html.as_bytes(), &mut failures)
+        if let Some(html) = parse::body_html(leaves)
+            && write_reserved(
+                &self.folder,
+                "body.html",
+                html.as_bytes(),
+                &mut self.failures,
+            )
         {
-            info.body_html = Some("body.html".to_owned());
+            self.info.body_html = Some("body.html".to_owned());
         }
     }
-    let mut n = 0;
-    for leaf in &leaves {
-        let wanted = match leaf.role {
-            Role::Attachment | Role::Message => true,
-            Role::ExtraText => options.include_text_parts,
-            Role::BodyText | Role::BodyHtml => false,
-        };
-        if !wanted {
-            continue;
-        }
-        n += 1;
-        let (bytes, problem) = parse::saved_bytes(&msg, leaf);
+
+    /// Saves the `n`-th saved part (or records why not) and, for a nested message,
+    /// unpacks it into a subfolder.
+    fn save_part(
+        &mut self,
+        msg: &mail_parser::Message<'_>,
+        leaf: &parse::Leaf<'_>,
+        n: usize,
+    ) -> AttachmentInfo {
+        let (bytes, problem) = parse::saved_bytes(msg, leaf);
         let mut att = AttachmentInfo {
             saved_name: None,
             path: None,
@@ -153,67 +195,77 @@ fn unpack_nested(
             skipped: None,
             message: None,
         };
-        info.encoding_problem |= problem;
-        if options.no_inline && leaf.inline && leaf.mime_type.starts_with("image/") {
+        self.info.encoding_problem |= problem;
+        if self.options.no_inline && leaf.inline && leaf.mime_type.starts_with("image/") {
             att.skipped = Some("inline image (--no-inline)".to_owned());
-            info.attachments.push(att);
-            continue;
+            return att;
         }
         let wanted_name = if leaf.role == Role::Message && leaf.name.is_none() {
             format!("message-{n}.eml")
         } else {
             names::safe_name(leaf.name.as_deref(), &leaf.mime_type, n)
         };
-        match write_unique(&folder, &wanted_name, &bytes, !options.flat) {
+        match write_unique(&self.folder, &wanted_name, &bytes, !self.options.flat) {
             Ok((name, path)) => {
                 att.saved_name = Some(name);
                 att.path = Some(path);
             }
-            Err(e) => {
-                info.errors.push(e.to_string());
-                failures.push(e);
-            }
+            Err(e) => self.fail(e),
         }
-        if leaf.role == Role::Message && options.recursive && depth < options.max_depth {
-            let nested_source =
-                format!("{source} > {}", att.saved_name.as_deref().unwrap_or("part"));
-            match unpack_nested(
-                &bytes,
-                &nested_source,
-                &folder,
-                &rel_folder,
-                options,
-                depth + 1,
-            ) {
-                Ok((nested, nested_failures)) => {
-                    info.errors
-                        .extend(nested_failures.iter().map(ToString::to_string));
-                    failures.extend(nested_failures);
-                    att.message = Some(Box::new(nested));
-                }
-                Err(e) => {
-                    info.errors.push(e.to_string());
-                    failures.push(e);
-                }
-            }
-        } else if leaf.role == Role::Message && options.recursive {
+        if leaf.role == Role::Message && self.options.recursive {
+            self.descend(&mut att, &bytes);
+        }
+        att
+    }
+
+    /// Unpacks the nested message `bytes` (saved as `att`) one level down, unless that
+    /// would pass `--max-depth`.
+    fn descend(&mut self, att: &mut AttachmentInfo, bytes: &[u8]) {
+        if self.depth >= self.options.max_depth {
             att.skipped = Some(format!(
                 "nested deeper than {} levels: not unpacked",
-                options.max_depth
+                self.options.max_depth
             ));
+            return;
         }
-        info.attachments.push(att);
+        let source = format!(
+            "{} > {}",
+            self.info.source,
+            att.saved_name.as_deref().unwrap_or("part")
+        );
+        match unpack_nested(
+            bytes,
+            &source,
+            &self.folder,
+            &self.info.folder,
+            self.options,
+            self.depth + 1,
+        ) {
+            Ok((nested, nested_failures)) => {
+                for e in nested_failures {
+                    self.fail(e);
+                }
+                att.message = Some(Box::new(nested));
+            }
+            Err(e) => self.fail(e),
+        }
     }
-    if per_message {
-        match serde_json::to_vec_pretty(&info) {
+
+    /// Records a failure in message.json's `errors` and in what the caller reports.
+    fn fail(&mut self, e: MailError) {
+        self.info.errors.push(e.to_string());
+        self.failures.push(e);
+    }
+
+    fn write_json(&mut self) {
+        match serde_json::to_vec_pretty(&self.info) {
             Ok(mut json) => {
                 json.push(b'\n');
-                write_reserved(&folder, "message.json", &json, &mut failures);
+                write_reserved(&self.folder, "message.json", &json, &mut self.failures);
             }
-            Err(e) => failures.push(MailError::Json(e.to_string())),
+            Err(e) => self.failures.push(MailError::Json(e.to_string())),
         }
     }
-    Ok((info, failures))
 }
 
 /// `YYYY-MM-DD_HHMMSS_<subject>` (UTC), falling back to the Message-ID, then `message`.

@@ -208,29 +208,8 @@ pub fn pull<S: BufRead + Write>(
             Store::Eml(dir) => dir.clone(),
         },
     };
-    let (mut retrieving, mut total_bytes) = (0usize, 0u64);
-    for (i, m) in msgs.iter().enumerate() {
-        if !opts.all && state.contains(&m.key) {
-            // Stored earlier; with --delete, delete it now if that DELE never reached QUIT.
-            // A duplicated UIDL's key depends on its position, so such messages are deleted
-            // from the state only when every message sharing the UIDL is recorded.
-            if opts.delete && (!m.duplicated || all_recorded(&msgs, &state, &m.uidl)) {
-                run.todo.push_back(Op::Dele(i));
-            }
-            continue;
-        }
-        if opts.max_size.is_some_and(|max| m.size > max) {
-            run.summary.skipped += 1;
-            report(&outcome(m, None, "skipped", None));
-            continue;
-        }
-        if opts.limit.is_some_and(|l| retrieving >= l) {
-            continue;
-        }
-        retrieving += 1;
-        total_bytes += m.size;
-        run.todo.push_back(Op::Retr(i));
-    }
+    let (todo, retrieving, total_bytes) = plan(&msgs, &state, opts, &mut run.summary, report);
+    run.todo = todo;
     let window = match opts.pipelining {
         Pipelining::On => PIPELINE_WINDOW,
         Pipelining::Off => 1,
@@ -277,6 +256,43 @@ pub fn pull<S: BufRead + Write>(
         state.compact(|k| !gone.contains(k))?;
     }
     Ok(summary)
+}
+
+/// What this run does: RETR for each message not stored yet (within `--max-size`, which
+/// reports the others as skipped, and `--limit`), and with `--delete` DELE for each one
+/// stored earlier. Returns the operations, and how many messages and bytes are retrieved.
+fn plan(
+    msgs: &[Msg],
+    state: &State,
+    opts: &PullOptions,
+    summary: &mut Summary,
+    report: &mut dyn FnMut(&Outcome),
+) -> (VecDeque<Op>, usize, u64) {
+    let mut todo = VecDeque::new();
+    let (mut retrieving, mut total_bytes) = (0usize, 0u64);
+    for (i, m) in msgs.iter().enumerate() {
+        if !opts.all && state.contains(&m.key) {
+            // Stored earlier; with --delete, delete it now if that DELE never reached QUIT.
+            // A duplicated UIDL's key depends on its position, so such messages are deleted
+            // from the state only when every message sharing the UIDL is recorded.
+            if opts.delete && (!m.duplicated || all_recorded(msgs, state, &m.uidl)) {
+                todo.push_back(Op::Dele(i));
+            }
+            continue;
+        }
+        if opts.max_size.is_some_and(|max| m.size > max) {
+            summary.skipped += 1;
+            report(&outcome(m, None, "skipped", None));
+            continue;
+        }
+        if opts.limit.is_some_and(|l| retrieving >= l) {
+            continue;
+        }
+        retrieving += 1;
+        total_bytes += m.size;
+        todo.push_back(Op::Retr(i));
+    }
+    (todo, retrieving, total_bytes)
 }
 
 /// Sends commands (a window of them when pipelining), reads replies, streams each message

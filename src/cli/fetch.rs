@@ -340,9 +340,8 @@ fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
         || !args.data_raw.is_empty()
         || !args.data_binary.is_empty()
         || !args.data_urlencode.is_empty();
-    let has_data = has_form_data || !args.json.is_empty();
     if !args.form.is_empty() {
-        if has_data {
+        if has_form_data || !args.json.is_empty() {
             return Err(invalid("-F", "cannot be combined with -d/--data-*/--json").into());
         }
         if args.get {
@@ -359,44 +358,57 @@ fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
         if has_form_data {
             return Err(invalid("--json", "cannot be combined with -d/--data-*").into());
         }
-        let mut data = Vec::new();
-        for j in &args.json {
-            match j.strip_prefix('@') {
-                Some(path) => data.extend(read_input("--json", path)?),
-                None => data.extend_from_slice(j.as_bytes()),
-            }
-        }
-        return Ok((
-            RequestBody::Bytes {
-                data,
-                content_type: "application/json",
-            },
-            true,
-        ));
+        return Ok((json_body(&args.json)?, true));
     }
-    // One `--data-binary @file` alone is streamed from disk.
-    if args.data.is_empty()
-        && args.data_raw.is_empty()
-        && args.data_urlencode.is_empty()
-        && !args.get
-        && let [only] = args.data_binary.as_slice()
-        && let Some(path) = only.strip_prefix('@')
-        && path != "-"
+    if let Some(body) = streamed_data_binary(args)? {
+        return Ok((body, false));
+    }
+    Ok((joined_data(args)?, false))
+}
+
+/// `--json` values, `@file` read, concatenated as curl does.
+fn json_body(values: &[String]) -> Result<RequestBody, Error> {
+    let mut data = Vec::new();
+    for j in values {
+        match j.strip_prefix('@') {
+            Some(path) => data.extend(read_input("--json", path)?),
+            None => data.extend_from_slice(j.as_bytes()),
+        }
+    }
+    Ok(RequestBody::Bytes {
+        data,
+        content_type: "application/json",
+    })
+}
+
+/// One `--data-binary @file` alone (no other data, no -G) is streamed from disk.
+fn streamed_data_binary(args: &FetchFlags) -> Result<Option<RequestBody>, Error> {
+    if !(args.data.is_empty() && args.data_raw.is_empty() && args.data_urlencode.is_empty())
+        || args.get
     {
-        let path = PathBuf::from(path);
-        // Opened now so a missing file fails before any connection (it is opened again,
-        // and streamed, for each request that sends it).
-        if let Err(e) = std::fs::File::open(&path) {
-            return Err(unreadable("--data-binary", &path.display().to_string(), e));
-        }
-        return Ok((
-            RequestBody::File {
-                path,
-                content_type: FORM_URLENCODED,
-            },
-            false,
-        ));
+        return Ok(None);
     }
+    let [only] = args.data_binary.as_slice() else {
+        return Ok(None);
+    };
+    let Some(path) = only.strip_prefix('@').filter(|p| *p != "-") else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(path);
+    // Opened now so a missing file fails before any connection (it is opened again, and
+    // streamed, for each request that sends it).
+    if let Err(e) = std::fs::File::open(&path) {
+        return Err(unreadable("--data-binary", &path.display().to_string(), e));
+    }
+    Ok(Some(RequestBody::File {
+        path,
+        content_type: FORM_URLENCODED,
+    }))
+}
+
+/// -d, --data-raw, --data-binary and --data-urlencode pieces, in that order, joined with
+/// `&` as curl joins them; no body when there are none.
+fn joined_data(args: &FetchFlags) -> Result<RequestBody, Error> {
     let mut pieces: Vec<Vec<u8>> = Vec::new();
     for d in &args.data {
         pieces.push(match d.strip_prefix('@') {
@@ -418,15 +430,12 @@ fn build_body(args: &FetchFlags) -> Result<(RequestBody, bool), Error> {
         pieces.push(urlencode_piece(d)?.into_bytes());
     }
     if pieces.is_empty() {
-        return Ok((RequestBody::None, false));
+        return Ok(RequestBody::None);
     }
-    Ok((
-        RequestBody::Bytes {
-            data: pieces.join(&b'&'),
-            content_type: FORM_URLENCODED,
-        },
-        false,
-    ))
+    Ok(RequestBody::Bytes {
+        data: pieces.join(&b'&'),
+        content_type: FORM_URLENCODED,
+    })
 }
 
 /// curl's `--data-urlencode` forms.

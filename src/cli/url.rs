@@ -366,12 +366,23 @@ fn word_needs_escape(w: u64) -> bool {
 
 /// Appends `s` as a JSON string.
 pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    json_text(out, s, false);
+    out.push(b'"');
+}
+
+/// Appends the inside of the JSON string for `s` (no quotes); `clean` says it is known to need
+/// no escapes.
+fn json_text(out: &mut Vec<u8>, s: &str, clean: bool) {
     let bytes = s.as_bytes();
-    if !needs_escape(bytes) {
-        return json_known(out, s, true);
+    if clean || !needs_escape(bytes) {
+        // Empty fields are common (params, fragment): no copy for them.
+        if !bytes.is_empty() {
+            out.extend_from_slice(bytes);
+        }
+        return;
     }
     out.reserve(bytes.len() + 8);
-    out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if !JSON_ESCAPE[usize::from(b)] {
@@ -389,7 +400,6 @@ pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 /// True when some byte of `bytes` must be escaped in a JSON string.
@@ -409,21 +419,14 @@ pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
         .any(|&b| JSON_ESCAPE[usize::from(b)])
 }
 
-/// Appends `s` as a JSON string; `clean` says it is known to need no escapes.
-fn json_known(out: &mut Vec<u8>, s: &str, clean: bool) {
-    if clean {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    } else {
-        json_str(out, s);
-    }
-}
-
 /// Appends `s` (known clean or not) as a JSON string, or `null`.
 fn json_known_opt(out: &mut Vec<u8>, s: Option<&str>, clean: bool) {
     match s {
-        Some(s) => json_known(out, s, clean),
+        Some(s) => {
+            out.push(b'"');
+            json_text(out, s, clean);
+            out.push(b'"');
+        }
         None => out.extend_from_slice(b"null"),
     }
 }
@@ -482,24 +485,27 @@ fn parse_one<'a>(url: &'a str, a: &'a ParseArgs) -> Result<Parsed<'a>, PyError> 
 fn parse(a: &ParseArgs) -> Result<Exit, Error> {
     let mut batch = Batch::new("url parse");
     let mut first = true;
+    let scheme_clean = !needs_escape(a.flags.default_scheme.as_bytes());
     for_each_input(&a.urls, &mut batch, |batch, input, raw| {
-        match input.and_then(|url| parse_one(url, a)) {
-            Ok(p) if a.json => {
-                // Every field is a piece of the input or of the default scheme (the
-                // hostname lowercased): when neither has a byte to escape, none has.
-                let clean = !needs_escape(raw) && !needs_escape(a.flags.default_scheme.as_bytes());
-                if !parse_json(&mut batch.buf, &p, clean) {
+        if a.json {
+            // Every field is a piece of the input or of the default scheme (the hostname
+            // lowercased): when neither has a byte to escape, none has.
+            let clean = scheme_clean && !needs_escape(raw);
+            match input.and_then(|url| parse_json(&mut batch.buf, url, a, clean)) {
+                Ok(true) => {}
+                Ok(false) => batch.count_failure(),
+                Err(e) => {
                     batch.count_failure();
+                    json_error(&mut batch.buf, "url", raw, &e);
                 }
             }
+            return Ok(());
+        }
+        match input.and_then(|url| parse_one(url, a)) {
             Ok(p) => {
                 if let Some(e) = parse_text(&mut batch.buf, &p, &mut first) {
                     batch.report(&String::from_utf8_lossy(raw), &e);
                 }
-            }
-            Err(e) if a.json => {
-                batch.count_failure();
-                json_error(&mut batch.buf, "url", raw, &e);
             }
             Err(e) => {
                 batch.report(&String::from_utf8_lossy(raw), &e);
@@ -521,41 +527,83 @@ fn separate(buf: &mut Vec<u8>, first: &mut bool) {
     *first = false;
 }
 
-/// The JSON keys of the fields of `Parsed`, in order, with what comes before each value.
+/// The JSON keys of urlparse's fields, in order, each with the punctuation between the
+/// previous value and this one: the quotes around the values come with the keys.
 const URLPARSE_KEYS: [&str; 6] = [
-    "{\"scheme\": ",
-    ", \"netloc\": ",
-    ", \"path\": ",
-    ", \"params\": ",
-    ", \"query\": ",
-    ", \"fragment\": ",
+    "{\"scheme\": \"",
+    "\", \"netloc\": \"",
+    "\", \"path\": \"",
+    "\", \"params\": \"",
+    "\", \"query\": \"",
+    "\", \"fragment\": \"",
 ];
+/// [`URLPARSE_KEYS`] for urlsplit's fields.
 const URLSPLIT_KEYS: [&str; 5] = [
-    "{\"scheme\": ",
-    ", \"netloc\": ",
-    ", \"path\": ",
-    ", \"query\": ",
-    ", \"fragment\": ",
+    "{\"scheme\": \"",
+    "\", \"netloc\": \"",
+    "\", \"path\": \"",
+    "\", \"query\": \"",
+    "\", \"fragment\": \"",
 ];
 
-/// Appends the JSON record; false when reading the port failed (the record says why).
-fn parse_json(buf: &mut Vec<u8>, p: &Parsed<'_>, clean: bool) -> bool {
-    // Each key with the punctuation around it is one constant: fewer, larger copies.
-    let keys = if p.nfields == 6 {
-        &URLPARSE_KEYS[..]
+/// Parses `url` and appends its JSON record. Ok(false) when reading the port failed (the
+/// record says why).
+fn parse_json(buf: &mut Vec<u8>, url: &str, a: &ParseArgs, clean: bool) -> Result<bool, PyError> {
+    let frag = !a.flags.no_fragments;
+    let scheme = &a.flags.default_scheme;
+    // A clean input has no byte below 0x20: no tab, CR or LF for urlsplit to remove.
+    let s = if clean {
+        split::urlsplit_without_controls(url, scheme, frag)?
     } else {
-        &URLSPLIT_KEYS[..]
+        urlparse::urlsplit(url, scheme, frag)?
     };
-    for (key, (_, value)) in keys.iter().zip(&p.fields[..p.nfields]) {
-        buf.extend_from_slice(key.as_bytes());
-        json_known(buf, value, clean);
+    if a.split {
+        let fields = [&s.scheme, &s.netloc, &s.path, &s.query, &s.fragment];
+        return Ok(json_record(buf, &URLSPLIT_KEYS, fields, clean));
     }
-    let attrs = split::attributes(&p.fields[1].1);
-    buf.extend_from_slice(b", \"username\": ");
-    json_known_opt(buf, attrs.username, clean);
-    buf.extend_from_slice(b", \"password\": ");
-    json_known_opt(buf, attrs.password, clean);
-    buf.extend_from_slice(b", \"hostname\": ");
+    let p = split::parse_split(s);
+    let fields = [
+        &p.scheme,
+        &p.netloc,
+        &p.path,
+        &p.params,
+        &p.query,
+        &p.fragment,
+    ];
+    Ok(json_record(buf, &URLPARSE_KEYS, fields, clean))
+}
+
+/// Appends the JSON record of these fields (the netloc second) and of the netloc's
+/// attributes; false when reading the port failed (the record says why). A copy per field
+/// count: the loop unrolls, and the keys' lengths are constants.
+fn json_record<const N: usize>(
+    buf: &mut Vec<u8>,
+    keys: &[&str; N],
+    fields: [&Cow<'_, str>; N],
+    clean: bool,
+) -> bool {
+    for (key, value) in keys.iter().zip(fields) {
+        buf.extend_from_slice(key.as_bytes());
+        if clean {
+            buf.extend_from_slice(value.as_bytes());
+        } else {
+            json_text(buf, value, false);
+        }
+    }
+    let attrs = split::attributes(fields.get(1).map_or("", |n| n));
+    match (attrs.username, attrs.password) {
+        // Nearly every URL: one copy for both nulls.
+        (None, None) => {
+            buf.extend_from_slice(b"\", \"username\": null, \"password\": null, \"hostname\": ");
+        }
+        (username, password) => {
+            buf.extend_from_slice(b"\", \"username\": ");
+            json_known_opt(buf, username, clean);
+            buf.extend_from_slice(b", \"password\": ");
+            json_known_opt(buf, password, clean);
+            buf.extend_from_slice(b", \"hostname\": ");
+        }
+    }
     json_known_opt(buf, attrs.hostname.as_deref(), clean);
     buf.extend_from_slice(b", \"port\": ");
     match attrs.port {

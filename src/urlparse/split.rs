@@ -160,8 +160,34 @@ fn rsplit_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
     rfind_byte(s, b).map(|i| (&s[..i], &s[i + 1..]))
 }
 
+/// A table of byte classes: each `(first, last, class)` gives the bytes `first..=last` that
+/// class; the other bytes are 0.
+const fn byte_classes(ranges: &[(u8, u8, u8)]) -> [u8; 256] {
+    let mut t = [0; 256];
+    let mut r = 0;
+    while r < ranges.len() {
+        let (first, last, class) = ranges[r];
+        let mut b = first as usize;
+        while b <= last as usize {
+            t[b] = class;
+            b += 1;
+        }
+        r += 1;
+    }
+    t
+}
+
+/// The bytes of a scheme (1): ASCII letters and digits, `+`, `-` and `.`.
+const SCHEME_CHAR: [u8; 256] = byte_classes(&[
+    (b'a', b'z', 1),
+    (b'A', b'Z', 1),
+    (b'0', b'9', 1),
+    (b'+', b'+', 1),
+    (b'-', b'.', 1),
+]);
+
 fn is_scheme_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
+    SCHEME_CHAR[usize::from(b)] != 0
 }
 
 /// `urlsplit(url, scheme, allow_fragments)`.
@@ -170,10 +196,36 @@ pub fn urlsplit<'a>(
     scheme: &'a str,
     allow_fragments: bool,
 ) -> Result<SplitResult<'a>, PyError> {
+    split_trimmed(url, scheme, allow_fragments, true)
+}
+
+/// [`urlsplit`] for a URL and a default scheme in which the caller has found no byte below
+/// 0x20 (writing JSON, it looks for them anyway): the search for the tab, CR and LF that
+/// `urlsplit` removes is skipped. The results are `urlsplit`'s only when that holds.
+pub fn urlsplit_without_controls<'a>(
+    url: &'a str,
+    scheme: &'a str,
+    allow_fragments: bool,
+) -> Result<SplitResult<'a>, PyError> {
+    debug_assert!(!url.bytes().chain(scheme.bytes()).any(|b| b < b' '));
+    split_trimmed(url, scheme, allow_fragments, false)
+}
+
+/// [`urlsplit`]; `controls` false when the caller knows there is no byte below 0x20.
+fn split_trimmed<'a>(
+    url: &'a str,
+    scheme: &'a str,
+    allow_fragments: bool,
+    controls: bool,
+) -> Result<SplitResult<'a>, PyError> {
     let url = url.trim_start_matches(is_c0_or_space);
-    let scheme = scheme.trim_matches(is_c0_or_space);
-    // The default scheme is nearly always empty: no search for it then.
-    if has_unsafe(url) || (!scheme.is_empty() && has_unsafe(scheme)) {
+    // The default scheme is nearly always empty: no trimming or search for it then.
+    let scheme = if scheme.is_empty() {
+        scheme
+    } else {
+        scheme.trim_matches(is_c0_or_space)
+    };
+    if controls && (has_unsafe(url) || (!scheme.is_empty() && has_unsafe(scheme))) {
         let url: String = url.chars().filter(|&c| !is_unsafe(c)).collect();
         let scheme: String = scheme.chars().filter(|&c| !is_unsafe(c)).collect();
         return split_clean(&url, &scheme, allow_fragments).map(SplitResult::into_owned);
@@ -196,14 +248,20 @@ fn split_clean<'a>(
         url = &url[i + 1..];
     }
     let mut netloc = "";
+    let mut seen = 0;
     if let Some(rest) = url.strip_prefix("//") {
-        let delim = memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
+        let (delim, classes) = netloc_end(rest.as_bytes());
         netloc = &rest[..delim];
         url = &rest[delim..];
-        check_brackets(netloc)?;
+        seen = classes;
+        if seen & BRACKET != 0 {
+            check_brackets(netloc)?;
+        }
     }
     let (path, query, fragment) = split_query_fragment(url, allow_fragments);
-    check_netloc(netloc)?;
+    if seen & NON_ASCII != 0 {
+        check_netloc(netloc)?;
+    }
     Ok(SplitResult {
         scheme,
         netloc: Cow::Borrowed(netloc),
@@ -211,6 +269,51 @@ fn split_clean<'a>(
         query: Cow::Borrowed(query),
         fragment: Cow::Borrowed(fragment),
     })
+}
+
+/// Netloc byte class (a bit of [`NETLOC_BYTE`]): `/`, `?` or `#` ends the netloc.
+const END: u8 = 1;
+/// Netloc byte class: `[` or `]`, which `urlsplit` checks.
+const BRACKET: u8 = 2;
+/// Netloc byte class: a byte of a non-ASCII character, which `_checknetloc` checks.
+const NON_ASCII: u8 = 4;
+/// Netloc byte class: `@`.
+const AT: u8 = 8;
+/// Netloc byte class: `:`.
+const COLON: u8 = 16;
+/// Netloc byte class: an ASCII capital.
+const UPPER: u8 = 32;
+/// Netloc byte class: a byte that takes the general path of the attributes (see
+/// [`NetlocScan::plain`]).
+const SPECIAL: u8 = 64;
+
+/// The classes of each byte, for [`netloc_end`] and [`NetlocScan::of`]; most bytes have none.
+const NETLOC_BYTE: [u8; 256] = byte_classes(&[
+    (b'/', b'/', END),
+    (b'?', b'?', END),
+    (b'#', b'#', END),
+    (b'@', b'@', AT),
+    (b':', b':', COLON),
+    (b'A', b'Z', UPPER),
+    (b'[', b'[', BRACKET | SPECIAL),
+    (b']', b']', BRACKET | SPECIAL),
+    (b'%', b'%', SPECIAL),
+    (0x80, 0xff, NON_ASCII | SPECIAL),
+]);
+
+/// Where the netloc at the start of `rest` ends (its first `/`, `?` or `#`), and the union of
+/// the classes of its bytes: one pass instead of a search and two checks. Netlocs are short,
+/// so a table lookup per byte beats a vector search.
+fn netloc_end(rest: &[u8]) -> (usize, u8) {
+    let mut seen = 0;
+    for (i, &b) in rest.iter().enumerate() {
+        let class = NETLOC_BYTE[usize::from(b)];
+        if class & END != 0 {
+            return (i, seen);
+        }
+        seen |= class;
+    }
+    (rest.len(), seen)
 }
 
 /// Path, query and fragment: the fragment after the first `#` (when fragments are allowed),
@@ -263,19 +366,19 @@ fn check_brackets(netloc: &str) -> Result<(), PyError> {
         return Ok(());
     }
     // _check_bracketed_netloc (CPython 3.13.2+), mirroring _hostinfo's split.
-    let host_and_port = netloc.rsplit_once('@').map_or(netloc, |(_, h)| h);
-    if let Some((before, bracketed)) = host_and_port.split_once('[') {
+    let host_and_port = rsplit_at_byte(netloc, b'@').map_or(netloc, |(_, h)| h);
+    if let Some((before, bracketed)) = split_at_byte(host_and_port, b'[') {
         if !before.is_empty() {
             return Err(invalid_ipv6());
         }
-        let port = bracketed.split_once(']').map_or("", |(_, p)| p);
+        let port = split_at_byte(bracketed, b']').map_or("", |(_, p)| p);
         if !port.is_empty() && !port.starts_with(':') {
             return Err(invalid_ipv6());
         }
     }
     // 3.13.0's own check, on the first bracketed part of the whole netloc.
-    let after_open = netloc.split_once('[').map_or("", |(_, a)| a);
-    let host = after_open.split_once(']').map_or(after_open, |(h, _)| h);
+    let after_open = split_at_byte(netloc, b'[').map_or("", |(_, a)| a);
+    let host = split_at_byte(after_open, b']').map_or(after_open, |(h, _)| h);
     check_bracketed_host(host)
 }
 
@@ -291,10 +394,10 @@ fn check_bracketed_host(host: &str) -> Result<(), PyError> {
             Err(PyError::value("IPvFuture address is invalid"))
         };
     }
-    if is_ipv4(host) {
+    if is_ipv4(host.as_bytes()) {
         return Err(PyError::value("An IPv4 address cannot be in brackets"));
     }
-    if is_ipv6(host) {
+    if is_ipv6(host.as_bytes()) {
         return Ok(());
     }
     Err(PyError::value(format!(
@@ -304,15 +407,19 @@ fn check_bracketed_host(host: &str) -> Result<(), PyError> {
 }
 
 /// `ipaddress.IPv4Address(s)` succeeds.
-fn is_ipv4(s: &str) -> bool {
+fn is_ipv4(s: &[u8]) -> bool {
     let mut n = 0;
-    for octet in s.split('.') {
+    for octet in s.split(|&b| b == b'.') {
         n += 1;
+        // Three digits at most: the value fits a u16.
         let ok = !octet.is_empty()
             && octet.len() <= 3
-            && octet.bytes().all(|b| b.is_ascii_digit())
-            && (octet == "0" || !octet.starts_with('0'))
-            && octet.parse::<u16>().is_ok_and(|v| v <= 255);
+            && octet.iter().all(u8::is_ascii_digit)
+            && (octet == b"0" || octet.first() != Some(&b'0'))
+            && octet
+                .iter()
+                .fold(0u16, |v, &d| v * 10 + u16::from(d - b'0'))
+                <= 255;
         if !ok {
             return false;
         }
@@ -321,34 +428,42 @@ fn is_ipv4(s: &str) -> bool {
 }
 
 /// `ipaddress.IPv6Address(s)` succeeds (scope id included).
-fn is_ipv6(s: &str) -> bool {
-    let addr = match s.split_once('%') {
-        Some((_, scope)) if scope.is_empty() || scope.contains('%') => return false,
-        Some((addr, _)) => addr,
+fn is_ipv6(s: &[u8]) -> bool {
+    let addr = match s.iter().position(|&b| b == b'%') {
+        Some(i) if s[i + 1..].is_empty() || s[i + 1..].contains(&b'%') => return false,
+        Some(i) => &s[..i],
         None => s,
     };
-    if addr.is_empty() || addr.contains('/') {
+    if addr.is_empty() || addr.contains(&b'/') {
         return false;
     }
-    let mut parts: Vec<&str> = addr.split(':').collect();
-    if parts.len() < 3 {
-        return false;
-    }
-    if let Some(last) = parts.last()
-        && last.contains('.')
-    {
-        if !is_ipv4(last) {
+    // More than 9 parts never make an address (8 hextets and a `::`, or fewer with an IPv4
+    // suffix, which counts as two): a fixed array holds the rest without allocating.
+    let mut parts: [&[u8]; 10] = [b""; 10];
+    let mut n = 0;
+    for part in addr.split(|&b| b == b':') {
+        if n == 9 {
             return false;
         }
-        parts.pop();
-        // Two hextets stand in for the IPv4 suffix; their values are valid by construction.
-        parts.push("0");
-        parts.push("0");
+        parts[n] = part;
+        n += 1;
     }
-    if parts.len() > 9 {
+    if n < 3 {
         return false;
     }
-    let n = parts.len();
+    if parts[n - 1].contains(&b'.') {
+        if !is_ipv4(parts[n - 1]) {
+            return false;
+        }
+        // Two hextets stand in for the IPv4 suffix; their values are valid by construction.
+        parts[n - 1] = b"0";
+        parts[n] = b"0";
+        n += 1;
+    }
+    if n > 9 {
+        return false;
+    }
+    let parts = &parts[..n];
     let mut skip = None;
     for (i, p) in parts.iter().enumerate().take(n - 1).skip(1) {
         if p.is_empty() {
@@ -386,7 +501,7 @@ fn is_ipv6(s: &str) -> bool {
     parts[..hi]
         .iter()
         .chain(&parts[n - lo..])
-        .all(|h| !h.is_empty() && h.len() <= 4 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .all(|h| !h.is_empty() && h.len() <= 4 && h.iter().all(u8::is_ascii_hexdigit))
 }
 
 /// `_checknetloc`: characters that NFKC-normalize into URL delimiters are refused.
@@ -416,20 +531,25 @@ pub fn urlparse<'a>(
     scheme: &'a str,
     allow_fragments: bool,
 ) -> Result<ParseResult<'a>, PyError> {
-    let s = urlsplit(url, scheme, allow_fragments)?;
+    urlsplit(url, scheme, allow_fragments).map(parse_split)
+}
+
+/// The rest of `urlparse`: `;params` split off the path of `urlsplit`'s result (from
+/// [`urlsplit`] or [`urlsplit_without_controls`]).
+pub fn parse_split(s: SplitResult<'_>) -> ParseResult<'_> {
     let (path, params) = if has(&s.path, b';') && USES_PARAMS.contains(&s.scheme.as_ref()) {
         split_params(s.path)
     } else {
         (s.path, Cow::Borrowed(""))
     };
-    Ok(ParseResult {
+    ParseResult {
         scheme: s.scheme,
         netloc: s.netloc,
         path,
         params,
         query: s.query,
         fragment: s.fragment,
-    })
+    }
 }
 
 /// `_splitparams`: `;params` of the last path segment.
@@ -569,6 +689,16 @@ fn parse_port(port: Option<&str>) -> Result<Option<u16>, PyError> {
     let Some(port) = port else {
         return Ok(None);
     };
+    // Nearly every port: at most 5 digits, so no overflow, and a value in range.
+    let bytes = port.as_bytes();
+    if bytes.len() <= 5 && bytes.iter().all(u8::is_ascii_digit) {
+        let v = bytes
+            .iter()
+            .fold(0u32, |v, &d| v * 10 + u32::from(d - b'0'));
+        if let Ok(v) = u16::try_from(v) {
+            return Ok(Some(v));
+        }
+    }
     if !port.bytes().all(|b| b.is_ascii_digit()) {
         return Err(PyError::value(format!(
             "Port could not be cast to integer value as {}",
@@ -611,7 +741,8 @@ struct NetlocScan {
     first_colon: Option<usize>,
     /// The first `:` after `at`: the host ends there.
     host_colon: Option<usize>,
-    /// The host (after `at`, before `host_colon`) has an ASCII capital.
+    /// The host and port (after `at`) have an ASCII capital. A capital in the port only costs
+    /// a needless lowercase copy of a host that is lowercase already.
     upper: bool,
     /// False when the host and port hold a byte the general path must see: brackets, `%` (an
     /// IPv6 zone keeps its case), or non-ASCII (Unicode lowercasing).
@@ -620,32 +751,32 @@ struct NetlocScan {
 
 impl NetlocScan {
     fn of(netloc: &str) -> NetlocScan {
-        let mut s = NetlocScan {
-            at: None,
-            first_colon: None,
-            host_colon: None,
-            upper: false,
-            plain: true,
-        };
+        let (mut at, mut first_colon, mut host_colon) = (None, None, None);
+        // The classes of the bytes after the last `@`.
+        let mut seen = 0;
         for (i, &b) in netloc.as_bytes().iter().enumerate() {
-            match b {
-                b'@' => {
-                    // Everything so far was userinfo: start the host over.
-                    s.at = Some(i);
-                    s.host_colon = None;
-                    s.upper = false;
-                    s.plain = true;
-                }
-                b':' => {
-                    s.first_colon.get_or_insert(i);
-                    s.host_colon.get_or_insert(i);
-                }
-                b'A'..=b'Z' if s.host_colon.is_none() => s.upper = true,
-                b'[' | b']' | b'%' | 0x80.. => s.plain = false,
-                _ => {}
+            let class = NETLOC_BYTE[usize::from(b)];
+            seen |= class;
+            if class & (AT | COLON) == 0 {
+                continue;
+            }
+            if class == AT {
+                // Everything so far was userinfo: start the host over.
+                at = Some(i);
+                host_colon = None;
+                seen = 0;
+            } else {
+                first_colon.get_or_insert(i);
+                host_colon.get_or_insert(i);
             }
         }
-        s
+        NetlocScan {
+            at,
+            first_colon,
+            host_colon,
+            upper: seen & UPPER != 0,
+            plain: seen & SPECIAL == 0,
+        }
     }
 
     /// The attributes of a netloc whose scan is `plain`.

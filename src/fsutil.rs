@@ -13,11 +13,12 @@ use std::sync::{Mutex, Once};
 /// process without running destructors, so the interrupt handler removes these itself.
 static UNFINISHED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-/// Installs (once) a Ctrl-C / SIGTERM handler that removes the temporary files of
-/// unfinished atomic writes and exits with [`crate::error::code::INTERRUPTED`]. Without it
-/// an interrupted download or jar save leaves a hidden `.postie-*.tmp` beside its target.
+/// Installs (once, when the first atomic write starts: commands that make none pay
+/// nothing) a Ctrl-C / SIGTERM handler that removes the temporary files of unfinished
+/// atomic writes and exits with [`crate::error::code::INTERRUPTED`]. Without it an
+/// interrupted download or jar save leaves a hidden `.postie-*.tmp` beside its target.
 /// Destinations are never touched: they are replaced only by a completed rename.
-pub fn clean_up_on_interrupt() {
+fn clean_up_on_interrupt() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         // Without a handler (another one is installed, or no thread can be started) an
@@ -32,9 +33,7 @@ pub fn clean_up_on_interrupt() {
 /// Removes every unfinished temporary file. The lock stays held by the caller's thread
 /// until the process exits, so no write can commit or start half-way through.
 fn remove_unfinished() {
-    let list = UNFINISHED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let list = lock_unfinished();
     for path in list.iter() {
         let _ = fs::remove_file(path);
     }
@@ -47,6 +46,7 @@ struct Unfinished(PathBuf);
 
 impl Unfinished {
     fn track(path: &Path) -> Unfinished {
+        clean_up_on_interrupt();
         lock_unfinished().push(path.to_owned());
         Unfinished(path.to_owned())
     }

@@ -36,6 +36,5 @@ pub use error::{Error, Exit};
 /// Runs one parsed command line. `Ok` carries the exit status of a command that completed
 /// (a batch may complete with some items failed, each already reported on stderr).
 pub fn run(cli: cli::Cli) -> Result<Exit, Error> {
-    fsutil::clean_up_on_interrupt();
     cli::dispatch(cli)
 }

@@ -5,8 +5,6 @@
 //! copying the line. Which cookies match, and how responses change them, is
 //! `cookie_store`'s business once a cookie has moved there.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
 use std::io::{self, Write};
 use std::ops::Range;
 
@@ -24,11 +22,11 @@ pub struct FileCookies {
     /// Which cookies were handed to the store, by index.
     moved: Vec<bool>,
     /// Runs of consecutive cookies of one domain (files list a domain's cookies together),
-    /// each with the next run whose domain has the same hash.
-    runs: Vec<Run>,
-    /// Domain hash to the first and last run of its chain.
-    by_domain: HashMap<u64, (usize, usize)>,
-    hasher: RandomState,
+    /// and the hash of each run's domain. A lookup scans the hashes: a few hundred KiB read
+    /// in order, which costs less than building a hash map (random writes all over a
+    /// megabyte) for the few lookups of a run.
+    runs: Vec<Range<usize>>,
+    run_hashes: Vec<u64>,
 }
 
 #[derive(Debug)]
@@ -39,12 +37,6 @@ enum Entry {
         spans: Spans,
     },
     Other(Box<Record>),
-}
-
-#[derive(Debug)]
-struct Run {
-    cookies: Range<usize>,
-    next: Option<usize>,
 }
 
 /// A file cookie's flags and (domain, path, name, value), borrowed.
@@ -84,6 +76,23 @@ pub fn candidate_domains(host: &str) -> impl Iterator<Item = (&str, bool)> {
         .map(move |(i, _)| &host[i + 1..])
         .filter(move |_| !is_ip);
     std::iter::once((host, true)).chain(parents.map(|d| (d, false)))
+}
+
+/// A quick hash of a domain (FxHash's step, 8 bytes at a time). Not for a hash table: a
+/// file full of colliding domains only makes lookups compare more strings.
+fn hash(domain: &str) -> u64 {
+    let mut chunks = domain.as_bytes().chunks_exact(8);
+    let mut h: u64 = domain.len() as u64;
+    let mut add = |word: u64| h = (h.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    for c in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(c);
+        add(u64::from_le_bytes(word));
+    }
+    let mut last = [0u8; 8];
+    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    add(u64::from_le_bytes(last));
+    h
 }
 
 fn line_of<'a>(text: &'a str, start: usize, spans: &Spans) -> &'a str {
@@ -131,14 +140,13 @@ impl FileCookies {
         // doubling series.
         let lines = self.text.len().saturating_sub(base) / 64;
         self.cookies.reserve(lines);
-        self.runs.reserve(lines / 4);
-        self.by_domain.reserve(lines / 4);
+        self.runs.reserve(lines / 2);
+        self.run_hashes.reserve(lines / 2);
         let Self {
             text,
             cookies,
             runs,
-            by_domain,
-            hasher,
+            run_hashes,
             ..
         } = self;
         let file = text.get(base..).unwrap_or_default();
@@ -153,27 +161,17 @@ impl FileCookies {
             };
             let i = cookies.len();
             let domain = domain_of(text, &entry);
-            let same_as_last = runs.last().is_some_and(|run| run.cookies.end == i)
+            let same_as_last = runs.last().is_some_and(|run| run.end == i)
                 && cookies
                     .last()
                     .is_some_and(|last| domain_of(text, last) == domain);
             if same_as_last {
                 if let Some(run) = runs.last_mut() {
-                    run.cookies.end = i + 1;
+                    run.end = i + 1;
                 }
             } else {
-                let r = runs.len();
-                runs.push(Run {
-                    cookies: i..i + 1,
-                    next: None,
-                });
-                let chain = by_domain.entry(hasher.hash_one(domain)).or_insert((r, r));
-                if chain.1 != r {
-                    if let Some(last) = runs.get_mut(chain.1) {
-                        last.next = Some(r);
-                    }
-                    chain.1 = r;
-                }
+                runs.push(i..i + 1);
+                run_hashes.push(hash(domain));
             }
             cookies.push(entry);
         });
@@ -183,21 +181,18 @@ impl FileCookies {
 
     /// The indexes of the cookies whose domain is `domain`, in file order.
     pub fn indexes_of<'a>(&'a self, domain: &'a str) -> impl Iterator<Item = usize> + 'a {
-        let mut run = self
-            .by_domain
-            .get(&self.hasher.hash_one(domain))
-            .map(|&(first, _)| first);
-        std::iter::from_fn(move || {
-            let r = self.runs.get(run?)?;
-            run = r.next;
-            Some(r.cookies.clone())
-        })
-        .filter(move |range| {
-            self.cookies
-                .get(range.start)
-                .is_some_and(|c| domain_of(&self.text, c) == domain)
-        })
-        .flatten()
+        let h = hash(domain);
+        self.run_hashes
+            .iter()
+            .zip(&self.runs)
+            .filter(move |(rh, _)| **rh == h)
+            .map(|(_, run)| run.clone())
+            .filter(move |range| {
+                self.cookies
+                    .get(range.start)
+                    .is_some_and(|c| domain_of(&self.text, c) == domain)
+            })
+            .flatten()
     }
 
     /// The waiting cookies that could match `host`, with their index.

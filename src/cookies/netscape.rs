@@ -408,42 +408,48 @@ fn exact_form(line: &str) -> Option<Spans> {
         i += 1;
     }
     // A domain that normalizing leaves as it is: no upper case, port, brackets or spaces.
-    let domain = (i, field_end(b, i)?);
-    let plain = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c);
-    if domain.0 == domain.1 || !b.get(domain.0..domain.1)?.iter().all(plain) {
+    let domain_start = i;
+    let domain_end = scan(b, i, |c| PLAIN_DOMAIN[usize::from(c)])?;
+    if domain_end == domain_start {
         return None;
     }
-    i = flag(b, domain.1 + 1, include_subdomains)?;
+    i = flag(b, domain_end + 1, include_subdomains)?;
     if b.get(i) != Some(&b'/') {
         return None;
     }
-    let path = (i, field_end(b, i)?);
-    let (secure, i) = match flag(b, path.1 + 1, true) {
+    let path_end = scan(b, i, |_| true)?;
+    let (secure, i) = match flag(b, path_end + 1, true) {
         Some(next) => (true, next),
-        None => (false, flag(b, path.1 + 1, false)?),
+        None => (false, flag(b, path_end + 1, false)?),
     };
-    let expiry_end = field_end(b, i)?;
-    let digits = b.get(i..expiry_end)?;
-    let expires = if digits == b"0" {
-        None
-    } else {
-        let unsigned = digits.strip_prefix(b"-").unwrap_or(digits);
-        if !unsigned.first().is_some_and(|d| (b'1'..=b'9').contains(d))
-            || !unsigned.iter().all(u8::is_ascii_digit)
-        {
-            return None;
-        }
-        Some(line.get(i..expiry_end)?.parse::<i64>().ok()?)
+    // The expiry: 0, or a number without a sign or leading zeros that fits in an i64.
+    let negative = b.get(i) == Some(&b'-');
+    let digits = i + usize::from(negative);
+    let expiry_end = scan(b, digits, |c| c.is_ascii_digit())?;
+    let expires = match b.get(digits..expiry_end)? {
+        [] => return None,
+        [b'0'] if !negative => 0,
+        [b'0', ..] => return None,
+        number => number.iter().try_fold(0i64, |v, d| {
+            let d = i64::from(d - b'0');
+            let v = v.checked_mul(10)?;
+            if negative {
+                v.checked_sub(d)
+            } else {
+                v.checked_add(d)
+            }
+        })?,
     };
-    let name = (expiry_end + 1, field_end(b, expiry_end + 1)?);
+    let name_start = expiry_end + 1;
+    let name_end = scan(b, name_start, |_| true)?;
     // `trim` would change a name with white space (ASCII or not) at either end.
     let graphic = |at: usize| b.get(at).is_some_and(u8::is_ascii_graphic);
-    if name.0 >= name.1 || !graphic(name.0) || !graphic(name.1 - 1) {
+    if name_start >= name_end || !graphic(name_start) || !graphic(name_end - 1) {
         return None;
     }
-    let ends = [domain.1, path.1, expiry_end, name.1, b.len()];
+    let ends = [domain_end, path_end, expiry_end, name_end, b.len()];
     Some(Spans {
-        expires: expires.unwrap_or(0),
+        expires,
         // Every offset is at most the line's length, which fits.
         ends: ends.map(|x| u16::try_from(x).unwrap_or(len)),
         http_only,
@@ -452,9 +458,31 @@ fn exact_form(line: &str) -> Option<Spans> {
     })
 }
 
-/// The index of the TAB that ends the field starting at `from` (`None`: no TAB follows).
-fn field_end(b: &[u8], from: usize) -> Option<usize> {
-    Some(from + memchr::memchr(b'\t', b.get(from..)?)?)
+/// The bytes a domain left as it is by [`normalize_domain`] is made of here.
+const PLAIN_DOMAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-');
+        c += 1;
+    }
+    t
+};
+
+/// The index of the TAB that ends the field starting at `from`, if every byte before it is
+/// `ok` (fields are short: a loop beats a `memchr` call).
+fn scan(b: &[u8], from: usize, ok: impl Fn(u8) -> bool) -> Option<usize> {
+    let rest = b.get(from..)?;
+    for (k, &c) in rest.iter().enumerate() {
+        if c == b'\t' {
+            return Some(from + k);
+        }
+        if !ok(c) {
+            return None;
+        }
+    }
+    None
 }
 
 /// `TRUE<TAB>` or `FALSE<TAB>` at `at`, as `value` says: the index after it.

@@ -14,7 +14,7 @@ use cookie_store::{Cookie, CookieDomain, CookieExpiration, RawCookie};
 use time::OffsetDateTime;
 
 use super::CookieError;
-use super::netscape::{self, CompactRecord, Line, Record};
+use super::netscape::{self, Line, Record};
 use crate::fsutil::{self, AtomicFile};
 
 /// The identity a jar replaces cookies by: (domain, path, name).
@@ -31,14 +31,19 @@ pub fn is_stdio(path: &Path) -> bool {
 /// Reads and parses a jar. A missing file is `Ok(None)`. Skipped lines are reported on stderr
 /// (`file:line: why`) when `warn` is set; the rest of the file loads.
 pub fn read_file(path: &Path, warn: bool) -> Result<Option<Vec<Record>>, CookieError> {
-    read_with(path, warn, netscape::parse)
+    let Some(text) = read_text(path)? else {
+        return Ok(None);
+    };
+    let parsed = netscape::parse(&text);
+    if warn {
+        warn_skipped(path, &parsed.skipped);
+    }
+    Ok(Some(parsed.records))
 }
 
-fn read_with<T>(
-    path: &Path,
-    warn: bool,
-    parse: fn(&str) -> netscape::Parsed<T>,
-) -> Result<Option<Vec<T>>, CookieError> {
+/// The text of a jar (`None`: missing). A stray byte that is not UTF-8 costs one value, not
+/// the file.
+fn read_text(path: &Path) -> Result<Option<String>, CookieError> {
     let mut bytes = Vec::new();
     let read = if is_stdio(path) {
         io::stdin().lock().read_to_end(&mut bytes).map(|_| ())
@@ -50,20 +55,19 @@ fn read_with<T>(
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(CookieError::read(path, source)),
     }
-    let parsed = match std::str::from_utf8(&bytes) {
-        Ok(text) => parse(text),
-        // A stray byte costs one value, not the file.
-        Err(_) => parse(&String::from_utf8_lossy(&bytes)),
-    };
-    if warn {
-        for (line, why) in &parsed.skipped {
-            eprintln!(
-                "postie: warning: {}:{line}: {why}; line skipped",
-                path.display()
-            );
-        }
+    Ok(Some(String::from_utf8(bytes).unwrap_or_else(|e| {
+        String::from_utf8_lossy(e.as_bytes()).into_owned()
+    })))
+}
+
+/// Reports the lines of `path` that were skipped, on stderr.
+pub fn warn_skipped(path: &Path, skipped: &[(usize, netscape::LineError)]) {
+    for (line, why) in skipped {
+        eprintln!(
+            "postie: warning: {}:{line}: {why}; line skipped",
+            path.display()
+        );
     }
-    Ok(Some(parsed.records))
 }
 
 /// What identifies one version of a file: replaced (rename) or rewritten, it changes.
@@ -87,18 +91,18 @@ pub fn stamp(path: &Path) -> Option<FileStamp> {
     })
 }
 
-/// A file's records and, when it held still while read, its stamp.
-pub type Stamped = (Vec<CompactRecord>, Option<FileStamp>);
+/// A file's text and, when it held still while read, its stamp.
+pub type Stamped = (String, Option<FileStamp>);
 
-/// Like [`read_file`] with warnings, in compact records, plus the file's stamp when it did
-/// not change while it was read (`None` otherwise, and for stdin).
+/// The text of a jar (`None`: missing), plus the file's stamp when it did not change while
+/// it was read (`None` otherwise, and for stdin). Parsing and warnings are the caller's.
 pub fn read_stamped(path: &Path) -> Result<Option<Stamped>, CookieError> {
     let before = if is_stdio(path) { None } else { stamp(path) };
-    let Some(records) = read_with(path, true, netscape::parse_compact)? else {
+    let Some(text) = read_text(path)? else {
         return Ok(None);
     };
     let after = before.and_then(|_| stamp(path));
-    Ok(Some((records, before.filter(|b| Some(*b) == after))))
+    Ok(Some((text, before.filter(|b| Some(*b) == after))))
 }
 
 /// Seconds since the epoch, now.
@@ -141,21 +145,30 @@ pub fn lock(jar: &Path) -> Result<JarLock, CookieError> {
 /// Writes `records` to `path` in curl's form, in the order given, atomically with mode
 /// 0600; `-` writes to stdout.
 pub fn save(path: &Path, records: &[&dyn Line]) -> Result<(), CookieError> {
-    if is_stdio(path) {
-        let mut out = BufWriter::new(io::stdout().lock());
-        return netscape::write(&mut out, records.iter().copied())
-            .and_then(|()| out.flush())
-            .map_err(|source| CookieError::write(path, source));
-    }
-    let write = || -> io::Result<()> {
-        let mut file = AtomicFile::create(path, fsutil::PRIVATE)?;
-        let mut out = BufWriter::with_capacity(1 << 16, file.file());
-        netscape::write(&mut out, records.iter().copied())?;
-        out.flush()?;
-        drop(out);
-        file.commit()
+    save_with(path, |out| netscape::write(out, records.iter().copied()))
+}
+
+/// Like [`save`], with `write` writing the whole file (header included) to the buffered
+/// output it is given.
+pub fn save_with(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<&mut dyn Write>) -> io::Result<()>,
+) -> Result<(), CookieError> {
+    let result = if is_stdio(path) {
+        let mut stdout = io::stdout().lock();
+        let mut out = BufWriter::new(&mut stdout as &mut dyn Write);
+        write(&mut out).and_then(|()| out.flush())
+    } else {
+        (|| -> io::Result<()> {
+            let mut file = AtomicFile::create(path, fsutil::PRIVATE)?;
+            let mut out = BufWriter::with_capacity(1 << 16, file.file() as &mut dyn Write);
+            write(&mut out)?;
+            out.flush()?;
+            drop(out);
+            file.commit()
+        })()
     };
-    write().map_err(|source| CookieError::write(path, source))
+    result.map_err(|source| CookieError::write(path, source))
 }
 
 /// The jar as it should be saved: what is on disk now (in its order), plus cookies from

@@ -3,7 +3,8 @@
 //! - [`netscape`]: the file format, pure (parse a line, write a line).
 //! - [`jar`]: files: read with warnings, lock, merge, atomic 0600 save; conversion to and
 //!   from `cookie_store` cookies; the public-suffix test.
-//! - `pending`: cookies read from files, waiting by domain until a request needs them.
+//! - `pending`: cookies read from files, waiting by domain until a request needs them (as
+//!   byte ranges into the file's text).
 //! - [`session`]: [`CookieSession`], the interface the HTTP engine uses: open it from
 //!   [`CookieOptions`], ask it for the `Cookie` header of each request (every redirect hop),
 //!   hand it the `Set-Cookie` values of each response, and `finish` it to save. The HTTP

@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
+use std::ops::Range;
 
 /// The first line curl writes, and the one Python's MozillaCookieJar requires.
 pub const HEADER: &str = "# Netscape HTTP Cookie File\n\
@@ -151,24 +152,6 @@ impl Parts<'_> {
             value: self.value.to_owned(),
         }
     }
-
-    fn into_compact(self) -> CompactRecord {
-        let (d, p, n) = (self.domain.len(), self.path.len(), self.name.len());
-        let mut text = String::with_capacity(d + p + n + self.value.len());
-        for piece in [&*self.domain, self.path, self.name, self.value] {
-            text.push_str(piece);
-        }
-        CompactRecord {
-            text: text.into_boxed_str(),
-            ends: [d, d + p, d + p + n],
-            flags: Flags {
-                http_only: self.http_only,
-                include_subdomains: self.include_subdomains,
-                secure: self.secure,
-                expires: self.expires,
-            },
-        }
-    }
 }
 
 /// Parses one line (with or without its line ending). `Ok(None)` for blank and comment lines.
@@ -292,11 +275,6 @@ pub fn parse(text: &str) -> Parsed {
     parse_into(text, |p| p.into_record())
 }
 
-/// Parses a whole file into [`CompactRecord`]s.
-pub fn parse_compact(text: &str) -> Parsed<CompactRecord> {
-    parse_into(text, |p| p.into_compact())
-}
-
 fn parse_into<T>(text: &str, make: impl Fn(Parts<'_>) -> T) -> Parsed<T> {
     let mut parsed = Parsed {
         // About 80 bytes a line: one allocation instead of a doubling series.
@@ -313,32 +291,204 @@ fn parse_into<T>(text: &str, make: impl Fn(Parts<'_>) -> T) -> Parsed<T> {
     parsed
 }
 
-/// A cookie in one allocation, for the many cookies of a big jar that a run only reads and
-/// writes back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompactRecord {
-    /// domain, path, name and value, one after the other.
-    text: Box<str>,
-    ends: [usize; 3],
-    pub flags: Flags,
+/// A cookie line in curl's exact form (what [`Line::write_line`] writes for it, less the
+/// newline): its flags and where its fields are in the line. Such a line can be written
+/// back by copying it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spans {
+    /// Unix seconds; 0 for a session cookie (an exact line never has expiry 0 otherwise).
+    expires: i64,
+    /// Byte offsets in the line of the TABs that end the domain, the path, the expiry and
+    /// the name, and the line's length: the rest follows from the flags (curl's form).
+    ends: [u16; 5],
+    http_only: bool,
+    include_subdomains: bool,
+    secure: bool,
 }
 
-impl CompactRecord {
-    pub fn domain(&self) -> &str {
-        &self.text[..self.ends[0]]
+impl Spans {
+    /// The line's length in bytes.
+    pub fn line_len(&self) -> usize {
+        usize::from(self.ends[4])
     }
 
-    pub fn path(&self) -> &str {
-        &self.text[self.ends[0]..self.ends[1]]
+    pub fn flags(&self) -> Flags {
+        Flags {
+            http_only: self.http_only,
+            include_subdomains: self.include_subdomains,
+            secure: self.secure,
+            expires: (self.expires != 0).then_some(self.expires),
+        }
     }
 
-    pub fn name(&self) -> &str {
-        &self.text[self.ends[1]..self.ends[2]]
+    /// Where the domain is in the line.
+    fn domain_range(&self) -> Range<usize> {
+        let prefix = if self.http_only {
+            HTTP_ONLY_PREFIX.len()
+        } else {
+            0
+        };
+        prefix + usize::from(self.include_subdomains)..usize::from(self.ends[0])
     }
 
-    pub fn value(&self) -> &str {
-        &self.text[self.ends[2]..]
+    /// The domain, from the line these spans were made from.
+    pub fn domain<'a>(&self, line: &'a str) -> &'a str {
+        line.get(self.domain_range()).unwrap_or_default()
     }
+
+    /// Domain, path, name and value, from the line these spans were made from.
+    pub fn fields<'a>(&self, line: &'a str) -> [&'a str; 4] {
+        let [domain, path, expiry, name, len] = self.ends.map(usize::from);
+        let flag = |v: bool| if v { "TRUE\t".len() } else { "FALSE\t".len() };
+        let path_start = domain + 1 + flag(self.include_subdomains);
+        [
+            self.domain_range(),
+            path_start..path,
+            expiry + 1..name,
+            name + 1..len,
+        ]
+        .map(|r| line.get(r).unwrap_or_default())
+    }
+}
+
+/// One cookie of a whole-file parse by [`parse_items`].
+#[derive(Debug)]
+pub enum Item {
+    /// A line in curl's exact form, starting at byte `start` of the text.
+    Exact { start: usize, spans: Spans },
+    /// Any other cookie line, read leniently.
+    Other(Record),
+}
+
+/// Parses a whole file, handing each cookie to `each` in file order; returns the skipped
+/// lines (1-based number, why). Lines in curl's exact form (nearly all of a jar that curl or
+/// postie wrote) come as byte ranges and allocate nothing.
+pub fn parse_items(text: &str, mut each: impl FnMut(Item)) -> Vec<(usize, LineError)> {
+    let mut skipped = Vec::new();
+    let mut one = |number: usize, start: usize, end: usize| {
+        let line = text.get(start..end).unwrap_or_default();
+        if let Some(spans) = exact_form(line) {
+            each(Item::Exact { start, spans });
+            return;
+        }
+        match parse_parts(line) {
+            Ok(Some(p)) => each(Item::Other(p.into_record())),
+            Ok(None) => {}
+            Err(e) => skipped.push((number, e)),
+        }
+    };
+    // The lines of `str::lines`: split at '\n', no empty last line after a final '\n' (a
+    // '\r' before it is trimmed by the lenient parser).
+    let mut start = 0;
+    let mut number = 0;
+    for end in memchr::memchr_iter(b'\n', text.as_bytes()) {
+        number += 1;
+        one(number, start, end);
+        start = end + 1;
+    }
+    if start < text.len() {
+        one(number + 1, start, text.len());
+    }
+    skipped
+}
+
+/// The spans of `line` when it is exactly what curl's form writes for the cookie that
+/// [`parse_line`] reads from it; `None` for anything else (comments, blank lines, lenient
+/// forms, lines longer than 65,535 bytes), which the lenient parser then reads.
+fn exact_form(line: &str) -> Option<Spans> {
+    let b = line.as_bytes();
+    let len = u16::try_from(b.len()).ok()?;
+    if b.last() == Some(&b'\r') {
+        return None;
+    }
+    let http_only = b.starts_with(HTTP_ONLY_PREFIX.as_bytes());
+    let mut i = if http_only { HTTP_ONLY_PREFIX.len() } else { 0 };
+    let include_subdomains = b.get(i) == Some(&b'.');
+    if include_subdomains {
+        i += 1;
+    }
+    // A domain that normalizing leaves as it is: no upper case, port, brackets or spaces.
+    let domain_start = i;
+    let domain_end = scan(b, i, |c| PLAIN_DOMAIN[usize::from(c)])?;
+    if domain_end == domain_start {
+        return None;
+    }
+    i = flag(b, domain_end + 1, include_subdomains)?;
+    if b.get(i) != Some(&b'/') {
+        return None;
+    }
+    let path_end = scan(b, i, |_| true)?;
+    let (secure, i) = match flag(b, path_end + 1, true) {
+        Some(next) => (true, next),
+        None => (false, flag(b, path_end + 1, false)?),
+    };
+    // The expiry: 0, or a number without a sign or leading zeros that fits in an i64.
+    let negative = b.get(i) == Some(&b'-');
+    let digits = i + usize::from(negative);
+    let expiry_end = scan(b, digits, |c| c.is_ascii_digit())?;
+    let expires = match b.get(digits..expiry_end)? {
+        [] => return None,
+        [b'0'] if !negative => 0,
+        [b'0', ..] => return None,
+        number => number.iter().try_fold(0i64, |v, d| {
+            let d = i64::from(d - b'0');
+            let v = v.checked_mul(10)?;
+            if negative {
+                v.checked_sub(d)
+            } else {
+                v.checked_add(d)
+            }
+        })?,
+    };
+    let name_start = expiry_end + 1;
+    let name_end = scan(b, name_start, |_| true)?;
+    // `trim` would change a name with white space (ASCII or not) at either end.
+    let graphic = |at: usize| b.get(at).is_some_and(u8::is_ascii_graphic);
+    if name_start >= name_end || !graphic(name_start) || !graphic(name_end - 1) {
+        return None;
+    }
+    let ends = [domain_end, path_end, expiry_end, name_end, b.len()];
+    Some(Spans {
+        expires,
+        // Every offset is at most the line's length, which fits.
+        ends: ends.map(|x| u16::try_from(x).unwrap_or(len)),
+        http_only,
+        include_subdomains,
+        secure,
+    })
+}
+
+/// The bytes a domain left as it is by [`normalize_domain`] is made of here.
+const PLAIN_DOMAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-');
+        c += 1;
+    }
+    t
+};
+
+/// The index of the TAB that ends the field starting at `from`, if every byte before it is
+/// `ok` (fields are short: a loop beats a `memchr` call).
+fn scan(b: &[u8], from: usize, ok: impl Fn(u8) -> bool) -> Option<usize> {
+    let rest = b.get(from..)?;
+    for (k, &c) in rest.iter().enumerate() {
+        if c == b'\t' {
+            return Some(from + k);
+        }
+        if !ok(c) {
+            return None;
+        }
+    }
+    None
+}
+
+/// `TRUE<TAB>` or `FALSE<TAB>` at `at`, as `value` says: the index after it.
+fn flag(b: &[u8], at: usize, value: bool) -> Option<usize> {
+    let text: &[u8] = if value { b"TRUE\t" } else { b"FALSE\t" };
+    b.get(at..)?.starts_with(text).then_some(at + text.len())
 }
 
 /// The flags and expiry of a cookie line.
@@ -389,15 +539,6 @@ impl Line for Record {
             expires: self.expires,
         };
         (flags, [&self.domain, &self.path, &self.name, &self.value])
-    }
-}
-
-impl Line for CompactRecord {
-    fn parts(&self) -> (Flags, [&str; 4]) {
-        (
-            self.flags,
-            [self.domain(), self.path(), self.name(), self.value()],
-        )
     }
 }
 
@@ -495,11 +636,11 @@ mod tests {
             let mut out = Vec::new();
             r.write_line(&mut out).expect("write to memory");
             assert_eq!(String::from_utf8(out).expect("utf-8"), format!("{r}\n"));
-            let mut compact = Vec::new();
-            let c = parse_compact(&r.to_string()).records.remove(0);
-            c.write_line(&mut compact).expect("write to memory");
-            assert_eq!(String::from_utf8(compact).expect("utf-8"), format!("{r}\n"));
-            assert_eq!(c.to_record(), r);
+            let line = r.to_string();
+            let spans = exact_form(&line).expect("curl's form");
+            let mut copy = Vec::new();
+            write_fields(&mut copy, spans.flags(), spans.fields(&line)).expect("write to memory");
+            assert_eq!(String::from_utf8(copy).expect("utf-8"), format!("{r}\n"));
         }
     }
 
@@ -644,6 +785,63 @@ mod tests {
         );
         assert_eq!(p.records.len(), 2);
         assert_eq!(p.skipped, vec![(3, LineError::TooFewFields(1))]);
+    }
+
+    /// A line read as exact is one that writing gives back byte for byte, with the fields
+    /// the lenient parser reads; every other line goes to the lenient parser.
+    #[test]
+    fn exact_form_is_exactly_what_writing_gives_back() {
+        let mut lines: Vec<String> = [
+            "a.com\tFALSE\t/\tFALSE\t0\tn\tv",
+            ".a.com\tTRUE\t/p q\tTRUE\t-5\tn\tv\tw=x ",
+            "#HttpOnly_..a.com\tTRUE\t/\tFALSE\t9223372036854775807\tn\t",
+            "127.0.0.1\tFALSE\t/\tFALSE\t-9223372036854775808\tn\tv\r",
+            "A.com\tFALSE\t/\tFALSE\t0\tn\tv",
+            "a.com\tTRUE\t/\tFALSE\t0\tn\tv",
+            ".a.com\tFALSE\t/\tFALSE\t0\tn\tv",
+            ".\tTRUE\t/\tFALSE\t0\tn\tv",
+            "a.com:80\tFALSE\t/\tFALSE\t0\tn\tv",
+            "a.com\tfalse\t/\tFALSE\t0\tn\tv",
+            "a.com\tFALSE\tp\tFALSE\t0\tn\tv",
+            "a.com\tFALSE\t/\tFALSE\t\tn\tv",
+            "a.com\tFALSE\t/\tFALSE\t00\tn\tv",
+            "a.com\tFALSE\t/\tFALSE\t-0\tn\tv",
+            "a.com\tFALSE\t/\tFALSE\t+5\tn\tv",
+            "a.com\tFALSE\t/\tFALSE\t99999999999999999999\tn\tv",
+            "a.com\tFALSE\t/\tFALSE\t0\t n\tv",
+            "a.com\tFALSE\t/\tFALSE\t0\tn\u{a0}\tv",
+            "a.com\tFALSE\t/\tFALSE\t0\t\tv",
+            "a.com\tFALSE\t/\tFALSE\t0\tn",
+            "a.com\tFALSE\tTRUE\t0\tn\tv",
+            "#a.com\tFALSE\t/\tFALSE\t0\tn\tv",
+            "#HttpOnly_#a\tFALSE\t/\tFALSE\t0\tn\tv",
+            "",
+        ]
+        .map(String::from)
+        .into();
+        lines.push(format!(
+            "a.com\tFALSE\t/\tFALSE\t0\tn\t{}",
+            "v".repeat(70_000)
+        ));
+        for name in ["curl-7.88.1.txt", "wget-1.21.3.txt", "python-3.11.7.txt"] {
+            let path = format!("{}/fixtures/cookies/{name}", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&path).expect("fixture");
+            lines.extend(text.lines().map(String::from));
+        }
+        let mut exact = 0;
+        for line in &lines {
+            let lenient = parse_line(line);
+            let Some(spans) = exact_form(line) else {
+                continue;
+            };
+            exact += 1;
+            let mut copy = Vec::new();
+            write_fields(&mut copy, spans.flags(), spans.fields(line)).expect("write to memory");
+            assert_eq!(String::from_utf8(copy).expect("utf-8"), format!("{line}\n"));
+            let r = lenient.expect("valid").expect("a cookie");
+            assert_eq!(r.parts(), (spans.flags(), spans.fields(line)), "{line:?}");
+        }
+        assert!(exact >= 8, "{exact}");
     }
 
     fn fixture(name: &str) -> Parsed {

@@ -5,24 +5,26 @@
 //! host) and remembers what the run changed so that saving can merge with other processes.
 
 use std::collections::{HashMap, HashSet};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use cookie_store::{Cookie, CookieStore, RawCookie, StoreAction};
 use url::{Host, Url};
 
 use super::jar::{self, Changes, FileStamp, Key};
-use super::netscape::{CompactRecord, Line, Record};
+use super::netscape::{self, Line, Record};
 use super::pending::FileCookies;
 use super::{CookieError, CookieOptions, CookieSource};
+
+/// From this many cookies on, `finish` frees the jar on a background thread.
+const BACKGROUND_FREE_MIN: usize = 10_000;
 
 /// The cookie state of one run.
 ///
 /// Cookies read from files wait in `files` and enter the `cookie_store` only when a response
 /// for a host they could match arrives: a 100,000-cookie jar then costs one parse, not
-/// 100,000 conversions, and saving an unchanged jar needs no second parse.
-/// From this many cookies on, `finish` frees the jar on a background thread.
-const BACKGROUND_FREE_MIN: usize = 10_000;
-
+/// 100,000 conversions, and saving an unchanged jar needs no second parse: the lines of the
+/// cookies the run left alone are copied from the text read.
 #[derive(Debug)]
 pub struct CookieSession {
     store: CookieStore,
@@ -32,6 +34,12 @@ pub struct CookieSession {
     loaded: Vec<Loaded>,
     changes: Changes,
     options: CookieOptions,
+}
+
+/// One cookie in save order: a file cookie the run left alone (by index), or the store's.
+enum Saved<'a> {
+    File(usize),
+    Store(&'a Record),
 }
 
 /// A file read at open.
@@ -79,24 +87,22 @@ impl CookieSession {
             {
                 continue;
             }
-            let (records, stamp) = match jar::read_stamped(&path)? {
+            let (text, stamp) = match jar::read_stamped(&path)? {
                 Some(r) => r,
-                None if missing_ok => (Vec::new(), None),
+                None if missing_ok => (String::new(), None),
                 None => return Err(CookieError::Missing { path }),
             };
             let junk = session.options.junk_session;
-            let records: Vec<CompactRecord> = records
-                .into_iter()
-                .filter(|r| {
-                    !(r.flags.expires.is_some_and(|e| e <= now)
-                        || junk && r.flags.expires.is_none())
-                })
-                .collect();
-            let keep =
-                (!session.is_target(&path)).then(|| records.iter().map(Line::to_record).collect());
-            for r in records {
-                session.files.push(r);
-            }
+            let first = session.files.len();
+            let skipped = session.files.load(text, |f| {
+                !(f.expires.is_some_and(|e| e <= now) || junk && f.expires.is_none())
+            });
+            jar::warn_skipped(&path, &skipped);
+            let keep = (!session.is_target(&path)).then(|| {
+                (first..session.files.len())
+                    .map(|i| session.files.get(i).to_record())
+                    .collect()
+            });
             session.loaded.push(Loaded {
                 path,
                 stamp,
@@ -222,10 +228,15 @@ impl CookieSession {
     /// Every unexpired cookie the session holds now (not the literal ones), in save order.
     pub fn cookies(&self) -> Vec<Record> {
         let current = self.store_versions();
-        self.in_order(&current)
-            .into_iter()
-            .map(|l| l.to_record())
-            .collect()
+        let mut out = Vec::new();
+        let _ = self.each_in_order(&current, |c| -> Result<(), std::convert::Infallible> {
+            out.push(match c {
+                Saved::File(i) => self.files.get(i).to_record(),
+                Saved::Store(r) => r.clone(),
+            });
+            Ok(())
+        });
+        out
     }
 
     /// The store's unexpired cookies by key (the few a run touched).
@@ -237,23 +248,30 @@ impl CookieSession {
             .collect()
     }
 
-    /// Save order: file cookies where they were (the store's version of the ones that moved
-    /// there, none for the deleted), then the new ones, sorted.
-    fn in_order<'a>(&'a self, current: &'a HashMap<Key, Record>) -> Vec<&'a dyn Line> {
-        let mut out = Vec::with_capacity(self.files.len() + current.len());
+    /// Hands `each` the cookies in save order: file cookies where they were (the store's
+    /// version of the ones that moved there, none for the deleted), then the new ones,
+    /// sorted.
+    fn each_in_order<'a, E>(
+        &'a self,
+        current: &'a HashMap<Key, Record>,
+        mut each: impl FnMut(Saved<'a>) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut placed: HashSet<Key> = HashSet::new();
         // A file cookie that did not move can still be replaced or deleted by a response
         // (a domain cookie over a host-only one of the same name): only the few keys the
         // run changed can do that.
         let mut replaced = vec![false; self.files.len()];
         for (domain, path, name) in self.changes.keys() {
-            for &i in self.files.indexes_of(domain) {
+            for i in self.files.indexes_of(domain) {
                 let r = self.files.get(i);
-                replaced[i] |= r.path() == path && r.name() == name;
+                if let Some(slot) = replaced.get_mut(i) {
+                    *slot |= r.path() == path && r.name() == name;
+                }
             }
         }
-        for (i, (moved, r)) in self.files.iter().enumerate() {
-            if moved {
+        for (i, replaced) in replaced.into_iter().enumerate() {
+            if self.files.moved(i) {
+                let r = self.files.get(i);
                 let key = (
                     r.domain().to_owned(),
                     r.path().to_owned(),
@@ -262,10 +280,10 @@ impl CookieSession {
                 if let Some(now) = current.get(&key)
                     && placed.insert(key)
                 {
-                    out.push(now as &dyn Line);
+                    each(Saved::Store(now))?;
                 }
-            } else if !replaced[i] {
-                out.push(r as &dyn Line);
+            } else if !replaced {
+                each(Saved::File(i))?;
             }
         }
         let mut new: Vec<&Record> = current
@@ -274,8 +292,36 @@ impl CookieSession {
             .map(|(_, r)| r)
             .collect();
         new.sort_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
-        out.extend(new.into_iter().map(|r| r as &dyn Line));
-        out
+        new.into_iter().try_for_each(|r| each(Saved::Store(r)))
+    }
+
+    /// Writes the jar: the header, then the cookies in save order that [`Self::keeps`]
+    /// (file cookies untouched by the run copied from the file's text).
+    fn write_in_order(
+        &self,
+        current: &HashMap<Key, Record>,
+        now: i64,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        out.write_all(netscape::HEADER.as_bytes())?;
+        let mut run = 0..0;
+        self.each_in_order(current, |c| match c {
+            Saved::File(i)
+                if self
+                    .files
+                    .flags(i)
+                    .is_some_and(|f| self.keeps(f.expires, now)) =>
+            {
+                self.files.write(i, &mut run, out)
+            }
+            Saved::File(_) => Ok(()),
+            Saved::Store(r) if self.keeps(r.expires, now) => {
+                self.files.flush(&mut run, out)?;
+                r.write_line(out)
+            }
+            Saved::Store(_) => Ok(()),
+        })?;
+        self.files.flush(&mut run, out)
     }
 
     /// Saves the jar where the options say (`--jar`, `-c`): atomic, 0600, under a lock. A
@@ -286,17 +332,23 @@ impl CookieSession {
         let now = jar::now();
         let current = self.store_versions();
         for target in self.targets() {
+            let ours =
+                |out: &mut BufWriter<&mut dyn Write>| self.write_in_order(&current, now, out);
             if jar::is_stdio(&target) {
-                jar::save(&target, &self.for_save(self.in_order(&current), now))?;
+                jar::save_with(&target, ours)?;
                 continue;
             }
             let lock = jar::lock(&target)?;
             match self.merged_for(&target, now)? {
-                Some(merged) => jar::save(
-                    &target,
-                    &self.for_save(merged.iter().map(|r| r as &dyn Line).collect(), now),
-                )?,
-                None => jar::save(&target, &self.for_save(self.in_order(&current), now))?,
+                Some(merged) => {
+                    let lines: Vec<&dyn Line> = merged
+                        .iter()
+                        .filter(|r| self.keeps(r.expires, now))
+                        .map(|r| r as &dyn Line)
+                        .collect();
+                    jar::save(&target, &lines)?
+                }
+                None => jar::save_with(&target, ours)?,
             }
             drop(lock);
         }
@@ -330,12 +382,10 @@ impl CookieSession {
         Ok(Some(jar::merge(disk, extra, &self.changes, now)))
     }
 
-    fn for_save<'a>(&self, records: Vec<&'a dyn Line>, now: i64) -> Vec<&'a dyn Line> {
-        records
-            .into_iter()
-            .filter(|r| r.expires().is_none_or(|e| e > now))
-            .filter(|r| !(self.options.discard_session && r.expires().is_none()))
-            .collect()
+    /// Whether saving at `now` writes a cookie that `expires`: not expired, and not a session cookie under
+    /// `--discard-session`.
+    fn keeps(&self, expires: Option<i64>, now: i64) -> bool {
+        expires.is_none_or(|e| e > now) && !(self.options.discard_session && expires.is_none())
     }
 }
 

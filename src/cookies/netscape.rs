@@ -265,30 +265,28 @@ fn normalize_domain(field: &str) -> Option<std::borrow::Cow<'_, str>> {
 
 /// A parsed file: the cookies, and the lines that were skipped (1-based number, why).
 #[derive(Debug)]
-pub struct Parsed<T = Record> {
-    pub records: Vec<T>,
+pub struct Parsed {
+    pub records: Vec<Record>,
     pub skipped: Vec<(usize, LineError)>,
 }
 
-/// Parses a whole file.
+/// Parses a whole file into owned records (the one line reader, [`parse_items`], with its
+/// exact-form lines copied out).
 pub fn parse(text: &str) -> Parsed {
-    parse_into(text, |p| p.into_record())
-}
-
-fn parse_into<T>(text: &str, make: impl Fn(Parts<'_>) -> T) -> Parsed<T> {
-    let mut parsed = Parsed {
-        // About 80 bytes a line: one allocation instead of a doubling series.
-        records: Vec::with_capacity(text.len() / 64),
-        skipped: Vec::new(),
-    };
-    for (i, line) in text.lines().enumerate() {
-        match parse_parts(line) {
-            Ok(Some(p)) => parsed.records.push(make(p)),
-            Ok(None) => {}
-            Err(e) => parsed.skipped.push((i + 1, e)),
-        }
-    }
-    parsed
+    // About 80 bytes a line: one allocation instead of a doubling series.
+    let mut records = Vec::with_capacity(text.len() / 64);
+    let skipped = parse_items(text, |item| {
+        records.push(match item {
+            Item::Exact { start, spans } => {
+                let line = text
+                    .get(start..start + spans.line_len())
+                    .unwrap_or_default();
+                (spans.flags(), spans.fields(line)).to_record()
+            }
+            Item::Other(r) => r,
+        });
+    });
+    Parsed { records, skipped }
 }
 
 /// A cookie line in curl's exact form (what [`Line::write_line`] writes for it, less the
@@ -527,6 +525,13 @@ pub trait Line {
             name: name.to_owned(),
             value: value.to_owned(),
         }
+    }
+}
+
+/// A cookie given as its flags and fields.
+impl Line for (Flags, [&str; 4]) {
+    fn parts(&self) -> (Flags, [&str; 4]) {
+        *self
     }
 }
 

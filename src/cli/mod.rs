@@ -14,14 +14,17 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::error::{Error, Exit, code};
 
+pub mod batch;
 pub mod common;
 pub mod cookies;
 pub mod fetch;
+pub mod json_out;
 pub mod pop3;
 pub mod qs;
 pub mod send;
 pub mod unpack;
 pub mod url;
+pub mod url_template;
 
 /// postie: HTTP and mail client work for scripts.
 #[derive(Debug, Parser)]

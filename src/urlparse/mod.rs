@@ -22,6 +22,7 @@ pub mod codec;
 pub mod join;
 mod printable;
 pub mod pyrepr;
+pub mod pyvalue;
 pub mod query;
 pub mod quote;
 pub mod split;

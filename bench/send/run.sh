@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# postie send against its anchors, in one run (see README, "perf: send"):
+# postie send against its anchors, in one run (write-up: bench/send/RESULTS.md):
 #   N messages (default 500) with a 100 KB attachment each, to a local aiosmtpd sink and to
 #   a local Postfix, plain and STARTTLS+AUTH, sent by
 #   - postie send --batch (one connection),

@@ -399,7 +399,8 @@ fn get(a: &GetArgs) -> Result<Exit, Error> {
     let mut batch = Batch::new("url get");
     for_each_input(&a.urls, &mut batch, |batch, input, raw| {
         let mark = batch.buf.len();
-        let r = input.and_then(|url| render(&pieces, url, &a.flags, &mut batch.buf));
+        let (scheme, fragments) = (&a.flags.default_scheme, !a.flags.no_fragments);
+        let r = input.and_then(|url| render(&pieces, url, scheme, fragments, &mut batch.buf));
         if let Err(e) = r {
             batch.buf.truncate(mark);
             batch.buf.push(b'\n');

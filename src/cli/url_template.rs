@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 
 use crate::cli::CliError;
-use crate::cli::url::SplitFlags;
 use crate::urlparse::query::for_each_pair;
 use crate::urlparse::{self, PyError, QsOptions, split};
 
@@ -69,14 +68,16 @@ pub(crate) fn parse_template(t: &str) -> Result<Vec<Piece>, CliError> {
     Ok(pieces)
 }
 
-/// Renders one URL through the template; reading `{port}` may fail, as in Python.
+/// Renders one URL (parsed as `urlparse(url, default_scheme, allow_fragments)`) through the
+/// template; reading `{port}` may fail, as in Python.
 pub(crate) fn render(
     pieces: &[Piece],
     url: &str,
-    flags: &SplitFlags,
+    default_scheme: &str,
+    allow_fragments: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), PyError> {
-    let p = urlparse::urlparse(url, &flags.default_scheme, !flags.no_fragments)?;
+    let p = urlparse::urlparse(url, default_scheme, allow_fragments)?;
     for piece in pieces {
         match piece {
             Piece::Literal(s) => out.extend_from_slice(s.as_bytes()),

@@ -8,10 +8,16 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// A `Command` for the postie binary under test, with a clean config environment.
+/// A `Command` for the postie binary under test, with a clean config environment: no proxy
+/// variables, and no home, config folder or .netrc of the user running the tests (a test that
+/// wants one sets it on the returned command).
 pub fn postie() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_postie"));
-    cmd.env_remove("http_proxy")
+    cmd.env("HOME", "/nonexistent-postie-home")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("NETRC")
+        .env_remove("http_proxy")
         .env_remove("https_proxy")
         .env_remove("HTTP_PROXY")
         .env_remove("HTTPS_PROXY")

@@ -19,7 +19,7 @@ use lettre::message::header::{
 };
 use lettre::message::{Body, Mailbox, Mailboxes, MultiPart, SinglePart};
 
-use super::SmtpError;
+use super::{SmtpError, headers};
 
 /// One message as the user described it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -116,7 +116,7 @@ impl InlineSpec {
             }
         }
         let cid = cid.unwrap_or_else(|| file_name(&path));
-        if cid.is_empty() || cid.contains(['<', '>', '\r', '\n', ' ']) {
+        if cid.is_empty() || cid.contains(['<', '>', ' ']) || cid.contains(char::is_control) {
             return Err(SmtpError::usage(
                 "--inline",
                 format!("{cid:?} is not a usable Content-ID"),
@@ -149,6 +149,7 @@ fn split_params<'a>(arg: &'a str, keys: &[&str]) -> (&'a str, Vec<(&'a str, &'a 
 }
 
 fn check_mime(flag: &str, value: &str) -> Result<String, SmtpError> {
+    headers::check_text(flag, "the type", value)?;
     ContentType::parse(value)
         .map(|_| value.to_owned())
         .map_err(|_| SmtpError::usage(flag, format!("{value:?} is not a MIME type")))
@@ -166,6 +167,7 @@ pub fn parse_mailboxes(flag: &str, value: &str) -> Result<Vec<Mailbox>, SmtpErro
     if trimmed.is_empty() {
         return Err(SmtpError::usage(flag, "empty address"));
     }
+    headers::check_text(flag, "the address", value)?;
     let list: Mailboxes = trimmed
         .parse()
         .map_err(|_| SmtpError::usage(flag, format!("{value:?} is not a valid address list")))?;
@@ -236,54 +238,41 @@ pub fn compose(spec: &MessageSpec) -> Result<Composed, SmtpError> {
     let mut builder = lettre::Message::builder()
         .from(from)
         .envelope(envelope.clone());
-    for m in to {
-        builder = builder.to(m);
-    }
-    for m in cc {
-        builder = builder.cc(m);
-    }
-    if let Some(r) = &spec.reply_to {
-        for m in parse_mailboxes("--reply-to", r)? {
-            builder = builder.reply_to(m);
+    let reply_to = match &spec.reply_to {
+        Some(r) => parse_mailboxes("--reply-to", r)?,
+        None => Vec::new(),
+    };
+    for (name, list) in [("To", &to), ("Cc", &cc), ("Reply-To", &reply_to)] {
+        if !list.is_empty() {
+            builder = builder.raw_header(headers::address_header(name, list));
         }
     }
     if let Some(s) = &spec.subject {
-        check_header_value("--subject", s)?;
+        headers::check_text("--subject", "the subject", s)?;
         builder = builder.subject(s.clone());
     }
-    let mut message_id = None;
-    for (name, value) in &spec.headers {
-        check_header_value("--header", value)?;
-        let lower = name.to_ascii_lowercase();
-        if MANAGED_HEADERS.contains(&lower.as_str()) {
-            return Err(SmtpError::usage(
-                "--header",
-                format!("{name} is set by its own flag, not by --header"),
-            ));
-        }
-        if lower == "message-id" {
-            message_id = Some(value.trim().to_owned());
-            continue;
-        }
-        let hname = HeaderName::new_from_ascii(name.clone())
-            .map_err(|_| SmtpError::usage("--header", format!("{name:?} is not a header name")))?;
-        builder = builder.raw_header(HeaderValue::new(hname, value.clone()));
-    }
-    builder = builder.message_id(message_id);
+    let builder = extra_headers(builder, &spec.headers)?;
 
     let body = build_body(spec)?;
+    // lettre writes CRLF after a single part's body; when the body already ends a line (or
+    // is empty) that CRLF would be an extra empty line at the end of the message.
+    let trim_final_crlf = matches!(&body, Part::Single(p) if ends_a_line(p.raw_body()));
     let message = match body {
         Part::Single(p) => builder.singlepart(p),
         Part::Multi(m) => builder.multipart(m),
     }
     .map_err(|e| SmtpError::Compose(e.to_string()))?;
+    headers::check_block(message.headers(), "")?;
     let message_id = message
         .headers()
         .get_raw("Message-ID")
         .unwrap_or_default()
         .to_owned();
-    let bytes = message.formatted();
+    let mut bytes = message.formatted();
     drop(message);
+    if trim_final_crlf && bytes.ends_with(b"\r\n") {
+        bytes.truncate(bytes.len() - 2);
+    }
     Ok(Composed {
         bytes,
         envelope,
@@ -291,14 +280,47 @@ pub fn compose(spec: &MessageSpec) -> Result<Composed, SmtpError> {
     })
 }
 
-fn check_header_value(flag: &str, value: &str) -> Result<(), SmtpError> {
-    if value.contains(['\r', '\n', '\0']) {
-        return Err(SmtpError::usage(
-            flag,
-            "a header value may not contain CR, LF or NUL",
-        ));
+/// Adds the `-H` (or batch `headers`) fields: valid names only, none postie sets itself, each
+/// name once; `Message-ID` replaces the generated one.
+fn extra_headers(
+    mut builder: lettre::message::MessageBuilder,
+    fields: &[(String, String)],
+) -> Result<lettre::message::MessageBuilder, SmtpError> {
+    let mut message_id = None;
+    let mut seen: Vec<String> = Vec::new();
+    for (name, value) in fields {
+        headers::check_field_name("--header", name)?;
+        headers::check_text("--header", &format!("the value of {name}"), value)?;
+        let lower = name.to_ascii_lowercase();
+        if MANAGED_HEADERS.contains(&lower.as_str()) {
+            return Err(SmtpError::usage(
+                "--header",
+                format!("{name} is set by its own flag, not by --header"),
+            ));
+        }
+        if seen.contains(&lower) {
+            // lettre keeps one field per name: a second one would silently replace the first.
+            return Err(SmtpError::usage(
+                "--header",
+                format!("{name} is given twice (postie writes one field per name)"),
+            ));
+        }
+        seen.push(lower);
+        if name.eq_ignore_ascii_case("message-id") {
+            message_id = Some(value.trim().to_owned());
+            continue;
+        }
+        let hname = HeaderName::new_from_ascii(name.clone())
+            .map_err(|_| SmtpError::usage("--header", format!("{name:?} is not a header name")))?;
+        builder = builder.raw_header(HeaderValue::new(hname, value.clone()));
     }
-    Ok(())
+    Ok(builder.message_id(message_id))
+}
+
+/// Whether an encoded body ends a line already (or is empty), so the message needs no
+/// further line end.
+fn ends_a_line(raw: &[u8]) -> bool {
+    raw.is_empty() || raw.ends_with(b"\r\n")
 }
 
 enum Part {
@@ -307,7 +329,10 @@ enum Part {
 }
 
 fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
-    let text = SinglePart::plain(normalize_newlines(spec.body.as_deref().unwrap_or("")));
+    let text = checked(
+        "--body",
+        SinglePart::plain(text_lines(spec.body.as_deref().unwrap_or(""))),
+    )?;
     let main = match &spec.html {
         None if spec.inline.is_empty() => Part::Single(text),
         None => {
@@ -317,7 +342,7 @@ fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
             ));
         }
         Some(html) => {
-            let html_part = SinglePart::html(normalize_newlines(html));
+            let html_part = checked("--html", SinglePart::html(text_lines(html)))?;
             let alt = MultiPart::alternative().singlepart(text);
             if spec.inline.is_empty() {
                 Part::Multi(alt.singlepart(html_part))
@@ -343,12 +368,25 @@ fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
     Ok(Part::Multi(mixed))
 }
 
-/// CRLF line ends for text: lone CR and lone LF both become CRLF (lettre converts LF only).
-fn normalize_newlines(text: &str) -> String {
-    if !text.contains('\r') {
-        return text.to_owned();
+/// The text as it goes into a part: lone CR and lone LF both become CRLF (lettre converts
+/// LF only), and a last line without its line end gets one, as RFC 5321 needs for the last
+/// line of a message. Nothing else is added: the part's decoded content is exactly this text.
+fn text_lines(text: &str) -> String {
+    let mut out = if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        text.to_owned()
+    };
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
     }
-    text.replace("\r\n", "\n").replace('\r', "\n")
+    out
+}
+
+/// A part whose headers pass [`headers::check_block`]; `flag` names its input.
+fn checked(flag: &str, part: SinglePart) -> Result<SinglePart, SmtpError> {
+    headers::check_block(part.headers(), flag)?;
+    Ok(part)
 }
 
 fn read_file(flag: &'static str, path: &Path) -> Result<Vec<u8>, SmtpError> {
@@ -389,12 +427,15 @@ fn content_type_for(path: &Path, given: Option<&str>, name: &str) -> ContentType
 }
 
 /// The `name=` parameter value: plain when it is printable ASCII without quotes or
-/// backslashes, else RFC 2047 encoded words (what Outlook reads), each under 76 octets.
+/// backslashes and short enough for ` name="…"` to fit a 78-octet line, else RFC 2047
+/// encoded words (what Outlook reads), each under 76 octets, so lettre can fold between
+/// them (a long plain name cannot be folded: RFC 5322 folds only at whitespace).
 fn rfc2047_param(name: &str) -> String {
     use base64::Engine as _;
-    if name
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    if name.len() <= 70
+        && name
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
     {
         return name.to_owned();
     }
@@ -423,27 +464,31 @@ fn rfc2047_param(name: &str) -> String {
 }
 
 fn attachment_part(spec: &AttachSpec) -> Result<SinglePart, SmtpError> {
-    let bytes = read_file("--attach", &spec.path)?;
     let name = spec.name.clone().unwrap_or_else(|| file_name(&spec.path));
+    headers::check_text("--attach", "the attachment name", &name)?;
+    let bytes = read_file("--attach", &spec.path)?;
     let ct = content_type_for(&spec.path, spec.content_type.as_deref(), &name);
-    Ok(SinglePart::builder()
+    let part = SinglePart::builder()
         .header(ct)
         .header(ContentDisposition::attachment(&name))
-        .body(base64_body(bytes)))
+        .body(base64_body(bytes));
+    checked("--attach", part)
 }
 
 fn inline_part(spec: &InlineSpec) -> Result<SinglePart, SmtpError> {
-    let bytes = read_file("--inline", &spec.path)?;
     let name = file_name(&spec.path);
+    headers::check_text("--inline", "the file name", &name)?;
+    let bytes = read_file("--inline", &spec.path)?;
     let ct = content_type_for(&spec.path, spec.content_type.as_deref(), &name);
-    Ok(SinglePart::builder()
+    let part = SinglePart::builder()
         .header(ct)
         .header(ContentDisposition::inline_with_name(&name))
         .header(lettre::message::header::ContentId::from(format!(
             "<{}>",
             spec.cid
         )))
-        .body(base64_body(bytes)))
+        .body(base64_body(bytes));
+    checked("--inline", part)
 }
 
 /// Checks, before connecting, that every file a message names can be opened.

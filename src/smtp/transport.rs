@@ -325,7 +325,8 @@ impl Session {
                     stage: stage.describe(),
                 });
             }
-            self.settings.log(&format!("< {}", buf.trim_end()));
+            self.settings
+                .log(&format!("< {}", super::printable(buf.trim_end())));
             let Some((code, last, text)) = parse_reply_line(&buf) else {
                 self.broken = true;
                 return Err(SmtpError::Protocol {
@@ -513,7 +514,7 @@ fn authenticate(session: &mut Session, user: &str, password: &Secret) -> Result<
             offered: if offered.is_empty() {
                 "none".to_owned()
             } else {
-                offered.join(", ")
+                super::printable(&offered.join(", ")).into_owned()
             },
         });
     };

@@ -442,8 +442,9 @@ fn rfc2047_param(name: &str) -> String {
     let mut words = Vec::new();
     let mut chunk = String::new();
     for c in name.chars() {
-        // 45 input octets -> 60 base64 chars + 12 of framing: under 76.
-        if chunk.len() + c.len_utf8() > 45 {
+        // 42 input octets -> 56 base64 chars + 12 of framing: with ` name="` and the closing
+        // quote a folded line stays within 78 octets.
+        if chunk.len() + c.len_utf8() > 42 {
             words.push(std::mem::take(&mut chunk));
         }
         chunk.push(c);

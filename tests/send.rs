@@ -539,6 +539,9 @@ const BODIES: &[&str] = &[
     "Grüße aus Köln\n",
     "Grüße aus Köln",
     "Grüße aus Köln \n\n",
+    "hello wörld, mostly ASCII\n",
+    "hello wörld, mostly ASCII \n\n",
+    "hello wörld, mostly ASCII",
     "ÄÖÜ äöü ß\n",
     "ÄÖÜ äöü ß\n\n\n",
     "\n\n",
@@ -625,11 +628,20 @@ fn text_bodies_arrive_exactly_on_every_composition_path() {
                 "{what}"
             );
             let html = with_html.then_some(html.as_str());
-            encodings.insert(assert_exact_body(&received, body, html, &what));
+            let encoding = assert_exact_body(&received, body, html, &what);
+            encodings.insert((encoding, body.is_ascii()));
         }
     }
-    let want = ["7bit", "base64", "quoted-printable"];
-    assert!(want.iter().all(|e| encodings.contains(*e)), "{encodings:?}");
+    // Covered: ASCII 7bit and quoted-printable, non-ASCII quoted-printable and base64.
+    for want in [
+        ("7bit", true),
+        ("quoted-printable", true),
+        ("quoted-printable", false),
+        ("base64", false),
+    ] {
+        let want = (want.0.to_owned(), want.1);
+        assert!(encodings.contains(&want), "{want:?} not in {encodings:?}");
+    }
 }
 
 #[test]

@@ -6,7 +6,10 @@
 //! only in the envelope, one RCPT per distinct address, attachments always base64 (lettre
 //! would send short-line `Vec<u8>` bodies as 7bit with bare LF), text bodies with CRLF and
 //! lines within 998 octets (lettre picks quoted-printable or base64 for long or non-ASCII
-//! lines), non-ASCII attachment names as RFC 2231 `filename*` plus an RFC 2047 `name=`.
+//! lines) whose decoded content is exactly the input text (one final line end added only
+//! when it had none; lettre's own CRLF after a single part is dropped when it would be an
+//! extra empty line), non-ASCII attachment names as RFC 2231 `filename*` plus an RFC 2047
+//! `name=`, and the header rules of [`headers`] on every header.
 //! Each attachment is read once and encoded once, so a big file costs its base64 text plus
 //! the formatted message, not more copies. It does not open connections.
 
@@ -706,6 +709,46 @@ mod tests {
         s.cc.clear();
         s.bcc.clear();
         assert!(compose(&s).is_err());
+    }
+
+    #[test]
+    fn a_single_text_part_ends_exactly_where_the_text_does() {
+        for (body, want) in [
+            ("", ""),
+            ("x", "x\r\n"),
+            ("x\n", "x\r\n"),
+            ("x\n\n", "x\r\n\r\n"),
+            ("a\rb\r\n\r", "a\r\nb\r\n\r\n"),
+            ("hello wörld\n", "hello w=C3=B6rld\r\n"),
+            ("hello wörld \n\n", "hello w=C3=B6rld=20\r\n\r\n"),
+            ("äöü\n", "w6TDtsO8DQo=\r\n"),
+        ] {
+            let mut s = spec();
+            s.body = Some(body.into());
+            let c = compose(&s).expect("composes");
+            let at = c
+                .bytes
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .expect("header end");
+            assert_eq!(
+                String::from_utf8_lossy(&c.bytes[at + 4..]),
+                want,
+                "body {body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn parts_of_a_multipart_end_exactly_where_their_text_does() {
+        let mut s = spec();
+        s.body = Some("x\n\n".into());
+        s.html = Some("<p>h</p>".into());
+        let c = compose(&s).expect("composes");
+        let text = String::from_utf8_lossy(&c.bytes);
+        // The CRLF before a delimiter belongs to the delimiter (RFC 2046 5.1.1).
+        assert!(text.contains("7bit\r\n\r\nx\r\n\r\n\r\n--"), "{text}");
+        assert!(text.contains("7bit\r\n\r\n<p>h</p>\r\n\r\n--"), "{text}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! SMTP submission (`postie send`): message composition over lettre's builder
-//! ([`compose`](mod@compose)), the session with lettre's command types and SASL mechanisms over a socket
+//! ([`compose`](mod@compose)) under our header rules ([`headers`]), the session with lettre's command types and SASL mechanisms over a socket
 //! we own, with our own deadline and policies ([`transport`]; TLS by `crate::tls::TlsClient`), JSON
 //! Lines batches over one connection ([`batch`]), and the mapping of replies and I/O errors
 //! to our kinds and exit codes ([`classify`]).

@@ -932,6 +932,24 @@ fn control_characters_never_reach_a_header() {
 }
 
 #[test]
+fn helo_name_cannot_add_a_command() {
+    let fake = FakeSmtp::start(Behavior::default());
+    for helo in ["x\r\nRCPT TO:<evil@example.org>", "two words", ""] {
+        let out = run(basic(&mut send()).args([
+            "--server",
+            &fake.url(),
+            "--tls",
+            "none",
+            "--helo",
+            helo,
+        ]));
+        assert_code(&out, 2);
+        assert!(text(&out).1.contains("--helo"), "{}", text(&out).1);
+    }
+    assert_eq!(fake.seen().connections, 0);
+}
+
+#[test]
 fn server_reply_control_characters_are_escaped() {
     let fake = FakeSmtp::start(Behavior::default());
     let out = run(basic(&mut send()).args([

@@ -319,6 +319,7 @@ fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
         allow_insecure_auth: args.allow_insecure_auth,
         verbose: args.verbose,
     };
+    settings.check_helo()?;
     if let Some(user) = args.user.clone().or_else(|| account.user.clone()) {
         check_credential("user name", &user)?;
         // Refuse before asking for a password that would travel in the clear.

@@ -7,6 +7,8 @@ mod certs;
 mod common;
 #[path = "support/smtp_fake.rs"]
 mod smtp_fake;
+#[path = "support/smtp_mime.rs"]
+mod smtp_mime;
 #[path = "support/smtp_peers.rs"]
 mod smtp_peers;
 #[path = "support/smtp_postfix.rs"]
@@ -523,6 +525,471 @@ fn batch_reconnects_when_the_server_drops_and_reports_each_message() {
     );
 }
 
+// ---- exact text bodies (issue 21) ---------------------------------------------------
+
+/// Bodies ending with no line end, one and several, with CR/LF mixes, dot lines, and texts
+/// lettre sends 7bit, quoted-printable and base64.
+const BODIES: &[&str] = &[
+    "",
+    "x",
+    "x\n",
+    "x\n\n\n",
+    "a\r\nb\rc\n\n",
+    ".\n..dot\n.",
+    "Grüße aus Köln\n",
+    "Grüße aus Köln",
+    "Grüße aus Köln \n\n",
+    "hello wörld, mostly ASCII\n",
+    "hello wörld, mostly ASCII \n\n",
+    "hello wörld, mostly ASCII",
+    "ÄÖÜ äöü ß\n",
+    "ÄÖÜ äöü ß\n\n\n",
+    "\n\n",
+];
+
+/// A long line: quoted-printable with soft breaks, twice.
+fn long_body() -> String {
+    format!("{}\n{}", "y".repeat(100), "z".repeat(300))
+}
+
+fn all_bodies() -> Vec<String> {
+    let mut v: Vec<String> = BODIES.iter().map(|b| (*b).to_owned()).collect();
+    v.push(long_body());
+    v
+}
+
+/// Asserts that `message` carries `body` (and `html`) exactly as a reader decodes them, and
+/// that no header line is over 998 octets. Returns the text part's transfer encoding.
+fn assert_exact_body(message: &[u8], body: &str, html: Option<&str>, what: &str) -> String {
+    let leaves = smtp_mime::leaves(message);
+    let text = smtp_mime::body_part(&leaves, "text/plain");
+    assert_eq!(
+        String::from_utf8_lossy(&text.content),
+        String::from_utf8_lossy(&smtp_mime::expected_text(body)),
+        "{what}: text body {body:?} ({})",
+        text.encoding
+    );
+    if let Some(h) = html {
+        let part = smtp_mime::body_part(&leaves, "text/html");
+        assert_eq!(
+            String::from_utf8_lossy(&part.content),
+            String::from_utf8_lossy(&smtp_mime::expected_text(h)),
+            "{what}: html {h:?}"
+        );
+    }
+    for line in smtp_mime::header_lines(message) {
+        assert!(line.len() <= 998, "{what}: header line of {}", line.len());
+    }
+    text.encoding.clone()
+}
+
+/// The message shapes every body is checked in: (html, with an attachment).
+const SHAPES: [(bool, bool); 4] = [(false, false), (true, false), (false, true), (true, true)];
+
+#[test]
+fn text_bodies_arrive_exactly_on_every_composition_path() {
+    let fake = FakeSmtp::start(Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let att = dir.path().join("data.txt");
+    std::fs::write(&att, "attached\n").expect("write");
+    let html_file = dir.path().join("page.html");
+    let mut encodings = std::collections::BTreeSet::new();
+    let mut sent = 0;
+    for (i, body) in all_bodies().iter().enumerate() {
+        let body_file = dir.path().join(format!("body{i}.txt"));
+        std::fs::write(&body_file, body).expect("write");
+        let html = format!("<p>{body}</p>");
+        std::fs::write(&html_file, &html).expect("write");
+        for (with_html, with_att) in SHAPES {
+            let saved = dir.path().join("copy.eml");
+            let mut cmd = send();
+            cmd.args(["--server", &fake.url(), "--tls", "none"])
+                .args(["--from", "a@example.org", "--to", "b@example.org"])
+                .arg("--body-file")
+                .arg(&body_file)
+                .arg("--save")
+                .arg(&saved);
+            if with_html {
+                cmd.arg("--html").arg(&html_file);
+            }
+            if with_att {
+                cmd.arg("-a").arg(&att);
+            }
+            let out = run(&mut cmd);
+            assert_code(&out, 0);
+            sent += 1;
+            let received = fake.seen().messages.last().cloned().expect("received");
+            assert_eq!(fake.seen().messages.len(), sent);
+            let what = format!("html={with_html} attach={with_att}");
+            // What went on the wire is exactly what --save kept.
+            assert_eq!(
+                String::from_utf8_lossy(&received),
+                String::from_utf8_lossy(&std::fs::read(&saved).expect("saved")),
+                "{what}"
+            );
+            let html = with_html.then_some(html.as_str());
+            let encoding = assert_exact_body(&received, body, html, &what);
+            encodings.insert((encoding, body.is_ascii()));
+        }
+    }
+    // Covered: ASCII 7bit and quoted-printable, non-ASCII quoted-printable and base64.
+    for want in [
+        ("7bit", true),
+        ("quoted-printable", true),
+        ("quoted-printable", false),
+        ("base64", false),
+    ] {
+        let want = (want.0.to_owned(), want.1);
+        assert!(encodings.contains(&want), "{want:?} not in {encodings:?}");
+    }
+}
+
+#[test]
+fn dry_run_from_stdin_has_no_extra_line() {
+    // The issue's own reproduction: printf 'x\n' | postie send --dry-run ...
+    for body in all_bodies() {
+        let out = common::run_with_stdin(
+            send().args([
+                "--dry-run",
+                "--from",
+                "a@example.org",
+                "--to",
+                "b@example.org",
+            ]),
+            body.as_bytes(),
+        );
+        assert_code(&out, 0);
+        assert_exact_body(&out.stdout, &body, None, "--dry-run");
+    }
+    let out = common::run_with_stdin(
+        send().args([
+            "--dry-run",
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+        ]),
+        b"x\n",
+    );
+    assert!(out.stdout.ends_with(b"\r\n\r\nx\r\n"), "{:?}", text(&out).0);
+}
+
+/// A batch file with every body in every shape; returns it and the (body, html) per line.
+fn exact_body_batch(dir: &std::path::Path) -> (std::path::PathBuf, Vec<(String, Option<String>)>) {
+    let att = dir.join("data.txt");
+    std::fs::write(&att, "attached\n").expect("write");
+    let mut lines = String::new();
+    let mut want = Vec::new();
+    for body in all_bodies() {
+        for (with_html, with_att) in SHAPES {
+            let mut line = serde_json::json!({"to": "b@example.org", "body": body});
+            let html = with_html.then(|| format!("<b>{body}</b>"));
+            if let Some(h) = &html {
+                line["html"] = h.clone().into();
+            }
+            if with_att {
+                line["attach"] = att.display().to_string().into();
+            }
+            lines.push_str(&line.to_string());
+            lines.push('\n');
+            want.push((body.clone(), html));
+        }
+    }
+    let batch = dir.join("bodies.jsonl");
+    std::fs::write(&batch, lines).expect("write");
+    (batch, want)
+}
+
+#[test]
+fn batch_text_bodies_arrive_exactly() {
+    let fake = FakeSmtp::start(Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (batch, want) = exact_body_batch(dir.path());
+    let out = run(send()
+        .args(["--server", &fake.url(), "--tls", "none"])
+        .args(["--from", "a@example.org", "--batch"])
+        .arg(&batch));
+    assert_code(&out, 0);
+    let seen = fake.seen();
+    assert_eq!(seen.messages.len(), want.len());
+    for (i, (msg, (body, html))) in seen.messages.iter().zip(&want).enumerate() {
+        assert_exact_body(msg, body, html.as_deref(), &format!("batch line {i}"));
+    }
+}
+
+// ---- header injection, folding, control characters (issue 10) -------------------------
+
+fn raw_has(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A message to `fake` with `args` added; --from only when `args` has none.
+fn minimal<'a, S: AsRef<std::ffi::OsStr>>(
+    cmd: &'a mut Command,
+    fake: &FakeSmtp,
+    args: &[S],
+) -> &'a mut Command {
+    cmd.args(["--server", &fake.url(), "--tls", "none"]).args([
+        "--to",
+        "b@example.org",
+        "--body",
+        "x",
+    ]);
+    if !args.iter().any(|a| a.as_ref() == "--from") {
+        cmd.args(["--from", "a@example.org"]);
+    }
+    cmd.args(args)
+}
+
+#[test]
+fn bad_header_names_are_refused_in_flags_and_batch() {
+    let fake = FakeSmtp::start(Behavior::default());
+    for (header, needle) in [
+        ("X-A\r\nBcc: evil@example.org", "not a header name"),
+        ("X-A\nBcc: evil@example.org", "not a header name"),
+        ("X\r.\r\nY: v", "not a header name"),
+        ("X A: v", "not a header name"),
+        ("X-Ä: v", "not a header name"),
+        ("X-Dup: 1", "given twice"),
+    ] {
+        let mut cmd = send();
+        basic(&mut cmd).args(["--server", &fake.url(), "--tls", "none", "-H", header]);
+        if header.starts_with("X-Dup") {
+            cmd.args(["-H", "x-dup: 2"]);
+        }
+        let out = run(&mut cmd);
+        assert_code(&out, 2);
+        let err = text(&out).1;
+        assert!(err.contains(needle), "{header:?}: {err}");
+        assert!(!err.contains(['\r', '\0']), "{err:?}");
+    }
+    assert_eq!(fake.seen().connections, 0);
+    // In a batch: the bad lines fail, the others go.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines = [
+        serde_json::json!({"to": "b@example.org", "subject": "ok1", "headers": {"X-Fine": "1"}}),
+        serde_json::json!({"to": "b@example.org", "headers": {"X-A\r\nBcc": "evil@example.org"}}),
+        serde_json::json!({"to": "b@example.org", "headers": {"X\u{0}A": "nul"}}),
+        serde_json::json!({"to": "b@example.org", "headers": {"X\r.\r\nMAIL FROM": "<x@y>"}}),
+        serde_json::json!({"to": "b@example.org", "headers": {"X-Tab\there": "v"}}),
+        serde_json::json!({"to": "b@example.org", "subject": "ok2"}),
+    ];
+    let batch = dir.path().join("h.jsonl");
+    let text_lines: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    std::fs::write(&batch, text_lines.join("\n")).expect("write");
+    let out = run(send()
+        .args(["--server", &fake.url(), "--tls", "none"])
+        .args(["--from", "a@example.org", "--batch"])
+        .arg(&batch));
+    assert_code(&out, 1);
+    let results: Vec<serde_json::Value> = text(&out)
+        .0
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let oks: Vec<bool> = results.iter().map(|r| r["ok"] == true).collect();
+    assert_eq!(oks, [true, false, false, false, false, true], "{results:?}");
+    for r in &results[1..5] {
+        let e = r["error"].as_str().unwrap_or_default();
+        assert!(e.contains("not a header name"), "{e}");
+    }
+    let seen = fake.seen();
+    assert_eq!(seen.messages.len(), 2);
+    for m in &seen.messages {
+        let lower = String::from_utf8_lossy(m).to_ascii_lowercase();
+        assert!(
+            !lower.contains("bcc") && !lower.contains("evil@"),
+            "{lower}"
+        );
+        assert!(!m.contains(&0) && !raw_has(m, b"\r.\r"), "{lower}");
+    }
+}
+
+#[test]
+fn long_header_lines_are_folded_or_refused() {
+    let fake = FakeSmtp::start(Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let att = dir.path().join("a.bin");
+    std::fs::write(&att, b"data").expect("write");
+    let to: Vec<String> = (0..100).map(|i| format!("user{i}@example.org")).collect();
+    let cc: Vec<String> = (0..60)
+        .map(|i| format!("\"Person, No {i}\" <cc{i}@example.org>"))
+        .collect();
+    let long_name = format!("{}.txt", "n".repeat(1200));
+    let words = "word ".repeat(400);
+    let out = run(send()
+        .args([
+            "--server",
+            &fake.url(),
+            "--tls",
+            "none",
+            "--from",
+            "a@example.org",
+        ])
+        .args([
+            "--to",
+            &to.join(", "),
+            "--cc",
+            &cc.join(", "),
+            "--body",
+            "x",
+        ])
+        .args(["-H", &format!("X-Words: {words}")])
+        .arg("-a")
+        .arg(format!("{};name={long_name}", att.display())));
+    assert_code(&out, 0);
+    let msg = fake.seen().messages.last().cloned().expect("received");
+    for line in smtp_mime::header_lines(&msg) {
+        assert!(line.len() <= 998, "{} octets: {line}", line.len());
+        if line.starts_with("To:") || line.starts_with("Cc:") || line.starts_with(' ') {
+            assert!(line.len() <= 78, "{} octets: {line}", line.len());
+        }
+    }
+    let m = MessageParser::default().parse(&msg).expect("parses");
+    let got: Vec<&str> = m
+        .to()
+        .expect("to")
+        .iter()
+        .filter_map(|a| a.address())
+        .collect();
+    assert_eq!(got, to);
+    assert_eq!(m.cc().map(|c| c.iter().count()), Some(60));
+    assert_eq!(
+        m.header_values("X-Words")
+            .next()
+            .and_then(|v| v.as_text())
+            .map(|v| v.replace("\r\n", "")),
+        Some(words.trim().to_owned()),
+        "unfolded, the value is unchanged"
+    );
+    let a = m.attachment(0).expect("attachment");
+    assert_eq!(a.attachment_name(), Some(long_name.as_str()));
+    let before = fake.seen().messages.len();
+    // A word that cannot be folded: refused, nothing sent.
+    let long_word = "x".repeat(1200);
+    for args in [
+        vec!["--subject".to_owned(), long_word.clone()],
+        vec!["-H".to_owned(), format!("X-Long: {long_word}")],
+        vec!["--from".to_owned(), format!("{long_word} <a@example.org>")],
+    ] {
+        let out = run(minimal(&mut send(), &fake, &args));
+        assert_code(&out, 2);
+        assert!(text(&out).1.contains("998"), "{}", text(&out).1);
+    }
+    assert_eq!(fake.seen().messages.len(), before);
+}
+
+#[test]
+fn control_characters_never_reach_a_header() {
+    let fake = FakeSmtp::start(Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let att = dir.path().join("a.bin");
+    std::fs::write(&att, b"data").expect("write");
+    let esc_name = format!("{};name=evil\x1b[2J.txt", att.display());
+    for args in [
+        vec!["--subject", "red \x1b[31malert"],
+        vec!["--subject", "bell\x07"],
+        vec!["--subject", "del\x7f"],
+        vec!["--subject", "csi \u{9b}31m"],
+        vec!["-H", "X-Note: a\x1b]0;title\x07"],
+        vec!["--from", "\"Ann\x1b[8m\" <ann@example.org>"],
+        vec!["-a", &esc_name],
+    ] {
+        let out = run(minimal(&mut send(), &fake, &args));
+        assert_code(&out, 2);
+        let err = text(&out).1;
+        assert!(err.contains("control character"), "{args:?}: {err}");
+        assert!(!err.contains(['\x1b', '\x07', '\x7f', '\u{9b}']), "{err:?}");
+    }
+    assert_eq!(fake.seen().connections, 0);
+    // A TAB is allowed; in a batch, a control character fails that line only.
+    let lines = [
+        serde_json::json!({"to": "b@example.org", "subject": "tab\there"}),
+        serde_json::json!({"to": "b@example.org", "subject": "esc\u{1b}[2J"}),
+        serde_json::json!({"to": "b@example.org", "headers": {"X-A": "bell\u{7}"}}),
+        serde_json::json!({"to": "b@example.org", "attach": esc_name}),
+    ];
+    let batch = dir.path().join("c.jsonl");
+    let text_lines: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    std::fs::write(&batch, text_lines.join("\n")).expect("write");
+    let out = run(send()
+        .args(["--server", &fake.url(), "--tls", "none"])
+        .args(["--from", "a@example.org", "--batch"])
+        .arg(&batch));
+    assert_code(&out, 1);
+    let oks: Vec<bool> = text(&out)
+        .0
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON")["ok"] == true)
+        .collect();
+    assert_eq!(oks, [true, false, false, false]);
+    let seen = fake.seen();
+    assert_eq!(seen.messages.len(), 1);
+    let m = MessageParser::default()
+        .parse(&seen.messages[0])
+        .expect("parses");
+    assert_eq!(m.subject(), Some("tab\there"));
+}
+
+#[test]
+fn helo_name_cannot_add_a_command() {
+    let fake = FakeSmtp::start(Behavior::default());
+    for helo in ["x\r\nRCPT TO:<evil@example.org>", "two words", ""] {
+        let out = run(basic(&mut send()).args([
+            "--server",
+            &fake.url(),
+            "--tls",
+            "none",
+            "--helo",
+            helo,
+        ]));
+        assert_code(&out, 2);
+        assert!(text(&out).1.contains("--helo"), "{}", text(&out).1);
+    }
+    assert_eq!(fake.seen().connections, 0);
+}
+
+#[test]
+fn server_reply_control_characters_are_escaped() {
+    let fake = FakeSmtp::start(Behavior::default());
+    let out = run(basic(&mut send()).args([
+        "--server",
+        &fake.url(),
+        "--tls",
+        "none",
+        "--to",
+        "ansi@example.org",
+        "-v",
+    ]));
+    assert_code(&out, 65);
+    let err = text(&out).1;
+    assert!(!err.contains(['\x1b', '\x07', '\x7f', '\u{9b}']), "{err:?}");
+    let want = "550 5.1.1 \\x1b]0;owned\\x07\\x1b[2Jno such user\\x1b[0m\\x7f\\u{9b}31m";
+    assert!(err.contains(&format!("< {want}")), "-v: {err}");
+    assert!(
+        err.contains(&format!("recipient ansi@example.org rejected: {want}")),
+        "{err}"
+    );
+    // The batch report carries the same escaped text.
+    let out = common::run_with_stdin(
+        send().args([
+            "--server",
+            &fake.url(),
+            "--tls",
+            "none",
+            "--from",
+            "a@example.org",
+            "--batch",
+            "-",
+        ]),
+        b"{\"to\": \"ansi@example.org\"}\n",
+    );
+    assert_code(&out, 1);
+    let r: serde_json::Value = serde_json::from_str(text(&out).0.trim()).expect("JSON");
+    let e = r["error"].as_str().unwrap_or_default();
+    assert!(e.contains(want) && !e.contains('\x1b'), "{e:?}");
+}
+
 // ---- aiosmtpd (interop) --------------------------------------------------------------
 
 fn have_sink(test: &str) -> bool {
@@ -709,6 +1176,44 @@ fn aiosmtpd_thousand_message_batch() {
         assert_eq!(m.subject(), Some(format!("m{i}").as_str()));
     }
     eprintln!("1000-message batch took {:?}", start.elapsed());
+}
+
+#[test]
+fn aiosmtpd_receives_text_bodies_exactly() {
+    if !have_sink("aiosmtpd_receives_text_bodies_exactly") {
+        return;
+    }
+    let sink = Sink::start("plain", None, None);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (batch, want) = exact_body_batch(dir.path());
+    let out = run(send()
+        .args(["--server", &sink.url("smtp"), "--tls", "none"])
+        .args(["--from", "a@example.org", "--batch"])
+        .arg(&batch));
+    assert_code(&out, 0);
+    let stored = sink.stored();
+    assert_eq!(stored.len(), want.len());
+    for (i, (s, (body, html))) in stored.iter().zip(&want).enumerate() {
+        let what = format!("aiosmtpd batch line {i}");
+        assert_exact_body(&s.bytes(), body, html.as_deref(), &what);
+    }
+    // One message from stdin with --save: aiosmtpd received exactly the saved bytes.
+    let saved = dir.path().join("copy.eml");
+    let out = common::run_with_stdin(
+        send()
+            .args(["--server", &sink.url("smtp"), "--tls", "none"])
+            .args(["--from", "a@example.org", "--to", "b@example.org", "--save"])
+            .arg(&saved),
+        b"x\n\n",
+    );
+    assert_code(&out, 0);
+    let got = sink.stored().pop().expect("stored").bytes();
+    assert_eq!(got, std::fs::read(&saved).expect("saved"));
+    assert!(
+        got.ends_with(b"\r\n\r\nx\r\n\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
 }
 
 // ---- Postfix (interop) ---------------------------------------------------------------

@@ -193,7 +193,13 @@ fn message_spec(args: &SendOptions, account: &Account) -> Result<MessageSpec, Er
         let (name, value) = h
             .split_once(':')
             .ok_or_else(|| SmtpError::usage("--header", format!("{h:?} is not \"Name: value\"")))?;
-        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+        // Only blanks around the colon are trimmed: a CR or LF must reach the checks and be
+        // refused, not vanish.
+        let blank = [' ', '\t'];
+        headers.push((
+            name.trim_matches(blank).to_owned(),
+            value.trim_matches(blank).to_owned(),
+        ));
     }
     let body = match (&args.body, &args.body_file) {
         (Some(text), _) => Some(text.clone()),
@@ -313,6 +319,7 @@ fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
         allow_insecure_auth: args.allow_insecure_auth,
         verbose: args.verbose,
     };
+    settings.check_helo()?;
     if let Some(user) = args.user.clone().or_else(|| account.user.clone()) {
         check_credential("user name", &user)?;
         // Refuse before asking for a password that would travel in the clear.

@@ -6,7 +6,10 @@
 //! only in the envelope, one RCPT per distinct address, attachments always base64 (lettre
 //! would send short-line `Vec<u8>` bodies as 7bit with bare LF), text bodies with CRLF and
 //! lines within 998 octets (lettre picks quoted-printable or base64 for long or non-ASCII
-//! lines), non-ASCII attachment names as RFC 2231 `filename*` plus an RFC 2047 `name=`.
+//! lines) whose decoded content is exactly the input text (one final line end added only
+//! when it had none; lettre's own CRLF after a single part is dropped when it would be an
+//! extra empty line), non-ASCII attachment names as RFC 2231 `filename*` plus an RFC 2047
+//! `name=`, and the header rules of [`headers`] on every header.
 //! Each attachment is read once and encoded once, so a big file costs its base64 text plus
 //! the formatted message, not more copies. It does not open connections.
 
@@ -19,7 +22,7 @@ use lettre::message::header::{
 };
 use lettre::message::{Body, Mailbox, Mailboxes, MultiPart, SinglePart};
 
-use super::SmtpError;
+use super::{SmtpError, headers};
 
 /// One message as the user described it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -116,7 +119,7 @@ impl InlineSpec {
             }
         }
         let cid = cid.unwrap_or_else(|| file_name(&path));
-        if cid.is_empty() || cid.contains(['<', '>', '\r', '\n', ' ']) {
+        if cid.is_empty() || cid.contains(['<', '>', ' ']) || cid.contains(char::is_control) {
             return Err(SmtpError::usage(
                 "--inline",
                 format!("{cid:?} is not a usable Content-ID"),
@@ -149,6 +152,7 @@ fn split_params<'a>(arg: &'a str, keys: &[&str]) -> (&'a str, Vec<(&'a str, &'a 
 }
 
 fn check_mime(flag: &str, value: &str) -> Result<String, SmtpError> {
+    headers::check_text(flag, "the type", value)?;
     ContentType::parse(value)
         .map(|_| value.to_owned())
         .map_err(|_| SmtpError::usage(flag, format!("{value:?} is not a MIME type")))
@@ -166,6 +170,7 @@ pub fn parse_mailboxes(flag: &str, value: &str) -> Result<Vec<Mailbox>, SmtpErro
     if trimmed.is_empty() {
         return Err(SmtpError::usage(flag, "empty address"));
     }
+    headers::check_text(flag, "the address", value)?;
     let list: Mailboxes = trimmed
         .parse()
         .map_err(|_| SmtpError::usage(flag, format!("{value:?} is not a valid address list")))?;
@@ -236,54 +241,41 @@ pub fn compose(spec: &MessageSpec) -> Result<Composed, SmtpError> {
     let mut builder = lettre::Message::builder()
         .from(from)
         .envelope(envelope.clone());
-    for m in to {
-        builder = builder.to(m);
-    }
-    for m in cc {
-        builder = builder.cc(m);
-    }
-    if let Some(r) = &spec.reply_to {
-        for m in parse_mailboxes("--reply-to", r)? {
-            builder = builder.reply_to(m);
+    let reply_to = match &spec.reply_to {
+        Some(r) => parse_mailboxes("--reply-to", r)?,
+        None => Vec::new(),
+    };
+    for (name, list) in [("To", &to), ("Cc", &cc), ("Reply-To", &reply_to)] {
+        if !list.is_empty() {
+            builder = builder.raw_header(headers::address_header(name, list));
         }
     }
     if let Some(s) = &spec.subject {
-        check_header_value("--subject", s)?;
+        headers::check_text("--subject", "the subject", s)?;
         builder = builder.subject(s.clone());
     }
-    let mut message_id = None;
-    for (name, value) in &spec.headers {
-        check_header_value("--header", value)?;
-        let lower = name.to_ascii_lowercase();
-        if MANAGED_HEADERS.contains(&lower.as_str()) {
-            return Err(SmtpError::usage(
-                "--header",
-                format!("{name} is set by its own flag, not by --header"),
-            ));
-        }
-        if lower == "message-id" {
-            message_id = Some(value.trim().to_owned());
-            continue;
-        }
-        let hname = HeaderName::new_from_ascii(name.clone())
-            .map_err(|_| SmtpError::usage("--header", format!("{name:?} is not a header name")))?;
-        builder = builder.raw_header(HeaderValue::new(hname, value.clone()));
-    }
-    builder = builder.message_id(message_id);
+    let builder = extra_headers(builder, &spec.headers)?;
 
     let body = build_body(spec)?;
+    // lettre writes CRLF after a single part's body; when the body already ends a line (or
+    // is empty) that CRLF would be an extra empty line at the end of the message.
+    let trim_final_crlf = matches!(&body, Part::Single(p) if ends_a_line(p.raw_body()));
     let message = match body {
         Part::Single(p) => builder.singlepart(p),
         Part::Multi(m) => builder.multipart(m),
     }
     .map_err(|e| SmtpError::Compose(e.to_string()))?;
+    headers::check_block(message.headers(), "")?;
     let message_id = message
         .headers()
         .get_raw("Message-ID")
         .unwrap_or_default()
         .to_owned();
-    let bytes = message.formatted();
+    let mut bytes = message.formatted();
     drop(message);
+    if trim_final_crlf && bytes.ends_with(b"\r\n") {
+        bytes.truncate(bytes.len() - 2);
+    }
     Ok(Composed {
         bytes,
         envelope,
@@ -291,14 +283,47 @@ pub fn compose(spec: &MessageSpec) -> Result<Composed, SmtpError> {
     })
 }
 
-fn check_header_value(flag: &str, value: &str) -> Result<(), SmtpError> {
-    if value.contains(['\r', '\n', '\0']) {
-        return Err(SmtpError::usage(
-            flag,
-            "a header value may not contain CR, LF or NUL",
-        ));
+/// Adds the `-H` (or batch `headers`) fields: valid names only, none postie sets itself, each
+/// name once; `Message-ID` replaces the generated one.
+fn extra_headers(
+    mut builder: lettre::message::MessageBuilder,
+    fields: &[(String, String)],
+) -> Result<lettre::message::MessageBuilder, SmtpError> {
+    let mut message_id = None;
+    let mut seen: Vec<String> = Vec::new();
+    for (name, value) in fields {
+        headers::check_field_name("--header", name)?;
+        headers::check_text("--header", &format!("the value of {name}"), value)?;
+        let lower = name.to_ascii_lowercase();
+        if MANAGED_HEADERS.contains(&lower.as_str()) {
+            return Err(SmtpError::usage(
+                "--header",
+                format!("{name} is set by its own flag, not by --header"),
+            ));
+        }
+        if seen.contains(&lower) {
+            // lettre keeps one field per name: a second one would silently replace the first.
+            return Err(SmtpError::usage(
+                "--header",
+                format!("{name} is given twice (postie writes one field per name)"),
+            ));
+        }
+        seen.push(lower);
+        if name.eq_ignore_ascii_case("message-id") {
+            message_id = Some(value.trim().to_owned());
+            continue;
+        }
+        let hname = HeaderName::new_from_ascii(name.clone())
+            .map_err(|_| SmtpError::usage("--header", format!("{name:?} is not a header name")))?;
+        builder = builder.raw_header(HeaderValue::new(hname, value.clone()));
     }
-    Ok(())
+    Ok(builder.message_id(message_id))
+}
+
+/// Whether an encoded body ends a line already (or is empty), so the message needs no
+/// further line end.
+fn ends_a_line(raw: &[u8]) -> bool {
+    raw.is_empty() || raw.ends_with(b"\r\n")
 }
 
 enum Part {
@@ -307,7 +332,10 @@ enum Part {
 }
 
 fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
-    let text = SinglePart::plain(normalize_newlines(spec.body.as_deref().unwrap_or("")));
+    let text = checked(
+        "--body",
+        SinglePart::plain(text_lines(spec.body.as_deref().unwrap_or(""))),
+    )?;
     let main = match &spec.html {
         None if spec.inline.is_empty() => Part::Single(text),
         None => {
@@ -317,7 +345,7 @@ fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
             ));
         }
         Some(html) => {
-            let html_part = SinglePart::html(normalize_newlines(html));
+            let html_part = checked("--html", SinglePart::html(text_lines(html)))?;
             let alt = MultiPart::alternative().singlepart(text);
             if spec.inline.is_empty() {
                 Part::Multi(alt.singlepart(html_part))
@@ -343,12 +371,25 @@ fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
     Ok(Part::Multi(mixed))
 }
 
-/// CRLF line ends for text: lone CR and lone LF both become CRLF (lettre converts LF only).
-fn normalize_newlines(text: &str) -> String {
-    if !text.contains('\r') {
-        return text.to_owned();
+/// The text as it goes into a part: lone CR and lone LF both become CRLF (lettre converts
+/// LF only), and a last line without its line end gets one, as RFC 5321 needs for the last
+/// line of a message. Nothing else is added: the part's decoded content is exactly this text.
+fn text_lines(text: &str) -> String {
+    let mut out = if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        text.to_owned()
+    };
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
     }
-    text.replace("\r\n", "\n").replace('\r', "\n")
+    out
+}
+
+/// A part whose headers pass [`headers::check_block`]; `flag` names its input.
+fn checked(flag: &str, part: SinglePart) -> Result<SinglePart, SmtpError> {
+    headers::check_block(part.headers(), flag)?;
+    Ok(part)
 }
 
 fn read_file(flag: &'static str, path: &Path) -> Result<Vec<u8>, SmtpError> {
@@ -389,20 +430,24 @@ fn content_type_for(path: &Path, given: Option<&str>, name: &str) -> ContentType
 }
 
 /// The `name=` parameter value: plain when it is printable ASCII without quotes or
-/// backslashes, else RFC 2047 encoded words (what Outlook reads), each under 76 octets.
+/// backslashes and short enough for ` name="…"` to fit a 78-octet line, else RFC 2047
+/// encoded words (what Outlook reads), each under 76 octets, so lettre can fold between
+/// them (a long plain name cannot be folded: RFC 5322 folds only at whitespace).
 fn rfc2047_param(name: &str) -> String {
     use base64::Engine as _;
-    if name
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    if name.len() <= 70
+        && name
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
     {
         return name.to_owned();
     }
     let mut words = Vec::new();
     let mut chunk = String::new();
     for c in name.chars() {
-        // 45 input octets -> 60 base64 chars + 12 of framing: under 76.
-        if chunk.len() + c.len_utf8() > 45 {
+        // 42 input octets -> 56 base64 chars + 12 of framing: with ` name="` and the closing
+        // quote a folded line stays within 78 octets.
+        if chunk.len() + c.len_utf8() > 42 {
             words.push(std::mem::take(&mut chunk));
         }
         chunk.push(c);
@@ -423,27 +468,31 @@ fn rfc2047_param(name: &str) -> String {
 }
 
 fn attachment_part(spec: &AttachSpec) -> Result<SinglePart, SmtpError> {
-    let bytes = read_file("--attach", &spec.path)?;
     let name = spec.name.clone().unwrap_or_else(|| file_name(&spec.path));
+    headers::check_text("--attach", "the attachment name", &name)?;
+    let bytes = read_file("--attach", &spec.path)?;
     let ct = content_type_for(&spec.path, spec.content_type.as_deref(), &name);
-    Ok(SinglePart::builder()
+    let part = SinglePart::builder()
         .header(ct)
         .header(ContentDisposition::attachment(&name))
-        .body(base64_body(bytes)))
+        .body(base64_body(bytes));
+    checked("--attach", part)
 }
 
 fn inline_part(spec: &InlineSpec) -> Result<SinglePart, SmtpError> {
-    let bytes = read_file("--inline", &spec.path)?;
     let name = file_name(&spec.path);
+    headers::check_text("--inline", "the file name", &name)?;
+    let bytes = read_file("--inline", &spec.path)?;
     let ct = content_type_for(&spec.path, spec.content_type.as_deref(), &name);
-    Ok(SinglePart::builder()
+    let part = SinglePart::builder()
         .header(ct)
         .header(ContentDisposition::inline_with_name(&name))
         .header(lettre::message::header::ContentId::from(format!(
             "<{}>",
             spec.cid
         )))
-        .body(base64_body(bytes)))
+        .body(base64_body(bytes));
+    checked("--inline", part)
 }
 
 /// Checks, before connecting, that every file a message names can be opened.
@@ -660,6 +709,46 @@ mod tests {
         s.cc.clear();
         s.bcc.clear();
         assert!(compose(&s).is_err());
+    }
+
+    #[test]
+    fn a_single_text_part_ends_exactly_where_the_text_does() {
+        for (body, want) in [
+            ("", ""),
+            ("x", "x\r\n"),
+            ("x\n", "x\r\n"),
+            ("x\n\n", "x\r\n\r\n"),
+            ("a\rb\r\n\r", "a\r\nb\r\n\r\n"),
+            ("hello wörld\n", "hello w=C3=B6rld\r\n"),
+            ("hello wörld \n\n", "hello w=C3=B6rld=20\r\n\r\n"),
+            ("äöü\n", "w6TDtsO8DQo=\r\n"),
+        ] {
+            let mut s = spec();
+            s.body = Some(body.into());
+            let c = compose(&s).expect("composes");
+            let at = c
+                .bytes
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .expect("header end");
+            assert_eq!(
+                String::from_utf8_lossy(&c.bytes[at + 4..]),
+                want,
+                "body {body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn parts_of_a_multipart_end_exactly_where_their_text_does() {
+        let mut s = spec();
+        s.body = Some("x\n\n".into());
+        s.html = Some("<p>h</p>".into());
+        let c = compose(&s).expect("composes");
+        let text = String::from_utf8_lossy(&c.bytes);
+        // The CRLF before a delimiter belongs to the delimiter (RFC 2046 5.1.1).
+        assert!(text.contains("7bit\r\n\r\nx\r\n\r\n\r\n--"), "{text}");
+        assert!(text.contains("7bit\r\n\r\n<p>h</p>\r\n\r\n--"), "{text}");
     }
 
     #[test]

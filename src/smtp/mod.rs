@@ -1,5 +1,5 @@
 //! SMTP submission (`postie send`): message composition over lettre's builder
-//! ([`compose`](mod@compose)), the session with lettre's command types and SASL mechanisms over a socket
+//! ([`compose`](mod@compose)) under our header rules ([`headers`]), the session with lettre's command types and SASL mechanisms over a socket
 //! we own, with our own deadline and policies ([`transport`]; TLS by `crate::tls::TlsClient`), JSON
 //! Lines batches over one connection ([`batch`]), and the mapping of replies and I/O errors
 //! to our kinds and exit codes ([`classify`]).
@@ -7,6 +7,7 @@
 //! It leaves flag parsing to `cli::send`, passwords to `secret`, and TLS settings and
 //! handshakes to `tls`.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use crate::error::code;
@@ -14,6 +15,7 @@ use crate::error::code;
 pub mod batch;
 pub mod classify;
 pub mod compose;
+pub mod headers;
 pub mod transport;
 
 pub use compose::{AttachSpec, Composed, InlineSpec, MessageSpec, compose};
@@ -27,8 +29,35 @@ pub struct Reply {
 }
 
 impl std::fmt::Display for Reply {
+    /// The code and text, control characters escaped: the text comes from the server.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.code, self.text)
+        write!(f, "{} {}", self.code, printable(&self.text))
+    }
+}
+
+/// `text` with every control character escaped (`\x1b`, `\u{9b}`), for anything a server
+/// sent that is printed on a terminal: an ESC sequence in a reply could otherwise rewrite
+/// the screen, hide the real error or set the terminal's title.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&escape_char(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `c` as `\xHH` (C0 controls and DEL) or `\u{HH}` (other non-printing characters).
+pub fn escape_char(c: char) -> String {
+    match c {
+        '\0'..='\x1f' | '\x7f' => format!("\\x{:02x}", u32::from(c)),
+        _ => format!("\\u{{{:x}}}", u32::from(c)),
     }
 }
 

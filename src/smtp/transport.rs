@@ -92,6 +92,21 @@ impl Settings {
         Ok(())
     }
 
+    /// Checks the EHLO name: a domain or address literal is printable ASCII without spaces,
+    /// so the name can never end the EHLO line and add a command of its own.
+    pub fn check_helo(&self) -> Result<(), SmtpError> {
+        let helo = &self.helo;
+        if helo.is_empty() || helo.len() > 255 || !helo.bytes().all(|b| (33..=126).contains(&b)) {
+            return Err(SmtpError::usage(
+                "--helo",
+                format!(
+                    "{helo:?} is not a host name (printable ASCII without spaces, at most 255)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn log(&self, line: &str) {
         if self.verbose {
             eprintln!("{line}");
@@ -179,6 +194,7 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// Connects, greets, upgrades and authenticates, all within `settings.timeout`.
     pub fn connect(settings: &Settings) -> Result<Session, SmtpError> {
+        settings.check_helo()?;
         settings.check_auth_policy()?;
         // Building a TLS connector loads the system's CA store (tens of milliseconds): only
         // when TLS can happen at all.
@@ -325,7 +341,8 @@ impl Session {
                     stage: stage.describe(),
                 });
             }
-            self.settings.log(&format!("< {}", buf.trim_end()));
+            self.settings
+                .log(&format!("< {}", super::printable(buf.trim_end())));
             let Some((code, last, text)) = parse_reply_line(&buf) else {
                 self.broken = true;
                 return Err(SmtpError::Protocol {
@@ -513,7 +530,7 @@ fn authenticate(session: &mut Session, user: &str, password: &Secret) -> Result<
             offered: if offered.is_empty() {
                 "none".to_owned()
             } else {
-                offered.join(", ")
+                super::printable(&offered.join(", ")).into_owned()
             },
         });
     };

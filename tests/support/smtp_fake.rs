@@ -1,7 +1,8 @@
 //! A tiny in-process SMTP server for what real servers will not do on demand: go silent
 //! after accepting (a TLS handshake or greeting that never comes), answer slowly, drop the
 //! connection after some messages, offer AUTH without TLS. Plain TCP only. Recipients whose
-//! local part starts with "reject" get 550, "later" get 451, like the aiosmtpd sink.
+//! local part starts with "reject" get 550, "later" get 451, like the aiosmtpd sink;
+//! "ansi" get a 550 whose text holds terminal escape sequences ([`ANSI_REPLY`]).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -9,6 +10,10 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The reply to an "ansi…" recipient: it sets the terminal's title, clears the screen and
+/// rings the bell if printed raw.
+pub const ANSI_REPLY: &str = "550 5.1.1 \x1b]0;owned\x07\x1b[2Jno such user\x1b[0m\x7f\u{9b}31m";
 
 /// How the fake server misbehaves.
 #[derive(Debug, Clone, Default)]
@@ -133,6 +138,8 @@ fn serve(
                 .unwrap_or_default();
             if local.starts_with("REJECT") {
                 "550 5.1.1 Recipient address rejected: no such user\r\n".into()
+            } else if local.starts_with("ANSI") {
+                format!("{ANSI_REPLY}\r\n")
             } else if local.starts_with("LATER") {
                 "451 4.3.0 Temporary lookup failure\r\n".into()
             } else {

@@ -1560,3 +1560,230 @@ fn passwords_in_urls_are_masked_in_verbose_errors_and_write_out() {
     assert!(!stderr.contains("s3cr3t"), "{stderr}");
     assert!(stderr.contains("user:***@127.0.0.1:9"), "{stderr}");
 }
+
+// ---- curl 7.88 (and wget for -nc) as the oracle, on the same in-process servers ----
+
+fn curl(args: &[&str], dir: &std::path::Path) -> Output {
+    run(std::process::Command::new("curl")
+        .current_dir(dir)
+        .args(args))
+}
+
+/// The lines of `text` a case-sensitive `grep '^NAME:'` finds, for the names scripts grep.
+fn grepped(text: &str) -> Vec<String> {
+    let names = [
+        "Content-Length:",
+        "Content-Type:",
+        "ETag:",
+        "WWW-Authenticate:",
+        "Set-Cookie:",
+    ];
+    text.lines()
+        .filter(|l| names.iter().any(|n| l.starts_with(n)))
+        .map(|l| l.trim_end().to_owned())
+        .collect()
+}
+
+/// A multipart body with its boundary replaced, for comparing two clients' bytes.
+fn unbounded(req: &Request) -> String {
+    let ct = req.header("Content-Type").unwrap_or("");
+    let boundary = ct.split("boundary=").nth(1).unwrap_or("none");
+    req.body_text().replace(boundary, "BOUNDARY")
+}
+
+#[test]
+fn interop_curl_is_the_oracle_for_issue_19() {
+    let have = common::which("curl").is_some() && common::which("wget").is_some();
+    if !common::require_peer(
+        "interop_curl_is_the_oracle_for_issue_19",
+        "curl, wget",
+        have,
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let server = HttpServer::start(|req| match req.path() {
+        "/r" => Response::redirect(302, "/target"),
+        _ => Response::ok("body\n")
+            .header("Content-Type", "text/plain")
+            .header("ETag", "\"v1\"")
+            .header("WWW-Authenticate", "Basic realm=x")
+            .header("Set-Cookie", "sid=abc; Path=/")
+            .header("Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"),
+    });
+    let url = server.url("/page.txt");
+
+    // The jar on the first run.
+    for (tool, jar) in [("curl", "c.jar"), ("postie", "p.jar")] {
+        let args = ["-s", "-b", jar, "-c", jar, "-o", "/dev/null", url.as_str()];
+        let out = if tool == "curl" {
+            curl(&args, d)
+        } else {
+            fetch_in(d, &args)
+        };
+        assert_code(&out, 0);
+    }
+    let cookie_lines = |f: &str| -> Vec<String> {
+        let text = fs::read_to_string(d.join(f)).expect("jar written");
+        text.lines()
+            .filter(|l| !l.is_empty() && (!l.starts_with('#') || l.starts_with("#HttpOnly_")))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(cookie_lines("p.jar"), cookie_lines("c.jar"));
+
+    // Header lines a case-sensitive grep finds, for -i, -I, -D - and -v.
+    for flags in [&["-i"][..], &["-I"], &["-D", "-", "-o", "/dev/null"]] {
+        let mut args = vec!["-s"];
+        args.extend_from_slice(flags);
+        args.push(&url);
+        let (c, p) = (curl(&args, d), fetch_in(d, &args));
+        assert_eq!(grepped(&text(&p).0), grepped(&text(&c).0), "{flags:?}");
+        assert_eq!(grepped(&text(&p).0).len(), 5, "{flags:?}");
+    }
+    let strip = |s: String| {
+        s.lines()
+            .filter_map(|l| l.strip_prefix("< "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (c, p) = (curl(&["-sv", &url], d), fetch_in(d, &["-v", &url]));
+    let (c, p) = (strip(text(&c).1), strip(text(&p).1));
+    assert_eq!(grepped(&p).len(), 5, "{p}");
+    assert!(
+        grepped(&p)
+            .iter()
+            .all(|l| grepped(&c).contains(l) || l.starts_with("Set-Cookie")),
+        "{p}\n{c}"
+    );
+
+    // The multipart part's bytes.
+    let hdrs = d.join("parth.txt");
+    fs::write(&hdrs, "X-A: 1\nX-B: 2\n").expect("write");
+    let with_headers = format!("c=val;headers=\"X-H: 1\";headers=@{}", hdrs.display());
+    let form = [
+        "-F",
+        "a=hello;type=text/x-foo",
+        "-F",
+        "b=world;filename=w.txt;type=text/y",
+        "-F",
+        with_headers.as_str(),
+        "-F",
+        "d=hé llo;encoder=base64",
+        "-F",
+        "e=\"quoted;semi\";type=text/plain; charset=utf-8",
+        "-F",
+        "g=x;encoder=8bit;filename=g.txt",
+    ];
+    let form_server = echo_server();
+    let mut args = vec!["-s", "-o", "/dev/null"];
+    args.extend_from_slice(&form);
+    let form_url = form_server.url("/f");
+    args.push(&form_url);
+    assert_code(&curl(&args, d), 0);
+    assert_code(&fetch_in(d, &args), 0);
+    let reqs = form_server.requests();
+    assert_eq!(unbounded(&reqs[1]), unbounded(&reqs[0]));
+
+    // -w: the output and the warning for an unknown variable.
+    let format = "%{http_code}|%{nope}|%{content_type}|%header{etag}|%{size_download}|\
+                  %{num_redirects}|%{redirect_url}|%{remote_ip}|%{remote_port}|%{local_ip}|\
+                  %{urlnum}|%{exitcode}|%{errormsg}|%{size_header}\\n";
+    let r = server.url("/r");
+    let args = [
+        "-s",
+        "--no-follow",
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-w",
+        format,
+        r.as_str(),
+        url.as_str(),
+    ];
+    let c = curl(
+        &args[..1]
+            .iter()
+            .chain(&args[2..])
+            .copied()
+            .collect::<Vec<_>>(),
+        d,
+    );
+    let p = fetch_in(d, &args);
+    assert_eq!(text(&p).0, text(&c).0);
+    assert!(
+        text(&c).1.contains("nope") && text(&p).1.contains("nope"),
+        "{}",
+        text(&p).1
+    );
+    let args = [
+        "-s",
+        "-w",
+        "%{http_code}|%{exitcode}|%{remote_port}|%{urlnum}",
+        "http://127.0.0.1:9/",
+    ];
+    let (c, p) = (curl(&args, d), fetch_in(d, &args));
+    assert_eq!(text(&p).0, text(&c).0);
+
+    // -H @file: the headers arrive, as curl's.
+    let hfile = d.join("h.txt");
+    fs::write(&hfile, "X-One: 1\nX-Two: two words\n").expect("write");
+    let at = format!("@{}", hfile.display());
+    let hserver = echo_server();
+    let hurl = hserver.url("/h");
+    assert_code(&curl(&["-s", "-H", &at, &hurl], d), 0);
+    assert_code(&fetch_in(d, &["-s", "-H", &at, &hurl]), 0);
+    let reqs = hserver.requests();
+    for name in ["X-One", "X-Two"] {
+        assert_eq!(reqs[1].header(name), reqs[0].header(name));
+        assert!(reqs[1].header(name).is_some());
+    }
+
+    // --create-dirs and -R on disk, as curl; -nc as wget.
+    for (tool, out) in [("curl", "c/x/y.txt"), ("postie", "p/x/y.txt")] {
+        let args = ["-s", "--create-dirs", "-R", "-o", out, url.as_str()];
+        let o = if tool == "curl" {
+            curl(&args, d)
+        } else {
+            fetch_in(d, &args)
+        };
+        assert_code(&o, 0);
+    }
+    let meta = |p: &str| fs::metadata(d.join(p)).expect("written");
+    assert_eq!(
+        meta("p/x/y.txt").modified().ok(),
+        meta("c/x/y.txt").modified().ok()
+    );
+    assert_eq!(
+        fs::read(d.join("p/x/y.txt")).ok(),
+        fs::read(d.join("c/x/y.txt")).ok()
+    );
+    fs::write(d.join("page.txt"), "mine").expect("write");
+    let w = run(std::process::Command::new("wget")
+        .current_dir(d)
+        .args(["-q", "-nc", &url]));
+    assert_eq!(w.status.code(), Some(0));
+    assert_code(&fetch_in(d, &["-nc", "-O", &url]), 0);
+    assert_eq!(fs::read(d.join("page.txt")).expect("kept"), b"mine");
+}
+
+#[test]
+fn write_out_times_tls_after_tcp_on_https() {
+    let certs = TestCerts::generate();
+    let server = HttpServer::start_tls(certs.self_signed_identity(), |_| Response::ok("s"));
+    let format = "%{time_namelookup} %{time_connect} %{time_appconnect} %{time_pretransfer} %{time_starttransfer} %{remote_port}";
+    let out = fetch(&["-k", "-o", "/dev/null", "-w", format, &server.url("/")]);
+    assert_code(&out, 0);
+    let stdout = text(&out).0;
+    let f: Vec<f64> = stdout
+        .split(' ')
+        .map(|t| t.parse().expect("number"))
+        .collect();
+    assert!(
+        f[0] > 0.0 && f[0] <= f[1] && f[1] < f[2] && f[2] <= f[3] && f[3] <= f[4],
+        "{stdout}"
+    );
+    assert_eq!(f[5], f64::from(server.port()));
+}

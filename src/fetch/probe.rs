@@ -3,8 +3,8 @@
 //! ureq's own (the chain is ureq's default chain: SOCKS, CONNECT proxy, TCP, native-tls).
 //!
 //! The peer's address comes from the TCP transport's `Debug` text (ureq exposes the socket
-//! no other way); when that is not available (a proxy tunnel), the first resolved address
-//! is used, which is the one ureq tries first.
+//! no other way); when that is not available, the first resolved address of the connection
+//! is used, which is the one ureq tries first. Without a connection there is no address.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -25,9 +25,13 @@ pub(super) struct Events {
     pub resolved: Option<Instant>,
     pub connected: Option<Instant>,
     pub tls_done: Option<Instant>,
-    /// The peer of the last connection made (kept across transfers: a reused connection
-    /// makes no new one).
+    /// The peer of the connection made in this transfer; none when none was made.
     pub remote: Option<SocketAddr>,
+    /// The peer of every `host:port` connected to in this run: a reused connection makes
+    /// no new one, and its peer is found here.
+    pub peers: std::collections::HashMap<String, SocketAddr>,
+    /// The first address of the last resolution (the one ureq tries first).
+    first_resolved: Option<SocketAddr>,
 }
 
 /// Shared between the agent's resolver and connectors and the transfer loop.
@@ -47,6 +51,7 @@ impl Probe {
             e.resolved = None;
             e.connected = None;
             e.tls_done = None;
+            e.remote = None;
         });
     }
 
@@ -73,7 +78,7 @@ impl Resolver for ProbeResolver {
         let first = addrs.first().copied();
         self.probe.update(|e| {
             e.resolved = Some(now);
-            e.remote = first.or(e.remote);
+            e.first_resolved = first;
         });
         Ok(addrs)
     }
@@ -98,16 +103,41 @@ impl<In: Transport> Connector<In> for Mark {
             let now = Instant::now();
             let https = details.uri.scheme_str() == Some("https");
             let peer = peer_from_debug(&format!("{t:?}"));
+            let key = authority_key(details.uri);
             self.probe.update(|e| {
                 if !self.tls {
                     e.connected = Some(now);
-                    e.remote = peer.or(e.remote);
+                    e.remote = peer.or(e.first_resolved);
+                    if let Some(addr) = e.remote {
+                        e.peers.insert(key, addr);
+                    }
                 } else if https {
                     e.tls_done = Some(now);
                 }
             });
         }
         Ok(chained)
+    }
+}
+
+/// `host:port` of a URI, the key of [`Events::peers`].
+fn authority_key(uri: &Uri) -> String {
+    let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+        Some("https") => 443,
+        _ => 80,
+    });
+    format!("{}:{port}", uri.host().unwrap_or("").to_ascii_lowercase())
+}
+
+impl Events {
+    /// The peer of this transfer: its new connection, else the kept-alive one to `url`.
+    pub(super) fn peer_for(&self, url: &url::Url) -> Option<SocketAddr> {
+        let key = format!(
+            "{}:{}",
+            url.host_str().unwrap_or("").to_ascii_lowercase(),
+            url.port_or_known_default().unwrap_or(80)
+        );
+        self.remote.or_else(|| self.peers.get(&key).copied())
     }
 }
 

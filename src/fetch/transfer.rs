@@ -88,7 +88,13 @@ fn record_connection(info: &mut TransferInfo, events: &probe::Events) {
         .time_pretransfer
         .max(info.time_connect)
         .max(info.time_appconnect);
-    if let Some(addr) = events.remote {
+    // Only a transfer that got a response may name a kept-alive connection's peer.
+    let last = url::Url::parse(&info.url_effective).ok();
+    let peer = match last {
+        Some(u) if info.http_code != 0 => events.peer_for(&u),
+        _ => events.remote,
+    };
+    if let Some(addr) = peer {
         info.remote_ip = addr.ip().to_string();
         info.remote_port = Some(addr.port());
         info.local_ip = probe::local_ip_for(addr)

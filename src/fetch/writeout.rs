@@ -64,7 +64,8 @@ impl TransferInfo {
             "time_appconnect" => format!("{:.6}", self.time_appconnect),
             "time_pretransfer" => format!("{:.6}", self.time_pretransfer),
             "remote_ip" => self.remote_ip.clone(),
-            "remote_port" => self.remote_port.map(|p| p.to_string()).unwrap_or_default(),
+            // curl prints 0 when there was no connection.
+            "remote_port" => self.remote_port.unwrap_or(0).to_string(),
             "local_ip" => self.local_ip.clone(),
             "size_header" => self.size_header.to_string(),
             "size_request" => self.size_request.to_string(),

@@ -6,10 +6,10 @@
 //! flag only); `-C` accepts only `-` (resume from the size of the existing file).
 
 use std::io::Read;
-
-use base64::Engine as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use base64::Engine as _;
 
 use crate::cli::CliError;
 use crate::cli::common::PasswordArgs;
@@ -289,8 +289,8 @@ fn unreadable(flag: &str, path: &str, source: std::io::Error) -> Error {
     .into()
 }
 
-/// Validates the flags into the engine's config.
-pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
+/// Flag values and combinations clap cannot check.
+fn check_flags(args: &FetchFlags) -> Result<(), Error> {
     if args.continue_at.as_deref().is_some_and(|c| c != "-") {
         return Err(invalid(
             "-C",
@@ -312,6 +312,23 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
     if args.output.len() > args.urls.len() {
         return Err(invalid("-o", "more -o files than URLs").into());
     }
+    Ok(())
+}
+
+/// The `--create-dirs`, `-nc`, `-R`, `-D` and `-U` part of the config.
+fn file_options(args: &FetchFlags) -> Result<FileOptions, Error> {
+    Ok(FileOptions {
+        dump_header: args.more.dump_header.clone(),
+        create_dirs: args.more.create_dirs,
+        no_clobber: args.more.no_clobber,
+        remote_time: args.more.remote_time,
+        proxy_user: proxy_credentials(args)?,
+    })
+}
+
+/// Validates the flags into the engine's config.
+pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
+    check_flags(&args)?;
     let (body, json) = build_body(&args)?;
     let mut urls = args.urls.clone();
     let body = if args.get {
@@ -371,13 +388,7 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
         resume: args.continue_at.is_some(),
         remote_header_name: args.remote_header_name,
         clobber: args.clobber,
-        files: FileOptions {
-            dump_header: args.more.dump_header.clone(),
-            create_dirs: args.more.create_dirs,
-            no_clobber: args.more.no_clobber,
-            remote_time: args.more.remote_time,
-            proxy_user: proxy_credentials(&args)?,
-        },
+        files: file_options(&args)?,
     })
 }
 
@@ -875,5 +886,29 @@ fn cookie_options(args: &FetchFlags) -> CookieOptions {
         jar: args.jar.clone(),
         discard_session: args.discard_session,
         junk_session: args.junk_session_cookies,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_split_as_curl_does() {
+        assert_eq!(form_word("\"a;b\";type=x"), ("a;b".to_owned(), ";type=x"));
+        assert_eq!(form_word("plain;x"), ("plain".to_owned(), ";x"));
+        assert_eq!(form_word("\"un;closed"), ("\"un".to_owned(), ";closed"));
+        assert_eq!(
+            form_type("text/plain; charset=utf-8;filename=a"),
+            ("text/plain; charset=utf-8".to_owned(), ";filename=a")
+        );
+    }
+
+    #[test]
+    fn nc_is_rewritten_only_after_fetch() {
+        let args = ["postie", "-nc", "fetch", "-nc", "http://h/"].map(std::ffi::OsString::from);
+        let got = wget_aliases(args.into_iter());
+        assert_eq!(got[1], "-nc");
+        assert_eq!(got[3], "--no-clobber");
     }
 }

@@ -92,6 +92,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn proxy_user_goes_into_the_proxy_url_encoded() {
+        let user = ("bob".to_owned(), crate::secret::Secret::new("p@ss:w"));
+        assert_eq!(
+            with_user("http://old:x@proxy:3128", Some(&user)),
+            "http://bob:p%40ss%3Aw@proxy:3128"
+        );
+        assert_eq!(
+            with_user("proxy:3128", Some(&user)),
+            "http://bob:p%40ss%3Aw@proxy:3128"
+        );
+        assert_eq!(with_user("proxy:3128", None), "proxy:3128");
+    }
+
+    #[test]
     fn picks_by_scheme_like_curl() {
         let s = ProxySettings {
             explicit: None,

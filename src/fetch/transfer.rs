@@ -4,7 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use ureq::config::AutoHeaderValue;
@@ -230,48 +230,13 @@ fn fetch_one(
             Ok(r) => r,
             Err(e) => break Err(e),
         };
-        info.url_effective = mask_url(hop.url.as_str());
-        info.num_redirects = hop.redirects;
-        record_response(info, &resp);
-        info.size_header += header_block(&resp).len() as u64;
-        info.time_starttransfer = start.elapsed().as_secs_f64();
+        let location = record_hop(info, &hop, &resp, start);
         let status = resp.status().as_u16();
-        let location = resp
-            .headers()
-            .get(http::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        info.redirect_url = location
-            .as_deref()
-            .filter(|_| is_redirect(status))
-            .and_then(|l| hop.url.join(l).ok())
-            .map(|u| mask_url(u.as_str()));
         match location {
             Some(loc) if cfg.follow && is_redirect(status) => {
-                if hop.redirects >= cfg.max_redirs {
-                    break Err(FetchError::TooManyRedirects {
-                        url: job.url.clone(),
-                        max: cfg.max_redirs,
-                    });
+                if let Err(e) = follow(cfg, job, &mut hop, resp, &loc) {
+                    break Err(e);
                 }
-                if cfg.include || cfg.head || cfg.files.dump_header.is_some() {
-                    hop.heads.push_str(&header_block(&resp));
-                }
-                discard(resp);
-                let next = hop.url.join(&loc).map_err(|e| FetchError::BadUrl {
-                    url: loc.clone(),
-                    why: format!("redirect to a malformed URL: {e}"),
-                });
-                let next = match next.and_then(|u| parse_url(u.as_str())) {
-                    Ok(u) => u,
-                    Err(e) => break Err(e),
-                };
-                if cfg.verbose {
-                    eprintln!("* redirect {status} to {}", mask_url(next.as_str()));
-                }
-                rewrite_method(&mut hop, status);
-                hop.url = next;
-                hop.redirects += 1;
             }
             _ => break deliver(cfg, job, &hop, resp, &resume, info, planned),
         }
@@ -279,6 +244,65 @@ fn fetch_one(
     info.time_total = start.elapsed().as_secs_f64();
     info.size_request = hop.sent.get();
     result
+}
+
+/// Notes one hop's response for `-w`; returns its Location.
+fn record_hop(
+    info: &mut TransferInfo,
+    hop: &Hop,
+    resp: &http::Response<Body>,
+    start: Instant,
+) -> Option<String> {
+    info.url_effective = mask_url(hop.url.as_str());
+    info.num_redirects = hop.redirects;
+    record_response(info, resp);
+    info.size_header += header_block(resp).len() as u64;
+    info.time_starttransfer = start.elapsed().as_secs_f64();
+    let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    info.redirect_url = location
+        .as_deref()
+        .filter(|_| is_redirect(status))
+        .and_then(|l| hop.url.join(l).ok())
+        .map(|u| mask_url(u.as_str()));
+    location
+}
+
+/// Moves `hop` to the redirect target `loc` (within `--max-redirs`).
+fn follow(
+    cfg: &FetchConfig,
+    job: &Job,
+    hop: &mut Hop,
+    resp: http::Response<Body>,
+    loc: &str,
+) -> Result<(), FetchError> {
+    let status = resp.status().as_u16();
+    if hop.redirects >= cfg.max_redirs {
+        return Err(FetchError::TooManyRedirects {
+            url: mask_url(&job.url),
+            max: cfg.max_redirs,
+        });
+    }
+    if cfg.include || cfg.head || cfg.files.dump_header.is_some() {
+        hop.heads.push_str(&header_block(&resp));
+    }
+    discard(resp);
+    let next = hop.url.join(loc).map_err(|e| FetchError::BadUrl {
+        url: mask_url(loc),
+        why: format!("redirect to a malformed URL: {e}"),
+    })?;
+    let next = parse_url(next.as_str())?;
+    if cfg.verbose {
+        eprintln!("* redirect {status} to {}", mask_url(next.as_str()));
+    }
+    rewrite_method(hop, status);
+    hop.url = next;
+    hop.redirects += 1;
+    Ok(())
 }
 
 fn is_redirect(status: u16) -> bool {
@@ -492,6 +516,35 @@ fn request_size(url: &url::Url, method: &str, headers: &[(String, String)]) -> u
     n as u64 + body
 }
 
+/// The proxy of this URL, with `-U` credentials.
+fn proxy_for(cfg: &FetchConfig, url: &url::Url) -> Result<Option<ureq::Proxy>, FetchError> {
+    let Some(p) = cfg.proxy.for_url(url) else {
+        return Ok(None);
+    };
+    let with_user = super::proxy::with_user(p, cfg.files.proxy_user.as_ref());
+    ureq::Proxy::new(&with_user)
+        .map(Some)
+        .map_err(|e| FetchError::BadUrl {
+            url: mask_url(p),
+            why: format!("proxy: {e}"),
+        })
+}
+
+/// What is left of `--max-time` (an error when nothing is).
+fn time_left(deadline: Option<Instant>, url: &str) -> Result<Option<Duration>, FetchError> {
+    let Some(d) = deadline else {
+        return Ok(None);
+    };
+    let left = d.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(FetchError::Timeout {
+            url: url.to_owned(),
+            why: "--max-time".into(),
+        });
+    }
+    Ok(Some(left))
+}
+
 fn call(
     agent: &Agent,
     cfg: &FetchConfig,
@@ -532,31 +585,8 @@ fn call(
     }
     hop.sent
         .set(hop.sent.get() + request_size(&hop.url, &hop.method, &headers));
-    let proxy = match cfg.proxy.for_url(&hop.url) {
-        Some(p) => {
-            let with_user = super::proxy::with_user(p, cfg.files.proxy_user.as_ref());
-            Some(
-                ureq::Proxy::new(&with_user).map_err(|e| FetchError::BadUrl {
-                    url: mask_url(p),
-                    why: format!("proxy: {e}"),
-                })?,
-            )
-        }
-        None => None,
-    };
-    let remaining = match deadline {
-        Some(d) => {
-            let left = d.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(FetchError::Timeout {
-                    url: url_text,
-                    why: "--max-time".into(),
-                });
-            }
-            Some(left)
-        }
-        None => None,
-    };
+    let proxy = proxy_for(cfg, &hop.url)?;
+    let remaining = time_left(deadline, &url_text)?;
     let request = agent
         .configure_request(request)
         .proxy(proxy)

@@ -744,6 +744,9 @@ fn build_headers(args: &FetchFlags, json: bool) -> Result<Vec<(String, Option<St
 /// `--oauth2-bearer` or a `--bearer-*` source, if given.
 fn bearer_token(more: &MoreFlags) -> Result<Option<Secret>, Error> {
     let source = if let Some(t) = &more.oauth2_bearer {
+        if t.is_empty() {
+            return Err(invalid("--oauth2-bearer", "the token is empty").into());
+        }
         PasswordSource::Literal(Secret::new(t.as_str()))
     } else if let Some(v) = &more.bearer_env {
         PasswordSource::Env(v.clone())

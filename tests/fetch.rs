@@ -1524,6 +1524,21 @@ fn create_dirs_no_clobber_and_remote_time_on_disk() {
     ]);
     assert_code(&out, 0);
     assert_eq!(fs::read(out_dir.join("d.txt")).expect("saved"), b"new");
+    // -nc with -J: the name comes with the response; an existing file is skipped then.
+    let cd = HttpServer::start(|_| {
+        Response::ok("new").header("Content-Disposition", "attachment; filename=\"cd.txt\"")
+    });
+    fs::write(out_dir.join("cd.txt"), "mine").expect("write");
+    let out = fetch(&[
+        "-nc",
+        "-OJ",
+        "--output-dir",
+        out_dir.to_str().expect("utf8"),
+        &cd.url("/x"),
+    ]);
+    assert_code(&out, 0);
+    assert!(text(&out).1.contains("not retrieving"), "{}", text(&out).1);
+    assert_eq!(fs::read(out_dir.join("cd.txt")).expect("kept"), b"mine");
 }
 
 #[test]

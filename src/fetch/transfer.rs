@@ -638,7 +638,9 @@ fn deliver(
     } else {
         None
     };
-    let mut sink = open_sink(cfg, job, &resp, resume, append, planned)?;
+    let Some(mut sink) = open_sink(cfg, job, &resp, resume, append, planned)? else {
+        return Ok(());
+    };
     info.filename_effective = sink.is_file().then(|| sink.name());
     if cfg.include || cfg.head {
         sink.write_all(hop.heads.as_bytes())?;
@@ -690,7 +692,8 @@ fn copy_body(
 }
 
 /// The sink of the final response: the resumed file, the planned file (`-O` refuses to
-/// replace an existing file unless `--clobber`, as `-J`), `-J`'s name, or stdout.
+/// replace an existing file unless `--clobber`, as `-J`), `-J`'s name, or stdout. None:
+/// `-nc` and `-J` named a file that exists (skipped, as wget).
 fn open_sink(
     cfg: &FetchConfig,
     job: &Job,
@@ -698,9 +701,9 @@ fn open_sink(
     resume: &ResumePlan,
     append: bool,
     planned: Option<PathBuf>,
-) -> Result<Sink, FetchError> {
+) -> Result<Option<Sink>, FetchError> {
     if append && let Some(path) = &resume.path {
-        return Sink::append(path);
+        return Sink::append(path).map(Some);
     }
     let remote = matches!(job.output, OutputTarget::RemoteName { .. });
     let no_clobber = remote && !cfg.clobber && !cfg.resume;
@@ -716,10 +719,13 @@ fn open_sink(
                 None => files::remote_path(dir.as_ref(), &parse_url(&job.url)?, &job.url)?,
             }
         }
-        _ => return Ok(Sink::stdout()),
+        _ => return Ok(Some(Sink::stdout())),
     };
+    if files::skip_existing(cfg, job, Some(&path))? {
+        return Ok(None);
+    }
     files::create_parent(cfg, &path)?;
-    Sink::file(&path, no_clobber)
+    Sink::file(&path, no_clobber).map(Some)
 }
 
 #[cfg(test)]

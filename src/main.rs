@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = postie::cli::Cli::parse();
+    let cli = postie::cli::Cli::parse_from(postie::cli::fetch::wget_aliases(std::env::args_os()));
     match postie::run(cli) {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,

@@ -80,6 +80,9 @@ pub enum SecretError {
     Prompt(io::Error),
     #[error("{what} contains a CR, LF or NUL character, which would break the protocol")]
     ForbiddenChar { what: &'static str },
+    /// A failure reading a token, worded for the token's own flags.
+    #[error("{why}")]
+    Token { why: String, code: u8 },
 }
 
 impl SecretError {
@@ -87,6 +90,7 @@ impl SecretError {
         match self {
             SecretError::FileRead { .. } => code::READ,
             SecretError::ForbiddenChar { .. } => code::USAGE,
+            SecretError::Token { code, .. } => *code,
             _ => code::CONFIG,
         }
     }
@@ -157,6 +161,21 @@ pub fn from_source(source: &PasswordSource) -> Result<Secret, SecretError> {
         return Err(SecretError::Empty { what });
     }
     Ok(Secret(value))
+}
+
+/// A token (not a password) from an explicit source: as [`from_source`], with the errors
+/// naming the flags that start with `flag_prefix` (`--bearer-` names `--bearer-env` ...).
+pub fn token_from_source(
+    source: &PasswordSource,
+    flag_prefix: &str,
+) -> Result<Secret, SecretError> {
+    from_source(source).map_err(|e| SecretError::Token {
+        why: e
+            .to_string()
+            .replace("--password-", flag_prefix)
+            .replace("the password", "the token"),
+        code: e.exit_code(),
+    })
 }
 
 fn run_command(command: &str) -> Result<String, SecretError> {

@@ -190,7 +190,7 @@ fn head_prints_headers_only() {
     assert_code(&out, 0);
     let (stdout, _) = text(&out);
     assert!(stdout.starts_with("HTTP/1.1 200 OK\r\n"), "{stdout}");
-    assert!(stdout.contains("x-thing: yes\r\n"), "{stdout}");
+    assert!(stdout.contains("X-Thing: yes\r\n"), "{stdout}");
     assert!(!stdout.contains("body"));
     assert_eq!(server.single_request().method, "HEAD");
 }
@@ -1145,4 +1145,660 @@ fn unreadable_input_files_are_exit_26_before_any_request() {
         );
     }
     assert!(server.requests().is_empty());
+}
+
+// ---- issue 19 (curl/wget habits) and issue 10 (fetch -O, passwords in URLs) ----
+
+fn cookie_server() -> HttpServer {
+    HttpServer::start(|_| Response::ok("ok").header("Set-Cookie", "sid=abc; Path=/"))
+}
+
+#[test]
+fn a_missing_b_file_is_an_empty_jar_that_c_then_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jar = dir.path().join("jar.txt");
+    let server = cookie_server();
+    let jar_s = jar.to_str().expect("utf8");
+    let out = fetch(&["-v", "-b", jar_s, "-c", jar_s, &server.url("/login")]);
+    assert_code(&out, 0);
+    assert!(
+        text(&out).1.contains("empty cookie jar"),
+        "{}",
+        text(&out).1
+    );
+    let written = fs::read_to_string(&jar).expect("jar written");
+    assert!(written.contains("\tsid\tabc"), "{written}");
+    // The second run sends what the first stored.
+    let out = fetch(&["-b", jar_s, "-c", jar_s, &server.url("/next")]);
+    assert_code(&out, 0);
+    assert_eq!(server.requests()[1].header("Cookie"), Some("sid=abc"));
+    // Without -v there is no note; a -b that is a folder stays an error (26).
+    let out = fetch(&["-b", "no-such-jar", &server.url("/q")]);
+    assert_code(&out, 0);
+    assert!(text(&out).1.is_empty(), "{}", text(&out).1);
+    let out = fetch(&["-b", dir.path().to_str().expect("utf8"), &server.url("/q")]);
+    assert_code(&out, 26);
+}
+
+fn irregular_headers_server() -> HttpServer {
+    HttpServer::start(|_| {
+        Response::ok("body")
+            .header("ETag", "\"v1\"")
+            .header("WWW-Authenticate", "Basic realm=x")
+            .header("Set-Cookie", "a=1")
+            .header("X-Request-Id", "7")
+    })
+}
+
+#[test]
+fn header_names_are_never_all_lower_case() {
+    let server = irregular_headers_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dump = dir.path().join("h.txt");
+    let wanted = [
+        "\nContent-Length: 4\r",
+        "\nETag: \"v1\"\r",
+        "\nWWW-Authenticate: Basic realm=x\r",
+        "\nSet-Cookie: a=1\r",
+        "\nX-Request-Id: 7\r",
+    ];
+    for flag in ["-i", "-I"] {
+        let (stdout, _) = text(&fetch(&[flag, &server.url("/")]));
+        for w in wanted {
+            assert!(stdout.contains(w), "{flag}: {w:?} in {stdout}");
+        }
+    }
+    let out = fetch(&["-D", dump.to_str().expect("utf8"), &server.url("/")]);
+    assert_code(&out, 0);
+    assert_eq!(out.stdout, b"body", "-D FILE leaves stdout to the body");
+    let dumped = fs::read_to_string(&dump).expect("dump");
+    for w in wanted {
+        assert!(dumped.contains(w), "-D: {w:?} in {dumped}");
+    }
+    let out = fetch(&["-D", "-", "-o", "/dev/null", &server.url("/")]);
+    assert!(
+        text(&out).0.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{}",
+        text(&out).0
+    );
+    let (_, stderr) = text(&fetch(&["-v", &server.url("/")]));
+    assert!(stderr.contains("< ETag: \"v1\"\n"), "{stderr}");
+    assert!(stderr.contains("< Content-Length: 4\n"), "{stderr}");
+}
+
+#[test]
+fn form_parameters_apply_to_plain_values_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hdrs = dir.path().join("h.txt");
+    fs::write(&hdrs, "X-A: 1\n# comment\nX-B: 2\n").expect("write");
+    let server = echo_server();
+    let headers_at = format!("c=val;headers=\"X-H: 1\";headers=@{}", hdrs.display());
+    let out = fetch(&[
+        "-F",
+        "a=hello;type=text/x-foo",
+        "-F",
+        "b=world;filename=w.txt;type=text/y",
+        "-F",
+        &headers_at,
+        "-F",
+        "d=hé llo;encoder=base64",
+        "-F",
+        "e=\"quoted;semi\";type=text/plain; charset=utf-8",
+        "-F",
+        "f=1;2",
+        &server.url("/f"),
+    ]);
+    assert_code(&out, 0);
+    assert!(
+        text(&out).1.contains("unknown form field"),
+        "{}",
+        text(&out).1
+    );
+    let body = server.single_request().body_text();
+    for part in [
+        "name=\"a\"\r\nContent-Type: text/x-foo\r\n\r\nhello\r\n",
+        "name=\"b\"; filename=\"w.txt\"\r\nContent-Type: text/y\r\n\r\nworld\r\n",
+        "name=\"c\"\r\nX-H: 1\r\nX-A: 1\r\nX-B: 2\r\n\r\nval\r\n",
+        "name=\"d\"\r\nContent-Transfer-Encoding: base64\r\n\r\naMOpIGxsbw==\r\n",
+        "name=\"e\"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nquoted;semi\r\n",
+        "name=\"f\"\r\n\r\n1\r\n",
+    ] {
+        assert!(body.contains(part), "{part:?} in {body}");
+    }
+}
+
+#[test]
+fn write_out_warns_about_unknown_variables_and_has_curls_new_ones() {
+    let server = HttpServer::start(|req| match req.path() {
+        "/r" => Response::redirect(302, "/target"),
+        _ => Response::ok("12345").header("Content-Type", "text/x-w"),
+    });
+    let format = "%{nope}|%{remote_ip}|%{remote_port}|%{local_ip}|%{urlnum}|%{exitcode}|\
+                  %{redirect_url}|%{content_type}|%header{content-TYPE}|%{size_header}|\
+                  %{size_request}|%{time_namelookup}|%{time_connect}|%{time_appconnect}|\
+                  %{time_pretransfer}\\n";
+    let out = fetch(&[
+        "--no-follow",
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-w",
+        format,
+        &server.url("/r"),
+        &server.url("/x"),
+    ]);
+    assert_code(&out, 0);
+    let (stdout, stderr) = text(&out);
+    assert!(stderr.contains("%{nope}"), "{stderr}");
+    let lines: Vec<Vec<&str>> = stdout.lines().map(|l| l.split('|').collect()).collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let port = server.port().to_string();
+    let (a, b) = (&lines[0], &lines[1]);
+    assert_eq!(
+        &a[..8],
+        [
+            "",
+            "127.0.0.1",
+            &port,
+            "127.0.0.1",
+            "0",
+            "0",
+            &server.url("/target"),
+            ""
+        ]
+    );
+    assert_eq!(
+        &b[..9],
+        [
+            "",
+            "127.0.0.1",
+            &port,
+            "127.0.0.1",
+            "1",
+            "0",
+            "",
+            "text/x-w",
+            "text/x-w"
+        ]
+    );
+    let size_header: u64 = b[9].parse().expect("size_header");
+    assert!(size_header > 40, "{size_header}");
+    let size_request: u64 = b[10].parse().expect("size_request");
+    assert!(size_request > 40, "{size_request}");
+    let times: Vec<f64> = a[11..].iter().map(|t| t.parse().expect("time")).collect();
+    assert!(times[0] > 0.0 && times[1] >= times[0], "{times:?}");
+    assert_eq!(times[2], 0.0, "no TLS on http://");
+    assert!(times[3] >= times[1], "{times:?}");
+    // A failure: exitcode and errormsg.
+    let out = fetch(&["-w", "%{exitcode}|%{errormsg}", "http://127.0.0.1:9/x"]);
+    assert_code(&out, 7);
+    assert!(
+        text(&out)
+            .0
+            .starts_with("7|http://127.0.0.1:9/x: could not connect"),
+        "{}",
+        text(&out).0
+    );
+}
+
+#[test]
+fn remote_name_with_a_file_name_suggests_o() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = HttpServer::start(|_| Response::ok("page"));
+    let out = fetch_in(dir.path(), &["-O", "page.html", &server.url("/index.html")]);
+    assert_code(&out, 23);
+    let stderr = text(&out).1;
+    assert!(stderr.contains("use -o page.html"), "{stderr}");
+    assert_eq!(
+        fs::read(dir.path().join("index.html")).expect("saved"),
+        b"page"
+    );
+}
+
+#[test]
+fn remote_name_follows_the_given_url_and_never_replaces_a_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = HttpServer::start(|req| match req.path() {
+        "/get.sh" => Response::redirect(302, "/.bashrc"),
+        _ => Response::ok("evil"),
+    });
+    fs::write(dir.path().join(".bashrc"), "mine").expect("write");
+    let out = fetch_in(dir.path(), &["-O", &server.url("/get.sh")]);
+    assert_code(&out, 0);
+    assert_eq!(fs::read(dir.path().join(".bashrc")).expect("kept"), b"mine");
+    assert_eq!(fs::read(dir.path().join("get.sh")).expect("named"), b"evil");
+    // A second run does not replace get.sh (23, before connecting) unless --clobber.
+    let before = server.requests().len();
+    let out = fetch_in(dir.path(), &["-O", &server.url("/get.sh")]);
+    assert_code(&out, 23);
+    assert!(text(&out).1.contains("--clobber"), "{}", text(&out).1);
+    assert_eq!(server.requests().len(), before);
+    fs::write(dir.path().join("get.sh"), "old").expect("write");
+    let out = fetch_in(dir.path(), &["-O", "--clobber", &server.url("/get.sh")]);
+    assert_code(&out, 0);
+    assert_eq!(
+        fs::read(dir.path().join("get.sh")).expect("replaced"),
+        b"evil"
+    );
+}
+
+#[test]
+fn header_files_send_one_header_per_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("h.txt");
+    fs::write(&file, "X-One: 1\r\n\nX-Two: two words\n").expect("write");
+    let server = echo_server();
+    let at = format!("@{}", file.display());
+    let out = fetch(&["-H", &at, "-H", "X-Three: 3", &server.url("/h")]);
+    assert_code(&out, 0);
+    let req = server.single_request();
+    assert_eq!(req.header("X-One"), Some("1"));
+    assert_eq!(req.header("X-Two"), Some("two words"));
+    assert_eq!(req.header("X-Three"), Some("3"));
+    let out = common::run_with_stdin(
+        postie().args(["fetch", "-H", "@-", &server.url("/s")]),
+        b"X-Stdin: yes\n",
+    );
+    assert_code(&out, 0);
+    assert_eq!(server.requests()[1].header("X-Stdin"), Some("yes"));
+}
+
+#[test]
+fn bearer_tokens_come_from_env_file_or_command_and_are_masked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("tok");
+    fs::write(&file, "tok-file\n").expect("write");
+    let server = echo_server();
+    let out = run(postie().env("TOKEN_VAR", "tok-env").args([
+        "fetch",
+        "-v",
+        "--bearer-env",
+        "TOKEN_VAR",
+        &server.url("/a"),
+    ]));
+    assert_code(&out, 0);
+    let stderr = text(&out).1;
+    assert!(
+        stderr.contains("Authorization: Bearer (masked)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("tok-env"), "{stderr}");
+    let f = file.to_str().expect("utf8");
+    assert_code(&fetch(&["--bearer-file", f, &server.url("/b")]), 0);
+    assert_code(
+        &fetch(&["--bearer-command", "echo tok-cmd", &server.url("/c")]),
+        0,
+    );
+    assert_code(
+        &fetch(&["--oauth2-bearer", "tok-argv", &server.url("/d")]),
+        0,
+    );
+    let got: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.header("Authorization").unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "Bearer tok-env",
+            "Bearer tok-file",
+            "Bearer tok-cmd",
+            "Bearer tok-argv"
+        ]
+    );
+    let out = fetch(&["--bearer-env", "POSTIE_SURELY_UNSET", &server.url("/e")]);
+    assert!(
+        text(&out).1.contains("--bearer-env POSTIE_SURELY_UNSET"),
+        "{}",
+        text(&out).1
+    );
+}
+
+#[test]
+fn proxy_user_takes_the_password_sources_of_u() {
+    let proxy = HttpServer::start(|req| match req.method.as_str() {
+        "CONNECT" => Response::status(200),
+        _ => Response::ok("via proxy"),
+    });
+    let out = run(postie().env("PROXY_PW", "p@ss word").args([
+        "fetch",
+        "-x",
+        &proxy.url(""),
+        "-U",
+        "bob",
+        "--proxy-password-env",
+        "PROXY_PW",
+        "http://example.test/p",
+    ]));
+    assert_code(&out, 0);
+    let connect = &proxy.requests()[0];
+    assert_eq!(connect.method, "CONNECT");
+    use base64::Engine as _;
+    let expected = base64::engine::general_purpose::STANDARD.encode("bob:p@ss word");
+    assert_eq!(
+        connect.header("Proxy-Authorization"),
+        Some(format!("Basic {expected}").as_str())
+    );
+}
+
+#[test]
+fn create_dirs_no_clobber_and_remote_time_on_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = HttpServer::start(|_| {
+        Response::ok("new").header("Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT")
+    });
+    let deep = dir.path().join("a/b/c.txt");
+    let deep_s = deep.to_str().expect("utf8");
+    let out = fetch(&["-o", deep_s, &server.url("/c")]);
+    assert_code(&out, 23);
+    let out = fetch(&["--create-dirs", "-R", "-o", deep_s, &server.url("/c")]);
+    assert_code(&out, 0);
+    assert_eq!(fs::read(&deep).expect("saved"), b"new");
+    let mtime = fs::metadata(&deep)
+        .expect("meta")
+        .modified()
+        .expect("mtime");
+    let secs = mtime
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("epoch")
+        .as_secs();
+    assert_eq!(secs, 784_111_777);
+    // -nc: the existing file is kept, the URL skipped and reported, exit 0.
+    fs::write(&deep, "mine").expect("write");
+    let before = server.requests().len();
+    let out = fetch(&["-nc", "-o", deep_s, &server.url("/c")]);
+    assert_code(&out, 0);
+    assert!(text(&out).1.contains("not retrieving"), "{}", text(&out).1);
+    assert_eq!(fs::read(&deep).expect("kept"), b"mine");
+    assert_eq!(server.requests().len(), before);
+    // --create-dirs makes --output-dir too.
+    let out_dir = dir.path().join("x/y");
+    let out = fetch(&[
+        "--create-dirs",
+        "--output-dir",
+        out_dir.to_str().expect("utf8"),
+        "-O",
+        &server.url("/d.txt"),
+    ]);
+    assert_code(&out, 0);
+    assert_eq!(fs::read(out_dir.join("d.txt")).expect("saved"), b"new");
+    // -nc with -J: the name comes with the response; an existing file is skipped then.
+    let cd = HttpServer::start(|_| {
+        Response::ok("new").header("Content-Disposition", "attachment; filename=\"cd.txt\"")
+    });
+    fs::write(out_dir.join("cd.txt"), "mine").expect("write");
+    let out = fetch(&[
+        "-nc",
+        "-OJ",
+        "--output-dir",
+        out_dir.to_str().expect("utf8"),
+        &cd.url("/x"),
+    ]);
+    assert_code(&out, 0);
+    assert!(text(&out).1.contains("not retrieving"), "{}", text(&out).1);
+    assert_eq!(fs::read(out_dir.join("cd.txt")).expect("kept"), b"mine");
+}
+
+#[test]
+fn passwords_in_urls_are_masked_in_verbose_errors_and_write_out() {
+    let server = HttpServer::start(|req| match req.path() {
+        "/r" => Response::redirect(302, "/final"),
+        _ => Response::ok("x"),
+    });
+    let url = server.url("/r").replace("http://", "http://user:s3cr3t@");
+    let out = fetch(&["-v", "-w", "%{url_effective} %{json}", &url]);
+    assert_code(&out, 0);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        server.requests()[0].header("Authorization"),
+        Some("Basic dXNlcjpzM2NyM3Q="),
+        "the password is still sent"
+    );
+    for shown in [&stdout, &stderr] {
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+    assert!(stdout.contains("user:***@"), "{stdout}");
+    // A URL without a scheme is refused (postie reads `user:` as a scheme), still masked.
+    let out = fetch(&[
+        "user:s3cr3t@127.0.0.1:9/y",
+        "http://user:s3cr3t@127.0.0.1:9/x",
+    ]);
+    assert_code(&out, 7);
+    assert!(
+        text(&out).1.contains("postie: user:***@127.0.0.1:9/y"),
+        "{}",
+        text(&out).1
+    );
+    let stderr = text(&out).1;
+    assert!(!stderr.contains("s3cr3t"), "{stderr}");
+    assert!(stderr.contains("user:***@127.0.0.1:9"), "{stderr}");
+}
+
+// ---- curl 7.88 (and wget for -nc) as the oracle, on the same in-process servers ----
+
+fn curl(args: &[&str], dir: &std::path::Path) -> Output {
+    run(std::process::Command::new("curl")
+        .current_dir(dir)
+        .args(args))
+}
+
+/// The lines of `text` a case-sensitive `grep '^NAME:'` finds, for the names scripts grep.
+fn grepped(text: &str) -> Vec<String> {
+    let names = [
+        "Content-Length:",
+        "Content-Type:",
+        "ETag:",
+        "WWW-Authenticate:",
+        "Set-Cookie:",
+    ];
+    text.lines()
+        .filter(|l| names.iter().any(|n| l.starts_with(n)))
+        .map(|l| l.trim_end().to_owned())
+        .collect()
+}
+
+/// A multipart body with its boundary replaced, for comparing two clients' bytes.
+fn unbounded(req: &Request) -> String {
+    let ct = req.header("Content-Type").unwrap_or("");
+    let boundary = ct.split("boundary=").nth(1).unwrap_or("none");
+    req.body_text().replace(boundary, "BOUNDARY")
+}
+
+#[test]
+fn interop_curl_is_the_oracle_for_issue_19() {
+    let have = common::which("curl").is_some() && common::which("wget").is_some();
+    if !common::require_peer(
+        "interop_curl_is_the_oracle_for_issue_19",
+        "curl, wget",
+        have,
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let server = HttpServer::start(|req| match req.path() {
+        "/r" => Response::redirect(302, "/target"),
+        _ => Response::ok("body\n")
+            .header("Content-Type", "text/plain")
+            .header("ETag", "\"v1\"")
+            .header("WWW-Authenticate", "Basic realm=x")
+            .header("Set-Cookie", "sid=abc; Path=/")
+            .header("Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"),
+    });
+    let url = server.url("/page.txt");
+
+    // The jar on the first run.
+    for (tool, jar) in [("curl", "c.jar"), ("postie", "p.jar")] {
+        let args = ["-s", "-b", jar, "-c", jar, "-o", "/dev/null", url.as_str()];
+        let out = if tool == "curl" {
+            curl(&args, d)
+        } else {
+            fetch_in(d, &args)
+        };
+        assert_code(&out, 0);
+    }
+    let cookie_lines = |f: &str| -> Vec<String> {
+        let text = fs::read_to_string(d.join(f)).expect("jar written");
+        text.lines()
+            .filter(|l| !l.is_empty() && (!l.starts_with('#') || l.starts_with("#HttpOnly_")))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(cookie_lines("p.jar"), cookie_lines("c.jar"));
+
+    // Header lines a case-sensitive grep finds, for -i, -I, -D - and -v.
+    for flags in [&["-i"][..], &["-I"], &["-D", "-", "-o", "/dev/null"]] {
+        let mut args = vec!["-s"];
+        args.extend_from_slice(flags);
+        args.push(&url);
+        let (c, p) = (curl(&args, d), fetch_in(d, &args));
+        assert_eq!(grepped(&text(&p).0), grepped(&text(&c).0), "{flags:?}");
+        assert_eq!(grepped(&text(&p).0).len(), 5, "{flags:?}");
+    }
+    let strip = |s: String| {
+        s.lines()
+            .filter_map(|l| l.strip_prefix("< "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (c, p) = (curl(&["-sv", &url], d), fetch_in(d, &["-v", &url]));
+    let (c, p) = (strip(text(&c).1), strip(text(&p).1));
+    assert_eq!(grepped(&p).len(), 5, "{p}");
+    assert!(
+        grepped(&p)
+            .iter()
+            .all(|l| grepped(&c).contains(l) || l.starts_with("Set-Cookie")),
+        "{p}\n{c}"
+    );
+
+    // The multipart part's bytes.
+    let hdrs = d.join("parth.txt");
+    fs::write(&hdrs, "X-A: 1\nX-B: 2\n").expect("write");
+    let with_headers = format!("c=val;headers=\"X-H: 1\";headers=@{}", hdrs.display());
+    let form = [
+        "-F",
+        "a=hello;type=text/x-foo",
+        "-F",
+        "b=world;filename=w.txt;type=text/y",
+        "-F",
+        with_headers.as_str(),
+        "-F",
+        "d=hé llo;encoder=base64",
+        "-F",
+        "e=\"quoted;semi\";type=text/plain; charset=utf-8",
+        "-F",
+        "g=x;encoder=8bit;filename=g.txt",
+    ];
+    let form_server = echo_server();
+    let mut args = vec!["-s", "-o", "/dev/null"];
+    args.extend_from_slice(&form);
+    let form_url = form_server.url("/f");
+    args.push(&form_url);
+    assert_code(&curl(&args, d), 0);
+    assert_code(&fetch_in(d, &args), 0);
+    let reqs = form_server.requests();
+    assert_eq!(unbounded(&reqs[1]), unbounded(&reqs[0]));
+
+    // -w: the output and the warning for an unknown variable.
+    let format = "%{http_code}|%{nope}|%{content_type}|%header{etag}|%{size_download}|\
+                  %{num_redirects}|%{redirect_url}|%{remote_ip}|%{remote_port}|%{local_ip}|\
+                  %{urlnum}|%{exitcode}|%{errormsg}|%{size_header}\\n";
+    let r = server.url("/r");
+    let args = [
+        "-s",
+        "--no-follow",
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-w",
+        format,
+        r.as_str(),
+        url.as_str(),
+    ];
+    let c = curl(
+        &args[..1]
+            .iter()
+            .chain(&args[2..])
+            .copied()
+            .collect::<Vec<_>>(),
+        d,
+    );
+    let p = fetch_in(d, &args);
+    assert_eq!(text(&p).0, text(&c).0);
+    assert!(
+        text(&c).1.contains("nope") && text(&p).1.contains("nope"),
+        "{}",
+        text(&p).1
+    );
+    let args = [
+        "-s",
+        "-w",
+        "%{http_code}|%{exitcode}|%{remote_port}|%{urlnum}",
+        "http://127.0.0.1:9/",
+    ];
+    let (c, p) = (curl(&args, d), fetch_in(d, &args));
+    assert_eq!(text(&p).0, text(&c).0);
+
+    // -H @file: the headers arrive, as curl's.
+    let hfile = d.join("h.txt");
+    fs::write(&hfile, "X-One: 1\nX-Two: two words\n").expect("write");
+    let at = format!("@{}", hfile.display());
+    let hserver = echo_server();
+    let hurl = hserver.url("/h");
+    assert_code(&curl(&["-s", "-H", &at, &hurl], d), 0);
+    assert_code(&fetch_in(d, &["-s", "-H", &at, &hurl]), 0);
+    let reqs = hserver.requests();
+    for name in ["X-One", "X-Two"] {
+        assert_eq!(reqs[1].header(name), reqs[0].header(name));
+        assert!(reqs[1].header(name).is_some());
+    }
+
+    // --create-dirs and -R on disk, as curl; -nc as wget.
+    for (tool, out) in [("curl", "c/x/y.txt"), ("postie", "p/x/y.txt")] {
+        let args = ["-s", "--create-dirs", "-R", "-o", out, url.as_str()];
+        let o = if tool == "curl" {
+            curl(&args, d)
+        } else {
+            fetch_in(d, &args)
+        };
+        assert_code(&o, 0);
+    }
+    let meta = |p: &str| fs::metadata(d.join(p)).expect("written");
+    assert_eq!(
+        meta("p/x/y.txt").modified().ok(),
+        meta("c/x/y.txt").modified().ok()
+    );
+    assert_eq!(
+        fs::read(d.join("p/x/y.txt")).ok(),
+        fs::read(d.join("c/x/y.txt")).ok()
+    );
+    fs::write(d.join("page.txt"), "mine").expect("write");
+    let w = run(std::process::Command::new("wget")
+        .current_dir(d)
+        .args(["-q", "-nc", &url]));
+    assert_eq!(w.status.code(), Some(0));
+    assert_code(&fetch_in(d, &["-nc", "-O", &url]), 0);
+    assert_eq!(fs::read(d.join("page.txt")).expect("kept"), b"mine");
+}
+
+#[test]
+fn write_out_times_tls_after_tcp_on_https() {
+    let certs = TestCerts::generate();
+    let server = HttpServer::start_tls(certs.self_signed_identity(), |_| Response::ok("s"));
+    let format = "%{time_namelookup} %{time_connect} %{time_appconnect} %{time_pretransfer} %{time_starttransfer} %{remote_port}";
+    let out = fetch(&["-k", "-o", "/dev/null", "-w", format, &server.url("/")]);
+    assert_code(&out, 0);
+    let stdout = text(&out).0;
+    let f: Vec<f64> = stdout
+        .split(' ')
+        .map(|t| t.parse().expect("number"))
+        .collect();
+    assert!(
+        f[0] > 0.0 && f[0] <= f[1] && f[1] < f[2] && f[2] <= f[3] && f[3] <= f[4],
+        "{stdout}"
+    );
+    assert_eq!(f[5], f64::from(server.port()));
 }

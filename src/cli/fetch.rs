@@ -9,16 +9,18 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use base64::Engine as _;
+
 use crate::cli::CliError;
 use crate::cli::common::PasswordArgs;
 use crate::cookies::{CookieOptions, CookieSource};
 use crate::error::{Error, Exit};
 use crate::fetch::{
-    Auth, FetchConfig, FetchError, FormPart, Job, OutputTarget, ProxySettings, RequestBody,
-    urlencode_component,
+    Auth, FetchConfig, FetchError, FileOptions, FormPart, Job, OutputTarget, PartContent,
+    ProxySettings, RequestBody, urlencode_component,
 };
 use crate::netrc::Netrc;
-use crate::secret::{PasswordLookup, Secret, resolve_password};
+use crate::secret::{PasswordLookup, PasswordSource, Secret, resolve_password};
 use crate::tls::TlsOptions;
 
 const FORM_URLENCODED: &str = "application/x-www-form-urlencoded";
@@ -196,6 +198,67 @@ pub struct FetchFlags {
     /// Drop session cookies read from files.
     #[arg(short = 'j', long = "junk-session-cookies")]
     pub junk_session_cookies: bool,
+
+    #[command(flatten)]
+    pub more: MoreFlags,
+}
+
+/// Issue 19's options (headers and tokens from files, proxy credentials, file management),
+/// in one block.
+#[derive(Debug, clap::Args)]
+pub struct MoreFlags {
+    /// Write the response headers (every hop's) to FILE; `-` is stdout.
+    #[arg(short = 'D', long = "dump-header", value_name = "FILE")]
+    pub dump_header: Option<PathBuf>,
+    /// `Authorization: Bearer TOKEN` (curl's flag; prefer --bearer-env/-file/-command, which
+    /// keep the token off the command line).
+    #[arg(long = "oauth2-bearer", value_name = "TOKEN", group = "bearer")]
+    pub oauth2_bearer: Option<String>,
+    /// Bearer token from this environment variable.
+    #[arg(long, value_name = "VAR", group = "bearer")]
+    pub bearer_env: Option<String>,
+    /// Bearer token from the first line of this file.
+    #[arg(long, value_name = "FILE", group = "bearer")]
+    pub bearer_file: Option<PathBuf>,
+    /// Bearer token from the first line this shell command prints.
+    #[arg(long, value_name = "CMD", group = "bearer")]
+    pub bearer_command: Option<String>,
+    /// Proxy credentials `user[:password]`; without a password it comes from
+    /// --proxy-password-*, else ~/.netrc for the proxy host, else a prompt.
+    #[arg(short = 'U', long = "proxy-user", value_name = "USER[:PASSWORD]")]
+    pub proxy_user: Option<String>,
+    /// The proxy password from this environment variable.
+    #[arg(long, value_name = "VAR", group = "proxy_password")]
+    pub proxy_password_env: Option<String>,
+    /// The proxy password from the first line of this file.
+    #[arg(long, value_name = "FILE", group = "proxy_password")]
+    pub proxy_password_file: Option<PathBuf>,
+    /// The proxy password from the first line this shell command prints.
+    #[arg(long, value_name = "CMD", group = "proxy_password")]
+    pub proxy_password_command: Option<String>,
+    /// Create the missing folders of output files (-o, -O, --output-dir).
+    #[arg(long)]
+    pub create_dirs: bool,
+    /// Skip a URL whose output file already exists (wget -nc), with a note on stderr.
+    #[arg(long = "no-clobber", visible_alias = "nc", conflicts_with = "clobber")]
+    pub no_clobber: bool,
+    /// Set the output file's modification time from the Last-Modified header.
+    #[arg(short = 'R', long = "remote-time")]
+    pub remote_time: bool,
+}
+
+/// wget's `-nc` (two letters after one dash, which clap cannot declare) as `--no-clobber`,
+/// for the arguments after the `fetch` subcommand.
+pub fn wget_aliases(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut in_fetch = false;
+    args.map(|a| {
+        if in_fetch && a == "-nc" {
+            return "--no-clobber".into();
+        }
+        in_fetch |= a == "fetch";
+        a
+    })
+    .collect()
 }
 
 pub fn run(args: FetchArgs) -> Result<Exit, Error> {
@@ -226,8 +289,8 @@ fn unreadable(flag: &str, path: &str, source: std::io::Error) -> Error {
     .into()
 }
 
-/// Validates the flags into the engine's config.
-pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
+/// Flag values and combinations clap cannot check.
+fn check_flags(args: &FetchFlags) -> Result<(), Error> {
     if args.continue_at.as_deref().is_some_and(|c| c != "-") {
         return Err(invalid(
             "-C",
@@ -237,6 +300,7 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
     }
     if let Some(dir) = &args.output_dir
         && !dir.is_dir()
+        && !args.more.create_dirs
     {
         return Err(invalid("--output-dir", format!("{}: no such folder", dir.display())).into());
     }
@@ -248,6 +312,23 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
     if args.output.len() > args.urls.len() {
         return Err(invalid("-o", "more -o files than URLs").into());
     }
+    Ok(())
+}
+
+/// The `--create-dirs`, `-nc`, `-R`, `-D` and `-U` part of the config.
+fn file_options(args: &FetchFlags) -> Result<FileOptions, Error> {
+    Ok(FileOptions {
+        dump_header: args.more.dump_header.clone(),
+        create_dirs: args.more.create_dirs,
+        no_clobber: args.more.no_clobber,
+        remote_time: args.more.remote_time,
+        proxy_user: proxy_credentials(args)?,
+    })
+}
+
+/// Validates the flags into the engine's config.
+pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
+    check_flags(&args)?;
     let (body, json) = build_body(&args)?;
     let mut urls = args.urls.clone();
     let body = if args.get {
@@ -307,6 +388,7 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
         resume: args.continue_at.is_some(),
         remote_header_name: args.remote_header_name,
         clobber: args.clobber,
+        files: file_options(&args)?,
     })
 }
 
@@ -459,71 +541,171 @@ fn urlencode_piece(d: &str) -> Result<String, Error> {
     Ok(urlencode_component(d.as_bytes()))
 }
 
-fn parse_form_part(spec: &str) -> Result<FormPart, Error> {
-    let (name, value) = spec
-        .split_once('=')
-        .ok_or_else(|| invalid(&format!("-F {spec}"), "expected name=value or name=@file"))?;
-    let name = name.to_owned();
-    if let Some(rest) = value.strip_prefix('@') {
-        let mut params = rest.split(';');
-        let path = PathBuf::from(params.next().unwrap_or(""));
-        let mut filename = None;
-        let mut content_type = None;
-        for p in params {
-            match p.split_once('=') {
-                Some(("type", t)) => content_type = Some(t.to_owned()),
-                Some(("filename", f)) => filename = Some(f.trim_matches('"').to_owned()),
-                _ => {
-                    return Err(
-                        invalid(&format!("-F {spec}"), format!("unknown parameter {p:?}")).into(),
-                    );
+/// A word of a `-F` value: `"quoted"` (with `\"` and `\\` escapes) or up to the next `;`.
+/// Returns the word and the rest (which starts with `;` or is empty).
+fn form_word(s: &str) -> (String, &str) {
+    if let Some(body) = s.strip_prefix('"') {
+        let mut word = String::new();
+        let mut chars = body.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, n)) = chars.next() {
+                        word.push(n);
+                    }
                 }
+                '"' if body[i + 1..].is_empty() || body[i + 1..].starts_with(';') => {
+                    return (word, &body[i + 1..]);
+                }
+                c => word.push(c),
             }
         }
-        if let Err(e) = std::fs::File::open(&path) {
-            return Err(unreadable(
-                &format!("-F {name}="),
-                &path.display().to_string(),
-                e,
-            ));
-        }
-        return Ok(FormPart::File {
-            name,
-            path,
-            filename,
-            content_type,
-        });
     }
-    if let Some(path) = value.strip_prefix('<') {
-        let bytes = read_input("-F", path)?;
-        return Ok(FormPart::Text {
-            name,
-            value: String::from_utf8_lossy(&bytes).into_owned(),
-            content_type: None,
-        });
-    }
-    Ok(FormPart::Text {
-        name,
-        value: value.to_owned(),
-        content_type: None,
-    })
+    let end = s.find(';').unwrap_or(s.len());
+    (s[..end].to_owned(), &s[end..])
 }
 
-fn build_headers(args: &FetchFlags, json: bool) -> Result<Vec<(String, Option<String>)>, CliError> {
+const FORM_KEYS: [&str; 4] = ["type=", "filename=", "headers=", "encoder="];
+
+/// curl's `;type=`: up to the next `;` that starts another known parameter (so
+/// `type=text/plain; charset=utf-8` keeps its parameter), quotes kept as given.
+fn form_type(s: &str) -> (String, &str) {
+    let mut from = 0;
+    while let Some(i) = s[from..].find(';').map(|i| i + from) {
+        let next = s[i + 1..].trim_start();
+        if FORM_KEYS.iter().any(|k| next.starts_with(k)) {
+            return (s[..i].to_owned(), &s[i..]);
+        }
+        from = i + 1;
+    }
+    (s.to_owned(), "")
+}
+
+/// Splits `-F name=CONTENT;param=...` as curl does: the content (with its `@`/`<` sign),
+/// then the known parameters; unknown ones are skipped with a warning, as curl.
+fn parse_form_part(spec: &str) -> Result<FormPart, Error> {
+    let flag = format!("-F {spec}");
+    let (name, value) = spec
+        .split_once('=')
+        .ok_or_else(|| invalid(&flag, "expected name=value or name=@file"))?;
+    let (sign, body) = match value.chars().next() {
+        Some(c @ ('@' | '<')) => (Some(c), &value[1..]),
+        _ => (None, value),
+    };
+    let (content, mut rest) = form_word(body);
+    let mut part = FormPart::new(name, PartContent::Text(Vec::new()));
+    while let Some(r) = rest.strip_prefix(';') {
+        let r = r.trim_start();
+        if let Some(t) = r.strip_prefix("type=") {
+            let (value, next) = form_type(t);
+            part.content_type = Some(value);
+            rest = next;
+            continue;
+        }
+        let key = FORM_KEYS.iter().find(|k| r.starts_with(**k));
+        let (word, next) = form_word(key.map_or(r, |k| &r[k.len()..]));
+        rest = next;
+        match key.copied() {
+            Some("filename=") => part.filename = Some(word),
+            Some("headers=") => part.headers.extend(form_headers(&flag, &word)?),
+            Some("encoder=") => part.encoder = Some(word),
+            _ => eprintln!("postie: warning: -F {name}: skipping unknown form field {word:?}"),
+        }
+    }
+    part.content = match sign {
+        Some('@') => {
+            let path = PathBuf::from(&content);
+            if let Err(e) = std::fs::File::open(&path) {
+                return Err(unreadable(&format!("-F {name}="), &content, e));
+            }
+            PartContent::File(path)
+        }
+        Some(_) => PartContent::Text(read_input("-F", &content)?),
+        None => PartContent::Text(content.into_bytes()),
+    };
+    apply_encoder(&flag, &mut part)?;
+    Ok(part)
+}
+
+/// `;headers=VALUE` or `;headers=@FILE` (one header a line; empty and `#` lines skipped).
+fn form_headers(flag: &str, word: &str) -> Result<Vec<String>, Error> {
+    let lines = match word.strip_prefix('@') {
+        Some(path) => String::from_utf8_lossy(&read_input(flag, path)?)
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_owned())
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .collect(),
+        None => vec![word.to_owned()],
+    };
+    if lines.iter().any(|l| l.contains(['\r', '\n', '\0'])) {
+        return Err(invalid(flag, "CR, LF or NUL in a part header").into());
+    }
+    Ok(lines)
+}
+
+/// `;encoder=`: binary and 8bit only label the part; 7bit also checks the value; base64
+/// encodes a value (76-character lines, as curl). File parts are streamed, so only the
+/// labelling encoders apply to them; quoted-printable is not supported.
+fn apply_encoder(flag: &str, part: &mut FormPart) -> Result<(), Error> {
+    let Some(enc) = part.encoder.clone() else {
+        return Ok(());
+    };
+    match (enc.to_ascii_lowercase().as_str(), &mut part.content) {
+        ("binary" | "8bit", _) => Ok(()),
+        ("7bit", PartContent::Text(v)) if !v.is_ascii() => {
+            Err(invalid(flag, "encoder=7bit on a value that is not 7-bit").into())
+        }
+        ("7bit", _) => Ok(()),
+        ("base64", PartContent::Text(v)) => {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&v[..]);
+            let lines: Vec<&[u8]> = encoded.as_bytes().chunks(76).collect();
+            *v = lines.join(&b"\r\n"[..]);
+            Ok(())
+        }
+        _ => Err(invalid(
+            flag,
+            format!("encoder={enc} is not supported here (binary, 8bit, 7bit; base64 for values)"),
+        )
+        .into()),
+    }
+}
+
+/// `-H` values with every `@FILE`/`@-` replaced by the file's lines (empty lines skipped), as
+/// curl reads them.
+fn expand_header_files(values: &[String]) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    for h in values {
+        let Some(path) = h.strip_prefix('@') else {
+            out.push(h.clone());
+            continue;
+        };
+        let bytes = read_input("-H", path)?;
+        let text = String::from_utf8_lossy(&bytes);
+        out.extend(
+            text.lines()
+                .map(|l| l.trim_end_matches('\r'))
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned),
+        );
+    }
+    Ok(out)
+}
+
+fn build_headers(args: &FetchFlags, json: bool) -> Result<Vec<(String, Option<String>)>, Error> {
     let mut headers: Vec<(String, Option<String>)> = Vec::new();
-    for h in &args.headers {
+    for h in &expand_header_files(&args.headers)? {
         let (name, value) = h.split_once(':').ok_or_else(|| {
-            invalid(
+            Error::from(invalid(
                 &format!("-H {h:?}"),
                 "expected \"Name: value\" or \"Name:\"",
-            )
+            ))
         })?;
         let name = name.trim();
         if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(invalid(&format!("-H {h:?}"), "bad header name"));
+            return Err(invalid(&format!("-H {h:?}"), "bad header name").into());
         }
         if value.contains(['\r', '\n', '\0']) {
-            return Err(invalid(&format!("-H {h:?}"), "CR, LF or NUL in the value"));
+            return Err(invalid(&format!("-H {h:?}"), "CR, LF or NUL in the value").into());
         }
         let value = value.trim();
         if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err()
@@ -532,7 +714,8 @@ fn build_headers(args: &FetchFlags, json: bool) -> Result<Vec<(String, Option<St
             return Err(invalid(
                 &format!("-H {h:?}"),
                 "not a valid header (a token name; no control characters in the value)",
-            ));
+            )
+            .into());
         }
         headers.push((
             name.to_owned(),
@@ -558,7 +741,78 @@ fn build_headers(args: &FetchFlags, json: bool) -> Result<Vec<(String, Option<St
     Ok(headers)
 }
 
+/// `--oauth2-bearer` or a `--bearer-*` source, if given.
+fn bearer_token(more: &MoreFlags) -> Result<Option<Secret>, Error> {
+    let source = if let Some(t) = &more.oauth2_bearer {
+        if t.is_empty() {
+            return Err(invalid("--oauth2-bearer", "the token is empty").into());
+        }
+        PasswordSource::Literal(Secret::new(t.as_str()))
+    } else if let Some(v) = &more.bearer_env {
+        PasswordSource::Env(v.clone())
+    } else if let Some(f) = &more.bearer_file {
+        PasswordSource::File(f.clone())
+    } else if let Some(c) = &more.bearer_command {
+        PasswordSource::Command(c.clone())
+    } else {
+        return Ok(None);
+    };
+    let token = crate::secret::token_from_source(&source, "--bearer-")?;
+    crate::secret::check_credential("bearer token", token.expose())?;
+    Ok(Some(token))
+}
+
+/// `-U user[:password]`: the password from the colon, else --proxy-password-*, else the
+/// proxy host's ~/.netrc entry, else a prompt.
+fn proxy_credentials(args: &FetchFlags) -> Result<Option<(String, Secret)>, Error> {
+    let more = &args.more;
+    let Some(user) = &more.proxy_user else {
+        if more.proxy_password_env.is_some()
+            || more.proxy_password_file.is_some()
+            || more.proxy_password_command.is_some()
+        {
+            return Err(invalid("--proxy-password-*", "needs -U USER").into());
+        }
+        return Ok(None);
+    };
+    if let Some((u, p)) = user.split_once(':') {
+        return Ok(Some((u.to_owned(), Secret::new(p))));
+    }
+    let source = PasswordArgs {
+        password_env: more.proxy_password_env.clone(),
+        password_file: more.proxy_password_file.clone(),
+        password_command: more.proxy_password_command.clone(),
+    }
+    .source();
+    let host = args
+        .proxy
+        .as_deref()
+        .map(|p| {
+            if p.contains("://") {
+                p.to_owned()
+            } else {
+                format!("http://{p}")
+            }
+        })
+        .and_then(|p| url::Url::parse(&p).ok())
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let lookup = PasswordLookup {
+        source,
+        netrc_file: args.netrc_file.clone(),
+        allow_prompt: true,
+    };
+    let password = resolve_password(&lookup, &host, user)?;
+    Ok(Some((user.clone(), password)))
+}
+
 fn build_auth(args: &FetchFlags, first_url: Option<&str>) -> Result<Auth, Error> {
+    if let Some(token) = bearer_token(&args.more)? {
+        if args.user.is_some() {
+            return Err(invalid("--oauth2-bearer", "cannot be combined with -u").into());
+        }
+        return Ok(Auth::Bearer(token));
+    }
     if let Some(user) = &args.user {
         if let Some((u, p)) = user.split_once(':') {
             return Ok(Auth::Basic {
@@ -614,6 +868,16 @@ fn cookie_options(args: &FetchFlags) -> CookieOptions {
             // curl: a value with `=` is cookie data, else a file name.
             if c.contains('=') {
                 CookieSource::Literal(c.clone())
+            } else if c != "-"
+                && std::fs::symlink_metadata(c)
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+            {
+                // curl: a -b file that does not exist (yet) is an empty jar, so a login
+                // script's first `-b jar -c jar` works; `-b ""` turns the engine on.
+                if args.verbose {
+                    eprintln!("* -b {c}: no such file yet; starting with an empty cookie jar");
+                }
+                CookieSource::File(PathBuf::new())
             } else {
                 CookieSource::File(Path::new(c).to_owned())
             }
@@ -625,5 +889,29 @@ fn cookie_options(args: &FetchFlags) -> CookieOptions {
         jar: args.jar.clone(),
         discard_session: args.discard_session,
         junk_session: args.junk_session_cookies,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_split_as_curl_does() {
+        assert_eq!(form_word("\"a;b\";type=x"), ("a;b".to_owned(), ";type=x"));
+        assert_eq!(form_word("plain;x"), ("plain".to_owned(), ";x"));
+        assert_eq!(form_word("\"un;closed"), ("\"un".to_owned(), ";closed"));
+        assert_eq!(
+            form_type("text/plain; charset=utf-8;filename=a"),
+            ("text/plain; charset=utf-8".to_owned(), ";filename=a")
+        );
+    }
+
+    #[test]
+    fn nc_is_rewritten_only_after_fetch() {
+        let args = ["postie", "-nc", "fetch", "-nc", "http://h/"].map(std::ffi::OsString::from);
+        let got = wget_aliases(args.into_iter());
+        assert_eq!(got[1], "-nc");
+        assert_eq!(got[3], "--no-clobber");
     }
 }

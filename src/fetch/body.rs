@@ -27,20 +27,81 @@ pub enum RequestBody {
     Form(Vec<FormPart>),
 }
 
-/// One `-F` part.
+/// One `-F` part: its content and curl's `;type=`, `;filename=`, `;headers=` and
+/// `;encoder=` parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FormPart {
-    Text {
-        name: String,
-        value: String,
-        content_type: Option<String>,
-    },
-    File {
-        name: String,
-        path: PathBuf,
-        filename: Option<String>,
-        content_type: Option<String>,
-    },
+pub struct FormPart {
+    pub name: String,
+    pub content: PartContent,
+    /// `;filename=` (for a file part, else its own name is sent).
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    /// `;headers=`: extra part header lines, as given.
+    pub headers: Vec<String>,
+    /// `;encoder=`: the Content-Transfer-Encoding header (the value is already encoded).
+    pub encoder: Option<String>,
+}
+
+/// What a part carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartContent {
+    /// A value (already encoded when `;encoder=base64`).
+    Text(Vec<u8>),
+    /// `@file`: streamed from disk.
+    File(PathBuf),
+}
+
+impl FormPart {
+    /// A part with no parameters.
+    pub fn new(name: &str, content: PartContent) -> FormPart {
+        FormPart {
+            name: name.to_owned(),
+            content,
+            filename: None,
+            content_type: None,
+            headers: Vec::new(),
+            encoder: None,
+        }
+    }
+
+    /// The part's header block, as curl orders it: Content-Disposition, Content-Type,
+    /// Content-Transfer-Encoding, then `;headers=`.
+    fn head(&self, boundary: &str) -> String {
+        let mut head = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"",
+            quote_param(&self.name)
+        );
+        let shown = self.filename.clone().or_else(|| match &self.content {
+            PartContent::File(path) => Some(
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            PartContent::Text(_) => None,
+        });
+        if let Some(f) = &shown {
+            head.push_str(&format!("; filename=\"{}\"", quote_param(f)));
+        }
+        head.push_str("\r\n");
+        let guessed = shown
+            .as_ref()
+            .and_then(|f| mime_guess::from_path(f).first_raw().map(str::to_owned));
+        let ct = self.content_type.clone().or(guessed).or_else(|| {
+            matches!(self.content, PartContent::File(_)).then(|| "application/octet-stream".into())
+        });
+        if let Some(ct) = ct {
+            head.push_str(&format!("Content-Type: {ct}\r\n"));
+        }
+        if let Some(e) = &self.encoder {
+            head.push_str(&format!("Content-Transfer-Encoding: {e}\r\n"));
+        }
+        for h in &self.headers {
+            head.push_str(h);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
+        head
+    }
 }
 
 /// An opened body: a reader and its exact length.
@@ -125,56 +186,20 @@ fn open_form(parts: &[FormPart], boundary: &str) -> Result<OpenBody, FetchError>
         len += n;
     };
     for part in parts {
-        let (head, file) = match part {
-            FormPart::Text {
-                name,
-                value,
-                content_type,
-            } => {
-                let mut head = format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n",
-                    quote_param(name)
-                );
-                if let Some(ct) = content_type {
-                    head.push_str(&format!("Content-Type: {ct}\r\n"));
-                }
-                head.push_str("\r\n");
-                let mut bytes = head.into_bytes();
-                bytes.extend_from_slice(value.as_bytes());
-                bytes.extend_from_slice(b"\r\n");
-                (bytes, None)
-            }
-            FormPart::File {
-                name,
-                path,
-                filename,
-                content_type,
-            } => {
-                let shown = filename.clone().unwrap_or_else(|| {
-                    path.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                });
-                let ct = content_type.clone().unwrap_or_else(|| {
-                    mime_guess::from_path(path)
-                        .first_raw()
-                        .unwrap_or("application/octet-stream")
-                        .to_owned()
-                });
-                let head = format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {ct}\r\n\r\n",
-                    quote_param(name),
-                    quote_param(&shown)
-                );
-                (head.into_bytes(), Some(open_file(path)?))
-            }
-        };
+        let head = part.head(boundary).into_bytes();
         let n = head.len() as u64;
         push(Box::new(Cursor::new(head)), n, &mut reader);
-        if let Some((file, flen)) = file {
-            push(Box::new(file.take(flen)), flen, &mut reader);
-            push(Box::new(Cursor::new(b"\r\n".to_vec())), 2, &mut reader);
+        match &part.content {
+            PartContent::Text(value) => {
+                let n = value.len() as u64;
+                push(Box::new(Cursor::new(value.clone())), n, &mut reader);
+            }
+            PartContent::File(path) => {
+                let (file, flen) = open_file(path)?;
+                push(Box::new(file.take(flen)), flen, &mut reader);
+            }
         }
+        push(Box::new(Cursor::new(b"\r\n".to_vec())), 2, &mut reader);
     }
     let tail = format!("--{boundary}--\r\n").into_bytes();
     let n = tail.len() as u64;
@@ -210,17 +235,8 @@ mod tests {
         let path = dir.path().join("a.txt");
         std::fs::write(&path, "hello").expect("write");
         let parts = vec![
-            FormPart::Text {
-                name: "k\"".into(),
-                value: "v".into(),
-                content_type: None,
-            },
-            FormPart::File {
-                name: "f".into(),
-                path,
-                filename: None,
-                content_type: None,
-            },
+            FormPart::new("k\"", PartContent::Text(b"v".to_vec())),
+            FormPart::new("f", PartContent::File(path)),
         ];
         let mut body = open_form(&parts, "B").expect("open");
         let mut got = String::new();

@@ -10,7 +10,9 @@
 
 mod body;
 mod error;
+mod files;
 mod output;
+mod probe;
 mod proxy;
 mod resume;
 mod retry;
@@ -21,9 +23,10 @@ mod writeout;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use body::{FormPart, RequestBody, urlencode_component};
+pub use body::{FormPart, PartContent, RequestBody, urlencode_component};
 pub use error::FetchError;
 pub use proxy::ProxySettings;
+pub use show::mask_url;
 pub use transfer::run;
 
 use crate::cookies::CookieOptions;
@@ -60,6 +63,8 @@ pub enum Auth {
     },
     /// `--netrc` / `--netrc-file`: the file, read once; each hop looks its host up.
     Netrc(crate::netrc::Netrc),
+    /// `--oauth2-bearer` / `--bearer-*`: `Authorization: Bearer TOKEN` (first origin only).
+    Bearer(Secret),
 }
 
 /// Everything one `postie fetch` run needs, validated by the CLI layer.
@@ -102,6 +107,23 @@ pub struct FetchConfig {
     pub resume: bool,
     /// `-J`: take the file name from Content-Disposition.
     pub remote_header_name: bool,
-    /// `--clobber`: `-J` may replace an existing file.
+    /// `--clobber`: `-O`/`-J` may replace an existing file.
     pub clobber: bool,
+    /// Issue 19's file and header options, in one block.
+    pub files: FileOptions,
+}
+
+/// `-D`, `--create-dirs`, `-nc`, `-R` and `-U`.
+#[derive(Debug, Clone, Default)]
+pub struct FileOptions {
+    /// `-D FILE`: every hop's response headers go there (`-` is stdout).
+    pub dump_header: Option<PathBuf>,
+    /// `--create-dirs`: create the missing folders of an output file.
+    pub create_dirs: bool,
+    /// `-nc`: skip a URL whose output file exists.
+    pub no_clobber: bool,
+    /// `-R`: the file's mtime from Last-Modified.
+    pub remote_time: bool,
+    /// `-U`: proxy credentials.
+    pub proxy_user: Option<(String, Secret)>,
 }

@@ -86,6 +86,15 @@ impl Sink {
         }
     }
 
+    /// The destination when it is a regular file (for `-R`): not stdout, not a device.
+    pub fn regular_file(&self) -> Option<PathBuf> {
+        match self {
+            Sink::Stdout(_) => None,
+            Sink::Atomic { dest, .. } => Some(dest.clone()),
+            Sink::InPlace { dest, .. } => dest.is_file().then(|| dest.clone()),
+        }
+    }
+
     pub fn is_file(&self) -> bool {
         !matches!(self, Sink::Stdout(_))
     }

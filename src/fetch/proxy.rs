@@ -56,6 +56,22 @@ impl ProxySettings {
     }
 }
 
+/// The proxy URL with `-U` credentials put in (percent-encoded), which ureq sends as
+/// Proxy-Authorization; without them, the proxy as given.
+pub fn with_user(proxy: &str, user: Option<&(String, crate::secret::Secret)>) -> String {
+    let Some((name, password)) = user else {
+        return proxy.to_owned();
+    };
+    let (scheme, rest) = proxy.split_once("://").unwrap_or(("http", proxy));
+    // Credentials already in the proxy URL are replaced by -U's, as curl.
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    format!(
+        "{scheme}://{}:{}@{host}",
+        super::urlencode_component(name.as_bytes()),
+        super::urlencode_component(password.expose().as_bytes())
+    )
+}
+
 /// True when `host` is covered by the `no_proxy` list.
 pub fn no_proxy_matches(list: &str, host: &str) -> bool {
     let host = host
@@ -74,6 +90,20 @@ pub fn no_proxy_matches(list: &str, host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxy_user_goes_into_the_proxy_url_encoded() {
+        let user = ("bob".to_owned(), crate::secret::Secret::new("p@ss:w"));
+        assert_eq!(
+            with_user("http://old:x@proxy:3128", Some(&user)),
+            "http://bob:p%40ss%3Aw@proxy:3128"
+        );
+        assert_eq!(
+            with_user("proxy:3128", Some(&user)),
+            "http://bob:p%40ss%3Aw@proxy:3128"
+        );
+        assert_eq!(with_user("proxy:3128", None), "proxy:3128");
+    }
 
     #[test]
     fn picks_by_scheme_like_curl() {

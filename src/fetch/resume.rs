@@ -1,13 +1,13 @@
 //! `-C -`: which file a download resumes, the Range it asks for, and what the server's
 //! answer means (append, start over, already complete, or refuse).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ureq::Body;
 use ureq::http;
 
-use super::transfer::{header_value, remote_path};
-use super::{FetchConfig, FetchError, Job, OutputTarget};
+use super::transfer::header_value;
+use super::{FetchConfig, FetchError};
 
 /// How `-C -` applies to this job: the output file and how much of it exists.
 #[derive(Debug, Default)]
@@ -16,27 +16,20 @@ pub(super) struct ResumePlan {
     pub(super) offset: u64,
 }
 
+/// `planned` is the output file decided before connecting (none for stdout and `-J`).
 pub(super) fn resume_plan(
     cfg: &FetchConfig,
-    job: &Job,
-    url: &url::Url,
+    planned: Option<&Path>,
 ) -> Result<ResumePlan, FetchError> {
-    if !cfg.resume {
+    let Some(path) = planned.filter(|_| cfg.resume) else {
         return Ok(ResumePlan::default());
-    }
-    let path = match &job.output {
-        OutputTarget::File(p) if p.as_os_str() != "-" => p.clone(),
-        OutputTarget::RemoteName { dir } if !cfg.remote_header_name => {
-            remote_path(dir.as_ref(), url, &job.url)?
-        }
-        _ => return Ok(ResumePlan::default()),
     };
-    let offset = match std::fs::metadata(&path) {
+    let offset = match std::fs::metadata(path) {
         Ok(m) if m.is_file() => m.len(),
         _ => 0,
     };
     Ok(ResumePlan {
-        path: Some(path),
+        path: Some(path.to_owned()),
         offset,
     })
 }

@@ -6,6 +6,36 @@ use std::io::{self, Write};
 use ureq::Body;
 use ureq::http;
 
+/// Hides the password of every URL in `text` (`http://user:pass@host/` shows as
+/// `http://user:***@host/`), for `-v`, error messages and `-w`. A text without `://` and
+/// without spaces is taken as one URL without a scheme (`user:pass@host/x`).
+pub fn mask_url(text: &str) -> String {
+    let mut starts: Vec<usize> = text.match_indices("://").map(|(i, _)| i + 3).collect();
+    if starts.is_empty() && !text.contains(char::is_whitespace) {
+        starts.push(0);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut done = 0;
+    for start in starts {
+        let rest = &text[start..];
+        let end = rest
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+            .unwrap_or(rest.len());
+        let authority = &rest[..end];
+        let Some(at) = authority.rfind('@') else {
+            continue;
+        };
+        let Some(colon) = authority[..at].find(':') else {
+            continue;
+        };
+        out.push_str(&text[done..start + colon + 1]);
+        out.push_str("***");
+        done = start + at;
+    }
+    out.push_str(&text[done..]);
+    out
+}
+
 /// Hides the secret part of a header value in `-v` output.
 fn mask(name: &str, value: &str) -> String {
     match name.to_ascii_lowercase().as_str() {
@@ -74,12 +104,55 @@ pub(super) fn print_response(resp: &http::Response<Body>) {
     let _ = io::stderr().write_all(text.as_bytes());
 }
 
+/// Names whose usual spelling is not "capital after each dash".
+const IRREGULAR_NAMES: [&str; 16] = [
+    "ETag",
+    "WWW-Authenticate",
+    "Content-MD5",
+    "Content-ID",
+    "X-XSS-Protection",
+    "X-UA-Compatible",
+    "X-DNS-Prefetch-Control",
+    "DNT",
+    "TE",
+    "DPR",
+    "NEL",
+    "P3P",
+    "Sec-WebSocket-Accept",
+    "Sec-WebSocket-Key",
+    "Sec-WebSocket-Version",
+    "X-WebKit-CSP",
+];
+
+/// The usual spelling of a header name: ureq (through the http crate) keeps names in lower
+/// case and the server's own spelling is lost, so `-i`/`-I`/`-D`/`-v` print this canonical
+/// form (`Content-Length`, `Set-Cookie`, `ETag`), never all lower-case.
+pub(super) fn canonical_name(name: &str) -> String {
+    if let Some(known) = IRREGULAR_NAMES
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(name))
+    {
+        return (*known).to_owned();
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper {
+            c.to_ascii_uppercase()
+        } else {
+            c.to_ascii_lowercase()
+        });
+        upper = c == '-';
+    }
+    out
+}
+
 pub(super) fn header_list(resp: &http::Response<Body>) -> Vec<(String, String)> {
     resp.headers()
         .iter()
         .map(|(n, v)| {
             (
-                n.as_str().to_owned(),
+                canonical_name(n.as_str()),
                 String::from_utf8_lossy(v.as_bytes()).into_owned(),
             )
         })
@@ -108,5 +181,31 @@ mod tests {
         );
         assert_eq!(mask("Cookie", "a=1; b=2"), "a=(masked); b=(masked)");
         assert_eq!(mask("Accept", "*/*"), "*/*");
+    }
+
+    #[test]
+    fn header_names_are_canonical() {
+        assert_eq!(canonical_name("content-length"), "Content-Length");
+        assert_eq!(canonical_name("etag"), "ETag");
+        assert_eq!(canonical_name("www-authenticate"), "WWW-Authenticate");
+        assert_eq!(canonical_name("x-request-id"), "X-Request-Id");
+    }
+
+    #[test]
+    fn url_passwords_are_masked() {
+        assert_eq!(
+            mask_url("http://u:p%40ss@h:8/x?a=b@c"),
+            "http://u:***@h:8/x?a=b@c"
+        );
+        assert_eq!(
+            mask_url("a http://u:p@h/ and https://v:q@i/y"),
+            "a http://u:***@h/ and https://v:***@i/y"
+        );
+        assert_eq!(mask_url("u:secret@host/x"), "u:***@host/x");
+        assert_eq!(
+            mask_url("http://u@h/ no password"),
+            "http://u@h/ no password"
+        );
+        assert_eq!(mask_url("http://h/x"), "http://h/x");
     }
 }

@@ -4,7 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use ureq::config::AutoHeaderValue;
@@ -14,11 +14,12 @@ use ureq::{Agent, Body, SendBody};
 
 use super::error::{from_io, from_ureq};
 use super::output::{self, Sink};
+use super::probe::{self, Probe};
 use super::resume::{Resume, ResumePlan, resume_outcome, resume_plan};
 use super::retry::{backoff, retry_after, retryable_status};
 use super::show::{header_block, header_list, print_request, print_response};
 use super::writeout::{self, TransferInfo};
-use super::{Auth, FetchConfig, FetchError, Job, OutputTarget};
+use super::{Auth, FetchConfig, FetchError, Job, OutputTarget, files, mask_url};
 use crate::cookies::CookieSession;
 use crate::error::{Error, Exit};
 use crate::tls::TlsError;
@@ -28,24 +29,31 @@ const USER_AGENT: &str = concat!("postie/", env!("CARGO_PKG_VERSION"));
 /// Runs every job in order; each failure is reported on stderr and the batch goes on. The
 /// exit code is that of the last failure (as curl), 0 when all worked.
 pub fn run(config: FetchConfig) -> Result<Exit, Error> {
-    let agent = build_agent(&config)?;
+    let probe = Probe::default();
+    let agent = build_agent(&config, &probe)?;
     let mut cookies = CookieSession::open(config.cookies.clone())?;
+    files::start_dump(&config)?;
     let mut last_failure = None;
-    for job in &config.jobs {
-        let mut info = TransferInfo::default();
+    for (urlnum, job) in config.jobs.iter().enumerate() {
+        let mut info = TransferInfo {
+            urlnum,
+            ..TransferInfo::default()
+        };
+        probe.reset();
         let result = fetch_one(&agent, &config, &mut cookies, job, &mut info);
-        if let Some(format) = &config.write_out {
-            let text = writeout::render(format, &info);
-            let mut out = io::stdout().lock();
-            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+        if let Err(err) = &result {
+            info.errormsg = mask_url(&err.to_string());
+            info.exitcode = err.exit_code();
         }
+        record_connection(&mut info, &probe.events());
+        write_out(&config, &info);
         if let Err(err) = result {
             if crate::error::is_broken_pipe(&err) {
                 cookies.finish()?;
                 return Err(err.into());
             }
             if !config.silent || config.show_error {
-                eprintln!("postie: {err}");
+                eprintln!("postie: {}", mask_url(&err.to_string()));
             }
             last_failure = Some(err.exit_code());
         }
@@ -54,7 +62,48 @@ pub fn run(config: FetchConfig) -> Result<Exit, Error> {
     Ok(last_failure.map_or(Exit::SUCCESS, Exit::with_code))
 }
 
-fn build_agent(config: &FetchConfig) -> Result<Agent, Error> {
+/// `-w`: the rendered format on stdout, a warning per unknown variable on stderr.
+fn write_out(config: &FetchConfig, info: &TransferInfo) {
+    let Some(format) = &config.write_out else {
+        return;
+    };
+    let mut unknown = Vec::new();
+    let text = writeout::render(format, info, &mut unknown);
+    for name in unknown {
+        eprintln!("postie: warning: -w: unknown variable %{{{name}}} (prints nothing)");
+    }
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// The `-w` connection variables from what the probe saw, relative to the transfer start.
+fn record_connection(info: &mut TransferInfo, events: &probe::Events) {
+    let Some(start) = info.started else { return };
+    let secs =
+        |t: Option<Instant>| t.map_or(0.0, |t| t.saturating_duration_since(start).as_secs_f64());
+    info.time_namelookup = secs(events.resolved);
+    info.time_connect = secs(events.connected);
+    info.time_appconnect = secs(events.tls_done);
+    info.time_pretransfer = info
+        .time_pretransfer
+        .max(info.time_connect)
+        .max(info.time_appconnect);
+    // Only a transfer that got a response may name a kept-alive connection's peer.
+    let last = url::Url::parse(&info.url_effective).ok();
+    let peer = match last {
+        Some(u) if info.http_code != 0 => events.peer_for(&u),
+        _ => events.remote,
+    };
+    if let Some(addr) = peer {
+        info.remote_ip = addr.ip().to_string();
+        info.remote_port = Some(addr.port());
+        info.local_ip = probe::local_ip_for(addr)
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+    }
+}
+
+fn build_agent(config: &FetchConfig, probe: &Probe) -> Result<Agent, Error> {
     let roots = match &config.tls.cacert {
         Some(path) => {
             let certs = crate::tls::load_certificates(path)?;
@@ -86,7 +135,7 @@ fn build_agent(config: &FetchConfig) -> Result<Agent, Error> {
         .timeout_connect(config.connect_timeout)
         .timeout_resolve(config.connect_timeout)
         .build();
-    Ok(agent_config.new_agent())
+    Ok(probe::agent(agent_config, probe))
 }
 
 /// The scheme, host and port that decide whether credentials may follow a redirect.
@@ -100,7 +149,7 @@ fn origin(url: &url::Url) -> (String, String, Option<u16>) {
 
 fn parse_url(raw: &str) -> Result<url::Url, FetchError> {
     let bad = |why: String| FetchError::BadUrl {
-        url: raw.to_owned(),
+        url: mask_url(raw),
         why,
     };
     // curl takes a URL without a scheme as http:// (`host:8080/x` included), but
@@ -140,9 +189,11 @@ struct Hop {
     method: String,
     send_body: bool,
     redirects: u32,
-    /// With `-i`/`-I`: the header blocks of the redirects followed so far (curl -L -i
+    /// With `-i`/`-I`/`-D`: the header blocks of the redirects followed so far (curl -L -i
     /// prints every hop's).
     heads: String,
+    /// Bytes of the requests sent so far (`%{size_request}`).
+    sent: std::cell::Cell<u64>,
 }
 
 fn fetch_one(
@@ -153,67 +204,105 @@ fn fetch_one(
     info: &mut TransferInfo,
 ) -> Result<(), FetchError> {
     let start = Instant::now();
+    info.started = Some(start);
     let deadline = cfg.max_time.map(|d| start + d);
     let first = parse_url(&job.url)?;
-    info.url_effective = first.to_string();
+    info.url_effective = mask_url(first.as_str());
+    let planned = files::planned_path(cfg, job, &first)?;
+    if files::skip_existing(cfg, job, planned.as_deref())? {
+        return Ok(());
+    }
     let first_origin = origin(&first);
-    let resume = resume_plan(cfg, job, &first)?;
+    let resume = resume_plan(cfg, planned.as_deref())?;
     let mut hop = Hop {
         method: initial_method(cfg),
         send_body: !cfg.body.is_none(),
         url: first,
         redirects: 0,
         heads: String::new(),
+        sent: std::cell::Cell::new(0),
     };
     let result = loop {
         let trusted = origin(&hop.url) == first_origin;
+        info.time_pretransfer = start.elapsed().as_secs_f64();
         let resp = call_with_retry(agent, cfg, cookies, &hop, trusted, resume.offset, deadline);
         let resp = match resp {
             Ok(r) => r,
             Err(e) => break Err(e),
         };
-        info.url_effective = hop.url.to_string();
-        info.num_redirects = hop.redirects;
-        record_response(info, &resp);
-        info.time_starttransfer = start.elapsed().as_secs_f64();
+        let location = record_hop(info, &hop, &resp, start);
         let status = resp.status().as_u16();
-        let location = resp
-            .headers()
-            .get(http::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
         match location {
             Some(loc) if cfg.follow && is_redirect(status) => {
-                if hop.redirects >= cfg.max_redirs {
-                    break Err(FetchError::TooManyRedirects {
-                        url: job.url.clone(),
-                        max: cfg.max_redirs,
-                    });
+                if let Err(e) = follow(cfg, job, &mut hop, resp, &loc) {
+                    break Err(e);
                 }
-                if cfg.include || cfg.head {
-                    hop.heads.push_str(&header_block(&resp));
-                }
-                discard(resp);
-                let next = hop.url.join(&loc).map_err(|e| FetchError::BadUrl {
-                    url: loc.clone(),
-                    why: format!("redirect to a malformed URL: {e}"),
-                });
-                let next = match next.and_then(|u| parse_url(u.as_str())) {
-                    Ok(u) => u,
-                    Err(e) => break Err(e),
-                };
-                if cfg.verbose {
-                    eprintln!("* redirect {status} to {next}");
-                }
-                rewrite_method(&mut hop, status);
-                hop.url = next;
-                hop.redirects += 1;
             }
-            _ => break deliver(cfg, job, &hop, resp, &resume, info),
+            _ => break deliver(cfg, job, &hop, resp, &resume, info, planned),
         }
     };
     info.time_total = start.elapsed().as_secs_f64();
+    info.size_request = hop.sent.get();
     result
+}
+
+/// Notes one hop's response for `-w`; returns its Location.
+fn record_hop(
+    info: &mut TransferInfo,
+    hop: &Hop,
+    resp: &http::Response<Body>,
+    start: Instant,
+) -> Option<String> {
+    info.url_effective = mask_url(hop.url.as_str());
+    info.num_redirects = hop.redirects;
+    record_response(info, resp);
+    info.size_header += header_block(resp).len() as u64;
+    info.time_starttransfer = start.elapsed().as_secs_f64();
+    let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    info.redirect_url = location
+        .as_deref()
+        .filter(|_| is_redirect(status))
+        .and_then(|l| hop.url.join(l).ok())
+        .map(|u| mask_url(u.as_str()));
+    location
+}
+
+/// Moves `hop` to the redirect target `loc` (within `--max-redirs`).
+fn follow(
+    cfg: &FetchConfig,
+    job: &Job,
+    hop: &mut Hop,
+    resp: http::Response<Body>,
+    loc: &str,
+) -> Result<(), FetchError> {
+    let status = resp.status().as_u16();
+    if hop.redirects >= cfg.max_redirs {
+        return Err(FetchError::TooManyRedirects {
+            url: mask_url(&job.url),
+            max: cfg.max_redirs,
+        });
+    }
+    if cfg.include || cfg.head || cfg.files.dump_header.is_some() {
+        hop.heads.push_str(&header_block(&resp));
+    }
+    discard(resp);
+    let next = hop.url.join(loc).map_err(|e| FetchError::BadUrl {
+        url: mask_url(loc),
+        why: format!("redirect to a malformed URL: {e}"),
+    })?;
+    let next = parse_url(next.as_str())?;
+    if cfg.verbose {
+        eprintln!("* redirect {status} to {}", mask_url(next.as_str()));
+    }
+    rewrite_method(hop, status);
+    hop.url = next;
+    hop.redirects += 1;
+    Ok(())
 }
 
 fn is_redirect(status: u16) -> bool {
@@ -298,7 +387,7 @@ fn call_with_retry(
         if !cfg.silent {
             let why = match &result {
                 Ok(resp) => format!("HTTP {}", resp.status().as_u16()),
-                Err(e) => e.to_string(),
+                Err(e) => mask_url(&e.to_string()),
             };
             eprintln!(
                 "postie: {why}; retrying in {} s ({} retries left)",
@@ -397,6 +486,8 @@ fn authorization(
         Auth::None => Ok(None),
         Auth::Basic { user, password } if trusted => Ok(basic(user, password.expose())),
         Auth::Basic { .. } => Ok(None),
+        Auth::Bearer(token) if trusted => Ok(Some(format!("Bearer {}", token.expose()))),
+        Auth::Bearer(_) => Ok(None),
         Auth::Netrc(netrc) => {
             let host = url.host_str().unwrap_or("");
             let entry = netrc.find(host, None);
@@ -406,6 +497,52 @@ fn authorization(
             }))
         }
     }
+}
+
+/// The bytes of a request as HTTP/1.1 puts them on the wire: request line, Host, the
+/// headers, the blank line and the body (its Content-Length).
+fn request_size(url: &url::Url, method: &str, headers: &[(String, String)]) -> u64 {
+    let target = url.path().len() + url.query().map_or(0, |q| q.len() + 1);
+    let host =
+        url.host_str().unwrap_or("").len() + url.port().map_or(0, |p| p.to_string().len() + 1);
+    let mut n = method.len() + 1 + target + " HTTP/1.1\r\n".len() + "Host: \r\n".len() + host + 2;
+    let mut body = 0;
+    for (name, value) in headers {
+        n += name.len() + 2 + value.len() + 2;
+        if name.eq_ignore_ascii_case("content-length") {
+            body = value.parse().unwrap_or(0);
+        }
+    }
+    n as u64 + body
+}
+
+/// The proxy of this URL, with `-U` credentials.
+fn proxy_for(cfg: &FetchConfig, url: &url::Url) -> Result<Option<ureq::Proxy>, FetchError> {
+    let Some(p) = cfg.proxy.for_url(url) else {
+        return Ok(None);
+    };
+    let with_user = super::proxy::with_user(p, cfg.files.proxy_user.as_ref());
+    ureq::Proxy::new(&with_user)
+        .map(Some)
+        .map_err(|e| FetchError::BadUrl {
+            url: mask_url(p),
+            why: format!("proxy: {e}"),
+        })
+}
+
+/// What is left of `--max-time` (an error when nothing is).
+fn time_left(deadline: Option<Instant>, url: &str) -> Result<Option<Duration>, FetchError> {
+    let Some(d) = deadline else {
+        return Ok(None);
+    };
+    let left = d.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(FetchError::Timeout {
+            url: url.to_owned(),
+            why: "--max-time".into(),
+        });
+    }
+    Ok(Some(left))
 }
 
 fn call(
@@ -446,26 +583,10 @@ fn call(
     if cfg.verbose {
         print_request(&hop.url, &hop.method, &headers);
     }
-    let proxy = match cfg.proxy.for_url(&hop.url) {
-        Some(p) => Some(ureq::Proxy::new(p).map_err(|e| FetchError::BadUrl {
-            url: p.to_owned(),
-            why: format!("proxy: {e}"),
-        })?),
-        None => None,
-    };
-    let remaining = match deadline {
-        Some(d) => {
-            let left = d.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(FetchError::Timeout {
-                    url: url_text,
-                    why: "--max-time".into(),
-                });
-            }
-            Some(left)
-        }
-        None => None,
-    };
+    hop.sent
+        .set(hop.sent.get() + request_size(&hop.url, &hop.method, &headers));
+    let proxy = proxy_for(cfg, &hop.url)?;
+    let remaining = time_left(deadline, &url_text)?;
     let request = agent
         .configure_request(request)
         .proxy(proxy)
@@ -487,23 +608,6 @@ fn call(
     Ok(resp)
 }
 
-pub(super) fn remote_path(
-    dir: Option<&PathBuf>,
-    url: &url::Url,
-    raw: &str,
-) -> Result<PathBuf, FetchError> {
-    let name = output::remote_name(url).ok_or_else(|| {
-        FetchError::write(
-            raw,
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "no file name in the URL for -O (use -o FILE)",
-            ),
-        )
-    })?;
-    Ok(dir.map_or_else(|| PathBuf::from(&name), |d| d.join(&name)))
-}
-
 /// Writes the final response where it goes.
 fn deliver(
     cfg: &FetchConfig,
@@ -512,9 +616,12 @@ fn deliver(
     resp: http::Response<Body>,
     resume: &ResumePlan,
     info: &mut TransferInfo,
+    planned: Option<PathBuf>,
 ) -> Result<(), FetchError> {
     let status = resp.status().as_u16();
-    let url = hop.url.to_string();
+    let url = mask_url(hop.url.as_str());
+    let block = header_block(&resp);
+    files::dump_headers(cfg, &[&hop.heads, &block])?;
     if cfg.fail && status >= 400 {
         return Err(FetchError::HttpStatus { url, status });
     }
@@ -526,73 +633,99 @@ fn deliver(
         Resume::Append => true,
         Resume::Replace => false,
     };
-    let mut sink = open_sink(cfg, job, hop, &resp, resume, append)?;
+    let mtime = if cfg.files.remote_time {
+        files::last_modified(&resp)
+    } else {
+        None
+    };
+    let Some(mut sink) = open_sink(cfg, job, &resp, resume, append, planned)? else {
+        return Ok(());
+    };
     info.filename_effective = sink.is_file().then(|| sink.name());
     if cfg.include || cfg.head {
         sink.write_all(hop.heads.as_bytes())?;
-        sink.write_all(header_block(&resp).as_bytes())?;
+        sink.write_all(block.as_bytes())?;
     }
     if hop.method != "HEAD" {
-        let len = header_value(&resp, "content-length").and_then(|v| v.parse().ok());
-        let bar = output::progress(sink.is_file(), cfg.silent, len);
-        let (_, body) = resp.into_parts();
-        let mut reader = body.into_reader();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    bar.abandon();
-                    return Err(from_io(url, e, true));
-                }
-            };
-            sink.write_all(&buf[..n])?;
-            info.size_download += n as u64;
-            bar.inc(n as u64);
-        }
-        bar.finish_and_clear();
+        copy_body(cfg, resp, &mut sink, info, &url)?;
     }
+    let regular = sink.regular_file();
     sink.finish()?;
+    if let (Some(time), Some(path)) = (mtime, regular) {
+        files::set_mtime(&path, time)?;
+    }
     if cfg.fail_with_body && status >= 400 {
         return Err(FetchError::HttpStatus { url, status });
     }
     Ok(())
 }
 
+/// Streams the body into the sink in constant memory, with the progress bar.
+fn copy_body(
+    cfg: &FetchConfig,
+    resp: http::Response<Body>,
+    sink: &mut Sink,
+    info: &mut TransferInfo,
+    url: &str,
+) -> Result<(), FetchError> {
+    let len = header_value(&resp, "content-length").and_then(|v| v.parse().ok());
+    let bar = output::progress(sink.is_file(), cfg.silent, len);
+    let (_, body) = resp.into_parts();
+    let mut reader = body.into_reader();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                bar.abandon();
+                return Err(from_io(url.to_owned(), e, true));
+            }
+        };
+        sink.write_all(&buf[..n])?;
+        info.size_download += n as u64;
+        bar.inc(n as u64);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// The sink of the final response: the resumed file, the planned file (`-O` refuses to
+/// replace an existing file unless `--clobber`, as `-J`), `-J`'s name, or stdout. None:
+/// `-nc` and `-J` named a file that exists (skipped, as wget).
 fn open_sink(
     cfg: &FetchConfig,
     job: &Job,
-    hop: &Hop,
     resp: &http::Response<Body>,
     resume: &ResumePlan,
     append: bool,
-) -> Result<Sink, FetchError> {
+    planned: Option<PathBuf>,
+) -> Result<Option<Sink>, FetchError> {
     if append && let Some(path) = &resume.path {
-        return Sink::append(path);
+        return Sink::append(path).map(Some);
     }
-    match &job.output {
-        OutputTarget::Stdout => Ok(Sink::stdout()),
-        OutputTarget::File(p) if p.as_os_str() == "-" => Ok(Sink::stdout()),
-        OutputTarget::File(p) => Sink::file(p, false),
-        OutputTarget::RemoteName { dir } => {
-            let from_header = if cfg.remote_header_name {
-                header_value(resp, "content-disposition").and_then(output::content_disposition_name)
-            } else {
-                None
-            };
-            match from_header {
-                Some(name) => {
-                    let path = dir
-                        .as_ref()
-                        .map_or_else(|| PathBuf::from(&name), |d| d.join(&name));
-                    Sink::file(&path, !cfg.clobber)
-                }
-                None => Sink::file(&remote_path(dir.as_ref(), &hop.url, &job.url)?, false),
+    let remote = matches!(job.output, OutputTarget::RemoteName { .. });
+    let no_clobber = remote && !cfg.clobber && !cfg.resume;
+    let path = match (&job.output, planned) {
+        (_, Some(p)) => p,
+        (OutputTarget::RemoteName { dir }, None) => {
+            match header_value(resp, "content-disposition")
+                .and_then(output::content_disposition_name)
+            {
+                Some(name) => dir
+                    .as_ref()
+                    .map_or_else(|| PathBuf::from(&name), |d| d.join(&name)),
+                None => files::remote_path(dir.as_ref(), &parse_url(&job.url)?, &job.url)?,
             }
         }
+        _ => return Ok(Some(Sink::stdout())),
+    };
+    if files::skip_existing(cfg, job, Some(&path))? {
+        return Ok(None);
     }
+    files::create_parent(cfg, &path)?;
+    Sink::file(&path, no_clobber).map(Some)
 }
 
 #[cfg(test)]

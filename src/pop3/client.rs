@@ -6,7 +6,7 @@
 use std::io::{self, BufRead, Write};
 
 use crate::pop3::Pop3Error;
-use crate::pop3::codec::{self, BodyError, MAX_STATUS_LINE};
+use crate::pop3::codec::{self, BodyError, Limits, MAX_STATUS_LINE};
 use crate::pop3::command::Command;
 use crate::pop3::response::{self, Capabilities, Reply, RespCode};
 use crate::pop3::sasl::{self, Method};
@@ -133,7 +133,8 @@ impl<S: BufRead + Write> Client<S> {
             }
         })?;
         if self.verbose {
-            eprintln!("S: {}", String::from_utf8_lossy(response::trim_eol(&line)));
+            let text = String::from_utf8_lossy(response::trim_eol(&line));
+            eprintln!("S: {}", crate::pop3::printable(&text));
         }
         response::parse_reply(&line).map_err(|e| self.protocol(format!("after {what}: {e}")))
     }
@@ -172,8 +173,12 @@ impl<S: BufRead + Write> Client<S> {
     }
 
     /// Reads a multi-line body (after its `+OK`) into `sink`, streaming.
-    pub fn read_body_to<W: Write + ?Sized>(&mut self, sink: &mut W) -> Result<u64, BodyError> {
-        codec::read_body(&mut self.stream, sink)
+    pub fn read_body_to<W: Write + ?Sized>(
+        &mut self,
+        sink: &mut W,
+        limits: Limits,
+    ) -> Result<u64, BodyError> {
+        codec::read_body(&mut self.stream, sink, limits)
     }
 
     /// Maps a body error of a command to the session's error; `write` names the destination.
@@ -184,14 +189,17 @@ impl<S: BufRead + Write> Client<S> {
                 path: dest.to_owned(),
                 source,
             },
+            BodyError::TooLong(over) => {
+                self.protocol(format!("the {what} reply has {over}; stopped reading"))
+            }
         }
     }
 
-    /// Sends a multi-line command and returns its body (for short listings only).
-    pub fn multiline(&mut self, cmd: &Command) -> Result<Vec<u8>, Pop3Error> {
+    /// Sends a multi-line command and returns its body (for listings, within `limits`).
+    pub fn multiline(&mut self, cmd: &Command, limits: Limits) -> Result<Vec<u8>, Pop3Error> {
         self.command(cmd)?;
         let mut body = Vec::new();
-        self.read_body_to(&mut body)
+        self.read_body_to(&mut body, limits)
             .map_err(|e| self.body_error(cmd.name(), e, std::path::Path::new("memory")))?;
         Ok(body)
     }
@@ -211,7 +219,10 @@ impl<S: BufRead + Write> Client<S> {
             } if c.is_temporary() => Err(self.refused("connection", Some(c), text, false)),
             Reply::Err { text, .. } => Err(Pop3Error::Unavailable {
                 host: self.host.clone(),
-                why: format!("the server refused the connection: {text}"),
+                why: format!(
+                    "the server refused the connection: {}",
+                    crate::pop3::printable(&text)
+                ),
             }),
             Reply::Continue(_) => Err(self.protocol("a greeting that is not +OK")),
         }
@@ -219,7 +230,7 @@ impl<S: BufRead + Write> Client<S> {
 
     /// CAPA; when the server refuses it (RFC 1939 server), capabilities are "unknown".
     pub fn capa(&mut self) -> Result<&Capabilities, Pop3Error> {
-        self.caps = match self.multiline(&Command::Capa) {
+        self.caps = match self.multiline(&Command::Capa, Limits::CAPA) {
             Ok(body) => Capabilities::parse(&body),
             Err(Pop3Error::Refused { .. }) => Capabilities::default(),
             Err(e) => return Err(e),
@@ -233,7 +244,7 @@ impl<S: BufRead + Write> Client<S> {
             Ok(_) => Ok(()),
             Err(Pop3Error::Refused { text, .. }) => Err(Pop3Error::Unavailable {
                 host: self.host.clone(),
-                why: format!("STLS refused: {text}"),
+                why: format!("STLS refused: {}", crate::pop3::printable(&text)),
             }),
             Err(e) => Err(e),
         }
@@ -407,7 +418,7 @@ impl<S: BufRead + Write> Client<S> {
 
     /// LIST: every message's number and size.
     pub fn list(&mut self) -> Result<Vec<Listed>, Pop3Error> {
-        let body = self.multiline(&Command::List(None))?;
+        let body = self.multiline(&Command::List(None), Limits::LISTING)?;
         lines(&body)
             .map(|l| {
                 response::parse_list_line(l)
@@ -419,7 +430,7 @@ impl<S: BufRead + Write> Client<S> {
 
     /// UIDL: every message's number and unique id; None when the server has no UIDL.
     pub fn uidl(&mut self) -> Result<Option<UidList>, Pop3Error> {
-        let body = match self.multiline(&Command::Uidl(None)) {
+        let body = match self.multiline(&Command::Uidl(None), Limits::LISTING) {
             Ok(body) => body,
             Err(Pop3Error::Refused { .. }) => return Ok(None),
             Err(e) => return Err(e),
@@ -430,14 +441,15 @@ impl<S: BufRead + Write> Client<S> {
             .map(Some)
     }
 
-    /// `TOP n 0`: the header of message `n` (bounded to 1 MiB: more is cut).
+    /// `TOP n 0`: the header of message `n` (1 MiB kept: more is cut; more than
+    /// [`Limits::HEADER`] is a protocol error).
     pub fn top_header(&mut self, n: u32) -> Result<Vec<u8>, Pop3Error> {
         self.command(&Command::Top(n, 0))?;
         let mut sink = Capped {
             buf: Vec::new(),
             cap: 1 << 20,
         };
-        self.read_body_to(&mut sink)
+        self.read_body_to(&mut sink, Limits::HEADER)
             .map_err(|e| self.body_error("TOP", e, std::path::Path::new("memory")))?;
         Ok(sink.buf)
     }

@@ -1,15 +1,122 @@
 //! The multi-line reader (RFC 1939 §3): a small state machine fed with whatever bytes a read
 //! returned. It removes the stuffed dot at the start of a line, keeps every other octet as
 //! the server sent it (CRLF or bare LF), and finds the `.` terminator line even when it
-//! arrives split across reads. Lines may be of any length: nothing is buffered per line.
+//! arrives split across reads. Nothing is buffered per line: a [`Meter`] bounds the length of
+//! each line and the total of one reply (listings are held in memory; a message is streamed,
+//! and bounded by its announced size), so a hostile server cannot make us read without end.
 //!
-//! [`read_status_line`] reads a status line with a bound on its length (RFC 2449 allows 512
-//! octets; we accept far more, but not without limit).
+//! [`read_status_line`] reads a status line with a bound on its length (RFC 2449 says 512
+//! octets; we accept 16 times that, but not without limit).
 
 use std::io::{self, BufRead, Write};
 
-/// The longest status line accepted (a guard against a server that never sends LF).
-pub const MAX_STATUS_LINE: usize = 64 * 1024;
+/// The longest status line accepted, line end included (RFC 2449 §4: 512 octets; this
+/// leaves room for long SASL challenges and chatty servers).
+pub const MAX_STATUS_LINE: usize = 8 * 1024;
+
+/// Bounds on one multi-line reply: the longest line (line end included) and the total of
+/// its decoded octets. `None` is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    pub line: Option<usize>,
+    pub total: Option<u64>,
+}
+
+impl Limits {
+    /// CAPA: a few dozen short lines (it comes before STLS, so anyone on the path can send it).
+    pub const CAPA: Limits = Limits {
+        line: Some(4096),
+        total: Some(64 * 1024),
+    };
+    /// LIST and UIDL: `n size` / `n uid` lines (a UID is at most 70 octets, RFC 1939 §7);
+    /// the total allows about a million messages.
+    pub const LISTING: Limits = Limits {
+        line: Some(1024),
+        total: Some(64 * 1024 * 1024),
+    };
+    /// `TOP n 0`: one message header.
+    pub const HEADER: Limits = Limits {
+        line: None,
+        total: Some(8 * 1024 * 1024),
+    };
+
+    /// A message body: no line cap (real mail has lines of megabytes), at most `total`.
+    pub fn body(total: u64) -> Limits {
+        Limits {
+            line: None,
+            total: Some(total),
+        }
+    }
+}
+
+/// Which bound a reply broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// A line longer than this many octets.
+    Line(usize),
+    /// More than this many octets in all.
+    Total(u64),
+}
+
+impl std::fmt::Display for Overflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Overflow::Line(n) => write!(f, "a line longer than {n} octets"),
+            Overflow::Total(n) => write!(f, "more than {n} octets"),
+        }
+    }
+}
+
+/// Counts the decoded octets of one reply against its [`Limits`], chunk by chunk.
+#[derive(Debug, Clone)]
+pub struct Meter {
+    limits: Limits,
+    /// Octets of the current (unfinished) line.
+    line: usize,
+    total: u64,
+}
+
+impl Meter {
+    pub fn new(limits: Limits) -> Meter {
+        Meter {
+            limits,
+            line: 0,
+            total: 0,
+        }
+    }
+
+    /// Accounts for `chunk`; an error means the reply broke a bound (and `chunk` should not
+    /// be kept).
+    pub fn check(&mut self, chunk: &[u8]) -> Result<(), Overflow> {
+        self.total += chunk.len() as u64;
+        if let Some(max) = self.limits.total
+            && self.total > max
+        {
+            return Err(Overflow::Total(max));
+        }
+        let Some(max) = self.limits.line else {
+            return Ok(());
+        };
+        let mut rest = chunk;
+        while let Some(p) = memchr::memchr(b'\n', rest) {
+            if self.line + p + 1 > max {
+                return Err(Overflow::Line(max));
+            }
+            self.line = 0;
+            rest = &rest[p + 1..];
+        }
+        self.line += rest.len();
+        if self.line > max {
+            return Err(Overflow::Line(max));
+        }
+        Ok(())
+    }
+
+    /// The octets accounted for so far.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -114,13 +221,19 @@ pub enum BodyError {
     Read(io::Error),
     /// Writing the body to its destination failed.
     Write(io::Error),
+    /// The body broke a bound; reading stopped there (the rest is unread, so the session
+    /// cannot go on).
+    TooLong(Overflow),
 }
 
-/// Reads one multi-line body from `reader` into `sink`, streaming; returns the octets written.
+/// Reads one multi-line body from `reader` into `sink`, streaming, within `limits`; returns
+/// the octets written. Octets past a bound are neither read nor written.
 pub fn read_body<R: BufRead + ?Sized, W: Write + ?Sized>(
     reader: &mut R,
     sink: &mut W,
+    limits: Limits,
 ) -> Result<u64, BodyError> {
+    let mut meter = Meter::new(limits);
     let mut decoder = DotDecoder::new();
     let mut out = Vec::with_capacity(64 * 1024);
     let mut total = 0u64;
@@ -135,6 +248,7 @@ pub fn read_body<R: BufRead + ?Sized, W: Write + ?Sized>(
         }
         let used = decoder.feed(input, &mut out);
         reader.consume(used);
+        meter.check(&out).map_err(BodyError::TooLong)?;
         if !out.is_empty() {
             sink.write_all(&out).map_err(BodyError::Write)?;
             total += out.len() as u64;
@@ -261,7 +375,7 @@ mod tests {
         let input = b"line1\r\n..dot\r\n.\r\n+OK after\r\n".to_vec();
         let mut reader = io::BufReader::with_capacity(3, &input[..]);
         let mut sink = Vec::new();
-        let n = read_body(&mut reader, &mut sink).expect("body");
+        let n = read_body(&mut reader, &mut sink, Limits::default()).expect("body");
         assert_eq!(sink, b"line1\r\n.dot\r\n");
         assert_eq!(n, sink.len() as u64);
         let rest = read_status_line(&mut reader, 100).expect("next");
@@ -272,7 +386,7 @@ mod tests {
     fn read_body_reports_a_closed_connection() {
         let input = b"partial message\r\nwithout end".to_vec();
         let mut reader = &input[..];
-        let err = read_body(&mut reader, &mut Vec::new()).expect_err("eof");
+        let err = read_body(&mut reader, &mut Vec::new(), Limits::default()).expect_err("eof");
         assert!(matches!(err, BodyError::Read(e) if e.kind() == io::ErrorKind::UnexpectedEof));
     }
 

@@ -520,11 +520,14 @@ fn dovecot_delete_empties_the_mailbox() {
         .args(["--delete", "--format", "eml", "--json"]);
     let out = run(&mut cmd);
     assert_code(&out, 0);
-    assert_eq!(
-        text(&out).0.lines().count(),
-        3,
-        "only the 3 not stored before"
-    );
+    let lines: Vec<serde_json::Value> = text(&out)
+        .0
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let count = |status: &str| lines.iter().filter(|l| l["status"] == status).count();
+    assert_eq!(count("stored"), 3, "only the 3 not stored before");
+    assert_eq!(count("deleted"), 5, "every DELE reported: {lines:?}");
     assert_eq!(d.count(), 0, "the mailbox is empty");
     let emls = std::fs::read_dir(dir.path())
         .expect("ls")

@@ -88,15 +88,17 @@ impl Meter {
     /// Accounts for `chunk`; an error means the reply broke a bound (and `chunk` should not
     /// be kept).
     pub fn check(&mut self, chunk: &[u8]) -> Result<(), Overflow> {
-        self.total += chunk.len() as u64;
-        if let Some(max) = self.limits.total
-            && self.total > max
-        {
-            return Err(Overflow::Total(max));
+        if let Some(max) = self.limits.line {
+            self.check_lines(chunk, max)?;
         }
-        let Some(max) = self.limits.line else {
-            return Ok(());
-        };
+        self.total += chunk.len() as u64;
+        match self.limits.total {
+            Some(max) if self.total > max => Err(Overflow::Total(max)),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_lines(&mut self, chunk: &[u8], max: usize) -> Result<(), Overflow> {
         let mut rest = chunk;
         while let Some(p) = memchr::memchr(b'\n', rest) {
             if self.line + p + 1 > max {

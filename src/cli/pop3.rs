@@ -343,6 +343,14 @@ fn list(conn: &ConnArgs, json: bool) -> Result<Exit, Error> {
     Ok(Exit::SUCCESS)
 }
 
+/// A message's problem on stderr (the server's UIDL and text escaped for the terminal).
+fn warn_outcome(o: &sync::Outcome) {
+    if let Some(e) = &o.error {
+        let (uidl, e) = (printable(&o.uidl), printable(e));
+        eprintln!("postie: message {} ({uidl}): {e}", o.number);
+    }
+}
+
 fn pull(args: PullArgs) -> Result<Exit, Error> {
     let s = settings(&args.conn)?;
     if args.limit == Some(0) {
@@ -379,14 +387,7 @@ fn pull(args: PullArgs) -> Result<Exit, Error> {
     let mut stdout = io::stdout().lock();
     let mut write_failure = None;
     let summary = sync::pull(&mut session, &opts, &mut |o| {
-        if let Some(e) = &o.error {
-            eprintln!(
-                "postie: message {} ({}): {}",
-                o.number,
-                printable(&o.uidl),
-                printable(e)
-            );
-        }
+        warn_outcome(o);
         if args.json && write_failure.is_none() {
             let line = serde_json::to_string(o).unwrap_or_default();
             if let Err(e) = writeln!(stdout, "{line}") {

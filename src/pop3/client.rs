@@ -728,4 +728,64 @@ mod tests {
             Pop3Error::Closed { .. }
         ));
     }
+
+    fn protocol_why(e: Pop3Error) -> String {
+        assert_eq!(e.exit_code(), 8, "{e}");
+        e.to_string()
+    }
+
+    #[test]
+    fn an_over_long_greeting_is_a_protocol_error() {
+        let mut script = b"+OK ".to_vec();
+        script.resize(10_000, b'x');
+        script.extend_from_slice(b"\r\n");
+        let why = protocol_why(client(&script).read_greeting().expect_err("long"));
+        assert!(why.contains("longer than 8192 octets"), "{why}");
+    }
+
+    /// A multi-line reply `+OK`, `head`, `n` times `fill`, then the line end and terminator.
+    fn long_reply(head: &[u8], n: usize, fill: u8) -> Vec<u8> {
+        let mut r = [b"+OK\r\n", head].concat();
+        r.resize(r.len() + n, fill);
+        r.extend_from_slice(b"\r\n.\r\n");
+        r
+    }
+
+    #[test]
+    fn listings_are_bounded_per_line_and_in_total() {
+        let why = |e: Pop3Error, want: &str| {
+            let why = protocol_why(e);
+            assert!(why.contains(want), "{why}");
+        };
+        let capa = long_reply(b"TOP\r\nX-", 5000, b'A');
+        why(
+            client(&capa).capa().expect_err("long line"),
+            "CAPA reply has a line longer than 4096",
+        );
+        let capa = long_reply(b"", 10_000 * 9, b'\n');
+        why(
+            client(&capa).capa().expect_err("too much"),
+            "more than 65536 octets",
+        );
+        let uidl = long_reply(b"1 ", 2000, b'u');
+        why(
+            client(&uidl).uidl().expect_err("long uid"),
+            "UIDL reply has a line longer than 1024",
+        );
+        let list = long_reply(b"1 ", 2000, b'9');
+        why(
+            client(&list).list().expect_err("long line"),
+            "LIST reply has a line longer than 1024",
+        );
+        // Real listings pass: a 70-octet UID (RFC 1939's maximum) and many messages.
+        let mut uidl = b"+OK\r\n".to_vec();
+        for i in 1..=20_000 {
+            uidl.extend_from_slice(format!("{i} {}\r\n", "u".repeat(70)).as_bytes());
+        }
+        uidl.extend_from_slice(b".\r\n");
+        assert_eq!(
+            client(&uidl).uidl().expect("ok").map(|u| u.len()),
+            Some(20_000)
+        );
+    }
 }

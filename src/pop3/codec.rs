@@ -435,4 +435,130 @@ mod tests {
         let err = read_status_line(&mut &b"+OK"[..], 100).expect_err("eof");
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
+
+    /// Feeds `body` to a meter split at every point; the outcome must not depend on the split.
+    fn meter_at_any_split(body: &[u8], limits: Limits) -> Result<(), Overflow> {
+        let whole = Meter::new(limits).check(body);
+        for at in 0..=body.len() {
+            let mut m = Meter::new(limits);
+            let split = m.check(&body[..at]).and_then(|_| m.check(&body[at..]));
+            assert_eq!(split, whole, "split at {at}");
+        }
+        let mut m = Meter::new(limits);
+        let bytewise = body
+            .iter()
+            .try_for_each(|b| m.check(std::slice::from_ref(b)));
+        assert_eq!(bytewise, whole, "octet by octet");
+        whole
+    }
+
+    #[test]
+    fn the_meter_bounds_lines_and_totals_at_any_split() {
+        let lines = Limits {
+            line: Some(6),
+            total: None,
+        };
+        assert_eq!(meter_at_any_split(b"abcd\r\nxyzw\r\n\r\n", lines), Ok(()));
+        assert_eq!(
+            meter_at_any_split(b"abcd\r\nabcde\r\nx\r\n", lines),
+            Err(Overflow::Line(6))
+        );
+        // An unfinished line counts too: a server that never sends LF is stopped.
+        assert_eq!(
+            meter_at_any_split(b"ab\nabcdefg", lines),
+            Err(Overflow::Line(6))
+        );
+        let total = Limits {
+            line: None,
+            total: Some(10),
+        };
+        assert_eq!(meter_at_any_split(b"0123456789", total), Ok(()));
+        assert_eq!(
+            meter_at_any_split(b"0123456789\n", total),
+            Err(Overflow::Total(10))
+        );
+        let both = Limits {
+            line: Some(4),
+            total: Some(8),
+        };
+        assert_eq!(meter_at_any_split(b"abc\nabc\n", both), Ok(()));
+        assert_eq!(
+            meter_at_any_split(b"abc\nabc\na", both),
+            Err(Overflow::Total(8))
+        );
+    }
+
+    /// An endless reply: `+OK`-less body lines for ever, counting what was read.
+    struct Endless {
+        line: &'static [u8],
+        at: usize,
+        read: u64,
+    }
+
+    impl io::Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            for b in buf.iter_mut() {
+                *b = self.line[self.at % self.line.len()];
+                self.at += 1;
+            }
+            self.read += buf.len() as u64;
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn an_endless_body_stops_at_its_bound() {
+        for (line, limits, want) in [
+            (&b"x"[..], Limits::body(1 << 20), Overflow::Total(1 << 20)),
+            (b"CAPA-LINE\r\n", Limits::CAPA, Overflow::Total(64 * 1024)),
+            (b"xxxxxxxx", Limits::LISTING, Overflow::Line(1024)),
+        ] {
+            let mut src = Endless {
+                line,
+                at: 0,
+                read: 0,
+            };
+            let mut sink = Vec::new();
+            let err = {
+                let mut reader = io::BufReader::with_capacity(8192, &mut src);
+                read_body(&mut reader, &mut sink, limits).expect_err("bounded")
+            };
+            assert!(matches!(err, BodyError::TooLong(o) if o == want), "{err:?}");
+            assert!(sink.len() as u64 <= limits.total.unwrap_or(u64::MAX));
+            assert!(
+                src.read <= limits.total.unwrap_or(0).max(1024) + 8192,
+                "{}",
+                src.read
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_exactly_at_its_bound_is_read() {
+        let input = b"12345678\r\n..\r\n.\r\n";
+        let mut sink = Vec::new();
+        let n = read_body(&mut &input[..], &mut sink, Limits::body(13)).expect("fits");
+        assert_eq!((n, &sink[..]), (13, &b"12345678\r\n.\r\n"[..]));
+        let err = read_body(&mut &input[..], &mut Vec::new(), Limits::body(12)).expect_err("over");
+        assert!(matches!(err, BodyError::TooLong(Overflow::Total(12))));
+    }
+
+    #[test]
+    fn status_lines_over_eight_kib_are_refused() {
+        let mut line = b"-ERR ".to_vec();
+        line.resize(MAX_STATUS_LINE + 100, b'x');
+        line.extend_from_slice(b"\r\n");
+        let err = read_status_line(&mut &line[..], MAX_STATUS_LINE).expect_err("too long");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let mut line = vec![b'x'; 8190];
+        line.extend_from_slice(b"\r\n");
+        assert_eq!(
+            read_status_line(&mut &line[..], MAX_STATUS_LINE)
+                .expect("8 KiB")
+                .len(),
+            8192
+        );
+        line.insert(0, b'x');
+        assert!(read_status_line(&mut &line[..], MAX_STATUS_LINE).is_err());
+    }
 }

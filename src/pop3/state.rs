@@ -367,4 +367,80 @@ mod tests {
         let err = State::open(&path, |_| true).expect_err("locked");
         assert_eq!(err.exit_code(), 75);
     }
+
+    #[test]
+    fn keys_with_hash_and_other_special_octets_read_back_exactly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.state");
+        let keys: [&[u8]; 6] = [b"#1", b"#", b"a#b", b".", b"%23", b"x\x00 2"];
+        {
+            let mut s = State::open(&path, |_| true).expect("open");
+            for (i, k) in keys.iter().enumerate() {
+                rec(&mut s, k, &format!("f{i}"));
+            }
+            s.confirm().expect("confirm");
+        }
+        let s = State::open(&path, |_| false).expect("reopen");
+        for k in keys {
+            assert!(s.contains(k), "{k:?}");
+        }
+        assert_eq!(s.len(), keys.len());
+        assert_eq!(
+            s.get(b"#1"),
+            Some(&Entry {
+                name: "f0".into(),
+                size: Some(10)
+            })
+        );
+    }
+
+    #[test]
+    fn version_1_files_are_read_with_unknown_sizes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.state");
+        let v1 = "# postie pop3 state v1: <escaped UIDL key> <file name>; `.` = on disk\n\
+                  abc f1\n.\n#legacy f2\n#gone f3\n# a comment with spaces\n";
+        std::fs::write(&path, v1).expect("write");
+        let s = State::open(&path, |name| name != "f3").expect("open");
+        assert_eq!(
+            s.get(b"abc"),
+            Some(&Entry {
+                name: "f1".into(),
+                size: None
+            })
+        );
+        assert!(s.contains(b"#legacy"), "a `#` key of v1, its file on disk");
+        assert!(!s.contains(b"#gone"), "its file is not on disk");
+        assert_eq!(s.len(), 2);
+        std::fs::write(&path, "abc f1 12x\n").expect("write");
+        drop(s);
+        assert!(State::open(&path, |_| true).is_err(), "a malformed size");
+    }
+
+    #[test]
+    fn symlinks_are_never_written_through() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep\n").expect("write");
+        let link = dir.path().join("link.state");
+        std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+        let err = State::open(&link, |_| true).expect_err("refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(err.exit_code(), 23);
+        // A link put in place after the state was opened is refused at the first append.
+        let path = dir.path().join("s.state");
+        let mut s = State::open(&path, |_| true).expect("open");
+        std::os::unix::fs::symlink(&victim, &path).expect("symlink");
+        let err = s
+            .record(&[(b"k".to_vec(), "n".into(), 1)])
+            .expect_err("refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read(&victim).expect("read"), b"keep\n");
+        // So is a `.lock` that is a link (to a file that does not exist yet).
+        let other = dir.path().join("t.state");
+        let lock_target = dir.path().join("made-by-lock");
+        std::os::unix::fs::symlink(&lock_target, dir.path().join("t.state.lock")).expect("ln");
+        assert!(State::open(&other, |_| true).is_err());
+        assert!(!lock_target.exists(), "nothing created through the link");
+    }
 }

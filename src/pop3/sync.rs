@@ -497,37 +497,62 @@ fn network_loop<S: BufRead + Write>(
         };
         match op {
             Op::Retr(i) => {
-                let m = &run.msgs[i];
-                match retrieve(client, store, m, run.opts.max_size, &mut reserved)? {
-                    Ok(staged) => {
-                        let job = ToCommit {
-                            index: i,
-                            key: m.key.clone(),
-                            size: m.size,
-                            staged,
-                        };
-                        to_commit.send(job).map_err(|_| stopped())?;
-                        outstanding += 1;
-                    }
-                    Err(Failed { why, fatal }) => {
-                        run.failed(i, why.clone(), report);
-                        if fatal {
-                            return Err(protocol(client.host(), why));
-                        }
-                    }
+                if let Some(staged) = run_retr(client, store, run, i, &mut reserved, report)? {
+                    let (key, size) = (run.msgs[i].key.clone(), run.msgs[i].size);
+                    let job = ToCommit {
+                        index: i,
+                        key,
+                        size,
+                        staged,
+                    };
+                    to_commit.send(job).map_err(|_| stopped())?;
+                    outstanding += 1;
                 }
             }
-            Op::Dele(i) => {
-                let number = run.msgs[i].number;
-                match client.read_status(&Command::Dele(number)) {
-                    Ok(_) => run.deleted.push((i, run.paths.get(&i).cloned())),
-                    Err(Pop3Error::Refused { text, .. }) => {
-                        run.failed(i, format!("DELE refused: {text}"), report);
-                    }
-                    Err(e) => return Err(e),
-                }
+            Op::Dele(i) => run_dele(client, run, i, report)?,
+        }
+    }
+}
+
+/// Reads a RETR reply; a message not retrieved is reported (and ends the run when the
+/// session cannot go on).
+fn run_retr<S: BufRead + Write>(
+    client: &mut Client<S>,
+    store: &Store,
+    run: &mut Run<'_>,
+    i: usize,
+    reserved: &mut HashSet<String>,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Option<Staged>, Pop3Error> {
+    match retrieve(client, store, &run.msgs[i], run.opts.max_size, reserved)? {
+        Ok(staged) => Ok(Some(staged)),
+        Err(Failed { why, fatal }) => {
+            run.failed(i, why.clone(), report);
+            match fatal {
+                true => Err(protocol(client.host(), why)),
+                false => Ok(None),
             }
         }
+    }
+}
+
+/// Reads a DELE reply: `+OK` is noted (reported after QUIT), `-ERR` reported as a failure.
+fn run_dele<S: BufRead + Write>(
+    client: &mut Client<S>,
+    run: &mut Run<'_>,
+    i: usize,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<(), Pop3Error> {
+    match client.read_status(&Command::Dele(run.msgs[i].number)) {
+        Ok(_) => {
+            run.deleted.push((i, run.paths.get(&i).cloned()));
+            Ok(())
+        }
+        Err(Pop3Error::Refused { text, .. }) => {
+            run.failed(i, format!("DELE refused: {text}"), report);
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -686,5 +711,53 @@ mod tests {
         assert_eq!((summary.stored, summary.deleted), (0, 2));
         let out = String::from_utf8_lossy(&client.get_ref().output).into_owned();
         assert_eq!(out, "LIST\r\nUIDL\r\nDELE 1\r\nDELE 2\r\nQUIT\r\n");
+    }
+
+    #[test]
+    fn listings_naming_a_message_twice() {
+        let listed = |pairs: &[(u32, u64)]| {
+            pairs
+                .iter()
+                .map(|&(number, size)| Listed { number, size })
+                .collect::<Vec<_>>()
+        };
+        let once = unique_list("h", listed(&[(1, 10), (2, 5), (1, 10)])).expect("same size");
+        assert_eq!(once, listed(&[(1, 10), (2, 5)]));
+        let err = unique_list("h", listed(&[(1, 10), (1, 11)])).expect_err("two sizes");
+        assert_eq!(err.exit_code(), 8);
+        let uids = vec![(1, b"a".to_vec()), (1, b"a".to_vec()), (2, b"b".to_vec())];
+        assert_eq!(unique_uidls("h", uids).expect("same uid").len(), 2);
+        let uids = vec![(1, b"a".to_vec()), (1, b"b".to_vec())];
+        assert!(unique_uidls("h", uids).is_err());
+    }
+
+    #[test]
+    fn a_retr_past_the_list_size_ends_the_run_and_stores_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = "x".repeat(100) + "\r\n";
+        let body = big.repeat(1000);
+        let script = format!("+OK\r\n1 10\r\n.\r\n+OK\r\n1 aa\r\n.\r\n+OK\r\n{body}.\r\n");
+        let mut client = Client::new(MemoryStream::new(script.as_bytes()), "mem", 5, false);
+        let mut seen = Vec::new();
+        let err = pull(&mut client, &opts(dir.path()), &mut |o| {
+            seen.push(o.clone())
+        })
+        .expect_err("too big");
+        assert_eq!(err.exit_code(), 8);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].status, "failed");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("new"))
+                .expect("ls")
+                .count(),
+            0
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp"))
+                .expect("ls")
+                .count(),
+            0
+        );
+        assert_eq!(size_limit(10), 10 + 2 + 65536);
     }
 }

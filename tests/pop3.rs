@@ -948,3 +948,36 @@ fn server_text_is_escaped_on_the_terminal_but_not_in_json() {
         "JSON keeps the text as sent"
     );
 }
+
+#[test]
+fn dovecot_list_sizes_are_the_octets_stored() {
+    if !interop("dovecot_list_sizes_are_the_octets_stored") {
+        return;
+    }
+    let d = pop3_dovecot::Dovecot::start(false);
+    let crlf = dovecot_message(1, 3000);
+    // Stored with bare LF: Dovecot sends CRLF and counts it in LIST.
+    let lf: Vec<u8> = String::from_utf8(dovecot_message(2, 3000))
+        .expect("ascii")
+        .replace("\r\n", "\n")
+        .into_bytes();
+    d.deliver("1.M1P1.test", &crlf);
+    d.deliver("2.M2P1.test", &lf);
+    let dir = tempfile::tempdir().expect("tempdir");
+    // --max-size at the larger LIST size exactly: the stream bound lets both through.
+    let max = crlf
+        .len()
+        .max(lf.len() + lf.iter().filter(|b| **b == b'\n').count());
+    let mut cmd = dovecot_cmd(&d, "pull", &d.tls_url());
+    cmd.arg("--out").arg(dir.path()).arg("--json");
+    cmd.args(["--format", "eml", "--max-size", &max.to_string()]);
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    let lines = json_lines(&out);
+    assert_eq!(with_status(&lines, "stored").len(), 2, "{lines:?}");
+    for l in &lines {
+        let path = l["path"].as_str().expect("path");
+        let stored = std::fs::metadata(path).expect("stored").len();
+        assert_eq!(l["size"].as_u64(), Some(stored), "{l}");
+    }
+}

@@ -527,9 +527,10 @@ fn run_retr<S: BufRead + Write>(
     match retrieve(client, store, &run.msgs[i], run.opts.max_size, reserved)? {
         Ok(staged) => Ok(Some(staged)),
         Err(Failed { why, fatal }) => {
+            let number = run.msgs[i].number;
             run.failed(i, why.clone(), report);
             match fatal {
-                true => Err(protocol(client.host(), why)),
+                true => Err(protocol(client.host(), format!("message {number}: {why}"))),
                 false => Ok(None),
             }
         }

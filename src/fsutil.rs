@@ -40,12 +40,13 @@ fn remove_unfinished() {
     std::mem::forget(list);
 }
 
-/// Membership of one temporary file in [`UNFINISHED`], for as long as this value lives.
+/// Membership of one temporary file in [`UNFINISHED`], for as long as this value lives:
+/// a Ctrl-C or SIGTERM meanwhile removes the file before the process exits.
 #[derive(Debug)]
-struct Unfinished(PathBuf);
+pub struct Unfinished(PathBuf);
 
 impl Unfinished {
-    fn track(path: &Path) -> Unfinished {
+    pub fn track(path: &Path) -> Unfinished {
         clean_up_on_interrupt();
         lock_unfinished().push(path.to_owned());
         Unfinished(path.to_owned())

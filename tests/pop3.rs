@@ -520,11 +520,14 @@ fn dovecot_delete_empties_the_mailbox() {
         .args(["--delete", "--format", "eml", "--json"]);
     let out = run(&mut cmd);
     assert_code(&out, 0);
-    assert_eq!(
-        text(&out).0.lines().count(),
-        3,
-        "only the 3 not stored before"
-    );
+    let lines: Vec<serde_json::Value> = text(&out)
+        .0
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let count = |status: &str| lines.iter().filter(|l| l["status"] == status).count();
+    assert_eq!(count("stored"), 3, "only the 3 not stored before");
+    assert_eq!(count("deleted"), 5, "every DELE reported: {lines:?}");
     assert_eq!(d.count(), 0, "the mailbox is empty");
     let emls = std::fs::read_dir(dir.path())
         .expect("ls")
@@ -625,4 +628,356 @@ fn a_silent_tls_handshake_times_out() {
     assert_code(&out, 28);
     assert!(text(&out).1.contains("TLS handshake"), "{}", text(&out).1);
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+// ---- issue 10: bounds, state, delete, interrupts, escaping ----
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    text(out)
+        .0
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+fn with_status<'a>(lines: &'a [serde_json::Value], status: &str) -> Vec<&'a serde_json::Value> {
+    lines.iter().filter(|l| l["status"] == status).collect()
+}
+
+#[test]
+fn an_endless_capa_line_is_a_protocol_error() {
+    let server = FakePop3::start(
+        messages(1, 100),
+        Behavior {
+            capa_line: Some(pop3_server::ENDLESS_CAP),
+            ..Behavior::default()
+        },
+    );
+    let started = Instant::now();
+    let out = run(&mut fake_cmd(&server, "stat"));
+    assert_code(&out, 8);
+    let (_, err) = text(&out);
+    assert!(err.contains("CAPA reply has a line longer than"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn an_endless_retr_stops_at_the_limit_and_keeps_nothing_of_it() {
+    let msgs = messages(3, 2000);
+    let server = FakePop3::start(
+        msgs.clone(),
+        Behavior {
+            endless_retr: Some(2),
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pull(&server, dir.path(), &["--json", "--delete"]);
+    assert_code(&out, 8);
+    let (_, err) = text(&out);
+    assert!(err.contains("larger than its LIST size"), "{err}");
+    let lines = json_lines(&out);
+    let failed = with_status(&lines, "failed");
+    assert_eq!(failed.len(), 1, "{lines:?}");
+    assert_eq!(failed[0]["number"], 2);
+    assert_eq!(files_in(&dir.path().join("new")), vec![msgs[0].1.clone()]);
+    assert!(files_in(&dir.path().join("tmp")).is_empty());
+    assert_eq!(server.remaining(), 3, "no QUIT: no DELE took effect");
+}
+
+#[test]
+fn a_message_larger_than_its_list_size_is_not_stored() {
+    let msgs = messages(2, 300_000);
+    let server = FakePop3::start(
+        msgs,
+        Behavior {
+            understate: Some(1),
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pull(&server, dir.path(), &["--pipelining", "off"]);
+    assert_code(&out, 8);
+    assert!(
+        text(&out).1.contains("larger than its LIST size of 1000"),
+        "{}",
+        text(&out).1
+    );
+    assert!(files_in(&dir.path().join("new")).is_empty());
+    assert!(files_in(&dir.path().join("tmp")).is_empty());
+    // --max-size is enforced on the stream too, not only on what LIST says.
+    let out = pull(&server, dir.path(), &["--max-size", "50k"]);
+    assert_code(&out, 8);
+    assert!(
+        text(&out).1.contains("larger than --max-size"),
+        "{}",
+        text(&out).1
+    );
+    assert!(files_in(&dir.path().join("new")).is_empty());
+}
+
+#[test]
+fn a_list_naming_a_message_twice_stores_and_deletes_it_once() {
+    let server = FakePop3::start(
+        messages(3, 500),
+        Behavior {
+            duplicate_list: true,
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pull(&server, dir.path(), &["--delete", "--json"]);
+    assert_code(&out, 0);
+    assert_eq!(server.retrs(0), vec![1, 2, 3]);
+    let deles: Vec<String> = server.sessions()[0]
+        .iter()
+        .filter(|l| l.starts_with("DELE"))
+        .cloned()
+        .collect();
+    assert_eq!(deles, ["DELE 1", "DELE 2", "DELE 3"]);
+    assert_eq!(files_in(&dir.path().join("new")).len(), 3);
+}
+
+#[test]
+fn every_dele_is_reported_in_json() {
+    let server = FakePop3::start(messages(3, 500), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_code(&pull(&server, dir.path(), &["--limit", "1"]), 0);
+    let out = pull(&server, dir.path(), &["--delete", "--json"]);
+    assert_code(&out, 0);
+    let lines = json_lines(&out);
+    let deleted = with_status(&lines, "deleted");
+    let numbers: BTreeSet<u64> = deleted
+        .iter()
+        .filter_map(|l| l["number"].as_u64())
+        .collect();
+    assert_eq!(numbers, BTreeSet::from([1, 2, 3]), "{lines:?}");
+    assert!(deleted.iter().all(|l| l["uidl"].as_str().is_some()));
+    assert_eq!(with_status(&lines, "stored").len(), 2);
+    assert_eq!(server.remaining(), 0);
+}
+
+#[test]
+fn a_uidl_starting_with_hash_is_not_downloaded_again() {
+    let msgs = vec![
+        ("#1".to_owned(), sample_message(1, 300)),
+        ("#%x".to_owned(), sample_message(2, 300)),
+        ("plain".to_owned(), sample_message(3, 300)),
+    ];
+    let server = FakePop3::start(msgs, Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_code(&pull(&server, dir.path(), &[]), 0);
+    assert_code(&pull(&server, dir.path(), &[]), 0);
+    assert!(server.retrs(1).is_empty(), "{:?}", server.retrs(1));
+    assert_code(&pull(&server, dir.path(), &["--delete"]), 0);
+    assert_eq!(server.remaining(), 0);
+    assert_eq!(files_in(&dir.path().join("new")).len(), 3);
+}
+
+/// The state file of a pull with the default `--state`.
+fn state_file(dir: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(dir)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "state"))
+        .expect("a state file")
+}
+
+#[test]
+fn a_state_file_written_before_sizes_is_still_read() {
+    let msgs = vec![
+        ("#old".to_owned(), sample_message(1, 300)),
+        ("uid-2".to_owned(), sample_message(2, 300)),
+    ];
+    let server = FakePop3::start(msgs, Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_code(&pull(&server, dir.path(), &[]), 0);
+    // Rewrite it as the previous version did: v1 header, `key name` lines, `#` unescaped.
+    let path = state_file(dir.path());
+    let old: String = std::fs::read_to_string(&path)
+        .expect("state")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| match l.split(' ').collect::<Vec<_>>().as_slice() {
+            [key, name, _size] => format!("{} {name}\n", key.replace("%23", "#")),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(
+        &path,
+        format!("# postie pop3 state v1: <escaped UIDL key> <file name>; `.` = on disk\n{old}"),
+    )
+    .expect("write");
+    assert_code(&pull(&server, dir.path(), &[]), 0);
+    assert!(server.retrs(1).is_empty(), "{:?}", server.retrs(1));
+    // Sizes unknown: the files on disk match the LIST sizes, so --delete deletes.
+    assert_code(&pull(&server, dir.path(), &["--delete"]), 0);
+    assert!(server.retrs(2).is_empty());
+    assert_eq!(server.remaining(), 0);
+}
+
+#[test]
+fn delete_keeps_a_message_whose_size_changed_under_the_same_uidl() {
+    let server = FakePop3::start(messages(3, 500), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_code(&pull(&server, dir.path(), &[]), 0);
+    // The server reuses UIDL uid-0002 for another message.
+    server.mailbox.lock().expect("lock")[1].raw = sample_message(99, 5000);
+    let out = pull(&server, dir.path(), &["--delete", "--json"]);
+    assert_code(&out, 0);
+    let lines = json_lines(&out);
+    let skipped = with_status(&lines, "skipped");
+    assert_eq!(skipped.len(), 1, "{lines:?}");
+    assert_eq!(skipped[0]["number"], 2);
+    assert!(
+        skipped[0]["error"]
+            .as_str()
+            .expect("why")
+            .contains("another size")
+    );
+    assert_eq!(server.remaining(), 1, "only the unchanged messages deleted");
+    let deles: Vec<String> = server.sessions()[1]
+        .iter()
+        .filter(|l| l.starts_with("DELE"))
+        .cloned()
+        .collect();
+    assert_eq!(deles, ["DELE 1", "DELE 3"]);
+}
+
+#[test]
+fn sigterm_mid_pull_removes_the_partial_message() {
+    let server = FakePop3::start(
+        messages(2, 400_000),
+        Behavior {
+            stall_in_retr: Some(2),
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = fake_cmd(&server, "pull");
+    cmd.arg("--out").arg(dir.path());
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let tmp = dir.path().join("tmp");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let new = dir.path().join("new");
+    while files_in(&new).is_empty() || files_in(&tmp).iter().all(|f| f.len() < 100_000) {
+        assert!(Instant::now() < deadline, "no partial message appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    let status = child.wait().expect("reaped");
+    assert_eq!(status.code(), Some(130));
+    assert!(files_in(&tmp).is_empty(), "the partial message is removed");
+    assert_eq!(files_in(&new).len(), 1);
+}
+
+#[test]
+fn the_state_journal_is_never_written_through_a_symlink() {
+    let server = FakePop3::start(messages(1, 300), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("victim");
+    std::fs::write(&target, "precious\n").expect("write");
+    let link = dir.path().join("state-link");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    let out_dir = dir.path().join("mail");
+    for extra in [&[][..], &["--all"][..]] {
+        let mut args = vec!["--state", link.to_str().expect("utf-8")];
+        args.extend_from_slice(extra);
+        let out = pull(&server, &out_dir, &args);
+        assert_code(&out, 23);
+        assert!(text(&out).1.contains("symbolic link"), "{}", text(&out).1);
+        assert_eq!(std::fs::read(&target).expect("read"), b"precious\n");
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .expect("lstat")
+                .is_symlink()
+        );
+    }
+}
+
+#[test]
+fn server_text_is_escaped_on_the_terminal_but_not_in_json() {
+    let server = FakePop3::start(
+        messages(1, 100),
+        Behavior {
+            auth_err_text: Some("no\x1b]0;owned\x07 \u{202e}txt.exe".into()),
+            ..Behavior::default()
+        },
+    );
+    let mut cmd = fake_cmd(&server, "stat");
+    cmd.env("POP_PW", "wrong");
+    let out = run(&mut cmd);
+    assert_code(&out, 77);
+    let (_, err) = text(&out);
+    assert!(
+        err.contains("-ERR [AUTH] no\\x1b]0;owned\\x07 \\u{202e}txt.exe"),
+        "{err}"
+    );
+    assert!(
+        !err.contains('\x1b') && !err.contains('\u{202e}'),
+        "{err:?}"
+    );
+
+    let raw = b"From: Evil \x1b[2J <e@example.com>\r\nSubject: hi\x1b]0;x\x07\r\n\r\nbody\r\n";
+    let server = FakePop3::start(
+        vec![("u\x01".to_owned(), raw.to_vec())],
+        Behavior::default(),
+    );
+    let out = run(&mut fake_cmd(&server, "list"));
+    assert_code(&out, 0);
+    let (stdout, _) = text(&out);
+    assert!(
+        !stdout.contains('\x1b') && !stdout.contains('\x01'),
+        "{stdout:?}"
+    );
+    assert!(stdout.contains("hi\\x1b]0;x\\x07"), "{stdout}");
+    assert!(stdout.contains("u\\x01"), "{stdout}");
+    let mut cmd = fake_cmd(&server, "list");
+    cmd.arg("--json");
+    let out = run(&mut cmd);
+    let line: serde_json::Value =
+        serde_json::from_str(text(&out).0.lines().next().expect("a line")).expect("json");
+    assert_eq!(
+        line["subject"], "hi\x1b]0;x\x07",
+        "JSON keeps the text as sent"
+    );
+}
+
+#[test]
+fn dovecot_list_sizes_are_the_octets_stored() {
+    if !interop("dovecot_list_sizes_are_the_octets_stored") {
+        return;
+    }
+    let d = pop3_dovecot::Dovecot::start(false);
+    let crlf = dovecot_message(1, 3000);
+    // Stored with bare LF: Dovecot sends CRLF and counts it in LIST.
+    let lf: Vec<u8> = String::from_utf8(dovecot_message(2, 3000))
+        .expect("ascii")
+        .replace("\r\n", "\n")
+        .into_bytes();
+    d.deliver("1.M1P1.test", &crlf);
+    d.deliver("2.M2P1.test", &lf);
+    let dir = tempfile::tempdir().expect("tempdir");
+    // --max-size at the larger LIST size exactly: the stream bound lets both through.
+    let max = crlf
+        .len()
+        .max(lf.len() + lf.iter().filter(|b| **b == b'\n').count());
+    let mut cmd = dovecot_cmd(&d, "pull", &d.tls_url());
+    cmd.arg("--out").arg(dir.path()).arg("--json");
+    cmd.args(["--format", "eml", "--max-size", &max.to_string()]);
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    let lines = json_lines(&out);
+    assert_eq!(with_status(&lines, "stored").len(), 2, "{lines:?}");
+    for l in &lines {
+        let path = l["path"].as_str().expect("path");
+        let stored = std::fs::metadata(path).expect("stored").len();
+        assert_eq!(l["size"].as_u64(), Some(stored), "{l}");
+    }
 }

@@ -9,11 +9,11 @@ use crate::cli::CliError;
 use crate::cli::common::{self, MailTlsArgs, PasswordArgs};
 use crate::config::{self, Account};
 use crate::error::{Error, Exit};
-use crate::pop3::Pop3Error;
 use crate::pop3::client::{AuthChoice, Credentials};
 use crate::pop3::connect::{self, ConnectOptions, Server, Session};
 use crate::pop3::sasl::Method;
 use crate::pop3::sync::{self, Format, Pipelining, PullOptions};
+use crate::pop3::{Pop3Error, printable};
 use crate::secret::{self, PasswordLookup};
 
 #[derive(Debug, clap::Args)]
@@ -272,7 +272,7 @@ fn capa(conn: &ConnArgs) -> Result<Exit, Error> {
         );
     }
     for line in caps.lines {
-        writeln!(out, "{line}").map_err(out_err)?;
+        writeln!(out, "{}", printable(&line)).map_err(out_err)?;
     }
     Ok(Exit::SUCCESS)
 }
@@ -297,8 +297,10 @@ pub fn summarize(header: &[u8]) -> (String, String, String) {
     (from, subject, date)
 }
 
+/// A field of the tab-separated `list` output: line breaks and tabs become spaces, other
+/// control characters are escaped (the text is the sender's, and goes to a terminal).
 fn one_line(s: &str) -> String {
-    s.replace(['\t', '\r', '\n'], " ")
+    printable(&s.replace(['\t', '\r', '\n'], " ")).into_owned()
 }
 
 fn list(conn: &ConnArgs, json: bool) -> Result<Exit, Error> {
@@ -328,7 +330,7 @@ fn list(conn: &ConnArgs, json: bool) -> Result<Exit, Error> {
                 "{}\t{}\t{}\t{}\t{}\t{}",
                 l.number,
                 l.size,
-                uidl,
+                one_line(&uidl),
                 one_line(&from),
                 one_line(&subject),
                 date
@@ -339,6 +341,14 @@ fn list(conn: &ConnArgs, json: bool) -> Result<Exit, Error> {
     drop(out);
     session.quit()?;
     Ok(Exit::SUCCESS)
+}
+
+/// A message's problem on stderr (the server's UIDL and text escaped for the terminal).
+fn warn_outcome(o: &sync::Outcome) {
+    if let Some(e) = &o.error {
+        let (uidl, e) = (printable(&o.uidl), printable(e));
+        eprintln!("postie: message {} ({uidl}): {e}", o.number);
+    }
 }
 
 fn pull(args: PullArgs) -> Result<Exit, Error> {
@@ -377,9 +387,7 @@ fn pull(args: PullArgs) -> Result<Exit, Error> {
     let mut stdout = io::stdout().lock();
     let mut write_failure = None;
     let summary = sync::pull(&mut session, &opts, &mut |o| {
-        if let Some(e) = &o.error {
-            eprintln!("postie: message {} ({}): {e}", o.number, o.uidl);
-        }
+        warn_outcome(o);
         if args.json && write_failure.is_none() {
             let line = serde_json::to_string(o).unwrap_or_default();
             if let Err(e) = writeln!(stdout, "{line}") {
@@ -419,5 +427,19 @@ mod tests {
         assert_eq!(from, "J\u{fc}rgen <j@example.com>");
         assert_eq!(subject, "Hallo Welt");
         assert!(date.starts_with("2026-11-21T10:00:00"), "{date}");
+    }
+
+    #[test]
+    fn list_fields_escape_control_characters() {
+        let (from, subject, _) = summarize(
+            b"From: =?UTF-8?Q?Evil=1B]0;x=07?= <e@example.com>\r\nSubject: =?UTF-8?B?G1sySmhp?=\r\n\r\n",
+        );
+        assert!(
+            from.contains('\x1b') && subject.contains('\x1b'),
+            "decoded as sent"
+        );
+        assert_eq!(one_line(&from), "Evil\\x1b]0;x\\x07 <e@example.com>");
+        assert_eq!(one_line(&subject), "\\x1b[2Jhi");
+        assert_eq!(one_line("a\tb\r\nc"), "a b  c");
     }
 }

@@ -6,7 +6,7 @@
 use std::io::{self, BufRead, Write};
 
 use crate::pop3::Pop3Error;
-use crate::pop3::codec::{self, BodyError, MAX_STATUS_LINE};
+use crate::pop3::codec::{self, BodyError, Limits, MAX_STATUS_LINE};
 use crate::pop3::command::Command;
 use crate::pop3::response::{self, Capabilities, Reply, RespCode};
 use crate::pop3::sasl::{self, Method};
@@ -133,7 +133,8 @@ impl<S: BufRead + Write> Client<S> {
             }
         })?;
         if self.verbose {
-            eprintln!("S: {}", String::from_utf8_lossy(response::trim_eol(&line)));
+            let text = String::from_utf8_lossy(response::trim_eol(&line));
+            eprintln!("S: {}", crate::pop3::printable(&text));
         }
         response::parse_reply(&line).map_err(|e| self.protocol(format!("after {what}: {e}")))
     }
@@ -172,8 +173,12 @@ impl<S: BufRead + Write> Client<S> {
     }
 
     /// Reads a multi-line body (after its `+OK`) into `sink`, streaming.
-    pub fn read_body_to<W: Write + ?Sized>(&mut self, sink: &mut W) -> Result<u64, BodyError> {
-        codec::read_body(&mut self.stream, sink)
+    pub fn read_body_to<W: Write + ?Sized>(
+        &mut self,
+        sink: &mut W,
+        limits: Limits,
+    ) -> Result<u64, BodyError> {
+        codec::read_body(&mut self.stream, sink, limits)
     }
 
     /// Maps a body error of a command to the session's error; `write` names the destination.
@@ -184,14 +189,17 @@ impl<S: BufRead + Write> Client<S> {
                 path: dest.to_owned(),
                 source,
             },
+            BodyError::TooLong(over) => {
+                self.protocol(format!("the {what} reply has {over}; stopped reading"))
+            }
         }
     }
 
-    /// Sends a multi-line command and returns its body (for short listings only).
-    pub fn multiline(&mut self, cmd: &Command) -> Result<Vec<u8>, Pop3Error> {
+    /// Sends a multi-line command and returns its body (for listings, within `limits`).
+    pub fn multiline(&mut self, cmd: &Command, limits: Limits) -> Result<Vec<u8>, Pop3Error> {
         self.command(cmd)?;
         let mut body = Vec::new();
-        self.read_body_to(&mut body)
+        self.read_body_to(&mut body, limits)
             .map_err(|e| self.body_error(cmd.name(), e, std::path::Path::new("memory")))?;
         Ok(body)
     }
@@ -211,7 +219,10 @@ impl<S: BufRead + Write> Client<S> {
             } if c.is_temporary() => Err(self.refused("connection", Some(c), text, false)),
             Reply::Err { text, .. } => Err(Pop3Error::Unavailable {
                 host: self.host.clone(),
-                why: format!("the server refused the connection: {text}"),
+                why: format!(
+                    "the server refused the connection: {}",
+                    crate::pop3::printable(&text)
+                ),
             }),
             Reply::Continue(_) => Err(self.protocol("a greeting that is not +OK")),
         }
@@ -219,7 +230,7 @@ impl<S: BufRead + Write> Client<S> {
 
     /// CAPA; when the server refuses it (RFC 1939 server), capabilities are "unknown".
     pub fn capa(&mut self) -> Result<&Capabilities, Pop3Error> {
-        self.caps = match self.multiline(&Command::Capa) {
+        self.caps = match self.multiline(&Command::Capa, Limits::CAPA) {
             Ok(body) => Capabilities::parse(&body),
             Err(Pop3Error::Refused { .. }) => Capabilities::default(),
             Err(e) => return Err(e),
@@ -233,7 +244,7 @@ impl<S: BufRead + Write> Client<S> {
             Ok(_) => Ok(()),
             Err(Pop3Error::Refused { text, .. }) => Err(Pop3Error::Unavailable {
                 host: self.host.clone(),
-                why: format!("STLS refused: {text}"),
+                why: format!("STLS refused: {}", crate::pop3::printable(&text)),
             }),
             Err(e) => Err(e),
         }
@@ -407,7 +418,7 @@ impl<S: BufRead + Write> Client<S> {
 
     /// LIST: every message's number and size.
     pub fn list(&mut self) -> Result<Vec<Listed>, Pop3Error> {
-        let body = self.multiline(&Command::List(None))?;
+        let body = self.multiline(&Command::List(None), Limits::LISTING)?;
         lines(&body)
             .map(|l| {
                 response::parse_list_line(l)
@@ -419,7 +430,7 @@ impl<S: BufRead + Write> Client<S> {
 
     /// UIDL: every message's number and unique id; None when the server has no UIDL.
     pub fn uidl(&mut self) -> Result<Option<UidList>, Pop3Error> {
-        let body = match self.multiline(&Command::Uidl(None)) {
+        let body = match self.multiline(&Command::Uidl(None), Limits::LISTING) {
             Ok(body) => body,
             Err(Pop3Error::Refused { .. }) => return Ok(None),
             Err(e) => return Err(e),
@@ -430,14 +441,15 @@ impl<S: BufRead + Write> Client<S> {
             .map(Some)
     }
 
-    /// `TOP n 0`: the header of message `n` (bounded to 1 MiB: more is cut).
+    /// `TOP n 0`: the header of message `n` (1 MiB kept: more is cut; more than
+    /// [`Limits::HEADER`] is a protocol error).
     pub fn top_header(&mut self, n: u32) -> Result<Vec<u8>, Pop3Error> {
         self.command(&Command::Top(n, 0))?;
         let mut sink = Capped {
             buf: Vec::new(),
             cap: 1 << 20,
         };
-        self.read_body_to(&mut sink)
+        self.read_body_to(&mut sink, Limits::HEADER)
             .map_err(|e| self.body_error("TOP", e, std::path::Path::new("memory")))?;
         Ok(sink.buf)
     }
@@ -715,5 +727,65 @@ mod tests {
             c.read_greeting().expect_err("eof"),
             Pop3Error::Closed { .. }
         ));
+    }
+
+    fn protocol_why(e: Pop3Error) -> String {
+        assert_eq!(e.exit_code(), 8, "{e}");
+        e.to_string()
+    }
+
+    #[test]
+    fn an_over_long_greeting_is_a_protocol_error() {
+        let mut script = b"+OK ".to_vec();
+        script.resize(10_000, b'x');
+        script.extend_from_slice(b"\r\n");
+        let why = protocol_why(client(&script).read_greeting().expect_err("long"));
+        assert!(why.contains("longer than 8192 octets"), "{why}");
+    }
+
+    /// A multi-line reply `+OK`, `head`, `n` times `fill`, then the line end and terminator.
+    fn long_reply(head: &[u8], n: usize, fill: u8) -> Vec<u8> {
+        let mut r = [b"+OK\r\n", head].concat();
+        r.resize(r.len() + n, fill);
+        r.extend_from_slice(b"\r\n.\r\n");
+        r
+    }
+
+    #[test]
+    fn listings_are_bounded_per_line_and_in_total() {
+        let why = |e: Pop3Error, want: &str| {
+            let why = protocol_why(e);
+            assert!(why.contains(want), "{why}");
+        };
+        let capa = long_reply(b"TOP\r\nX-", 5000, b'A');
+        why(
+            client(&capa).capa().expect_err("long line"),
+            "CAPA reply has a line longer than 4096",
+        );
+        let capa = long_reply(b"", 10_000 * 9, b'\n');
+        why(
+            client(&capa).capa().expect_err("too much"),
+            "more than 65536 octets",
+        );
+        let uidl = long_reply(b"1 ", 2000, b'u');
+        why(
+            client(&uidl).uidl().expect_err("long uid"),
+            "UIDL reply has a line longer than 1024",
+        );
+        let list = long_reply(b"1 ", 2000, b'9');
+        why(
+            client(&list).list().expect_err("long line"),
+            "LIST reply has a line longer than 1024",
+        );
+        // Real listings pass: a 70-octet UID (RFC 1939's maximum) and many messages.
+        let mut uidl = b"+OK\r\n".to_vec();
+        for i in 1..=20_000 {
+            uidl.extend_from_slice(format!("{i} {}\r\n", "u".repeat(70)).as_bytes());
+        }
+        uidl.extend_from_slice(b".\r\n");
+        assert_eq!(
+            client(&uidl).uidl().expect("ok").map(|u| u.len()),
+            Some(20_000)
+        );
     }
 }

@@ -1,15 +1,124 @@
 //! The multi-line reader (RFC 1939 §3): a small state machine fed with whatever bytes a read
 //! returned. It removes the stuffed dot at the start of a line, keeps every other octet as
 //! the server sent it (CRLF or bare LF), and finds the `.` terminator line even when it
-//! arrives split across reads. Lines may be of any length: nothing is buffered per line.
+//! arrives split across reads. Nothing is buffered per line: a [`Meter`] bounds the length of
+//! each line and the total of one reply (listings are held in memory; a message is streamed,
+//! and bounded by its announced size), so a hostile server cannot make us read without end.
 //!
-//! [`read_status_line`] reads a status line with a bound on its length (RFC 2449 allows 512
-//! octets; we accept far more, but not without limit).
+//! [`read_status_line`] reads a status line with a bound on its length (RFC 2449 says 512
+//! octets; we accept 16 times that, but not without limit).
 
 use std::io::{self, BufRead, Write};
 
-/// The longest status line accepted (a guard against a server that never sends LF).
-pub const MAX_STATUS_LINE: usize = 64 * 1024;
+/// The longest status line accepted, line end included (RFC 2449 §4: 512 octets; this
+/// leaves room for long SASL challenges and chatty servers).
+pub const MAX_STATUS_LINE: usize = 8 * 1024;
+
+/// Bounds on one multi-line reply: the longest line (line end included) and the total of
+/// its decoded octets. `None` is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    pub line: Option<usize>,
+    pub total: Option<u64>,
+}
+
+impl Limits {
+    /// CAPA: a few dozen short lines (it comes before STLS, so anyone on the path can send it).
+    pub const CAPA: Limits = Limits {
+        line: Some(4096),
+        total: Some(64 * 1024),
+    };
+    /// LIST and UIDL: `n size` / `n uid` lines (a UID is at most 70 octets, RFC 1939 §7);
+    /// the total allows about a million messages.
+    pub const LISTING: Limits = Limits {
+        line: Some(1024),
+        total: Some(64 * 1024 * 1024),
+    };
+    /// `TOP n 0`: one message header.
+    pub const HEADER: Limits = Limits {
+        line: None,
+        total: Some(8 * 1024 * 1024),
+    };
+
+    /// A message body: no line cap (real mail has lines of megabytes), at most `total`.
+    pub fn body(total: u64) -> Limits {
+        Limits {
+            line: None,
+            total: Some(total),
+        }
+    }
+}
+
+/// Which bound a reply broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// A line longer than this many octets.
+    Line(usize),
+    /// More than this many octets in all.
+    Total(u64),
+}
+
+impl std::fmt::Display for Overflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Overflow::Line(n) => write!(f, "a line longer than {n} octets"),
+            Overflow::Total(n) => write!(f, "more than {n} octets"),
+        }
+    }
+}
+
+/// Counts the decoded octets of one reply against its [`Limits`], chunk by chunk.
+#[derive(Debug, Clone)]
+pub struct Meter {
+    limits: Limits,
+    /// Octets of the current (unfinished) line.
+    line: usize,
+    total: u64,
+}
+
+impl Meter {
+    pub fn new(limits: Limits) -> Meter {
+        Meter {
+            limits,
+            line: 0,
+            total: 0,
+        }
+    }
+
+    /// Accounts for `chunk`; an error means the reply broke a bound (and `chunk` should not
+    /// be kept).
+    pub fn check(&mut self, chunk: &[u8]) -> Result<(), Overflow> {
+        if let Some(max) = self.limits.line {
+            self.check_lines(chunk, max)?;
+        }
+        self.total += chunk.len() as u64;
+        match self.limits.total {
+            Some(max) if self.total > max => Err(Overflow::Total(max)),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_lines(&mut self, chunk: &[u8], max: usize) -> Result<(), Overflow> {
+        let mut rest = chunk;
+        while let Some(p) = memchr::memchr(b'\n', rest) {
+            if self.line + p + 1 > max {
+                return Err(Overflow::Line(max));
+            }
+            self.line = 0;
+            rest = &rest[p + 1..];
+        }
+        self.line += rest.len();
+        if self.line > max {
+            return Err(Overflow::Line(max));
+        }
+        Ok(())
+    }
+
+    /// The octets accounted for so far.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -114,13 +223,19 @@ pub enum BodyError {
     Read(io::Error),
     /// Writing the body to its destination failed.
     Write(io::Error),
+    /// The body broke a bound; reading stopped there (the rest is unread, so the session
+    /// cannot go on).
+    TooLong(Overflow),
 }
 
-/// Reads one multi-line body from `reader` into `sink`, streaming; returns the octets written.
+/// Reads one multi-line body from `reader` into `sink`, streaming, within `limits`; returns
+/// the octets written. Octets past a bound are neither read nor written.
 pub fn read_body<R: BufRead + ?Sized, W: Write + ?Sized>(
     reader: &mut R,
     sink: &mut W,
+    limits: Limits,
 ) -> Result<u64, BodyError> {
+    let mut meter = Meter::new(limits);
     let mut decoder = DotDecoder::new();
     let mut out = Vec::with_capacity(64 * 1024);
     let mut total = 0u64;
@@ -135,6 +250,7 @@ pub fn read_body<R: BufRead + ?Sized, W: Write + ?Sized>(
         }
         let used = decoder.feed(input, &mut out);
         reader.consume(used);
+        meter.check(&out).map_err(BodyError::TooLong)?;
         if !out.is_empty() {
             sink.write_all(&out).map_err(BodyError::Write)?;
             total += out.len() as u64;
@@ -261,7 +377,7 @@ mod tests {
         let input = b"line1\r\n..dot\r\n.\r\n+OK after\r\n".to_vec();
         let mut reader = io::BufReader::with_capacity(3, &input[..]);
         let mut sink = Vec::new();
-        let n = read_body(&mut reader, &mut sink).expect("body");
+        let n = read_body(&mut reader, &mut sink, Limits::default()).expect("body");
         assert_eq!(sink, b"line1\r\n.dot\r\n");
         assert_eq!(n, sink.len() as u64);
         let rest = read_status_line(&mut reader, 100).expect("next");
@@ -272,7 +388,7 @@ mod tests {
     fn read_body_reports_a_closed_connection() {
         let input = b"partial message\r\nwithout end".to_vec();
         let mut reader = &input[..];
-        let err = read_body(&mut reader, &mut Vec::new()).expect_err("eof");
+        let err = read_body(&mut reader, &mut Vec::new(), Limits::default()).expect_err("eof");
         assert!(matches!(err, BodyError::Read(e) if e.kind() == io::ErrorKind::UnexpectedEof));
     }
 
@@ -318,5 +434,131 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         let err = read_status_line(&mut &b"+OK"[..], 100).expect_err("eof");
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    /// Feeds `body` to a meter split at every point; the outcome must not depend on the split.
+    fn meter_at_any_split(body: &[u8], limits: Limits) -> Result<(), Overflow> {
+        let whole = Meter::new(limits).check(body);
+        for at in 0..=body.len() {
+            let mut m = Meter::new(limits);
+            let split = m.check(&body[..at]).and_then(|_| m.check(&body[at..]));
+            assert_eq!(split, whole, "split at {at}");
+        }
+        let mut m = Meter::new(limits);
+        let bytewise = body
+            .iter()
+            .try_for_each(|b| m.check(std::slice::from_ref(b)));
+        assert_eq!(bytewise, whole, "octet by octet");
+        whole
+    }
+
+    #[test]
+    fn the_meter_bounds_lines_and_totals_at_any_split() {
+        let lines = Limits {
+            line: Some(6),
+            total: None,
+        };
+        assert_eq!(meter_at_any_split(b"abcd\r\nxyzw\r\n\r\n", lines), Ok(()));
+        assert_eq!(
+            meter_at_any_split(b"abcd\r\nabcde\r\nx\r\n", lines),
+            Err(Overflow::Line(6))
+        );
+        // An unfinished line counts too: a server that never sends LF is stopped.
+        assert_eq!(
+            meter_at_any_split(b"ab\nabcdefg", lines),
+            Err(Overflow::Line(6))
+        );
+        let total = Limits {
+            line: None,
+            total: Some(10),
+        };
+        assert_eq!(meter_at_any_split(b"0123456789", total), Ok(()));
+        assert_eq!(
+            meter_at_any_split(b"0123456789\n", total),
+            Err(Overflow::Total(10))
+        );
+        let both = Limits {
+            line: Some(4),
+            total: Some(8),
+        };
+        assert_eq!(meter_at_any_split(b"abc\nabc\n", both), Ok(()));
+        assert_eq!(
+            meter_at_any_split(b"abc\nabc\na", both),
+            Err(Overflow::Total(8))
+        );
+    }
+
+    /// An endless reply: `+OK`-less body lines for ever, counting what was read.
+    struct Endless {
+        line: &'static [u8],
+        at: usize,
+        read: u64,
+    }
+
+    impl io::Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            for b in buf.iter_mut() {
+                *b = self.line[self.at % self.line.len()];
+                self.at += 1;
+            }
+            self.read += buf.len() as u64;
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn an_endless_body_stops_at_its_bound() {
+        for (line, limits, want) in [
+            (&b"x"[..], Limits::body(1 << 20), Overflow::Total(1 << 20)),
+            (b"CAPA-LINE\r\n", Limits::CAPA, Overflow::Total(64 * 1024)),
+            (b"xxxxxxxx", Limits::LISTING, Overflow::Line(1024)),
+        ] {
+            let mut src = Endless {
+                line,
+                at: 0,
+                read: 0,
+            };
+            let mut sink = Vec::new();
+            let err = {
+                let mut reader = io::BufReader::with_capacity(8192, &mut src);
+                read_body(&mut reader, &mut sink, limits).expect_err("bounded")
+            };
+            assert!(matches!(err, BodyError::TooLong(o) if o == want), "{err:?}");
+            assert!(sink.len() as u64 <= limits.total.unwrap_or(u64::MAX));
+            assert!(
+                src.read <= limits.total.unwrap_or(0).max(1024) + 8192,
+                "{}",
+                src.read
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_exactly_at_its_bound_is_read() {
+        let input = b"12345678\r\n..\r\n.\r\n";
+        let mut sink = Vec::new();
+        let n = read_body(&mut &input[..], &mut sink, Limits::body(13)).expect("fits");
+        assert_eq!((n, &sink[..]), (13, &b"12345678\r\n.\r\n"[..]));
+        let err = read_body(&mut &input[..], &mut Vec::new(), Limits::body(12)).expect_err("over");
+        assert!(matches!(err, BodyError::TooLong(Overflow::Total(12))));
+    }
+
+    #[test]
+    fn status_lines_over_eight_kib_are_refused() {
+        let mut line = b"-ERR ".to_vec();
+        line.resize(MAX_STATUS_LINE + 100, b'x');
+        line.extend_from_slice(b"\r\n");
+        let err = read_status_line(&mut &line[..], MAX_STATUS_LINE).expect_err("too long");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let mut line = vec![b'x'; 8190];
+        line.extend_from_slice(b"\r\n");
+        assert_eq!(
+            read_status_line(&mut &line[..], MAX_STATUS_LINE)
+                .expect("8 KiB")
+                .len(),
+            8192
+        );
+        line.insert(0, b'x');
+        assert!(read_status_line(&mut &line[..], MAX_STATUS_LINE).is_err());
     }
 }

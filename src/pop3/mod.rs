@@ -26,6 +26,7 @@ pub mod state;
 pub mod store;
 pub mod sync;
 
+use std::borrow::Cow;
 use std::io;
 use std::path::PathBuf;
 
@@ -59,8 +60,9 @@ pub enum Pop3Error {
     Protocol { host: String, why: String },
     #[error(transparent)]
     Tls(#[from] TlsError),
-    /// A `-ERR` reply, with the command it answered.
-    #[error("{host}: {command} refused: -ERR {}{text}", code.as_ref().map(|c| format!("[{c}] ")).unwrap_or_default())]
+    /// A `-ERR` reply, with the command it answered (its text escaped when shown: it is the
+    /// server's, and goes to a terminal).
+    #[error("{host}: {command} refused: -ERR {}{}", code.as_ref().map(|c| format!("[{}] ", printable(&c.to_string()))).unwrap_or_default(), printable(text))]
     Refused {
         host: String,
         command: String,
@@ -131,5 +133,60 @@ impl Pop3Error {
                 source: err,
             },
         }
+    }
+}
+
+/// Server or sender text made safe to show on a terminal: control characters (C0, DEL, C1)
+/// and the bidi controls that reorder what a terminal shows become `\x1b` / `\u{202e}`
+/// escapes, so a server cannot move the cursor, retitle the window or hide text. For
+/// `--json` output JSON's own escaping applies instead.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let special =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(special) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !special(c) => out.push(c),
+            c if u32::from(c) < 0x80 => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_escapes_controls_only() {
+        assert!(matches!(printable("Mailbox locked, ok"), Cow::Borrowed(_)));
+        assert_eq!(printable("a\x1b]0;pwned\x07b"), "a\\x1b]0;pwned\\x07b");
+        assert_eq!(printable("x\r\ny\tz\x7f"), "x\\x0d\\x0ay\\x09z\\x7f");
+        assert_eq!(
+            printable("\u{9b}2J \u{202e}gnp.exe"),
+            "\\u{9b}2J \\u{202e}gnp.exe"
+        );
+        assert_eq!(printable("J\u{fc}rgen \u{1f600}"), "J\u{fc}rgen \u{1f600}");
+    }
+
+    #[test]
+    fn refusals_show_escaped_server_text() {
+        let e = Pop3Error::Refused {
+            host: "h".into(),
+            command: "PASS".into(),
+            code: Some(RespCode::Other("X\x1b".into())),
+            text: "no\x1b[2J\x1b]0;owned\x07".into(),
+            auth: true,
+        };
+        let shown = e.to_string();
+        assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
+        assert_eq!(
+            shown,
+            "h: PASS refused: -ERR [X\\x1b] no\\x1b[2J\\x1b]0;owned\\x07"
+        );
     }
 }

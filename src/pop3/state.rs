@@ -1,15 +1,19 @@
-//! The pull state: which UIDLs were stored, and under which file name, per (server, port,
-//! user). A journal of `<escaped key> <name>` lines, appended and fdatasynced per batch
-//! before the batch's files are renamed into place, with a `.` line after the renames.
-//! On load, entries after the last `.` (the only ones that can be ahead of the disk) are
-//! kept only when their file exists; a torn last line is ignored. The file is compacted
-//! atomically (fsutil) at the start and the end of a run, and locked for the run (a `.lock`
-//! file beside it, with `File::try_lock`).
+//! The pull state: which UIDLs were stored, under which file name, and with which LIST size,
+//! per (server, port, user). A journal of `<escaped key> <name> <size>` lines, appended and
+//! fdatasynced per batch before the batch's files are renamed into place, with a `.` line
+//! after the renames. On load, entries after the last `.` (the only ones that can be ahead of
+//! the disk) are kept only when their file exists; a torn last line is ignored. The file is
+//! compacted atomically (fsutil) at the start and the end of a run, and locked for the run (a
+//! `.lock` file beside it, with `File::try_lock`). Neither file is ever written through a
+//! symbolic link.
+//!
+//! Older files have `<key> <name>` lines (no size) and wrote a key starting with `#` as it
+//! is, which then read as a comment: such `#` lines are read back as unconfirmed entries.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::fsutil;
@@ -21,15 +25,16 @@ pub fn default_path(out: &Path, host: &str, port: u16, user: &str) -> PathBuf {
     out.join(format!(".postie-pop3-{key}.state"))
 }
 
-/// Percent-escapes every octet outside printable ASCII and `%`; for file names, anything but
-/// `[A-Za-z0-9._@+-]` (and a leading dot). A UIDL never reaches a path unescaped.
+/// Percent-escapes every octet outside printable ASCII, `%` and `#` (which starts a comment
+/// line); for file names, anything but `[A-Za-z0-9._@+-]` (and a leading dot). A UIDL never
+/// reaches a path unescaped.
 pub fn escape(bytes: &[u8], for_file_name: bool) -> String {
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
         let keep = if for_file_name {
             b.is_ascii_alphanumeric() || b"._@+-".contains(&b)
         } else {
-            (0x21..=0x7e).contains(&b) && b != b'%'
+            (0x21..=0x7e).contains(&b) && b != b'%' && b != b'#'
         };
         if keep {
             out.push(b as char);
@@ -60,15 +65,77 @@ pub fn unescape(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-const HEADER: &str = "# postie pop3 state v1: <escaped UIDL key> <file name>; `.` = on disk\n";
+const HEADER: &str =
+    "# postie pop3 state v2: <escaped UIDL key> <file name> <LIST size>; `.` = on disk\n";
 const COMMITTED: &str = ".\n";
+
+/// One stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The file name it was stored under.
+    pub name: String,
+    /// Its LIST size when it was stored (`None`: recorded by a version without sizes).
+    pub size: Option<u64>,
+}
+
+/// A journal line read back: `None` for comments, blank lines and the header.
+fn parse_line(line: &str) -> Result<Option<(Vec<u8>, Entry)>, ()> {
+    let legacy_hash = line.starts_with('#');
+    if line.is_empty() || (legacy_hash && line.matches(' ').count() != 1) {
+        return Ok(None);
+    }
+    let mut fields = line.split(' ');
+    let (Some(key), Some(name)) = (fields.next(), fields.next()) else {
+        return Err(());
+    };
+    let size = match fields.next() {
+        Some(s) => Some(s.parse::<u64>().map_err(|_| ())?),
+        None => None,
+    };
+    if fields.next().is_some() || name.is_empty() {
+        return Err(());
+    }
+    let key = unescape(key).ok_or(())?;
+    let name = name.to_owned();
+    Ok(Some((key, Entry { name, size })))
+}
+
+/// Refuses a symbolic link at `path` (a missing file is fine).
+fn refuse_symlink(path: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            Err("is a symbolic link; postie does not write through one (give the real path)".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Opens `path` for writing (appending when `append`) without following a symbolic link:
+/// a new file is created with O_EXCL (which never follows one); an existing one is opened
+/// and then checked to be the very file the path names, not a link's target.
+fn open_no_follow(path: &Path, append: bool) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).append(append).mode(fsutil::PRIVATE);
+    let file = match opts.clone().create_new(true).open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => opts.open(path)?,
+        other => other?,
+    };
+    let link = std::fs::symlink_metadata(path)?;
+    let opened = file.metadata()?;
+    if link.file_type().is_symlink() || (link.dev(), link.ino()) != (opened.dev(), opened.ino()) {
+        return Err(std::io::Error::other(
+            "is a symbolic link; postie does not write through one",
+        ));
+    }
+    Ok(file)
+}
 
 /// The UIDLs already stored, with the file each went to; locked while it lives.
 #[derive(Debug)]
 pub struct State {
     path: PathBuf,
     _lock: File,
-    entries: HashMap<Vec<u8>, String>,
+    entries: HashMap<Vec<u8>, Entry>,
     journal: Option<File>,
 }
 
@@ -79,23 +146,8 @@ impl State {
             path: path.to_owned(),
             why,
         };
-        let lock_path = PathBuf::from(format!("{}.lock", path.display()));
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(fsutil::PRIVATE)
-            .open(&lock_path)
-            .map_err(|e| err(format!("cannot open the lock file: {e}")))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Pop3Error::Locked {
-                    path: path.to_owned(),
-                });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(err(format!("cannot lock: {e}"))),
-        }
+        refuse_symlink(path).map_err(err)?;
+        let lock = lock(path)?;
         let text = match std::fs::read(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -114,14 +166,19 @@ impl State {
                 unconfirmed.clear();
                 continue;
             }
-            if line.is_empty() || line.starts_with('#') {
+            let malformed = || err(format!("a malformed line: {line:?}"));
+            let Some((key, entry)) = parse_line(&line).map_err(|_| malformed())? else {
+                continue;
+            };
+            // A legacy `#` line was never read back, so it was never confirmed either.
+            if line.starts_with('#') {
+                if exists(&entry.name) {
+                    entries.insert(key, entry);
+                }
                 continue;
             }
-            let malformed = || err(format!("a malformed line: {line:?}"));
-            let (key, name) = line.split_once(' ').ok_or_else(malformed)?;
-            let key = unescape(key).ok_or_else(malformed)?;
-            entries.insert(key.clone(), name.to_owned());
-            unconfirmed.push((key, name.to_owned()));
+            unconfirmed.push((key.clone(), entry.name.clone()));
+            entries.insert(key, entry);
         }
         for (key, name) in unconfirmed {
             if !exists(&name) {
@@ -134,6 +191,11 @@ impl State {
             entries,
             journal: None,
         })
+    }
+
+    /// What was recorded for `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+        self.entries.get(key)
     }
 
     pub fn contains(&self, key: &[u8]) -> bool {
@@ -157,12 +219,7 @@ impl State {
 
     fn append(&mut self, text: &str, sync: bool) -> Result<(), Pop3Error> {
         if self.journal.is_none() {
-            let f = OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(fsutil::PRIVATE)
-                .open(&self.path)
-                .map_err(|e| self.write_err(e))?;
+            let f = open_no_follow(&self.path, true).map_err(|e| self.write_err(e))?;
             if f.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
                 (&f).write_all(HEADER.as_bytes())
                     .map_err(|e| self.write_err(e))?;
@@ -179,15 +236,20 @@ impl State {
         result.map_err(|e| self.write_err(e))
     }
 
-    /// Records entries (before their files are renamed into place) and fdatasyncs them.
-    pub fn record(&mut self, batch: &[(Vec<u8>, String)]) -> Result<(), Pop3Error> {
+    /// Records entries `(key, file name, LIST size)` (before their files are renamed into
+    /// place) and fdatasyncs them.
+    pub fn record(&mut self, batch: &[(Vec<u8>, String, u64)]) -> Result<(), Pop3Error> {
         let text: String = batch
             .iter()
-            .map(|(k, n)| format!("{} {n}\n", escape(k, false)))
+            .map(|(k, n, size)| format!("{} {n} {size}\n", escape(k, false)))
             .collect();
         self.append(&text, true)?;
-        for (k, n) in batch {
-            self.entries.insert(k.clone(), n.clone());
+        for (k, n, size) in batch {
+            let entry = Entry {
+                name: n.clone(),
+                size: Some(*size),
+            };
+            self.entries.insert(k.clone(), entry);
         }
         Ok(())
     }
@@ -204,12 +266,32 @@ impl State {
         let mut lines: Vec<String> = self
             .entries
             .iter()
-            .map(|(k, n)| format!("{} {}\n", escape(k, false), n))
+            .map(|(k, e)| match e.size {
+                Some(size) => format!("{} {} {size}\n", escape(k, false), e.name),
+                None => format!("{} {}\n", escape(k, false), e.name),
+            })
             .collect();
         lines.sort();
         let text = format!("{HEADER}{}{COMMITTED}", lines.concat());
         fsutil::write_atomic(&self.path, text.as_bytes(), fsutil::PRIVATE)
             .map_err(|e| self.write_err(e))
+    }
+}
+
+/// Opens and locks `STATE.lock` (never through a symbolic link).
+fn lock(path: &Path) -> Result<File, Pop3Error> {
+    let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+    let err = |why: String| Pop3Error::State {
+        path: lock_path.clone(),
+        why,
+    };
+    let lock = open_no_follow(&lock_path, false).map_err(|e| err(e.to_string()))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Pop3Error::Locked {
+            path: path.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(err(format!("cannot lock: {e}"))),
     }
 }
 
@@ -234,7 +316,7 @@ mod tests {
     }
 
     fn rec(s: &mut State, key: &[u8], name: &str) {
-        s.record(&[(key.to_vec(), name.to_owned())])
+        s.record(&[(key.to_vec(), name.to_owned(), 10)])
             .expect("record");
     }
 
@@ -284,5 +366,81 @@ mod tests {
         let _held = State::open(&path, |_| true).expect("open");
         let err = State::open(&path, |_| true).expect_err("locked");
         assert_eq!(err.exit_code(), 75);
+    }
+
+    #[test]
+    fn keys_with_hash_and_other_special_octets_read_back_exactly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.state");
+        let keys: [&[u8]; 6] = [b"#1", b"#", b"a#b", b".", b"%23", b"x\x00 2"];
+        {
+            let mut s = State::open(&path, |_| true).expect("open");
+            for (i, k) in keys.iter().enumerate() {
+                rec(&mut s, k, &format!("f{i}"));
+            }
+            s.confirm().expect("confirm");
+        }
+        let s = State::open(&path, |_| false).expect("reopen");
+        for k in keys {
+            assert!(s.contains(k), "{k:?}");
+        }
+        assert_eq!(s.len(), keys.len());
+        assert_eq!(
+            s.get(b"#1"),
+            Some(&Entry {
+                name: "f0".into(),
+                size: Some(10)
+            })
+        );
+    }
+
+    #[test]
+    fn version_1_files_are_read_with_unknown_sizes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.state");
+        let v1 = "# postie pop3 state v1: <escaped UIDL key> <file name>; `.` = on disk\n\
+                  abc f1\n.\n#legacy f2\n#gone f3\n# a comment with spaces\n";
+        std::fs::write(&path, v1).expect("write");
+        let s = State::open(&path, |name| name != "f3").expect("open");
+        assert_eq!(
+            s.get(b"abc"),
+            Some(&Entry {
+                name: "f1".into(),
+                size: None
+            })
+        );
+        assert!(s.contains(b"#legacy"), "a `#` key of v1, its file on disk");
+        assert!(!s.contains(b"#gone"), "its file is not on disk");
+        assert_eq!(s.len(), 2);
+        std::fs::write(&path, "abc f1 12x\n").expect("write");
+        drop(s);
+        assert!(State::open(&path, |_| true).is_err(), "a malformed size");
+    }
+
+    #[test]
+    fn symlinks_are_never_written_through() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep\n").expect("write");
+        let link = dir.path().join("link.state");
+        std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+        let err = State::open(&link, |_| true).expect_err("refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(err.exit_code(), 23);
+        // A link put in place after the state was opened is refused at the first append.
+        let path = dir.path().join("s.state");
+        let mut s = State::open(&path, |_| true).expect("open");
+        std::os::unix::fs::symlink(&victim, &path).expect("symlink");
+        let err = s
+            .record(&[(b"k".to_vec(), "n".into(), 1)])
+            .expect_err("refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read(&victim).expect("read"), b"keep\n");
+        // So is a `.lock` that is a link (to a file that does not exist yet).
+        let other = dir.path().join("t.state");
+        let lock_target = dir.path().join("made-by-lock");
+        std::os::unix::fs::symlink(&lock_target, dir.path().join("t.state.lock")).expect("ln");
+        assert!(State::open(&other, |_| true).is_err());
+        assert!(!lock_target.exists(), "nothing created through the link");
     }
 }

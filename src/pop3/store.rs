@@ -34,6 +34,14 @@ pub struct EmlTmp {
     published: bool,
 }
 
+/// A message written to a temporary file, not yet durable. The file is registered with the
+/// interrupt handler, so Ctrl-C or SIGTERM mid-message leaves nothing in `tmp/`.
+#[derive(Debug)]
+pub struct Staged {
+    kind: StagedKind,
+    _unfinished: fsutil::Unfinished,
+}
+
 impl Drop for EmlTmp {
     fn drop(&mut self) {
         if !self.published {
@@ -42,33 +50,32 @@ impl Drop for EmlTmp {
     }
 }
 
-/// A message written to a temporary file, not yet durable.
 #[derive(Debug)]
-pub enum Staged {
+enum StagedKind {
     Maildir(TmpMessage),
     Eml(EmlTmp),
 }
 
 impl Staged {
     pub fn file(&mut self) -> &mut File {
-        match self {
-            Staged::Maildir(m) => &mut m.file,
-            Staged::Eml(e) => &mut e.file,
+        match &mut self.kind {
+            StagedKind::Maildir(m) => &mut m.file,
+            StagedKind::Eml(e) => &mut e.file,
         }
     }
 
     fn file_ref(&self) -> &File {
-        match self {
-            Staged::Maildir(m) => &m.file,
-            Staged::Eml(e) => &e.file,
+        match &self.kind {
+            StagedKind::Maildir(m) => &m.file,
+            StagedKind::Eml(e) => &e.file,
         }
     }
 
     /// The name the state records (the Maildir name, or the .eml file name).
     pub fn name(&self) -> String {
-        match self {
-            Staged::Maildir(m) => m.name.clone(),
-            Staged::Eml(e) => e
+        match &self.kind {
+            StagedKind::Maildir(m) => m.name.clone(),
+            StagedKind::Eml(e) => e
                 .dest
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -115,6 +122,27 @@ impl Store {
         }
     }
 
+    /// The size of the file stored under `name`, if it is on disk (see [`Store::exists`]).
+    pub fn file_size(&self, name: &str) -> Option<u64> {
+        let size = |p: PathBuf| std::fs::metadata(p).ok().map(|m| m.len());
+        match self {
+            Store::Eml(dir) => size(dir.join(name)),
+            Store::Maildir(m) => {
+                let (new, cur) = (m.root().join("new"), m.root().join("cur"));
+                size(new.join(name))
+                    .or_else(|| size(cur.join(name)))
+                    .or_else(|| {
+                        let prefix = format!("{name}:");
+                        std::fs::read_dir(&cur)
+                            .ok()?
+                            .flatten()
+                            .find(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                            .and_then(|e| size(e.path()))
+                    })
+            }
+        }
+    }
+
     /// Starts a message. `reserved` holds the .eml names taken by messages not yet renamed.
     pub fn begin(
         &self,
@@ -122,8 +150,25 @@ impl Store {
         occurrence: usize,
         reserved: &mut HashSet<String>,
     ) -> io::Result<Staged> {
+        let kind = self.begin_kind(uidl, occurrence, reserved)?;
+        let tmp = match &kind {
+            StagedKind::Maildir(t) => self.root().join("tmp").join(&t.name),
+            StagedKind::Eml(e) => e.tmp.clone(),
+        };
+        Ok(Staged {
+            kind,
+            _unfinished: fsutil::Unfinished::track(&tmp),
+        })
+    }
+
+    fn begin_kind(
+        &self,
+        uidl: &[u8],
+        occurrence: usize,
+        reserved: &mut HashSet<String>,
+    ) -> io::Result<StagedKind> {
         match self {
-            Store::Maildir(m) => m.begin().map(Staged::Maildir),
+            Store::Maildir(m) => m.begin().map(StagedKind::Maildir),
             Store::Eml(dir) => {
                 let mut base = escape(uidl, true);
                 if base.is_empty() || base.len() > 200 {
@@ -143,7 +188,7 @@ impl Store {
                 let tmp = dir.join(tmp_name);
                 let _ = std::fs::remove_file(&tmp);
                 let file = fsutil::create_new(&tmp, fsutil::PRIVATE)?;
-                Ok(Staged::Eml(EmlTmp {
+                Ok(StagedKind::Eml(EmlTmp {
                     file,
                     tmp,
                     dest: dir.join(name),
@@ -155,9 +200,9 @@ impl Store {
 
     /// Renames a synced message into place (the folder is synced by the caller).
     fn link(&self, staged: Staged) -> io::Result<PathBuf> {
-        match (self, staged) {
-            (Store::Maildir(m), Staged::Maildir(t)) => m.link(t),
-            (Store::Eml(_), Staged::Eml(mut e)) => {
+        match (self, staged.kind) {
+            (Store::Maildir(m), StagedKind::Maildir(t)) => m.link(t),
+            (Store::Eml(_), StagedKind::Eml(mut e)) => {
                 std::fs::hard_link(&e.tmp, &e.dest)?;
                 e.published = true;
                 std::fs::remove_file(&e.tmp)?;
@@ -189,6 +234,8 @@ pub struct ToCommit {
     /// The caller's index of the message.
     pub index: usize,
     pub key: Vec<u8>,
+    /// Its LIST size, recorded with it.
+    pub size: u64,
     pub staged: Staged,
 }
 
@@ -264,9 +311,9 @@ fn commit_batch(
     };
     let files: Vec<&File> = batch.iter().map(|m| m.staged.file_ref()).collect();
     sync_all(&files).map_err(write_err)?;
-    let entries: Vec<(Vec<u8>, String)> = batch
+    let entries: Vec<(Vec<u8>, String, u64)> = batch
         .iter()
-        .map(|m| (m.key.clone(), m.staged.name()))
+        .map(|m| (m.key.clone(), m.staged.name(), m.size))
         .collect();
     state.record(&entries)?;
     let mut done = Vec::with_capacity(batch.len());

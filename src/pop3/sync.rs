@@ -15,7 +15,8 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use crate::pop3::Pop3Error;
-use crate::pop3::client::Client;
+use crate::pop3::client::{Client, Listed, UidList};
+use crate::pop3::codec::{BodyError, Limits};
 use crate::pop3::command::Command;
 use crate::pop3::state::State;
 pub use crate::pop3::state::default_path as default_state_path;
@@ -58,8 +59,9 @@ pub struct Outcome {
     pub size: u64,
     pub path: Option<PathBuf>,
     pub attachments: Vec<PathBuf>,
-    /// `stored`, `deleted` (stored by an earlier run), `skipped` (bigger than --max-size),
-    /// `failed` (the server refused RETR; see `error`).
+    /// `stored`; `deleted` (its DELE was accepted and QUIT made it take effect: a message
+    /// stored in this run or an earlier one); `skipped` (bigger than --max-size, or stored
+    /// earlier with another size and so not deleted: see `error`); `failed` (see `error`).
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -85,6 +87,8 @@ struct Msg {
     key: Vec<u8>,
     occurrence: usize,
     duplicated: bool,
+    /// The server has UIDL but its listing does not name this message.
+    no_uidl: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -93,15 +97,70 @@ enum Op {
     Dele(usize),
 }
 
+/// How far a message may grow past its LIST size before RETR is cut off. RFC 1939 sizes
+/// count CRLF line ends and no stuffed dots, which is what postie counts; the slack is for
+/// servers that count a stored LF as one octet, or give an estimate.
+pub fn size_limit(announced: u64) -> u64 {
+    announced
+        .saturating_add(announced / 4)
+        .saturating_add(64 * 1024)
+}
+
+fn protocol(host: &str, why: String) -> Pop3Error {
+    Pop3Error::Protocol {
+        host: host.to_owned(),
+        why,
+    }
+}
+
+/// LIST with each message once: a repeated number is dropped (with another size it is a
+/// protocol error), so a message is never retrieved or deleted twice.
+fn unique_list(host: &str, listed: Vec<Listed>) -> Result<Vec<Listed>, Pop3Error> {
+    let mut sizes: HashMap<u32, u64> = HashMap::with_capacity(listed.len());
+    let mut out = Vec::with_capacity(listed.len());
+    for l in listed {
+        match sizes.insert(l.number, l.size) {
+            None => out.push(l),
+            Some(s) if s == l.size => {}
+            Some(s) => {
+                let why = format!(
+                    "LIST gives message {} twice: {s} and {} octets",
+                    l.number, l.size
+                );
+                return Err(protocol(host, why));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// UIDL as a map; a number given two different UIDs is a protocol error.
+fn unique_uidls(host: &str, list: UidList) -> Result<HashMap<u32, Vec<u8>>, Pop3Error> {
+    let mut map: HashMap<u32, Vec<u8>> = HashMap::with_capacity(list.len());
+    for (n, uid) in list {
+        match map.get(&n) {
+            Some(old) if *old != uid => {
+                return Err(protocol(host, format!("UIDL gives message {n} two UIDs")));
+            }
+            Some(_) => {}
+            None => {
+                map.insert(n, uid);
+            }
+        }
+    }
+    Ok(map)
+}
+
 /// Lists the mailbox and builds each message's key.
 fn mailbox<S: BufRead + Write>(client: &mut Client<S>, all: bool) -> Result<Vec<Msg>, Pop3Error> {
-    let sizes = client.list()?;
-    let uidls: HashMap<u32, Vec<u8>> = match client.uidl()? {
-        Some(u) => u.into_iter().collect(),
-        None if all => HashMap::new(),
+    let host = client.host().to_owned();
+    let sizes = unique_list(&host, client.list()?)?;
+    let uidls = match client.uidl()? {
+        Some(u) => Some(unique_uidls(&host, u)?),
+        None if all => None,
         None => {
             return Err(Pop3Error::Unavailable {
-                host: client.host().to_owned(),
+                host,
                 why: "the server has no UIDL, so postie cannot tell new messages; use --all".into(),
             });
         }
@@ -109,10 +168,10 @@ fn mailbox<S: BufRead + Write>(client: &mut Client<S>, all: bool) -> Result<Vec<
     let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut msgs = Vec::with_capacity(sizes.len());
     for l in sizes {
-        let uidl = uidls
-            .get(&l.number)
-            .cloned()
-            .unwrap_or_else(|| format!("#{}", l.number).into_bytes());
+        let (uidl, no_uidl) = match uidls.as_ref().and_then(|u| u.get(&l.number)) {
+            Some(u) => (u.clone(), false),
+            None => (format!("#{}", l.number).into_bytes(), uidls.is_some()),
+        };
         let count = seen.entry(uidl.clone()).or_insert(0);
         *count += 1;
         let occurrence = *count;
@@ -128,6 +187,7 @@ fn mailbox<S: BufRead + Write>(client: &mut Client<S>, all: bool) -> Result<Vec<
             key,
             occurrence,
             duplicated: false,
+            no_uidl,
         });
     }
     for m in &mut msgs {
@@ -142,7 +202,12 @@ struct Run<'a> {
     opts: &'a PullOptions,
     todo: VecDeque<Op>,
     summary: Summary,
-    deleted: Vec<Vec<u8>>,
+    /// Messages whose DELE got `+OK` (deleted at QUIT), with the path stored this run.
+    deleted: Vec<(usize, Option<PathBuf>)>,
+    /// Where each message stored in this run went.
+    paths: HashMap<usize, PathBuf>,
+    /// Message numbers a DELE was sent for: never twice.
+    dele_sent: HashSet<u32>,
     progress: Option<indicatif::ProgressBar>,
     unpack_dir: PathBuf,
 }
@@ -170,8 +235,9 @@ impl Run<'_> {
         };
         report(&Outcome {
             attachments,
-            ..outcome(m, Some(path), "stored", error)
+            ..outcome(m, Some(path.clone()), "stored", error)
         });
+        self.paths.insert(index, path);
         if let Some(pb) = &self.progress {
             pb.inc(1);
             pb.set_message(format!("{} bytes", self.summary.bytes));
@@ -179,6 +245,11 @@ impl Run<'_> {
         if self.opts.delete {
             self.todo.push_front(Op::Dele(index));
         }
+    }
+
+    fn failed(&mut self, index: usize, why: String, report: &mut dyn FnMut(&Outcome)) {
+        self.summary.failed += 1;
+        report(&outcome(&self.msgs[index], None, "failed", Some(why)));
     }
 }
 
@@ -202,13 +273,15 @@ pub fn pull<S: BufRead + Write>(
         todo: VecDeque::new(),
         summary: Summary::default(),
         deleted: Vec::new(),
+        paths: HashMap::new(),
+        dele_sent: HashSet::new(),
         progress: None,
         unpack_dir: match &store {
             Store::Maildir(md) => md.root().join("unpacked"),
             Store::Eml(dir) => dir.clone(),
         },
     };
-    let (todo, retrieving, total_bytes) = plan(&msgs, &state, opts, &mut run.summary, report);
+    let (todo, retrieving, total_bytes) = plan(&msgs, &state, &store, opts, &mut run, report);
     run.todo = todo;
     let window = match opts.pipelining {
         Pipelining::On => PIPELINE_WINDOW,
@@ -219,14 +292,24 @@ pub fn pull<S: BufRead + Write>(
     run.progress = opts
         .progress
         .then(|| progress_bar(retrieving as u64, total_bytes));
+    let state = transfer(client, &store, &mut run, window, state, report)?;
+    finish(client, run, state, report)
+}
 
+/// Runs the network loop beside the committer thread; returns the state once both ended.
+fn transfer<S: BufRead + Write>(
+    client: &mut Client<S>,
+    store: &Store,
+    run: &mut Run<'_>,
+    window: usize,
+    state: State,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<State, Pop3Error> {
     let (to_commit, commit_rx) = std::sync::mpsc::sync_channel::<ToCommit>(4 * MAX_BATCH);
     let (done_tx, done_rx) = std::sync::mpsc::channel::<Committed>();
     let committer_store = store.clone();
     let handle = std::thread::spawn(move || committer(committer_store, state, commit_rx, done_tx));
-    let result = network_loop(
-        client, &store, &mut run, window, &to_commit, &done_rx, report,
-    );
+    let result = network_loop(client, store, run, window, &to_commit, &done_rx, report);
     drop(to_commit);
     let state = handle.join();
     // Messages the committer finished after the loop ended are stored: report them.
@@ -244,44 +327,86 @@ pub fn pull<S: BufRead + Write>(
     if let Some(e) = late_failure {
         return Err(e);
     }
-    let mut state = state.map_err(|_| Pop3Error::State {
-        path: opts.state.clone(),
+    state.map_err(|_| Pop3Error::State {
+        path: run.opts.state.clone(),
         why: "the committer thread panicked".into(),
-    })?;
+    })
+}
+
+/// QUIT (which makes the DELEs take effect), then reports each deletion and drops the
+/// deleted messages from the state.
+fn finish<S: BufRead + Write>(
+    client: &mut Client<S>,
+    run: Run<'_>,
+    mut state: State,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Summary, Pop3Error> {
     client.quit()?;
     let mut summary = run.summary.clone();
     summary.deleted = run.deleted.len();
+    for (index, path) in &run.deleted {
+        report(&outcome(&run.msgs[*index], path.clone(), "deleted", None));
+    }
     if !run.deleted.is_empty() {
-        let gone: HashSet<Vec<u8>> = run.deleted.into_iter().collect();
+        let gone: HashSet<&[u8]> = run
+            .deleted
+            .iter()
+            .map(|(i, _)| run.msgs[*i].key.as_slice())
+            .collect();
         state.compact(|k| !gone.contains(k))?;
     }
     Ok(summary)
 }
 
+/// Whether a message was stored by an earlier run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Earlier {
+    No,
+    /// Stored, and recorded with this UIDL and this LIST size (or, recorded before sizes
+    /// were, its file on disk has this size): it may be deleted.
+    Same,
+    /// Recorded with this UIDL but another size: not downloaded again, never deleted.
+    OtherSize,
+}
+
+fn earlier(m: &Msg, state: &State, store: &Store) -> Earlier {
+    match state.get(&m.key) {
+        None => Earlier::No,
+        Some(e) if e.size == Some(m.size) => Earlier::Same,
+        Some(e) if e.size.is_none() && store.file_size(&e.name) == Some(m.size) => Earlier::Same,
+        Some(_) => Earlier::OtherSize,
+    }
+}
+
 /// What this run does: RETR for each message not stored yet (within `--max-size`, which
 /// reports the others as skipped, and `--limit`), and with `--delete` DELE for each one
-/// stored earlier. Returns the operations, and how many messages and bytes are retrieved.
+/// stored earlier with the same size. Returns the operations, and how many messages and
+/// bytes are retrieved.
 fn plan(
     msgs: &[Msg],
     state: &State,
+    store: &Store,
     opts: &PullOptions,
-    summary: &mut Summary,
+    run: &mut Run<'_>,
     report: &mut dyn FnMut(&Outcome),
 ) -> (VecDeque<Op>, usize, u64) {
     let mut todo = VecDeque::new();
     let (mut retrieving, mut total_bytes) = (0usize, 0u64);
     for (i, m) in msgs.iter().enumerate() {
+        if !opts.all && m.no_uidl {
+            let why = "the server's UIDL listing does not name it, so it could not be told \
+                       apart next time; not retrieved (use --all)";
+            run.failed(i, why.into(), report);
+            continue;
+        }
         if !opts.all && state.contains(&m.key) {
-            // Stored earlier; with --delete, delete it now if that DELE never reached QUIT.
-            // A duplicated UIDL's key depends on its position, so such messages are deleted
-            // from the state only when every message sharing the UIDL is recorded.
-            if opts.delete && (!m.duplicated || all_recorded(msgs, state, &m.uidl)) {
-                todo.push_back(Op::Dele(i));
+            if opts.delete {
+                plan_delete(msgs, state, store, i, &mut todo, run, report);
             }
             continue;
         }
         if opts.max_size.is_some_and(|max| m.size > max) {
-            summary.skipped += 1;
+            run.summary.skipped += 1;
             report(&outcome(m, None, "skipped", None));
             continue;
         }
@@ -293,6 +418,39 @@ fn plan(
         todo.push_back(Op::Retr(i));
     }
     (todo, retrieving, total_bytes)
+}
+
+/// `--delete` for a message stored earlier: DELE if that DELE never reached QUIT. A
+/// duplicated UIDL's key depends on its position, so such messages are deleted only when
+/// every message sharing the UIDL is recorded with its size.
+fn plan_delete(
+    msgs: &[Msg],
+    state: &State,
+    store: &Store,
+    i: usize,
+    todo: &mut VecDeque<Op>,
+    run: &mut Run<'_>,
+    report: &mut dyn FnMut(&Outcome),
+) {
+    let m = &msgs[i];
+    match earlier(m, state, store) {
+        Earlier::Same => {
+            let all_same = || {
+                msgs.iter()
+                    .filter(|o| o.uidl == m.uidl)
+                    .all(|o| earlier(o, state, store) == Earlier::Same)
+            };
+            if !m.duplicated || all_same() {
+                todo.push_back(Op::Dele(i));
+            }
+        }
+        Earlier::OtherSize => {
+            run.summary.skipped += 1;
+            let why = "not deleted: stored earlier under this UIDL with another size";
+            report(&outcome(m, None, "skipped", Some(why.into())));
+        }
+        Earlier::No => {}
+    }
 }
 
 /// Sends commands (a window of them when pipelining), reads replies, streams each message
@@ -321,18 +479,7 @@ fn network_loop<S: BufRead + Write>(
                 Committed::Failed(e) => return Err(e),
             }
         }
-        while in_flight.len() < window {
-            let Some(op) = run.todo.pop_front() else {
-                break;
-            };
-            let cmd = match op {
-                Op::Retr(i) => Command::Retr(run.msgs[i].number),
-                Op::Dele(i) => Command::Dele(run.msgs[i].number),
-            };
-            client.queue(&cmd)?;
-            in_flight.push_back(op);
-        }
-        client.flush()?;
+        send_window(client, run, &mut in_flight, window)?;
         let Some(op) = in_flight.pop_front() else {
             if outstanding == 0 {
                 return Ok(());
@@ -350,44 +497,115 @@ fn network_loop<S: BufRead + Write>(
         };
         match op {
             Op::Retr(i) => {
-                let m = &run.msgs[i];
-                match retrieve(client, store, m, &mut reserved)? {
-                    Ok(staged) => {
-                        let job = ToCommit {
-                            index: i,
-                            key: m.key.clone(),
-                            staged,
-                        };
-                        to_commit.send(job).map_err(|_| stopped())?;
-                        outstanding += 1;
-                    }
-                    Err(why) => {
-                        run.summary.failed += 1;
-                        report(&outcome(m, None, "failed", Some(why)));
-                    }
+                if let Some(staged) = run_retr(client, store, run, i, &mut reserved, report)? {
+                    let (key, size) = (run.msgs[i].key.clone(), run.msgs[i].size);
+                    let job = ToCommit {
+                        index: i,
+                        key,
+                        size,
+                        staged,
+                    };
+                    to_commit.send(job).map_err(|_| stopped())?;
+                    outstanding += 1;
                 }
             }
-            Op::Dele(i) => {
-                let m = &run.msgs[i];
-                client.read_status(&Command::Dele(m.number))?;
-                run.deleted.push(m.key.clone());
+            Op::Dele(i) => run_dele(client, run, i, report)?,
+        }
+    }
+}
+
+/// Reads a RETR reply; a message not retrieved is reported (and ends the run when the
+/// session cannot go on).
+fn run_retr<S: BufRead + Write>(
+    client: &mut Client<S>,
+    store: &Store,
+    run: &mut Run<'_>,
+    i: usize,
+    reserved: &mut HashSet<String>,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Option<Staged>, Pop3Error> {
+    match retrieve(client, store, &run.msgs[i], run.opts.max_size, reserved)? {
+        Ok(staged) => Ok(Some(staged)),
+        Err(Failed { why, fatal }) => {
+            let number = run.msgs[i].number;
+            run.failed(i, why.clone(), report);
+            match fatal {
+                true => Err(protocol(client.host(), format!("message {number}: {why}"))),
+                false => Ok(None),
             }
         }
     }
 }
 
-/// Reads one RETR reply into a temporary file. The outer error ends the run (connection,
-/// disk); the inner one is a refusal of this message only.
+/// Reads a DELE reply: `+OK` is noted (reported after QUIT), `-ERR` reported as a failure.
+fn run_dele<S: BufRead + Write>(
+    client: &mut Client<S>,
+    run: &mut Run<'_>,
+    i: usize,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<(), Pop3Error> {
+    match client.read_status(&Command::Dele(run.msgs[i].number)) {
+        Ok(_) => {
+            run.deleted.push((i, run.paths.get(&i).cloned()));
+            Ok(())
+        }
+        Err(Pop3Error::Refused { text, .. }) => {
+            run.failed(i, format!("DELE refused: {text}"), report);
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Queues commands until `window` are in flight (a DELE at most once per message), then
+/// flushes them.
+fn send_window<S: BufRead + Write>(
+    client: &mut Client<S>,
+    run: &mut Run<'_>,
+    in_flight: &mut VecDeque<Op>,
+    window: usize,
+) -> Result<(), Pop3Error> {
+    while in_flight.len() < window {
+        let Some(op) = run.todo.pop_front() else {
+            break;
+        };
+        let cmd = match op {
+            Op::Retr(i) => Command::Retr(run.msgs[i].number),
+            Op::Dele(i) if run.dele_sent.insert(run.msgs[i].number) => {
+                Command::Dele(run.msgs[i].number)
+            }
+            Op::Dele(_) => continue,
+        };
+        client.queue(&cmd)?;
+        in_flight.push_back(op);
+    }
+    client.flush()
+}
+
+/// Why one message was not retrieved; `fatal` when the session cannot go on.
+#[derive(Debug)]
+struct Failed {
+    why: String,
+    fatal: bool,
+}
+
+/// Reads one RETR reply into a temporary file, reading no more than the message's limit
+/// (its LIST size with [`size_limit`]'s slack, and `--max-size`). The outer error ends the
+/// run (connection, disk); the inner one is this message's.
 fn retrieve<S: BufRead + Write>(
     client: &mut Client<S>,
     store: &Store,
     m: &Msg,
+    max_size: Option<u64>,
     reserved: &mut HashSet<String>,
-) -> Result<Result<Staged, String>, Pop3Error> {
+) -> Result<Result<Staged, Failed>, Pop3Error> {
     match client.read_status(&Command::Retr(m.number)) {
         Ok(_) => {}
         Err(e @ Pop3Error::Refused { code: Some(_), .. }) => return Err(e),
-        Err(Pop3Error::Refused { text, .. }) => return Ok(Err(format!("RETR refused: {text}"))),
+        Err(Pop3Error::Refused { text, .. }) => {
+            let why = format!("RETR refused: {text}");
+            return Ok(Err(Failed { why, fatal: false }));
+        }
         Err(e) => return Err(e),
     }
     let write_err = |source| Pop3Error::Write {
@@ -397,17 +615,29 @@ fn retrieve<S: BufRead + Write>(
     let mut staged = store
         .begin(&m.uidl, m.occurrence, reserved)
         .map_err(write_err)?;
+    let by_list = size_limit(m.size);
+    let limit = max_size.map_or(by_list, |max| max.min(by_list));
     // A BufWriter would only add a copy: the codec hands over whole read buffers.
-    client
-        .read_body_to(staged.file())
-        .map_err(|e| client.body_error("RETR", e, store.root()))?;
-    Ok(Ok(staged))
-}
-
-fn all_recorded(msgs: &[Msg], state: &State, uidl: &[u8]) -> bool {
-    msgs.iter()
-        .filter(|m| m.uidl == uidl)
-        .all(|m| state.contains(&m.key))
+    match client.read_body_to(staged.file(), Limits::body(limit)) {
+        Ok(_) => Ok(Ok(staged)),
+        Err(BodyError::TooLong(_)) => {
+            let why = if limit < by_list {
+                format!(
+                    "larger than --max-size ({limit} octets) though LIST gave {} octets; \
+                     stopped reading, not stored",
+                    m.size
+                )
+            } else {
+                format!(
+                    "larger than its LIST size of {} octets (more than {limit}); stopped \
+                     reading, not stored",
+                    m.size
+                )
+            };
+            Ok(Err(Failed { why, fatal: true }))
+        }
+        Err(e) => Err(client.body_error("RETR", e, store.root())),
+    }
 }
 
 fn outcome(m: &Msg, path: Option<PathBuf>, status: &'static str, error: Option<String>) -> Outcome {
@@ -482,5 +712,53 @@ mod tests {
         assert_eq!((summary.stored, summary.deleted), (0, 2));
         let out = String::from_utf8_lossy(&client.get_ref().output).into_owned();
         assert_eq!(out, "LIST\r\nUIDL\r\nDELE 1\r\nDELE 2\r\nQUIT\r\n");
+    }
+
+    #[test]
+    fn listings_naming_a_message_twice() {
+        let listed = |pairs: &[(u32, u64)]| {
+            pairs
+                .iter()
+                .map(|&(number, size)| Listed { number, size })
+                .collect::<Vec<_>>()
+        };
+        let once = unique_list("h", listed(&[(1, 10), (2, 5), (1, 10)])).expect("same size");
+        assert_eq!(once, listed(&[(1, 10), (2, 5)]));
+        let err = unique_list("h", listed(&[(1, 10), (1, 11)])).expect_err("two sizes");
+        assert_eq!(err.exit_code(), 8);
+        let uids = vec![(1, b"a".to_vec()), (1, b"a".to_vec()), (2, b"b".to_vec())];
+        assert_eq!(unique_uidls("h", uids).expect("same uid").len(), 2);
+        let uids = vec![(1, b"a".to_vec()), (1, b"b".to_vec())];
+        assert!(unique_uidls("h", uids).is_err());
+    }
+
+    #[test]
+    fn a_retr_past_the_list_size_ends_the_run_and_stores_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = "x".repeat(100) + "\r\n";
+        let body = big.repeat(1000);
+        let script = format!("+OK\r\n1 10\r\n.\r\n+OK\r\n1 aa\r\n.\r\n+OK\r\n{body}.\r\n");
+        let mut client = Client::new(MemoryStream::new(script.as_bytes()), "mem", 5, false);
+        let mut seen = Vec::new();
+        let err = pull(&mut client, &opts(dir.path()), &mut |o| {
+            seen.push(o.clone())
+        })
+        .expect_err("too big");
+        assert_eq!(err.exit_code(), 8);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].status, "failed");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("new"))
+                .expect("ls")
+                .count(),
+            0
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp"))
+                .expect("ls")
+                .count(),
+            0
+        );
+        assert_eq!(size_limit(10), 10 + 2 + 65536);
     }
 }

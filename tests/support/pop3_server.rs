@@ -1,5 +1,7 @@
 //! An in-process POP3 server that misbehaves on demand: drops the connection mid-RETR,
-//! stays silent, answers `-ERR [IN-USE]`, serves duplicate UIDLs, advertises PIPELINING.
+//! stays silent, answers `-ERR [IN-USE]`, serves duplicate UIDLs, advertises PIPELINING,
+//! sends an endless CAPA line or RETR, names messages twice in LIST, understates a size,
+//! stalls mid-RETR, puts control characters into its `-ERR` text.
 //! It records every command line it received, and which messages it sent in full.
 #![allow(dead_code)]
 
@@ -23,6 +25,37 @@ pub struct Behavior {
     pub retr_delay: Duration,
     /// No CAPA (an RFC 1939 server).
     pub no_capa: bool,
+    /// Send a CAPA line of this many octets (CAPA comes before STLS: a man in the middle).
+    pub capa_line: Option<usize>,
+    /// RETR of this message streams body lines until the client hangs up (or 64 MiB).
+    pub endless_retr: Option<u32>,
+    /// LIST names every message twice.
+    pub duplicate_list: bool,
+    /// LIST gives this message as 1000 octets, whatever its size.
+    pub understate: Option<u32>,
+    /// Send half of this message, then wait (for a signal to reach the client).
+    pub stall_in_retr: Option<u32>,
+    /// The text of the `-ERR` refusing a wrong password.
+    pub auth_err_text: Option<String>,
+}
+
+/// The most an endless reply sends before it gives up (a client with no bound has then
+/// read it all, which a test notices).
+pub const ENDLESS_CAP: usize = 64 << 20;
+
+/// Writes `line` (CRLF added) until `cap` octets went out or the client hung up.
+fn endless(out: &mut TcpStream, line: &[u8], cap: usize) -> std::io::Result<()> {
+    let mut chunk = Vec::with_capacity(64 * 1024);
+    while chunk.len() + line.len() + 2 <= 64 * 1024 {
+        chunk.extend_from_slice(line);
+        chunk.extend_from_slice(b"\r\n");
+    }
+    let mut sent = 0;
+    while sent < cap {
+        out.write_all(&chunk)?;
+        sent += chunk.len();
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone)]
@@ -190,6 +223,12 @@ fn serve(
                 .then_some(n)
         };
         match cmd.as_str() {
+            "CAPA" if b.capa_line.is_some() => {
+                out.write_all(b"+OK\r\nTOP\r\nX-")?;
+                let n = b.capa_line.unwrap_or(0);
+                endless(&mut out, &vec![b'A'; n.min(60 * 1024)], n)?;
+                out.write_all(b"\r\nUSER\r\n.\r\n")?;
+            }
             "CAPA" if !b.no_capa => {
                 let mut r = String::from("+OK\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\n");
                 if b.pipelining {
@@ -209,7 +248,11 @@ fn serve(
                     authed = true;
                     out.write_all(b"+OK Logged in.\r\n")?;
                 } else {
-                    out.write_all(b"-ERR [AUTH] Authentication failed.\r\n")?;
+                    let text = b
+                        .auth_err_text
+                        .as_deref()
+                        .unwrap_or("Authentication failed.");
+                    out.write_all(format!("-ERR [AUTH] {text}\r\n").as_bytes())?;
                 }
             }
             "QUIT" => {
@@ -234,10 +277,16 @@ fn serve(
                     if m.deleted {
                         continue;
                     }
-                    if cmd == "LIST" {
-                        r.push_str(&format!("{} {}\r\n", i + 1, m.raw.len()));
+                    let line = if cmd == "LIST" && b.understate == Some(i as u32 + 1) {
+                        format!("{} 1000\r\n", i + 1)
+                    } else if cmd == "LIST" {
+                        format!("{} {}\r\n", i + 1, m.raw.len())
                     } else {
-                        r.push_str(&format!("{} {}\r\n", i + 1, m.uidl));
+                        format!("{} {}\r\n", i + 1, m.uidl)
+                    };
+                    r.push_str(&line);
+                    if b.duplicate_list && cmd == "LIST" {
+                        r.push_str(&line);
                     }
                 }
                 r.push_str(".\r\n");
@@ -262,6 +311,17 @@ fn serve(
                     std::thread::sleep(b.retr_delay);
                 }
                 out.write_all(b"+OK\r\n")?;
+                if cmd == "RETR" && b.endless_retr == Some(n as u32) {
+                    endless(&mut out, b"endless body line", ENDLESS_CAP)?;
+                    out.write_all(b".\r\n")?;
+                    continue;
+                }
+                if cmd == "RETR" && b.stall_in_retr == Some(n as u32) {
+                    out.write_all(&body[..body.len() / 2])?;
+                    out.flush()?;
+                    std::thread::sleep(Duration::from_secs(30));
+                    return Ok(());
+                }
                 if cmd == "RETR" && b.drop_in_retr == Some(n as u32) {
                     out.write_all(&body[..body.len() / 2])?;
                     out.flush()?;

@@ -17,6 +17,7 @@ use crate::error::{Error, Exit, code};
 pub mod common;
 pub mod cookies;
 pub mod fetch;
+pub mod fetch_tls;
 pub mod pop3;
 pub mod qs;
 pub mod send;

@@ -9,12 +9,14 @@
 //! (`cookies`), TLS settings (`tls`).
 
 mod body;
+mod certs;
 mod error;
 mod output;
 mod proxy;
 mod resume;
 mod retry;
 mod show;
+mod stall;
 mod transfer;
 mod writeout;
 
@@ -24,6 +26,7 @@ use std::time::Duration;
 pub use body::{FormPart, RequestBody, urlencode_component};
 pub use error::FetchError;
 pub use proxy::ProxySettings;
+pub use stall::{DEFAULT_IDLE, DEFAULT_SPEED_TIME, StallLimits};
 pub use transfer::run;
 
 use crate::cookies::CookieOptions;
@@ -91,6 +94,10 @@ pub struct FetchConfig {
     pub max_time: Option<Duration>,
     pub connect_timeout: Option<Duration>,
     pub retry: u32,
+    /// `--idle-timeout`, `-Y`, `-y`.
+    pub stall: StallLimits,
+    /// `--show-cert`: print the servers' certificate chains instead of fetching.
+    pub show_cert: bool,
     /// Upper bound of one backoff wait (tests shorten it).
     pub retry_max_wait: Duration,
     pub proxy: ProxySettings,

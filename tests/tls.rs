@@ -643,8 +643,12 @@ struct Nginx {
 }
 
 impl Drop for Nginx {
+    /// SIGTERM to the master, which stops its workers too (SIGKILL would orphan them).
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
         let _ = self.child.wait();
     }
 }
@@ -676,6 +680,7 @@ fn start_nginx(certs: &Certs) -> Nginx {
     std::fs::write(d.join("nginx.conf"), conf).expect("write nginx.conf");
     let child = Command::new("nginx")
         .args(["-p", path(d), "-c", path(&d.join("nginx.conf"))])
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("nginx starts (install the nginx package)");

@@ -63,7 +63,7 @@ pub struct ClientTlsArgs {
     #[arg(long, value_name = "FILE[:PASSWORD-SOURCE]")]
     pub cert: Option<String>,
     /// The client certificate's private key (PEM), when not in the --cert file.
-    #[arg(long, value_name = "FILE", requires = "cert")]
+    #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// Accept only a server whose public key has one of these SHA-256 pins:
     /// sha256//BASE64[;sha256//BASE64...] (as curl; `fetch --show-cert` prints it).
@@ -87,6 +87,13 @@ impl ClientTlsArgs {
             }
             (None, None) => (PathBuf::new(), None),
         };
+        if cert.as_os_str().is_empty() && self.key.is_some() {
+            return Err(CliError::invalid(
+                "--key",
+                "needs --cert (or the account's tls_cert_file)",
+            )
+            .into());
+        }
         if !cert.as_os_str().is_empty() {
             opts.client_cert = Some(ClientIdentity {
                 cert,

@@ -1,9 +1,11 @@
-//! The HTTP engine of `postie fetch`, over ureq 3 (native-tls).
+//! The HTTP engine of `postie fetch`, over ureq 3, with HTTPS through the shared OpenSSL
+//! client (`tls::http`: client certificates and pins on the connection itself).
 //!
 //! It owns: the request recipe (method, headers, bodies that can be re-sent on a redirect
 //! or a retry, file parts streamed), our own redirect loop (curl -L's method rewriting,
 //! Authorization dropped when the host changes), the cookie session on every hop, proxy
-//! choice by scheme as curl does, retries, streaming the body to stdout or to a file written
+//! choice by scheme as curl does, retries, stall limits and resuming a stalled body
+//! (`stall`), `--show-cert` (`certs`), streaming the body to stdout or to a file written
 //! under a temporary name, resume, `-w` and `-v` output, and the mapping of every failure to
 //! the exit-code table. It leaves out: flag parsing (`cli::fetch`), the cookie file format
 //! (`cookies`), TLS settings (`tls`).

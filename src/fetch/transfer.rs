@@ -194,12 +194,7 @@ fn fetch_one(
                 hop.redirects += 1;
             }
             _ => {
-                let redo = Redo {
-                    agent,
-                    cookies,
-                    trusted,
-                    deadline,
-                };
+                let redo = Redo(agent, cookies, trusted, deadline);
                 break deliver_retrying(redo, (cfg, job, &hop), resp, &resume, info);
             }
         }
@@ -496,18 +491,14 @@ pub(super) fn remote_path(
     Ok(dir.map_or_else(|| PathBuf::from(&name), |d| d.join(&name)))
 }
 
-/// What a retry of a body that broke off needs to ask for the rest.
-struct Redo<'a> {
-    agent: &'a Agent,
-    cookies: &'a mut CookieSession,
-    trusted: bool,
-    deadline: Option<Instant>,
-}
+/// What a retry of a body that broke off needs to ask for the rest: the agent, the cookie
+/// session, whether the hop is on the first origin, and the `--max-time` deadline.
+struct Redo<'a>(&'a Agent, &'a mut CookieSession, bool, Option<Instant>);
 
 /// Writes the final response where it goes; with `--retry`, a body that stalls or breaks
 /// off is asked for again from where it stopped (see `stall`).
 fn deliver_retrying(
-    redo: Redo<'_>,
+    Redo(agent, cookies, trusted, deadline): Redo<'_>,
     (cfg, job, hop): (&FetchConfig, &Job, &Hop),
     resp: http::Response<Body>,
     resume: &ResumePlan,
@@ -528,7 +519,7 @@ fn deliver_retrying(
             Err(e) => e,
         };
         let wait = backoff(attempt, cfg);
-        let late = redo.deadline.is_some_and(|d| Instant::now() + wait >= d);
+        let late = deadline.is_some_and(|d| Instant::now() + wait >= d);
         if attempt >= cfg.retry || !err.is_transient() || partial.sink.is_none() || late {
             return Err(err);
         }
@@ -547,15 +538,7 @@ fn deliver_retrying(
         if let Some(v) = &partial.validator {
             again.headers.push(("If-Range".into(), Some(v.clone())));
         }
-        resp = call_with_retry(
-            redo.agent,
-            &again,
-            redo.cookies,
-            hop,
-            redo.trusted,
-            from,
-            redo.deadline,
-        )?;
+        resp = call_with_retry(agent, &again, cookies, hop, trusted, from, deadline)?;
     }
 }
 

@@ -79,6 +79,24 @@ impl TlsServer {
         self.seen.lock().expect("log").clone()
     }
 
+    /// What `n` connections showed, counted as (client certificates, handshake failures),
+    /// waiting up to 10 s for the server threads to log them: a client may exit before the
+    /// server thread has recorded its side, and the threads may log out of order.
+    pub fn counts(&self, n: usize) -> (usize, usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.seen().len() < n && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let seen = self.seen();
+        let with_cert = seen
+            .iter()
+            .filter(|s| **s == Seen::Client(Some("postie client".into())))
+            .count();
+        let failed = seen.iter().filter(|s| **s == Seen::HandshakeFailed).count();
+        assert_eq!(seen.len(), n, "{seen:?}");
+        (with_cert, failed)
+    }
+
     pub fn url(&self, scheme: &str) -> String {
         format!("{scheme}://localhost:{}/", self.port)
     }

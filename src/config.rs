@@ -28,6 +28,15 @@ pub struct Account {
     pub tls: Option<String>,
     pub cacert: Option<PathBuf>,
     pub insecure: Option<bool>,
+    /// The client certificate (msmtp's `tls_cert_file`): PEM, or PKCS#12.
+    pub tls_cert_file: Option<PathBuf>,
+    /// Its key when not in the certificate file (msmtp's `tls_key_file`).
+    pub tls_key_file: Option<PathBuf>,
+    /// The key's pass phrase source: `env:VAR`, `file:PATH` or `command:CMD`.
+    pub tls_key_password: Option<String>,
+    /// `sha256//BASE64` pins (curl) or a SHA-256 certificate fingerprint `AB:CD:...`
+    /// (msmtp's `tls_fingerprint`).
+    pub tls_fingerprint: Option<String>,
     /// SMTP: the default `From`.
     pub from: Option<String>,
     /// SMTP: the SASL mechanism (`plain`, `login`, `xoauth2`); POP3: the auth method.

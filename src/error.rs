@@ -40,12 +40,16 @@ pub mod code {
     pub const RANGE: u8 = 33;
     /// The TLS handshake failed (curl 35).
     pub const TLS: u8 = 35;
+    /// The local client certificate or its key could not be used (curl 58).
+    pub const CLIENT_CERT: u8 = 58;
     /// Too many redirects (curl 47).
     pub const TOO_MANY_REDIRECTS: u8 = 47;
     /// The server closed the connection without replying (curl 52).
     pub const EMPTY_REPLY: u8 = 52;
     /// The server's certificate could not be verified (curl 60).
     pub const TLS_VERIFY: u8 = 60;
+    /// The server's public key does not match `--pinnedpubkey` / `tls_fingerprint` (curl 90).
+    pub const PINNED: u8 = 90;
     /// The content encoding of a response could not be decoded (curl 61).
     pub const BAD_ENCODING: u8 = 61;
     /// The mail server permanently rejected the sender, a recipient or the message (5xx)

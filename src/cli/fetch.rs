@@ -21,7 +21,6 @@ use crate::fetch::{
 };
 use crate::netrc::Netrc;
 use crate::secret::{PasswordLookup, PasswordSource, Secret, resolve_password};
-use crate::tls::TlsOptions;
 
 const FORM_URLENCODED: &str = "application/x-www-form-urlencoded";
 
@@ -182,6 +181,8 @@ pub struct FetchFlags {
     /// Do not ask for compressed responses.
     #[arg(long)]
     pub raw: bool,
+    #[command(flatten)]
+    pub tls_stall: crate::cli::fetch_tls::FetchTlsStallArgs,
 
     /// Send cookies from a jar FILE, or the literal `NAME=VALUE; NAME2=VALUE2` (repeatable).
     #[arg(short = 'b', long = "cookie", value_name = "FILE|DATA")]
@@ -379,10 +380,9 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
         retry: args.retry,
         retry_max_wait: Duration::from_secs(600),
         proxy: ProxySettings::from_env(args.proxy.clone(), args.noproxy.clone()),
-        tls: TlsOptions {
-            cacert: args.cacert.clone(),
-            insecure: args.insecure,
-        },
+        stall: args.tls_stall.stall()?,
+        show_cert: args.tls_stall.show_cert,
+        tls: args.tls_stall.tls(args.cacert.clone(), args.insecure)?,
         raw: args.raw,
         cookies: cookie_options(&args),
         resume: args.continue_at.is_some(),

@@ -18,6 +18,7 @@ pub mod batch;
 pub mod common;
 pub mod cookies;
 pub mod fetch;
+pub mod fetch_tls;
 pub mod json_out;
 pub mod pop3;
 pub mod qs;

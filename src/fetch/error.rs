@@ -17,6 +17,9 @@ pub enum FetchError {
     Connect { url: String, why: String },
     #[error("{url}: timed out ({why})")]
     Timeout { url: String, why: String },
+    /// The transfer stalled: no data for the idle time, or too slow (`-Y`/`-y`).
+    #[error("{url}: the transfer stalled: {why}")]
+    Stalled { url: String, why: String },
     #[error("{url}: {source}")]
     Tls { url: String, source: TlsError },
     #[error("{url}: the server's reply does not follow HTTP: {why}")]
@@ -47,7 +50,7 @@ impl FetchError {
             FetchError::BadUrl { .. } => code::URL_MALFORMED,
             FetchError::Resolve { .. } => code::RESOLVE,
             FetchError::Connect { .. } => code::CONNECT,
-            FetchError::Timeout { .. } => code::TIMEOUT,
+            FetchError::Timeout { .. } | FetchError::Stalled { .. } => code::TIMEOUT,
             FetchError::Tls { source, .. } => source.exit_code(),
             FetchError::Protocol { .. } => code::PROTOCOL,
             FetchError::EmptyReply { .. } => code::EMPTY_REPLY,
@@ -68,6 +71,7 @@ impl FetchError {
             self,
             FetchError::Connect { .. }
                 | FetchError::Timeout { .. }
+                | FetchError::Stalled { .. }
                 | FetchError::EmptyReply { .. }
                 | FetchError::Partial { .. }
         )
@@ -84,6 +88,10 @@ impl FetchError {
 /// Classifies an error of a request (before the body was read).
 pub fn from_ureq(url: &str, host: &str, err: ureq::Error) -> FetchError {
     let url = url.to_owned();
+    let err = match crate::tls::http::into_tls_error(err) {
+        Ok(source) => return FetchError::Tls { url, source },
+        Err(other) => other,
+    };
     if let Some(tls) = tls_failure(host, &err) {
         return FetchError::Tls { url, source: tls };
     }
@@ -96,10 +104,7 @@ pub fn from_ureq(url: &str, host: &str, err: ureq::Error) -> FetchError {
             url,
             why: "connection failed".into(),
         },
-        ureq::Error::Timeout(t) => FetchError::Timeout {
-            url,
-            why: timeout_name(t).into(),
-        },
+        ureq::Error::Timeout(t) => timeout(url, t),
         ureq::Error::BadUri(why) => FetchError::BadUrl { url, why },
         ureq::Error::Http(e) => FetchError::BadUrl {
             url,
@@ -141,12 +146,7 @@ pub fn from_ureq(url: &str, host: &str, err: ureq::Error) -> FetchError {
 pub fn from_io(url: String, e: io::Error, in_body: bool) -> FetchError {
     if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>()) {
         match inner {
-            ureq::Error::Timeout(t) => {
-                return FetchError::Timeout {
-                    url,
-                    why: timeout_name(*t).into(),
-                };
-            }
+            ureq::Error::Timeout(t) => return timeout(url, *t),
             ureq::Error::Decompress(enc, err) => {
                 return FetchError::Decode {
                     url,
@@ -196,6 +196,21 @@ pub fn from_io(url: String, e: io::Error, in_body: bool) -> FetchError {
 fn is_resolve_failure(e: &io::Error) -> bool {
     let m = e.to_string();
     m.contains("failed to lookup address") || m.contains("Name or service not known")
+}
+
+fn timeout(url: String, t: ureq::Timeout) -> FetchError {
+    if t == ureq::Timeout::PerRead {
+        return FetchError::Stalled {
+            url,
+            why:
+                "no data arrived within the --idle-timeout (or the --speed-time with --speed-limit)"
+                    .into(),
+        };
+    }
+    FetchError::Timeout {
+        url,
+        why: timeout_name(t).into(),
+    }
 }
 
 fn timeout_name(t: ureq::Timeout) -> &'static str {

@@ -1,14 +1,17 @@
-//! The HTTP engine of `postie fetch`, over ureq 3 (native-tls).
+//! The HTTP engine of `postie fetch`, over ureq 3, with HTTPS through the shared OpenSSL
+//! client (`tls::http`: client certificates and pins on the connection itself).
 //!
 //! It owns: the request recipe (method, headers, bodies that can be re-sent on a redirect
 //! or a retry, file parts streamed), our own redirect loop (curl -L's method rewriting,
 //! Authorization dropped when the host changes), the cookie session on every hop, proxy
-//! choice by scheme as curl does, retries, streaming the body to stdout or to a file written
+//! choice by scheme as curl does, retries, stall limits and resuming a stalled body
+//! (`stall`), `--show-cert` (`certs`), streaming the body to stdout or to a file written
 //! under a temporary name, resume, `-w` and `-v` output, and the mapping of every failure to
 //! the exit-code table. It leaves out: flag parsing (`cli::fetch`), the cookie file format
 //! (`cookies`), TLS settings (`tls`).
 
 mod body;
+mod certs;
 mod error;
 mod files;
 mod output;
@@ -17,6 +20,7 @@ mod proxy;
 mod resume;
 mod retry;
 mod show;
+mod stall;
 mod transfer;
 mod writeout;
 
@@ -27,6 +31,7 @@ pub use body::{FormPart, PartContent, RequestBody, urlencode_component};
 pub use error::FetchError;
 pub use proxy::ProxySettings;
 pub use show::mask_url;
+pub use stall::{DEFAULT_IDLE, DEFAULT_SPEED_TIME, StallLimits};
 pub use transfer::run;
 
 use crate::cookies::CookieOptions;
@@ -96,6 +101,10 @@ pub struct FetchConfig {
     pub max_time: Option<Duration>,
     pub connect_timeout: Option<Duration>,
     pub retry: u32,
+    /// `--idle-timeout`, `-Y`, `-y`.
+    pub stall: StallLimits,
+    /// `--show-cert`: print the servers' certificate chains instead of fetching.
+    pub show_cert: bool,
     /// Upper bound of one backoff wait (tests shorten it).
     pub retry_max_wait: Duration,
     pub proxy: ProxySettings,

@@ -1,6 +1,7 @@
 //! What ureq does not report about a connection, for `-w`: when the name was resolved, when
 //! TCP and TLS were up, and the peer's address. A resolver and two connector marks wrap
-//! ureq's own (the chain is ureq's default chain: SOCKS, CONNECT proxy, TCP, native-tls).
+//! ureq's own (the chain is ureq's default chain, SOCKS, CONNECT proxy, TCP, with postie's
+//! OpenSSL client from `crate::tls::http` in place of native-tls).
 //!
 //! The peer's address comes from the TCP transport's `Debug` text (ureq exposes the socket
 //! no other way); when that is not available, the first resolved address of the connection
@@ -14,8 +15,8 @@ use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
-    ConnectProxyConnector, ConnectionDetails, Connector, NativeTlsConnector, NextTimeout,
-    SocksConnector, TcpConnector, Transport,
+    ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, SocksConnector, TcpConnector,
+    Transport,
 };
 use ureq::{Agent, Error};
 
@@ -149,7 +150,7 @@ fn peer_from_debug(text: &str) -> Option<SocketAddr> {
 }
 
 /// An agent whose resolver and connector chain report to `probe`.
-pub(super) fn agent(config: Config, probe: &Probe) -> Agent {
+pub(super) fn agent(config: Config, probe: &Probe, tls: crate::tls::TlsClient) -> Agent {
     let connector = ()
         .chain(SocksConnector::default())
         .chain(ConnectProxyConnector::default())
@@ -158,7 +159,7 @@ pub(super) fn agent(config: Config, probe: &Probe) -> Agent {
             probe: probe.clone(),
             tls: false,
         })
-        .chain(NativeTlsConnector::default())
+        .chain(crate::tls::http::OpensslConnector::new(tls))
         .chain(Mark {
             probe: probe.clone(),
             tls: true,

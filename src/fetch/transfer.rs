@@ -9,26 +9,28 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use ureq::config::AutoHeaderValue;
 use ureq::http;
-use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
 use ureq::{Agent, Body, SendBody};
 
-use super::error::{from_io, from_ureq};
+use super::error::from_ureq;
 use super::output::{self, Sink};
 use super::probe::{self, Probe};
 use super::resume::{Resume, ResumePlan, resume_outcome, resume_plan};
 use super::retry::{backoff, retry_after, retryable_status};
 use super::show::{header_block, header_list, print_request, print_response};
+use super::stall::{Partial, copy_body};
 use super::writeout::{self, TransferInfo};
 use super::{Auth, FetchConfig, FetchError, Job, OutputTarget, files, mask_url};
 use crate::cookies::CookieSession;
 use crate::error::{Error, Exit};
-use crate::tls::TlsError;
 
 const USER_AGENT: &str = concat!("postie/", env!("CARGO_PKG_VERSION"));
 
 /// Runs every job in order; each failure is reported on stderr and the batch goes on. The
 /// exit code is that of the last failure (as curl), 0 when all worked.
 pub fn run(config: FetchConfig) -> Result<Exit, Error> {
+    if config.show_cert {
+        return super::certs::show_certs(&config);
+    }
     let probe = Probe::default();
     let agent = build_agent(&config, &probe)?;
     let mut cookies = CookieSession::open(config.cookies.clone())?;
@@ -104,38 +106,20 @@ fn record_connection(info: &mut TransferInfo, events: &probe::Events) {
 }
 
 fn build_agent(config: &FetchConfig, probe: &Probe) -> Result<Agent, Error> {
-    let roots = match &config.tls.cacert {
-        Some(path) => {
-            let certs = crate::tls::load_certificates(path)?;
-            let mut ders = Vec::new();
-            for cert in certs {
-                let der = cert
-                    .to_der()
-                    .map_err(|e| TlsError::Setup(format!("--cacert: {e}")))?;
-                ders.push(ureq::tls::Certificate::from_der(&der).to_owned());
-            }
-            RootCerts::new_with_certs(&ders)
-        }
-        None => RootCerts::PlatformVerifier,
-    };
-    let tls = TlsConfig::builder()
-        .provider(TlsProvider::NativeTls)
-        .root_certs(roots)
-        .disable_verification(config.tls.insecure)
-        .build();
+    let client = crate::tls::TlsClient::new(&config.tls)?;
     let agent_config = Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .proxy(None)
-        .tls_config(tls)
         .user_agent(AutoHeaderValue::None)
         .accept(AutoHeaderValue::None)
         .accept_encoding(AutoHeaderValue::None)
         .allow_non_standard_methods(true)
         .timeout_connect(config.connect_timeout)
         .timeout_resolve(config.connect_timeout)
+        .timeout_per_read(config.stall.per_read())
         .build();
-    Ok(probe::agent(agent_config, probe))
+    Ok(probe::agent(agent_config, probe, client))
 }
 
 /// The scheme, host and port that decide whether credentials may follow a redirect.
@@ -238,7 +222,11 @@ fn fetch_one(
                     break Err(e);
                 }
             }
-            _ => break deliver(cfg, job, &hop, resp, &resume, info, planned),
+            _ => {
+                let redo = Redo(agent, cookies, trusted, deadline);
+                let out = Partial::planned(planned);
+                break deliver_retrying(redo, (cfg, job, &hop), resp, (&resume, out), info);
+            }
         }
     };
     info.time_total = start.elapsed().as_secs_f64();
@@ -608,7 +596,54 @@ fn call(
     Ok(resp)
 }
 
-/// Writes the final response where it goes.
+/// What a retry of a body that broke off needs to ask for the rest: the agent, the cookie
+/// session, whether the hop is on the first origin, and the `--max-time` deadline.
+struct Redo<'a>(&'a Agent, &'a mut CookieSession, bool, Option<Instant>);
+
+/// Writes the final response where it goes; with `--retry`, a body that stalls or breaks
+/// off is asked for again from where it stopped (see `stall`).
+fn deliver_retrying(
+    Redo(agent, cookies, trusted, deadline): Redo<'_>,
+    (cfg, job, hop): (&FetchConfig, &Job, &Hop),
+    resp: http::Response<Body>,
+    (resume, mut partial): (&ResumePlan, Partial),
+    info: &mut TransferInfo,
+) -> Result<(), FetchError> {
+    partial.validator = Partial::validator_of(
+        header_value(&resp, "etag"),
+        header_value(&resp, "last-modified"),
+    );
+    let mut resp = resp;
+    let mut attempt = 0u32;
+    loop {
+        let err = match deliver(cfg, job, hop, resp, resume, info, &mut partial) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        let wait = backoff(attempt, cfg);
+        let late = deadline.is_some_and(|d| Instant::now() + wait >= d);
+        if attempt >= cfg.retry || !err.is_transient() || partial.sink.is_none() || late {
+            return Err(err);
+        }
+        let from = partial.base + partial.written;
+        if !cfg.silent {
+            eprintln!(
+                "postie: {err}; retrying from byte {from} in {} s ({} retries left)",
+                wait.as_secs_f64(),
+                cfg.retry - attempt
+            );
+        }
+        std::thread::sleep(wait);
+        attempt += 1;
+        let mut again = cfg.clone();
+        again.retry = cfg.retry - attempt;
+        if let Some(v) = &partial.validator {
+            again.headers.push(("If-Range".into(), Some(v.clone())));
+        }
+        resp = call_with_retry(agent, &again, cookies, hop, trusted, from, deadline)?;
+    }
+}
+
 fn deliver(
     cfg: &FetchConfig,
     job: &Job,
@@ -616,43 +651,52 @@ fn deliver(
     resp: http::Response<Body>,
     resume: &ResumePlan,
     info: &mut TransferInfo,
-    planned: Option<PathBuf>,
+    partial: &mut Partial,
 ) -> Result<(), FetchError> {
     let status = resp.status().as_u16();
     let url = mask_url(hop.url.as_str());
-    let block = header_block(&resp);
-    files::dump_headers(cfg, &[&hop.heads, &block])?;
+    files::dump_headers(cfg, &[&hop.heads, &header_block(&resp)])?;
     if cfg.fail && status >= 400 {
         return Err(FetchError::HttpStatus { url, status });
     }
-    let append = match resume_outcome(&resp, resume, &url)? {
-        Resume::AlreadyComplete => {
-            info.filename_effective = resume.path.as_ref().map(|p| p.display().to_string());
-            return Ok(());
-        }
-        Resume::Append => true,
-        Resume::Replace => false,
-    };
     let mtime = if cfg.files.remote_time {
         files::last_modified(&resp)
     } else {
         None
     };
-    let Some(mut sink) = open_sink(cfg, job, &resp, resume, append, planned)? else {
-        return Ok(());
+    let complete = match partial.sink.is_some() {
+        true => continue_partial(cfg, hop, &resp, partial)?,
+        false => start_output(cfg, job, hop, &resp, resume, info, partial)?,
     };
-    info.filename_effective = sink.is_file().then(|| sink.name());
-    if cfg.include || cfg.head {
-        sink.write_all(hop.heads.as_bytes())?;
-        sink.write_all(block.as_bytes())?;
+    if !complete
+        && hop.method != "HEAD"
+        && let Some(sink) = partial.sink.as_mut()
+    {
+        let len = header_value(&resp, "content-length").and_then(|v| v.parse().ok());
+        let bar = output::progress(sink.is_file(), cfg.silent, len);
+        let (_, body) = resp.into_parts();
+        let mut reader = body.into_reader();
+        let copied = copy_body(
+            &url,
+            &mut reader,
+            sink,
+            &cfg.stall,
+            &mut partial.written,
+            &bar,
+        );
+        info.size_download = partial.written;
+        if let Err(e) = copied {
+            bar.abandon();
+            return Err(e);
+        }
+        bar.finish_and_clear();
     }
-    if hop.method != "HEAD" {
-        copy_body(cfg, resp, &mut sink, info, &url)?;
-    }
-    let regular = sink.regular_file();
-    sink.finish()?;
-    if let (Some(time), Some(path)) = (mtime, regular) {
-        files::set_mtime(&path, time)?;
+    if let Some(sink) = partial.sink.take() {
+        let regular = sink.regular_file();
+        sink.finish()?;
+        if let (Some(time), Some(path)) = (mtime, regular) {
+            files::set_mtime(&path, time)?;
+        }
     }
     if cfg.fail_with_body && status >= 400 {
         return Err(FetchError::HttpStatus { url, status });
@@ -660,35 +704,77 @@ fn deliver(
     Ok(())
 }
 
-/// Streams the body into the sink in constant memory, with the progress bar.
-fn copy_body(
+/// Opens the output for the first response and writes the `-i` headers; true when a
+/// `-C -` download turns out to be complete already.
+fn start_output(
     cfg: &FetchConfig,
-    resp: http::Response<Body>,
-    sink: &mut Sink,
+    job: &Job,
+    hop: &Hop,
+    resp: &http::Response<Body>,
+    resume: &ResumePlan,
     info: &mut TransferInfo,
-    url: &str,
-) -> Result<(), FetchError> {
-    let len = header_value(&resp, "content-length").and_then(|v| v.parse().ok());
-    let bar = output::progress(sink.is_file(), cfg.silent, len);
-    let (_, body) = resp.into_parts();
-    let mut reader = body.into_reader();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                bar.abandon();
-                return Err(from_io(url.to_owned(), e, true));
-            }
-        };
-        sink.write_all(&buf[..n])?;
-        info.size_download += n as u64;
-        bar.inc(n as u64);
+    partial: &mut Partial,
+) -> Result<bool, FetchError> {
+    let append = match resume_outcome(resp, resume, hop.url.as_ref())? {
+        Resume::AlreadyComplete => {
+            info.filename_effective = resume.path.as_ref().map(|p| p.display().to_string());
+            return Ok(true);
+        }
+        Resume::Append => true,
+        Resume::Replace => false,
+    };
+    partial.base = if append { resume.offset } else { 0 };
+    let planned = partial.planned.take();
+    let Some(mut sink) = open_sink(cfg, job, resp, resume, append, planned)? else {
+        return Ok(true);
+    };
+    info.filename_effective = sink.is_file().then(|| sink.name());
+    if cfg.include || cfg.head {
+        sink.write_all(hop.heads.as_bytes())?;
+        sink.write_all(header_block(resp).as_bytes())?;
     }
-    bar.finish_and_clear();
-    Ok(())
+    partial.sink = Some(sink);
+    Ok(false)
+}
+
+/// The answer to a retry's `Range` request: append (206), done (416 at the end), or the
+/// whole body again (200: the server ignores ranges, or `If-Range` saw a changed
+/// resource), which starts a file over and is refused on stdout.
+fn continue_partial(
+    cfg: &FetchConfig,
+    hop: &Hop,
+    resp: &http::Response<Body>,
+    partial: &mut Partial,
+) -> Result<bool, FetchError> {
+    let url = mask_url(hop.url.as_str());
+    let plan = ResumePlan {
+        path: None,
+        offset: partial.base + partial.written,
+    };
+    let outcome = resume_outcome(resp, &plan, &url)?;
+    let Some(sink) = partial.sink.as_mut() else {
+        return Ok(true);
+    };
+    match outcome {
+        Resume::Append => Ok(false),
+        Resume::AlreadyComplete => Ok(true),
+        Resume::Replace if plan.offset == 0 && !(cfg.include || cfg.head) => Ok(false),
+        Resume::Replace => {
+            if !sink.restart()? {
+                return Err(FetchError::Partial {
+                    url,
+                    why: "the server sent the whole body again, which cannot replace what was already written to stdout".into(),
+                });
+            }
+            partial.written = 0;
+            partial.base = 0;
+            if cfg.include || cfg.head {
+                sink.write_all(hop.heads.as_bytes())?;
+                sink.write_all(header_block(resp).as_bytes())?;
+            }
+            Ok(false)
+        }
+    }
 }
 
 /// The sink of the final response: the resumed file, the planned file (`-O` refuses to

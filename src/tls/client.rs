@@ -16,8 +16,8 @@
 //! one-message `postie send` and what kept `postie pop3` with TLS above its 10 MiB goal. Here
 //! the system roots are loaded once, and not at all with `--cacert`.
 
-use std::io;
-use std::net::{IpAddr, TcpStream};
+use std::io::{self, Read, Write};
+use std::net::IpAddr;
 
 use openssl::error::ErrorStack;
 use openssl::ssl::{
@@ -28,12 +28,14 @@ use openssl::x509::X509VerifyResult;
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::verify::X509CheckFlags;
 
-use super::{TlsError, TlsOptions, VerifyFailure, load_certificates};
+use super::identity::{pin_matches, public_key_pin};
+use super::{CertInfo, Pin, TlsError, TlsOptions, VerifyFailure, load_certificates};
 
 /// A TLS client context, built once per process.
 pub struct TlsClient {
     ctx: SslContext,
     verify: bool,
+    pins: Vec<Pin>,
 }
 
 impl std::fmt::Debug for TlsClient {
@@ -70,26 +72,48 @@ impl TlsClient {
             }
             None => b.set_default_verify_paths().map_err(setup)?,
         }
-        b.set_verify(if opts.insecure {
-            SslVerifyMode::NONE
-        } else {
+        if let Some(identity) = &opts.client_cert {
+            let id = identity.load()?;
+            let bad = |e: ErrorStack| TlsError::ClientCert {
+                path: identity.cert.clone(),
+                why: e.to_string(),
+            };
+            b.set_certificate(&id.cert).map_err(bad)?;
+            for extra in id.chain {
+                b.add_extra_chain_cert(extra).map_err(bad)?;
+            }
+            b.set_private_key(&id.key).map_err(bad)?;
+            b.check_private_key().map_err(|e| TlsError::ClientCert {
+                path: identity
+                    .key
+                    .clone()
+                    .unwrap_or_else(|| identity.cert.clone()),
+                why: format!("the key does not belong to the certificate: {e}"),
+            })?;
+        }
+        // msmtp's tls_fingerprint trusts the named certificate whatever its issuer or names,
+        // so chain verification would only get in the way; the fingerprint check replaces it.
+        let by_fingerprint = opts.pins.iter().any(|p| matches!(p, Pin::Certificate(_)));
+        let verify = !opts.insecure && !by_fingerprint;
+        b.set_verify(if verify {
             SslVerifyMode::PEER
+        } else {
+            SslVerifyMode::NONE
         });
         Ok(TlsClient {
             ctx: b.build(),
-            verify: !opts.insecure,
+            verify,
+            pins: opts.pins.clone(),
         })
     }
 
-    /// The TLS handshake with `host` over `tcp`; the socket's read and write timeouts bound
-    /// each read and write of it.
-    pub fn connect(&self, host: &str, tcp: TcpStream) -> Result<SslStream<TcpStream>, TlsError> {
+    fn ssl_for(&self, host: &str, check_names: bool) -> Result<Ssl, TlsError> {
         let mut ssl = Ssl::new(&self.ctx).map_err(setup)?;
         let ip = host.parse::<IpAddr>().ok();
         if ip.is_none() {
             ssl.set_hostname(host).map_err(setup)?;
         }
-        if self.verify {
+        if check_names {
             let param = ssl.param_mut();
             param.set_hostflags(X509CheckFlags::NO_PARTIAL_WILDCARDS);
             match ip {
@@ -97,42 +121,93 @@ impl TlsClient {
                 None => param.set_host(host).map_err(setup)?,
             }
         }
-        let timeout = || TlsError::Timeout {
-            host: host.to_owned(),
-        };
-        match ssl.connect(tcp) {
-            Ok(stream) => Ok(stream),
-            Err(HandshakeError::SetupFailure(e)) => Err(setup(e)),
-            Err(HandshakeError::WouldBlock(_)) => Err(timeout()),
-            Err(HandshakeError::Failure(mid)) => {
-                if mid.error().io_error().is_some_and(is_timeout) {
-                    return Err(timeout());
-                }
-                let verify = mid.ssl().verify_result();
-                let detail = mid.error().to_string();
-                let failure = if verify == X509VerifyResult::OK {
-                    VerifyFailure::from_message(&detail)
-                } else {
-                    VerifyFailure::from_message(&format!(
-                        "certificate verify failed: ({})",
-                        verify.error_string()
-                    ))
-                    .or(Some(VerifyFailure::Other))
-                };
-                Err(TlsError::Handshake {
+        Ok(ssl)
+    }
+
+    /// The TLS handshake with `host` over `stream` (a socket, or ureq's transport); the
+    /// socket's read and write timeouts bound each read and write of it. Then the pins.
+    pub fn connect<S: Read + Write>(
+        &self,
+        host: &str,
+        stream: S,
+    ) -> Result<SslStream<S>, TlsError> {
+        let ssl = self.ssl_for(host, self.verify)?;
+        let tls = handshake(host, ssl, stream)?;
+        if !self.pins.is_empty() {
+            let leaf = tls.ssl().peer_certificate();
+            if !leaf.as_ref().is_some_and(|c| pin_matches(&self.pins, c)) {
+                return Err(TlsError::PinMismatch {
                     host: host.to_owned(),
-                    failure,
-                    detail,
-                })
+                    got: leaf
+                        .as_deref()
+                        .and_then(public_key_pin)
+                        .unwrap_or_else(|| "no certificate".into()),
+                });
             }
+        }
+        Ok(tls)
+    }
+
+    /// `--show-cert`: a handshake that accepts any certificate, then the chain the server
+    /// sent (leaf first) and whether it would have passed verification (None: it would).
+    pub fn inspect<S: Read + Write>(
+        &self,
+        host: &str,
+        stream: S,
+    ) -> Result<(Vec<CertInfo>, Option<String>), TlsError> {
+        let mut ssl = self.ssl_for(host, true)?;
+        ssl.set_verify(SslVerifyMode::NONE);
+        let tls = handshake(host, ssl, stream)?;
+        let chain = match tls.ssl().peer_cert_chain() {
+            Some(chain) => chain.iter().map(CertInfo::of).collect(),
+            None => tls
+                .ssl()
+                .peer_certificate()
+                .iter()
+                .map(|c| CertInfo::of(c))
+                .collect(),
+        };
+        let verdict = tls.ssl().verify_result();
+        let problem = (verdict != X509VerifyResult::OK).then(|| verdict.error_string().to_owned());
+        Ok((chain, problem))
+    }
+}
+
+fn handshake<S: Read + Write>(host: &str, ssl: Ssl, stream: S) -> Result<SslStream<S>, TlsError> {
+    let timeout = || TlsError::Timeout {
+        host: host.to_owned(),
+    };
+    match ssl.connect(stream) {
+        Ok(stream) => Ok(stream),
+        Err(HandshakeError::SetupFailure(e)) => Err(setup(e)),
+        Err(HandshakeError::WouldBlock(_)) => Err(timeout()),
+        Err(HandshakeError::Failure(mid)) => {
+            if mid.error().io_error().is_some_and(is_timeout) {
+                return Err(timeout());
+            }
+            let verify = mid.ssl().verify_result();
+            let detail = mid.error().to_string();
+            let failure = if verify == X509VerifyResult::OK {
+                VerifyFailure::from_message(&detail)
+            } else {
+                VerifyFailure::from_message(&format!(
+                    "certificate verify failed: ({})",
+                    verify.error_string()
+                ))
+                .or(Some(VerifyFailure::Other))
+            };
+            Err(TlsError::Handshake {
+                host: host.to_owned(),
+                failure,
+                detail,
+            })
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
     use std::path::{Path, PathBuf};
     use std::time::Duration;
 
@@ -248,7 +323,12 @@ mod tests {
     }
 
     fn client(cacert: Option<PathBuf>, insecure: bool) -> TlsClient {
-        TlsClient::new(&TlsOptions { cacert, insecure }).expect("client")
+        TlsClient::new(&TlsOptions {
+            cacert,
+            insecure,
+            ..TlsOptions::default()
+        })
+        .expect("client")
     }
 
     fn failure(result: Result<SslStream<TcpStream>, TlsError>) -> (Option<VerifyFailure>, u8) {

@@ -6,7 +6,8 @@
 //! verification, 35 for other handshake failures, 28 for a handshake that timed out).
 //! [`client::TlsClient`] is the one TLS client of the mail protocols (SMTP and POP3), over
 //! OpenSSL directly: see its docs for why not native-tls. HTTP does its own handshakes in
-//! ureq, which takes [`TlsOptions`] and [`load_certificates`].
+//! ureq over the same OpenSSL client ([`http::OpensslConnector`]), so client certificates and
+//! pins ([`identity`]) apply to all three protocols alike.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -16,8 +17,11 @@ use openssl::x509::X509;
 use crate::error::code;
 
 pub mod client;
+pub mod http;
+pub mod identity;
 
 pub use client::TlsClient;
+pub use identity::{CertInfo, ClientIdentity, Pin, parse_pins};
 
 /// TLS settings from flags or an account.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,6 +30,11 @@ pub struct TlsOptions {
     pub cacert: Option<PathBuf>,
     /// Skip certificate and host name verification.
     pub insecure: bool,
+    /// `--cert`/`--key`: present this certificate when the server asks for one.
+    pub client_cert: Option<ClientIdentity>,
+    /// `--pinnedpubkey` / `tls_fingerprint`: the server's key or certificate must be one of
+    /// these (empty: no pinning).
+    pub pins: Vec<Pin>,
 }
 
 /// When to use TLS on a protocol that can upgrade a plain connection (STARTTLS, STLS).
@@ -112,6 +121,13 @@ pub enum TlsError {
     CaInvalid { path: PathBuf, why: String },
     #[error("TLS setup: {0}")]
     Setup(String),
+    #[error("client certificate {}: {why}", path.display())]
+    ClientCert { path: PathBuf, why: String },
+    /// The server's key is not one of the pins; `got` is its pin, to compare.
+    #[error(
+        "{host}: the server's public key does not match the pinned key (the server's is {got})"
+    )]
+    PinMismatch { host: String, got: String },
     /// A handshake with `host` failed.
     #[error("{host}: {}", match failure { Some(f) => f.describe().to_owned(), None => format!("TLS handshake failed: {detail}") })]
     Handshake {
@@ -133,6 +149,8 @@ impl TlsError {
                 failure: Some(_), ..
             } => code::TLS_VERIFY,
             TlsError::Timeout { .. } => code::TIMEOUT,
+            TlsError::ClientCert { .. } => code::CLIENT_CERT,
+            TlsError::PinMismatch { .. } => code::PINNED,
             _ => code::TLS,
         }
     }

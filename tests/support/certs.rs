@@ -109,3 +109,100 @@ fn openssl(dir: &Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A client certificate signed by the test CA (`CN=postie client`, extendedKeyUsage
+/// clientAuth): its key in the clear, the same key encrypted with [`ClientCerts::PASSPHRASE`],
+/// and both as a PKCS#12 bundle with that pass phrase.
+#[derive(Debug)]
+pub struct ClientCerts {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub key_encrypted: PathBuf,
+    pub p12: PathBuf,
+}
+
+impl ClientCerts {
+    pub const PASSPHRASE: &'static str = "s3cret pass";
+
+    /// Makes them beside `certs`, signed by its CA.
+    pub fn make(certs: &Certs) -> ClientCerts {
+        let dir = certs.dir.path();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                "client.key",
+                "-out",
+                "client.csr",
+                "-subj",
+                "/CN=postie client",
+            ],
+        );
+        std::fs::write(
+            dir.join("client.cnf"),
+            "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+        )
+        .expect("write client.cnf");
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "client.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "client.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "client.cnf",
+            ],
+        );
+        let pass = format!("pass:{}", Self::PASSPHRASE);
+        openssl(
+            dir,
+            &[
+                "pkey",
+                "-in",
+                "client.key",
+                "-aes256",
+                "-passout",
+                &pass,
+                "-out",
+                "client-enc.key",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "pkcs12",
+                "-export",
+                "-in",
+                "client.pem",
+                "-inkey",
+                "client.key",
+                "-passout",
+                &pass,
+                "-out",
+                "client.p12",
+            ],
+        );
+        ClientCerts {
+            cert: dir.join("client.pem"),
+            key: dir.join("client.key"),
+            key_encrypted: dir.join("client-enc.key"),
+            p12: dir.join("client.p12"),
+        }
+    }
+}

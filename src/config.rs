@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::code;
+use crate::exit::code;
 use crate::secret::{PasswordSource, Secret};
 
 /// One `[account.NAME]` table. Every field is optional; flags fill or override them.

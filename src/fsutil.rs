@@ -15,7 +15,7 @@ static UNFINISHED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// Installs (once, when the first atomic write starts: commands that make none pay
 /// nothing) a Ctrl-C / SIGTERM handler that removes the temporary files of unfinished
-/// atomic writes and exits with [`crate::error::code::INTERRUPTED`]. Without it an
+/// atomic writes and exits with [`crate::exit::code::INTERRUPTED`]. Without it an
 /// interrupted download or jar save leaves a hidden `.postie-*.tmp` beside its target.
 /// Destinations are never touched: they are replaced only by a completed rename.
 fn clean_up_on_interrupt() {
@@ -25,7 +25,7 @@ fn clean_up_on_interrupt() {
         // interrupt kills the process as before: nothing but the cleanup is lost.
         let _ = ctrlc::set_handler(|| {
             remove_unfinished();
-            std::process::exit(i32::from(crate::error::code::INTERRUPTED));
+            std::process::exit(i32::from(crate::exit::code::INTERRUPTED));
         });
     });
 }

@@ -6,7 +6,9 @@
 //! Module map:
 //! - [`cli`]: clap definitions, one file per subcommand; turns raw arguments into validated
 //!   configs for the engines (engines never see clap types).
-//! - [`error`]: the top-level error, the exit-code table, [`Exit`].
+//! - [`exit`]: the one exit-code table, [`Exit`], the walk along an error's source chain (a
+//!   leaf every module may import).
+//! - [`error`]: the top-level error wrapping each module's error (used by `cli` and here only).
 //! - [`fetch`]: the HTTP engine over ureq (`postie fetch`).
 //! - [`cookies`]: the Netscape cookies.txt format and the jar (load, lock, merge, save).
 //! - [`urlparse`]: CPython's `urllib.parse` semantics, pure (`postie url`, `postie qs`).
@@ -21,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod cookies;
 pub mod error;
+pub mod exit;
 pub mod fetch;
 pub mod fsutil;
 pub mod mail;
@@ -31,7 +34,8 @@ pub mod smtp;
 pub mod tls;
 pub mod urlparse;
 
-pub use error::{Error, Exit};
+pub use error::Error;
+pub use exit::Exit;
 
 /// Runs one parsed command line. `Ok` carries the exit status of a command that completed
 /// (a batch may complete with some items failed, each already reported on stderr).

@@ -6,7 +6,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::secret::Secret;
+use crate::secret::value::Secret;
 
 /// One `machine` (or `default`) entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -7,7 +7,8 @@
 
 use std::io::{self, Read, StdoutLock, Write};
 
-use crate::error::{Error, Exit};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::urlparse::pyrepr::repr;
 use crate::urlparse::{Codec, Errors, PyError, UrlError};
 

@@ -14,7 +14,8 @@ use time::macros::format_description;
 use crate::cookies::jar::{self, Changes};
 use crate::cookies::netscape::Line;
 use crate::cookies::{CookieError, Record};
-use crate::error::{Error, Exit};
+use crate::error::Error;
+use crate::exit::Exit;
 
 #[derive(Debug, clap::Args)]
 pub struct CookiesArgs {

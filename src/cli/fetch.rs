@@ -14,7 +14,8 @@ use base64::Engine as _;
 use crate::cli::CliError;
 use crate::cli::common::PasswordArgs;
 use crate::cookies::{CookieOptions, CookieSource};
-use crate::error::{Error, Exit};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::fetch::{
     Auth, FetchConfig, FetchError, FileOptions, FormPart, Job, OutputTarget, PartContent,
     ProxySettings, RequestBody, urlencode_component,
@@ -264,7 +265,7 @@ pub fn wget_aliases(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::
 
 pub fn run(args: FetchArgs) -> Result<Exit, Error> {
     let config = build_config(*args.flags)?;
-    crate::fetch::run(config)
+    Ok(crate::fetch::run(config)?)
 }
 
 fn invalid(flag: &str, why: impl Into<String>) -> CliError {

@@ -12,11 +12,13 @@ use std::io::{self, Write};
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::error::{Error, Exit, code};
+use crate::error::Error;
+use crate::exit::Exit;
 
 pub mod batch;
 pub mod common;
 pub mod cookies;
+pub mod error;
 pub mod fetch;
 pub mod fetch_tls;
 pub mod json_out;
@@ -26,6 +28,8 @@ pub mod send;
 pub mod unpack;
 pub mod url;
 pub mod url_template;
+
+pub use error::CliError;
 
 /// postie: HTTP and mail client work for scripts.
 #[derive(Debug, Parser)]
@@ -62,34 +66,6 @@ pub struct CompletionsArgs {
     /// The shell to generate completions for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
-}
-
-/// Errors of the CLI layer: arguments that parse but do not make a valid config.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// A flag value or combination that clap cannot check by itself.
-    #[error("{flag}: {why}")]
-    Invalid { flag: String, why: String },
-    /// A subcommand that is not built yet.
-    #[error("{0}: not implemented yet")]
-    NotImplemented(&'static str),
-}
-
-impl CliError {
-    /// An invalid flag value: `postie: <flag>: <why>`, exit 2.
-    pub fn invalid(flag: impl Into<String>, why: impl Into<String>) -> CliError {
-        CliError::Invalid {
-            flag: flag.into(),
-            why: why.into(),
-        }
-    }
-
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Invalid { .. } => code::USAGE,
-            CliError::NotImplemented(_) => code::FAILED,
-        }
-    }
 }
 
 /// Runs the subcommand.

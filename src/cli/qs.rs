@@ -10,7 +10,8 @@ use crate::cli::CliError;
 use crate::cli::batch::{Batch, for_each_input, simple_batch};
 use crate::cli::json_out::{json_error, json_str};
 use crate::cli::url::CodecFlags;
-use crate::error::{Error, Exit};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::urlparse::pyvalue::{Py, py_str, qs_value};
 use crate::urlparse::{
     self, Errors, PyError, PyErrorKind, QsOptions, QsValue, QuoteVia, query::for_each_pair,

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::common::{self, MailTlsArgs, PasswordArgs};
 use crate::config::{Account, load_account};
-use crate::error::{Error, Exit};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::fsutil::{AtomicFile, PRIVATE};
 use crate::secret::{PasswordLookup, check_credential, resolve_password};
 use crate::smtp::compose::check_files;

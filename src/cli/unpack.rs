@@ -5,7 +5,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::cli::CliError;
-use crate::error::{Error, Exit, code};
+use crate::error::Error;
+use crate::exit::{Exit, code};
 use crate::mail::{self, MailError, UnpackOptions, inputs, parse, save};
 
 /// Turn messages (.eml, mbox, Maildir, `-` for stdin) into their text and attachments.

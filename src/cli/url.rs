@@ -10,7 +10,8 @@ use crate::cli::CliError;
 use crate::cli::batch::{Batch, for_each_input, simple_batch};
 use crate::cli::json_out::{json_error, json_known_opt, json_str, json_text, needs_escape};
 use crate::cli::url_template::{parse_template, render};
-use crate::error::{Error, Exit};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::urlparse::{self, Codec, Errors, PyError, split};
 
 #[derive(Debug, Args)]

@@ -397,6 +397,6 @@ mod tests {
                 .is_none()
         );
         let err = read_file(dir.path(), true).expect_err("a folder is not a jar");
-        assert_eq!(err.exit_code(), crate::error::code::READ);
+        assert_eq!(err.exit_code(), crate::exit::code::READ);
     }
 }

@@ -16,7 +16,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::error::code;
+use crate::exit::code;
 
 pub mod jar;
 pub mod netscape;

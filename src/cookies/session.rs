@@ -603,7 +603,7 @@ mod tests {
             ..CookieOptions::default()
         })
         .expect_err("missing -b file");
-        assert_eq!(err.exit_code(), crate::error::code::READ);
+        assert_eq!(err.exit_code(), crate::exit::code::READ);
         assert!(err.to_string().contains("missing.txt"), "{err}");
         let s = CookieSession::open(CookieOptions {
             jar: Some(missing),

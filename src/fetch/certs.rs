@@ -6,11 +6,11 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use super::{FetchConfig, FetchError};
-use crate::error::{Error, Exit};
+use crate::exit::Exit;
 use crate::tls::{CertInfo, TlsClient};
 
 /// Prints every URL's chain on stdout; the exit code is that of the last failure.
-pub fn show_certs(config: &FetchConfig) -> Result<Exit, Error> {
+pub fn show_certs(config: &FetchConfig) -> Result<Exit, FetchError> {
     let client = TlsClient::new(&config.tls)?;
     let mut last_failure = None;
     for job in &config.jobs {

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use crate::error::code;
+use crate::exit::code;
 use crate::tls::{TlsError, VerifyFailure};
 
 /// Errors of the HTTP engine. Display is `<input>: <cause>`.
@@ -42,6 +42,12 @@ pub enum FetchError {
     Decode { url: String, why: String },
     #[error("{url}: {why}")]
     Other { url: String, why: String },
+    /// The cookie jar could not be read, locked or saved.
+    #[error(transparent)]
+    Cookies(#[from] crate::cookies::CookieError),
+    /// TLS could not be set up before any request (`--cacert`, `--cert`, `--key`).
+    #[error(transparent)]
+    TlsSetup(#[from] TlsError),
 }
 
 impl FetchError {
@@ -51,7 +57,8 @@ impl FetchError {
             FetchError::Resolve { .. } => code::RESOLVE,
             FetchError::Connect { .. } => code::CONNECT,
             FetchError::Timeout { .. } | FetchError::Stalled { .. } => code::TIMEOUT,
-            FetchError::Tls { source, .. } => source.exit_code(),
+            FetchError::Tls { source, .. } | FetchError::TlsSetup(source) => source.exit_code(),
+            FetchError::Cookies(e) => e.exit_code(),
             FetchError::Protocol { .. } => code::PROTOCOL,
             FetchError::EmptyReply { .. } => code::EMPTY_REPLY,
             FetchError::Partial { .. } => code::PARTIAL,
@@ -229,7 +236,7 @@ fn tls_failure(host: &str, err: &ureq::Error) -> Option<TlsError> {
 }
 
 fn chain_mentions(err: &(dyn std::error::Error + 'static), words: &[&str]) -> bool {
-    crate::error::chain(err).any(|e| {
+    crate::exit::chain(err).any(|e| {
         let m = e.to_string().to_ascii_lowercase();
         words.iter().any(|w| m.contains(w))
     })

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use ureq::Body;
 use ureq::http;
 
-use super::transfer::header_value;
+use super::show::header_value;
 use super::{FetchConfig, FetchError};
 
 /// How `-C -` applies to this job: the output file and how much of it exists.

@@ -7,7 +7,7 @@ use ureq::Body;
 use ureq::http;
 
 use super::FetchConfig;
-use super::transfer::header_value;
+use super::show::header_value;
 
 pub(super) fn retryable_status(status: u16) -> bool {
     status == 408 || status == 429 || (500..600).contains(&status)

@@ -159,6 +159,11 @@ pub(super) fn header_list(resp: &http::Response<Body>) -> Vec<(String, String)> 
         .collect()
 }
 
+/// The value of a response header, when it is text.
+pub(super) fn header_value<'a>(resp: &'a http::Response<Body>, name: &str) -> Option<&'a str> {
+    resp.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
 /// The status line and headers as `-i` prints them, with the blank line.
 pub(super) fn header_block(resp: &http::Response<Body>) -> String {
     let mut head = format!("{}\r\n", status_line(resp));

@@ -16,18 +16,18 @@ use super::output::{self, Sink};
 use super::probe::{self, Probe};
 use super::resume::{Resume, ResumePlan, resume_outcome, resume_plan};
 use super::retry::{backoff, retry_after, retryable_status};
-use super::show::{header_block, header_list, print_request, print_response};
+use super::show::{header_block, header_list, header_value, print_request, print_response};
 use super::stall::{Partial, copy_body};
 use super::writeout::{self, TransferInfo};
 use super::{Auth, FetchConfig, FetchError, Job, OutputTarget, files, mask_url};
 use crate::cookies::CookieSession;
-use crate::error::{Error, Exit};
+use crate::exit::Exit;
 
 const USER_AGENT: &str = concat!("postie/", env!("CARGO_PKG_VERSION"));
 
 /// Runs every job in order; each failure is reported on stderr and the batch goes on. The
 /// exit code is that of the last failure (as curl), 0 when all worked.
-pub fn run(config: FetchConfig) -> Result<Exit, Error> {
+pub fn run(config: FetchConfig) -> Result<Exit, FetchError> {
     if config.show_cert {
         return super::certs::show_certs(&config);
     }
@@ -50,9 +50,9 @@ pub fn run(config: FetchConfig) -> Result<Exit, Error> {
         record_connection(&mut info, &probe.events());
         write_out(&config, &info);
         if let Err(err) = result {
-            if crate::error::is_broken_pipe(&err) {
+            if crate::exit::is_broken_pipe(&err) {
                 cookies.finish()?;
-                return Err(err.into());
+                return Err(err);
             }
             if !config.silent || config.show_error {
                 eprintln!("postie: {}", mask_url(&err.to_string()));
@@ -105,7 +105,7 @@ fn record_connection(info: &mut TransferInfo, events: &probe::Events) {
     }
 }
 
-fn build_agent(config: &FetchConfig, probe: &Probe) -> Result<Agent, Error> {
+fn build_agent(config: &FetchConfig, probe: &Probe) -> Result<Agent, FetchError> {
     let client = crate::tls::TlsClient::new(&config.tls)?;
     let agent_config = Agent::config_builder()
         .http_status_as_error(false)
@@ -339,10 +339,6 @@ fn record_response(info: &mut TransferInfo, resp: &http::Response<Body>) {
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-}
-
-pub(super) fn header_value<'a>(resp: &'a http::Response<Body>, name: &str) -> Option<&'a str> {
-    resp.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Sends one hop, retrying connection failures, timeouts and 408/429/5xx up to `--retry`

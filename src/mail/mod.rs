@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::code;
+use crate::exit::code;
 
 pub mod inputs;
 pub mod maildir;

@@ -30,7 +30,7 @@ use std::borrow::Cow;
 use std::io;
 use std::path::PathBuf;
 
-use crate::error::code;
+use crate::exit::code;
 use crate::tls::TlsError;
 
 pub use response::RespCode;

@@ -693,7 +693,7 @@ mod tests {
         let mut s = spec();
         s.attach = vec![AttachSpec::parse("/nonexistent/file.pdf").expect("spec")];
         let err = compose(&s).expect_err("missing");
-        assert_eq!(err.exit_code(), crate::error::code::READ);
+        assert_eq!(err.exit_code(), crate::exit::code::READ);
         assert!(check_files(&s).is_err());
         let mut s = spec();
         s.headers = vec![("Bcc".into(), "x@example.org".into())];

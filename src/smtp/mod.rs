@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 
-use crate::error::code;
+use crate::exit::code;
 
 pub mod batch;
 pub mod classify;

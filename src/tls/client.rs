@@ -363,7 +363,7 @@ mod tests {
         let port = serve(self_signed, self_key);
         let (f, code) = failure(client(Some(other), false).connect("localhost", tcp(port)));
         assert_eq!(f, Some(VerifyFailure::SelfSigned));
-        assert_eq!(code, crate::error::code::TLS_VERIFY);
+        assert_eq!(code, crate::exit::code::TLS_VERIFY);
     }
 
     #[test]
@@ -375,7 +375,7 @@ mod tests {
         let port = serve(p.leaf.clone(), p.leaf_key.clone());
         let (f, code) = failure(client(Some(other), false).connect("localhost", tcp(port)));
         assert_eq!(f, Some(VerifyFailure::UnknownIssuer));
-        assert_eq!(code, crate::error::code::TLS_VERIFY);
+        assert_eq!(code, crate::exit::code::TLS_VERIFY);
     }
 
     #[test]
@@ -411,7 +411,7 @@ mod tests {
             .connect("localhost", tcp)
             .expect_err("timeout");
         assert!(matches!(err, TlsError::Timeout { .. }), "{err}");
-        assert_eq!(err.exit_code(), crate::error::code::TIMEOUT);
+        assert_eq!(err.exit_code(), crate::exit::code::TIMEOUT);
         drop(listener);
     }
 }

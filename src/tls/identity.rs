@@ -250,7 +250,7 @@ mod tests {
             };
             let err = id.load().err().expect("must fail");
             assert!(matches!(err, TlsError::ClientCert { .. }), "{err}");
-            assert_eq!(err.exit_code(), crate::error::code::CLIENT_CERT);
+            assert_eq!(err.exit_code(), crate::exit::code::CLIENT_CERT);
         }
     }
 }

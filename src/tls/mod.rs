@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use openssl::x509::X509;
 
-use crate::error::code;
+use crate::exit::code;
 
 pub mod client;
 pub mod http;
@@ -85,7 +85,7 @@ impl VerifyFailure {
 
     /// Looks for a verification failure anywhere in an error's `source()` chain.
     pub fn from_error(err: &(dyn std::error::Error + 'static)) -> Option<VerifyFailure> {
-        crate::error::chain(err).find_map(|e| VerifyFailure::from_message(&e.to_string()))
+        crate::exit::chain(err).find_map(|e| VerifyFailure::from_message(&e.to_string()))
     }
 
     pub fn describe(self) -> &'static str {

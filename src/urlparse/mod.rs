@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use crate::error::code;
+use crate::exit::code;
 
 pub mod codec;
 pub mod join;

@@ -7,44 +7,16 @@
 //! when stdin is a terminal. Passwords are never taken from argv by this module.
 //! It does not know about accounts (see `config`) or protocols.
 
-use std::fmt;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::error::code;
+use crate::exit::code;
 use crate::netrc::Netrc;
 
-/// A password or token. `Debug` prints `(redacted)`; there is no `Display`.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
+pub mod value;
 
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret's text, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("(redacted)")
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
-        String::deserialize(d).map(Secret)
-    }
-}
+pub use value::Secret;
 
 /// An explicit password source named by a flag or an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,7 +132,7 @@ pub fn from_source(source: &PasswordSource) -> Result<Secret, SecretError> {
     if value.is_empty() {
         return Err(SecretError::Empty { what });
     }
-    Ok(Secret(value))
+    Ok(Secret::new(value))
 }
 
 /// A token (not a password) from an explicit source: as [`from_source`], with the errors
@@ -215,7 +187,7 @@ fn netrc_password(file: Option<&Path>, host: &str, user: &str) -> Option<Secret>
 fn prompt(user: &str, host: &str) -> Result<Secret, SecretError> {
     let text = rpassword::prompt_password(format!("Password for {user}@{host}: "))
         .map_err(SecretError::Prompt)?;
-    Ok(Secret(text))
+    Ok(Secret::new(text))
 }
 
 /// Rejects CR, LF and NUL in a user name or password before it reaches a protocol line.

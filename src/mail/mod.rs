@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::code;
 
+pub mod decode;
 pub mod inputs;
 pub mod maildir;
 pub mod mbox;
@@ -50,6 +51,10 @@ pub enum MailError {
     /// message.json could not be rendered.
     #[error("message.json: {0}")]
     Json(String),
+    /// A part's transfer encoding (base64, quoted-printable) was damaged: what could be
+    /// decoded was saved, and message.json says `encoding_problem`.
+    #[error("{source_name}: {part}: damaged transfer encoding; saved what could be decoded")]
+    Damaged { source_name: String, part: String },
     /// Some parts of a message could not be saved (the first failure is named).
     #[error("{first} (and {more} more failures)")]
     Partial { first: Box<MailError>, more: usize },
@@ -60,7 +65,9 @@ impl MailError {
         match self {
             MailError::Read { .. } | MailError::Input { .. } => code::READ,
             MailError::Write { .. } => code::WRITE,
-            MailError::Parse { .. } | MailError::Json(_) => code::FAILED,
+            MailError::Parse { .. } | MailError::Json(_) | MailError::Damaged { .. } => {
+                code::FAILED
+            }
             MailError::Partial { first, .. } => first.exit_code(),
         }
     }

@@ -112,7 +112,6 @@ fn unpack_nested(
             source: source.to_owned(),
             folder: rel_folder,
             headers,
-            encoding_problem: leaves.iter().any(|l| l.encoding_problem),
             ..MessageInfo::default()
         },
         failures: Vec::new(),
@@ -150,38 +149,52 @@ struct MessageWriter<'o> {
 }
 
 impl MessageWriter<'_> {
-    fn write_bodies(&mut self, msg: &mail_parser::Message<'_>, leaves: &[parse::Leaf<'_>]) {
-        if let Some(text) = parse::body_text(msg, leaves)
-            && write_reserved(
+    fn write_bodies<'m>(&mut self, msg: &'m mail_parser::Message<'m>, leaves: &[parse::Leaf<'m>]) {
+        if let Some((text, problem)) = parse::body_text(msg, leaves) {
+            self.damaged(problem, "body.txt");
+            if write_reserved(
                 &self.folder,
                 "body.txt",
                 text.as_bytes(),
                 &mut self.failures,
-            )
-        {
-            self.info.body_text = Some("body.txt".to_owned());
+            ) {
+                self.info.body_text = Some("body.txt".to_owned());
+            }
         }
-        if let Some(html) = parse::body_html(leaves)
-            && write_reserved(
+        if let Some((html, problem)) = parse::body_html(msg, leaves) {
+            self.damaged(problem, "body.html");
+            if write_reserved(
                 &self.folder,
                 "body.html",
                 html.as_bytes(),
                 &mut self.failures,
-            )
-        {
-            self.info.body_html = Some("body.html".to_owned());
+            ) {
+                self.info.body_html = Some("body.html".to_owned());
+            }
+        }
+    }
+
+    /// Records that the part saved as `what` had a damaged transfer encoding: what decoded
+    /// is saved, message.json says `encoding_problem`, and the run ends with exit 1.
+    fn damaged(&mut self, problem: bool, what: &str) {
+        if problem {
+            self.info.encoding_problem = true;
+            self.fail(MailError::Damaged {
+                source_name: self.info.source.clone(),
+                part: what.to_owned(),
+            });
         }
     }
 
     /// Saves the `n`-th saved part (or records why not) and, for a nested message,
     /// unpacks it into a subfolder.
-    fn save_part(
+    fn save_part<'m>(
         &mut self,
-        msg: &mail_parser::Message<'_>,
-        leaf: &parse::Leaf<'_>,
+        msg: &'m mail_parser::Message<'m>,
+        leaf: &parse::Leaf<'m>,
         n: usize,
     ) -> AttachmentInfo {
-        let (bytes, problem) = parse::saved_bytes(msg, leaf);
+        let (bytes, problem) = parse::decoded_bytes(msg, leaf.part);
         let mut att = AttachmentInfo {
             saved_name: None,
             path: None,
@@ -195,7 +208,6 @@ impl MessageWriter<'_> {
             skipped: None,
             message: None,
         };
-        self.info.encoding_problem |= problem;
         if self.options.no_inline && leaf.inline && leaf.mime_type.starts_with("image/") {
             att.skipped = Some("inline image (--no-inline)".to_owned());
             return att;
@@ -207,6 +219,7 @@ impl MessageWriter<'_> {
         };
         match write_unique(&self.folder, &wanted_name, &bytes, !self.options.flat) {
             Ok((name, path)) => {
+                self.damaged(problem, &name);
                 att.saved_name = Some(name);
                 att.path = Some(path);
             }

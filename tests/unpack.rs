@@ -797,3 +797,103 @@ fn compare_with_python(
         }
     }
 }
+
+/// A message with `n` attachments, all named `name` (plain text, tiny).
+fn same_named(n: usize, name: &str) -> Vec<u8> {
+    let mut m = String::from(
+        "From: a@example.org\nSubject: same names\nDate: Tue, 05 Mar 2024 13:30:00 +0000\n\
+         MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n",
+    );
+    for i in 0..n {
+        m.push_str(&format!(
+            "--b\nContent-Type: text/plain; name=\"{name}\"\n\n{i}\n"
+        ));
+    }
+    m.push_str("--b--\n");
+    m.into_bytes()
+}
+
+/// Finding a free ` (N)` name costs a few look-ups, not one per existing file (8,000
+/// same-named attachments took 80 s). Creating a file costs the same either way, so 1,500
+/// same-named attachments must take about as long as 1,500 differently named ones (the old
+/// probing took about 6 times as long at this size; 40 times at 8,000).
+#[test]
+fn many_same_named_attachments_take_linear_time() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let n = 1500;
+    let timed = |name: &str, raw: Vec<u8>| {
+        let input = tmp.path().join(format!("{name}.eml"));
+        fs::write(&input, raw).expect("write");
+        let out = tmp.path().join(name);
+        let started = std::time::Instant::now();
+        let r = run(postie().arg("unpack").arg(&input).arg("--out").arg(&out));
+        assert_eq!(r.status.code(), Some(0), "{:?}", text(&r));
+        (
+            started.elapsed().as_secs_f64(),
+            out.join("2024-03-05_133000_same names"),
+        )
+    };
+    let distinct = String::from_utf8(same_named(n, "NAME.txt"))
+        .expect("ascii")
+        .split("NAME")
+        .enumerate()
+        .map(|(i, piece)| {
+            if i == 0 {
+                piece.to_owned()
+            } else {
+                format!("{i}{piece}")
+            }
+        })
+        .collect::<String>();
+    let (base, _) = timed("distinct", distinct.into_bytes());
+    let (same, folder) = timed("same", same_named(n, "same.txt"));
+    assert_eq!(fs::read(folder.join("same.txt")).expect("first"), b"0");
+    assert_eq!(
+        fs::read(folder.join("same (1499).txt")).expect("last"),
+        b"1499"
+    );
+    assert!(
+        same < base * 2.5 + 0.5,
+        "same names {same:.2}s, distinct {base:.2}s"
+    );
+}
+
+/// A file that cannot be written whole (the file-size limit stands in for a full disk) is
+/// never left short under its final name: the error names it, and no temporary file stays.
+#[test]
+fn a_full_disk_leaves_no_truncated_file_under_a_final_name() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = tmp.path().join("big.eml");
+    fs::write(&input, big_eml()).expect("write");
+    let out = tmp.path().join("out");
+    // SIGXFSZ ignored, so a write past the limit fails with EFBIG like a full disk's ENOSPC.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 2048; exec '{}' unpack '{}' --out '{}'",
+        env!("CARGO_BIN_EXE_postie"),
+        input.display(),
+        out.display()
+    );
+    let r = run(std::process::Command::new("sh").arg("-c").arg(&script));
+    let (_, stderr) = text(&r);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("big.bin"), "{stderr}");
+    let folder = out.join("2024-03-05_133000_Five MiB");
+    let mut names: Vec<String> = fs::read_dir(&folder)
+        .expect("ls")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["body.txt", "message.json"],
+        "no short big.bin, no temp file"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&fs::read(folder.join("message.json")).expect("json"))
+            .expect("valid");
+    assert_eq!(
+        json["attachments"][0]["saved_name"],
+        serde_json::Value::Null
+    );
+    assert!(json["errors"][0].as_str().unwrap_or("").contains("big.bin"));
+}

@@ -55,7 +55,7 @@ fn is_device_name(name: &str) -> bool {
     let upper = stem.to_ascii_uppercase();
     match upper.as_bytes() {
         b"CON" | b"PRN" | b"AUX" | b"NUL" => true,
-        [b'C', b'O', b'M', d] | [b'L', b'P', b'T', d] => (b'0'..=b'9').contains(d),
+        [b'C', b'O', b'M', d] | [b'L', b'P', b'T', d] => (b'1'..=b'9').contains(d),
         _ => false,
     }
 }

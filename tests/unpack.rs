@@ -897,3 +897,57 @@ fn a_full_disk_leaves_no_truncated_file_under_a_final_name() {
     );
     assert!(json["errors"][0].as_str().unwrap_or("").contains("big.bin"));
 }
+
+/// Maildir input reads regular files and links to them inside the Maildir; a FIFO (which
+/// would hang the read), a symlink loop and a link out of the Maildir are skipped, each with a
+/// warning naming it, and the run still succeeds.
+#[test]
+fn maildir_input_skips_fifos_loops_and_links_outside() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let md = tmp.path().join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(md.join(sub)).expect("mkdir");
+    }
+    let msg = |subject: &str| {
+        format!(
+            "From: a@example.org\nSubject: {subject}\nDate: Tue, 05 Mar 2024 13:30:00 +0000\n\nbody\n"
+        )
+    };
+    fs::write(md.join("cur/1.good"), msg("good")).expect("write");
+    fs::write(tmp.path().join("secret.eml"), msg("outside")).expect("write");
+    let fifo = run(std::process::Command::new("mkfifo").arg(md.join("new/2.fifo")));
+    assert!(fifo.status.success(), "mkfifo");
+    std::os::unix::fs::symlink("3.loop", md.join("new/3.loop")).expect("loop");
+    std::os::unix::fs::symlink(tmp.path().join("secret.eml"), md.join("new/4.out")).expect("out");
+    std::os::unix::fs::symlink("../cur/1.good", md.join("new/5.in")).expect("in");
+    let out = tmp.path().join("out");
+    let r = run(postie()
+        .arg("unpack")
+        .arg(&md)
+        .arg("--json")
+        .arg("--out")
+        .arg(&out));
+    let (stdout, stderr) = text(&r);
+    assert_eq!(r.status.code(), Some(0), "{stderr}");
+    for (name, why) in [
+        ("2.fifo", "a FIFO"),
+        ("3.loop", "loops or dangles"),
+        ("4.out", "outside the Maildir"),
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("postie: warning: ") && l.contains(name) && l.contains(why)),
+            "{name}: {stderr}"
+        );
+    }
+    let subjects: Vec<String> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["subject"].to_string())
+        .collect();
+    assert_eq!(
+        subjects,
+        ["\"good\"", "\"good\""],
+        "the file and the link inside"
+    );
+}

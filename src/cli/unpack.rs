@@ -91,6 +91,10 @@ pub fn run(args: UnpackArgs) -> Result<Exit, Error> {
     let mut out = io::BufWriter::new(stdout.lock());
     let mut worst: u8 = code::OK;
     let mut note = |e: &MailError| {
+        if e.is_warning() {
+            eprintln!("postie: warning: {e}");
+            return;
+        }
         eprintln!("postie: {e}");
         if worst == code::OK {
             worst = e.exit_code();

@@ -51,6 +51,10 @@ pub enum MailError {
     /// message.json could not be rendered.
     #[error("message.json: {0}")]
     Json(String),
+    /// A Maildir entry that is not a message file (FIFO, device, symlink loop, link out of
+    /// the Maildir): skipped with a warning, not a failure.
+    #[error("{}: skipped: {why}", path.display())]
+    Skipped { path: PathBuf, why: String },
     /// A part's transfer encoding (base64, quoted-printable) was damaged: what could be
     /// decoded was saved, and message.json says `encoding_problem`.
     #[error("{source_name}: {part}: damaged transfer encoding; saved what could be decoded")]
@@ -61,9 +65,16 @@ pub enum MailError {
 }
 
 impl MailError {
+    /// True for a warning (the run's exit code stays as it is).
+    pub fn is_warning(&self) -> bool {
+        matches!(self, MailError::Skipped { .. })
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
-            MailError::Read { .. } | MailError::Input { .. } => code::READ,
+            MailError::Read { .. } | MailError::Input { .. } | MailError::Skipped { .. } => {
+                code::READ
+            }
             MailError::Write { .. } => code::WRITE,
             MailError::Parse { .. } | MailError::Json(_) | MailError::Damaged { .. } => {
                 code::FAILED

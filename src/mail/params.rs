@@ -452,9 +452,16 @@ mod tests {
         let started = std::time::Instant::now();
         assert_eq!(decode_words(&text), text);
         let raw = format!("attachment; filename=\"{text}\"");
-        assert_eq!(param(raw.as_bytes(), "filename").as_deref(), Some(text.as_str()));
+        assert_eq!(
+            param(raw.as_bytes(), "filename").as_deref(),
+            Some(text.as_str())
+        );
         let run = "=?x?q?a".repeat(20_000);
         assert_eq!(decode_words(&run), run);
-        assert!(started.elapsed().as_secs_f64() < 1.0, "{:?}", started.elapsed());
+        assert!(
+            started.elapsed().as_secs_f64() < 1.0,
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -951,3 +951,102 @@ fn maildir_input_skips_fifos_loops_and_links_outside() {
         "the file and the link inside"
     );
 }
+
+/// 30 small parts (1 or 2 bytes each); `--max-parts` and `--max-bytes` stop saving at the cap,
+/// list the rest as skipped, and fail the message with an error naming the flag.
+#[test]
+fn part_and_byte_caps_stop_with_a_clear_error() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = tmp.path().join("many.eml");
+    fs::write(&input, same_named(30, "part.txt")).expect("write");
+    for (flag, value, saved) in [("--max-parts", "10", 10usize), ("--max-bytes", "25", 17)] {
+        let out = tmp.path().join(flag);
+        let r = run(postie()
+            .arg("unpack")
+            .arg(&input)
+            .args([flag, value, "--json", "--out"])
+            .arg(&out));
+        let (stdout, stderr) = text(&r);
+        assert_eq!(r.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(flag), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "reported once: {stderr}");
+        let json: serde_json::Value = serde_json::from_str(stdout.trim()).expect("json");
+        let atts = json["attachments"].as_array().expect("attachments");
+        assert_eq!(atts.len(), 30, "every part listed");
+        let written = atts.iter().filter(|a| a["saved_name"].is_string()).count();
+        assert_eq!(written, saved, "{flag}");
+        assert!(
+            atts[29]["skipped"]
+                .as_str()
+                .is_some_and(|s| s.contains("cap"))
+        );
+        let files = fs::read_dir(out.join("2024-03-05_133000_same names"))
+            .expect("ls")
+            .count();
+        assert_eq!(files, saved + 1, "message.json beside the parts");
+    }
+    let r = run(postie()
+        .arg("unpack")
+        .arg(&input)
+        .args(["--max-bytes", "10X", "--out"])
+        .arg(tmp.path().join("x")));
+    assert_eq!(r.status.code(), Some(2));
+}
+
+/// A chain of base64-encoded nested messages: each level's parse is dropped before the next
+/// level is unpacked, so the peak stays a small multiple of the message (the old code held
+/// every ancestor's parse, each with mail-parser's decoded copies of the levels below).
+#[test]
+fn nested_messages_are_not_held_per_level() {
+    let time = Path::new("/usr/bin/time");
+    if !time.exists() {
+        eprintln!("skipped: nested_messages_are_not_held_per_level (needs GNU time)");
+        return;
+    }
+    let b64 = |data: &[u8]| {
+        let e = base64::engine::general_purpose::STANDARD.encode(data);
+        e.as_bytes()
+            .chunks(76)
+            .map(|c| format!("{}\n", String::from_utf8_lossy(c)))
+            .collect::<String>()
+    };
+    let payload: Vec<u8> = (0..1200 * 256).map(|i| (i % 256) as u8).collect();
+    let mut m = format!(
+        "From: x@y\nSubject: bottom\nContent-Type: application/octet-stream; name=\"a.bin\"\n\
+         Content-Transfer-Encoding: base64\n\n{}",
+        b64(&payload)
+    )
+    .into_bytes();
+    for d in 0..7 {
+        m = format!(
+            "From: x@y\nSubject: level {d}\nContent-Type: multipart/mixed; boundary=b{d}\n\n\
+             --b{d}\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n{}\n--b{d}--\n",
+            b64(&m)
+        )
+        .into_bytes();
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = tmp.path().join("deep.eml");
+    fs::write(&input, &m).expect("write");
+    let r = run(std::process::Command::new(time)
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_postie"))
+        .arg("unpack")
+        .arg(&input)
+        .arg("--out")
+        .arg(tmp.path().join("out")));
+    let (_, stderr) = text(&r);
+    assert!(r.status.success(), "{stderr}");
+    let peak_kb: f64 = stderr
+        .trim()
+        .lines()
+        .last()
+        .unwrap_or("")
+        .parse()
+        .expect("%M");
+    let input_kb = m.len() as f64 / 1024.0;
+    assert!(
+        peak_kb < 6.0 * input_kb + 12_000.0,
+        "peak {peak_kb} KB for a {input_kb:.0} KB message"
+    );
+}

@@ -55,6 +55,9 @@ pub enum MailError {
     /// the Maildir): skipped with a warning, not a failure.
     #[error("{}: skipped: {why}", path.display())]
     Skipped { path: PathBuf, why: String },
+    /// A message reached `--max-parts` or `--max-bytes`.
+    #[error("{source_name}: {why}")]
+    Limit { source_name: String, why: String },
     /// A part's transfer encoding (base64, quoted-printable) was damaged: what could be
     /// decoded was saved, and message.json says `encoding_problem`.
     #[error("{source_name}: {part}: damaged transfer encoding; saved what could be decoded")]
@@ -76,9 +79,10 @@ impl MailError {
                 code::READ
             }
             MailError::Write { .. } => code::WRITE,
-            MailError::Parse { .. } | MailError::Json(_) | MailError::Damaged { .. } => {
-                code::FAILED
-            }
+            MailError::Parse { .. }
+            | MailError::Json(_)
+            | MailError::Damaged { .. }
+            | MailError::Limit { .. } => code::FAILED,
             MailError::Partial { first, .. } => first.exit_code(),
         }
     }
@@ -86,6 +90,12 @@ impl MailError {
 
 /// The default cap on nested message/rfc822 unpacking.
 pub const DEFAULT_MAX_DEPTH: usize = 8;
+
+/// The default cap on parts saved per message (nested messages included).
+pub const DEFAULT_MAX_PARTS: usize = 10_000;
+
+/// The default cap on bytes written per message (nested messages included): 1 GiB.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 
 /// What to write when unpacking a message.
 #[derive(Debug, Clone)]
@@ -102,6 +112,10 @@ pub struct UnpackOptions {
     pub recursive: bool,
     /// How deep nested messages are unpacked; deeper ones are only saved as `.eml`.
     pub max_depth: usize,
+    /// At most this many parts saved per message (nested messages included).
+    pub max_parts: usize,
+    /// At most this many bytes of parts written per message (nested messages included).
+    pub max_bytes: u64,
 }
 
 impl Default for UnpackOptions {
@@ -113,6 +127,8 @@ impl Default for UnpackOptions {
             include_text_parts: false,
             recursive: true,
             max_depth: DEFAULT_MAX_DEPTH,
+            max_parts: DEFAULT_MAX_PARTS,
+            max_bytes: DEFAULT_MAX_BYTES,
         }
     }
 }

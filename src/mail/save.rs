@@ -9,6 +9,8 @@
 //! nothing existing is replaced. Files are not fsynced one by one: unpacking is re-runnable
 //! from its input, and an fsync per attachment would cost more than the parse.
 
+use std::borrow::Cow;
+use std::cell::Cell;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -72,6 +74,25 @@ pub struct AttachmentInfo {
     pub message: Option<Box<MessageInfo>>,
 }
 
+impl AttachmentInfo {
+    /// An empty entry, in place while its real one is being filled in.
+    fn placeholder() -> AttachmentInfo {
+        AttachmentInfo {
+            saved_name: None,
+            path: None,
+            original_name: None,
+            mime_type: String::new(),
+            size: 0,
+            sha256: String::new(),
+            content_id: None,
+            inline: false,
+            encoding_problem: false,
+            skipped: None,
+            message: None,
+        }
+    }
+}
+
 /// A failure while unpacking that does not stop the rest of the message.
 type Failures = Vec<MailError>;
 
@@ -83,19 +104,97 @@ pub fn unpack_message(
     out_dir: &Path,
     options: &UnpackOptions,
 ) -> Result<(MessageInfo, Failures), MailError> {
-    unpack_nested(raw, source, out_dir, Path::new(""), options, 0)
+    let budget = Budget::default();
+    let at = Level {
+        out_dir,
+        rel_dir: Path::new(""),
+        depth: 0,
+        budget: &budget,
+    };
+    unpack_nested(raw, source, &at, options)
 }
 
-/// [`unpack_message`] for a message `depth` levels down, whose parent folder is `rel_dir`
-/// relative to the top output folder.
+/// What one top-level message (its nested messages included) has used of `--max-parts` and
+/// `--max-bytes`.
+#[derive(Debug, Default)]
+struct Budget {
+    parts: Cell<usize>,
+    bytes: Cell<u64>,
+    /// Set once a cap was reached (reported once; every later part is skipped).
+    spent: Cell<bool>,
+}
+
+/// Where a (nested) message is unpacked: its parent folder, that folder relative to the top
+/// output folder, how deep it is, and the top message's budget.
+#[derive(Clone, Copy)]
+struct Level<'a> {
+    out_dir: &'a Path,
+    rel_dir: &'a Path,
+    depth: usize,
+    budget: &'a Budget,
+}
+
+/// A nested message's bytes, kept while its parent's parse is dropped: a range of the
+/// parent's raw bytes, or the decoded copy.
+enum Nested {
+    Range(usize, usize),
+    Owned(Vec<u8>),
+}
+
+impl Nested {
+    fn new(raw: &[u8], bytes: Cow<'_, [u8]>) -> Nested {
+        match bytes {
+            Cow::Owned(v) => Nested::Owned(v),
+            Cow::Borrowed(b) => {
+                let start = (b.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+                match raw.get(start..start.wrapping_add(b.len())) {
+                    Some(r) if r.as_ptr() == b.as_ptr() => Nested::Range(start, start + b.len()),
+                    _ => Nested::Owned(b.to_vec()),
+                }
+            }
+        }
+    }
+
+    fn bytes<'r>(&'r self, raw: &'r [u8]) -> &'r [u8] {
+        match self {
+            Nested::Range(a, b) => raw.get(*a..*b).unwrap_or_default(),
+            Nested::Owned(v) => v,
+        }
+    }
+}
+
+/// [`unpack_message`] for a message `at.depth` levels down. Its nested messages are unpacked
+/// after its own parts are saved and its parse is dropped, so a chain of nested messages holds
+/// one parse at a time, not one per level.
 fn unpack_nested(
     raw: &[u8],
     source: &str,
-    out_dir: &Path,
-    rel_dir: &Path,
+    at: &Level<'_>,
     options: &UnpackOptions,
-    depth: usize,
 ) -> Result<(MessageInfo, Failures), MailError> {
+    let (mut writer, nested) = save_level(raw, source, at, options)?;
+    for (index, bytes) in nested {
+        if let Some(att) = writer.info.attachments.get_mut(index) {
+            let mut att = std::mem::replace(att, AttachmentInfo::placeholder());
+            writer.descend(&mut att, bytes.bytes(raw), at);
+            writer.info.attachments[index] = att;
+        }
+    }
+    if !options.flat && !options.only_attachments {
+        writer.write_json();
+    }
+    Ok((writer.info, writer.failures))
+}
+
+/// Parses one message and saves its bodies and parts; returns the writer and the nested
+/// messages still to unpack (by attachment index).
+fn save_level<'o>(
+    raw: &[u8],
+    source: &str,
+    at: &Level<'o>,
+    options: &'o UnpackOptions,
+) -> Result<(MessageWriter<'o>, Vec<(usize, Nested)>), MailError> {
+    let (out_dir, rel_dir) = (at.out_dir, at.rel_dir);
     let msg = parse::parse(raw).ok_or_else(|| MailError::Parse {
         source_name: source.to_owned(),
         why: "no message headers found".to_owned(),
@@ -119,10 +218,9 @@ fn unpack_nested(
         failures: Vec::new(),
         folder,
         options,
-        depth,
+        budget: at.budget,
     };
-    let per_message = !options.flat && !options.only_attachments;
-    if per_message {
+    if !options.flat && !options.only_attachments {
         writer.write_bodies(&msg, &leaves);
     }
     let saved = leaves.iter().filter(|leaf| match leaf.role {
@@ -130,14 +228,15 @@ fn unpack_nested(
         Role::ExtraText => options.include_text_parts,
         Role::BodyText | Role::BodyHtml => false,
     });
+    let mut nested = Vec::new();
     for (i, leaf) in saved.enumerate() {
-        let att = writer.save_part(&msg, leaf, i + 1);
+        let (att, bytes) = writer.save_part(&msg, leaf, i + 1);
+        if let Some(bytes) = bytes {
+            nested.push((writer.info.attachments.len(), Nested::new(raw, bytes)));
+        }
         writer.info.attachments.push(att);
     }
-    if per_message {
-        writer.write_json();
-    }
-    Ok((writer.info, writer.failures))
+    Ok((writer, nested))
 }
 
 /// What is being written for one message: its folder, its message.json so far, and the
@@ -147,7 +246,7 @@ struct MessageWriter<'o> {
     failures: Failures,
     folder: PathBuf,
     options: &'o UnpackOptions,
-    depth: usize,
+    budget: &'o Budget,
 }
 
 impl MessageWriter<'_> {
@@ -195,7 +294,7 @@ impl MessageWriter<'_> {
         msg: &'m mail_parser::Message<'m>,
         leaf: &parse::Leaf<'m>,
         n: usize,
-    ) -> AttachmentInfo {
+    ) -> (AttachmentInfo, Option<Cow<'m, [u8]>>) {
         let (bytes, problem) = parse::decoded_bytes(msg, leaf.part);
         let mut att = AttachmentInfo {
             saved_name: None,
@@ -212,7 +311,11 @@ impl MessageWriter<'_> {
         };
         if self.options.no_inline && leaf.inline && leaf.mime_type.starts_with("image/") {
             att.skipped = Some("inline image (--no-inline)".to_owned());
-            return att;
+            return (att, None);
+        }
+        if let Some(why) = self.over_budget(bytes.len()) {
+            att.skipped = Some(why);
+            return (att, None);
         }
         let wanted_name = if leaf.role == Role::Message && leaf.name.is_none() {
             format!("message-{n}.eml")
@@ -227,16 +330,43 @@ impl MessageWriter<'_> {
             }
             Err(e) => self.fail(e),
         }
-        if leaf.role == Role::Message && self.options.recursive {
-            self.descend(&mut att, &bytes);
+        let nested = (leaf.role == Role::Message && self.options.recursive).then_some(bytes);
+        (att, nested)
+    }
+
+    /// Counts one more part of `len` bytes against the caps; `Some(why)` when it is over
+    /// them (the first time, also an error naming the cap and the flag that raises it).
+    fn over_budget(&mut self, len: usize) -> Option<String> {
+        let budget = self.budget;
+        let parts = budget.parts.get() + 1;
+        let bytes = budget.bytes.get().saturating_add(len as u64);
+        let why = if budget.spent.get() {
+            "a cap was reached earlier in this message".to_owned()
+        } else if parts > self.options.max_parts {
+            format!("more than {} parts (--max-parts)", self.options.max_parts)
+        } else if bytes > self.options.max_bytes {
+            format!(
+                "more than {} bytes written (--max-bytes)",
+                self.options.max_bytes
+            )
+        } else {
+            budget.parts.set(parts);
+            budget.bytes.set(bytes);
+            return None;
+        };
+        if !budget.spent.replace(true) {
+            self.fail(MailError::Limit {
+                source_name: self.info.source.clone(),
+                why: format!("{why}: the rest of the message was not saved"),
+            });
         }
-        att
+        Some(why)
     }
 
     /// Unpacks the nested message `bytes` (saved as `att`) one level down, unless that
     /// would pass `--max-depth`.
-    fn descend(&mut self, att: &mut AttachmentInfo, bytes: &[u8]) {
-        if self.depth >= self.options.max_depth {
+    fn descend(&mut self, att: &mut AttachmentInfo, bytes: &[u8], at: &Level<'_>) {
+        if at.depth >= self.options.max_depth {
             att.skipped = Some(format!(
                 "nested deeper than {} levels: not unpacked",
                 self.options.max_depth
@@ -248,14 +378,13 @@ impl MessageWriter<'_> {
             self.info.source,
             att.saved_name.as_deref().unwrap_or("part")
         );
-        match unpack_nested(
-            bytes,
-            &source,
-            &self.folder,
-            &self.info.folder,
-            self.options,
-            self.depth + 1,
-        ) {
+        let down = Level {
+            out_dir: &self.folder,
+            rel_dir: &self.info.folder,
+            depth: at.depth + 1,
+            budget: self.budget,
+        };
+        match unpack_nested(bytes, &source, &down, self.options) {
             Ok((nested, nested_failures)) => {
                 for e in nested_failures {
                     self.fail(e);

@@ -50,6 +50,14 @@ pub struct UnpackArgs {
     /// How many levels of nested messages to unpack.
     #[arg(long, value_name = "N", default_value_t = mail::DEFAULT_MAX_DEPTH)]
     pub max_depth: usize,
+    /// Save at most N parts per message, nested messages included; the rest is skipped
+    /// and the message reported as failed.
+    #[arg(long, value_name = "N", default_value_t = mail::DEFAULT_MAX_PARTS)]
+    pub max_parts: usize,
+    /// Write at most SIZE bytes of parts per message, nested messages included (K, M, G
+    /// suffixes allowed); the rest is skipped and the message reported as failed.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_bytes)]
+    pub max_bytes: u64,
     /// One JSON object per message on stdout (as message.json; JSON Lines).
     #[arg(long)]
     pub json: bool,
@@ -64,9 +72,33 @@ struct Config {
     json: bool,
 }
 
+/// A byte count: digits with an optional K, M or G (binary multiples).
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let shift = match t[split..].to_ascii_uppercase().as_str() {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        _ => return Err(format!("{text:?}: a number with an optional K, M or G")),
+    };
+    t[..split]
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("{text:?}: a number with an optional K, M or G"))
+}
+
 fn validate(args: UnpackArgs) -> Result<Config, CliError> {
     if args.inputs.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
         return Err(CliError::invalid("INPUT", "`-` (stdin) may be given once"));
+    }
+    if args.max_parts == 0 || args.max_bytes == 0 {
+        return Err(CliError::invalid(
+            "--max-parts/--max-bytes",
+            "must be at least 1",
+        ));
     }
     if args.max_depth > 64 {
         return Err(CliError::invalid("--max-depth", "at most 64"));
@@ -81,6 +113,8 @@ fn validate(args: UnpackArgs) -> Result<Config, CliError> {
             include_text_parts: args.include_text_parts,
             recursive: !args.no_recursive,
             max_depth: args.max_depth,
+            max_parts: args.max_parts,
+            max_bytes: args.max_bytes,
         },
         json: args.json,
     })
@@ -92,6 +126,10 @@ pub fn run(args: UnpackArgs) -> Result<Exit, Error> {
     let mut out = io::BufWriter::new(stdout.lock());
     let mut worst: u8 = code::OK;
     let mut note = |e: &MailError| {
+        if e.is_warning() {
+            eprintln!("postie: warning: {e}");
+            return;
+        }
         eprintln!("postie: {e}");
         if worst == code::OK {
             worst = e.exit_code();
@@ -112,22 +150,7 @@ pub fn run(args: UnpackArgs) -> Result<Exit, Error> {
             if output_error.is_some() {
                 return;
             }
-            let raw = match raw {
-                Ok(raw) => raw,
-                Err(e) => return note(&e),
-            };
-            let written = match &config.out {
-                Some(dir) => unpack_one(raw, &label, dir, &config, &mut out, &mut note),
-                None => list_one(
-                    raw,
-                    &label,
-                    config.json,
-                    config.options.max_depth,
-                    &mut out,
-                    &mut note,
-                ),
-            };
-            if let Err(e) = written {
+            if let Err(e) = handle_one(raw, &label, &config, &mut out, &mut note) {
                 output_error = Some(e);
             }
         });
@@ -147,6 +170,27 @@ pub fn run(args: UnpackArgs) -> Result<Exit, Error> {
     } else {
         Exit::SOME_FAILED
     })
+}
+
+/// Unpacks or lists one message (or notes why it could not be read).
+fn handle_one(
+    raw: Result<&[u8], MailError>,
+    label: &str,
+    config: &Config,
+    out: &mut impl Write,
+    note: &mut impl FnMut(&MailError),
+) -> io::Result<()> {
+    let raw = match raw {
+        Ok(raw) => raw,
+        Err(e) => {
+            note(&e);
+            return Ok(());
+        }
+    };
+    match &config.out {
+        Some(dir) => unpack_one(raw, label, dir, config, out, note),
+        None => list_one(raw, label, config.json, config.options.max_depth, out, note),
+    }
 }
 
 fn unpack_one(

@@ -65,6 +65,10 @@ fn maildir_messages(
             why: "a folder that is not a Maildir (no cur/ or new/)".to_owned(),
         });
     }
+    let root = fs::canonicalize(dir).map_err(|source| MailError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     for sub in subdirs.iter().filter(|d| d.is_dir()) {
         let entries = fs::read_dir(sub).map_err(|source| MailError::Read {
             path: sub.clone(),
@@ -73,7 +77,6 @@ fn maildir_messages(
         let mut files: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.is_file())
             .filter(|p| {
                 p.file_name()
                     .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
@@ -81,17 +84,56 @@ fn maildir_messages(
             .collect();
         files.sort();
         for path in files {
+            let label = path.display().to_string();
+            if let Some(why) = not_a_message_file(&path, &root) {
+                each(label, Err(MailError::Skipped { path, why }));
+                continue;
+            }
             match fs::read(&path) {
-                Ok(raw) => each(path.display().to_string(), Ok(&raw)),
-                Err(source) => each(
-                    path.display().to_string(),
-                    Err(MailError::Read {
-                        path: path.clone(),
-                        source,
-                    }),
-                ),
+                Ok(raw) => each(label, Ok(&raw)),
+                Err(source) => each(label, Err(MailError::Read { path, source })),
             }
         }
     }
     Ok(())
+}
+
+/// Why a Maildir entry is not read as a message: a FIFO (reading it would hang), a device,
+/// a socket or folder, a symlink that loops, dangles or points outside the Maildir `root`
+/// (canonical); `None` for a regular file or a link to one inside the Maildir.
+fn not_a_message_file(path: &Path, root: &Path) -> Option<String> {
+    let kind = match fs::symlink_metadata(path) {
+        Ok(meta) => meta.file_type(),
+        Err(e) => return Some(format!("cannot be examined: {e}")),
+    };
+    if kind.is_symlink() {
+        let target = match fs::canonicalize(path) {
+            Ok(target) => target,
+            Err(e) => return Some(format!("a symlink that loops or dangles: {e}")),
+        };
+        if !target.starts_with(root) {
+            return Some(format!(
+                "a symlink to {}, outside the Maildir",
+                target.display()
+            ));
+        }
+        return match fs::metadata(&target) {
+            Ok(meta) if meta.is_file() => None,
+            _ => Some("a symlink to something that is not a file".to_owned()),
+        };
+    }
+    if kind.is_file() {
+        return None;
+    }
+    use std::os::unix::fs::FileTypeExt;
+    let what = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Some(what.to_owned())
 }

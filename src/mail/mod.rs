@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::exit::code;
 
+pub mod decode;
 pub mod inputs;
 pub mod maildir;
 pub mod mbox;
@@ -50,17 +51,38 @@ pub enum MailError {
     /// message.json could not be rendered.
     #[error("message.json: {0}")]
     Json(String),
+    /// A Maildir entry that is not a message file (FIFO, device, symlink loop, link out of
+    /// the Maildir): skipped with a warning, not a failure.
+    #[error("{}: skipped: {why}", path.display())]
+    Skipped { path: PathBuf, why: String },
+    /// A message reached `--max-parts` or `--max-bytes`.
+    #[error("{source_name}: {why}")]
+    Limit { source_name: String, why: String },
+    /// A part's transfer encoding (base64, quoted-printable) was damaged: what could be
+    /// decoded was saved, and message.json says `encoding_problem`.
+    #[error("{source_name}: {part}: damaged transfer encoding; saved what could be decoded")]
+    Damaged { source_name: String, part: String },
     /// Some parts of a message could not be saved (the first failure is named).
     #[error("{first} (and {more} more failures)")]
     Partial { first: Box<MailError>, more: usize },
 }
 
 impl MailError {
+    /// True for a warning (the run's exit code stays as it is).
+    pub fn is_warning(&self) -> bool {
+        matches!(self, MailError::Skipped { .. })
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
-            MailError::Read { .. } | MailError::Input { .. } => code::READ,
+            MailError::Read { .. } | MailError::Input { .. } | MailError::Skipped { .. } => {
+                code::READ
+            }
             MailError::Write { .. } => code::WRITE,
-            MailError::Parse { .. } | MailError::Json(_) => code::FAILED,
+            MailError::Parse { .. }
+            | MailError::Json(_)
+            | MailError::Damaged { .. }
+            | MailError::Limit { .. } => code::FAILED,
             MailError::Partial { first, .. } => first.exit_code(),
         }
     }
@@ -68,6 +90,12 @@ impl MailError {
 
 /// The default cap on nested message/rfc822 unpacking.
 pub const DEFAULT_MAX_DEPTH: usize = 8;
+
+/// The default cap on parts saved per message (nested messages included).
+pub const DEFAULT_MAX_PARTS: usize = 10_000;
+
+/// The default cap on bytes written per message (nested messages included): 1 GiB.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 
 /// What to write when unpacking a message.
 #[derive(Debug, Clone)]
@@ -84,6 +112,10 @@ pub struct UnpackOptions {
     pub recursive: bool,
     /// How deep nested messages are unpacked; deeper ones are only saved as `.eml`.
     pub max_depth: usize,
+    /// At most this many parts saved per message (nested messages included).
+    pub max_parts: usize,
+    /// At most this many bytes of parts written per message (nested messages included).
+    pub max_bytes: u64,
 }
 
 impl Default for UnpackOptions {
@@ -95,6 +127,8 @@ impl Default for UnpackOptions {
             include_text_parts: false,
             recursive: true,
             max_depth: DEFAULT_MAX_DEPTH,
+            max_parts: DEFAULT_MAX_PARTS,
+            max_bytes: DEFAULT_MAX_BYTES,
         }
     }
 }

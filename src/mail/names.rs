@@ -29,15 +29,45 @@ pub fn fallback_name(mime_type: &str, n: usize) -> String {
 /// A name made safe as one path component, or empty when nothing usable remains.
 fn clean(original: &str) -> String {
     let last = original.rsplit(['/', '\\']).next().unwrap_or_default();
-    let replaced: String = last.chars().map(replace_forbidden).collect();
+    let replaced: String = last
+        .chars()
+        .filter(|&c| !is_format_char(c))
+        .map(replace_forbidden)
+        .collect();
+    // Windows drops trailing dots and spaces (so `a.txt.` would open `a.txt`).
     let trimmed = replaced
         .trim_matches(|c: char| c.is_whitespace())
         .trim_start_matches(['.', ' '])
-        .trim_end_matches(|c: char| c.is_whitespace());
-    if trimmed.chars().all(|c| c == '.') {
+        .trim_end_matches(|c: char| c.is_whitespace() || c == '.');
+    if trimmed.is_empty() {
         return String::new();
     }
+    if is_device_name(trimmed) {
+        return format!("_{trimmed}");
+    }
     trimmed.to_owned()
+}
+
+/// Windows device names (`CON`, `nul.txt`, `COM1.log`...): whatever the extension, such a
+/// file opens the device, not a file.
+fn is_device_name(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).trim_end();
+    let upper = stem.to_ascii_uppercase();
+    match upper.as_bytes() {
+        b"CON" | b"PRN" | b"AUX" | b"NUL" => true,
+        [b'C', b'O', b'M', d] | [b'L', b'P', b'T', d] => (b'1'..=b'9').contains(d),
+        _ => false,
+    }
+}
+
+/// Unicode format characters (general category Cf): bidi overrides and isolates that make
+/// `exe.txt` of `\u{202e}txt.exe`, zero-width joiners and spaces, the BOM, tag characters.
+fn is_format_char(c: char) -> bool {
+    matches!(u32::from(c),
+        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x890..=0x891 | 0x8E2 | 0x180E
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF
+        | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
 }
 
 /// Control characters and `<>:"/\|?*` (forbidden on Windows) become `_`.
@@ -123,6 +153,7 @@ pub fn extension_for(mime_type: &str) -> &'static str {
 pub fn safe_fragment(text: &str, max: usize) -> String {
     let cleaned: String = text
         .chars()
+        .filter(|&c| !is_format_char(c))
         .map(|c| {
             if c.is_whitespace() {
                 ' '
@@ -133,7 +164,9 @@ pub fn safe_fragment(text: &str, max: usize) -> String {
         .collect();
     let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
     let cleaned = cleaned.trim_start_matches(['.', ' ']);
-    cut_at_boundary(cleaned, max).trim_end().to_owned()
+    cut_at_boundary(cleaned, max)
+        .trim_end_matches([' ', '.'])
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -171,6 +204,36 @@ mod tests {
         );
         assert_eq!(safe_name(Some("  a b.txt  "), "text/plain", 1), "a b.txt");
         assert_eq!(safe_name(Some(" . .x"), "text/plain", 1), "x");
+    }
+
+    #[test]
+    fn format_characters_device_names_and_trailing_dots_go() {
+        assert_eq!(
+            safe_name(Some("invoice\u{202e}fdp.exe"), "a/b", 1),
+            "invoicefdp.exe"
+        );
+        assert_eq!(
+            safe_name(Some("a\u{200b}b\u{2066}c\u{feff}.txt"), "a/b", 1),
+            "abc.txt"
+        );
+        assert_eq!(
+            safe_name(Some("\u{202e}"), "text/plain", 2),
+            "attachment-2.txt"
+        );
+        for (bad, good) in [
+            ("CON", "_CON"),
+            ("nul.txt", "_nul.txt"),
+            ("com1", "_com1"),
+            ("LPT9.tar.gz", "_LPT9.tar.gz"),
+            ("aux .log", "_aux .log"),
+            ("PRN", "_PRN"),
+        ] {
+            assert_eq!(safe_name(Some(bad), "a/b", 1), good, "{bad}");
+        }
+        assert_eq!(safe_name(Some("console.txt"), "a/b", 1), "console.txt");
+        assert_eq!(safe_name(Some("COM10"), "a/b", 1), "COM10");
+        assert_eq!(safe_name(Some("report.pdf. . "), "a/b", 1), "report.pdf");
+        assert_eq!(safe_name(Some("x..."), "a/b", 1), "x");
     }
 
     #[test]
@@ -236,6 +299,7 @@ mod tests {
     fn fragments() {
         assert_eq!(safe_fragment("Re: a/b  c\td", 60), "Re_ a_b c d");
         assert_eq!(safe_fragment("...x", 60), "x");
+        assert_eq!(safe_fragment("Re: \u{202e}gpj.exe ...", 60), "Re_ gpj.exe");
         assert_eq!(safe_fragment(&"é".repeat(40), 7), "ééé");
     }
 }

@@ -6,11 +6,10 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use base64::Engine;
 use mail_parser::{Address, HeaderName, Message, MessagePart, MimeHeaders, PartType};
 use serde::Serialize;
 
-use super::params;
+use super::{decode, params};
 
 /// What a leaf part is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +35,6 @@ pub struct Leaf<'m> {
     pub name: Option<String>,
     pub content_id: Option<String>,
     pub inline: bool,
-    /// mail-parser's `is_encoding_problem` (or our own decoder's): the bytes may be damaged.
-    pub encoding_problem: bool,
     pub part: &'m MessagePart<'m>,
 }
 
@@ -64,6 +61,13 @@ pub struct Headers {
 /// Parses `raw` (never panics; mail-parser returns `None` only for input with no headers).
 /// Only the headers postie reads are parsed into values; the parser is built once.
 pub fn parse(raw: &[u8]) -> Option<Message<'_>> {
+    match decode::unfold_boundaries(raw) {
+        Some(patched) => parse_as_is(&patched).map(Message::into_owned),
+        None => parse_as_is(raw),
+    }
+}
+
+fn parse_as_is(raw: &[u8]) -> Option<Message<'_>> {
     static PARSER: OnceLock<mail_parser::MessageParser> = OnceLock::new();
     PARSER
         .get_or_init(|| {
@@ -77,16 +81,26 @@ pub fn parse(raw: &[u8]) -> Option<Message<'_>> {
         .parse(raw)
 }
 
-/// The MIME type of a part, lower-case; text/plain when absent.
+/// The MIME type of a part, lower-case; text/plain when absent or not a valid `type/subtype`
+/// (RFC 2045 5.2, as Python reads `<html>` or a type with no subtype).
 pub fn mime_type_of(part: &MessagePart<'_>) -> String {
     match part.content_type() {
-        Some(ct) => {
-            let sub = ct.subtype().unwrap_or("octet-stream");
-            format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase()
-        }
+        Some(ct) => match ct.subtype() {
+            Some(sub) if is_token(ct.ctype()) && is_token(sub) => {
+                format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase()
+            }
+            _ => "text/plain".to_owned(),
+        },
         None if matches!(part.body, PartType::Message(_)) => "message/rfc822".to_owned(),
         None => "text/plain".to_owned(),
     }
+}
+
+/// An RFC 2045 token: printable ASCII but space and tspecials.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| (b'!'..=b'~').contains(&b) && !b"()<>@,;:\\\"/[]?=".contains(&b))
 }
 
 /// The raw bytes of the first header `name` of `part`, from the message's raw bytes.
@@ -119,10 +133,11 @@ pub fn leaves<'m>(msg: &'m Message<'m>) -> Vec<Leaf<'m>> {
         let Some(part) = msg.parts.get(id) else {
             continue;
         };
-        if matches!(part.body, PartType::Multipart(_)) {
+        let mime_type = mime_type_of(part);
+        // A multipart whose boundary never comes holds no part: nothing to save.
+        if matches!(part.body, PartType::Multipart(_)) || mime_type.starts_with("multipart/") {
             continue;
         }
-        let mime_type = mime_type_of(part);
         let name = original_name(msg, part);
         let disposition = part
             .content_disposition()
@@ -156,7 +171,6 @@ pub fn leaves<'m>(msg: &'m Message<'m>) -> Vec<Leaf<'m>> {
             name,
             content_id,
             inline,
-            encoding_problem: part.is_encoding_problem,
             part,
         });
     }
@@ -208,91 +222,49 @@ fn outline_into(msg: &Message<'_>, base: usize, nesting_left: usize, out: &mut V
     }
 }
 
-/// The bytes to save for an attachment or nested message. Text parts keep their original
-/// charset: their transfer encoding is undone here from the raw bytes (mail-parser would
-/// have converted them to UTF-8). Returns the bytes and whether decoding hit a problem.
-pub fn saved_bytes<'m>(msg: &'m Message<'m>, leaf: &Leaf<'m>) -> (Cow<'m, [u8]>, bool) {
-    match &leaf.part.body {
-        PartType::Text(_) | PartType::Html(_) => {
-            let start = leaf.part.offset_body as usize;
-            let end = leaf.part.offset_end as usize;
-            let raw = msg
-                .raw_message
-                .get(start..end.max(start))
-                .unwrap_or_default();
-            let encoding = leaf
-                .part
-                .headers
-                .iter()
-                .find(|h| h.name == HeaderName::ContentTransferEncoding)
-                .and_then(|h| h.value.as_text())
-                .map(|s| s.trim().to_ascii_lowercase());
-            match encoding.as_deref() {
-                Some("base64") => {
-                    let (bytes, problem) = decode_base64_lenient(raw);
-                    (Cow::Owned(bytes), problem || leaf.encoding_problem)
-                }
-                Some("quoted-printable") => (Cow::Owned(decode_qp(raw)), leaf.encoding_problem),
-                _ => (Cow::Borrowed(raw), leaf.encoding_problem),
-            }
-        }
-        _ => (Cow::Borrowed(leaf.part.contents()), leaf.encoding_problem),
-    }
-}
-
-/// Base64 ignoring characters outside the alphabet (as Python and most readers do).
-pub fn decode_base64_lenient(raw: &[u8]) -> (Vec<u8>, bool) {
-    let mut clean: Vec<u8> = raw
-        .iter()
-        .copied()
-        .filter(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
-        .collect();
-    let problem = raw.iter().any(|b| {
-        !(b.is_ascii_alphanumeric()
-            || matches!(b, b'+' | b'/' | b'=' | b'\r' | b'\n' | b' ' | b'\t'))
-    });
-    if clean.len() % 4 == 1 {
-        clean.pop();
-    }
-    let engine = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_allow_trailing_bits(true)
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
+/// The raw, still transfer-encoded body of `part` as Python's `email` finds it: from
+/// mail-parser's offsets, except that a body which follows the part's headers with no empty
+/// line starts at its first line (mail-parser would make it a 0-byte part).
+fn raw_body<'a>(raw: &'a [u8], part: &MessagePart<'_>) -> &'a [u8] {
+    let (header, body, end) = (
+        part.offset_header as usize,
+        part.offset_body as usize,
+        part.offset_end as usize,
     );
-    match engine.decode(&clean) {
-        Ok(bytes) => (bytes, problem),
-        Err(_) => (Vec::new(), true),
-    }
+    let body = raw
+        .get(header..body)
+        .and_then(decode::body_start_in_headers)
+        .map_or(body, |at| header + at);
+    raw.get(body..end.max(body)).unwrap_or_default()
 }
 
-/// Quoted-printable: `=XX` decoded, soft line breaks removed, everything else kept.
-pub fn decode_qp(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'=' {
-            let rest = &raw[i + 1..];
-            if rest.starts_with(b"\r\n") {
-                i += 3;
-                continue;
-            }
-            if rest.starts_with(b"\n") {
-                i += 2;
-                continue;
-            }
-            if let [h, l, ..] = rest
-                && let (Some(h), Some(l)) = ((*h as char).to_digit(16), (*l as char).to_digit(16))
-            {
-                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                i += 3;
-                continue;
-            }
-        }
-        out.push(raw[i]);
-        i += 1;
+/// The bytes of a leaf part with its transfer encoding undone, decoded from the raw message
+/// (never mail-parser's decoding, which loses bytes on damaged input); text keeps its own
+/// charset. The bool is true when the encoding was damaged: what decodes is returned.
+pub fn decoded_bytes<'m>(msg: &'m Message<'m>, part: &MessagePart<'_>) -> (Cow<'m, [u8]>, bool) {
+    let raw = raw_body(&msg.raw_message, part);
+    let transfer = decode::Transfer::from_header(
+        part.headers
+            .iter()
+            .find(|h| h.name == HeaderName::ContentTransferEncoding)
+            .and_then(|h| h.value.as_text()),
+    );
+    if transfer == decode::Transfer::Identity {
+        return (Cow::Borrowed(raw), false);
     }
-    out
+    let (bytes, problem) = decode::decode(raw, transfer);
+    (Cow::Owned(bytes), problem)
+}
+
+/// A text part as UTF-8: its decoded bytes in the charset its Content-Type names (UTF-8
+/// when none or unknown). The bool says whether the transfer encoding was damaged.
+pub fn text_of<'m>(msg: &'m Message<'m>, part: &MessagePart<'_>) -> (String, bool) {
+    let (bytes, problem) = decoded_bytes(msg, part);
+    let charset = part
+        .content_type()
+        .and_then(|ct| ct.attribute("charset"))
+        .unwrap_or("");
+    (params::decode_charset(charset, &bytes), problem)
 }
 
 fn addresses(addr: Option<&Address<'_>>) -> Vec<String> {
@@ -335,22 +307,24 @@ pub fn folder_date(msg: &Message<'_>) -> Option<String> {
     ))
 }
 
-/// The body text: the first inline text/plain part, else the HTML body converted to text.
-pub fn body_text<'m>(msg: &'m Message<'m>, leaves: &[Leaf<'m>]) -> Option<Cow<'m, str>> {
+/// The body text: the first inline text/plain part, else the HTML body converted to text
+/// (by mail-parser). The bool says whether the transfer encoding was damaged.
+pub fn body_text<'m>(msg: &'m Message<'m>, leaves: &[Leaf<'m>]) -> Option<(String, bool)> {
     if let Some(l) = leaves.iter().find(|l| l.role == Role::BodyText) {
-        return l.part.text_contents().map(Cow::Borrowed);
+        return Some(text_of(msg, l.part));
     }
     leaves
         .iter()
         .any(|l| l.role == Role::BodyHtml)
         .then(|| msg.body_text(0))
         .flatten()
+        .map(|text| (text.into_owned(), false))
 }
 
-/// The HTML body, charset-decoded.
-pub fn body_html<'m>(leaves: &[Leaf<'m>]) -> Option<&'m str> {
+/// The HTML body, charset-decoded; the bool says whether the transfer encoding was damaged.
+pub fn body_html<'m>(msg: &'m Message<'m>, leaves: &[Leaf<'m>]) -> Option<(String, bool)> {
     leaves
         .iter()
         .find(|l| l.role == Role::BodyHtml)
-        .and_then(|l| l.part.text_contents())
+        .map(|l| text_of(msg, l.part))
 }

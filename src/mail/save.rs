@@ -2,14 +2,18 @@
 //! body.html, every attachment under a safe name with create-new semantics and ` (N)` on a
 //! collision, nested messages as `.eml` plus a subfolder, and message.json.
 //!
-//! Files are 0600 and folders 0700 (saved mail is private). Nothing is ever opened without
-//! `O_CREAT|O_EXCL` and no name holds a separator, so nothing outside the output folder is
-//! written and nothing existing is replaced. Files are not fsynced one by one: unpacking is
-//! re-runnable from its input, and an fsync per attachment would cost more than the parse.
+//! Files are 0600 and folders 0700 (saved mail is private). Each file is written under a
+//! hidden temporary name (created `O_CREAT|O_EXCL`) and moved under its final name without
+//! replacing anything (`renameat2(RENAME_NOREPLACE)` or link), only once all its bytes are
+//! written; no name holds a separator, so nothing outside the output folder is written and
+//! nothing existing is replaced. Files are not fsynced one by one: unpacking is re-runnable
+//! from its input, and an fsync per attachment would cost more than the parse.
 
-use std::fs::{self, File};
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -24,7 +28,7 @@ use crate::fsutil;
 const RESERVED: [&str; 3] = ["body.txt", "body.html", "message.json"];
 
 /// How many ` (N)` suffixes we try before giving up on a name.
-const MAX_COUNTER: usize = 10_000;
+const MAX_COUNTER: usize = 1_000_000;
 
 /// message.json: what was read from one message and what was written for it.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -70,6 +74,25 @@ pub struct AttachmentInfo {
     pub message: Option<Box<MessageInfo>>,
 }
 
+impl AttachmentInfo {
+    /// An empty entry, in place while its real one is being filled in.
+    fn placeholder() -> AttachmentInfo {
+        AttachmentInfo {
+            saved_name: None,
+            path: None,
+            original_name: None,
+            mime_type: String::new(),
+            size: 0,
+            sha256: String::new(),
+            content_id: None,
+            inline: false,
+            encoding_problem: false,
+            skipped: None,
+            message: None,
+        }
+    }
+}
+
 /// A failure while unpacking that does not stop the rest of the message.
 type Failures = Vec<MailError>;
 
@@ -81,19 +104,97 @@ pub fn unpack_message(
     out_dir: &Path,
     options: &UnpackOptions,
 ) -> Result<(MessageInfo, Failures), MailError> {
-    unpack_nested(raw, source, out_dir, Path::new(""), options, 0)
+    let budget = Budget::default();
+    let at = Level {
+        out_dir,
+        rel_dir: Path::new(""),
+        depth: 0,
+        budget: &budget,
+    };
+    unpack_nested(raw, source, &at, options)
 }
 
-/// [`unpack_message`] for a message `depth` levels down, whose parent folder is `rel_dir`
-/// relative to the top output folder.
+/// What one top-level message (its nested messages included) has used of `--max-parts` and
+/// `--max-bytes`.
+#[derive(Debug, Default)]
+struct Budget {
+    parts: Cell<usize>,
+    bytes: Cell<u64>,
+    /// Set once a cap was reached (reported once; every later part is skipped).
+    spent: Cell<bool>,
+}
+
+/// Where a (nested) message is unpacked: its parent folder, that folder relative to the top
+/// output folder, how deep it is, and the top message's budget.
+#[derive(Clone, Copy)]
+struct Level<'a> {
+    out_dir: &'a Path,
+    rel_dir: &'a Path,
+    depth: usize,
+    budget: &'a Budget,
+}
+
+/// A nested message's bytes, kept while its parent's parse is dropped: a range of the
+/// parent's raw bytes, or the decoded copy.
+enum Nested {
+    Range(usize, usize),
+    Owned(Vec<u8>),
+}
+
+impl Nested {
+    fn new(raw: &[u8], bytes: Cow<'_, [u8]>) -> Nested {
+        match bytes {
+            Cow::Owned(v) => Nested::Owned(v),
+            Cow::Borrowed(b) => {
+                let start = (b.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+                match raw.get(start..start.wrapping_add(b.len())) {
+                    Some(r) if r.as_ptr() == b.as_ptr() => Nested::Range(start, start + b.len()),
+                    _ => Nested::Owned(b.to_vec()),
+                }
+            }
+        }
+    }
+
+    fn bytes<'r>(&'r self, raw: &'r [u8]) -> &'r [u8] {
+        match self {
+            Nested::Range(a, b) => raw.get(*a..*b).unwrap_or_default(),
+            Nested::Owned(v) => v,
+        }
+    }
+}
+
+/// [`unpack_message`] for a message `at.depth` levels down. Its nested messages are unpacked
+/// after its own parts are saved and its parse is dropped, so a chain of nested messages holds
+/// one parse at a time, not one per level.
 fn unpack_nested(
     raw: &[u8],
     source: &str,
-    out_dir: &Path,
-    rel_dir: &Path,
+    at: &Level<'_>,
     options: &UnpackOptions,
-    depth: usize,
 ) -> Result<(MessageInfo, Failures), MailError> {
+    let (mut writer, nested) = save_level(raw, source, at, options)?;
+    for (index, bytes) in nested {
+        if let Some(att) = writer.info.attachments.get_mut(index) {
+            let mut att = std::mem::replace(att, AttachmentInfo::placeholder());
+            writer.descend(&mut att, bytes.bytes(raw), at);
+            writer.info.attachments[index] = att;
+        }
+    }
+    if !options.flat && !options.only_attachments {
+        writer.write_json();
+    }
+    Ok((writer.info, writer.failures))
+}
+
+/// Parses one message and saves its bodies and parts; returns the writer and the nested
+/// messages still to unpack (by attachment index).
+fn save_level<'o>(
+    raw: &[u8],
+    source: &str,
+    at: &Level<'o>,
+    options: &'o UnpackOptions,
+) -> Result<(MessageWriter<'o>, Vec<(usize, Nested)>), MailError> {
+    let (out_dir, rel_dir) = (at.out_dir, at.rel_dir);
     let msg = parse::parse(raw).ok_or_else(|| MailError::Parse {
         source_name: source.to_owned(),
         why: "no message headers found".to_owned(),
@@ -112,16 +213,14 @@ fn unpack_nested(
             source: source.to_owned(),
             folder: rel_folder,
             headers,
-            encoding_problem: leaves.iter().any(|l| l.encoding_problem),
             ..MessageInfo::default()
         },
         failures: Vec::new(),
         folder,
         options,
-        depth,
+        budget: at.budget,
     };
-    let per_message = !options.flat && !options.only_attachments;
-    if per_message {
+    if !options.flat && !options.only_attachments {
         writer.write_bodies(&msg, &leaves);
     }
     let saved = leaves.iter().filter(|leaf| match leaf.role {
@@ -129,14 +228,15 @@ fn unpack_nested(
         Role::ExtraText => options.include_text_parts,
         Role::BodyText | Role::BodyHtml => false,
     });
+    let mut nested = Vec::new();
     for (i, leaf) in saved.enumerate() {
-        let att = writer.save_part(&msg, leaf, i + 1);
+        let (att, bytes) = writer.save_part(&msg, leaf, i + 1);
+        if let Some(bytes) = bytes {
+            nested.push((writer.info.attachments.len(), Nested::new(raw, bytes)));
+        }
         writer.info.attachments.push(att);
     }
-    if per_message {
-        writer.write_json();
-    }
-    Ok((writer.info, writer.failures))
+    Ok((writer, nested))
 }
 
 /// What is being written for one message: its folder, its message.json so far, and the
@@ -146,42 +246,56 @@ struct MessageWriter<'o> {
     failures: Failures,
     folder: PathBuf,
     options: &'o UnpackOptions,
-    depth: usize,
+    budget: &'o Budget,
 }
 
 impl MessageWriter<'_> {
-    fn write_bodies(&mut self, msg: &mail_parser::Message<'_>, leaves: &[parse::Leaf<'_>]) {
-        if let Some(text) = parse::body_text(msg, leaves)
-            && write_reserved(
+    fn write_bodies<'m>(&mut self, msg: &'m mail_parser::Message<'m>, leaves: &[parse::Leaf<'m>]) {
+        if let Some((text, problem)) = parse::body_text(msg, leaves) {
+            self.damaged(problem, "body.txt");
+            if write_reserved(
                 &self.folder,
                 "body.txt",
                 text.as_bytes(),
                 &mut self.failures,
-            )
-        {
-            self.info.body_text = Some("body.txt".to_owned());
+            ) {
+                self.info.body_text = Some("body.txt".to_owned());
+            }
         }
-        if let Some(html) = parse::body_html(leaves)
-            && write_reserved(
+        if let Some((html, problem)) = parse::body_html(msg, leaves) {
+            self.damaged(problem, "body.html");
+            if write_reserved(
                 &self.folder,
                 "body.html",
                 html.as_bytes(),
                 &mut self.failures,
-            )
-        {
-            self.info.body_html = Some("body.html".to_owned());
+            ) {
+                self.info.body_html = Some("body.html".to_owned());
+            }
+        }
+    }
+
+    /// Records that the part saved as `what` had a damaged transfer encoding: what decoded
+    /// is saved, message.json says `encoding_problem`, and the run ends with exit 1.
+    fn damaged(&mut self, problem: bool, what: &str) {
+        if problem {
+            self.info.encoding_problem = true;
+            self.fail(MailError::Damaged {
+                source_name: self.info.source.clone(),
+                part: what.to_owned(),
+            });
         }
     }
 
     /// Saves the `n`-th saved part (or records why not) and, for a nested message,
     /// unpacks it into a subfolder.
-    fn save_part(
+    fn save_part<'m>(
         &mut self,
-        msg: &mail_parser::Message<'_>,
-        leaf: &parse::Leaf<'_>,
+        msg: &'m mail_parser::Message<'m>,
+        leaf: &parse::Leaf<'m>,
         n: usize,
-    ) -> AttachmentInfo {
-        let (bytes, problem) = parse::saved_bytes(msg, leaf);
+    ) -> (AttachmentInfo, Option<Cow<'m, [u8]>>) {
+        let (bytes, problem) = parse::decoded_bytes(msg, leaf.part);
         let mut att = AttachmentInfo {
             saved_name: None,
             path: None,
@@ -195,10 +309,13 @@ impl MessageWriter<'_> {
             skipped: None,
             message: None,
         };
-        self.info.encoding_problem |= problem;
         if self.options.no_inline && leaf.inline && leaf.mime_type.starts_with("image/") {
             att.skipped = Some("inline image (--no-inline)".to_owned());
-            return att;
+            return (att, None);
+        }
+        if let Some(why) = self.over_budget(bytes.len()) {
+            att.skipped = Some(why);
+            return (att, None);
         }
         let wanted_name = if leaf.role == Role::Message && leaf.name.is_none() {
             format!("message-{n}.eml")
@@ -207,21 +324,49 @@ impl MessageWriter<'_> {
         };
         match write_unique(&self.folder, &wanted_name, &bytes, !self.options.flat) {
             Ok((name, path)) => {
+                self.damaged(problem, &name);
                 att.saved_name = Some(name);
                 att.path = Some(path);
             }
             Err(e) => self.fail(e),
         }
-        if leaf.role == Role::Message && self.options.recursive {
-            self.descend(&mut att, &bytes);
+        let nested = (leaf.role == Role::Message && self.options.recursive).then_some(bytes);
+        (att, nested)
+    }
+
+    /// Counts one more part of `len` bytes against the caps; `Some(why)` when it is over
+    /// them (the first time, also an error naming the cap and the flag that raises it).
+    fn over_budget(&mut self, len: usize) -> Option<String> {
+        let budget = self.budget;
+        let parts = budget.parts.get() + 1;
+        let bytes = budget.bytes.get().saturating_add(len as u64);
+        let why = if budget.spent.get() {
+            "a cap was reached earlier in this message".to_owned()
+        } else if parts > self.options.max_parts {
+            format!("more than {} parts (--max-parts)", self.options.max_parts)
+        } else if bytes > self.options.max_bytes {
+            format!(
+                "more than {} bytes written (--max-bytes)",
+                self.options.max_bytes
+            )
+        } else {
+            budget.parts.set(parts);
+            budget.bytes.set(bytes);
+            return None;
+        };
+        if !budget.spent.replace(true) {
+            self.fail(MailError::Limit {
+                source_name: self.info.source.clone(),
+                why: format!("{why}: the rest of the message was not saved"),
+            });
         }
-        att
+        Some(why)
     }
 
     /// Unpacks the nested message `bytes` (saved as `att`) one level down, unless that
     /// would pass `--max-depth`.
-    fn descend(&mut self, att: &mut AttachmentInfo, bytes: &[u8]) {
-        if self.depth >= self.options.max_depth {
+    fn descend(&mut self, att: &mut AttachmentInfo, bytes: &[u8], at: &Level<'_>) {
+        if at.depth >= self.options.max_depth {
             att.skipped = Some(format!(
                 "nested deeper than {} levels: not unpacked",
                 self.options.max_depth
@@ -233,14 +378,13 @@ impl MessageWriter<'_> {
             self.info.source,
             att.saved_name.as_deref().unwrap_or("part")
         );
-        match unpack_nested(
-            bytes,
-            &source,
-            &self.folder,
-            &self.info.folder,
-            self.options,
-            self.depth + 1,
-        ) {
+        let down = Level {
+            out_dir: &self.folder,
+            rel_dir: &self.info.folder,
+            depth: at.depth + 1,
+            budget: self.budget,
+        };
+        match unpack_nested(bytes, &source, &down, self.options) {
             Ok((nested, nested_failures)) => {
                 for e in nested_failures {
                     self.fail(e);
@@ -289,16 +433,21 @@ pub fn folder_name(msg: &mail_parser::Message<'_>, headers: &Headers) -> String 
 
 /// Creates a new folder `name` (or `name (N)`) in `parent`, mode 0700, never reusing one.
 fn create_message_folder(parent: &Path, name: &str) -> Result<PathBuf, MailError> {
-    for k in 0..MAX_COUNTER {
-        let candidate = if k == 0 {
+    let candidate = |k: usize| {
+        if k == 0 {
             name.to_owned()
         } else {
             format!("{name} ({k})")
-        };
-        let path = parent.join(&candidate);
+        }
+    };
+    let mut k = 0;
+    while k < MAX_COUNTER {
+        let path = parent.join(candidate(k));
         match fs::DirBuilder::new().mode(0o700).create(&path) {
             Ok(()) => return Ok(path),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                k = next_free(parent, k, candidate);
+            }
             Err(e) => return Err(MailError::Write { path, source: e }),
         }
     }
@@ -308,19 +457,48 @@ fn create_message_folder(parent: &Path, name: &str) -> Result<PathBuf, MailError
     })
 }
 
+/// The next counter to try after `taken` was found in use: a free name found by doubling the
+/// step and then halving the gap, so 8,000 files of one name cost about 30 look-ups each, not
+/// 8,000 (taken names are normally 0..n; any free one will do when they are not).
+fn next_free(dir: &Path, taken: usize, candidate: impl Fn(usize) -> String) -> usize {
+    let exists = |k: usize| fs::symlink_metadata(dir.join(candidate(k))).is_ok();
+    let (mut lo, mut step) = (taken, 1);
+    let mut hi = loop {
+        let k = lo.saturating_add(step);
+        if k >= MAX_COUNTER {
+            return MAX_COUNTER;
+        }
+        if !exists(k) {
+            break k;
+        }
+        lo = k;
+        step *= 2;
+    };
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if exists(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
 /// Writes a reserved file (body.txt...) in a folder we just created.
 fn write_reserved(folder: &Path, name: &str, bytes: &[u8], failures: &mut Failures) -> bool {
-    let path = folder.join(name);
-    match write_new(&path, bytes) {
-        Ok(()) => true,
-        Err(source) => {
-            failures.push(MailError::Write { path, source });
+    match write_unique_from(folder, name, bytes, 0, 1) {
+        Ok(_) => true,
+        Err(e) => {
+            failures.push(e);
             false
         }
     }
 }
 
-/// Writes `bytes` to `dir/name`, or `dir/name (N)` if taken; create-new, 0600.
+/// Writes `bytes` to `dir/name`, or `dir/name (N)` if taken; never replaces a file, 0600.
+/// The bytes go to a hidden temporary file first and are moved under their name only when
+/// all were written, so a full disk leaves no short file under a final name.
 pub fn write_unique(
     dir: &Path,
     name: &str,
@@ -329,32 +507,50 @@ pub fn write_unique(
 ) -> Result<(String, PathBuf), MailError> {
     let start =
         usize::from(avoid_reserved && RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)));
-    for k in start..MAX_COUNTER {
+    write_unique_from(dir, name, bytes, start, MAX_COUNTER)
+}
+
+/// [`write_unique`] trying counters `start..end`.
+fn write_unique_from(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    start: usize,
+    end: usize,
+) -> Result<(String, PathBuf), MailError> {
+    let failed = |source| MailError::Write {
+        path: dir.join(name),
+        source,
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".postie-")
+        .suffix(".tmp")
+        .permissions(fs::Permissions::from_mode(fsutil::PRIVATE))
+        .tempfile_in(dir)
+        .map_err(failed)?;
+    // On failure the temporary file is dropped, which removes it.
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.flush())
+        .map_err(failed)?;
+    let mut k = start;
+    while k < end {
         let candidate = with_counter(name, k);
         let path = dir.join(&candidate);
-        match fsutil::create_new(&path, fsutil::PRIVATE) {
-            Ok(file) => {
-                return write_all(file, bytes)
-                    .map(|()| (candidate, path.clone()))
-                    .map_err(|source| MailError::Write { path, source });
+        match tmp.persist_noclobber(&path) {
+            Ok(_) => return Ok((candidate, path)),
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
+                tmp = e.file;
+                k = next_free(dir, k, |k| with_counter(name, k));
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(source) => return Err(MailError::Write { path, source }),
+            Err(e) => {
+                return Err(MailError::Write {
+                    path,
+                    source: e.error,
+                });
+            }
         }
     }
-    Err(MailError::Write {
-        path: dir.join(name),
-        source: io::Error::from(io::ErrorKind::AlreadyExists),
-    })
-}
-
-fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_all(fsutil::create_new(path, fsutil::PRIVATE)?, bytes)
-}
-
-fn write_all(mut file: File, bytes: &[u8]) -> io::Result<()> {
-    file.write_all(bytes)?;
-    file.flush()
+    Err(failed(io::Error::from(io::ErrorKind::AlreadyExists)))
 }
 
 pub fn hex_sha256(bytes: &[u8]) -> String {

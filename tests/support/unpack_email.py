@@ -12,9 +12,13 @@ It applies postie's documented part roles, so the two can be compared part by pa
 part is a body (not saved) when it is text/plain or text/html with no file name and no
 `Content-Disposition: attachment`, and it is the first such of its type in its message;
 other such text parts are extra text parts (not saved by default); message/rfc822 parts are
-saved and unpacked; every other leaf is an attachment. mbox files are split the way postie
-documents (a `From ` line at the start or after an empty line; mboxrd unquoting), because
-Python's `mailbox` module uses a different rule; the split is not what is being compared.
+saved and unpacked; other message/* parts (delivery-status, partial, ...), which Python
+models as lists of header blocks, are leaves whose bytes are not compared ("report"); every
+other leaf is an attachment, but a multipart part whose parts Python could not find (no
+boundary line) is skipped. mbox files are split the way postie documents (at a `From ` line
+that looks like an envelope: a sender and a date, or `-` or an address alone; mboxrd
+unquoting), because Python's `mailbox` module splits at every `From ` line; the split is not
+what is being compared.
 """
 import email
 import email.policy
@@ -35,10 +39,15 @@ def walk(msg, out):
             if isinstance(payload, list) and payload:
                 walk(payload[0], out)
             return
+        if part.get_content_maintype() == "message":
+            out.append([part.get_filename(), "report"])
+            return
         if part.is_multipart():
             for sub in part.get_payload():
                 visit(sub)
             return
+        if part.get_content_maintype() == "multipart":
+            return  # a multipart whose boundary never comes: an empty container, not a file
         name = part.get_filename()
         disposition = part.get_content_disposition()
         named = name is not None or disposition == "attachment"
@@ -52,6 +61,24 @@ def walk(msg, out):
     visit(msg)
 
 
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def is_envelope(line):
+    if not line.startswith(b"From "):
+        return False
+    words = line[5:].split()
+    if not words:
+        return False
+    sender, date = words[0], words[1:]
+    if not date:
+        return sender == b"-" or b"@" in sender
+    month = any(w[:3].lower().decode("latin-1") in MONTHS for w in date if len(w) >= 3)
+    time = any(re.fullmatch(rb"\d{1,2}:\d{1,2}(:\d{1,2})?", w) for w in date)
+    year = any(re.fullmatch(rb"\d{4}", w) for w in date)
+    return month and time and year and len(date) <= 8
+
+
 def messages(path):
     with open(path, "rb") as f:
         raw = f.read()
@@ -59,18 +86,19 @@ def messages(path):
         yield raw
         return
     lines = raw.splitlines(keepends=True)
-    current, prev_blank, started = None, False, False
+    current = None
     for line in lines:
-        if line.startswith(b"From ") and (not started or prev_blank):
+        if is_envelope(line) or (current is None and line.startswith(b"From ")):
             if current is not None:
                 if current.endswith(b"\n\n"):
                     current = current[:-1]
                 elif current.endswith(b"\r\n\r\n"):
                     current = current[:-2]
                 yield current
-            current, started, prev_blank = b"", True, False
+            current = b""
             continue
-        prev_blank = line in (b"\n", b"\r\n")
+        if current is None:
+            continue
         if re.match(rb">+From ", line):
             line = line[1:]
         current += line

@@ -196,10 +196,14 @@ pub struct FetchFlags {
     /// Drop session cookies read from files.
     #[arg(short = 'j', long = "junk-session-cookies")]
     pub junk_session_cookies: bool,
+    #[command(flatten)]
+    pub browser: super::browser_cookies::FetchFromBrowserArgs,
 }
 
 pub fn run(args: FetchArgs) -> Result<Exit, Error> {
-    let config = build_config(*args.flags)?;
+    let browser = args.flags.browser.clone();
+    let mut config = build_config(*args.flags)?;
+    let _browser_jar = super::browser_cookies::attach(&browser, &mut config.cookies)?;
     crate::fetch::run(config)
 }
 

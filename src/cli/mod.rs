@@ -15,6 +15,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::error::{Error, Exit, code};
 
 pub mod batch;
+pub mod browser_cookies;
 pub mod common;
 pub mod cookies;
 pub mod fetch;

@@ -245,6 +245,19 @@ fn private_copy(files: &[PathBuf]) -> Result<(tempfile::TempDir, PathBuf), Brows
     Ok((dir, copy))
 }
 
+/// Writes `records` as a jar (mode 0600) in a new private temporary folder, for a run that
+/// reads cookies from jar files; the jar goes with the folder.
+pub fn temp_jar(records: &[Record]) -> Result<(tempfile::TempDir, PathBuf), super::CookieError> {
+    let dir = tempfile::Builder::new()
+        .prefix("postie-browser-")
+        .tempdir()
+        .map_err(|e| super::CookieError::write(Path::new("(temporary jar)"), e))?;
+    let path = dir.path().join("cookies.txt");
+    let lines: Vec<&dyn super::netscape::Line> = records.iter().map(|r| r as _).collect();
+    super::jar::save(&path, &lines)?;
+    Ok((dir, path))
+}
+
 /// `path` with `suffix` appended to its file name (`cookies.sqlite` → `cookies.sqlite-wal`).
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();

@@ -1,0 +1,405 @@
+//! `--from-browser` / `--cookies-from-browser`: cookie stores built here (Firefox schema 17,
+//! Chromium meta version 24) read by `postie cookies list|import` and `postie fetch`, the
+//! error exits, and (with `POSTIE_INTEROP=1`) real Chromium and Firefox profiles: postie
+//! must send the cookies the browser sent, and its jar must load in curl and Python.
+
+#[path = "support/browsers.rs"]
+mod browsers;
+#[path = "support/certs.rs"]
+mod certs;
+#[path = "support/common.rs"]
+mod common;
+#[path = "support/http_server.rs"]
+mod http_server;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use browsers::{BATTERY, Cookie, ECHO_PATH, cookie, cookie_set};
+use common::{postie, require_peer, run, text, which};
+use http_server::{HttpServer, Response};
+
+/// 2036-11-19T04:12:33Z.
+const FUTURE: i64 = 2_110_680_753;
+
+fn sample() -> Vec<Cookie> {
+    vec![
+        Cookie {
+            expires: Some(FUTURE),
+            secure: true,
+            ..cookie(".example.com", "dom", "a=b c")
+        },
+        Cookie {
+            path: "/app",
+            http_only: true,
+            ..cookie("www.example.com", "sid", "s3cr3t")
+        },
+        Cookie {
+            expires: Some(1_000),
+            ..cookie("old.example", "gone", "x")
+        },
+        cookie("other.example", "o", "1"),
+    ]
+}
+
+fn ok(cmd: &mut Command) -> (String, String) {
+    let out = run(cmd);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{cmd:?}: {stderr}");
+    (stdout, stderr)
+}
+
+#[test]
+fn list_from_chromium_masks_values_and_filters_by_domain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    browsers::chromium_profile(dir.path(), &sample(), b"peanuts");
+    let spec = format!("chromium:{}", dir.path().display());
+    let (table, _) = ok(postie().args(["cookies", "list", "--from-browser", &spec]));
+    assert_eq!(
+        table,
+        "DOMAIN           PATH  NAME  VALUE  EXPIRES (UTC)        FLAGS\n\
+         .example.com     /     dom   ***    2036-11-19 04:12:33  subdomains,secure\n\
+         other.example    /     o     ***    session              -\n\
+         www.example.com  /app  sid   ***    session              httponly\n"
+    );
+    let (json, _) = ok(postie().args([
+        "cookies",
+        "list",
+        "--json",
+        "--show-values",
+        "--domain",
+        "www.example.com",
+        "--from-browser",
+        &spec,
+    ]));
+    let values: Vec<String> = json
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["value"]
+                .as_str()
+                .expect("value")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(values, ["a=b c", "s3cr3t"]);
+}
+
+#[test]
+fn import_from_firefox_writes_a_private_jar_or_stdout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    browsers::firefox_profile(dir.path(), &sample());
+    let spec = format!("firefox:{}", dir.path().display());
+    let jar = dir.path().join("jar.txt");
+    let (_, err) = ok(postie()
+        .args(["cookies", "import", "--from-browser", &spec, "-o"])
+        .arg(&jar));
+    assert!(err.contains("imported 3 cookies into"), "{err}");
+    let expected = "#HttpOnly_www.example.com\tFALSE\t/app\tFALSE\t0\tsid\ts3cr3t";
+    let written = fs::read_to_string(&jar).expect("jar");
+    assert!(
+        written.contains(".example.com\tTRUE\t/\tTRUE\t2110680753\tdom\ta=b c\n"),
+        "{written}"
+    );
+    assert!(written.contains(expected), "{written}");
+    assert!(
+        !written.contains("old.example"),
+        "expired cookie written: {written}"
+    );
+    assert_eq!(
+        fs::metadata(&jar).expect("stat").permissions().mode() & 0o777,
+        0o600
+    );
+    let (stdout, _) = ok(postie().args(["cookies", "import", "--from-browser", &spec]));
+    assert_eq!(stdout, written);
+}
+
+#[test]
+fn fetch_sends_browser_cookies_under_the_b_cookies_and_saves_them() {
+    let server = HttpServer::start(|_| Response::ok("ok"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cookies = [
+        cookie("127.0.0.1", "from_browser", "b=1 2"),
+        cookie("127.0.0.1", "both", "browser"),
+        Cookie {
+            path: "/elsewhere",
+            ..cookie("127.0.0.1", "notsent", "x")
+        },
+        cookie("example.com", "foreign", "x"),
+    ];
+    browsers::chromium_profile(dir.path(), &cookies, b"peanuts");
+    let b_jar = dir.path().join("b.txt");
+    fs::write(&b_jar, "127.0.0.1\tFALSE\t/\tFALSE\t0\tboth\tfrom-b\n").expect("write");
+    let saved = dir.path().join("saved.txt");
+    let spec = format!("chromium:{}", dir.path().display());
+    ok(postie()
+        .args([
+            "fetch",
+            "-s",
+            "-o",
+            "/dev/null",
+            "--cookies-from-browser",
+            &spec,
+            "-b",
+        ])
+        .arg(&b_jar)
+        .arg("-c")
+        .arg(&saved)
+        .arg(server.url("/page")));
+    let req = server.single_request();
+    assert_eq!(
+        cookie_set(req.header("Cookie")),
+        cookie_set(Some("both=from-b; from_browser=b=1 2"))
+    );
+    let jar = fs::read_to_string(&saved).expect("saved jar");
+    assert!(
+        jar.contains("\tfrom_browser\tb=1 2\n") && jar.contains("\tforeign\tx\n"),
+        "{jar}"
+    );
+}
+
+/// Runs postie, expects failure with `code`, returns stderr.
+fn fails(cmd: &mut Command, code: i32) -> String {
+    let out = run(cmd);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(code), "{cmd:?}: {stderr}");
+    stderr
+}
+
+#[test]
+fn errors_name_the_file_and_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = fails(
+        postie().args(["cookies", "list", "--from-browser", "netscape"]),
+        2,
+    );
+    assert!(
+        err.starts_with("postie: netscape: unknown browser; expected BROWSER[:PROFILE]"),
+        "{err}"
+    );
+
+    let spec = format!("firefox:{}", dir.path().display());
+    let err = fails(
+        postie().args(["cookies", "list", "--from-browser", &spec]),
+        26,
+    );
+    let db = dir.path().join("cookies.sqlite");
+    assert!(
+        err.starts_with(&format!(
+            "postie: {}: no cookie database here",
+            db.display()
+        )),
+        "{err}"
+    );
+
+    let err = fails(
+        postie().args([
+            "fetch",
+            "--cookies-from-browser",
+            "firefox",
+            "http://127.0.0.1:9/",
+        ]),
+        26,
+    );
+    assert!(
+        err.contains("/nonexistent-postie-home/.mozilla/firefox/profiles.ini: no firefox profile"),
+        "{err}"
+    );
+}
+
+#[test]
+fn v11_values_need_the_keyring_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let user_data = dir.path().join("chromium");
+    browsers::chromium_profile(
+        &user_data,
+        &[cookie("a.example", "n", "v")],
+        b"keyring password",
+    );
+    let spec = format!("chromium:{}", user_data.display());
+    let err = fails(
+        postie().args([
+            "cookies",
+            "list",
+            "--from-browser",
+            &spec,
+            "--keyring-password-command",
+            "exit 1",
+        ]),
+        78,
+    );
+    assert!(
+        err.contains("Default/Cookies: cannot get the key")
+            && err.contains("--keyring-password-command"),
+        "{err}"
+    );
+    let (out, _) = ok(postie().args([
+        "cookies",
+        "list",
+        "--show-values",
+        "--from-browser",
+        &spec,
+        "--keyring-password-command",
+        "echo 'keyring password'",
+    ]));
+    assert!(out.contains("a.example  /     n     v"), "{out}");
+}
+
+#[test]
+fn browser_files_are_left_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    browsers::firefox_profile(dir.path(), &sample());
+    let before: Vec<_> = fs::read_dir(dir.path())
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    let db = dir.path().join("cookies.sqlite");
+    let bytes = fs::read(&db).expect("read");
+    let mtime = fs::metadata(&db).expect("stat").modified().expect("mtime");
+    ok(postie()
+        .args(["cookies", "list", "--from-browser"])
+        .arg(format!("firefox:{}", dir.path().display())));
+    let after: Vec<_> = fs::read_dir(dir.path())
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(before, after);
+    assert_eq!(fs::read(&db).expect("read"), bytes);
+    assert_eq!(
+        fs::metadata(&db).expect("stat").modified().expect("mtime"),
+        mtime
+    );
+}
+
+/// The battery server: `/set` sets the cookies and redirects to the echo page.
+fn battery_server() -> HttpServer {
+    HttpServer::start(|req| {
+        if req.path() == "/set" {
+            BATTERY
+                .iter()
+                .fold(Response::redirect(302, ECHO_PATH), |r, c| {
+                    r.header("Set-Cookie", c)
+                })
+        } else {
+            Response::ok(req.header("Cookie").unwrap_or_default().to_owned())
+        }
+    })
+}
+
+/// The Cookie header of the first request for the echo page, if any came.
+fn echo_header(server: &HttpServer) -> Option<Option<String>> {
+    server
+        .requests()
+        .iter()
+        .find(|r| r.path() == ECHO_PATH)
+        .map(|r| r.header("Cookie").map(str::to_owned))
+}
+
+/// postie (fetch, and import + curl, and import + Python) sends what the browser sent.
+fn check_postie_matches(spec: &str, server: &HttpServer, browser_sent: &str) {
+    let expected = cookie_set(Some(browser_sent));
+    assert!(
+        expected.len() >= 8,
+        "the browser kept too few cookies: {browser_sent}"
+    );
+    let echo = format!("http://localhost:{}{ECHO_PATH}", server.port());
+    let (body, _) = ok(postie().args(["fetch", "-s", "--cookies-from-browser", spec, &echo]));
+    assert_eq!(cookie_set(Some(&body)), expected, "postie fetch");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jar = dir.path().join("jar.txt");
+    ok(postie()
+        .args(["cookies", "import", "--from-browser", spec, "-o"])
+        .arg(&jar));
+    let out = Command::new("curl")
+        .arg("-s")
+        .arg("-b")
+        .arg(&jar)
+        .arg(&echo)
+        .output()
+        .expect("curl");
+    assert_eq!(
+        cookie_set(Some(&String::from_utf8_lossy(&out.stdout))),
+        expected,
+        "curl -b"
+    );
+
+    // Python 3.11 reads curl's expiry 0 (a session cookie) as expired: ignore_expires keeps
+    // the session cookies (the jar has no expired cookie to let through).
+    let script = "import http.cookiejar, sys\nj = http.cookiejar.MozillaCookieJar()\nj.load(sys.argv[1], ignore_discard=True, ignore_expires=True)\nprint('; '.join(c.name + '=' + c.value for c in j if c.name != 'other'))";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(&jar)
+        .output()
+        .expect("python3");
+    let loaded = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(
+        cookie_set(Some(&loaded)),
+        expected,
+        "MozillaCookieJar: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn interop_chromium_profile_sends_what_chromium_sent() {
+    let chromium = which("chromium");
+    if !require_peer(
+        "interop_chromium_profile_sends_what_chromium_sent",
+        "chromium",
+        chromium.is_some(),
+    ) {
+        return;
+    }
+    let server = battery_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let user_data = dir.path().join("chromium");
+    let url = format!("http://localhost:{}/set", server.port());
+    browsers::drive_chromium(&chromium.expect("checked"), &user_data, &url);
+    let sent = echo_header(&server)
+        .expect("Chromium fetched the echo page")
+        .expect("with cookies");
+    check_postie_matches(&format!("chromium:{}", user_data.display()), &server, &sent);
+}
+
+#[test]
+fn interop_running_firefox_profile_sends_what_firefox_sent() {
+    let firefox = which("firefox-esr").or_else(|| which("firefox"));
+    if !require_peer(
+        "interop_running_firefox_profile_sends_what_firefox_sent",
+        "firefox-esr",
+        firefox.is_some(),
+    ) {
+        return;
+    }
+    let server = battery_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("http://localhost:{}/set", server.port());
+    let running = browsers::drive_firefox(&firefox.expect("checked"), dir.path(), &url, || {
+        echo_header(&server).is_some()
+    });
+    let sent = echo_header(&server)
+        .expect("Firefox fetched the echo page")
+        .expect("with cookies");
+    // Read while Firefox runs and holds its database: the copy with its -wal, and the
+    // session store's recovery file.
+    check_postie_matches(&format!("firefox:{}", dir.path().display()), &server, &sent);
+    drop(running);
+}
+
+#[test]
+fn profile_path_must_exist() {
+    let err = fails(
+        postie().args([
+            "cookies",
+            "import",
+            "--from-browser",
+            "chromium:/nonexistent/profile",
+        ]),
+        26,
+    );
+    assert!(
+        err.contains("/nonexistent/profile/Network/Cookies: no cookie database here"),
+        "{err}"
+    );
+}

@@ -13,7 +13,7 @@ use crate::error::Error;
 /// `postie cookies list|import --from-browser`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct FromBrowserArgs {
-    /// Read the cookies of a browser profile (read-only) instead of a jar:
+    /// Take the cookies of a browser profile (read-only, expired ones dropped):
     /// BROWSER[:PROFILE], BROWSER one of firefox, chromium, chrome, brave, edge, vivaldi,
     /// opera; PROFILE a profile name or folder (default: the browser's default profile).
     #[arg(long, value_name = "BROWSER[:PROFILE]")]

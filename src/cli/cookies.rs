@@ -28,7 +28,8 @@ pub enum CookiesCommand {
     List(ListArgs),
     /// Write a jar as cookie_store JSON (the format of Rust's cookie_store crate).
     Export(ExportArgs),
-    /// Read cookie_store JSON and merge it into a jar (created if missing).
+    /// Read cookie_store JSON, or a browser's cookies (--from-browser), and merge them into a
+    /// jar (created if missing).
     Import(ImportArgs),
 }
 
@@ -65,7 +66,7 @@ pub struct ExportArgs {
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
     /// The Netscape cookies.txt file to merge into (locked, written atomically, mode 0600).
-    /// With --from-browser: `-o`/`--output` too, and without it the jar goes to stdout.
+    /// With --from-browser it may be left out: the jar then goes to stdout.
     #[arg(long, short = 'o', visible_alias = "output", value_name = "FILE")]
     #[arg(required_unless_present = "from_browser")]
     pub jar: Option<PathBuf>,

@@ -132,7 +132,9 @@ fn fetch_sends_browser_cookies_under_the_b_cookies_and_saves_them() {
     fs::write(&b_jar, "127.0.0.1\tFALSE\t/\tFALSE\t0\tboth\tfrom-b\n").expect("write");
     let saved = dir.path().join("saved.txt");
     let spec = format!("chromium:{}", dir.path().display());
+    let tmp = tempfile::tempdir().expect("tempdir");
     ok(postie()
+        .env("TMPDIR", tmp.path())
         .args([
             "fetch",
             "-s",
@@ -151,6 +153,9 @@ fn fetch_sends_browser_cookies_under_the_b_cookies_and_saves_them() {
         cookie_set(req.header("Cookie")),
         cookie_set(Some("both=from-b; from_browser=b=1 2"))
     );
+    // The database copy and the cookies handed to the jar code leave nothing behind.
+    let left: Vec<_> = fs::read_dir(tmp.path()).expect("ls").collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
     let jar = fs::read_to_string(&saved).expect("saved jar");
     assert!(
         jar.contains("\tfrom_browser\tb=1 2\n") && jar.contains("\tforeign\tx\n"),
@@ -243,6 +248,25 @@ fn v11_values_need_the_keyring_password() {
         "echo 'keyring password'",
     ]));
     assert!(out.contains("a.example  /     n     v"), "{out}");
+}
+
+#[test]
+fn a_database_the_browser_holds_locked_is_read_from_a_copy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    browsers::firefox_profile(dir.path(), &sample());
+    // As a running Firefox does: an exclusive lock on its database, kept.
+    let held = rusqlite::Connection::open(dir.path().join("cookies.sqlite")).expect("open");
+    held.execute_batch(
+        "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; UPDATE moz_cookies SET value = value;",
+    )
+    .expect("lock");
+    let spec = format!("firefox:{}", dir.path().display());
+    let (out, _) = ok(postie().args(["cookies", "list", "--show-values", "--from-browser", &spec]));
+    assert!(
+        out.contains("dom   a=b c") && out.contains("sid   s3cr3t"),
+        "{out}"
+    );
+    drop(held);
 }
 
 #[test]

@@ -3,7 +3,6 @@
 //! [`crate::cookies::browser`]'s; this file turns the flags into its request.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 
 use crate::cookies::browser::{self, BrowserRequest};
 use crate::cookies::jar::{self, Key};
@@ -58,13 +57,13 @@ pub struct FetchFromBrowserArgs {
     pub keyring_password_command: Option<String>,
 }
 
-/// Reads the browser's cookies (when asked) into a private temporary jar and puts it first
-/// among the `-b` sources, so that the `-b` files and literals loaded after it win. The jar
-/// lives as long as the returned folder.
+/// Reads the browser's cookies (when asked) into an unnamed temporary jar and puts it first
+/// among the `-b` sources; the browser's cookies that a `-b` source also has are left out,
+/// so the `-b` ones are sent. The jar can be read as long as the returned file is open.
 pub fn attach(
     args: &FetchFromBrowserArgs,
     options: &mut CookieOptions,
-) -> Result<Option<tempfile::TempDir>, Error> {
+) -> Result<Option<std::fs::File>, Error> {
     let from = FromBrowserArgs {
         from_browser: args.cookies_from_browser.clone(),
         container: None,
@@ -75,9 +74,9 @@ pub fn attach(
     };
     let (keys, names) = b_cookies(&options.sources)?;
     records.retain(|r| !keys.contains(&r.key()) && !names.contains(&r.name));
-    let (dir, path): (tempfile::TempDir, PathBuf) = browser::temp_jar(&records)?;
+    let (file, path) = browser::temp_jar(&records)?;
     options.sources.insert(0, CookieSource::File(path));
-    Ok(Some(dir))
+    Ok(Some(file))
 }
 
 /// What the `-b` sources hold: the (domain, path, name) of their file cookies and the names

@@ -245,17 +245,32 @@ fn private_copy(files: &[PathBuf]) -> Result<(tempfile::TempDir, PathBuf), Brows
     Ok((dir, copy))
 }
 
-/// Writes `records` as a jar (mode 0600) in a new private temporary folder, for a run that
-/// reads cookies from jar files; the jar goes with the folder.
-pub fn temp_jar(records: &[Record]) -> Result<(tempfile::TempDir, PathBuf), super::CookieError> {
-    let dir = tempfile::Builder::new()
-        .prefix("postie-browser-")
-        .tempdir()
-        .map_err(|e| super::CookieError::write(Path::new("(temporary jar)"), e))?;
-    let path = dir.path().join("cookies.txt");
-    let lines: Vec<&dyn super::netscape::Line> = records.iter().map(|r| r as _).collect();
-    super::jar::save(&path, &lines)?;
-    Ok((dir, path))
+/// Writes `records` as a jar into an unnamed temporary file and returns the file with a
+/// path that opens it (`/proc/self/fd/N`), for code that reads cookies from jar files. The
+/// cookies never get a name on disk, so nothing is left behind however the run ends (an
+/// interrupt included); the path works as long as the file is kept open.
+pub fn temp_jar(records: &[Record]) -> Result<(std::fs::File, PathBuf), super::CookieError> {
+    use std::io::{Seek, Write};
+    use std::os::fd::AsRawFd;
+    let what = Path::new("(temporary jar)");
+    let fail = |e| super::CookieError::write(what, e);
+    let mut file = tempfile::tempfile().map_err(fail)?;
+    let mut out = std::io::BufWriter::new(&mut file);
+    super::netscape::write(
+        &mut out,
+        records.iter().map(|r| r as &dyn super::netscape::Line),
+    )
+    .and_then(|()| out.flush())
+    .map_err(fail)?;
+    drop(out);
+    file.rewind().map_err(fail)?;
+    let fds = ["/proc/self/fd", "/dev/fd"]
+        .into_iter()
+        .map(Path::new)
+        .find(|d| d.is_dir())
+        .unwrap_or(Path::new("/dev/fd"));
+    let path = fds.join(file.as_raw_fd().to_string());
+    Ok((file, path))
 }
 
 /// `path` with `suffix` appended to its file name (`cookies.sqlite` → `cookies.sqlite-wal`).

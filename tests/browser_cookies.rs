@@ -14,6 +14,7 @@ mod http_server;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::Command;
 
 use browsers::{BATTERY, Cookie, ECHO_PATH, cookie, cookie_set};
@@ -295,19 +296,28 @@ fn browser_files_are_left_untouched() {
     );
 }
 
-/// The battery server: `/set` sets the cookies and redirects to the echo page.
-fn battery_server() -> HttpServer {
-    HttpServer::start(|req| {
+/// The battery server: `/set` sets the cookies and redirects to the echo page; over TLS
+/// (with `identity`) also a Secure, SameSite=None cookie.
+fn battery_server(identity: Option<native_tls::Identity>) -> HttpServer {
+    let tls = identity.is_some();
+    let handler = move |req: &http_server::Request| {
         if req.path() == "/set" {
+            let extra = tls.then_some("tls=t; Secure; SameSite=None; Path=/");
             BATTERY
                 .iter()
+                .copied()
+                .chain(extra)
                 .fold(Response::redirect(302, ECHO_PATH), |r, c| {
                     r.header("Set-Cookie", c)
                 })
         } else {
             Response::ok(req.header("Cookie").unwrap_or_default().to_owned())
         }
-    })
+    };
+    match identity {
+        Some(id) => HttpServer::start_tls(id, handler),
+        None => HttpServer::start(handler),
+    }
 }
 
 /// The Cookie header of the first request for the echo page, if any came.
@@ -320,14 +330,17 @@ fn echo_header(server: &HttpServer) -> Option<Option<String>> {
 }
 
 /// postie (fetch, and import + curl, and import + Python) sends what the browser sent.
-fn check_postie_matches(spec: &str, server: &HttpServer, browser_sent: &str) {
+fn check_postie_matches(spec: &str, echo: &str, cacert: Option<&Path>, browser_sent: &str) {
     let expected = cookie_set(Some(browser_sent));
     assert!(
         expected.len() >= 8,
         "the browser kept too few cookies: {browser_sent}"
     );
-    let echo = format!("http://localhost:{}{ECHO_PATH}", server.port());
-    let (body, _) = ok(postie().args(["fetch", "-s", "--cookies-from-browser", spec, &echo]));
+    let ca: Vec<&std::ffi::OsStr> =
+        cacert.map_or(Vec::new(), |c| vec!["--cacert".as_ref(), c.as_os_str()]);
+    let (body, _) = ok(postie()
+        .args(["fetch", "-s", "--cookies-from-browser", spec, echo])
+        .args(&ca));
     assert_eq!(cookie_set(Some(&body)), expected, "postie fetch");
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -339,7 +352,8 @@ fn check_postie_matches(spec: &str, server: &HttpServer, browser_sent: &str) {
         .arg("-s")
         .arg("-b")
         .arg(&jar)
-        .arg(&echo)
+        .args(&ca)
+        .arg(echo)
         .output()
         .expect("curl");
     assert_eq!(
@@ -375,15 +389,47 @@ fn interop_chromium_profile_sends_what_chromium_sent() {
     ) {
         return;
     }
-    let server = battery_server();
+    let server = battery_server(None);
     let dir = tempfile::tempdir().expect("tempdir");
     let user_data = dir.path().join("chromium");
     let url = format!("http://localhost:{}/set", server.port());
-    browsers::drive_chromium(&chromium.expect("checked"), &user_data, &url);
+    browsers::drive_chromium(&chromium.expect("checked"), &user_data, &url, &[]);
     let sent = echo_header(&server)
         .expect("Chromium fetched the echo page")
         .expect("with cookies");
-    check_postie_matches(&format!("chromium:{}", user_data.display()), &server, &sent);
+    let echo = format!("http://localhost:{}{ECHO_PATH}", server.port());
+    let spec = format!("chromium:{}", user_data.display());
+    check_postie_matches(&spec, &echo, None, &sent);
+}
+
+#[test]
+fn interop_chromium_https_profile_sends_what_chromium_sent() {
+    let chromium = which("chromium");
+    if !require_peer(
+        "interop_chromium_https_profile_sends_what_chromium_sent",
+        "chromium",
+        chromium.is_some(),
+    ) {
+        return;
+    }
+    let certs = http_server::TestCerts::generate();
+    let server = battery_server(Some(certs.leaf_identity()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let user_data = dir.path().join("chromium");
+    let url = format!("https://localhost:{}/set", server.port());
+    // The test CA is not in Chromium's store; postie and curl are given it (--cacert).
+    let flags = ["--ignore-certificate-errors"];
+    browsers::drive_chromium(&chromium.expect("checked"), &user_data, &url, &flags);
+    let sent = echo_header(&server)
+        .expect("Chromium fetched the echo page")
+        .expect("with cookies");
+    assert!(
+        sent.contains("tls=t"),
+        "the https-only cookie was not sent: {sent}"
+    );
+    let echo = format!("https://localhost:{}{ECHO_PATH}", server.port());
+    let spec = format!("chromium:{}", user_data.display());
+    check_postie_matches(&spec, &echo, Some(&certs.ca_pem()), &sent);
 }
 
 #[test]
@@ -396,7 +442,7 @@ fn interop_running_firefox_profile_sends_what_firefox_sent() {
     ) {
         return;
     }
-    let server = battery_server();
+    let server = battery_server(None);
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("http://localhost:{}/set", server.port());
     let running = browsers::drive_firefox(&firefox.expect("checked"), dir.path(), &url, || {
@@ -407,7 +453,9 @@ fn interop_running_firefox_profile_sends_what_firefox_sent() {
         .expect("with cookies");
     // Read while Firefox runs and holds its database: the copy with its -wal, and the
     // session store's recovery file.
-    check_postie_matches(&format!("firefox:{}", dir.path().display()), &server, &sent);
+    let echo = format!("http://localhost:{}{ECHO_PATH}", server.port());
+    let spec = format!("firefox:{}", dir.path().display());
+    check_postie_matches(&spec, &echo, None, &sent);
     drop(running);
 }
 

@@ -150,9 +150,10 @@ pub const BATTERY: &[&str] = &[
 /// The page the browsers end on, which echoes their Cookie header.
 pub const ECHO_PATH: &str = "/echo/sub/page";
 
-/// Chromium: opens `url` in a fresh profile `user_data`, waits for the echo page, closes the
-/// browser over the DevTools pipe (which writes the cookie store at once).
-pub fn drive_chromium(chromium: &Path, user_data: &Path, url: &str) {
+/// Chromium: opens `url` in a fresh profile `user_data` (with the extra `flags`), waits for
+/// the echo page, closes the browser over the DevTools pipe (which writes the cookie store
+/// at once).
+pub fn drive_chromium(chromium: &Path, user_data: &Path, url: &str, flags: &[&str]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/chromium_pipe.py");
     let status = Command::new("python3")
         .arg(script)
@@ -160,6 +161,7 @@ pub fn drive_chromium(chromium: &Path, user_data: &Path, url: &str) {
         .arg(user_data)
         .arg(url)
         .arg("/echo/")
+        .args(flags)
         .status()
         .expect("python3 runs the Chromium driver");
     assert!(status.success(), "Chromium did not close cleanly: {status}");

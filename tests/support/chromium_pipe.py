@@ -1,6 +1,6 @@
 """Drives Chromium headless through the DevTools protocol over --remote-debugging-pipe.
 
-usage: chromium_pipe.py CHROMIUM USER_DATA_DIR URL WAIT_FOR
+usage: chromium_pipe.py CHROMIUM USER_DATA_DIR URL WAIT_FOR [CHROMIUM_FLAG...]
 
 Opens URL in a fresh profile, waits until a page's URL contains WAIT_FOR, then sends
 `Browser.close`, which makes Chromium write its cookie store at once (SIGTERM loses the
@@ -15,6 +15,7 @@ import time
 
 def main():
     chromium, user_data, url, wait_for = sys.argv[1:5]
+    extra = sys.argv[5:]
     to_chrome_r, to_chrome_w = os.pipe()
     from_chrome_r, from_chrome_w = os.pipe()
     # Move the child's ends out of the way of 3 and 4 before placing them there.
@@ -31,7 +32,7 @@ def main():
     proc = subprocess.Popen(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--password-store=basic", "--remote-debugging-pipe",
-         "--user-data-dir=" + user_data, url],
+         "--user-data-dir=" + user_data] + extra + [url],
         preexec_fn=fds, pass_fds=(3, 4),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(child_r)

@@ -52,11 +52,22 @@ struct Row {
     top_frame_site: String,
 }
 
-/// Reads the cookies of the Chromium-family profile folder `profile`.
+/// Reads the cookies of the Chromium-family profile folder `profile`, encrypted as on this
+/// system.
 pub fn read(
     profile: &Path,
     browser: Browser,
     password_command: Option<&str>,
+) -> Result<Vec<Record>, BrowserError> {
+    read_from(profile, browser, password_command, Platform::current())
+}
+
+/// [`read`] for values encrypted on `platform`.
+pub fn read_from(
+    profile: &Path,
+    browser: Browser,
+    password_command: Option<&str>,
+    platform: Platform,
 ) -> Result<Vec<Record>, BrowserError> {
     let path = database_path(profile);
     let db = Copy::open(&path)?;
@@ -72,7 +83,7 @@ pub fn read(
             why: "no version in table `meta`".into(),
         })?;
     let rows = read_rows(&db)?;
-    let mut keys = Keys::new(browser, password_command);
+    let mut keys = Keys::new(browser, password_command, platform);
     decrypt_rows(&path, rows, version >= HASHED_FROM, &mut keys)
 }
 
@@ -178,21 +189,45 @@ fn site_of(key: &str) -> String {
     rest.split([':', '/']).next().unwrap_or_default().to_owned()
 }
 
-/// The keys, fetched from the keyring only when a `v11` value needs one.
+/// Where the profile's values were encrypted: the key and its source differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    /// `v10`: the fixed password; `v11`: the Secret Service or KWallet password; 1 round.
+    Linux,
+    /// `v10`: the Keychain password ("Chrome Safe Storage"), 1003 rounds.
+    MacOs,
+}
+
+impl Platform {
+    pub fn current() -> Platform {
+        if cfg!(target_os = "macos") {
+            Platform::MacOs
+        } else {
+            Platform::Linux
+        }
+    }
+}
+
+/// A cached key lookup: the keys, or why there are none.
+type Lookup = Option<Result<Vec<Key>, String>>;
+
+/// The keys, fetched from the keyring only when a value needs one.
 #[derive(Debug)]
 pub struct Keys<'a> {
     browser: Browser,
     command: Option<&'a str>,
-    v10: Key,
-    v11: Option<Result<Vec<Key>, String>>,
+    platform: Platform,
+    v10: Lookup,
+    v11: Lookup,
 }
 
 impl<'a> Keys<'a> {
-    pub fn new(browser: Browser, command: Option<&'a str>) -> Keys<'a> {
+    pub fn new(browser: Browser, command: Option<&'a str>, platform: Platform) -> Keys<'a> {
         Keys {
             browser,
             command,
-            v10: crypto::derive_key(crypto::V10_PASSWORD),
+            platform,
+            v10: None,
             v11: None,
         }
     }
@@ -206,16 +241,10 @@ impl<'a> Keys<'a> {
         hashed: bool,
     ) -> Result<Option<String>, BrowserError> {
         let (scheme, ciphertext) = crypto::split(encrypted);
-        let keys: Vec<Key> = match scheme {
-            Scheme::V10 => vec![self.v10],
-            Scheme::V11 => self.v11_keys(path)?,
-            Scheme::AppBound | Scheme::Unknown => {
-                return Err(BrowserError::NoKey {
-                    path: path.to_owned(),
-                    why: "a value is encrypted with a scheme postie does not know (not v10/v11: a Windows or macOS profile?)".into(),
-                });
-            }
-        };
+        let keys = self.keys(scheme).map_err(|why| BrowserError::NoKey {
+            path: path.to_owned(),
+            why,
+        })?;
         Ok(keys.iter().find_map(|k| {
             let plain = crypto::decrypt_cbc(k, ciphertext)?;
             let value = crypto::strip_host_hash(&plain, host, hashed)?;
@@ -223,19 +252,50 @@ impl<'a> Keys<'a> {
         }))
     }
 
-    fn v11_keys(&mut self, path: &Path) -> Result<Vec<Key>, BrowserError> {
+    fn keys(&mut self, scheme: Scheme) -> Result<Vec<Key>, String> {
         let (browser, command) = (self.browser, self.command);
-        let got = self.v11.get_or_insert_with(|| {
-            keyring_password(browser, command).map(|p| {
+        let cached = match (self.platform, scheme) {
+            (Platform::Linux, Scheme::V10) => {
+                return Ok(vec![crypto::derive_key(crypto::V10_PASSWORD)]);
+            }
+            (Platform::Linux, Scheme::V11) => self.v11.get_or_insert_with(|| {
                 // Chromium falls back to an empty password when the keyring gave none.
-                vec![crypto::derive_key(&p), crypto::derive_key(b"")]
-            })
-        });
-        got.clone().map_err(|why| BrowserError::NoKey {
-            path: path.to_owned(),
-            why,
-        })
+                keyring_password(browser, command)
+                    .map(|p| vec![crypto::derive_key(&p), crypto::derive_key(b"")])
+            }),
+            (Platform::MacOs, Scheme::V10) => self.v10.get_or_insert_with(|| {
+                keychain_password(browser, command)
+                    .map(|p| vec![crypto::derive_key_rounds(&p, crypto::MACOS_ROUNDS)])
+            }),
+            _ => {
+                return Err("a value is encrypted with a scheme postie does not read (Windows DPAPI or another system's)".into());
+            }
+        };
+        cached.clone()
     }
+}
+
+/// The macOS `v10` password: from `command` when given, else the Keychain
+/// (`security find-generic-password -w -s "Chrome Safe Storage" -a Chrome`).
+pub fn keychain_password(browser: Browser, command: Option<&str>) -> Result<Vec<u8>, String> {
+    if let Some(cmd) = command {
+        return run_for_password("sh", &["-c", cmd])
+            .map_err(|why| format!("--keyring-password-command: {why}"));
+    }
+    let account = match browser {
+        Browser::Chrome => "Chrome",
+        Browser::Brave => "Brave",
+        Browser::Edge => "Microsoft Edge",
+        Browser::Vivaldi => "Vivaldi",
+        Browser::Opera => "Opera",
+        Browser::Chromium | Browser::Firefox => "Chromium",
+    };
+    let service = format!("{account} Safe Storage");
+    run_for_password(
+        "security",
+        &["find-generic-password", "-w", "-s", &service, "-a", account],
+    )
+    .map_err(|why| format!("the Keychain did not give {service:?}: security: {why}"))
 }
 
 /// (Secret Service `application`, KWallet entry, KWallet folder) of each browser.

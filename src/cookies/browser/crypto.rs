@@ -17,12 +17,26 @@ const IV: [u8; 16] = [b' '; 16];
 /// A 16-byte AES-128 key.
 pub type Key = [u8; 16];
 
+/// PBKDF2 rounds of the macOS key (the Keychain password, `v10` values there).
+pub const MACOS_ROUNDS: u32 = 1003;
+
 /// The key Chromium derives from `password` on Linux (one PBKDF2 round).
 pub fn derive_key(password: &[u8]) -> Key {
+    derive_key_rounds(password, 1)
+}
+
+/// The key Chromium derives from `password` with `rounds` PBKDF2-HMAC-SHA1 rounds.
+pub fn derive_key_rounds(password: &[u8], rounds: u32) -> Key {
     let mut key = [0u8; 16];
     // PBKDF2 into a 16-byte buffer with a valid digest cannot fail; a zero key would only
     // make every decryption fail with a clear error.
-    let _ = pbkdf2_hmac(password, SALT, 1, MessageDigest::sha1(), &mut key);
+    let _ = pbkdf2_hmac(
+        password,
+        SALT,
+        usize::try_from(rounds).unwrap_or(1),
+        MessageDigest::sha1(),
+        &mut key,
+    );
     key
 }
 

@@ -72,6 +72,7 @@ fn firefox_roots() -> Result<Vec<PathBuf>, BrowserError> {
         config_home()?.join("mozilla/firefox"),
         home.join("snap/firefox/common/.mozilla/firefox"),
         home.join(".var/app/org.mozilla.firefox/.mozilla/firefox"),
+        home.join("Library/Application Support/Firefox"),
     ])
 }
 
@@ -185,17 +186,21 @@ fn names(profiles: &[&Section]) -> String {
     }
 }
 
-/// The folder of a Chromium-family browser under ~/.config.
+/// The folder of a Chromium-family browser: under ~/.config, or on macOS under
+/// ~/Library/Application Support.
 fn chromium_root(browser: Browser) -> Result<PathBuf, BrowserError> {
-    let dir = match browser {
-        Browser::Chrome => "google-chrome",
-        Browser::Brave => "BraveSoftware/Brave-Browser",
-        Browser::Edge => "microsoft-edge",
-        Browser::Vivaldi => "vivaldi",
-        Browser::Opera => "opera",
-        Browser::Chromium | Browser::Firefox => "chromium",
+    let (linux, macos) = match browser {
+        Browser::Chrome => ("google-chrome", "Google/Chrome"),
+        Browser::Brave => ("BraveSoftware/Brave-Browser", "BraveSoftware/Brave-Browser"),
+        Browser::Edge => ("microsoft-edge", "Microsoft Edge"),
+        Browser::Vivaldi => ("vivaldi", "Vivaldi"),
+        Browser::Opera => ("opera", "com.operasoftware.Opera"),
+        Browser::Chromium | Browser::Firefox => ("chromium", "Chromium"),
     };
-    Ok(config_home()?.join(dir))
+    if cfg!(target_os = "macos") {
+        return Ok(home()?.join("Library/Application Support").join(macos));
+    }
+    Ok(config_home()?.join(linux))
 }
 
 /// The profile `name` (or the last used one) in a Chromium-family user-data folder.

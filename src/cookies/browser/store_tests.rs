@@ -541,3 +541,35 @@ fn chromium_profile_discovery() {
     let e = profiles::chromium_in_root(b, r, Some("Nobody")).expect_err("unknown");
     assert_eq!(e.exit_code(), code::READ);
 }
+
+#[test]
+fn chromium_macos_v10_uses_the_keychain_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = crypto::derive_key_rounds(b"keychain pw", crypto::MACOS_ROUNDS);
+    let enc = crypto::encrypt_for_test(b"v10", &key, ".h.example", b"mac", true);
+    let row = (".h.example", "n", "/", 0, false, false, false, "", enc);
+    chromium_db(&dir.path().join("Cookies"), 24, CR_24, vec![row]);
+    let mac = chromium::Platform::MacOs;
+    let got = chromium::read_from(
+        dir.path(),
+        Browser::Chrome,
+        Some("printf 'keychain pw'"),
+        mac,
+    )
+    .expect("reads");
+    assert_eq!(got, vec![rec("h.example", true, "/", "n", "mac")]);
+    // The same value read as a Linux profile: no key fits, the cookie is skipped.
+    let linux = chromium::read(dir.path(), Browser::Chrome, None).expect("reads");
+    assert!(linux.is_empty(), "{linux:?}");
+}
+
+#[test]
+fn chromium_windows_dpapi_values_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dpapi = b"\x01\x00\x00\x00\xd0\x8c\x9d\xdf\x01\x15\xd1\x11".to_vec();
+    let row = ("h.example", "n", "/", 0, false, false, false, "", dpapi);
+    chromium_db(&dir.path().join("Cookies"), 24, CR_24, vec![row]);
+    let e = chromium::read(dir.path(), Browser::Edge, None).expect_err("refused");
+    assert!(matches!(e, BrowserError::NoKey { .. }), "{e:?}");
+    assert!(e.to_string().contains("Windows DPAPI"), "{e}");
+}

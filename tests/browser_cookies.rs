@@ -475,3 +475,66 @@ fn profile_path_must_exist() {
         "{err}"
     );
 }
+
+/// The Cookie header postie sends to the echo page of `server` with `spec`, HOME at `home`.
+fn postie_sends(
+    home: &Path,
+    spec: &str,
+    server: &HttpServer,
+) -> std::collections::BTreeSet<String> {
+    let echo = format!("http://localhost:{}{ECHO_PATH}", server.port());
+    let (body, _) =
+        ok(postie()
+            .env("HOME", home)
+            .args(["fetch", "-s", "--cookies-from-browser", spec, &echo]));
+    cookie_set(Some(&body))
+}
+
+#[test]
+fn interop_default_profiles_are_found_under_home() {
+    let (chromium, firefox) = (which("chromium"), which("firefox-esr"));
+    if !require_peer(
+        "interop_default_profiles_are_found_under_home",
+        "chromium and firefox-esr",
+        chromium.is_some() && firefox.is_some(),
+    ) {
+        return;
+    }
+    let home = tempfile::tempdir().expect("tempdir");
+    // Chromium's own folder for this HOME, its Local State written by Chromium.
+    let server = battery_server(None);
+    let url = format!("http://localhost:{}/set", server.port());
+    let user_data = home.path().join(".config/chromium");
+    browsers::drive_chromium(&chromium.expect("checked"), &user_data, &url, &[]);
+    let sent = echo_header(&server).expect("echo page").expect("cookies");
+    assert_eq!(
+        postie_sends(home.path(), "chromium", &server),
+        cookie_set(Some(&sent))
+    );
+
+    // Firefox ESR 153 writes a new profiles.ini under ~/.config/mozilla/firefox (XDG).
+    let firefox = firefox.expect("checked");
+    let profile = home.path().join("workprof");
+    let created = Command::new(&firefox)
+        .env("HOME", home.path())
+        .args(["--headless", "-CreateProfile"])
+        .arg(format!("work {}", profile.display()))
+        .output()
+        .expect("firefox -CreateProfile");
+    assert!(created.status.success(), "{created:?}");
+    assert!(
+        home.path()
+            .join(".config/mozilla/firefox/profiles.ini")
+            .is_file()
+    );
+    let server = battery_server(None);
+    let url = format!("http://localhost:{}/set", server.port());
+    let running =
+        browsers::drive_firefox(&firefox, &profile, &url, || echo_header(&server).is_some());
+    let sent = cookie_set(Some(
+        &echo_header(&server).expect("echo page").expect("cookies"),
+    ));
+    assert_eq!(postie_sends(home.path(), "firefox", &server), sent);
+    assert_eq!(postie_sends(home.path(), "firefox:work", &server), sent);
+    drop(running);
+}

@@ -460,6 +460,34 @@ fn interop_running_firefox_profile_sends_what_firefox_sent() {
 }
 
 #[test]
+fn interop_stopped_firefox_profile_sends_what_firefox_sent() {
+    let firefox = which("firefox-esr").or_else(|| which("firefox"));
+    if !require_peer(
+        "interop_stopped_firefox_profile_sends_what_firefox_sent",
+        "firefox-esr",
+        firefox.is_some(),
+    ) {
+        return;
+    }
+    let server = battery_server(None);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("http://localhost:{}/set", server.port());
+    let firefox = firefox.expect("checked");
+    browsers::drive_firefox(&firefox, dir.path(), &url, || {
+        echo_header(&server).is_some()
+    })
+    .quit();
+    // After a clean quit the session cookies are in sessionstore.jsonlz4.
+    assert!(dir.path().join("sessionstore.jsonlz4").is_file());
+    let sent = echo_header(&server)
+        .expect("Firefox fetched the echo page")
+        .expect("with cookies");
+    let echo = format!("http://localhost:{}{ECHO_PATH}", server.port());
+    let spec = format!("firefox:{}", dir.path().display());
+    check_postie_matches(&spec, &echo, None, &sent);
+}
+
+#[test]
 fn profile_path_must_exist() {
     let err = fails(
         postie().args([

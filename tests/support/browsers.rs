@@ -169,38 +169,57 @@ pub fn drive_chromium(chromium: &Path, user_data: &Path, url: &str, flags: &[&st
 
 /// Firefox, still running, on a fresh profile: killed when dropped.
 #[derive(Debug)]
-pub struct RunningFirefox(Child);
+pub struct RunningFirefox {
+    child: Child,
+    marionette: u16,
+}
 
-impl Drop for RunningFirefox {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl RunningFirefox {
+    /// Quits Firefox cleanly (Marionette's `Marionette:Quit`), which writes the session
+    /// store to `sessionstore.jsonlz4`.
+    pub fn quit(mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/firefox_quit.py");
+        let out = Command::new("python3")
+            .arg(script)
+            .arg(self.marionette.to_string())
+            .output()
+            .expect("python3 runs the Firefox quitter");
+        assert!(out.status.success(), "Marionette quit: {out:?}");
+        let status = self.child.wait().expect("wait for Firefox");
+        assert!(status.success(), "Firefox did not quit cleanly: {status}");
     }
 }
 
-/// Firefox: opens `url` headless in a fresh profile (session store written every 500 ms),
-/// and returns once `seen()` is true and the session store holds the session cookies. It
-/// keeps running, as a user's Firefox does: the cookies are read while it holds its lock.
+impl Drop for RunningFirefox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Firefox: opens `url` headless in a fresh profile (session store written every 500 ms,
+/// Marionette on a free port for a clean quit), and returns once `seen()` is true and the
+/// session store holds the session cookies. It keeps running, as a user's Firefox does.
 pub fn drive_firefox(
     firefox: &Path,
     profile: &Path,
     url: &str,
     seen: impl Fn() -> bool,
 ) -> RunningFirefox {
-    std::fs::write(
-        profile.join("user.js"),
-        "user_pref(\"browser.sessionstore.interval\", 500);\n",
-    )
-    .expect("user.js");
+    let marionette = super::common::free_port();
+    let prefs = format!(
+        "user_pref(\"browser.sessionstore.interval\", 500);\nuser_pref(\"marionette.port\", {marionette});\n"
+    );
+    std::fs::write(profile.join("user.js"), prefs).expect("user.js");
     let child = Command::new(firefox)
-        .args(["--headless", "--no-remote", "--profile"])
+        .args(["--headless", "--marionette", "--no-remote", "--profile"])
         .arg(profile)
         .arg(url)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("firefox starts");
-    let running = RunningFirefox(child);
+    let running = RunningFirefox { child, marionette };
     let deadline = Instant::now() + Duration::from_secs(60);
     while !seen() {
         assert!(

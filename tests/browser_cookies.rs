@@ -432,27 +432,31 @@ fn interop_chromium_https_profile_sends_what_chromium_sent() {
     check_postie_matches(&spec, &echo, Some(&certs.ca_pem()), &sent);
 }
 
-#[test]
-fn interop_running_firefox_profile_sends_what_firefox_sent() {
+/// Firefox on the battery page, read while it runs (holding its database: the copy with its
+/// -wal, and the session store's recovery file) or after a clean quit (the session cookies
+/// then in sessionstore.jsonlz4).
+fn firefox_case(test: &str, quit: bool) {
     let firefox = which("firefox-esr").or_else(|| which("firefox"));
-    if !require_peer(
-        "interop_running_firefox_profile_sends_what_firefox_sent",
-        "firefox-esr",
-        firefox.is_some(),
-    ) {
+    if !require_peer(test, "firefox-esr", firefox.is_some()) {
         return;
     }
     let server = battery_server(None);
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("http://localhost:{}/set", server.port());
-    let running = browsers::drive_firefox(&firefox.expect("checked"), dir.path(), &url, || {
+    let firefox = firefox.expect("checked");
+    let running = browsers::drive_firefox(&firefox, dir.path(), &url, || {
         echo_header(&server).is_some()
     });
+    let running = if quit {
+        running.quit();
+        assert!(dir.path().join("sessionstore.jsonlz4").is_file());
+        None
+    } else {
+        Some(running)
+    };
     let sent = echo_header(&server)
         .expect("Firefox fetched the echo page")
         .expect("with cookies");
-    // Read while Firefox runs and holds its database: the copy with its -wal, and the
-    // session store's recovery file.
     let echo = format!("http://localhost:{}{ECHO_PATH}", server.port());
     let spec = format!("firefox:{}", dir.path().display());
     check_postie_matches(&spec, &echo, None, &sent);
@@ -460,31 +464,19 @@ fn interop_running_firefox_profile_sends_what_firefox_sent() {
 }
 
 #[test]
+fn interop_running_firefox_profile_sends_what_firefox_sent() {
+    firefox_case(
+        "interop_running_firefox_profile_sends_what_firefox_sent",
+        false,
+    );
+}
+
+#[test]
 fn interop_stopped_firefox_profile_sends_what_firefox_sent() {
-    let firefox = which("firefox-esr").or_else(|| which("firefox"));
-    if !require_peer(
+    firefox_case(
         "interop_stopped_firefox_profile_sends_what_firefox_sent",
-        "firefox-esr",
-        firefox.is_some(),
-    ) {
-        return;
-    }
-    let server = battery_server(None);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("http://localhost:{}/set", server.port());
-    let firefox = firefox.expect("checked");
-    browsers::drive_firefox(&firefox, dir.path(), &url, || {
-        echo_header(&server).is_some()
-    })
-    .quit();
-    // After a clean quit the session cookies are in sessionstore.jsonlz4.
-    assert!(dir.path().join("sessionstore.jsonlz4").is_file());
-    let sent = echo_header(&server)
-        .expect("Firefox fetched the echo page")
-        .expect("with cookies");
-    let echo = format!("http://localhost:{}{ECHO_PATH}", server.port());
-    let spec = format!("firefox:{}", dir.path().display());
-    check_postie_matches(&spec, &echo, None, &sent);
+        true,
+    );
 }
 
 #[test]

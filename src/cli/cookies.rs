@@ -72,6 +72,9 @@ pub struct ImportArgs {
     pub jar: Option<PathBuf>,
     #[command(flatten)]
     pub browser: super::browser_cookies::FromBrowserArgs,
+    /// With --from-browser: only the cookies of this domain (as `list --domain`).
+    #[arg(long, value_name = "DOMAIN", requires = "from_browser")]
+    pub domain: Option<String>,
     /// cookie_store JSON: an array of cookies, or one cookie per line; `-` is stdin.
     #[arg(value_name = "JSON", default_value = "-")]
     pub input: PathBuf,
@@ -108,6 +111,11 @@ fn in_domain(r: &Record, d: &str) -> bool {
                 .is_some_and(|rest| rest.ends_with('.'))
     };
     sub_of(&r.domain, d) || (r.include_subdomains && sub_of(d, &r.domain))
+}
+
+/// A `--domain` argument as [`in_domain`] takes it.
+fn domain_arg(d: Option<&str>) -> Option<String> {
+    d.map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
 }
 
 #[derive(Debug, Serialize)]
@@ -156,10 +164,7 @@ fn flags(r: &Record) -> String {
 const MASK: &str = "***";
 
 fn list(args: ListArgs) -> Result<Exit, Error> {
-    let domain = args
-        .domain
-        .as_deref()
-        .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase());
+    let domain = domain_arg(args.domain.as_deref());
     let records = match (args.browser.read()?, &args.jar) {
         (Some(records), _) => records,
         (None, jar) => read_jar(jar.as_deref().unwrap_or(Path::new("-")))?,
@@ -284,7 +289,10 @@ fn parse_json(path: &Path, text: &str) -> Result<Vec<cookie_store::Cookie<'stati
 }
 
 fn import(args: ImportArgs) -> Result<Exit, Error> {
-    if let Some(records) = args.browser.read()? {
+    if let Some(mut records) = args.browser.read()? {
+        if let Some(d) = domain_arg(args.domain.as_deref()) {
+            records.retain(|r| in_domain(r, &d));
+        }
         return import_records(records, args.jar.as_deref().unwrap_or(Path::new("-")));
     }
     let mut text = String::new();

@@ -16,6 +16,8 @@ pub enum Error {
     #[error(transparent)]
     Cookies(#[from] crate::cookies::CookieError),
     #[error(transparent)]
+    Browser(#[from] crate::cookies::browser::BrowserError),
+    #[error(transparent)]
     Url(#[from] crate::urlparse::UrlError),
     #[error(transparent)]
     Mail(#[from] crate::mail::MailError),
@@ -49,6 +51,7 @@ impl Error {
             Error::Cli(e) => e.exit_code(),
             Error::Fetch(e) => e.exit_code(),
             Error::Cookies(e) => e.exit_code(),
+            Error::Browser(e) => e.exit_code(),
             Error::Url(e) => e.exit_code(),
             Error::Mail(e) => e.exit_code(),
             Error::Pop3(e) => e.exit_code(),

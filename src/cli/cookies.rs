@@ -29,15 +29,19 @@ pub enum CookiesCommand {
     List(ListArgs),
     /// Write a jar as cookie_store JSON (the format of Rust's cookie_store crate).
     Export(ExportArgs),
-    /// Read cookie_store JSON and merge it into a jar (created if missing).
+    /// Read cookie_store JSON, or a browser's cookies (--from-browser), and merge them into a
+    /// jar (created if missing).
     Import(ImportArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
     /// The Netscape cookies.txt file to read.
-    #[arg(long, value_name = "FILE")]
-    pub jar: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "from_browser")]
+    #[arg(conflicts_with = "from_browser")]
+    pub jar: Option<PathBuf>,
+    #[command(flatten)]
+    pub browser: super::browser_cookies::FromBrowserArgs,
     /// One JSON object per line instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -63,8 +67,15 @@ pub struct ExportArgs {
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
     /// The Netscape cookies.txt file to merge into (locked, written atomically, mode 0600).
-    #[arg(long, value_name = "FILE")]
-    pub jar: PathBuf,
+    /// With --from-browser it may be left out: the jar then goes to stdout.
+    #[arg(long, short = 'o', visible_alias = "output", value_name = "FILE")]
+    #[arg(required_unless_present = "from_browser")]
+    pub jar: Option<PathBuf>,
+    #[command(flatten)]
+    pub browser: super::browser_cookies::FromBrowserArgs,
+    /// With --from-browser: only the cookies of this domain (as `list --domain`).
+    #[arg(long, value_name = "DOMAIN", requires = "from_browser")]
+    pub domain: Option<String>,
     /// cookie_store JSON: an array of cookies, or one cookie per line; `-` is stdin.
     #[arg(value_name = "JSON", default_value = "-")]
     pub input: PathBuf,
@@ -101,6 +112,11 @@ fn in_domain(r: &Record, d: &str) -> bool {
                 .is_some_and(|rest| rest.ends_with('.'))
     };
     sub_of(&r.domain, d) || (r.include_subdomains && sub_of(d, &r.domain))
+}
+
+/// A `--domain` argument as [`in_domain`] takes it.
+fn domain_arg(d: Option<&str>) -> Option<String> {
+    d.map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
 }
 
 #[derive(Debug, Serialize)]
@@ -149,11 +165,12 @@ fn flags(r: &Record) -> String {
 const MASK: &str = "***";
 
 fn list(args: ListArgs) -> Result<Exit, Error> {
-    let domain = args
-        .domain
-        .as_deref()
-        .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase());
-    let records: Vec<Record> = read_jar(&args.jar)?
+    let domain = domain_arg(args.domain.as_deref());
+    let records = match (args.browser.read()?, &args.jar) {
+        (Some(records), _) => records,
+        (None, jar) => read_jar(jar.as_deref().unwrap_or(Path::new("-")))?,
+    };
+    let records: Vec<Record> = records
         .into_iter()
         .filter(|r| domain.as_deref().is_none_or(|d| in_domain(r, d)))
         .collect();
@@ -273,6 +290,12 @@ fn parse_json(path: &Path, text: &str) -> Result<Vec<cookie_store::Cookie<'stati
 }
 
 fn import(args: ImportArgs) -> Result<Exit, Error> {
+    if let Some(mut records) = args.browser.read()? {
+        if let Some(d) = domain_arg(args.domain.as_deref()) {
+            records.retain(|r| in_domain(r, &d));
+        }
+        return import_records(records, args.jar.as_deref().unwrap_or(Path::new("-")));
+    }
     let mut text = String::new();
     let read = if jar::is_stdio(&args.input) {
         io::stdin().lock().read_to_string(&mut text)
@@ -281,24 +304,39 @@ fn import(args: ImportArgs) -> Result<Exit, Error> {
     };
     read.map_err(|e| CookieError::read(&args.input, e))?;
     let cookies = parse_json(&args.input, &text)?;
+    let records = cookies.iter().filter_map(jar::to_record).collect();
+    import_records(records, args.jar.as_deref().unwrap_or(Path::new("-")))
+}
+
+/// Merges `records` (the unexpired ones) into the jar `path` (`-`: write them to stdout).
+fn import_records(records: Vec<Record>, path: &Path) -> Result<Exit, Error> {
     let now = jar::now();
     let mut changes = Changes::new();
-    for r in cookies.iter().filter_map(jar::to_record) {
+    for r in records {
         if !r.is_expired_at(now) {
             changes.insert(r.key(), Some(r));
         }
     }
     let count = changes.len();
-    let lock = jar::lock(&args.jar)?;
-    let disk = jar::read_file(&args.jar, true)?.unwrap_or_default();
+    let lock = (!jar::is_stdio(path))
+        .then(|| jar::lock(path))
+        .transpose()?;
+    let disk = match lock {
+        Some(_) => jar::read_file(path, true)?.unwrap_or_default(),
+        None => Vec::new(),
+    };
     let merged = jar::merge(disk, [], &changes, now);
     let lines: Vec<&dyn Line> = merged.iter().map(|r| r as &dyn Line).collect();
-    jar::save(&args.jar, &lines)?;
+    jar::save(path, &lines)?;
     drop(lock);
     eprintln!(
         "postie: imported {count} cookie{} into {}",
         if count == 1 { "" } else { "s" },
-        args.jar.display()
+        if jar::is_stdio(path) {
+            "stdout".into()
+        } else {
+            path.display().to_string()
+        }
     );
     Ok(Exit::SUCCESS)
 }

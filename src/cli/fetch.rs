@@ -203,6 +203,8 @@ pub struct FetchFlags {
 
     #[command(flatten)]
     pub more: MoreFlags,
+    #[command(flatten)]
+    pub browser: super::browser_cookies::FetchFromBrowserArgs,
 }
 
 /// Issue 19's options (headers and tokens from files, proxy credentials, file management),
@@ -264,7 +266,9 @@ pub fn wget_aliases(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::
 }
 
 pub fn run(args: FetchArgs) -> Result<Exit, Error> {
-    let config = build_config(*args.flags)?;
+    let browser = args.flags.browser.clone();
+    let mut config = build_config(*args.flags)?;
+    let _browser_jar = super::browser_cookies::attach(&browser, &mut config.cookies)?;
     Ok(crate::fetch::run(config)?)
 }
 

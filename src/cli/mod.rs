@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::exit::Exit;
 
 pub mod batch;
+pub mod browser_cookies;
 pub mod common;
 pub mod cookies;
 pub mod error;

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::exit::code;
 
+pub mod browser;
 pub mod jar;
 pub mod netscape;
 mod pending;

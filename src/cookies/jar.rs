@@ -4,9 +4,8 @@
 //! semantics), and the public-suffix test. The format itself is in [`super::netscape`].
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -118,26 +117,20 @@ pub struct JarLock {
     _file: File,
 }
 
+/// `<jar>.lock`, beside the file the jar is once symbolic links are followed: runs that
+/// name the jar through a link and runs that name it directly take the same lock.
 pub fn lock_path(jar: &Path) -> PathBuf {
+    let jar = fsutil::resolve_links(jar).unwrap_or_else(|_| jar.to_owned());
     let mut name = jar.file_name().unwrap_or_default().to_os_string();
     name.push(".lock");
     jar.with_file_name(name)
 }
 
+/// Takes the jar's lock (see [`fsutil::lock_file`]: a symbolic link planted at the lock's
+/// name is refused, never followed).
 pub fn lock(jar: &Path) -> Result<JarLock, CookieError> {
     let path = lock_path(jar);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(fsutil::PRIVATE)
-        .open(&path)
-        .map_err(|source| CookieError::Lock {
-            path: path.clone(),
-            source,
-        })?;
-    file.lock()
+    let file = fsutil::lock_file(&path, fsutil::PRIVATE)
         .map_err(|source| CookieError::Lock { path, source })?;
     Ok(JarLock { _file: file })
 }

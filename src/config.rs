@@ -166,7 +166,7 @@ pub fn load_account_from(path: &Path, name: &str) -> Result<Account, ConfigError
 /// type: string "hunter2", expected a boolean`): in an accounts file either can be a
 /// password. So the line is never shown, and a quoted value becomes its kind (`string`).
 fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
-    let message = redact_value(e.message().trim()).replace('\n', "; ");
+    let message = without_values(e.message().trim()).replace('\n', "; ");
     match e.span() {
         Some(span) => {
             let before = text.get(..span.start).unwrap_or(text);
@@ -179,8 +179,9 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
 }
 
 /// serde's `invalid type: KIND VALUE, expected ...` and `invalid value: ...` with the value
-/// left out (`KIND` is a word or two: `string`, `integer`, `floating point`, ...).
-fn redact_value(message: &str) -> String {
+/// left out (`KIND` is a word or two: `string`, `integer`, `floating point`, ...). For
+/// messages about files that hold secrets (accounts, cookies).
+pub fn without_values(message: &str) -> String {
     for lead in ["invalid type: ", "invalid value: "] {
         let Some(start) = message.find(lead).map(|i| i + lead.len()) else {
             continue;

@@ -228,10 +228,20 @@ fn write_table(out: &mut impl Write, records: &[Record], show: bool) -> io::Resu
 }
 
 fn export(args: ExportArgs) -> Result<Exit, Error> {
-    let cookies: Vec<cookie_store::Cookie<'static>> = read_jar(&args.jar)?
-        .iter()
-        .filter_map(jar::to_cookie)
-        .collect();
+    let records = read_jar(&args.jar)?;
+    // cookie_store JSON holds a cookie as its `Set-Cookie` text, which cannot have an empty
+    // name (the cookie crate refuses `=eggs` when reading it back): say so, skip it.
+    let (nameless, named): (Vec<&Record>, Vec<&Record>) =
+        records.iter().partition(|r| r.name.is_empty());
+    for r in &nameless {
+        eprintln!(
+            "postie: warning: {}: the cookie without a name for {} cannot be written as cookie_store JSON; skipped",
+            args.jar.display(),
+            r.domain
+        );
+    }
+    let cookies: Vec<cookie_store::Cookie<'static>> =
+        named.into_iter().filter_map(jar::to_cookie).collect();
     let mut json = serde_json::to_vec_pretty(&cookies).map_err(|e| CookieError::Format {
         path: args.jar.clone(),
         why: e.to_string(),
@@ -247,7 +257,7 @@ fn export(args: ExportArgs) -> Result<Exit, Error> {
         Some(path) => crate::fsutil::write_atomic(path, &json, crate::fsutil::PRIVATE)
             .map_err(|e| CookieError::write(path, e))?,
     }
-    Ok(Exit::SUCCESS)
+    Ok(Exit::from_all_ok(nameless.is_empty()))
 }
 
 /// cookie_store JSON: the array `cookie_store::serde::json` writes, or the older form with
@@ -257,16 +267,18 @@ fn parse_json(path: &Path, text: &str) -> Result<Vec<cookie_store::Cookie<'stati
         path: path.to_owned(),
         why,
     };
+    // serde's messages quote the string it could not read: a cookie, value included.
+    let why = |e: serde_json::Error| crate::config::without_values(&e.to_string());
     if text.trim_start().starts_with('[') {
         return serde_json::from_str(text)
-            .map_err(|e| format(format!("not cookie_store JSON: {e}")));
+            .map_err(|e| format(format!("not cookie_store JSON: {}", why(e))));
     }
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
             serde_json::from_str(l)
-                .map_err(|e| format(format!("line {}: not cookie_store JSON: {e}", i + 1)))
+                .map_err(|e| format(format!("line {}: not cookie_store JSON: {}", i + 1, why(e))))
         })
         .collect()
 }
@@ -282,8 +294,14 @@ fn import(args: ImportArgs) -> Result<Exit, Error> {
     let cookies = parse_json(&args.input, &text)?;
     let now = jar::now();
     let mut changes = Changes::new();
+    let mut refused = 0;
     for r in cookies.iter().filter_map(jar::to_record) {
-        if !r.is_expired_at(now) {
+        // The rules for cookies from a server hold for imported ones too: nothing that
+        // would alter a jar line or break requests, no public-suffix domain, the prefixes.
+        if let Some(why) = jar::refusal(&r) {
+            jar::warn_refused(&args.input.display().to_string(), &r, &why);
+            refused += 1;
+        } else if !r.is_expired_at(now) {
             changes.insert(r.key(), Some(r));
         }
     }
@@ -299,7 +317,14 @@ fn import(args: ImportArgs) -> Result<Exit, Error> {
         if count == 1 { "" } else { "s" },
         args.jar.display()
     );
-    Ok(Exit::SUCCESS)
+    if refused > 0 {
+        eprintln!(
+            "postie: {}: {refused} cookie{} refused",
+            args.input.display(),
+            if refused == 1 { "" } else { "s" }
+        );
+    }
+    Ok(Exit::from_all_ok(refused == 0))
 }
 
 #[cfg(test)]

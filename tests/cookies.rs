@@ -1207,3 +1207,95 @@ fn a_symlink_planted_at_the_lock_file_is_refused() {
     assert_eq!(out.status.code(), Some(23));
     assert_eq!(fs::read_to_string(&victim).expect("victim"), "precious");
 }
+
+/// Python writes a valueless cookie (`eggs`, from `Set-Cookie: eggs`) with an empty name
+/// field. What each client sends with such a jar, the server checking: Python `eggs`, curl
+/// `eggs=` (its field splitter skips the empty field, so `eggs` becomes the name), wget
+/// nothing (it skips the line); postie sends what Python (and browsers) send, and the jar
+/// postie writes back reads the same in Python.
+#[test]
+fn interop_a_nameless_cookie_is_sent_as_python_sends_it() {
+    if !require_peer(
+        "interop_a_nameless_cookie_is_sent_as_python_sends_it",
+        "curl, wget and python3",
+        peers_available(),
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = SampleServer::start(dir.path());
+    let app = server.direct("/app/echo");
+    let py_jar = dir.path().join("python.txt");
+    peer_ok(
+        Command::new("python3")
+            .arg("-c")
+            .arg(PY_NAMELESS)
+            .arg(&py_jar),
+    );
+    let written = fs::read_to_string(&py_jar).expect("Python's jar");
+    assert!(
+        written.contains("127.0.0.1\tFALSE\t/\tFALSE\t2110680753\t\teggs\n"),
+        "{written}"
+    );
+    let j = path_str(&py_jar);
+    let py_send = |jar: &str| {
+        peer_ok(
+            Command::new("python3")
+                .arg("-c")
+                .arg(PY_SEND)
+                .args([jar, &app]),
+        );
+    };
+    py_send(j);
+    peer_ok(Command::new("curl").args(["-s", "-o", "/dev/null", "--noproxy", "*", "-b", j, &app]));
+    peer_ok(Command::new("wget").args([
+        "-q",
+        "-O",
+        "/dev/null",
+        "--no-proxy",
+        "--load-cookies",
+        j,
+        &app,
+    ]));
+    let copy = dir.path().join("postie.txt");
+    fs::copy(&py_jar, &copy).expect("copy");
+    fetch_ok(&["-o", "/dev/null", "--jar", path_str(&copy), &app]);
+    py_send(path_str(&copy));
+    let sent: Vec<BTreeSet<String>> = server.received().into_iter().map(|(_, _, c)| c).collect();
+    assert_eq!(
+        sent,
+        [
+            set(&["eggs", "n=v"]),
+            set(&["eggs=", "n=v"]),
+            set(&["n=v"]),
+            set(&["eggs", "n=v"]),
+            set(&["eggs", "n=v"]),
+        ],
+        "Python, curl, wget, postie, Python with the jar postie wrote"
+    );
+    let back = fs::read_to_string(&copy).expect("postie's jar");
+    assert!(
+        back.contains("\n127.0.0.1\tFALSE\t/\tFALSE\t2110680753\t\teggs\n"),
+        "{back}"
+    );
+}
+
+/// Python: a jar holding a valueless cookie `eggs` and a cookie `n=v` for 127.0.0.1, saved
+/// to argv[1] by MozillaCookieJar.
+const PY_NAMELESS: &str = r#"
+import sys, http.cookiejar
+jar = http.cookiejar.MozillaCookieJar()
+for name, value in (("eggs", None), ("n", "v")):
+    jar.set_cookie(http.cookiejar.Cookie(0, name, value, None, False, "127.0.0.1", False,
+        False, "/", True, False, 2110680753, False, None, None, {}))
+jar.save(sys.argv[1])
+"#;
+
+/// Python: load the jar argv[1] and GET argv[2] directly.
+const PY_SEND: &str = r#"
+import sys, urllib.request, http.cookiejar
+jar = http.cookiejar.MozillaCookieJar()
+jar.load(sys.argv[1])
+proc = urllib.request.HTTPCookieProcessor(jar)
+urllib.request.build_opener(urllib.request.ProxyHandler({}), proc).open(sys.argv[2]).read()
+"#;

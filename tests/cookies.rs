@@ -950,6 +950,7 @@ fn fetch_refuses_set_cookie_with_tabs_and_oversized_cookies() {
                 "inj=v\tevil.example\tTRUE\t/\tFALSE\t0\tx; Path=/",
             )
             .header("Set-Cookie", "tabpath=1; Path=/a\tTRUE")
+            .header("Set-Cookie", "tabdomain=1; Domain=127.0.0.1\tTRUE; Path=/")
             .header("Set-Cookie", &format!("big={}; Path=/", "v".repeat(4094)))
             .header("Set-Cookie", &format!("fits={}; Path=/", "v".repeat(4092)))
             .header("Set-Cookie", "ok=1; Path=/")
@@ -969,6 +970,12 @@ fn fetch_refuses_set_cookie_with_tabs_and_oversized_cookies() {
     assert!(
         stderr
             .contains("cookie \"tabpath\" for 127.0.0.1 refused: a control character in its path"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "cookie \"tabdomain\" for 127.0.0.1 refused: a control character in its domain"
+        ),
         "{stderr}"
     );
     assert!(

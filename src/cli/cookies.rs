@@ -299,7 +299,7 @@ fn import(args: ImportArgs) -> Result<Exit, Error> {
         // The rules for cookies from a server hold for imported ones too: nothing that
         // would alter a jar line or break requests, no public-suffix domain, the prefixes.
         if let Some(why) = jar::refusal(&r) {
-            jar::warn_refused(&args.input.display().to_string(), &r, &why);
+            jar::warn_refused(&args.input.display().to_string(), &r.name, &r.domain, &why);
             refused += 1;
         } else if !r.is_expired_at(now) {
             changes.insert(r.key(), Some(r));

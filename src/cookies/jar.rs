@@ -299,17 +299,8 @@ pub enum Refusal {
 /// request to the host), at most [`MAX_COOKIE_BYTES`] of name and value, no domain cookie
 /// for a public suffix, and the `__Secure-` and `__Host-` name prefixes honoured.
 pub fn refusal(r: &Record) -> Option<Refusal> {
-    let fields = [
-        ("domain", &r.domain),
-        ("path", &r.path),
-        ("name", &r.name),
-        ("value", &r.value),
-    ];
-    if let Some((field, _)) = fields
-        .iter()
-        .find(|(_, text)| text.bytes().any(netscape::is_control))
-    {
-        return Some(Refusal::ControlCharacter(field));
+    if let Some(refused) = control_in([&r.domain, &r.path, &r.name, &r.value]) {
+        return Some(refused);
     }
     let size = r.name.len() + r.value.len();
     if size == 0 {
@@ -331,13 +322,22 @@ pub fn refusal(r: &Record) -> Option<Refusal> {
     None
 }
 
-/// Says on stderr that the cookie `r` from `origin` was refused, and why. The name is
-/// escaped (it may hold anything), the value never shown.
-pub fn warn_refused(origin: &str, r: &Record, why: &Refusal) {
+/// The refusal for a control character in a cookie's (domain, path, name, value), if any.
+pub fn control_in(fields: [&str; 4]) -> Option<Refusal> {
+    ["domain", "path", "name", "value"]
+        .into_iter()
+        .zip(fields)
+        .find(|(_, text)| text.bytes().any(netscape::is_control))
+        .map(|(field, _)| Refusal::ControlCharacter(field))
+}
+
+/// Says on stderr that the cookie `name` for `domain` from `origin` was refused, and why.
+/// Name and domain are escaped (they may hold anything), the value is never shown.
+pub fn warn_refused(origin: &str, name: &str, domain: &str, why: &Refusal) {
     eprintln!(
         "postie: warning: {origin}: cookie \"{}\" for {} refused: {why}",
-        r.name.escape_debug(),
-        r.domain.escape_debug()
+        name.escape_debug(),
+        domain.escape_debug()
     );
 }
 

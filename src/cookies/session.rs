@@ -247,6 +247,19 @@ impl CookieSession {
         let Ok(mut raw) = RawCookie::parse(value.to_owned()) else {
             return;
         };
+        // Before anything reads the attributes: a TAB in `Domain` would otherwise only be
+        // dropped silently as a mismatch.
+        let fields = [
+            raw.domain().unwrap_or_default(),
+            raw.path().unwrap_or_default(),
+            raw.name(),
+            raw.value(),
+        ];
+        if let Some(why) = jar::control_in(fields) {
+            let host = url.host_str().unwrap_or_default();
+            jar::warn_refused(&without_userinfo(url), raw.name(), host, &why);
+            return;
+        }
         if !acceptable(&mut raw, url) {
             return;
         }
@@ -257,7 +270,7 @@ impl CookieSession {
             return;
         };
         if let Some(why) = jar::refusal(&record) {
-            jar::warn_refused(&without_userinfo(url), &record, &why);
+            jar::warn_refused(&without_userinfo(url), &record.name, &record.domain, &why);
             return;
         }
         if !is_secure_origin(url) && self.shadows_a_secure_cookie(&record) {

@@ -184,23 +184,24 @@ impl CookieSession {
 
     /// Keeps the site of `domain` at [`jar::MAX_COOKIES_PER_SITE`] cookies, as browsers do,
     /// by removing its oldest cookies (file cookies in file order, then this run's in the
-    /// order they were first set; never `keep`, the one just set). The site's file cookies
-    /// first move to the store, so that all of them count.
+    /// order they were first set; never `keep`, the one just set). Checked when the cookies
+    /// in the store (those of the hosts this run talked to, and their parents' domain
+    /// cookies: all that can be sent to them) pass the limit; the site's other file
+    /// cookies then move to the store too, so that all of them count. (A scan of every
+    /// file domain on each new cookie would cost a big jar's runs time for nothing.)
     fn enforce_site_limit(&mut self, domain: &str, keep: &Key) {
         let site = jar::site(domain).to_owned();
+        let mut in_site = self.site_cookies(&site);
+        if in_site.len() <= jar::MAX_COOKIES_PER_SITE {
+            return;
+        }
         if self.sites_taken.insert(site.clone()) {
             let taken = self.files.take_domains(|d| jar::in_site(d, &site));
             self.move_to_store(taken, |r| {
                 Url::parse(&format!("https://{}/", r.domain)).ok()
             });
+            in_site = self.site_cookies(&site);
         }
-        let mut in_site: Vec<(usize, Key)> = self
-            .store
-            .iter_unexpired()
-            .filter_map(jar::to_record)
-            .filter(|r| jar::in_site(&r.domain, &site))
-            .map(|r| (self.births.get(&r.key()).copied().unwrap_or(0), r.key()))
-            .collect();
         let excess = in_site.len().saturating_sub(jar::MAX_COOKIES_PER_SITE);
         in_site.sort();
         for (_, key) in in_site.into_iter().filter(|(_, k)| k != keep).take(excess) {
@@ -308,6 +309,16 @@ impl CookieSession {
                 && (within(&domain, &new.domain) || within(&new.domain, &domain))
                 && new.path.starts_with(&*c.path)
         })
+    }
+
+    /// The store's cookies of `site`, with their age.
+    fn site_cookies(&self, site: &str) -> Vec<(usize, Key)> {
+        self.store
+            .iter_unexpired()
+            .filter_map(jar::to_record)
+            .filter(|r| jar::in_site(&r.domain, site))
+            .map(|r| (self.births.get(&r.key()).copied().unwrap_or(0), r.key()))
+            .collect()
     }
 
     /// Every unexpired cookie the session holds now (not the literal ones), in save order.

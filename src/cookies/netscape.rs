@@ -231,9 +231,10 @@ pub fn is_control(c: u8) -> bool {
 /// Whether `bytes` hold a control character other than TAB. No early exit: the loop
 /// vectorizes (every line of a jar passes here, and values are short).
 fn has_control_but_tab(bytes: &[u8]) -> bool {
-    bytes.iter().fold(false, |found, &c| {
-        found | ((c < 0x20) & (c != b'\t')) | (c == 0x7f)
-    })
+    let found = bytes.iter().fold(0u8, |found, &c| {
+        found | u8::from(((c < 0x20) & (c != b'\t')) | (c == 0x7f))
+    });
+    found != 0
 }
 
 fn parse_bool(field: &str) -> Result<bool, LineError> {
@@ -447,24 +448,23 @@ fn exact_form(line: &str) -> Option<Spans> {
     if b.get(i) != Some(&b'/') {
         return None;
     }
-    let path_end = scan(b, i, |c| !is_control(c))?;
+    let path_end = scan(b, i, |_| true)?;
     let (secure, i) = match flag(b, path_end + 1, true) {
         Some(next) => (true, next),
         None => (false, flag(b, path_end + 1, false)?),
     };
     let (expires, expiry_end) = exact_expiry(b, i)?;
     let name_start = expiry_end + 1;
-    let name_end = scan(b, name_start, |c| !is_control(c))?;
+    let name_end = scan(b, name_start, |_| true)?;
     // `trim` would change a name with white space (ASCII or not) at either end.
     let graphic = |at: usize| b.get(at).is_some_and(u8::is_ascii_graphic);
     if name_start >= name_end || !graphic(name_start) || !graphic(name_end - 1) {
         return None;
     }
-    // The value: anything but a control character (a TAB is allowed there).
-    if b.get(name_end + 1..)?
-        .iter()
-        .any(|&c| c != b'\t' && is_control(c))
-    {
+    // No control character in any field (TABs are the separators, and the value may hold
+    // them): one pass over the whole line, which vectorizes, is cheaper than a test per
+    // byte in each field's scan.
+    if has_control_but_tab(b) {
         return None;
     }
     let ends = [domain_end, path_end, expiry_end, name_end, b.len()];

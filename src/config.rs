@@ -143,7 +143,7 @@ pub fn load_account_from(path: &Path, name: &str) -> Result<Account, ConfigError
     };
     let file: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_owned(),
-        why: e.to_string(),
+        why: describe_toml_error(&text, &e),
     })?;
     if file.account.values().any(|a| a.password.is_some()) {
         check_private(path)?;
@@ -168,6 +168,43 @@ pub fn load_account_from(path: &Path, name: &str) -> Result<Account, ConfigError
         });
     }
     Ok(account)
+}
+
+/// A TOML error without any text of the file: `line L, column C: MESSAGE`. toml's own
+/// rendering quotes the offending line, and serde's type errors quote the value (`invalid
+/// type: string "hunter2", expected a boolean`): in an accounts file either can be a
+/// password. So the line is never shown, and a quoted value becomes its kind (`string`).
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = without_values(e.message().trim()).replace('\n', "; ");
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
+/// serde's `invalid type: KIND VALUE, expected ...` and `invalid value: ...` with the value
+/// left out (`KIND` is a word or two: `string`, `integer`, `floating point`, ...). For
+/// messages about files that hold secrets (accounts, cookies).
+pub fn without_values(message: &str) -> String {
+    for lead in ["invalid type: ", "invalid value: "] {
+        let Some(start) = message.find(lead).map(|i| i + lead.len()) else {
+            continue;
+        };
+        let rest = &message[start..];
+        let end = rest.find(", expected").unwrap_or(rest.len());
+        let unexpected = &rest[..end];
+        let kind = unexpected
+            .find(['"', '`', '\''])
+            .map_or(unexpected, |q| &unexpected[..q])
+            .trim_end();
+        return format!("{}{kind}{}", &message[..start], &rest[end..]);
+    }
+    message.to_owned()
 }
 
 fn check_private(path: &Path) -> Result<(), ConfigError> {
@@ -247,5 +284,38 @@ mod tests {
             load_account_from(&path, "a"),
             Err(ConfigError::SeveralPasswordSources { .. })
         ));
+    }
+
+    /// No form of TOML error shows the file's text: an unfinished string, a password of the
+    /// wrong type, a value of the wrong type, a syntax error on the password's line.
+    #[test]
+    fn toml_errors_never_show_the_password() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (text, line) in [
+            ("[account.a]\nuser = \"me\"\npassword = \"hunter2\n", 3),
+            ("[account.a]\npassword = 'hunter2' x\n", 2),
+            ("[account.a]\npassword = 1234567890\n", 2),
+            ("[account.a]\npassword = hunter2\n", 2),
+            ("[account.a]\ninsecure = \"hunter2\"\n", 2),
+            ("[account.a]\ntimeout = \"1234567890\"\n", 2),
+            ("[account.a]\npassword = [\"hunter2\", 1234567890]\n", 2),
+        ] {
+            let path = write(dir.path(), text, 0o600);
+            let err = load_account_from(&path, "a").expect_err("bad TOML");
+            let shown = err.to_string();
+            assert!(matches!(err, ConfigError::Parse { .. }), "{shown}");
+            assert!(
+                !shown.contains("hunter2") && !shown.contains("1234567890"),
+                "{text:?} gave {shown}"
+            );
+            assert!(shown.contains(&format!("line {line}, column ")), "{shown}");
+            assert!(!shown.contains('\n'), "one line: {shown}");
+        }
+        let path = write(dir.path(), "[account.a]\ninsecure = \"x\"\n", 0o600);
+        let shown = load_account_from(&path, "a").expect_err("bad").to_string();
+        assert!(
+            shown.ends_with("line 2, column 12: invalid type: string, expected a boolean"),
+            "{shown}"
+        );
     }
 }

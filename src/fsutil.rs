@@ -2,6 +2,12 @@
 //! fsync of the folder) and create-new files, with an explicit mode (0600 for jars, state
 //! and saved mail), and the removal of unfinished temporary files when the process is
 //! interrupted. It does not decide names or layouts: callers do.
+//!
+//! Symbolic links: replacing a file that is a symlink replaces the file it points to (the
+//! temporary file is made beside the target and renamed over it), so the link stays a link,
+//! as curl and wget write through one; a create-new write never follows a link. Lock files
+//! are opened without following links and must be regular files, so a link planted at
+//! `FILE.lock` neither creates nor truncates what it points to.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
@@ -71,28 +77,55 @@ fn lock_unfinished() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
 /// Mode for files that may hold secrets or private mail.
 pub const PRIVATE: u32 = 0o600;
 
+/// How many links [`resolve_links`] follows before it gives up (Linux's limit).
+const MAX_LINKS: usize = 40;
+
+/// The file `path` names once symbolic links are followed (the path itself when it is not a
+/// link or does not exist; a dangling link gives the path it points to). Only the last
+/// component is resolved: folders on the way are the kernel's business.
+pub fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut current = path.to_owned();
+    for _ in 0..MAX_LINKS {
+        match fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = fs::read_link(&current)?;
+                current = parent_dir(&current).join(target);
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(io::Error::other(format!(
+        "{}: more than {MAX_LINKS} symbolic links (a loop?)",
+        path.display()
+    )))
+}
+
 /// A file being written under a temporary name beside its destination. Dropped without
 /// [`AtomicFile::commit`], the temporary file is removed and the destination is untouched.
 #[derive(Debug)]
 pub struct AtomicFile {
     tmp: tempfile::NamedTempFile,
     dest: PathBuf,
+    /// `dest` with symbolic links followed: what [`AtomicFile::commit`] replaces.
+    target: PathBuf,
     _unfinished: Unfinished,
 }
 
 impl AtomicFile {
-    /// Starts writing `dest` with permissions `mode`.
+    /// Starts writing `dest` with permissions `mode`. When `dest` is a symbolic link the
+    /// temporary file is made beside the file it points to.
     pub fn create(dest: &Path, mode: u32) -> io::Result<AtomicFile> {
-        let dir = parent_dir(dest);
+        let target = resolve_links(dest)?;
         let tmp = tempfile::Builder::new()
             .prefix(".postie-")
             .suffix(".tmp")
             .permissions(Permissions::from_mode(mode))
-            .tempfile_in(dir)?;
+            .tempfile_in(parent_dir(&target))?;
         let _unfinished = Unfinished::track(tmp.path());
         Ok(AtomicFile {
             tmp,
             dest: dest.to_owned(),
+            target,
             _unfinished,
         })
     }
@@ -106,17 +139,27 @@ impl AtomicFile {
         self.tmp.path()
     }
 
-    /// Flushes, fsyncs and renames over the destination, then fsyncs the folder.
+    /// Flushes, fsyncs and renames over the destination (the file a symbolic link points
+    /// to, the link staying as it is), then fsyncs the folder.
     pub fn commit(self) -> io::Result<()> {
-        let AtomicFile { tmp, dest, .. } = self;
+        let AtomicFile { tmp, target, .. } = self;
         tmp.as_file().sync_all()?;
-        tmp.persist(&dest).map_err(|e| e.error)?;
-        sync_dir(parent_dir(&dest))
+        tmp.persist(&target).map_err(|e| e.error)?;
+        sync_dir(parent_dir(&target))
     }
 
-    /// Like [`commit`](Self::commit) but fails with `AlreadyExists` instead of replacing.
+    /// Like [`commit`](Self::commit) but fails with `AlreadyExists` instead of replacing;
+    /// a symbolic link (dangling or not) counts as existing and is never followed.
     pub fn commit_new(self) -> io::Result<()> {
-        let AtomicFile { tmp, dest, .. } = self;
+        let AtomicFile {
+            tmp, dest, target, ..
+        } = self;
+        if target != dest {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} is a symbolic link", dest.display()),
+            ));
+        }
         tmp.as_file().sync_all()?;
         tmp.persist_noclobber(&dest).map_err(|e| e.error)?;
         sync_dir(parent_dir(&dest))
@@ -140,13 +183,60 @@ pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     file.commit()
 }
 
-/// Creates `path` only if it does not exist yet (never follows into an existing file).
+/// Creates `path` only if it does not exist yet (never follows into an existing file, nor
+/// through a symbolic link: `O_CREAT | O_EXCL` does not follow one).
 pub fn create_new(path: &Path, mode: u32) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
         .open(path)
+}
+
+/// Opens (creating it with `mode` if needed, never truncating) the lock file `path` and
+/// takes an exclusive advisory lock on it, waiting for other holders. A symbolic link at
+/// `path` is refused, and so is anything but a regular file: a new lock file is made with
+/// `O_EXCL` (which follows no link), an existing one is opened without creating and must be
+/// the very file that `lstat` saw, so a link planted (or swapped in) at `path` can neither
+/// create nor truncate the file it points to.
+pub fn lock_file(path: &Path, mode: u32) -> io::Result<File> {
+    use std::os::unix::fs::MetadataExt;
+    // A lock file removed or created by someone else between the steps: look again.
+    for _ in 0..8 {
+        let seen = match fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match create_new(path, mode) {
+                Ok(file) => return locked(file),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
+        if seen.file_type().is_symlink() {
+            return Err(io::Error::other(
+                "is a symbolic link; a lock file must be a regular file",
+            ));
+        }
+        if !seen.file_type().is_file() {
+            return Err(io::Error::other("not a regular file"));
+        }
+        let file = match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let opened = file.metadata()?;
+        if (opened.dev(), opened.ino()) != (seen.dev(), seen.ino()) {
+            return Err(io::Error::other("was replaced while being opened"));
+        }
+        return locked(file);
+    }
+    Err(io::Error::other("keeps appearing and disappearing"))
+}
+
+fn locked(file: File) -> io::Result<File> {
+    file.lock()?;
+    Ok(file)
 }
 
 /// fsyncs a folder so a rename or creation inside it survives a crash.
@@ -232,5 +322,76 @@ mod tests {
             io::ErrorKind::AlreadyExists
         );
         assert_eq!(fs::read(&dest).expect("read"), b"keep");
+    }
+
+    #[test]
+    fn replacing_a_symlink_writes_where_it_points_and_keeps_the_link() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = dir.path().join("real.txt");
+        fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        let link = dir.path().join("sub/link.txt");
+        fs::write(&real, "old").expect("write");
+        std::os::unix::fs::symlink("../real.txt", &link).expect("symlink");
+        write_atomic(&link, b"new", PRIVATE).expect("through the link");
+        assert!(
+            fs::symlink_metadata(&link)
+                .expect("lstat")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&real).expect("read"), b"new");
+        // A dangling link: the file is made where it points.
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink("made.txt", &dangling).expect("symlink");
+        write_atomic(&dangling, b"x", PRIVATE).expect("through the link");
+        assert_eq!(fs::read(dir.path().join("made.txt")).expect("read"), b"x");
+        // A loop is an error, nothing written.
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::os::unix::fs::symlink(&b, &a).expect("symlink");
+        std::os::unix::fs::symlink(&a, &b).expect("symlink");
+        assert!(write_atomic(&a, b"x", PRIVATE).is_err());
+        assert!(
+            fs::symlink_metadata(&a)
+                .expect("lstat")
+                .file_type()
+                .is_symlink()
+        );
+    }
+
+    #[test]
+    fn commit_new_never_follows_a_symlink() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("victim", &link).expect("symlink");
+        let f = AtomicFile::create(&link, PRIVATE).expect("create");
+        assert_eq!(
+            f.commit_new().expect_err("a link exists").kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        assert!(!dir.path().join("victim").exists());
+        assert!(create_new(&link, PRIVATE).is_err());
+        assert!(!dir.path().join("victim").exists());
+    }
+
+    #[test]
+    fn a_symlink_planted_as_lock_file_neither_creates_nor_truncates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock = dir.path().join("jar.lock");
+        let victim = dir.path().join("victim");
+        std::os::unix::fs::symlink(&victim, &lock).expect("symlink");
+        let err = lock_file(&lock, PRIVATE).expect_err("refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(!victim.exists(), "not created");
+        fs::write(&victim, "precious").expect("write");
+        assert!(lock_file(&lock, PRIVATE).is_err());
+        assert_eq!(fs::read(&victim).expect("read"), b"precious");
+        fs::remove_file(&lock).expect("rm");
+        let held = lock_file(&lock, PRIVATE).expect("a new lock file");
+        drop(held);
+        lock_file(&lock, PRIVATE).expect("an existing lock file");
+        assert_eq!(
+            fs::metadata(&lock).expect("meta").permissions().mode() & 0o777,
+            0o600
+        );
     }
 }

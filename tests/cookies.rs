@@ -865,3 +865,441 @@ fn fetch_runs_sharing_one_jar_lose_nothing() {
     expected.insert("before".into());
     assert_eq!(names, expected);
 }
+
+// ---- issue 10: hostile cookies, nameless cookies, symlinks ----
+
+/// One cookie_store JSON object (the form `postie cookies export` writes).
+fn store_json(raw: &str, path: &str, domain: (&str, &str)) -> serde_json::Value {
+    serde_json::json!({
+        "raw_cookie": raw,
+        "path": [path, true],
+        "domain": { domain.0: domain.1 },
+        "expires": "SessionEnd",
+    })
+}
+
+#[test]
+fn import_refuses_control_characters_public_suffixes_and_bad_prefixes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jar = write_jar(
+        dir.path(),
+        "jar.txt",
+        &["a.example\tFALSE\t/\tFALSE\t0\tkept\t1"],
+    );
+    let host = ("HostOnly", "a.example");
+    let cookies = serde_json::Value::Array(vec![
+        store_json("inj=v\tevil.example\tTRUE; Path=/", "/", host),
+        store_json("tabpath=1; Path=/", "/x\tTRUE\t/", host),
+        store_json("tabdomain=1; Path=/", "/", ("HostOnly", "a.example\tTRUE")),
+        store_json("psl=1; Path=/", "/", ("Suffix", "co.uk")),
+        store_json("__Host-x=1; Secure; Path=/", "/", ("Suffix", "a.example")),
+        store_json("__Secure-y=1; Path=/", "/", host),
+        store_json(&format!("big={}; Path=/", "v".repeat(5000)), "/", host),
+        store_json("good=1; Path=/", "/", host),
+    ]);
+    let json = dir.path().join("in.json");
+    fs::write(&json, cookies.to_string()).expect("write");
+    let out = run(postie()
+        .args(["cookies", "import", "--jar"])
+        .arg(&jar)
+        .arg(&json));
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for (name, why) in [
+        ("inj", "a control character in its value"),
+        ("tabpath", "a control character in its path"),
+        ("tabdomain", "a control character in its domain"),
+        ("psl", "a domain cookie for the public suffix co.uk"),
+        ("__Host-x", "a __Host- cookie"),
+        ("__Secure-y", "a __Secure- cookie without Secure"),
+        ("big", "name and value of 5003 bytes, more than 4096"),
+    ] {
+        assert!(
+            stderr.contains(&format!("in.json: cookie \"{name}\" for ")) && stderr.contains(why),
+            "{name}: {stderr}"
+        );
+    }
+    assert!(stderr.contains("7 cookies refused"), "{stderr}");
+    let written = fs::read_to_string(&jar).expect("jar");
+    assert_eq!(
+        written.lines().filter(|l| l.contains('\t')).count(),
+        2,
+        "{written}"
+    );
+    assert_eq!(
+        listed(&jar),
+        [
+            tuple("a.example", "good", "1", "s"),
+            tuple("a.example", "kept", "1", "s")
+        ]
+        .into()
+    );
+}
+
+/// A server puts TABs into a cookie's value and path (the only control character HTTP lets
+/// through): the cookie is refused with a warning, the jar gets no altered or extra line.
+#[test]
+fn fetch_refuses_set_cookie_with_tabs_and_oversized_cookies() {
+    let server = HttpServer::start(|_: &Request| {
+        Response::ok("set\n")
+            .header(
+                "Set-Cookie",
+                "inj=v\tevil.example\tTRUE\t/\tFALSE\t0\tx; Path=/",
+            )
+            .header("Set-Cookie", "tabpath=1; Path=/a\tTRUE")
+            .header("Set-Cookie", "tabdomain=1; Domain=127.0.0.1\tTRUE; Path=/")
+            .header("Set-Cookie", &format!("big={}; Path=/", "v".repeat(4094)))
+            .header("Set-Cookie", &format!("fits={}; Path=/", "v".repeat(4092)))
+            .header("Set-Cookie", "ok=1; Path=/")
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jar = dir.path().join("jar.txt");
+    let out = run(postie()
+        .args(["fetch", "-s", "-o", "/dev/null", "--jar"])
+        .arg(&jar)
+        .arg(server.url("/set")));
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cookie \"inj\" for 127.0.0.1 refused: a control character in its value"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains("cookie \"tabpath\" for 127.0.0.1 refused: a control character in its path"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "cookie \"tabdomain\" for 127.0.0.1 refused: a control character in its domain"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("cookie \"big\" for 127.0.0.1 refused: name and value of 4097 bytes"),
+        "{stderr}"
+    );
+    let written = fs::read_to_string(&jar).expect("jar");
+    let lines: Vec<&str> = written.lines().filter(|l| l.contains('\t')).collect();
+    assert_eq!(lines.len(), 2, "{written}");
+    assert!(
+        lines.iter().all(|l| l.split('\t').count() == 7),
+        "{written}"
+    );
+    let names: BTreeSet<String> = listed(&jar).into_iter().map(|t| t.1).collect();
+    assert_eq!(names, set(&["fits", "ok"]));
+}
+
+/// A jar line with a NUL or CR in its value would make every request to the host fail: it
+/// is skipped with FILE:LINE, and the other cookies go out.
+#[test]
+fn fetch_skips_jar_lines_with_control_characters_and_goes_on() {
+    let server = HttpServer::start(|_: &Request| Response::ok("ok\n"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jar = write_jar(
+        dir.path(),
+        "jar.txt",
+        &[
+            "127.0.0.1\tFALSE\t/\tFALSE\t0\tgood\t1",
+            "127.0.0.1\tFALSE\t/\tFALSE\t0\tnul\ta\0b",
+            "127.0.0.1\tFALSE\t/\tFALSE\t0\tcr\ta\rb",
+        ],
+    );
+    let out = run(postie()
+        .args(["fetch", "-s", "-b"])
+        .arg(&jar)
+        .arg(server.url("/")));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "ok\n");
+    let j = jar.display().to_string();
+    for line in [3, 4] {
+        assert!(
+            stderr.contains(&format!(
+                "{j}:{line}: control character in the cookie's value; line skipped"
+            )),
+            "{stderr}"
+        );
+    }
+    assert_eq!(cookie_of(&server.single_request()), set(&["good=1"]));
+}
+
+/// Python's MozillaCookieJar writes a valueless cookie `eggs` as an empty name field and
+/// the value `eggs`; postie sends it as Python and browsers do (`eggs`) and writes the line
+/// back as it was.
+#[test]
+fn fetch_sends_and_keeps_a_cookie_with_an_empty_name() {
+    let server = HttpServer::start(|_: &Request| Response::ok("ok\n").header("Set-Cookie", "n=v"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let line = "127.0.0.1\tFALSE\t/\tFALSE\t2110680753\t\teggs";
+    let jar = write_jar(dir.path(), "jar.txt", &[line]);
+    let out = run(postie()
+        .args(["fetch", "-s", "-o", "/dev/null", "--jar"])
+        .arg(&jar)
+        .arg(server.url("/")));
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.is_empty(), "no line skipped: {stderr}");
+    assert_eq!(server.single_request().header("Cookie"), Some("eggs"));
+    let written = fs::read_to_string(&jar).expect("jar");
+    assert!(written.contains(&format!("\n{line}\n")), "{written}");
+    assert!(written.contains("\t0\tn\tv\n"), "{written}");
+}
+
+/// A subdomain that sets hundreds of domain cookies cannot grow the site past 180 (as
+/// browsers): the oldest go first (the jar's, then this run's in the order set), and a
+/// login cookie set afterwards still gets in.
+#[test]
+fn fetch_keeps_a_site_at_180_cookies_evicting_the_oldest() {
+    let server = HttpServer::start(|req: &Request| match req.path() {
+        "/many" => {
+            let base: usize = req.query().and_then(|q| q.parse().ok()).unwrap_or(0);
+            (base..base + 100).fold(Response::ok("many\n"), |r, i| {
+                r.header(
+                    "Set-Cookie",
+                    &format!("c{i}=v; Domain=example.test; Path=/"),
+                )
+            })
+        }
+        "/login" => Response::ok("in\n").header("Set-Cookie", "sid=1; Path=/"),
+        _ => Response::ok("ok\n"),
+    });
+    let tunnel = TunnelProxy::start(server.addr());
+    let proxy = tunnel.url();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old: Vec<String> = (0..10)
+        .map(|i| format!("www.example.test\tFALSE\t/\tFALSE\t2110680753\told{i}\t1"))
+        .chain(["other.test\tFALSE\t/\tFALSE\t2110680753\tother\t1".to_owned()])
+        .collect();
+    let jar = write_jar(
+        dir.path(),
+        "jar.txt",
+        &old.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let j = path_str(&jar);
+    fetch_ok(&[
+        "-o",
+        "/dev/null",
+        "-x",
+        &proxy,
+        "--jar",
+        j,
+        "http://evil.example.test/many?0",
+        "http://evil.example.test/many?100",
+        "http://www.example.test/login",
+        "http://www.example.test/",
+    ]);
+    let names: BTreeSet<String> = listed(&jar).into_iter().map(|t| t.1).collect();
+    let mut expected: BTreeSet<String> = (21..200).map(|i| format!("c{i}")).collect();
+    expected.insert("sid".into());
+    expected.insert("other".into());
+    assert_eq!(names, expected);
+    let last = server.requests().pop().expect("a request");
+    assert_eq!(cookie_of(&last).len(), 180);
+}
+
+#[test]
+fn export_says_a_nameless_cookie_cannot_be_cookie_store_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jar = write_jar(
+        dir.path(),
+        "jar.txt",
+        &[
+            "a.example\tFALSE\t/\tFALSE\t0\t\teggs",
+            "a.example\tFALSE\t/\tFALSE\t0\tn\tv",
+        ],
+    );
+    let out = run(postie().args(["cookies", "export", "--jar"]).arg(&jar));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cookie without a name for a.example"),
+        "{stderr}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(json.as_array().map(Vec::len), Some(1));
+    let (_, list_err) = cookies_ok(&["list"], &jar);
+    assert!(list_err.is_empty(), "{list_err}");
+}
+
+/// `--jar` and `-c` naming a symbolic link update the file it points to (the link stays,
+/// as with curl and wget), and take the lock beside that file.
+#[test]
+fn a_jar_that_is_a_symlink_is_updated_where_it_points() {
+    let server = HttpServer::start(|_: &Request| Response::ok("ok\n").header("Set-Cookie", "n=v"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let real_dir = dir.path().join("dotfiles");
+    fs::create_dir(&real_dir).expect("mkdir");
+    let real = write_jar(
+        &real_dir,
+        "cookies.txt",
+        &["127.0.0.1\tFALSE\t/\tFALSE\t0\tkept\t1"],
+    );
+    let link = dir.path().join("jar.txt");
+    std::os::unix::fs::symlink("dotfiles/cookies.txt", &link).expect("symlink");
+    let out_link = dir.path().join("out.txt");
+    std::os::unix::fs::symlink("dotfiles/out-real.txt", &out_link).expect("symlink");
+    fetch_ok(&[
+        "-o",
+        "/dev/null",
+        "--jar",
+        path_str(&link),
+        "-c",
+        path_str(&out_link),
+        &server.url("/"),
+    ]);
+    for (l, target) in [(&link, &real), (&out_link, &real_dir.join("out-real.txt"))] {
+        assert!(
+            fs::symlink_metadata(l)
+                .expect("lstat")
+                .file_type()
+                .is_symlink(),
+            "{} is still a link",
+            l.display()
+        );
+        let names: BTreeSet<String> = listed(target).into_iter().map(|t| t.1).collect();
+        assert_eq!(names, set(&["kept", "n"]), "{}", target.display());
+    }
+    assert!(real_dir.join("cookies.txt.lock").exists());
+    assert!(!dir.path().join("jar.txt.lock").exists());
+    let stray: Vec<_> = fs::read_dir(&real_dir)
+        .expect("ls")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(stray.is_empty());
+}
+
+/// A symbolic link planted at JAR.lock must not create or truncate what it points to.
+#[test]
+fn a_symlink_planted_at_the_lock_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jar = write_jar(
+        dir.path(),
+        "jar.txt",
+        &["a.example\tFALSE\t/\tFALSE\t0\tn\tv"],
+    );
+    let victim = dir.path().join("victim");
+    std::os::unix::fs::symlink(&victim, dir.path().join("jar.txt.lock")).expect("symlink");
+    let json = dir.path().join("in.json");
+    fs::write(
+        &json,
+        serde_json::Value::Array(vec![store_json(
+            "m=1; Path=/",
+            "/",
+            ("HostOnly", "a.example"),
+        )])
+        .to_string(),
+    )
+    .expect("write");
+    let out = run(postie()
+        .args(["cookies", "import", "--jar"])
+        .arg(&jar)
+        .arg(&json));
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(23), "{stderr}");
+    assert!(
+        stderr.contains("jar.txt.lock: cannot lock the cookie jar: is a symbolic link"),
+        "{stderr}"
+    );
+    assert!(!victim.exists(), "the link's target was not created");
+    fs::write(&victim, "precious").expect("write");
+    let out = run(postie()
+        .args(["cookies", "import", "--jar"])
+        .arg(&jar)
+        .arg(&json));
+    assert_eq!(out.status.code(), Some(23));
+    assert_eq!(fs::read_to_string(&victim).expect("victim"), "precious");
+}
+
+/// Python writes a valueless cookie (`eggs`, from `Set-Cookie: eggs`) with an empty name
+/// field. What each client sends with such a jar, the server checking: Python `eggs`, curl
+/// `eggs=` (its field splitter skips the empty field, so `eggs` becomes the name), wget
+/// nothing (it skips the line); postie sends what Python (and browsers) send, and the jar
+/// postie writes back reads the same in Python.
+#[test]
+fn interop_a_nameless_cookie_is_sent_as_python_sends_it() {
+    if !require_peer(
+        "interop_a_nameless_cookie_is_sent_as_python_sends_it",
+        "curl, wget and python3",
+        peers_available(),
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = SampleServer::start(dir.path());
+    let app = server.direct("/app/echo");
+    let py_jar = dir.path().join("python.txt");
+    peer_ok(
+        Command::new("python3")
+            .arg("-c")
+            .arg(PY_NAMELESS)
+            .arg(&py_jar),
+    );
+    let written = fs::read_to_string(&py_jar).expect("Python's jar");
+    assert!(
+        written.contains("127.0.0.1\tFALSE\t/\tFALSE\t2110680753\t\teggs\n"),
+        "{written}"
+    );
+    let j = path_str(&py_jar);
+    let py_send = |jar: &str| {
+        peer_ok(
+            Command::new("python3")
+                .arg("-c")
+                .arg(PY_SEND)
+                .args([jar, &app]),
+        );
+    };
+    py_send(j);
+    peer_ok(Command::new("curl").args(["-s", "-o", "/dev/null", "--noproxy", "*", "-b", j, &app]));
+    peer_ok(Command::new("wget").args([
+        "-q",
+        "-O",
+        "/dev/null",
+        "--no-proxy",
+        "--load-cookies",
+        j,
+        &app,
+    ]));
+    let copy = dir.path().join("postie.txt");
+    fs::copy(&py_jar, &copy).expect("copy");
+    fetch_ok(&["-o", "/dev/null", "--jar", path_str(&copy), &app]);
+    py_send(path_str(&copy));
+    let sent: Vec<BTreeSet<String>> = server.received().into_iter().map(|(_, _, c)| c).collect();
+    assert_eq!(
+        sent,
+        [
+            set(&["eggs", "n=v"]),
+            set(&["eggs=", "n=v"]),
+            set(&["n=v"]),
+            set(&["eggs", "n=v"]),
+            set(&["eggs", "n=v"]),
+        ],
+        "Python, curl, wget, postie, Python with the jar postie wrote"
+    );
+    let back = fs::read_to_string(&copy).expect("postie's jar");
+    assert!(
+        back.contains("\n127.0.0.1\tFALSE\t/\tFALSE\t2110680753\t\teggs\n"),
+        "{back}"
+    );
+}
+
+/// Python: a jar holding a valueless cookie `eggs` and a cookie `n=v` for 127.0.0.1, saved
+/// to argv[1] by MozillaCookieJar.
+const PY_NAMELESS: &str = r#"
+import sys, http.cookiejar
+jar = http.cookiejar.MozillaCookieJar()
+for name, value in (("eggs", None), ("n", "v")):
+    jar.set_cookie(http.cookiejar.Cookie(0, name, value, None, False, "127.0.0.1", False,
+        False, "/", True, False, 2110680753, False, None, None, {}))
+jar.save(sys.argv[1])
+"#;
+
+/// Python: load the jar argv[1] and GET argv[2] directly.
+const PY_SEND: &str = r#"
+import sys, urllib.request, http.cookiejar
+jar = http.cookiejar.MozillaCookieJar()
+jar.load(sys.argv[1])
+proc = urllib.request.HTTPCookieProcessor(jar)
+urllib.request.build_opener(urllib.request.ProxyHandler({}), proc).open(sys.argv[2]).read()
+"#;

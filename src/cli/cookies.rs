@@ -246,10 +246,20 @@ fn write_table(out: &mut impl Write, records: &[Record], show: bool) -> io::Resu
 }
 
 fn export(args: ExportArgs) -> Result<Exit, Error> {
-    let cookies: Vec<cookie_store::Cookie<'static>> = read_jar(&args.jar)?
-        .iter()
-        .filter_map(jar::to_cookie)
-        .collect();
+    let records = read_jar(&args.jar)?;
+    // cookie_store JSON holds a cookie as its `Set-Cookie` text, which cannot have an empty
+    // name (the cookie crate refuses `=eggs` when reading it back): say so, skip it.
+    let (nameless, named): (Vec<&Record>, Vec<&Record>) =
+        records.iter().partition(|r| r.name.is_empty());
+    for r in &nameless {
+        eprintln!(
+            "postie: warning: {}: the cookie without a name for {} cannot be written as cookie_store JSON; skipped",
+            args.jar.display(),
+            r.domain
+        );
+    }
+    let cookies: Vec<cookie_store::Cookie<'static>> =
+        named.into_iter().filter_map(jar::to_cookie).collect();
     let mut json = serde_json::to_vec_pretty(&cookies).map_err(|e| CookieError::Format {
         path: args.jar.clone(),
         why: e.to_string(),
@@ -265,7 +275,7 @@ fn export(args: ExportArgs) -> Result<Exit, Error> {
         Some(path) => crate::fsutil::write_atomic(path, &json, crate::fsutil::PRIVATE)
             .map_err(|e| CookieError::write(path, e))?,
     }
-    Ok(Exit::SUCCESS)
+    Ok(Exit::from_all_ok(nameless.is_empty()))
 }
 
 /// cookie_store JSON: the array `cookie_store::serde::json` writes, or the older form with
@@ -275,16 +285,18 @@ fn parse_json(path: &Path, text: &str) -> Result<Vec<cookie_store::Cookie<'stati
         path: path.to_owned(),
         why,
     };
+    // serde's messages quote the string it could not read: a cookie, value included.
+    let why = |e: serde_json::Error| crate::config::without_values(&e.to_string());
     if text.trim_start().starts_with('[') {
         return serde_json::from_str(text)
-            .map_err(|e| format(format!("not cookie_store JSON: {e}")));
+            .map_err(|e| format(format!("not cookie_store JSON: {}", why(e))));
     }
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
             serde_json::from_str(l)
-                .map_err(|e| format(format!("line {}: not cookie_store JSON: {e}", i + 1)))
+                .map_err(|e| format(format!("line {}: not cookie_store JSON: {}", i + 1, why(e))))
         })
         .collect()
 }
@@ -294,7 +306,12 @@ fn import(args: ImportArgs) -> Result<Exit, Error> {
         if let Some(d) = domain_arg(args.domain.as_deref()) {
             records.retain(|r| in_domain(r, &d));
         }
-        return import_records(records, args.jar.as_deref().unwrap_or(Path::new("-")));
+        let source = args.browser.from_browser.clone().unwrap_or_default();
+        return import_records(
+            records,
+            args.jar.as_deref().unwrap_or(Path::new("-")),
+            &source,
+        );
     }
     let mut text = String::new();
     let read = if jar::is_stdio(&args.input) {
@@ -305,15 +322,27 @@ fn import(args: ImportArgs) -> Result<Exit, Error> {
     read.map_err(|e| CookieError::read(&args.input, e))?;
     let cookies = parse_json(&args.input, &text)?;
     let records = cookies.iter().filter_map(jar::to_record).collect();
-    import_records(records, args.jar.as_deref().unwrap_or(Path::new("-")))
+    let source = args.input.display().to_string();
+    import_records(
+        records,
+        args.jar.as_deref().unwrap_or(Path::new("-")),
+        &source,
+    )
 }
 
-/// Merges `records` (the unexpired ones) into the jar `path` (`-`: write them to stdout).
-fn import_records(records: Vec<Record>, path: &Path) -> Result<Exit, Error> {
+/// Merges `records` (the unexpired ones) into the jar `path` (`-`: write them to stdout);
+/// a cookie a server could not have set is refused with a warning naming `source`.
+fn import_records(records: Vec<Record>, path: &Path, source: &str) -> Result<Exit, Error> {
     let now = jar::now();
     let mut changes = Changes::new();
+    let mut refused = 0;
     for r in records {
-        if !r.is_expired_at(now) {
+        // The rules for cookies from a server hold for imported ones too: nothing that
+        // would alter a jar line or break requests, no public-suffix domain, the prefixes.
+        if let Some(why) = jar::refusal(&r) {
+            jar::warn_refused(source, &r.name, &r.domain, &why);
+            refused += 1;
+        } else if !r.is_expired_at(now) {
             changes.insert(r.key(), Some(r));
         }
     }
@@ -338,7 +367,13 @@ fn import_records(records: Vec<Record>, path: &Path) -> Result<Exit, Error> {
             path.display().to_string()
         }
     );
-    Ok(Exit::SUCCESS)
+    if refused > 0 {
+        eprintln!(
+            "postie: {source}: {refused} cookie{} refused",
+            if refused == 1 { "" } else { "s" }
+        );
+    }
+    Ok(Exit::from_all_ok(refused == 0))
 }
 
 #[cfg(test)]

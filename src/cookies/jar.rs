@@ -4,9 +4,8 @@
 //! semantics), and the public-suffix test. The format itself is in [`super::netscape`].
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -118,26 +117,20 @@ pub struct JarLock {
     _file: File,
 }
 
+/// `<jar>.lock`, beside the file the jar is once symbolic links are followed: runs that
+/// name the jar through a link and runs that name it directly take the same lock.
 pub fn lock_path(jar: &Path) -> PathBuf {
+    let jar = fsutil::resolve_links(jar).unwrap_or_else(|_| jar.to_owned());
     let mut name = jar.file_name().unwrap_or_default().to_os_string();
     name.push(".lock");
     jar.with_file_name(name)
 }
 
+/// Takes the jar's lock (see [`fsutil::lock_file`]: a symbolic link planted at the lock's
+/// name is refused, never followed).
 pub fn lock(jar: &Path) -> Result<JarLock, CookieError> {
     let path = lock_path(jar);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(fsutil::PRIVATE)
-        .open(&path)
-        .map_err(|source| CookieError::Lock {
-            path: path.clone(),
-            source,
-        })?;
-    file.lock()
+    let file = fsutil::lock_file(&path, fsutil::PRIVATE)
         .map_err(|source| CookieError::Lock { path, source })?;
     Ok(JarLock { _file: file })
 }
@@ -277,6 +270,95 @@ pub fn is_public_suffix(domain: &str) -> bool {
         .is_some_and(|s| s.is_known() && s.as_bytes() == domain.as_bytes())
 }
 
+/// Browsers' limit on a cookie's name and value together (Chrome's and Firefox's 4096 bytes).
+pub const MAX_COOKIE_BYTES: usize = 4096;
+
+/// Browsers' limit on the cookies of one site (Chrome and Firefox keep 180 per registrable
+/// domain): one subdomain cannot fill its parent's requests without bound.
+pub const MAX_COOKIES_PER_SITE: usize = 180;
+
+/// Why a cookie from outside (a response, `cookies import`) is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("a control character in its {0}")]
+    ControlCharacter(&'static str),
+    #[error("no name and no value")]
+    Empty,
+    #[error("name and value of {0} bytes, more than {MAX_COOKIE_BYTES}")]
+    TooBig(usize),
+    #[error("a domain cookie for the public suffix {0}")]
+    PublicSuffix(String),
+    #[error("a __Secure- cookie without Secure")]
+    SecurePrefix,
+    #[error("a __Host- cookie that is not Secure and host-only with path /")]
+    HostPrefix,
+}
+
+/// Whether `r` may enter a jar, by the rules for cookies from outside: no control character
+/// in any field (a TAB, CR or LF would alter or add jar lines, a NUL or CR break every
+/// request to the host), at most [`MAX_COOKIE_BYTES`] of name and value, no domain cookie
+/// for a public suffix, and the `__Secure-` and `__Host-` name prefixes honoured.
+pub fn refusal(r: &Record) -> Option<Refusal> {
+    if let Some(refused) = control_in([&r.domain, &r.path, &r.name, &r.value]) {
+        return Some(refused);
+    }
+    let size = r.name.len() + r.value.len();
+    if size == 0 {
+        return Some(Refusal::Empty);
+    }
+    if size > MAX_COOKIE_BYTES {
+        return Some(Refusal::TooBig(size));
+    }
+    if r.include_subdomains && is_public_suffix(&r.domain) {
+        return Some(Refusal::PublicSuffix(r.domain.clone()));
+    }
+    if r.name.starts_with("__Secure-") && !r.secure {
+        return Some(Refusal::SecurePrefix);
+    }
+    let host_ok = r.secure && !r.include_subdomains && r.path == "/";
+    if r.name.starts_with("__Host-") && !host_ok {
+        return Some(Refusal::HostPrefix);
+    }
+    None
+}
+
+/// The refusal for a control character in a cookie's (domain, path, name, value), if any.
+pub fn control_in(fields: [&str; 4]) -> Option<Refusal> {
+    ["domain", "path", "name", "value"]
+        .into_iter()
+        .zip(fields)
+        .find(|(_, text)| text.bytes().any(netscape::is_control))
+        .map(|(field, _)| Refusal::ControlCharacter(field))
+}
+
+/// Says on stderr that the cookie `name` for `domain` from `origin` was refused, and why.
+/// Name and domain are escaped (they may hold anything), the value is never shown.
+pub fn warn_refused(origin: &str, name: &str, domain: &str, why: &Refusal) {
+    eprintln!(
+        "postie: warning: {origin}: cookie \"{}\" for {} refused: {why}",
+        name.escape_debug(),
+        domain.escape_debug()
+    );
+}
+
+/// The site a cookie domain belongs to, for the per-site limit: its registrable domain
+/// (`www.example.co.uk` -> `example.co.uk`); an IP address, or a name with no registrable
+/// part (`localhost`), is its own site.
+pub fn site(domain: &str) -> &str {
+    if domain.starts_with('[') || domain.parse::<std::net::Ipv4Addr>().is_ok() {
+        return domain;
+    }
+    psl::domain_str(domain).unwrap_or(domain)
+}
+
+/// True when `domain` is `site` or under it.
+pub fn in_site(domain: &str, site: &str) -> bool {
+    domain == site
+        || domain
+            .strip_suffix(site)
+            .is_some_and(|rest| rest.ends_with('.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,5 +480,70 @@ mod tests {
         );
         let err = read_file(dir.path(), true).expect_err("a folder is not a jar");
         assert_eq!(err.exit_code(), crate::exit::code::READ);
+    }
+
+    #[test]
+    fn refusals_of_cookies_from_outside() {
+        let ok = rec("www.example.com", "n", "v", None);
+        assert_eq!(refusal(&ok), None);
+        let with = |f: &dyn Fn(&mut Record)| {
+            let mut r = ok.clone();
+            f(&mut r);
+            refusal(&r)
+        };
+        let ctl = Refusal::ControlCharacter;
+        assert_eq!(with(&|r| r.value = "a\tb".into()), Some(ctl("value")));
+        assert_eq!(with(&|r| r.value = "a\0b".into()), Some(ctl("value")));
+        assert_eq!(with(&|r| r.name = "a\nb".into()), Some(ctl("name")));
+        assert_eq!(with(&|r| r.path = "/\r\n.x".into()), Some(ctl("path")));
+        assert_eq!(with(&|r| r.domain = "a\tTRUE".into()), Some(ctl("domain")));
+        assert_eq!(with(&|r| r.value = "v".repeat(4095)), None);
+        assert_eq!(
+            with(&|r| r.value = "v".repeat(4096)),
+            Some(Refusal::TooBig(4097))
+        );
+        assert_eq!(
+            with(&|r| {
+                r.domain = "co.uk".into();
+                r.include_subdomains = true
+            }),
+            Some(Refusal::PublicSuffix("co.uk".into()))
+        );
+        assert_eq!(with(&|r| r.domain = "localhost".into()), None);
+        assert_eq!(
+            with(&|r| r.name = "__Secure-x".into()),
+            Some(Refusal::SecurePrefix)
+        );
+        assert_eq!(
+            with(&|r| {
+                r.name = "__Host-x".into();
+                r.secure = true;
+                r.include_subdomains = true
+            }),
+            Some(Refusal::HostPrefix)
+        );
+        assert_eq!(
+            with(&|r| {
+                r.name = String::new();
+                r.value = String::new()
+            }),
+            Some(Refusal::Empty)
+        );
+        assert_eq!(
+            with(&|r| r.name = String::new()),
+            None,
+            "empty name, a value"
+        );
+    }
+
+    #[test]
+    fn sites() {
+        assert_eq!(site("a.b.example.co.uk"), "example.co.uk");
+        assert_eq!(site("example.com"), "example.com");
+        assert_eq!(site("127.0.0.1"), "127.0.0.1");
+        assert_eq!(site("localhost"), "localhost");
+        assert_eq!(site("[::1]"), "[::1]");
+        assert!(in_site("www.example.com", "example.com"));
+        assert!(!in_site("badexample.com", "example.com"));
     }
 }

@@ -8,6 +8,12 @@
 //! spaces or TABs (everything after the sixth TAB), a missing value (curl's 6 fields), a
 //! missing path (curl's other 6 fields), and wget's `host:port` domain. Files, time and
 //! cookie semantics are left to the jar.
+//!
+//! An empty name field with a value (`...\t0\t\teggs`) is a cookie whose name is empty, the
+//! way Python's MozillaCookieJar writes a valueless cookie `eggs` (`Set-Cookie: eggs`) and
+//! browsers store one (RFC 6265bis: empty name, value `eggs`); it is sent as `eggs` and
+//! written back as it was. A line whose fields hold a control character (a NUL, a CR, ...;
+//! a TAB only in the value) is skipped: such a value cannot go into a `Cookie` header.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -109,6 +115,8 @@ pub enum LineError {
     BadFlag(String),
     BadExpiry(String),
     EmptyName,
+    /// A control character in the field named (a TAB is one only outside the value).
+    ControlCharacter(&'static str),
 }
 
 impl fmt::Display for LineError {
@@ -120,7 +128,10 @@ impl fmt::Display for LineError {
             LineError::EmptyDomain => f.write_str("empty domain field"),
             LineError::BadFlag(v) => write!(f, "{v:?} is not TRUE or FALSE"),
             LineError::BadExpiry(v) => write!(f, "expiry {v:?} is not a number of seconds"),
-            LineError::EmptyName => f.write_str("empty cookie name"),
+            LineError::EmptyName => f.write_str("empty cookie name and value"),
+            LineError::ControlCharacter(field) => {
+                write!(f, "control character in the cookie's {field}")
+            }
         }
     }
 }
@@ -188,8 +199,16 @@ fn parse_parts(line: &str) -> Result<Option<Parts<'_>>, LineError> {
     let include_subdomains = parse_bool(subdomains)?;
     let domain = normalize_domain(domain).ok_or(LineError::EmptyDomain)?;
     let name = name.trim();
-    if name.is_empty() {
+    if name.is_empty() && value.is_empty() {
         return Err(LineError::EmptyName);
+    }
+    for (field, text) in [("domain", &*domain), ("path", path), ("name", name)] {
+        if text.bytes().any(is_control) {
+            return Err(LineError::ControlCharacter(field));
+        }
+    }
+    if has_control_but_tab(value.as_bytes()) {
+        return Err(LineError::ControlCharacter("value"));
     }
     Ok(Some(Parts {
         domain,
@@ -202,6 +221,20 @@ fn parse_parts(line: &str) -> Result<Option<Parts<'_>>, LineError> {
         name,
         value,
     }))
+}
+
+/// A control character: C0, DEL. None of them may go into a header but a TAB.
+pub fn is_control(c: u8) -> bool {
+    c < 0x20 || c == 0x7f
+}
+
+/// Whether `bytes` hold a control character other than TAB. No early exit: the loop
+/// vectorizes (every line of a jar passes here, and values are short).
+fn has_control_but_tab(bytes: &[u8]) -> bool {
+    let found = bytes.iter().fold(0u8, |found, &c| {
+        found | u8::from(((c < 0x20) & (c != b'\t')) | (c == 0x7f))
+    });
+    found != 0
 }
 
 fn parse_bool(field: &str) -> Result<bool, LineError> {
@@ -420,7 +453,34 @@ fn exact_form(line: &str) -> Option<Spans> {
         Some(next) => (true, next),
         None => (false, flag(b, path_end + 1, false)?),
     };
-    // The expiry: 0, or a number without a sign or leading zeros that fits in an i64.
+    let (expires, expiry_end) = exact_expiry(b, i)?;
+    let name_start = expiry_end + 1;
+    let name_end = scan(b, name_start, |_| true)?;
+    // `trim` would change a name with white space (ASCII or not) at either end.
+    let graphic = |at: usize| b.get(at).is_some_and(u8::is_ascii_graphic);
+    if name_start >= name_end || !graphic(name_start) || !graphic(name_end - 1) {
+        return None;
+    }
+    // No control character in any field (TABs are the separators, and the value may hold
+    // them): one pass over the whole line, which vectorizes, is cheaper than a test per
+    // byte in each field's scan.
+    if has_control_but_tab(b) {
+        return None;
+    }
+    let ends = [domain_end, path_end, expiry_end, name_end, b.len()];
+    Some(Spans {
+        expires,
+        // Every offset is at most the line's length, which fits.
+        ends: ends.map(|x| u16::try_from(x).unwrap_or(len)),
+        http_only,
+        include_subdomains,
+        secure,
+    })
+}
+
+/// The expiry field of an exact line at `i`: 0, or a number without a sign or leading zeros
+/// that fits in an i64; with the index of the TAB that ends it.
+fn exact_expiry(b: &[u8], i: usize) -> Option<(i64, usize)> {
     let negative = b.get(i) == Some(&b'-');
     let digits = i + usize::from(negative);
     let expiry_end = scan(b, digits, |c| c.is_ascii_digit())?;
@@ -438,22 +498,7 @@ fn exact_form(line: &str) -> Option<Spans> {
             }
         })?,
     };
-    let name_start = expiry_end + 1;
-    let name_end = scan(b, name_start, |_| true)?;
-    // `trim` would change a name with white space (ASCII or not) at either end.
-    let graphic = |at: usize| b.get(at).is_some_and(u8::is_ascii_graphic);
-    if name_start >= name_end || !graphic(name_start) || !graphic(name_end - 1) {
-        return None;
-    }
-    let ends = [domain_end, path_end, expiry_end, name_end, b.len()];
-    Some(Spans {
-        expires,
-        // Every offset is at most the line's length, which fits.
-        ends: ends.map(|x| u16::try_from(x).unwrap_or(len)),
-        http_only,
-        include_subdomains,
-        secure,
-    })
+    Some((expires, expiry_end))
 }
 
 /// The bytes a domain left as it is by [`normalize_domain`] is made of here.
@@ -773,7 +818,7 @@ mod tests {
             Err(LineError::EmptyDomain)
         );
         assert_eq!(
-            parse_line("h\tFALSE\t/\tFALSE\t0\t\tv"),
+            parse_line("h\tFALSE\t/\tFALSE\t0\t\t"),
             Err(LineError::EmptyName)
         );
         assert!(
@@ -913,5 +958,47 @@ mod tests {
         );
         let eq = p.records.iter().find(|r| r.name == "eq").expect("eq");
         assert_eq!(eq.value, "a=b c");
+    }
+
+    /// Python's MozillaCookieJar writes a valueless cookie `eggs` with an empty name field;
+    /// it is a cookie (empty name, value `eggs`), and writing gives the line back.
+    #[test]
+    fn an_empty_name_field_is_a_cookie_with_an_empty_name() {
+        for line in [
+            "www.example.test\tFALSE\t/\tFALSE\t2110680753\t\teggs",
+            ".example.test\tTRUE\t/\tFALSE\t0\t\teggs",
+        ] {
+            let r = one(line);
+            assert_eq!((r.name.as_str(), r.value.as_str()), ("", "eggs"));
+            assert_eq!(r.to_string(), line);
+        }
+        let p = parse("h\tFALSE\t/\tFALSE\t0\t\teggs\nh\tFALSE\t/\tFALSE\t0\tn\tv\n");
+        assert!(p.skipped.is_empty(), "{:?}", p.skipped);
+        assert_eq!(p.records.len(), 2);
+    }
+
+    /// A NUL, CR or other control character in a field would go into a `Cookie` header (and
+    /// make every request to the host fail) or alter the line: the line is skipped.
+    #[test]
+    fn lines_with_control_characters_are_skipped_with_their_number() {
+        for (line, field) in [
+            ("h\tFALSE\t/\tFALSE\t0\tn\tv\0w", "value"),
+            ("h\tFALSE\t/\tFALSE\t0\tn\tv\rw", "value"),
+            ("h\tFALSE\t/\tFALSE\t0\tn\tv\x7f", "value"),
+            ("h\tFALSE\t/\tFALSE\t0\tn\x01m\tv", "name"),
+            ("h\tFALSE\t/a\rb\tFALSE\t0\tn\tv", "path"),
+            ("h\x00x\tFALSE\t/\tFALSE\t0\tn\tv", "domain"),
+        ] {
+            assert_eq!(exact_form(line), None, "{line:?}");
+            assert_eq!(
+                parse_line(line),
+                Err(LineError::ControlCharacter(field)),
+                "{line:?}"
+            );
+        }
+        let p = parse("a\tFALSE\t/\tFALSE\t0\tn\tok\nb\tFALSE\t/\tFALSE\t0\tn\tbad\rx\r\n");
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.skipped, vec![(2, LineError::ControlCharacter("value"))]);
+        assert_eq!(one("h\tFALSE\t/\tFALSE\t0\tn\tv\tw\r\n").value, "v\tw");
     }
 }

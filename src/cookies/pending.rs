@@ -206,17 +206,38 @@ impl FileCookies {
             .filter(|(i, _)| !self.moved[*i])
     }
 
-    /// Marks the cookies that could match `host` as moved and returns copies of them.
-    pub fn take(&mut self, host: &str) -> Vec<Record> {
-        let taken: Vec<(usize, Record)> = self
-            .candidates(host)
-            .map(|(i, r)| (i, r.to_record()))
+    /// Marks the cookies that could match `host` as moved and returns copies of them, with
+    /// their index.
+    pub fn take(&mut self, host: &str) -> Vec<(usize, Record)> {
+        let taken: Vec<usize> = self.candidates(host).map(|(i, _)| i).collect();
+        self.take_indexes(taken)
+    }
+
+    /// Marks the waiting cookies whose domain `wanted` accepts as moved and returns copies of
+    /// them, with their index (a scan of the domains, not of every cookie).
+    pub fn take_domains(&mut self, wanted: impl Fn(&str) -> bool) -> Vec<(usize, Record)> {
+        let taken: Vec<usize> = self
+            .runs
+            .iter()
+            .filter(|run| {
+                self.cookies
+                    .get(run.start)
+                    .is_some_and(|c| wanted(domain_of(&self.text, c)))
+            })
+            .flat_map(|run| run.clone())
+            .filter(|&i| !self.moved(i))
             .collect();
-        taken
+        self.take_indexes(taken)
+    }
+
+    fn take_indexes(&mut self, indexes: Vec<usize>) -> Vec<(usize, Record)> {
+        indexes
             .into_iter()
-            .map(|(i, r)| {
-                self.moved[i] = true;
-                r
+            .map(|i| {
+                if let Some(m) = self.moved.get_mut(i) {
+                    *m = true;
+                }
+                (i, self.get(i).to_record())
             })
             .collect()
     }
@@ -321,9 +342,13 @@ mod tests {
         assert_eq!(names(&f, "www.example.com"), ["www", "domain"]);
         assert_eq!(names(&f, "example.com"), ["host-only", "domain"]);
         assert_eq!(f.take("www.example.com").len(), 2);
-        assert_eq!(names(&f, "example.com"), ["host-only"]);
+        let taken = f.take_domains(|d| d == "example.com");
+        assert_eq!(taken.len(), 1, "the rest of the domain");
+        assert_eq!(taken[0].0, 0);
+        assert!(f.take_domains(|d| d == "example.com").is_empty());
+        assert!(names(&f, "example.com").is_empty());
         let moved: Vec<bool> = (0..f.len()).map(|i| f.moved(i)).collect();
-        assert_eq!(moved, [false, true, true]);
+        assert_eq!(moved, [true, true, true]);
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub struct CookieSession {
     loaded: Vec<Loaded>,
     changes: Changes,
     options: CookieOptions,
+    /// The age order of the cookies in the store, for the per-site limit: a file cookie's
+    /// index in the files, then `files.len()` + the order in which this run set the rest.
+    births: HashMap<Key, usize>,
+    clock: usize,
+    /// Sites whose waiting file cookies have all moved to the store (to be counted).
+    sites_taken: HashSet<String>,
 }
 
 /// One cookie in save order: a file cookie the run left alone (by index), or the store's.
@@ -65,6 +71,9 @@ impl CookieSession {
             loaded: Vec::new(),
             changes: Changes::new(),
             options,
+            births: HashMap::new(),
+            clock: 0,
+            sites_taken: HashSet::new(),
         };
         let mut files: Vec<(PathBuf, bool)> = Vec::new();
         for source in &session.options.sources {
@@ -148,8 +157,56 @@ impl CookieSession {
         let Some(host) = url.host_str() else {
             return;
         };
-        for cookie in self.files.take(host).iter().filter_map(jar::to_cookie) {
-            let _ = self.store.insert(cookie, url);
+        let taken = self.files.take(host);
+        self.move_to_store(taken, |_| Some(url.clone()));
+    }
+
+    /// Puts file cookies (with their index) into the store, each as if from the URL `from`
+    /// gives for it, and remembers their age. One the store has already (set by this run)
+    /// stays as the store has it.
+    fn move_to_store(
+        &mut self,
+        taken: Vec<(usize, Record)>,
+        from: impl Fn(&Record) -> Option<Url>,
+    ) {
+        for (i, r) in taken {
+            if self.store.contains_any(&r.domain, &r.path, &r.name) {
+                continue;
+            }
+            let (Some(cookie), Some(url)) = (jar::to_cookie(&r), from(&r)) else {
+                continue;
+            };
+            if self.store.insert(cookie, &url).is_ok() {
+                self.births.entry(r.key()).or_insert(i);
+            }
+        }
+    }
+
+    /// Keeps the site of `domain` at [`jar::MAX_COOKIES_PER_SITE`] cookies, as browsers do,
+    /// by removing its oldest cookies (file cookies in file order, then this run's in the
+    /// order they were first set; never `keep`, the one just set). Checked when the cookies
+    /// in the store (those of the hosts this run talked to, and their parents' domain
+    /// cookies: all that can be sent to them) pass the limit; the site's other file
+    /// cookies then move to the store too, so that all of them count. (A scan of every
+    /// file domain on each new cookie would cost a big jar's runs time for nothing.)
+    fn enforce_site_limit(&mut self, domain: &str, keep: &Key) {
+        let site = jar::site(domain).to_owned();
+        let mut in_site = self.site_cookies(&site);
+        if in_site.len() <= jar::MAX_COOKIES_PER_SITE {
+            return;
+        }
+        if self.sites_taken.insert(site.clone()) {
+            let taken = self.files.take_domains(|d| jar::in_site(d, &site));
+            self.move_to_store(taken, |r| {
+                Url::parse(&format!("https://{}/", r.domain)).ok()
+            });
+            in_site = self.site_cookies(&site);
+        }
+        let excess = in_site.len().saturating_sub(jar::MAX_COOKIES_PER_SITE);
+        in_site.sort();
+        for (_, key) in in_site.into_iter().filter(|(_, k)| k != keep).take(excess) {
+            self.store.remove(&key.0, &key.1, &key.2);
+            self.changes.insert(key, None);
         }
     }
 
@@ -168,7 +225,11 @@ impl CookieSession {
         });
         let parts: Vec<String> = matched
             .iter()
-            .map(|c| format!("{}={}", c.name(), c.value()))
+            // A cookie without a name is sent as its value (RFC 6265bis, browsers, Python).
+            .map(|c| match c.name() {
+                "" => c.value().to_owned(),
+                name => format!("{name}={}", c.value()),
+            })
             .chain(self.literal.iter().cloned())
             .collect();
         (!parts.is_empty()).then(|| parts.join("; "))
@@ -187,6 +248,19 @@ impl CookieSession {
         let Ok(mut raw) = RawCookie::parse(value.to_owned()) else {
             return;
         };
+        // Before anything reads the attributes: a TAB in `Domain` would otherwise only be
+        // dropped silently as a mismatch.
+        let fields = [
+            raw.domain().unwrap_or_default(),
+            raw.path().unwrap_or_default(),
+            raw.name(),
+            raw.value(),
+        ];
+        if let Some(why) = jar::control_in(fields) {
+            let host = url.host_str().unwrap_or_default();
+            jar::warn_refused(&without_userinfo(url), raw.name(), host, &why);
+            return;
+        }
         if !acceptable(&mut raw, url) {
             return;
         }
@@ -196,11 +270,23 @@ impl CookieSession {
         let Some(record) = jar::to_record(&cookie) else {
             return;
         };
+        if let Some(why) = jar::refusal(&record) {
+            jar::warn_refused(&without_userinfo(url), &record.name, &record.domain, &why);
+            return;
+        }
         if !is_secure_origin(url) && self.shadows_a_secure_cookie(&record) {
             return;
         }
         match self.store.insert(cookie, url) {
-            Ok(StoreAction::Inserted | StoreAction::UpdatedExisting) => {
+            Ok(StoreAction::Inserted) => {
+                let key = record.key();
+                self.births
+                    .insert(key.clone(), self.files.len() + self.clock);
+                self.clock += 1;
+                self.changes.insert(key.clone(), Some(record));
+                self.enforce_site_limit(&key.0, &key);
+            }
+            Ok(StoreAction::UpdatedExisting) => {
                 self.changes.insert(record.key(), Some(record));
             }
             Ok(StoreAction::ExpiredExisting) | Err(cookie_store::CookieError::Expired) => {
@@ -223,6 +309,16 @@ impl CookieSession {
                 && (within(&domain, &new.domain) || within(&new.domain, &domain))
                 && new.path.starts_with(&*c.path)
         })
+    }
+
+    /// The store's cookies of `site`, with their age.
+    fn site_cookies(&self, site: &str) -> Vec<(usize, Key)> {
+        self.store
+            .iter_unexpired()
+            .filter_map(jar::to_record)
+            .filter(|r| jar::in_site(&r.domain, site))
+            .map(|r| (self.births.get(&r.key()).copied().unwrap_or(0), r.key()))
+            .collect()
     }
 
     /// Every unexpired cookie the session holds now (not the literal ones), in save order.
@@ -387,6 +483,14 @@ impl CookieSession {
     fn keeps(&self, expires: Option<i64>, now: i64) -> bool {
         expires.is_none_or(|e| e > now) && !(self.options.discard_session && expires.is_none())
     }
+}
+
+/// `url` without user name and password, for messages.
+fn without_userinfo(url: &Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
 }
 
 /// `N=V; N2=V2` as its pairs (empty pieces dropped).

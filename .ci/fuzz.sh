@@ -38,9 +38,11 @@ for entry in "${runs[@]}"; do
   echo "== fuzz $target ($n runs)"
   start=$SECONDS
   log="$corpus/$target.log"
+  dict=()
+  [ -f "fuzz/dicts/$target.dict" ] && dict=(-dict="fuzz/dicts/$target.dict")
   if ! cargo +nightly fuzz run "${flags[@]}" "$target" "$corpus/$target" -- \
     -seed=1 -runs="$n" -rss_limit_mb=2048 -timeout=10 -max_len=4096 \
-    -artifact_prefix="fuzz/artifacts/$target/" -print_final_stats=1 >"$log" 2>&1; then
+    -artifact_prefix="fuzz/artifacts/$target/" -print_final_stats=1 "${dict[@]}" >"$log" 2>&1; then
     tail -n 60 "$log"
     echo "fuzz $target failed: the input is in fuzz/artifacts/$target/ (README: Fuzzing)"
     exit 1

@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
             Err(e) => skipped.push((i + 1, e)),
         }
     }
-    assert_eq!(parsed.records, records, "whole-file and line-by-line readers differ");
+    assert_eq!(
+        parsed.records, records,
+        "whole-file and line-by-line readers differ"
+    );
     assert_eq!(parsed.skipped, skipped, "skipped lines differ");
 
     let mut out = Vec::new();
@@ -35,8 +38,15 @@ fuzz_target!(|data: &[u8]| {
     let again = netscape::parse(&written);
     let lossy = |r: &Record| postie_fuzz::strict() || !known_defect(r);
     if records.iter().all(lossy) {
-        assert!(again.skipped.is_empty(), "written lines skipped: {:?}", again.skipped);
-        assert_eq!(again.records, records, "write then read changed the cookies");
+        assert!(
+            again.skipped.is_empty(),
+            "written lines skipped: {:?}",
+            again.skipped
+        );
+        assert_eq!(
+            again.records, records,
+            "write then read changed the cookies"
+        );
     }
 });
 

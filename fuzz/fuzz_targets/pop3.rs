@@ -74,7 +74,11 @@ fn body_reader(input: &[u8], chunk: usize) {
         Ok(n) => {
             assert!(done, "a body without its terminator line was accepted");
             assert_eq!(n, whole.len() as u64);
-            assert_eq!(reader.data.len(), input.len() - used, "read past the terminator");
+            assert_eq!(
+                reader.data.len(),
+                input.len() - used,
+                "read past the terminator"
+            );
         }
         Err(codec::BodyError::Read(e)) => {
             assert!(!done, "terminated body reported as {e}");
@@ -111,21 +115,26 @@ fn stuffing_round_trip(input: &[u8]) {
 
 fn status_line_limit(input: &[u8], chunk: usize, max: usize) {
     let mut reader = Trickle { data: input, chunk };
-    let first = input
-        .iter()
-        .position(|b| *b == b'\n')
-        .map(|p| &input[..=p]);
+    let first = input.iter().position(|b| *b == b'\n').map(|p| &input[..=p]);
     match codec::read_status_line(&mut reader, max) {
         Ok(line) => {
             assert_eq!(Some(&line[..]), first, "not the first line");
-            assert!(line.len() <= max, "a line of {} octets over {max}", line.len());
+            assert!(
+                line.len() <= max,
+                "a line of {} octets over {max}",
+                line.len()
+            );
         }
-        Err(_) => assert!(first.is_none_or(|l| l.len() > max), "a fitting line refused"),
+        Err(_) => assert!(
+            first.is_none_or(|l| l.len() > max),
+            "a fitting line refused"
+        ),
     }
 }
 
 fn reply_line(reply: &Reply) -> String {
-    let code = |c: &Option<response::RespCode>| c.as_ref().map(|c| format!("[{c}] ")).unwrap_or_default();
+    let code =
+        |c: &Option<response::RespCode>| c.as_ref().map(|c| format!("[{c}] ")).unwrap_or_default();
     match reply {
         Reply::Ok { code: c, text } => format!("+OK {}{text}\r\n", code(c)),
         Reply::Err { code: c, text } => format!("-ERR {}{text}\r\n", code(c)),
@@ -138,16 +147,27 @@ fn lines(input: &[u8]) {
     for line in input.split_inclusive(|b| *b == b'\n') {
         if let Ok(reply) = response::parse_reply(line) {
             let again = response::parse_reply(reply_line(&reply).as_bytes());
-            assert_eq!(again.as_ref(), Ok(&reply), "status line round trip of {line:?}");
+            assert_eq!(
+                again.as_ref(),
+                Ok(&reply),
+                "status line round trip of {line:?}"
+            );
         }
         if let Ok((n, size)) = response::parse_list_line(line) {
-            assert_eq!(response::parse_list_line(format!("{n} {size}").as_bytes()), Ok((n, size)));
+            assert_eq!(
+                response::parse_list_line(format!("{n} {size}").as_bytes()),
+                Ok((n, size))
+            );
         }
         if let Ok((n, uid)) = response::parse_uidl_line(line) {
             let mut again = format!("{n} ").into_bytes();
             again.extend_from_slice(&uid);
             again.extend_from_slice(b"\r\n");
-            assert_eq!(response::parse_uidl_line(&again), Ok((n, uid)), "UIDL round trip");
+            assert_eq!(
+                response::parse_uidl_line(&again),
+                Ok((n, uid)),
+                "UIDL round trip"
+            );
         }
         let text = String::from_utf8_lossy(line);
         let _ = response::parse_stat(&text);
@@ -191,7 +211,9 @@ fn session(script: &[u8], sel: u8) {
     })();
     let written = &client.get_ref().output;
     for line in written.split_inclusive(|b| *b == b'\n') {
-        let body = line.strip_suffix(b"\r\n").unwrap_or_else(|| panic!("not CRLF-ended: {line:?}"));
+        let body = line
+            .strip_suffix(b"\r\n")
+            .unwrap_or_else(|| panic!("not CRLF-ended: {line:?}"));
         assert!(
             !body.iter().any(|b| matches!(b, b'\r' | b'\n' | b'\0')),
             "client wrote {line:?}"

@@ -66,7 +66,11 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let again = netscape::parse(&saved);
-    assert!(again.skipped.is_empty(), "saved lines skipped: {:?}", again.skipped);
+    assert!(
+        again.skipped.is_empty(),
+        "saved lines skipped: {:?}",
+        again.skipped
+    );
     // A cookie can expire between `cookies()` and the save only at a second boundary:
     // compare the ones that do not expire within a minute.
     let now = std::time::SystemTime::now()

@@ -13,11 +13,17 @@
 
 use libfuzzer_sys::fuzz_target;
 use postie::pop3::codec::DotDecoder;
+use postie::smtp::Reply;
 use postie::smtp::classify::{Stage, parse_reply_line, reply_error};
 use postie::smtp::transport::write_dot_stuffed;
-use postie::smtp::Reply;
 
-const STAGES: [Stage; 5] = [Stage::Connect, Stage::Auth, Stage::Mail, Stage::Rcpt, Stage::Data];
+const STAGES: [Stage; 5] = [
+    Stage::Connect,
+    Stage::Auth,
+    Stage::Mail,
+    Stage::Rcpt,
+    Stage::Data,
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((sel, input)) = postie_fuzz::selector(data) else {
@@ -32,8 +38,16 @@ fuzz_target!(|data: &[u8]| {
         };
         assert!((200..=599).contains(&code), "code {code} from {line:?}");
         let again = format!("{code}{}{body}\r\n", if last { ' ' } else { '-' });
-        let again = if body.is_empty() && last { format!("{code}\r\n") } else { again };
-        assert_eq!(parse_reply_line(&again), Some((code, last, body)), "{line:?}");
+        let again = if body.is_empty() && last {
+            format!("{code}\r\n")
+        } else {
+            again
+        };
+        assert_eq!(
+            parse_reply_line(&again),
+            Some((code, last, body)),
+            "{line:?}"
+        );
         texts.push(body.to_owned());
         if code >= 400 {
             let reply = Reply {
@@ -65,6 +79,9 @@ fn stuffing(body: &[u8]) {
     let mut decoder = DotDecoder::new();
     let mut out = Vec::new();
     let used = decoder.feed(&wire, &mut out);
-    assert!(decoder.is_done() && used == wire.len(), "terminator misplaced");
+    assert!(
+        decoder.is_done() && used == wire.len(),
+        "terminator misplaced"
+    );
     assert_eq!(out, body, "dot-stuffing round trip");
 }

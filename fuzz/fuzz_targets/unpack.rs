@@ -38,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(raw);
     for line in text.lines().take(8) {
         check_name(&names::safe_name(Some(line), line, 1), line);
-        check_name(&names::with_counter(&names::safe_name(Some(line), "", 2), 3), line);
+        check_name(
+            &names::with_counter(&names::safe_name(Some(line), "", 2), 3),
+            line,
+        );
         let fragment = names::safe_fragment(line, 80);
         assert!(fragment.len() <= 80 && !fragment.contains(['/', '\\', '\0']));
     }
@@ -79,7 +82,10 @@ fn check_info(out: &Path, info: &MessageInfo) {
             check_name(name, att.original_name.as_deref().unwrap_or(""));
             let path = att.path.as_ref().expect("a saved attachment has a path");
             assert!(path.starts_with(out), "{path:?} outside {out:?}");
-            assert_eq!(path.file_name().and_then(|n| n.to_str()), Some(name.as_str()));
+            assert_eq!(
+                path.file_name().and_then(|n| n.to_str()),
+                Some(name.as_str())
+            );
             let bytes = fs::read(path).expect("the saved attachment");
             assert_eq!(bytes.len(), att.size, "size of {name}");
             assert_eq!(save::hex_sha256(&bytes), att.sha256, "sha256 of {name}");
@@ -95,7 +101,9 @@ fn check_name(name: &str, from: &str) {
     assert!(name.len() <= names::MAX_NAME_BYTES, "{name:?} is too long");
     assert!(name != "." && name != "..", "{name:?} from {from:?}");
     assert!(
-        !name.chars().any(|c| c == '/' || c == '\\' || c.is_control()),
+        !name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control()),
         "{name:?} from {from:?}"
     );
     assert!(!name.starts_with(['.', ' ']), "{name:?} from {from:?}");
@@ -108,7 +116,11 @@ fn decoders(raw: &[u8]) {
         wrapped.extend_from_slice(chunk);
         wrapped.extend_from_slice(b"\r\n");
     }
-    assert_eq!(parse::decode_base64_lenient(&wrapped), (raw.to_vec(), false), "base64");
+    assert_eq!(
+        parse::decode_base64_lenient(&wrapped),
+        (raw.to_vec(), false),
+        "base64"
+    );
     let _ = parse::decode_base64_lenient(raw);
 
     let mut qp = Vec::new();

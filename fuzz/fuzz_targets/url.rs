@@ -65,9 +65,21 @@ fn split_and_unsplit(url: &str, allow_fragments: bool) {
 /// The one-pass attributes equal the attribute functions one by one.
 fn attributes(netloc: &str) {
     let all = split::attributes(netloc);
-    assert_eq!(all.username, split::username(netloc), "username of {netloc:?}");
-    assert_eq!(all.password, split::password(netloc), "password of {netloc:?}");
-    assert_eq!(all.hostname, split::hostname(netloc), "hostname of {netloc:?}");
+    assert_eq!(
+        all.username,
+        split::username(netloc),
+        "username of {netloc:?}"
+    );
+    assert_eq!(
+        all.password,
+        split::password(netloc),
+        "password of {netloc:?}"
+    );
+    assert_eq!(
+        all.hostname,
+        split::hostname(netloc),
+        "hostname of {netloc:?}"
+    );
     assert_eq!(all.port, split::port(netloc), "port of {netloc:?}");
 }
 
@@ -125,13 +137,17 @@ fn quoting(s: &str) {
     }
     let q = urlparse::quote(s, "", Codec::Utf8, Errors::Strict).expect("quote of UTF-8 text");
     assert_eq!(
-        urlparse::unquote(&q, Codec::Utf8, Errors::Strict).ok().as_deref(),
+        urlparse::unquote(&q, Codec::Utf8, Errors::Strict)
+            .ok()
+            .as_deref(),
         Some(s),
         "unquote(quote(s))"
     );
     let q = urlparse::quote_plus(s, "", Codec::Utf8, Errors::Strict).expect("quote_plus");
     assert_eq!(
-        urlparse::unquote_plus(&q, Codec::Utf8, Errors::Strict).ok().as_deref(),
+        urlparse::unquote_plus(&q, Codec::Utf8, Errors::Strict)
+            .ok()
+            .as_deref(),
         Some(s),
         "unquote_plus(quote_plus(s))"
     );

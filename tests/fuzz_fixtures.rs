@@ -49,3 +49,39 @@ fn rfc2047_word_with_a_multibyte_encoding_is_kept_as_text() {
         b"x\n"
     );
 }
+
+/// `postie cookies list --jar FILE --json`, one JSON value per cookie.
+fn list_jar(jar: &Path) -> Vec<serde_json::Value> {
+    let result = run(postie()
+        .args(["cookies", "list", "--json", "--jar"])
+        .arg(jar));
+    let (stdout, stderr) = text(&result);
+    assert!(result.status.success(), "{stderr}");
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+/// `cookie_jar` fuzz target: a domain field with brackets inside and several colons
+/// (`127.[::1]0.0.1`) was read as a bare IPv6 address and bracketed, and that, written
+/// back, read as `[127.[::1]`: every save changed the cookie (src/cookies/netscape.rs).
+#[test]
+fn a_jar_saved_without_changes_keeps_a_bracketed_domain_as_it_was() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jar = dir.path().join("jar.txt");
+    fs::copy(fixture("cookies", "bracket-inside-domain.txt"), &jar).expect("copy");
+    let before = list_jar(&jar);
+    assert_eq!(before.len(), 1, "{before:?}");
+    for _ in 0..2 {
+        let result = common::run_with_stdin(
+            postie()
+                .args(["cookies", "import", "--jar"])
+                .arg(&jar)
+                .arg("-"),
+            b"[]",
+        );
+        assert!(result.status.success(), "{:?}", text(&result));
+        assert_eq!(list_jar(&jar), before, "saving the jar changed its cookie");
+    }
+}

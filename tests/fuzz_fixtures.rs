@@ -85,3 +85,39 @@ fn a_jar_saved_without_changes_keeps_a_bracketed_domain_as_it_was() {
         assert_eq!(list_jar(&jar), before, "saving the jar changed its cookie");
     }
 }
+
+/// `batch` fuzz target: a NUL in a text body (`"body": "a\u0000b"`, or `--body-file`) went
+/// into the message as it was, in a 7bit part (RFC 2045 forbids NUL there; servers reject
+/// or mangle it). It is quoted-printable now, and decodes back to the same text.
+#[test]
+fn a_nul_in_the_text_body_is_encoded_not_sent_raw() {
+    let body = fixture("send", "nul-in-body.txt");
+    for flag in ["--body-file", "--html"] {
+        let result = run(postie()
+            .args([
+                "send",
+                "--dry-run",
+                "--from",
+                "a@example.org",
+                "--to",
+                "b@example.org",
+            ])
+            .arg(flag)
+            .arg(&body));
+        assert!(result.status.success(), "{:?}", text(&result));
+        assert!(
+            !result.stdout.contains(&0),
+            "a raw NUL in {}",
+            text(&result).0
+        );
+        let msg = mail_parser::MessageParser::default()
+            .parse(&result.stdout)
+            .expect("a message");
+        let decoded = match flag {
+            "--html" => msg.body_html(0),
+            _ => msg.body_text(0),
+        };
+        // (lettre ends every body with a CRLF of its own.)
+        assert_eq!(decoded.as_deref().map(str::trim_end), Some("a\0b"), "{flag}");
+    }
+}

@@ -307,7 +307,7 @@ enum Part {
 }
 
 fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
-    let text = SinglePart::plain(normalize_newlines(spec.body.as_deref().unwrap_or("")));
+    let text = text_part(ContentType::TEXT_PLAIN, spec.body.as_deref().unwrap_or(""));
     let main = match &spec.html {
         None if spec.inline.is_empty() => Part::Single(text),
         None => {
@@ -317,7 +317,7 @@ fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
             ));
         }
         Some(html) => {
-            let html_part = SinglePart::html(normalize_newlines(html));
+            let html_part = text_part(ContentType::TEXT_HTML, html);
             let alt = MultiPart::alternative().singlepart(text);
             if spec.inline.is_empty() {
                 Part::Multi(alt.singlepart(html_part))
@@ -341,6 +341,19 @@ fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
         mixed = mixed.singlepart(attachment_part(a)?);
     }
     Ok(Part::Multi(mixed))
+}
+
+/// A text part with CRLF line ends. lettre would send a NUL as it is in a 7bit part (RFC 2045
+/// forbids it there): text holding one is quoted-printable.
+fn text_part(content_type: ContentType, text: &str) -> SinglePart {
+    let text = normalize_newlines(text);
+    let body = if text.contains('\0') {
+        Body::new_with_encoding(text, ContentTransferEncoding::QuotedPrintable)
+            .unwrap_or_else(Body::new)
+    } else {
+        Body::new(text)
+    };
+    SinglePart::builder().header(content_type).body(body)
 }
 
 /// CRLF line ends for text: lone CR and lone LF both become CRLF (lettre converts LF only).

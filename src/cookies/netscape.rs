@@ -278,8 +278,8 @@ fn normalize_domain(field: &str) -> Option<std::borrow::Cow<'_, str>> {
         )));
     } else if !d.contains(':') {
         d
-    } else if d.matches(':').count() > 1 {
-        // A bare IPv6 address.
+    } else if d.matches(':').count() > 1 && !d.contains(['[', ']']) {
+        // A bare IPv6 address (with a bracket inside, bracketing it would not read back).
         return Some(Cow::Owned(format!("[{}]", d.to_ascii_lowercase())));
     } else {
         match d.rsplit_once(':') {

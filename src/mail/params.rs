@@ -206,7 +206,8 @@ fn encoded_word(text: &str, start: usize, finder: &mut Finder) -> Option<(String
     let charset = charset.split('*').next().unwrap_or(charset);
     let after = &body[q1 + 1..];
     let mut chars = after.chars();
-    let enc = chars.next()?;
+    // One ASCII letter (B or Q): `after[2..]` below relies on it being one byte.
+    let enc = chars.next().filter(char::is_ascii)?;
     if chars.next()? != '?' || charset.is_empty() || charset.contains(char::is_whitespace) {
         return None;
     }

@@ -334,7 +334,10 @@ enum Part {
 fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
     let text = checked(
         "--body",
-        SinglePart::plain(text_lines(spec.body.as_deref().unwrap_or(""))),
+        text_part(
+            ContentType::TEXT_PLAIN,
+            text_lines(spec.body.as_deref().unwrap_or("")),
+        ),
     )?;
     let main = match &spec.html {
         None if spec.inline.is_empty() => Part::Single(text),
@@ -345,7 +348,10 @@ fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
             ));
         }
         Some(html) => {
-            let html_part = checked("--html", SinglePart::html(text_lines(html)))?;
+            let html_part = checked(
+                "--html",
+                text_part(ContentType::TEXT_HTML, text_lines(html)),
+            )?;
             let alt = MultiPart::alternative().singlepart(text);
             if spec.inline.is_empty() {
                 Part::Multi(alt.singlepart(html_part))
@@ -369,6 +375,18 @@ fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
         mixed = mixed.singlepart(attachment_part(a)?);
     }
     Ok(Part::Multi(mixed))
+}
+
+/// A text part. lettre would send a NUL as it is in a 7bit part (RFC 2045 forbids it there):
+/// text holding one is quoted-printable.
+fn text_part(content_type: ContentType, text: String) -> SinglePart {
+    let body = if text.contains('\0') {
+        Body::new_with_encoding(text, ContentTransferEncoding::QuotedPrintable)
+            .unwrap_or_else(Body::new)
+    } else {
+        Body::new(text)
+    };
+    SinglePart::builder().header(content_type).body(body)
 }
 
 /// The text as it goes into a part: lone CR and lone LF both become CRLF (lettre converts

@@ -1,0 +1,66 @@
+//! The Netscape cookies.txt reader (src/cookies/netscape.rs).
+//!
+//! Input: a jar file's bytes (read as the jar reads them: UTF-8, invalid bytes replaced).
+//! Invariants beyond "no panic":
+//! - the whole-file reader (with its fast path for lines in curl's exact form) gives the
+//!   same cookies and the same skipped lines as reading line by line with `parse_line`;
+//! - what was read, written back in curl's form, reads back the same (no line is lost,
+//!   added or changed by a round trip through the jar).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use postie::cookies::netscape::{self, Line, Record};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let parsed = netscape::parse(&text);
+
+    // Line by line, as `str::lines` splits.
+    let mut records = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        match netscape::parse_line(line) {
+            Ok(Some(r)) => records.push(r),
+            Ok(None) => {}
+            Err(e) => skipped.push((i + 1, e)),
+        }
+    }
+    assert_eq!(
+        parsed.records, records,
+        "whole-file and line-by-line readers differ"
+    );
+    assert_eq!(parsed.skipped, skipped, "skipped lines differ");
+
+    let mut out = Vec::new();
+    let lines: Vec<&dyn Line> = records.iter().map(|r| r as &dyn Line).collect();
+    netscape::write(&mut out, lines).expect("writing to memory");
+    let written = String::from_utf8(out).expect("the jar writer writes UTF-8");
+    let again = netscape::parse(&written);
+    let lossy = |r: &Record| postie_fuzz::strict() || !known_defect(r);
+    if records.iter().all(lossy) {
+        assert!(
+            again.skipped.is_empty(),
+            "written lines skipped: {:?}",
+            again.skipped
+        );
+        assert_eq!(
+            again.records, records,
+            "write then read changed the cookies"
+        );
+    }
+});
+
+/// Cookies that known defects do not round-trip: a CR, LF or NUL in a field read from a jar
+/// line (issue 10, being fixed); and, found by this target and not fixed yet, a domain field
+/// with white space or control characters, brackets or colons, or a second leading dot
+/// (`..a` host-only reads as `.a`, written back reads as `a`) or a leading `#` (from
+/// ` #HttpOnly_a`: written back, a comment), whose normalization is not
+/// idempotent (`fuzz/artifacts/known/cookie_jar/`).
+fn known_defect(r: &Record) -> bool {
+    [&r.domain, &r.path, &r.name, &r.value]
+        .iter()
+        .any(|f| f.contains(['\r', '\n', '\0']))
+        || r.domain
+            .contains(|c: char| c.is_whitespace() || c.is_control() || "[]:".contains(c))
+        || r.domain.starts_with(['.', '#'])
+}

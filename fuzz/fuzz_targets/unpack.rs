@@ -1,0 +1,153 @@
+//! `postie unpack` (src/mail): parsing with mail-parser, our decoders, safe names, and
+//! saving into a folder; the mbox splitter.
+//!
+//! Input: one selector byte (unpack options), then a message. Each run unpacks into a fresh
+//! `out` folder inside a fresh temporary folder. Invariants beyond "no panic":
+//! - nothing is written outside `out` (the temporary folder holds `out` and nothing else)
+//!   and no symlink is created;
+//! - every saved attachment is a file directly in its message folder under `out`, named
+//!   with its `saved_name`, whose size and SHA-256 are the ones message.json reports;
+//! - a safe name is one plain path component: not empty, no `/`, `\`, NUL or other
+//!   control character, no leading dot or space, not `.`/`..`, at most 200 bytes;
+//! - base64 and quoted-printable text that encodes some bytes decodes to those bytes;
+//! - the mbox splitter never returns more bytes than it read.
+#![no_main]
+
+use std::fs;
+use std::io::Cursor;
+use std::path::Path;
+
+use base64::Engine as _;
+use libfuzzer_sys::fuzz_target;
+use postie::mail::mbox::MboxReader;
+use postie::mail::{self, MessageInfo, UnpackOptions, names, parse, save};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((sel, raw)) = postie_fuzz::selector(data) else {
+        return;
+    };
+    let options = UnpackOptions {
+        flat: sel & 1 != 0,
+        only_attachments: sel & 2 != 0,
+        no_inline: sel & 4 != 0,
+        include_text_parts: sel & 8 != 0,
+        recursive: sel & 16 == 0,
+        max_depth: usize::from(sel >> 5),
+    };
+    unpack(raw, &options);
+    let text = String::from_utf8_lossy(raw);
+    for line in text.lines().take(8) {
+        check_name(&names::safe_name(Some(line), line, 1), line);
+        check_name(
+            &names::with_counter(&names::safe_name(Some(line), "", 2), 3),
+            line,
+        );
+        let fragment = names::safe_fragment(line, 80);
+        assert!(fragment.len() <= 80 && !fragment.contains(['/', '\\', '\0']));
+    }
+    decoders(raw);
+    mbox(raw);
+});
+
+fn unpack(raw: &[u8], options: &UnpackOptions) {
+    let dir = postie_fuzz::temp_dir();
+    let out = dir.path().join("out");
+    let result = mail::unpack_bytes(raw, "fuzz", &out, options);
+    let entries: Vec<_> = fs::read_dir(dir.path())
+        .expect("the temporary folder")
+        .map(|e| e.expect("an entry").file_name())
+        .collect();
+    assert_eq!(entries, ["out"], "written outside the output folder");
+    walk(&out);
+    if let Ok(report) = result {
+        check_info(&out, &report.message);
+    }
+}
+
+/// No symlinks, and every name one safe component.
+fn walk(dir: &Path) {
+    for entry in fs::read_dir(dir).expect("a folder we made") {
+        let entry = entry.expect("an entry");
+        let kind = entry.file_type().expect("its type");
+        assert!(!kind.is_symlink(), "a symlink: {:?}", entry.path());
+        if kind.is_dir() {
+            walk(&entry.path());
+        }
+    }
+}
+
+fn check_info(out: &Path, info: &MessageInfo) {
+    for att in &info.attachments {
+        if let Some(name) = &att.saved_name {
+            check_name(name, att.original_name.as_deref().unwrap_or(""));
+            let path = att.path.as_ref().expect("a saved attachment has a path");
+            assert!(path.starts_with(out), "{path:?} outside {out:?}");
+            assert_eq!(
+                path.file_name().and_then(|n| n.to_str()),
+                Some(name.as_str())
+            );
+            let bytes = fs::read(path).expect("the saved attachment");
+            assert_eq!(bytes.len(), att.size, "size of {name}");
+            assert_eq!(save::hex_sha256(&bytes), att.sha256, "sha256 of {name}");
+        }
+        if let Some(nested) = &att.message {
+            check_info(out, nested);
+        }
+    }
+}
+
+fn check_name(name: &str, from: &str) {
+    assert!(!name.is_empty(), "empty name from {from:?}");
+    assert!(name.len() <= names::MAX_NAME_BYTES, "{name:?} is too long");
+    assert!(name != "." && name != "..", "{name:?} from {from:?}");
+    assert!(
+        !name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control()),
+        "{name:?} from {from:?}"
+    );
+    assert!(!name.starts_with(['.', ' ']), "{name:?} from {from:?}");
+}
+
+fn decoders(raw: &[u8]) {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
+    let mut wrapped = Vec::new();
+    for chunk in b64.as_bytes().chunks(76) {
+        wrapped.extend_from_slice(chunk);
+        wrapped.extend_from_slice(b"\r\n");
+    }
+    assert_eq!(
+        parse::decode_base64_lenient(&wrapped),
+        (raw.to_vec(), false),
+        "base64"
+    );
+    let _ = parse::decode_base64_lenient(raw);
+
+    let mut qp = Vec::new();
+    let mut column = 0;
+    for &b in raw {
+        if column >= 72 {
+            qp.extend_from_slice(b"=\r\n");
+            column = 0;
+        }
+        if b.is_ascii_alphanumeric() {
+            qp.push(b);
+            column += 1;
+        } else {
+            qp.extend_from_slice(format!("={b:02X}").as_bytes());
+            column += 3;
+        }
+    }
+    assert_eq!(parse::decode_qp(&qp), raw, "quoted-printable");
+    let _ = parse::decode_qp(raw);
+}
+
+fn mbox(raw: &[u8]) {
+    let mut reader = MboxReader::new(Cursor::new(raw));
+    let mut total = 0;
+    let mut message = Vec::new();
+    while let Ok(true) = reader.read_message_into(&mut message) {
+        total += message.len();
+        assert!(total <= raw.len(), "the mbox reader made bytes up");
+    }
+}

@@ -315,10 +315,12 @@ fn user_password_comes_from_the_environment() {
 #[test]
 fn user_without_password_and_no_terminal_is_a_clear_error() {
     let server = echo_server();
-    let out = run(postie()
-        .env("HOME", "/nonexistent")
-        .stdin(std::process::Stdio::null())
-        .args(["fetch", "-u", "alice", &server.url("/")]));
+    let out = run(postie().stdin(std::process::Stdio::null()).args([
+        "fetch",
+        "-u",
+        "alice",
+        &server.url("/"),
+    ]));
     assert_ne!(out.status.code(), Some(0));
     assert!(text(&out).1.contains("alice"), "{}", text(&out).1);
     assert!(server.requests().is_empty());

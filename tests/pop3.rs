@@ -35,8 +35,7 @@ fn fake_cmd(server: &FakePop3, sub: &str) -> Command {
             "--password-env",
             "POP_PW",
         ])
-        .env("POP_PW", PASS)
-        .env("HOME", "/nonexistent");
+        .env("POP_PW", PASS);
     cmd
 }
 
@@ -395,8 +394,7 @@ fn dovecot_cmd(d: &pop3_dovecot::Dovecot, sub: &str, url: &str) -> Command {
         .arg("--cacert")
         .arg(d.ca())
         .args(["--password-env", "POP_PW"])
-        .env("POP_PW", pop3_dovecot::PASS)
-        .env("HOME", "/nonexistent");
+        .env("POP_PW", pop3_dovecot::PASS);
     cmd
 }
 

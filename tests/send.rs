@@ -25,10 +25,7 @@ use smtp_peers::{Certs, Sink, sink_python};
 
 fn send() -> Command {
     let mut cmd = postie();
-    cmd.arg("send")
-        .env("HOME", "/nonexistent-postie-home")
-        .env_remove("XDG_CONFIG_HOME")
-        .stdin(Stdio::null());
+    cmd.arg("send").stdin(Stdio::null());
     cmd
 }
 

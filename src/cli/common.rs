@@ -1,15 +1,124 @@
-//! Flag groups shared by several subcommands (password sources, TLS for mail, client
-//! certificates and pins for every protocol), and their
-//! conversion into the engines' plain types.
+//! Flag groups shared by several subcommands (the mail connection of `send` and `pop3`,
+//! password sources, TLS for mail, client certificates and pins for every protocol), and
+//! their merge with an account into the engines' plain types.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::CliError;
-use crate::config::Account;
+use crate::config::{Account, load_account};
 use crate::error::Error;
-use crate::secret::{self, PasswordSource};
+use crate::secret::{self, PasswordSource, check_credential};
 use crate::tls::{ClientIdentity, TlsMode, TlsOptions, parse_pins};
+
+/// The deadline of a mail connection when neither `--timeout` nor the account gives one.
+const MAIL_TIMEOUT_SECS: u64 = 60;
+
+/// The mail connection flags of `send` and of every `pop3` subcommand. The help texts are
+/// the protocol-neutral ones; each subcommand words `--server`, `--user`, `--account` and
+/// `--timeout` for itself (`mut_arg` on the struct that flattens this one).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct MailConnArgs {
+    /// The server URL.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Read defaults from [account.NAME] in the accounts file; flags override them.
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+    /// The user name.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    #[command(flatten)]
+    pub tls: MailTlsArgs,
+    /// Deadline in seconds for connecting and for every read.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+}
+
+/// The protocol a [`MailConnArgs`] is for: which account key names its server, and whether
+/// it cannot do without a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailProtocol {
+    Smtp,
+    Pop3,
+}
+
+/// A mail connection as the flags over the account give it: the server as the protocol
+/// parsed it, and the protocol's own AUTH choice.
+#[derive(Debug, Clone)]
+pub struct MailConn<S, A> {
+    pub server: S,
+    /// Always there for POP3 (checked); SMTP sends without AUTH when there is none.
+    pub user: Option<String>,
+    /// `--password-*` over the account's password keys; None: ~/.netrc, then a prompt.
+    pub password: Option<PasswordSource>,
+    pub tls_mode: TlsMode,
+    pub tls: TlsOptions,
+    pub auth: A,
+    pub timeout: Duration,
+}
+
+impl MailConnArgs {
+    /// The account `--account` names, or an empty one.
+    pub fn load_account(&self) -> Result<Account, Error> {
+        match &self.account {
+            Some(name) => Ok(load_account(name)?),
+            None => Ok(Account::default()),
+        }
+    }
+
+    /// These flags over `account`, checked in a fixed order so that the first problem is the
+    /// one reported: server, user (POP3), TLS, `auth`, timeout. `parse_server` and `auth`
+    /// are the protocol's own: its URL schemes and its AUTH methods.
+    pub fn merge<S, A>(
+        &self,
+        protocol: MailProtocol,
+        account: &Account,
+        parse_server: impl FnOnce(&str) -> Result<S, Error>,
+        auth: impl FnOnce(&Account) -> Result<A, Error>,
+    ) -> Result<MailConn<S, A>, Error> {
+        let (server_key, missing) = match protocol {
+            MailProtocol::Smtp => (
+                &account.smtp_server,
+                "no server (give --server or --account)",
+            ),
+            MailProtocol::Pop3 => (
+                &account.pop3_server,
+                "required (or an --account with a server)",
+            ),
+        };
+        let server = self
+            .server
+            .clone()
+            .or_else(|| server_key.clone())
+            .or_else(|| account.server.clone())
+            .ok_or_else(|| CliError::invalid("--server", missing))?;
+        let server = parse_server(&server)?;
+        let user = self.user.clone().or_else(|| account.user.clone());
+        if protocol == MailProtocol::Pop3 {
+            // POP3 cannot even log in without one; SMTP checks its optional user where it
+            // decides on AUTH.
+            let user = user.as_deref().ok_or_else(|| {
+                CliError::invalid("--user", "required (or an --account with a user)")
+            })?;
+            check_credential("user name", user)?;
+        }
+        let (tls_mode, tls) = self.tls.resolve(account)?;
+        let auth = auth(account)?;
+        let timeout = timeout(self.timeout, account, MAIL_TIMEOUT_SECS)?;
+        Ok(MailConn {
+            server,
+            user,
+            password: self.password.source().or_else(|| account.password_source()),
+            tls_mode,
+            tls,
+            auth,
+            timeout,
+        })
+    }
+}
 
 /// Where the password comes from. Never from argv.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -174,11 +283,7 @@ impl MailTlsArgs {
 }
 
 /// `--timeout` over the account's `timeout`, else `default_secs`; zero is refused.
-pub fn timeout(
-    flag: Option<u64>,
-    account: &Account,
-    default_secs: u64,
-) -> Result<Duration, CliError> {
+fn timeout(flag: Option<u64>, account: &Account, default_secs: u64) -> Result<Duration, CliError> {
     match flag.or(account.timeout).unwrap_or(default_secs) {
         0 => Err(CliError::invalid("--timeout", "must be at least 1 second")),
         secs => Ok(Duration::from_secs(secs)),
@@ -210,5 +315,95 @@ fn parse_tls_mode(value: &str) -> Option<TlsMode> {
         "opportunistic" => Some(TlsMode::Opportunistic),
         "none" => Some(TlsMode::None),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn merge(
+        args: &MailConnArgs,
+        protocol: MailProtocol,
+        account: &Account,
+    ) -> Result<MailConn<String, ()>, Error> {
+        args.merge(protocol, account, |s| Ok(s.to_owned()), |_| Ok(()))
+    }
+
+    fn account() -> Account {
+        Account {
+            server: Some("any://shared".into()),
+            smtp_server: Some("smtps://out".into()),
+            pop3_server: Some("pop3s://in".into()),
+            user: Some("alice".into()),
+            password_env: Some("ACCOUNT_PW".into()),
+            timeout: Some(7),
+            ..Account::default()
+        }
+    }
+
+    #[test]
+    fn each_protocol_takes_its_own_server_key_and_flags_win() {
+        let none = MailConnArgs::default();
+        let conn = merge(&none, MailProtocol::Smtp, &account()).expect("smtp");
+        assert_eq!(conn.server, "smtps://out");
+        let conn = merge(&none, MailProtocol::Pop3, &account()).expect("pop3");
+        assert_eq!(conn.server, "pop3s://in");
+        assert_eq!(conn.user.as_deref(), Some("alice"));
+        assert_eq!(conn.timeout, Duration::from_secs(7));
+        assert!(matches!(conn.password, Some(PasswordSource::Env(v)) if v == "ACCOUNT_PW"));
+        let shared = Account {
+            smtp_server: None,
+            ..account()
+        };
+        let conn = merge(&none, MailProtocol::Smtp, &shared).expect("shared");
+        assert_eq!(conn.server, "any://shared");
+
+        let flags = MailConnArgs {
+            server: Some("smtp://flag".into()),
+            user: Some("bob".into()),
+            timeout: Some(3),
+            password: PasswordArgs {
+                password_env: Some("FLAG_PW".into()),
+                ..PasswordArgs::default()
+            },
+            ..MailConnArgs::default()
+        };
+        let conn = merge(&flags, MailProtocol::Smtp, &account()).expect("flags");
+        assert_eq!(conn.server, "smtp://flag");
+        assert_eq!(conn.user.as_deref(), Some("bob"));
+        assert_eq!(conn.timeout, Duration::from_secs(3));
+        assert!(matches!(conn.password, Some(PasswordSource::Env(v)) if v == "FLAG_PW"));
+    }
+
+    #[test]
+    fn pop3_needs_a_user_smtp_does_not() {
+        let args = MailConnArgs {
+            server: Some("x://host".into()),
+            ..MailConnArgs::default()
+        };
+        let conn = merge(&args, MailProtocol::Smtp, &Account::default()).expect("smtp");
+        assert_eq!(conn.user, None);
+        assert_eq!(conn.timeout, Duration::from_secs(MAIL_TIMEOUT_SECS));
+        let err = merge(&args, MailProtocol::Pop3, &Account::default()).expect_err("pop3");
+        assert_eq!(
+            err.to_string(),
+            "--user: required (or an --account with a user)"
+        );
+    }
+
+    #[test]
+    fn a_missing_server_is_named_in_each_protocol_s_words() {
+        let none = MailConnArgs::default();
+        let smtp = merge(&none, MailProtocol::Smtp, &Account::default()).expect_err("smtp");
+        assert_eq!(
+            smtp.to_string(),
+            "--server: no server (give --server or --account)"
+        );
+        let pop3 = merge(&none, MailProtocol::Pop3, &Account::default()).expect_err("pop3");
+        assert_eq!(
+            pop3.to_string(),
+            "--server: required (or an --account with a server)"
+        );
     }
 }

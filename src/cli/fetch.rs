@@ -338,28 +338,14 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
     let (body, json) = build_body(&args)?;
     let mut urls = args.urls.clone();
     let body = if args.get {
-        if let RequestBody::Bytes { data, .. } = &body {
-            let query = String::from_utf8_lossy(data).into_owned();
-            for url in &mut urls {
-                let sep = if url.contains('?') { '&' } else { '?' };
-                url.push(sep);
-                url.push_str(&query);
-            }
-        }
+        append_query(&body, &mut urls);
         RequestBody::None
     } else {
         body
     };
     let headers = build_headers(&args, json)?;
     let auth = build_auth(&args, urls.first().map(String::as_str))?;
-    let jobs = urls
-        .into_iter()
-        .enumerate()
-        .map(|(i, url)| Job {
-            output: output_for(&args, i),
-            url,
-        })
-        .collect();
+    let jobs = jobs(&args, urls);
     let seconds = |flag: &str, v: Option<f64>| -> Result<Option<Duration>, CliError> {
         v.map(|s| Duration::try_from_secs_f64(s).map_err(|e| invalid(flag, e.to_string())))
             .transpose()
@@ -395,6 +381,29 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
         clobber: args.clobber,
         files: file_options(&args)?,
     })
+}
+
+/// `-G`: the data flags' bytes go into each URL's query instead of a body.
+fn append_query(body: &RequestBody, urls: &mut [String]) {
+    if let RequestBody::Bytes { data, .. } = body {
+        let query = String::from_utf8_lossy(data).into_owned();
+        for url in urls {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            url.push(sep);
+            url.push_str(&query);
+        }
+    }
+}
+
+/// One job per URL, each with the output its position among `-o`/`-O` gives it.
+fn jobs(args: &FetchFlags, urls: Vec<String>) -> Vec<Job> {
+    urls.into_iter()
+        .enumerate()
+        .map(|(i, url)| Job {
+            output: output_for(args, i),
+            url,
+        })
+        .collect()
 }
 
 fn build_write_out(format: Option<&str>) -> Result<Option<String>, Error> {

@@ -6,8 +6,8 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
 use crate::cli::CliError;
-use crate::cli::common::{self, MailTlsArgs, PasswordArgs};
-use crate::config::{self, Account};
+use crate::cli::common::{MailConnArgs, MailProtocol};
+use crate::config::Account;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::pop3::client::{AuthChoice, Credentials};
@@ -52,20 +52,19 @@ pub enum Pop3Command {
 
 /// Connection flags shared by every `postie pop3` subcommand.
 #[derive(Debug, Clone, clap::Args)]
+#[command(
+    mut_arg("server", |a| a.help(
+        "pop3s://host[:995] (implicit TLS) or pop3://host[:110] (STLS, required by default)",
+    )),
+    mut_arg("user", |a| a.short('u').value_name("USER")),
+    mut_arg("account", |a| a.help(
+        "Take settings from [account.NAME] in the accounts file; flags override them",
+    )),
+    mut_arg("timeout", |a| a.help("Seconds to wait for the connection and for every read")),
+)]
 pub struct ConnArgs {
-    /// pop3s://host[:995] (implicit TLS) or pop3://host[:110] (STLS, required by default).
-    #[arg(long, value_name = "URL")]
-    pub server: Option<String>,
-    /// The user name.
-    #[arg(long, short = 'u')]
-    pub user: Option<String>,
-    /// Take settings from [account.NAME] in the accounts file; flags override them.
-    #[arg(long, value_name = "NAME")]
-    pub account: Option<String>,
     #[command(flatten)]
-    pub password: PasswordArgs,
-    #[command(flatten)]
-    pub tls: MailTlsArgs,
+    pub conn: MailConnArgs,
     /// auto (SASL PLAIN, LOGIN, CRAM-MD5, then USER), or one of plain, login, cram-md5,
     /// xoauth2 (the password is the token), user, apop.
     #[arg(long, value_name = "METHOD", default_value = "auto")]
@@ -73,9 +72,6 @@ pub struct ConnArgs {
     /// Allow sending a password over an unencrypted connection.
     #[arg(long)]
     pub allow_insecure_auth: bool,
-    /// Seconds to wait for the connection and for every read.
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<u64>,
     /// Show the dialogue on stderr (passwords masked).
     #[arg(long, short = 'v')]
     pub verbose: bool,
@@ -166,57 +162,50 @@ fn invalid(flag: &str, why: impl Into<String>) -> Error {
 
 /// Merges flags over the account (if any) into [`Settings`].
 pub fn settings(args: &ConnArgs) -> Result<Settings, Error> {
-    let account = match &args.account {
-        Some(name) => config::load_account(name)?,
-        None => Account::default(),
-    };
-    let server = args
-        .server
-        .clone()
-        .or(account.pop3_server.clone())
-        .or(account.server.clone())
-        .ok_or_else(|| invalid("--server", "required (or an --account with a server)"))?;
-    let server = Server::parse(&server)?;
-    let user = args
-        .user
-        .clone()
-        .or(account.user.clone())
-        .ok_or_else(|| invalid("--user", "required (or an --account with a user)"))?;
-    secret::check_credential("user name", &user)?;
-    let (tls_mode, tls) = args.tls.resolve(&account)?;
-    let auth_text = if args.auth == "auto" {
-        account.auth.clone().unwrap_or_else(|| "auto".into())
-    } else {
-        args.auth.clone()
-    };
-    let auth = if auth_text.eq_ignore_ascii_case("auto") {
-        AuthChoice::Auto
-    } else {
-        AuthChoice::Only(Method::parse(&auth_text).ok_or_else(|| {
-            invalid(
-                "--auth",
-                format!("{auth_text:?}: use auto, plain, login, cram-md5, xoauth2, user or apop"),
-            )
-        })?)
-    };
-    let timeout = common::timeout(args.timeout, &account, 60)?;
+    let account = args.conn.load_account()?;
+    let conn = args.conn.merge(
+        MailProtocol::Pop3,
+        &account,
+        |server| Ok(Server::parse(server)?),
+        |account| auth_choice(&args.auth, account),
+    )?;
     Ok(Settings {
         connect: ConnectOptions {
-            server,
-            tls_mode,
-            tls,
-            timeout,
+            server: conn.server,
+            tls_mode: conn.tls_mode,
+            tls: conn.tls,
+            timeout: conn.timeout,
             verbose: args.verbose,
         },
-        user,
+        // The merge refuses a POP3 connection without a user.
+        user: conn.user.unwrap_or_default(),
         lookup: PasswordLookup {
-            source: args.password.source().or(account.password_source()),
+            source: conn.password,
             netrc_file: None,
             allow_prompt: true,
         },
-        auth,
+        auth: conn.auth,
         allow_insecure_auth: args.allow_insecure_auth,
     })
+}
+
+/// `--auth` over the account's `auth`; `auto` (the flag's default) leaves it to the account.
+fn auth_choice(flag: &str, account: &Account) -> Result<AuthChoice, Error> {
+    let auth_text = if flag == "auto" {
+        account.auth.clone().unwrap_or_else(|| "auto".into())
+    } else {
+        flag.to_owned()
+    };
+    if auth_text.eq_ignore_ascii_case("auto") {
+        return Ok(AuthChoice::Auto);
+    }
+    let method = Method::parse(&auth_text).ok_or_else(|| {
+        invalid(
+            "--auth",
+            format!("{auth_text:?}: use auto, plain, login, cram-md5, xoauth2, user or apop"),
+        )
+    })?;
+    Ok(AuthChoice::Only(method))
 }
 
 /// Connects and logs in.

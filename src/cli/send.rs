@@ -5,8 +5,8 @@
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cli::common::{self, MailTlsArgs, PasswordArgs};
-use crate::config::{Account, load_account};
+use crate::cli::common::{MailConnArgs, MailProtocol};
+use crate::config::Account;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::fsutil::{AtomicFile, PRIVATE};
@@ -17,9 +17,6 @@ use crate::smtp::{
     compose,
 };
 
-/// The default deadline when neither `--timeout` nor the account gives one.
-const DEFAULT_TIMEOUT_SECS: u64 = 60;
-
 /// `postie send` flags. Boxed so the subcommand enum stays small.
 #[derive(Debug, clap::Args)]
 pub struct SendArgs {
@@ -28,20 +25,22 @@ pub struct SendArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("server", |a| a.help(
+        "The server: smtp://HOST[:587] (STARTTLS required) or smtps://HOST[:465] (implicit TLS)",
+    )),
+    mut_arg("account", |a| a.help("Read defaults from [account.NAME] in the accounts file")),
+    mut_arg("user", |a| a.help(
+        "Authenticate as this user (the password comes from --password-*, ~/.netrc or a prompt)",
+    )),
+    mut_arg("timeout", |a| a.help(
+        "Deadline in seconds for connecting (TCP, TLS handshake, greeting, AUTH) and for each \
+         read or write after that (default 60)",
+    )),
+)]
 pub struct SendOptions {
-    /// The server: smtp://HOST[:587] (STARTTLS required) or smtps://HOST[:465] (implicit TLS).
-    #[arg(long, value_name = "URL")]
-    pub server: Option<String>,
-    /// Read defaults from [account.NAME] in the accounts file.
-    #[arg(long, value_name = "NAME")]
-    pub account: Option<String>,
-    /// Authenticate as this user (the password comes from --password-*, ~/.netrc or a prompt).
-    #[arg(long, value_name = "NAME")]
-    pub user: Option<String>,
     #[command(flatten)]
-    pub password: PasswordArgs,
-    #[command(flatten)]
-    pub tls: MailTlsArgs,
+    pub conn: MailConnArgs,
     /// The SASL mechanism (default: PLAIN, else LOGIN).
     #[arg(long, value_enum, value_name = "MECH")]
     pub auth: Option<AuthArg>,
@@ -51,10 +50,6 @@ pub struct SendOptions {
     /// The name to give in EHLO (default: this machine's FQDN, else localhost).
     #[arg(long, value_name = "NAME")]
     pub helo: Option<String>,
-    /// Deadline in seconds for connecting (TCP, TLS handshake, greeting, AUTH) and for each
-    /// read or write after that (default 60).
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<u64>,
     /// The sender: "Name <addr>" or addr.
     #[arg(long, value_name = "ADDR")]
     pub from: Option<String>,
@@ -129,10 +124,7 @@ impl From<AuthArg> for AuthMechanism {
 
 pub fn run(args: SendArgs) -> Result<Exit, Error> {
     let args = *args.options;
-    let account = match &args.account {
-        Some(name) => load_account(name)?,
-        None => Account::default(),
-    };
+    let account = args.conn.load_account()?;
     let spec = message_spec(&args, &account)?;
     if let Some(source) = &args.batch {
         return run_batch(&args, &account, &spec, source);
@@ -289,45 +281,42 @@ pub fn parse_server(value: &str) -> Result<(String, u16, bool), SmtpError> {
 }
 
 fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
-    let server = args
-        .server
-        .clone()
-        .or_else(|| account.smtp_server.clone())
-        .or_else(|| account.server.clone())
-        .ok_or_else(|| SmtpError::usage("--server", "no server (give --server or --account)"))?;
-    let (host, port, implicit_tls) = parse_server(&server)?;
-    let (tls_mode, tls) = args.tls.resolve(account)?;
-    let mechanisms = match (args.auth, &account.auth) {
-        (Some(a), _) => vec![a.into()],
-        (None, Some(text)) => vec![parse_auth(text)?],
-        (None, None) => Vec::new(),
-    };
-    let timeout = common::timeout(args.timeout, account, DEFAULT_TIMEOUT_SECS)?;
+    let conn = args.conn.merge(
+        MailProtocol::Smtp,
+        account,
+        |server| Ok(parse_server(server)?),
+        |account| match (args.auth, &account.auth) {
+            (Some(a), _) => Ok(vec![a.into()]),
+            (None, Some(text)) => Ok(vec![parse_auth(text)?]),
+            (None, None) => Ok(Vec::new()),
+        },
+    )?;
+    let (host, port, implicit_tls) = conn.server;
     let mut settings = Settings {
         host,
         port,
         implicit_tls,
-        tls_mode,
-        tls,
+        tls_mode: conn.tls_mode,
+        tls: conn.tls,
         helo: args
             .helo
             .clone()
             .or_else(|| account.helo.clone())
             .unwrap_or_else(default_helo),
-        timeout,
+        timeout: conn.timeout,
         credentials: None,
-        mechanisms,
+        mechanisms: conn.auth,
         allow_insecure_auth: args.allow_insecure_auth,
         verbose: args.verbose,
     };
     settings.check_helo()?;
-    if let Some(user) = args.user.clone().or_else(|| account.user.clone()) {
+    if let Some(user) = conn.user {
         check_credential("user name", &user)?;
         // Refuse before asking for a password that would travel in the clear.
         settings.credentials = Some((user.clone(), Default::default()));
         settings.check_auth_policy()?;
         let lookup = PasswordLookup {
-            source: args.password.source().or_else(|| account.password_source()),
+            source: conn.password,
             netrc_file: None,
             allow_prompt: true,
         };

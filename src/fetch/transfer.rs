@@ -540,35 +540,7 @@ fn call(
 ) -> Result<http::Response<Body>, FetchError> {
     let url_text = hop.url.to_string();
     let host = hop.url.host_str().unwrap_or("").to_owned();
-    let body = if hop.send_body {
-        Some(cfg.body.open()?)
-    } else {
-        None
-    };
-    let content_type = body.as_ref().and_then(|b| b.content_type.clone());
-    let mut headers = request_headers(cfg, cookies, hop, trusted, range_from, content_type)?;
-    if let Some(b) = &body {
-        headers.push(("Content-Length".to_owned(), b.len.to_string()));
-    }
-    let mut builder = http::Request::builder()
-        .method(hop.method.as_str())
-        .uri(url_text.as_str());
-    for (name, value) in &headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    let send = match body {
-        Some(b) => SendBody::from_owned_reader(b.reader),
-        None => SendBody::none(),
-    };
-    let request = builder.body(send).map_err(|e| FetchError::BadUrl {
-        url: url_text.clone(),
-        why: e.to_string(),
-    })?;
-    if cfg.verbose {
-        print_request(&hop.url, &hop.method, &headers);
-    }
-    hop.sent
-        .set(hop.sent.get() + request_size(&hop.url, &hop.method, &headers));
+    let request = build_request(cfg, cookies, hop, trusted, range_from)?;
     let proxy = proxy_for(cfg, &hop.url)?;
     let remaining = time_left(deadline, &url_text)?;
     let request = agent
@@ -590,6 +562,48 @@ fn call(
         print_response(&resp);
     }
     Ok(resp)
+}
+
+/// The hop's request (method, headers, body), shown with `-v` and counted into the bytes
+/// sent, but not yet sent.
+fn build_request(
+    cfg: &FetchConfig,
+    cookies: &mut CookieSession,
+    hop: &Hop,
+    trusted: bool,
+    range_from: u64,
+) -> Result<http::Request<SendBody<'static>>, FetchError> {
+    let url_text = hop.url.to_string();
+    let body = if hop.send_body {
+        Some(cfg.body.open()?)
+    } else {
+        None
+    };
+    let content_type = body.as_ref().and_then(|b| b.content_type.clone());
+    let mut headers = request_headers(cfg, cookies, hop, trusted, range_from, content_type)?;
+    if let Some(b) = &body {
+        headers.push(("Content-Length".to_owned(), b.len.to_string()));
+    }
+    let mut builder = http::Request::builder()
+        .method(hop.method.as_str())
+        .uri(url_text.as_str());
+    for (name, value) in &headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let send = match body {
+        Some(b) => SendBody::from_owned_reader(b.reader),
+        None => SendBody::none(),
+    };
+    let request = builder.body(send).map_err(|e| FetchError::BadUrl {
+        url: url_text,
+        why: e.to_string(),
+    })?;
+    if cfg.verbose {
+        print_request(&hop.url, &hop.method, &headers);
+    }
+    hop.sent
+        .set(hop.sent.get() + request_size(&hop.url, &hop.method, &headers));
+    Ok(request)
 }
 
 /// What a retry of a body that broke off needs to ask for the rest: the agent, the cookie

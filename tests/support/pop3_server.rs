@@ -179,6 +179,22 @@ fn stuffed(raw: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Whether the session goes on after a command.
+enum Next {
+    Go,
+    Close,
+}
+
+/// One connection's state: where replies go, how to misbehave, and the mailbox.
+struct Conn<'a> {
+    out: TcpStream,
+    b: Behavior,
+    mailbox: &'a Mutex<Vec<Message>>,
+    authed: bool,
+    user_ok: bool,
+    pending_deletes: Vec<usize>,
+}
+
 fn serve(
     stream: TcpStream,
     mailbox: &Mutex<Vec<Message>>,
@@ -191,12 +207,17 @@ fn serve(
         l.sessions.push(Vec::new());
         l.sessions.len() - 1
     };
-    let mut out = stream.try_clone()?;
+    let mut conn = Conn {
+        out: stream.try_clone()?,
+        b,
+        mailbox,
+        authed: false,
+        user_ok: false,
+        pending_deletes: Vec::new(),
+    };
     let mut reader = BufReader::new(stream);
-    out.write_all(b"+OK fake POP3 ready <4242.1@fake>\r\n")?;
-    let mut authed = false;
-    let mut user_ok = false;
-    let mut pending_deletes: Vec<usize> = Vec::new();
+    conn.out
+        .write_all(b"+OK fake POP3 ready <4242.1@fake>\r\n")?;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 {
@@ -209,141 +230,171 @@ fn serve(
             l.max_queued = l.max_queued.max(queued);
             l.sessions[session].push(line.clone());
         }
-        if b.silent {
+        if conn.b.silent {
             std::thread::sleep(Duration::from_secs(30));
             return Ok(());
         }
         let mut parts = line.splitn(2, ' ');
         let cmd = parts.next().unwrap_or("").to_ascii_uppercase();
         let arg = parts.next().unwrap_or("");
-        let number = |arg: &str| -> Option<usize> {
-            let n: usize = arg.trim().parse().ok()?;
-            let mb = mailbox.lock().expect("lock");
-            (n >= 1 && n <= mb.len() && !mb[n - 1].deleted && !pending_deletes.contains(&n))
-                .then_some(n)
-        };
-        match cmd.as_str() {
-            "CAPA" if b.capa_line.is_some() => {
-                out.write_all(b"+OK\r\nTOP\r\nX-")?;
-                let n = b.capa_line.unwrap_or(0);
-                endless(&mut out, &vec![b'A'; n.min(60 * 1024)], n)?;
-                out.write_all(b"\r\nUSER\r\n.\r\n")?;
-            }
-            "CAPA" if !b.no_capa => {
-                let mut r = String::from("+OK\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\n");
-                if b.pipelining {
-                    r.push_str("PIPELINING\r\n");
-                }
-                r.push_str(".\r\n");
-                out.write_all(r.as_bytes())?;
-            }
+        if let Next::Close = conn.command(&cmd, arg)? {
+            return Ok(());
+        }
+    }
+}
+
+impl Conn<'_> {
+    fn command(&mut self, cmd: &str, arg: &str) -> std::io::Result<Next> {
+        match cmd {
+            "CAPA" => self.capa()?,
             "USER" => {
-                user_ok = arg == USER;
-                out.write_all(b"+OK\r\n")?;
+                self.user_ok = arg == USER;
+                self.out.write_all(b"+OK\r\n")?;
             }
-            "PASS" => {
-                if b.in_use {
-                    out.write_all(b"-ERR [IN-USE] Mailbox is locked by another session\r\n")?;
-                } else if user_ok && arg == PASS {
-                    authed = true;
-                    out.write_all(b"+OK Logged in.\r\n")?;
-                } else {
-                    let text = b
-                        .auth_err_text
-                        .as_deref()
-                        .unwrap_or("Authentication failed.");
-                    out.write_all(format!("-ERR [AUTH] {text}\r\n").as_bytes())?;
-                }
-            }
+            "PASS" => self.pass(arg)?,
             "QUIT" => {
-                let mut mb = mailbox.lock().expect("lock");
-                for n in pending_deletes.drain(..) {
+                let mut mb = self.mailbox.lock().expect("lock");
+                for n in self.pending_deletes.drain(..) {
                     mb[n - 1].deleted = true;
                 }
-                out.write_all(b"+OK Logging out.\r\n")?;
-                return Ok(());
+                self.out.write_all(b"+OK Logging out.\r\n")?;
+                return Ok(Next::Close);
             }
-            _ if !authed => out.write_all(b"-ERR Unknown command.\r\n")?,
+            _ if !self.authed => self.out.write_all(b"-ERR Unknown command.\r\n")?,
             "STAT" => {
-                let mb = mailbox.lock().expect("lock");
+                let mb = self.mailbox.lock().expect("lock");
                 let live: Vec<_> = mb.iter().filter(|m| !m.deleted).collect();
                 let size: usize = live.iter().map(|m| m.raw.len()).sum();
-                out.write_all(format!("+OK {} {}\r\n", live.len(), size).as_bytes())?;
+                self.out
+                    .write_all(format!("+OK {} {}\r\n", live.len(), size).as_bytes())?;
             }
-            "LIST" | "UIDL" => {
-                let mb = mailbox.lock().expect("lock");
-                let mut r = String::from("+OK\r\n");
-                for (i, m) in mb.iter().enumerate() {
-                    if m.deleted {
-                        continue;
-                    }
-                    let line = if cmd == "LIST" && b.understate == Some(i as u32 + 1) {
-                        format!("{} 1000\r\n", i + 1)
-                    } else if cmd == "LIST" {
-                        format!("{} {}\r\n", i + 1, m.raw.len())
-                    } else {
-                        format!("{} {}\r\n", i + 1, m.uidl)
-                    };
-                    r.push_str(&line);
-                    if b.duplicate_list && cmd == "LIST" {
-                        r.push_str(&line);
-                    }
-                }
-                r.push_str(".\r\n");
-                out.write_all(r.as_bytes())?;
-            }
-            "RETR" | "TOP" => {
-                let Some(n) = number(arg.split(' ').next().unwrap_or("")) else {
-                    out.write_all(b"-ERR There's no message.\r\n")?;
-                    continue;
-                };
-                let raw = mailbox.lock().expect("lock")[n - 1].raw.clone();
-                let body = if cmd == "TOP" {
-                    let end = raw
-                        .windows(4)
-                        .position(|w| w == b"\r\n\r\n")
-                        .map_or(raw.len(), |p| p + 4);
-                    stuffed(&raw[..end])
-                } else {
-                    stuffed(&raw)
-                };
-                if cmd == "RETR" && !b.retr_delay.is_zero() {
-                    std::thread::sleep(b.retr_delay);
-                }
-                out.write_all(b"+OK\r\n")?;
-                if cmd == "RETR" && b.endless_retr == Some(n as u32) {
-                    endless(&mut out, b"endless body line", ENDLESS_CAP)?;
-                    out.write_all(b".\r\n")?;
-                    continue;
-                }
-                if cmd == "RETR" && b.stall_in_retr == Some(n as u32) {
-                    out.write_all(&body[..body.len() / 2])?;
-                    out.flush()?;
-                    std::thread::sleep(Duration::from_secs(30));
-                    return Ok(());
-                }
-                if cmd == "RETR" && b.drop_in_retr == Some(n as u32) {
-                    out.write_all(&body[..body.len() / 2])?;
-                    out.flush()?;
-                    let _ = out.shutdown(std::net::Shutdown::Both);
-                    return Ok(());
-                }
-                out.write_all(&body)?;
-            }
-            "DELE" => match number(arg) {
+            "LIST" | "UIDL" => self.listing(cmd)?,
+            "RETR" | "TOP" => return self.retr(cmd, arg),
+            "DELE" => match self.number(arg) {
                 Some(n) => {
-                    pending_deletes.push(n);
-                    out.write_all(b"+OK Marked to be deleted.\r\n")?;
+                    self.pending_deletes.push(n);
+                    self.out.write_all(b"+OK Marked to be deleted.\r\n")?;
                 }
-                None => out.write_all(b"-ERR There's no message.\r\n")?,
+                None => self.out.write_all(b"-ERR There's no message.\r\n")?,
             },
-            "NOOP" => out.write_all(b"+OK\r\n")?,
+            "NOOP" => self.out.write_all(b"+OK\r\n")?,
             "RSET" => {
-                pending_deletes.clear();
-                out.write_all(b"+OK\r\n")?;
+                self.pending_deletes.clear();
+                self.out.write_all(b"+OK\r\n")?;
             }
-            _ => out.write_all(b"-ERR Unknown command.\r\n")?,
+            _ => self.out.write_all(b"-ERR Unknown command.\r\n")?,
         }
+        Ok(Next::Go)
+    }
+
+    /// The message number `arg` names, if it is there and not deleted.
+    fn number(&self, arg: &str) -> Option<usize> {
+        let n: usize = arg.trim().parse().ok()?;
+        let mb = self.mailbox.lock().expect("lock");
+        (n >= 1 && n <= mb.len() && !mb[n - 1].deleted && !self.pending_deletes.contains(&n))
+            .then_some(n)
+    }
+
+    fn capa(&mut self) -> std::io::Result<()> {
+        if let Some(n) = self.b.capa_line {
+            self.out.write_all(b"+OK\r\nTOP\r\nX-")?;
+            endless(&mut self.out, &vec![b'A'; n.min(60 * 1024)], n)?;
+            self.out.write_all(b"\r\nUSER\r\n.\r\n")
+        } else if !self.b.no_capa {
+            let mut r = String::from("+OK\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\n");
+            if self.b.pipelining {
+                r.push_str("PIPELINING\r\n");
+            }
+            r.push_str(".\r\n");
+            self.out.write_all(r.as_bytes())
+        } else {
+            self.out.write_all(b"-ERR Unknown command.\r\n")
+        }
+    }
+
+    fn pass(&mut self, arg: &str) -> std::io::Result<()> {
+        if self.b.in_use {
+            self.out
+                .write_all(b"-ERR [IN-USE] Mailbox is locked by another session\r\n")
+        } else if self.user_ok && arg == PASS {
+            self.authed = true;
+            self.out.write_all(b"+OK Logged in.\r\n")
+        } else {
+            let text = self
+                .b
+                .auth_err_text
+                .as_deref()
+                .unwrap_or("Authentication failed.");
+            self.out
+                .write_all(format!("-ERR [AUTH] {text}\r\n").as_bytes())
+        }
+    }
+
+    /// LIST or UIDL of the messages not deleted (with the misreports asked for).
+    fn listing(&mut self, cmd: &str) -> std::io::Result<()> {
+        let mb = self.mailbox.lock().expect("lock");
+        let mut r = String::from("+OK\r\n");
+        for (i, m) in mb.iter().enumerate() {
+            if m.deleted {
+                continue;
+            }
+            let line = if cmd == "LIST" && self.b.understate == Some(i as u32 + 1) {
+                format!("{} 1000\r\n", i + 1)
+            } else if cmd == "LIST" {
+                format!("{} {}\r\n", i + 1, m.raw.len())
+            } else {
+                format!("{} {}\r\n", i + 1, m.uidl)
+            };
+            r.push_str(&line);
+            if self.b.duplicate_list && cmd == "LIST" {
+                r.push_str(&line);
+            }
+        }
+        r.push_str(".\r\n");
+        self.out.write_all(r.as_bytes())
+    }
+
+    /// RETR or TOP n 0, with the delays, stalls, drops and endless bodies asked for.
+    fn retr(&mut self, cmd: &str, arg: &str) -> std::io::Result<Next> {
+        let Some(n) = self.number(arg.split(' ').next().unwrap_or("")) else {
+            self.out.write_all(b"-ERR There's no message.\r\n")?;
+            return Ok(Next::Go);
+        };
+        let raw = self.mailbox.lock().expect("lock")[n - 1].raw.clone();
+        let body = if cmd == "TOP" {
+            let end = raw
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(raw.len(), |p| p + 4);
+            stuffed(&raw[..end])
+        } else {
+            stuffed(&raw)
+        };
+        let b = &self.b;
+        let retr = |which: Option<u32>| cmd == "RETR" && which == Some(n as u32);
+        if cmd == "RETR" && !b.retr_delay.is_zero() {
+            std::thread::sleep(b.retr_delay);
+        }
+        self.out.write_all(b"+OK\r\n")?;
+        if retr(b.endless_retr) {
+            endless(&mut self.out, b"endless body line", ENDLESS_CAP)?;
+            self.out.write_all(b".\r\n")?;
+            return Ok(Next::Go);
+        }
+        if retr(b.stall_in_retr) {
+            self.out.write_all(&body[..body.len() / 2])?;
+            self.out.flush()?;
+            std::thread::sleep(Duration::from_secs(30));
+            return Ok(Next::Close);
+        }
+        if retr(b.drop_in_retr) {
+            self.out.write_all(&body[..body.len() / 2])?;
+            self.out.flush()?;
+            let _ = self.out.shutdown(std::net::Shutdown::Both);
+            return Ok(Next::Close);
+        }
+        self.out.write_all(&body)?;
+        Ok(Next::Go)
     }
 }
 

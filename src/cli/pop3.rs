@@ -11,7 +11,7 @@ use crate::config::{self, Account};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::pop3::client::{AuthChoice, Credentials};
-use crate::pop3::connect::{self, ConnectOptions, Server, Session};
+use crate::pop3::connect::{self, ConnectOptions, Session};
 use crate::pop3::sasl::Method;
 use crate::pop3::sync::{self, Format, Pipelining, PullOptions};
 use crate::pop3::{Pop3Error, printable};
@@ -176,7 +176,7 @@ pub fn settings(args: &ConnArgs) -> Result<Settings, Error> {
         .or(account.pop3_server.clone())
         .or(account.server.clone())
         .ok_or_else(|| invalid("--server", "required (or an --account with a server)"))?;
-    let server = Server::parse(&server)?;
+    let server = connect::parse_server(&server)?;
     let user = args
         .user
         .clone()

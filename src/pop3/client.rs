@@ -485,46 +485,9 @@ impl Write for Capped {
     }
 }
 
-/// An in-memory stream for tests: reads from a script, records what is written.
-#[derive(Debug, Default)]
-pub struct MemoryStream {
-    pub input: io::Cursor<Vec<u8>>,
-    pub output: Vec<u8>,
-}
-
-impl MemoryStream {
-    pub fn new(script: &[u8]) -> MemoryStream {
-        MemoryStream {
-            input: io::Cursor::new(script.to_vec()),
-            output: Vec::new(),
-        }
-    }
-}
-
-impl io::Read for MemoryStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.input.read(buf)
-    }
-}
-
-impl BufRead for MemoryStream {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.input.fill_buf()
-    }
-    fn consume(&mut self, n: usize) {
-        self.input.consume(n)
-    }
-}
-
-impl Write for MemoryStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+/// The in-memory test stream (`pop3::sync`'s tests use it from here).
+#[cfg(test)]
+pub use crate::net::memory::MemoryStream;
 
 #[cfg(test)]
 mod tests {

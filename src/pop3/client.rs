@@ -521,6 +521,18 @@ mod tests {
     }
 
     #[test]
+    fn replies_split_across_reads_one_byte_at_a_time() {
+        let script =
+            b"+OK Dovecot ready.\r\n+OK\r\nTOP\r\nUIDL\r\nUSER\r\n.\r\n+OK\r\n1 abc\r\n.\r\n";
+        let mut c = Client::new(MemoryStream::dripping(script), "test", 5, false);
+        c.read_greeting().expect("greeting");
+        c.capa().expect("capa");
+        assert!(c.caps.user());
+        assert_eq!(c.uidl().expect("uidl"), Some(vec![(1, b"abc".to_vec())]));
+        assert_eq!(sent(&c), "CAPA\r\nUIDL\r\n");
+    }
+
+    #[test]
     fn capa_refused_falls_back_to_rfc_1939() {
         let mut c = client(b"+OK hi\r\n-ERR unknown command\r\n");
         c.read_greeting().expect("greeting");

@@ -7,13 +7,12 @@
 use std::io;
 use std::time::Duration;
 
-use crate::net::{self, BufStream, ConnectError, Family, IoClass, UpgradeError};
+use crate::net::{self, BufStream, ConnectError, Family, IoClass, Stream, UpgradeError};
 use crate::pop3::Pop3Error;
 use crate::pop3::client::Client;
 use crate::tls::{TlsClient, TlsMode, TlsOptions};
 
 pub use crate::net::ServerUrl as Server;
-use crate::net::Stream as Transport;
 
 /// Parses `pop3s://host[:995]`, `pop3://host[:110]` or a bare `host[:port]`.
 pub fn parse_server(text: &str) -> Result<Server, Pop3Error> {
@@ -34,7 +33,7 @@ pub struct ConnectOptions {
 }
 
 /// The session type `connect` returns.
-pub type Session = Client<BufStream<Transport>>;
+pub type Session = Client<BufStream<Stream>>;
 
 fn open_tcp(opts: &ConnectOptions) -> Result<std::net::TcpStream, Pop3Error> {
     let (host, port) = (&opts.server.host, opts.server.port);
@@ -92,7 +91,7 @@ pub fn connect(opts: &ConnectOptions) -> Result<(Session, bool), Pop3Error> {
         net::handshake(&TlsClient::new(&opts.tls)?, &host, tcp)
             .map_err(|e| upgrade_error(opts, e))?
     } else {
-        Transport::Plain(tcp)
+        Stream::Plain(tcp)
     };
     let encrypted = transport.is_encrypted();
     let mut client = Client::new(BufStream::new(transport), &host, secs, opts.verbose);

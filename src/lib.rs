@@ -27,6 +27,7 @@ pub mod exit;
 pub mod fetch;
 pub mod fsutil;
 pub mod mail;
+pub mod net;
 pub mod netrc;
 pub mod pop3;
 pub mod secret;

@@ -11,7 +11,7 @@ use crate::config::Account;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::pop3::client::{AuthChoice, Credentials};
-use crate::pop3::connect::{self, ConnectOptions, Server, Session};
+use crate::pop3::connect::{self, ConnectOptions, Session};
 use crate::pop3::sasl::Method;
 use crate::pop3::sync::{self, Format, Pipelining, PullOptions};
 use crate::pop3::{Pop3Error, printable};
@@ -166,7 +166,7 @@ pub fn settings(args: &ConnArgs) -> Result<Settings, Error> {
     let conn = args.conn.merge(
         MailProtocol::Pop3,
         &account,
-        |server| Ok(Server::parse(server)?),
+        |server| Ok(connect::parse_server(server)?),
         |account| auth_choice(&args.auth, account),
     )?;
     Ok(Settings {

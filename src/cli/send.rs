@@ -251,33 +251,13 @@ fn read_text(what: &'static str, path: &Path) -> Result<String, SmtpError> {
     })
 }
 
-/// Where to connect: `smtp://host[:port]` (587, STARTTLS) or `smtps://host[:port]` (465).
+/// Where to connect: `smtp://host[:port]` (587, STARTTLS) or `smtps://host[:port]` (465),
+/// by the shared `net::ServerUrl` parser.
 pub fn parse_server(value: &str) -> Result<(String, u16, bool), SmtpError> {
-    let bad = |why: &str| SmtpError::usage("--server", format!("{value:?}: {why}"));
-    let url = url::Url::parse(value)
-        .map_err(|_| bad("expected smtp://HOST[:PORT] or smtps://HOST[:PORT]"))?;
-    let implicit = match url.scheme() {
-        "smtp" => false,
-        "smtps" => true,
-        other => {
-            return Err(bad(&format!(
-                "unsupported scheme {other:?} (smtp or smtps)"
-            )));
-        }
-    };
-    let host = url
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| bad("no host"))?;
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    if !url.path().is_empty() && url.path() != "/" || url.query().is_some() {
-        return Err(bad("a server URL has no path or query"));
-    }
-    let port = url.port().unwrap_or(if implicit { 465 } else { 587 });
-    Ok((host, port, implicit))
+    use crate::net::{Family, ServerUrl};
+    let url = ServerUrl::parse(value, Family::Smtp)
+        .map_err(|e| SmtpError::usage("--server", format!("{value:?}: {}", e.why)))?;
+    Ok((url.host, url.port, url.implicit_tls))
 }
 
 fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
@@ -373,6 +353,10 @@ mod tests {
             ("127.0.0.1".into(), 2525, false)
         );
         assert!(parse_server("http://x").is_err());
-        assert!(parse_server("mail.example").is_err());
+        let err = parse_server("mail.example").expect_err("no scheme");
+        assert_eq!(
+            err.to_string(),
+            "--server: \"mail.example\": expected smtp://HOST[:PORT] or smtps://HOST[:PORT]"
+        );
     }
 }

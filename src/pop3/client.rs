@@ -485,46 +485,9 @@ impl Write for Capped {
     }
 }
 
-/// An in-memory stream for tests: reads from a script, records what is written.
-#[derive(Debug, Default)]
-pub struct MemoryStream {
-    pub input: io::Cursor<Vec<u8>>,
-    pub output: Vec<u8>,
-}
-
-impl MemoryStream {
-    pub fn new(script: &[u8]) -> MemoryStream {
-        MemoryStream {
-            input: io::Cursor::new(script.to_vec()),
-            output: Vec::new(),
-        }
-    }
-}
-
-impl io::Read for MemoryStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.input.read(buf)
-    }
-}
-
-impl BufRead for MemoryStream {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.input.fill_buf()
-    }
-    fn consume(&mut self, n: usize) {
-        self.input.consume(n)
-    }
-}
-
-impl Write for MemoryStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+/// The in-memory test stream (`pop3::sync`'s tests use it from here).
+#[cfg(test)]
+pub use crate::net::memory::MemoryStream;
 
 #[cfg(test)]
 mod tests {
@@ -555,6 +518,18 @@ mod tests {
         assert!(c.caps.user());
         c.login(&creds(), Method::User).expect("login");
         assert_eq!(sent(&c), "CAPA\r\nUSER tim\r\nPASS tanstaaftanstaaf\r\n");
+    }
+
+    #[test]
+    fn replies_split_across_reads_one_byte_at_a_time() {
+        let script =
+            b"+OK Dovecot ready.\r\n+OK\r\nTOP\r\nUIDL\r\nUSER\r\n.\r\n+OK\r\n1 abc\r\n.\r\n";
+        let mut c = Client::new(MemoryStream::dripping(script), "test", 5, false);
+        c.read_greeting().expect("greeting");
+        c.capa().expect("capa");
+        assert!(c.caps.user());
+        assert_eq!(c.uidl().expect("uidl"), Some(vec![(1, b"abc".to_vec())]));
+        assert_eq!(sent(&c), "CAPA\r\nUIDL\r\n");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!   terminator across split reads.
 //! - [`sasl`]: PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and APOP encodings.
 //! - [`client`]: the session, generic over any `BufRead + Write` stream.
-//! - [`connect`]: TCP, implicit TLS and STLS (with `crate::tls::TlsClient`), with read
+//! - [`connect`]: TCP, implicit TLS and STLS over `crate::net` (the shared network layer), with read
 //!   timeouts.
 //! - [`state`]: which UIDLs were stored (journal, lock, atomic compaction).
 //! - [`store`]: Maildir/eml delivery and the committer that makes messages durable in batches.
@@ -31,6 +31,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::exit::code;
+use crate::net::IoClass;
 use crate::tls::TlsError;
 
 pub use response::RespCode;
@@ -114,20 +115,18 @@ impl Pop3Error {
 
     /// Turns an I/O error on the connection into the right kind (timeout, closed, other).
     pub fn from_io(host: &str, what: &str, secs: u64, err: io::Error) -> Pop3Error {
-        match err.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Pop3Error::Timeout {
+        match IoClass::of(&err) {
+            IoClass::Timeout => Pop3Error::Timeout {
                 host: host.to_owned(),
                 what: what.to_owned(),
                 secs,
             },
-            io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe => Pop3Error::Closed {
+            IoClass::Closed => Pop3Error::Closed {
                 host: host.to_owned(),
                 what: what.to_owned(),
             },
-            _ => Pop3Error::Io {
+            // Mid-session, an unreachable peer is just a broken connection.
+            IoClass::Unreachable | IoClass::Other => Pop3Error::Io {
                 host: host.to_owned(),
                 what: what.to_owned(),
                 source: err,

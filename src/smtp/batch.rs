@@ -104,10 +104,7 @@ fn emit(out: &mut dyn Write, outcome: &Outcome) -> Result<(), SmtpError> {
     line.push(b'\n');
     out.write_all(&line)
         .and_then(|()| out.flush())
-        .map_err(|source| SmtpError::BatchRead {
-            source_name: "stdout".to_owned(),
-            source,
-        })
+        .map_err(|source| SmtpError::Output { source })
 }
 
 fn failure(index: usize, message_id: Option<String>, err: &SmtpError) -> Outcome {
@@ -223,5 +220,39 @@ fn one(
             }
             Err(e) => return failure(index, id, &e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    /// stdout on a full disk.
+    struct Full;
+
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from(io::ErrorKind::StorageFull))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_to_stdout_is_a_write_error() {
+        let mut input = io::Cursor::new(b"{}\n".to_vec());
+        let err = run(
+            None,
+            &MessageSpec::default(),
+            &mut input,
+            "in.jsonl",
+            &mut Full,
+        )
+        .expect_err("stdout is full");
+        assert_eq!(err.exit_code(), crate::exit::code::WRITE, "{err}");
+        assert!(err.to_string().contains("stdout"), "{err}");
     }
 }

@@ -1,11 +1,13 @@
 //! Turns what went wrong in a session into our kinds: a server's negative reply (by its code
-//! and the stage it answered), an I/O error (timeouts, refused or dropped connections), a
-//! TLS handshake failure (verification causes are named by walking the error's `source()`
-//! chain, see `tls::VerifyFailure`). Also the reply parser, which is sans-I/O.
+//! and the stage it answered), an I/O error (by its `net::IoClass`: timeouts, refused or
+//! dropped connections), a TLS handshake failure (verification causes are named by walking
+//! the error's `source()` chain, see `tls::VerifyFailure`). Also the reply parser, which is
+//! sans-I/O.
 
 use std::io;
 
 use super::{Reply, SmtpError};
+use crate::net::IoClass;
 
 /// Where in the dialogue an error happened; decides what a negative reply means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,30 +80,24 @@ pub fn reply_error(server: &str, stage: Stage, what: &str, reply: Reply) -> Smtp
     }
 }
 
-/// What an I/O error at `stage` means.
+/// What an I/O error at `stage` means (its class from `net::IoClass`).
 pub fn io_error(server: &str, stage: Stage, err: &io::Error, secs: u64) -> SmtpError {
     let server = server.to_owned();
-    match err.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => SmtpError::Timeout {
+    match IoClass::of(err) {
+        IoClass::Timeout => SmtpError::Timeout {
             server,
             secs,
             stage: stage.describe(),
         },
-        io::ErrorKind::ConnectionRefused
-        | io::ErrorKind::HostUnreachable
-        | io::ErrorKind::NetworkUnreachable
-        | io::ErrorKind::AddrNotAvailable => SmtpError::Connect {
+        IoClass::Unreachable => SmtpError::Connect {
             server,
             detail: err.to_string(),
         },
-        io::ErrorKind::UnexpectedEof
-        | io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => SmtpError::Dropped {
+        IoClass::Closed => SmtpError::Dropped {
             server,
             stage: stage.describe(),
         },
-        _ => SmtpError::Protocol {
+        IoClass::Other => SmtpError::Protocol {
             server,
             detail: format!("{} {err}", stage.describe()),
         },

@@ -120,6 +120,9 @@ pub enum SmtpError {
         source_name: String,
         source: std::io::Error,
     },
+    /// A batch's result line could not be written to stdout.
+    #[error("writing the --batch results to stdout: {source}")]
+    Output { source: std::io::Error },
 }
 
 impl SmtpError {
@@ -134,6 +137,7 @@ impl SmtpError {
         match self {
             SmtpError::Usage { .. } => code::USAGE,
             SmtpError::Read { .. } | SmtpError::BatchRead { .. } => code::READ,
+            SmtpError::Output { .. } => code::WRITE,
             SmtpError::Compose(_) => code::FAILED,
             SmtpError::Resolve { .. } => code::RESOLVE,
             SmtpError::Connect { .. } => code::CONNECT,

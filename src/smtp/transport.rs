@@ -1,20 +1,21 @@
 //! The SMTP session: connection settings and a [`Session`] that speaks SMTP with lettre's
 //! command types (`Mail`, `Rcpt`, `Data`... render the exact lines) and SASL mechanisms, over
-//! a socket we own.
+//! any `BufRead + Write` stream: a socket from `crate::net` (TCP, TLS, STARTTLS, the deadline)
+//! or memory in the unit tests, which check the dialogue byte for byte.
 //!
 //! Why not lettre's `SmtpTransport`/`SmtpConnection`: we measured that their timeout does
 //! not cover the implicit-TLS handshake (it is set after it), they send AUTH over plaintext
 //! silently, they abort the connection on a rejected recipient, they copy the whole message
 //! once more for dot-stuffing, and they give no way to set TCP_NODELAY: small writes after a
 //! TLS record then wait for the server's delayed ACK (40 ms each on loopback), which made
-//! every TLS session and every 100 KB message several times slower. Owning the socket, we
-//! set the read and write timeouts before the handshake, NODELAY, and stream the message
-//! through a 64 KiB buffer. The whole connect phase also runs under one deadline.
+//! every TLS session and every 100 KB message several times slower. Owning the socket
+//! (`net::tcp_connect`), we set the read and write timeouts before the handshake, NODELAY,
+//! and stream the message through a 64 KiB buffer. The whole connect phase also runs under
+//! one deadline (`net::within`).
 //! `-v` prints the dialogue line by line on stderr, AUTH payloads masked.
 
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::mpsc;
+use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -25,8 +26,9 @@ use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter};
 
 use super::classify::{Stage, io_error, parse_reply_line, reply_error};
 use super::{Reply, SmtpError};
+use crate::net::{self, BufStream, ConnectError, Stream, UpgradeError};
 use crate::secret::Secret;
-use crate::tls::{TlsClient, TlsError, TlsMode, TlsOptions};
+use crate::tls::{TlsClient, TlsMode, TlsOptions};
 
 /// `--auth`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,35 +114,24 @@ impl Settings {
             eprintln!("{line}");
         }
     }
-}
 
-/// The socket, plain or TLS.
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<openssl::ssl::SslStream<TcpStream>>),
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.read(buf),
-            Stream::Tls(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.write(buf),
-            Stream::Tls(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
+    /// A TLS handshake or STARTTLS failure as our error.
+    fn upgrade_error(&self, e: UpgradeError) -> SmtpError {
+        let protocol = |detail: &str| SmtpError::Protocol {
+            server: self.server(),
+            detail: detail.to_owned(),
+        };
+        match e {
+            UpgradeError::Timeout => SmtpError::Timeout {
+                server: self.server(),
+                secs: self.secs(),
+                stage: "during the TLS handshake",
+            },
+            UpgradeError::Tls(e) => e.into(),
+            UpgradeError::Injected(_) => {
+                protocol("data after the STARTTLS reply (possible injection)")
+            }
+            UpgradeError::AlreadyEncrypted => protocol("STARTTLS on an encrypted connection"),
         }
     }
 }
@@ -172,17 +163,22 @@ impl Extensions {
     }
 }
 
-/// An open, greeted (and, when asked, encrypted and authenticated) SMTP session.
-pub struct Session {
-    reader: BufReader<Stream>,
+/// An open, greeted (and, when asked, encrypted and authenticated) SMTP session over any
+/// `BufRead + Write` stream: a socket from [`Session::connect`], or memory in tests.
+pub struct Session<S = BufStream<Stream>> {
+    stream: S,
     settings: Settings,
     ext: Extensions,
+    encrypted: bool,
     broken: bool,
     /// Whether the current transaction got as far as DATA (a retry could then duplicate).
     data_started: bool,
+    /// What `-v` printed, for the tests to check the masking.
+    #[cfg(test)]
+    transcript: Vec<String>,
 }
 
-impl std::fmt::Debug for Session {
+impl<S> std::fmt::Debug for Session<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("server", &self.settings.server())
@@ -203,21 +199,48 @@ impl Session {
         } else {
             None
         };
-        let (tx, rx) = mpsc::channel();
         let owned = settings.clone();
-        // Each read and write has its own timeout; this deadline bounds the whole phase, so a
-        // server that drips bytes cannot stretch it.
-        std::thread::spawn(move || {
-            let _ = tx.send(connect_phase(owned, connector.as_ref()));
-        });
-        match rx.recv_timeout(settings.timeout) {
-            Ok(result) => result,
-            Err(_) => Err(SmtpError::Timeout {
+        let phase = move || connect_phase(owned, connector.as_ref());
+        net::within(settings.timeout, phase).unwrap_or_else(|| {
+            Err(SmtpError::Timeout {
                 server: settings.server(),
                 secs: settings.secs(),
                 stage: "while connecting (TCP, TLS handshake, greeting, EHLO, AUTH)",
-            }),
+            })
+        })
+    }
+
+    /// STARTTLS was answered: the handshake over the same socket, then EHLO again.
+    fn upgrade(self, connector: &TlsClient) -> Result<Session, SmtpError> {
+        let settings = self.settings;
+        let stream = net::start_tls(self.stream, connector, &settings.host)
+            .map_err(|e| settings.upgrade_error(e))?;
+        let mut session = Session::over(BufStream::write_through(stream), settings, true);
+        session.log("* TLS established");
+        session.ehlo()?;
+        Ok(session)
+    }
+}
+
+impl<S: BufRead + Write> Session<S> {
+    /// A session over `stream`, before the greeting is read.
+    fn over(stream: S, settings: Settings, encrypted: bool) -> Session<S> {
+        Session {
+            stream,
+            settings,
+            ext: Extensions::default(),
+            encrypted,
+            broken: false,
+            data_started: false,
+            #[cfg(test)]
+            transcript: Vec::new(),
         }
+    }
+
+    fn log(&mut self, line: &str) {
+        self.settings.log(line);
+        #[cfg(test)]
+        self.transcript.push(line.to_owned());
     }
 
     /// True when the connection failed and a new one is needed.
@@ -270,14 +293,19 @@ impl Session {
         }
         self.data_started = true;
         self.command(&Data, Stage::Data, "")?;
+        self.message(bytes)
+    }
+
+    /// The message after DATA's 354, dot-stuffed, and the server's verdict.
+    fn message(&mut self, bytes: &[u8]) -> Result<Reply, SmtpError> {
         // Without the final CRLF: the terminator <CRLF>.<CRLF> supplies it.
         let body = bytes.strip_suffix(b"\r\n").unwrap_or(bytes);
-        self.settings.log(&format!(
+        self.log(&format!(
             "> ({} octets of message, then <CRLF>.<CRLF>)",
             body.len()
         ));
         let written = {
-            let mut w = BufWriter::with_capacity(64 * 1024, self.reader.get_mut());
+            let mut w = BufWriter::with_capacity(64 * 1024, &mut self.stream);
             write_dot_stuffed(&mut w, body)
                 .and_then(|()| w.write_all(b"\r\n.\r\n"))
                 .and_then(|()| w.flush())
@@ -298,13 +326,13 @@ impl Session {
         what: &str,
     ) -> Result<Reply, SmtpError> {
         let line = command.to_string();
-        self.settings.log(&format!("> {}", line.trim_end()));
+        self.log(&format!("> {}", line.trim_end()));
         self.write_line(&line, stage)?;
         self.expect(stage, what, 3)
     }
 
     fn write_line(&mut self, line: &str, stage: Stage) -> Result<(), SmtpError> {
-        let stream = self.reader.get_mut();
+        let stream = &mut self.stream;
         stream
             .write_all(line.as_bytes())
             .and_then(|()| stream.flush())
@@ -330,7 +358,7 @@ impl Session {
         let mut buf = String::new();
         loop {
             buf.clear();
-            let n = (&mut self.reader)
+            let n = (&mut self.stream)
                 .take(4096)
                 .read_line(&mut buf)
                 .map_err(|e| self.io(stage, &e))?;
@@ -341,8 +369,7 @@ impl Session {
                     stage: stage.describe(),
                 });
             }
-            self.settings
-                .log(&format!("< {}", super::printable(buf.trim_end())));
+            self.log(&format!("< {}", super::printable(buf.trim_end())));
             let Some((code, last, text)) = parse_reply_line(&buf) else {
                 self.broken = true;
                 return Err(SmtpError::Protocol {
@@ -365,9 +392,15 @@ impl Session {
         }
     }
 
+    /// The greeting, then EHLO.
+    fn greet(&mut self) -> Result<(), SmtpError> {
+        self.expect(Stage::Connect, "", 2)?;
+        self.ehlo()
+    }
+
     fn ehlo(&mut self) -> Result<(), SmtpError> {
         let line = format!("EHLO {}\r\n", self.settings.helo);
-        self.settings.log(&format!("> {}", line.trim_end()));
+        self.log(&format!("> {}", line.trim_end()));
         self.write_line(&line, Stage::Connect)?;
         let (reply, lines) = self.read_reply(Stage::Connect)?;
         if reply.code != 250 {
@@ -382,15 +415,122 @@ impl Session {
         Ok(())
     }
 
-    fn is_encrypted(&self) -> bool {
-        matches!(self.reader.get_ref(), Stream::Tls(_))
-    }
-
     /// Ends the session politely (QUIT); errors are ignored: the mail is already sent.
     pub fn quit(mut self) {
         if !self.broken {
             let _ = self.command(&Quit, Stage::Connect, "");
         }
+    }
+
+    /// Logs in when there are credentials, never in the clear unless allowed.
+    fn login(&mut self) -> Result<(), SmtpError> {
+        let Some((user, password)) = self.settings.credentials.clone() else {
+            return Ok(());
+        };
+        if !self.encrypted && !self.settings.allow_insecure_auth {
+            return Err(SmtpError::InsecureAuth {
+                server: self.settings.server(),
+            });
+        }
+        let mechanism = self.choose_mechanism()?;
+        let creds = Credentials::new(user, password.expose().to_owned());
+        self.authenticate(mechanism, &creds)
+    }
+
+    /// The first wanted mechanism that the server offers.
+    fn choose_mechanism(&self) -> Result<Mechanism, SmtpError> {
+        let s = &self.settings;
+        let wanted: Vec<Mechanism> = if s.mechanisms.is_empty() {
+            vec![Mechanism::Plain, Mechanism::Login]
+        } else {
+            s.mechanisms.iter().map(|m| m.lettre()).collect()
+        };
+        let offered = &self.ext.auth;
+        wanted
+            .into_iter()
+            .find(|m| offered.iter().any(|o| *o == m.to_string()))
+            .ok_or_else(|| SmtpError::AuthNotOffered {
+                server: s.server(),
+                offered: if offered.is_empty() {
+                    "none".to_owned()
+                } else {
+                    super::printable(&offered.join(", ")).into_owned()
+                },
+            })
+    }
+
+    /// The AUTH exchange; payloads never reach the `-v` log.
+    fn authenticate(&mut self, mechanism: Mechanism, creds: &Credentials) -> Result<(), SmtpError> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let server = self.settings.server();
+        let failed = |why: String| SmtpError::Protocol {
+            server: server.clone(),
+            detail: format!("AUTH {mechanism}: {why}"),
+        };
+        self.log(&format!("> AUTH {mechanism} (credentials masked)"));
+        let first = if mechanism.supports_initial_response() {
+            let response = mechanism
+                .response(creds, None)
+                .map_err(|e| failed(e.to_string()))?;
+            format!("AUTH {mechanism} {}\r\n", b64.encode(response))
+        } else {
+            format!("AUTH {mechanism}\r\n")
+        };
+        self.write_line(&first, Stage::Auth)?;
+        for _ in 0..10 {
+            let (reply, _) = self.read_reply(Stage::Auth)?;
+            match reply.code {
+                200..=299 => return Ok(()),
+                334 => {
+                    let challenge = b64
+                        .decode(reply.text.trim())
+                        .ok()
+                        .and_then(|c| String::from_utf8(c).ok())
+                        .unwrap_or_default();
+                    // XOAUTH2 sends an error as a challenge: answer empty to get the final reply.
+                    let answer = match mechanism {
+                        Mechanism::Xoauth2 => String::new(),
+                        _ => b64.encode(
+                            mechanism
+                                .response(creds, Some(&challenge))
+                                .map_err(|e| failed(e.to_string()))?,
+                        ),
+                    };
+                    self.log("> (credentials masked)");
+                    self.write_line(&format!("{answer}\r\n"), Stage::Auth)?;
+                }
+                _ => return Err(reply_error(&server, Stage::Auth, "", reply)),
+            }
+        }
+        Err(failed("too many challenges".to_owned()))
+    }
+}
+
+impl<T: Read + Write> Session<BufStream<T>> {
+    /// Whether to upgrade with STARTTLS (by `--tls` and what EHLO offered); when so, sends
+    /// it and checks that nothing but the go-ahead arrived in the clear.
+    fn request_starttls(&mut self) -> Result<bool, SmtpError> {
+        if self.encrypted {
+            return Ok(false);
+        }
+        let offered = self.ext.starttls;
+        let wanted = match self.settings.tls_mode {
+            TlsMode::Required if !offered => {
+                return Err(SmtpError::StartTlsNotOffered {
+                    server: self.settings.server(),
+                });
+            }
+            TlsMode::Required => true,
+            TlsMode::Opportunistic => offered,
+            TlsMode::None => false,
+        };
+        if !wanted {
+            return Ok(false);
+        }
+        self.command(&"STARTTLS\r\n", Stage::Connect, "")?;
+        net::upgrade::check_no_injection(self.stream.buffered())
+            .map_err(|e| self.settings.upgrade_error(e))?;
+        Ok(true)
     }
 }
 
@@ -407,180 +547,275 @@ pub fn write_dot_stuffed(w: &mut impl Write, body: &[u8]) -> io::Result<()> {
 
 fn tcp_connect(s: &Settings) -> Result<TcpStream, SmtpError> {
     let server = s.server();
-    let addrs = (s.host.as_str(), s.port)
-        .to_socket_addrs()
-        .map_err(|e| SmtpError::Resolve {
-            server: server.clone(),
+    net::tcp_connect(&s.host, s.port, s.timeout).map_err(|e| match e {
+        ConnectError::Resolve(e) => SmtpError::Resolve {
+            server,
             detail: e.to_string(),
-        })?;
-    let mut last = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, s.timeout) {
-            Ok(tcp) => {
-                let setup = tcp
-                    .set_nodelay(true)
-                    .and_then(|()| tcp.set_read_timeout(Some(s.timeout)))
-                    .and_then(|()| tcp.set_write_timeout(Some(s.timeout)));
-                setup.map_err(|e| io_error(&server, Stage::Connect, &e, s.secs()))?;
-                return Ok(tcp);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(match last {
-        Some(e) => io_error(&server, Stage::Connect, &e, s.secs()),
-        None => SmtpError::Resolve {
+        },
+        ConnectError::NoAddress => SmtpError::Resolve {
             server,
             detail: "no address".to_owned(),
         },
+        ConnectError::Setup(e) | ConnectError::Failed(e) => {
+            io_error(&server, Stage::Connect, &e, s.secs())
+        }
     })
-}
-
-fn handshake(s: &Settings, client: &TlsClient, tcp: TcpStream) -> Result<Stream, SmtpError> {
-    match client.connect(&s.host, tcp) {
-        Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
-        Err(TlsError::Timeout { .. }) => Err(SmtpError::Timeout {
-            server: s.server(),
-            secs: s.secs(),
-            stage: "during the TLS handshake",
-        }),
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn connect_phase(s: Settings, connector: Option<&TlsClient>) -> Result<Session, SmtpError> {
     let started = Instant::now();
-    s.log(&format!(
-        "* connecting to {}{}",
-        s.server(),
-        if s.implicit_tls {
-            " (implicit TLS)"
-        } else {
-            ""
-        }
-    ));
+    let tls_note = if s.implicit_tls {
+        " (implicit TLS)"
+    } else {
+        ""
+    };
+    s.log(&format!("* connecting to {}{tls_note}", s.server()));
     let tcp = tcp_connect(&s)?;
     let stream = match (s.implicit_tls, connector) {
-        (true, Some(c)) => handshake(&s, c, tcp)?,
+        (true, Some(c)) => net::handshake(c, &s.host, tcp).map_err(|e| s.upgrade_error(e))?,
         _ => Stream::Plain(tcp),
     };
-    let mut session = Session {
-        reader: BufReader::new(stream),
-        settings: s,
-        ext: Extensions::default(),
-        broken: false,
-        data_started: false,
-    };
-    session.expect(Stage::Connect, "", 2)?;
-    session.ehlo()?;
-    let s = session.settings.clone();
-    if !s.implicit_tls {
-        let offered = session.ext.starttls;
-        let wanted = match s.tls_mode {
-            TlsMode::Required if !offered => {
-                return Err(SmtpError::StartTlsNotOffered { server: s.server() });
-            }
-            TlsMode::Required => true,
-            TlsMode::Opportunistic => offered,
-            TlsMode::None => false,
-        };
-        if let (true, Some(c)) = (wanted, connector) {
-            session.command(&"STARTTLS\r\n", Stage::Connect, "")?;
-            if !session.reader.buffer().is_empty() {
-                return Err(SmtpError::Protocol {
-                    server: s.server(),
-                    detail: "data after the STARTTLS reply (possible injection)".to_owned(),
-                });
-            }
-            let Stream::Plain(tcp) = session.reader.into_inner() else {
-                return Err(SmtpError::Protocol {
-                    server: s.server(),
-                    detail: "STARTTLS on an encrypted connection".to_owned(),
-                });
-            };
-            session.reader = BufReader::new(handshake(&s, c, tcp)?);
-            s.log("* TLS established");
-            session.ehlo()?;
-        }
+    let encrypted = stream.is_encrypted();
+    let mut session = Session::over(BufStream::write_through(stream), s, encrypted);
+    session.greet()?;
+    // Without a connector `--tls none` was asked: no STARTTLS.
+    if let Some(c) = connector
+        && session.request_starttls()?
+    {
+        session = session.upgrade(c)?;
     }
-    if let Some((user, password)) = &s.credentials {
-        if !session.is_encrypted() && !s.allow_insecure_auth {
-            return Err(SmtpError::InsecureAuth { server: s.server() });
-        }
-        authenticate(&mut session, user, password)?;
-    }
-    s.log(&format!("* ready in {:?}", started.elapsed()));
+    session.login()?;
+    session.log(&format!("* ready in {:?}", started.elapsed()));
     Ok(session)
-}
-
-fn authenticate(session: &mut Session, user: &str, password: &Secret) -> Result<(), SmtpError> {
-    let s = session.settings.clone();
-    let wanted: Vec<Mechanism> = if s.mechanisms.is_empty() {
-        vec![Mechanism::Plain, Mechanism::Login]
-    } else {
-        s.mechanisms.iter().map(|m| m.lettre()).collect()
-    };
-    let offered = &session.ext.auth;
-    let Some(mechanism) = wanted
-        .into_iter()
-        .find(|m| offered.iter().any(|o| *o == m.to_string()))
-    else {
-        return Err(SmtpError::AuthNotOffered {
-            server: s.server(),
-            offered: if offered.is_empty() {
-                "none".to_owned()
-            } else {
-                super::printable(&offered.join(", ")).into_owned()
-            },
-        });
-    };
-    let creds = Credentials::new(user.to_owned(), password.expose().to_owned());
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let failed = |why: String| SmtpError::Protocol {
-        server: s.server(),
-        detail: format!("AUTH {mechanism}: {why}"),
-    };
-    s.log(&format!("> AUTH {mechanism} (credentials masked)"));
-    let first = if mechanism.supports_initial_response() {
-        let response = mechanism
-            .response(&creds, None)
-            .map_err(|e| failed(e.to_string()))?;
-        format!("AUTH {mechanism} {}\r\n", b64.encode(response))
-    } else {
-        format!("AUTH {mechanism}\r\n")
-    };
-    session.write_line(&first, Stage::Auth)?;
-    for _ in 0..10 {
-        let (reply, _) = session.read_reply(Stage::Auth)?;
-        match reply.code {
-            200..=299 => return Ok(()),
-            334 => {
-                let challenge = b64
-                    .decode(reply.text.trim())
-                    .ok()
-                    .and_then(|c| String::from_utf8(c).ok())
-                    .unwrap_or_default();
-                // XOAUTH2 sends an error as a challenge: answer empty to get the final reply.
-                let answer = match mechanism {
-                    Mechanism::Xoauth2 => String::new(),
-                    _ => b64.encode(
-                        mechanism
-                            .response(&creds, Some(&challenge))
-                            .map_err(|e| failed(e.to_string()))?,
-                    ),
-                };
-                s.log("> (credentials masked)");
-                session.write_line(&format!("{answer}\r\n"), Stage::Auth)?;
-            }
-            _ => return Err(reply_error(&s.server(), Stage::Auth, "", reply)),
-        }
-    }
-    Err(failed("too many challenges".to_owned()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::memory::MemoryStream;
+
+    type Mem = Session<BufStream<MemoryStream>>;
+
+    const GREETING: &[u8] = b"220 mx.test ESMTP\r\n";
+    const EHLO: &[u8] =
+        b"250-mx.test\r\n250-8BITMIME\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN XOAUTH2\r\n";
+
+    fn settings() -> Settings {
+        Settings {
+            host: "mx.test".into(),
+            port: 25,
+            implicit_tls: false,
+            tls_mode: TlsMode::None,
+            tls: TlsOptions::default(),
+            helo: "client.test".into(),
+            timeout: Duration::from_secs(5),
+            credentials: None,
+            mechanisms: Vec::new(),
+            allow_insecure_auth: false,
+            verbose: false,
+        }
+    }
+
+    fn over(stream: MemoryStream, s: Settings, encrypted: bool) -> Mem {
+        Session::over(BufStream::write_through(stream), s, encrypted)
+    }
+
+    /// A greeted session: the greeting and EHLO reply, then `rest`.
+    fn greeted(rest: &[u8], s: Settings, encrypted: bool) -> Mem {
+        let script = [GREETING, EHLO, rest].concat();
+        let mut session = over(MemoryStream::new(&script), s, encrypted);
+        session.greet().expect("greeting and EHLO");
+        session
+    }
+
+    fn sent(session: &Mem) -> String {
+        String::from_utf8_lossy(&session.stream.get_ref().output).into_owned()
+    }
+
+    fn envelope() -> Envelope {
+        let from = "a@x.test".parse().expect("address");
+        let to = vec!["b@y.test".parse().expect("address")];
+        Envelope::new(Some(from), to).expect("envelope")
+    }
+
+    fn with_password(mechanisms: Vec<AuthMechanism>, password: &str) -> Settings {
+        Settings {
+            credentials: Some(("user".into(), Secret::new(password))),
+            mechanisms,
+            ..settings()
+        }
+    }
+
+    #[test]
+    fn greeting_and_ehlo_extensions() {
+        let session = greeted(b"", settings(), false);
+        assert_eq!(sent(&session), "EHLO client.test\r\n");
+        assert!(session.ext.starttls && session.ext.eight_bit && !session.ext.smtputf8);
+        assert_eq!(session.ext.auth, ["PLAIN", "LOGIN", "XOAUTH2"]);
+    }
+
+    #[test]
+    fn replies_split_across_reads_one_byte_at_a_time() {
+        let script = [GREETING, EHLO, b"250-first\r\n250 second\r\n"].concat();
+        let mut session = over(MemoryStream::dripping(&script), settings(), false);
+        session.greet().expect("greeting and EHLO");
+        assert_eq!(session.ext.auth, ["PLAIN", "LOGIN", "XOAUTH2"]);
+        let (reply, lines) = session.read_reply(Stage::Mail).expect("reply");
+        assert_eq!((reply.code, reply.text.as_str()), (250, "first second"));
+        assert_eq!(lines, ["first", "second"]);
+    }
+
+    #[test]
+    fn a_garbled_or_missing_reply_is_a_typed_error() {
+        let mut session = over(MemoryStream::new(b"hello\r\n"), settings(), false);
+        let err = session.greet().expect_err("not SMTP");
+        assert!(matches!(err, SmtpError::Protocol { .. }), "{err}");
+        let mut session = over(MemoryStream::new(b"250-cut"), settings(), false);
+        let err = session.greet().expect_err("closed");
+        assert!(matches!(err, SmtpError::Dropped { .. }), "{err}");
+        assert!(session.is_broken());
+    }
+
+    #[test]
+    fn starttls_is_requested_when_required() {
+        let s = Settings {
+            tls_mode: TlsMode::Required,
+            ..settings()
+        };
+        let mut session = greeted(b"220 go ahead\r\n", s, false);
+        assert!(session.request_starttls().expect("go-ahead"));
+        assert_eq!(sent(&session), "EHLO client.test\r\nSTARTTLS\r\n");
+        // Opportunistic without the offer, or none at all: no STARTTLS.
+        let s = Settings {
+            tls_mode: TlsMode::None,
+            ..settings()
+        };
+        let mut session = greeted(b"", s, false);
+        assert!(!session.request_starttls().expect("no upgrade"));
+        assert_eq!(sent(&session), "EHLO client.test\r\n");
+    }
+
+    #[test]
+    fn starttls_refuses_bytes_injected_after_the_go_ahead() {
+        let s = Settings {
+            tls_mode: TlsMode::Opportunistic,
+            ..settings()
+        };
+        let mut session = greeted(b"220 go ahead\r\n250-injected\r\n", s, false);
+        let err = session.request_starttls().expect_err("injection");
+        assert!(err.to_string().contains("possible injection"), "{err}");
+        assert_eq!(err.exit_code(), crate::exit::code::PROTOCOL);
+    }
+
+    #[test]
+    fn starttls_required_but_not_offered() {
+        let s = Settings {
+            tls_mode: TlsMode::Required,
+            ..settings()
+        };
+        let script = [GREETING, b"250 mx.test\r\n"].concat();
+        let mut session = over(MemoryStream::new(&script), s, false);
+        session.greet().expect("greeting and EHLO");
+        let err = session.request_starttls().expect_err("not offered");
+        assert!(matches!(err, SmtpError::StartTlsNotOffered { .. }), "{err}");
+    }
+
+    /// The transcript of `-v` must never show the password or its encodings.
+    fn assert_masked(session: &Mem, secrets: &[&str]) {
+        let log = session.transcript.join("\n");
+        assert!(log.contains("(credentials masked)"), "{log}");
+        for secret in secrets {
+            assert!(!log.contains(secret), "{secret} in {log}");
+        }
+    }
+
+    #[test]
+    fn auth_plain_sends_an_initial_response() {
+        let s = with_password(vec![], "pw");
+        let mut session = greeted(b"235 ok\r\n", s, true);
+        session.login().expect("login");
+        assert_eq!(
+            sent(&session),
+            "EHLO client.test\r\nAUTH PLAIN AHVzZXIAcHc=\r\n"
+        );
+        assert_masked(&session, &["AHVzZXIAcHc=", "pw"]);
+    }
+
+    #[test]
+    fn auth_login_answers_both_challenges() {
+        let s = with_password(vec![AuthMechanism::Login], "pw");
+        let script = b"334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n235 ok\r\n";
+        let mut session = greeted(script, s, true);
+        session.login().expect("login");
+        assert_eq!(
+            sent(&session),
+            "EHLO client.test\r\nAUTH LOGIN\r\ndXNlcg==\r\ncHc=\r\n"
+        );
+        assert_masked(&session, &["dXNlcg==", "cHc="]);
+    }
+
+    #[test]
+    fn auth_xoauth2_answers_an_error_challenge_empty() {
+        let s = with_password(vec![AuthMechanism::Xoauth2], "s3cr3t");
+        let script = b"334 eyJzdGF0dXMiOiI0MDEifQ==\r\n535 5.7.8 bad token\r\n";
+        let mut session = greeted(script, s, true);
+        let err = session.login().expect_err("refused");
+        assert!(matches!(err, SmtpError::AuthFailed { .. }), "{err}");
+        assert_eq!(err.exit_code(), crate::exit::code::AUTH);
+        assert_eq!(
+            sent(&session),
+            "EHLO client.test\r\nAUTH XOAUTH2 dXNlcj11c2VyAWF1dGg9QmVhcmVyIHMzY3IzdAEB\r\n\r\n"
+        );
+        assert_masked(&session, &["dXNlcj11c2Vy", "s3cr3t"]);
+    }
+
+    #[test]
+    fn auth_is_refused_in_the_clear_and_needs_an_offered_mechanism() {
+        let mut session = greeted(b"", with_password(vec![], "pw"), false);
+        let err = session.login().expect_err("cleartext");
+        assert!(matches!(err, SmtpError::InsecureAuth { .. }), "{err}");
+        assert_eq!(sent(&session), "EHLO client.test\r\n");
+        let script = [GREETING, b"250-mx.test\r\n250 AUTH CRAM-MD5\r\n"].concat();
+        let mut session = over(
+            MemoryStream::new(&script),
+            with_password(vec![], "pw"),
+            true,
+        );
+        session.greet().expect("greeting and EHLO");
+        let err = session.login().expect_err("no mechanism");
+        assert!(err.to_string().contains("offered: CRAM-MD5"), "{err}");
+    }
+
+    #[test]
+    fn a_refused_recipient_is_reset_and_the_session_goes_on() {
+        let script = b"250 ok\r\n550 5.1.1 no such user\r\n250 reset\r\n\
+250 ok\r\n250 ok\r\n354 go\r\n250 queued as 7\r\n";
+        let mut session = greeted(script, settings(), false);
+        let err = session.send(&envelope(), b"x\r\n").expect_err("refused");
+        assert!(err.to_string().contains("recipient b@y.test"), "{err}");
+        assert!(!session.is_broken() && !session.data_started());
+        let reply = session.send(&envelope(), b"x\r\n").expect("sent");
+        assert_eq!(reply.code, 250);
+        let mail = "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n";
+        assert_eq!(
+            sent(&session),
+            format!("EHLO client.test\r\n{mail}RSET\r\n{mail}DATA\r\nx\r\n.\r\n")
+        );
+    }
+
+    #[test]
+    fn the_message_is_dot_stuffed_on_the_wire() {
+        let script = b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
+        let mut session = greeted(script, settings(), false);
+        session
+            .send(&envelope(), b".hidden\r\nline\r\n.\r\n")
+            .expect("sent");
+        let wire = sent(&session);
+        assert!(
+            wire.ends_with("DATA\r\n..hidden\r\nline\r\n..\r\n.\r\n"),
+            "{wire:?}"
+        );
+    }
 
     #[test]
     fn dot_stuffing_matches_the_wire_format() {

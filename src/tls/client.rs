@@ -4,10 +4,11 @@
 //! It owns the client context (roots, minimum version, verification mode) and the handshake
 //! over a `TcpStream` the caller opened: chain verification against the roots and the host
 //! name (or IP address) against the certificate unless `--insecure`, and the classification of
-//! a failure into [`VerifyFailure`] (exit 60), another handshake failure (35) or
-//! [`TlsError::Timeout`] when the socket's read timeout expired inside the handshake, which
-//! each protocol turns into its own timeout error (exit 28). It leaves the socket, its
-//! timeouts and the protocol's upgrade command to the caller.
+//! a failure into [`VerifyFailure`] (exit 60, by OpenSSL's `X509_V_ERR_*` code, not its
+//! message text), another handshake failure (35) or [`TlsError::Timeout`] when the socket's
+//! read timeout expired inside the handshake, which each protocol turns into its own timeout
+//! error (exit 28). It leaves the socket, its timeouts and the protocol's upgrade command to
+//! the caller (`crate::net`).
 //!
 //! Why not native-tls (which on this platform is a thin wrapper over this same OpenSSL):
 //! its `TlsConnector` parses the system CA bundle twice on every build (OpenSSL's default
@@ -187,21 +188,43 @@ fn handshake<S: Read + Write>(host: &str, ssl: Ssl, stream: S) -> Result<SslStre
             }
             let verify = mid.ssl().verify_result();
             let detail = mid.error().to_string();
-            let failure = if verify == X509VerifyResult::OK {
-                VerifyFailure::from_message(&detail)
-            } else {
-                VerifyFailure::from_message(&format!(
-                    "certificate verify failed: ({})",
-                    verify.error_string()
-                ))
-                .or(Some(VerifyFailure::Other))
-            };
+            // OpenSSL records why the chain or name was refused: its code, not its wording
+            // (which changed between versions: "self signed" / "self-signed").
+            let failure = (verify != X509VerifyResult::OK).then(|| verify_failure(verify.as_raw()));
             Err(TlsError::Handshake {
                 host: host.to_owned(),
                 failure,
                 detail,
             })
         }
+    }
+}
+
+/// OpenSSL's verification error codes (`X509_V_ERR_*` in `openssl/x509_vfy.h`) that name a
+/// cause the user can act on.
+mod verify_code {
+    pub const UNABLE_TO_GET_ISSUER_CERT: i32 = 2;
+    pub const CERT_NOT_YET_VALID: i32 = 9;
+    pub const CERT_HAS_EXPIRED: i32 = 10;
+    pub const DEPTH_ZERO_SELF_SIGNED_CERT: i32 = 18;
+    pub const SELF_SIGNED_CERT_IN_CHAIN: i32 = 19;
+    pub const UNABLE_TO_GET_ISSUER_CERT_LOCALLY: i32 = 20;
+    pub const HOSTNAME_MISMATCH: i32 = 62;
+    pub const IP_ADDRESS_MISMATCH: i32 = 64;
+}
+
+/// The cause of a failed verification, from OpenSSL's `X509_V_ERR_*` code.
+fn verify_failure(code: i32) -> VerifyFailure {
+    use verify_code::*;
+    match code {
+        DEPTH_ZERO_SELF_SIGNED_CERT | SELF_SIGNED_CERT_IN_CHAIN => VerifyFailure::SelfSigned,
+        UNABLE_TO_GET_ISSUER_CERT | UNABLE_TO_GET_ISSUER_CERT_LOCALLY => {
+            VerifyFailure::UnknownIssuer
+        }
+        CERT_HAS_EXPIRED => VerifyFailure::Expired,
+        CERT_NOT_YET_VALID => VerifyFailure::NotYetValid,
+        HOSTNAME_MISMATCH | IP_ADDRESS_MISMATCH => VerifyFailure::NameMismatch,
+        _ => VerifyFailure::Other,
     }
 }
 
@@ -233,6 +256,19 @@ mod tests {
         issuer: Option<(&X509, &PKey<Private>)>,
         ca: bool,
     ) -> X509 {
+        let from = Asn1Time::days_from_now(0).expect("time");
+        let until = Asn1Time::days_from_now(2).expect("time");
+        cert_valid(cn, key, issuer, ca, (&from, &until))
+    }
+
+    /// [`cert`] valid from and until the given times.
+    fn cert_valid(
+        cn: &str,
+        key: &PKey<Private>,
+        issuer: Option<(&X509, &PKey<Private>)>,
+        ca: bool,
+        (from, until): (&Asn1Time, &Asn1Time),
+    ) -> X509 {
         let mut name = X509NameBuilder::new().expect("name");
         name.append_entry_by_text("CN", cn).expect("CN");
         let name = name.build();
@@ -248,10 +284,8 @@ mod tests {
         b.set_issuer_name(issuer.map_or(&name, |(c, _)| c.subject_name()))
             .expect("issuer");
         b.set_pubkey(key).expect("pubkey");
-        b.set_not_before(&Asn1Time::days_from_now(0).expect("time"))
-            .expect("not before");
-        b.set_not_after(&Asn1Time::days_from_now(2).expect("time"))
-            .expect("not after");
+        b.set_not_before(from).expect("not before");
+        b.set_not_after(until).expect("not after");
         if ca {
             let bc = BasicConstraints::new().critical().ca().build().expect("bc");
             b.append_extension(bc).expect("bc");
@@ -385,6 +419,46 @@ mod tests {
         let port = serve(p.leaf.clone(), p.leaf_key.clone());
         let (f, _) = failure(client(Some(ca), false).connect("example.invalid", tcp(port)));
         assert_eq!(f, Some(VerifyFailure::NameMismatch));
+    }
+
+    #[test]
+    fn an_expired_certificate_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca_key = key();
+        let ca_cert = cert("postie test CA", &ca_key, None, true);
+        let ca = write_pem(dir.path(), "ca.pem", &ca_cert);
+        let day = 24 * 3600;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64;
+        let from = Asn1Time::from_unix(now - 10 * day).expect("time");
+        let until = Asn1Time::from_unix(now - day).expect("time");
+        let leaf_key = key();
+        let issuer = Some((&ca_cert, &ca_key));
+        let leaf = cert_valid("localhost", &leaf_key, issuer, false, (&from, &until));
+        let port = serve(leaf, leaf_key);
+        let (f, code) = failure(client(Some(ca), false).connect("localhost", tcp(port)));
+        assert_eq!(f, Some(VerifyFailure::Expired));
+        assert_eq!(code, crate::exit::code::TLS_VERIFY);
+    }
+
+    #[test]
+    fn verify_codes_name_their_cause() {
+        let cases = [
+            (18, VerifyFailure::SelfSigned),
+            (19, VerifyFailure::SelfSigned),
+            (2, VerifyFailure::UnknownIssuer),
+            (20, VerifyFailure::UnknownIssuer),
+            (10, VerifyFailure::Expired),
+            (9, VerifyFailure::NotYetValid),
+            (62, VerifyFailure::NameMismatch),
+            (64, VerifyFailure::NameMismatch),
+            (21, VerifyFailure::Other),
+        ];
+        for (code, want) in cases {
+            assert_eq!(verify_failure(code), want, "{code}");
+        }
     }
 
     #[test]

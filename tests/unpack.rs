@@ -641,13 +641,6 @@ const KNOWN_DIFFERENCES: &[Known] = &[
         "the file starts with a UTF-8 byte order mark: Python reads the first header as body \
          text and finds no parts; postie skips the mark",
     ),
-    (
-        "mimekit/mbox/content-length.mbox.txt",
-        2,
-        None,
-        "a text/html part after a message/rfc822 nested three deep is lost by mail-parser 0.11 \
-         (a known limitation, not a choice)",
-    ),
 ];
 
 #[test]

@@ -36,6 +36,8 @@ pub struct Leaf<'m> {
     pub content_id: Option<String>,
     pub inline: bool,
     pub part: &'m MessagePart<'m>,
+    /// Where the part's raw body ends when mail-parser's offset is wrong (see [`strays`]).
+    pub end: Option<usize>,
 }
 
 /// One node of the MIME tree, for `--list`.
@@ -129,10 +131,8 @@ pub fn leaves<'m>(msg: &'m Message<'m>) -> Vec<Leaf<'m>> {
     let mut out = Vec::new();
     let mut have_text = false;
     let mut have_html = false;
-    for (id, _depth) in walk(msg) {
-        let Some(part) = msg.parts.get(id) else {
-            continue;
-        };
+    for visit in visits(msg) {
+        let part = visit.part;
         let mime_type = mime_type_of(part);
         // A multipart whose boundary never comes holds no part: nothing to save.
         if matches!(part.body, PartType::Multipart(_)) || mime_type.starts_with("multipart/") {
@@ -172,17 +172,99 @@ pub fn leaves<'m>(msg: &'m Message<'m>) -> Vec<Leaf<'m>> {
             content_id,
             inline,
             part,
+            end: visit.end,
         });
     }
     out
 }
 
+/// One part in document order: the part, its depth, and where its raw body ends when that is
+/// not where mail-parser says.
+struct Visit<'m> {
+    part: &'m MessagePart<'m>,
+    depth: usize,
+    end: Option<usize>,
+}
+
+/// Every part of `msg` in document order, the parts [`strays`] finds put back in place.
+fn visits<'m>(msg: &'m Message<'m>) -> Vec<Visit<'m>> {
+    let mut out = Vec::new();
+    for (id, depth) in walk(msg, 0) {
+        let Some(part) = msg.parts.get(id) else {
+            continue;
+        };
+        let strays = strays(part);
+        let end = strays
+            .first()
+            .and_then(|&(nested, root)| nested.parts.get(root))
+            .map(|p| delimiter_start(&msg.raw_message, p.offset_header as usize));
+        out.push(Visit { part, depth, end });
+        for (nested, root) in strays {
+            for (id, d) in walk(nested, root) {
+                if let Some(part) = nested.parts.get(id) {
+                    out.push(Visit {
+                        part,
+                        depth: depth + d,
+                        end: None,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The parts mail-parser 0.11 files in the wrong place: when a message/rfc822 part holds
+/// another message/rfc822 directly (no multipart between), it ends the outer one too late,
+/// and the enclosing multipart's next parts land in a nested message, out of its tree (no
+/// part lists them). Python's `email` reads them as the enclosing multipart's parts, which
+/// they are; this finds them (as message and part id, in document order) so they are saved
+/// there.
+fn strays<'m>(part: &'m MessagePart<'m>) -> Vec<(&'m Message<'m>, usize)> {
+    let mut out = Vec::new();
+    let mut body = &part.body;
+    while let PartType::Message(nested) = body {
+        let mut seen = vec![false; nested.parts.len()];
+        for (id, _) in walk(nested, 0) {
+            seen[id] = true;
+        }
+        for root in 0..nested.parts.len() {
+            if !seen[root] {
+                for (id, _) in walk(nested, root) {
+                    seen[id] = true;
+                }
+                out.push((nested, root));
+            }
+        }
+        let Some(first) = nested.parts.first() else {
+            break;
+        };
+        body = &first.body;
+    }
+    out.sort_by_key(|&(m, id)| m.parts.get(id).map_or(0, |p| p.offset_header));
+    out
+}
+
+/// Where the delimiter line before the part whose headers start at `headers` begins: the
+/// line break before `--boundary` belongs to the delimiter (RFC 2046 5.1.1).
+fn delimiter_start(raw: &[u8], headers: usize) -> usize {
+    let before = raw.get(..headers).unwrap_or(raw);
+    let line = before.strip_suffix(b"\n").unwrap_or(before);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let start = line.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut end = start.saturating_sub(1);
+    if start > 1 && raw.get(start - 2) == Some(&b'\r') {
+        end -= 1;
+    }
+    end
+}
+
 /// Part ids in document order with their depth; iterative, so hostile nesting cannot
 /// exhaust the stack, and each id is visited once.
-fn walk(msg: &Message<'_>) -> Vec<(usize, usize)> {
+fn walk(msg: &Message<'_>, root: usize) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut seen = vec![false; msg.parts.len()];
-    let mut stack = vec![(0usize, 0usize)];
+    let mut stack = vec![(root, 0usize)];
     while let Some((id, depth)) = stack.pop() {
         if id >= msg.parts.len() || seen[id] {
             continue;
@@ -206,10 +288,8 @@ pub fn outline(msg: &Message<'_>, max_nesting: usize) -> Vec<Node> {
 }
 
 fn outline_into(msg: &Message<'_>, base: usize, nesting_left: usize, out: &mut Vec<Node>) {
-    for (id, depth) in walk(msg) {
-        let Some(part) = msg.parts.get(id) else {
-            continue;
-        };
+    for visit in visits(msg) {
+        let (part, depth) = (visit.part, visit.depth);
         out.push(Node {
             depth: base + depth,
             mime_type: mime_type_of(part),
@@ -225,11 +305,11 @@ fn outline_into(msg: &Message<'_>, base: usize, nesting_left: usize, out: &mut V
 /// The raw, still transfer-encoded body of `part` as Python's `email` finds it: from
 /// mail-parser's offsets, except that a body which follows the part's headers with no empty
 /// line starts at its first line (mail-parser would make it a 0-byte part).
-fn raw_body<'a>(raw: &'a [u8], part: &MessagePart<'_>) -> &'a [u8] {
+fn raw_body<'a>(raw: &'a [u8], part: &MessagePart<'_>, end: Option<usize>) -> &'a [u8] {
     let (header, body, end) = (
         part.offset_header as usize,
         part.offset_body as usize,
-        part.offset_end as usize,
+        end.unwrap_or(part.offset_end as usize),
     );
     let body = raw
         .get(header..body)
@@ -241,8 +321,16 @@ fn raw_body<'a>(raw: &'a [u8], part: &MessagePart<'_>) -> &'a [u8] {
 /// The bytes of a leaf part with its transfer encoding undone, decoded from the raw message
 /// (never mail-parser's decoding, which loses bytes on damaged input); text keeps its own
 /// charset. The bool is true when the encoding was damaged: what decodes is returned.
-pub fn decoded_bytes<'m>(msg: &'m Message<'m>, part: &MessagePart<'_>) -> (Cow<'m, [u8]>, bool) {
-    let raw = raw_body(&msg.raw_message, part);
+pub fn decoded_bytes<'m>(msg: &'m Message<'m>, leaf: &Leaf<'_>) -> (Cow<'m, [u8]>, bool) {
+    decoded(msg, leaf.part, leaf.end)
+}
+
+fn decoded<'m>(
+    msg: &'m Message<'m>,
+    part: &MessagePart<'_>,
+    end: Option<usize>,
+) -> (Cow<'m, [u8]>, bool) {
+    let raw = raw_body(&msg.raw_message, part, end);
     let transfer = decode::Transfer::from_header(
         part.headers
             .iter()
@@ -259,7 +347,7 @@ pub fn decoded_bytes<'m>(msg: &'m Message<'m>, part: &MessagePart<'_>) -> (Cow<'
 /// A text part as UTF-8: its decoded bytes in the charset its Content-Type names (UTF-8
 /// when none or unknown). The bool says whether the transfer encoding was damaged.
 pub fn text_of<'m>(msg: &'m Message<'m>, part: &MessagePart<'_>) -> (String, bool) {
-    let (bytes, problem) = decoded_bytes(msg, part);
+    let (bytes, problem) = decoded(msg, part, None);
     let charset = part
         .content_type()
         .and_then(|ct| ct.attribute("charset"))
@@ -327,4 +415,37 @@ pub fn body_html<'m>(msg: &'m Message<'m>, leaves: &[Leaf<'m>]) -> Option<(Strin
         .iter()
         .find(|l| l.role == Role::BodyHtml)
         .map(|l| text_of(msg, l.part))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_break_before_a_delimiter_belongs_to_it() {
+        let crlf = b"body\r\n--b\r\nContent-Type: text/html\r\n";
+        assert_eq!(delimiter_start(crlf, 11), 4);
+        let lf = b"body\n\n--b\nContent-Type: text/html\n";
+        assert_eq!(delimiter_start(lf, 10), 5);
+        assert_eq!(delimiter_start(b"--b\n", 4), 0);
+        assert_eq!(delimiter_start(b"", 9), 0);
+    }
+
+    #[test]
+    fn parts_after_a_message_in_a_message_are_the_outer_multiparts() {
+        let raw = b"Content-Type: multipart/mixed; boundary=o\n\n--o\n\
+            Content-Type: message/rfc822\n\nContent-Type: message/rfc822\n\n\
+            Content-Type: text/plain\n\ninner\n--o\n\
+            Content-Type: text/html\n\n<p>after</p>\n--o--\n";
+        let msg = parse(raw).expect("a message");
+        let leaves = leaves(&msg);
+        let types: Vec<&str> = leaves.iter().map(|l| l.mime_type.as_str()).collect();
+        assert_eq!(types, ["message/rfc822", "text/html"]);
+        let (bytes, _) = decoded_bytes(&msg, &leaves[0]);
+        assert!(
+            bytes.ends_with(b"inner"),
+            "{:?}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
 }

@@ -295,7 +295,7 @@ impl MessageWriter<'_> {
         leaf: &parse::Leaf<'m>,
         n: usize,
     ) -> (AttachmentInfo, Option<Cow<'m, [u8]>>) {
-        let (bytes, problem) = parse::decoded_bytes(msg, leaf.part);
+        let (bytes, problem) = parse::decoded_bytes(msg, leaf);
         let mut att = AttachmentInfo {
             saved_name: None,
             path: None,

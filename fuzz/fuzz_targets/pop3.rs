@@ -15,7 +15,8 @@
 use std::io::{self, BufRead, Read};
 
 use libfuzzer_sys::fuzz_target;
-use postie::pop3::client::{AuthChoice, Client, Credentials, MemoryStream};
+use postie::net::memory::MemoryStream;
+use postie::pop3::client::{AuthChoice, Client, Credentials};
 use postie::pop3::codec::{self, DotDecoder};
 use postie::pop3::response::{self, Capabilities, Reply};
 use postie::pop3::sasl::Method;
@@ -68,7 +69,7 @@ fn body_reader(input: &[u8], chunk: usize) {
     let (whole, used, done) = decode_whole(input);
     let mut reader = Trickle { data: input, chunk };
     let mut sink = Vec::new();
-    let result = codec::read_body(&mut reader, &mut sink);
+    let result = codec::read_body(&mut reader, &mut sink, codec::Limits::body(u64::MAX));
     assert_eq!(sink, whole, "streamed body differs from one feed");
     match result {
         Ok(n) => {
@@ -85,6 +86,7 @@ fn body_reader(input: &[u8], chunk: usize) {
             assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
         }
         Err(codec::BodyError::Write(e)) => panic!("writing to memory failed: {e}"),
+        Err(codec::BodyError::TooLong(o)) => panic!("no bound was set, yet {o:?}"),
     }
 }
 

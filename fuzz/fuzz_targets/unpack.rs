@@ -19,8 +19,9 @@ use std::path::Path;
 
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
+use postie::mail::decode::{self, Transfer};
 use postie::mail::mbox::MboxReader;
-use postie::mail::{self, MessageInfo, UnpackOptions, names, parse, save};
+use postie::mail::{self, MessageInfo, UnpackOptions, names, save};
 
 fuzz_target!(|data: &[u8]| {
     let Some((sel, raw)) = postie_fuzz::selector(data) else {
@@ -33,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
         include_text_parts: sel & 8 != 0,
         recursive: sel & 16 == 0,
         max_depth: usize::from(sel >> 5),
+        ..UnpackOptions::default()
     };
     unpack(raw, &options);
     let text = String::from_utf8_lossy(raw);
@@ -117,11 +119,15 @@ fn decoders(raw: &[u8]) {
         wrapped.extend_from_slice(b"\r\n");
     }
     assert_eq!(
-        parse::decode_base64_lenient(&wrapped),
+        decode::decode(&wrapped, Transfer::Base64),
         (raw.to_vec(), false),
         "base64"
     );
-    let _ = parse::decode_base64_lenient(raw);
+    assert_eq!(
+        decode::decode_base64_lenient(raw),
+        decode::decode_base64_bytewise(raw),
+        "the fast base64 path and the bytewise one differ"
+    );
 
     let mut qp = Vec::new();
     let mut column = 0;
@@ -138,8 +144,8 @@ fn decoders(raw: &[u8]) {
             column += 3;
         }
     }
-    assert_eq!(parse::decode_qp(&qp), raw, "quoted-printable");
-    let _ = parse::decode_qp(raw);
+    assert_eq!(decode::decode_qp(&qp), raw, "quoted-printable");
+    let _ = decode::decode_qp(raw);
 }
 
 fn mbox(raw: &[u8]) {

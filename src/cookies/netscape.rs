@@ -112,6 +112,8 @@ impl fmt::Display for Record {
 pub enum LineError {
     TooFewFields(usize),
     EmptyDomain,
+    /// A domain field no host has (see `normalize_domain`); what was read, escaped.
+    BadDomain(String),
     BadFlag(String),
     BadExpiry(String),
     EmptyName,
@@ -126,6 +128,7 @@ impl fmt::Display for LineError {
                 write!(f, "{n} TAB-separated fields, a cookie line has 7")
             }
             LineError::EmptyDomain => f.write_str("empty domain field"),
+            LineError::BadDomain(d) => write!(f, "domain {d} is not a host name or address"),
             LineError::BadFlag(v) => write!(f, "{v:?} is not TRUE or FALSE"),
             LineError::BadExpiry(v) => write!(f, "expiry {v:?} is not a number of seconds"),
             LineError::EmptyName => f.write_str("empty cookie name and value"),
@@ -197,7 +200,7 @@ fn parse_parts(line: &str) -> Result<Option<Parts<'_>>, LineError> {
     }
     let [domain, subdomains, path, secure, expires, name, value] = fields;
     let include_subdomains = parse_bool(subdomains)?;
-    let domain = normalize_domain(domain).ok_or(LineError::EmptyDomain)?;
+    let domain = normalize_domain(domain)?;
     let name = name.trim();
     if name.is_empty() && value.is_empty() {
         return Err(LineError::EmptyName);
@@ -264,23 +267,39 @@ fn parse_expiry(field: &str) -> Result<Option<i64>, LineError> {
 }
 
 /// Lower case, no leading dot, no `:port` (wget writes `host:port` for a non-default port).
-/// An IPv6 address comes back in brackets, as `url` writes hosts.
-fn normalize_domain(field: &str) -> Option<std::borrow::Cow<'_, str>> {
+/// An IPv6 address comes back in brackets, as `url` writes hosts. A field no host has is
+/// refused (white space or control characters inside, a second leading dot, a leading `#`,
+/// brackets that do not enclose an IPv6 address): read back after writing, such a field
+/// would name another host (the cookie_jar fuzz target found each).
+fn normalize_domain(field: &str) -> Result<std::borrow::Cow<'_, str>, LineError> {
     use std::borrow::Cow;
     let d = field.trim();
     let d = d.strip_prefix('.').unwrap_or(d);
+    let bad = || LineError::BadDomain(format!("{field:?}"));
+    if d.bytes().any(is_control) {
+        return Err(LineError::ControlCharacter("domain"));
+    }
+    if d.starts_with(['.', '#']) || d.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
     let host = if let Some(rest) = d.strip_prefix('[') {
         // [v6] or [v6]:port
-        let end = rest.find(']').filter(|&e| e > 0)?;
-        return Some(Cow::Owned(format!(
-            "[{}]",
-            rest[..end].to_ascii_lowercase()
-        )));
+        let (v6, after) = rest.split_once(']').ok_or_else(bad)?;
+        let port_ok = after.is_empty()
+            || after
+                .strip_prefix(':')
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        if v6.is_empty() || !port_ok || !is_v6_text(v6) {
+            return Err(bad());
+        }
+        return Ok(Cow::Owned(format!("[{}]", v6.to_ascii_lowercase())));
+    } else if d.contains(['[', ']']) {
+        return Err(bad());
     } else if !d.contains(':') {
         d
-    } else if d.matches(':').count() > 1 && !d.contains(['[', ']']) {
-        // A bare IPv6 address (with a bracket inside, bracketing it would not read back).
-        return Some(Cow::Owned(format!("[{}]", d.to_ascii_lowercase())));
+    } else if d.matches(':').count() > 1 {
+        // A bare IPv6 address.
+        return Ok(Cow::Owned(format!("[{}]", d.to_ascii_lowercase())));
     } else {
         match d.rsplit_once(':') {
             Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
@@ -288,12 +307,18 @@ fn normalize_domain(field: &str) -> Option<std::borrow::Cow<'_, str>> {
         }
     };
     if host.is_empty() {
-        None
+        Err(LineError::EmptyDomain)
     } else if host.bytes().any(|b| b.is_ascii_uppercase()) {
-        Some(Cow::Owned(host.to_ascii_lowercase()))
+        Ok(Cow::Owned(host.to_ascii_lowercase()))
     } else {
-        Some(Cow::Borrowed(host))
+        Ok(Cow::Borrowed(host))
     }
+}
+
+/// Hex digits, colons and dots: what an IPv6 address (with an IPv4 tail) is written with.
+fn is_v6_text(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
 }
 
 /// A parsed file: the cookies, and the lines that were skipped (1-based number, why).
@@ -441,7 +466,8 @@ fn exact_form(line: &str) -> Option<Spans> {
     // A domain that normalizing leaves as it is: no upper case, port, brackets or spaces.
     let domain_start = i;
     let domain_end = scan(b, i, |c| PLAIN_DOMAIN[usize::from(c)])?;
-    if domain_end == domain_start {
+    // A second leading dot is refused by the lenient reader.
+    if domain_end == domain_start || b.get(domain_start) == Some(&b'.') {
         return None;
     }
     i = flag(b, domain_end + 1, include_subdomains)?;

@@ -65,8 +65,9 @@ pub fn decode_base64_lenient(raw: &[u8]) -> (Vec<u8>, bool) {
     }
 }
 
-/// The lenient decoder, a byte at a time (see [`decode_base64_lenient`]).
-fn decode_base64_bytewise(raw: &[u8]) -> (Vec<u8>, bool) {
+/// The lenient decoder, a byte at a time (see [`decode_base64_lenient`]): the reference the
+/// line-at-a-time fast path must agree with (the unpack fuzz target checks that).
+pub fn decode_base64_bytewise(raw: &[u8]) -> (Vec<u8>, bool) {
     let mut out = Vec::with_capacity(raw.len() / 4 * 3 + 2);
     let (mut quad_pos, mut pads, mut acc) = (0u8, 0u8, 0u32);
     let mut problem = false;

@@ -8,7 +8,8 @@
 //! `crate::tls` (and nothing above it).
 
 pub mod connect;
-#[cfg(test)]
+// In-memory streams for the unit tests and the fuzz targets (cargo-fuzz sets `fuzzing`).
+#[cfg(any(test, fuzzing))]
 pub mod memory;
 pub mod server_url;
 pub mod stream;

@@ -299,6 +299,9 @@ fn normalize_domain(field: &str) -> Result<std::borrow::Cow<'_, str>, LineError>
         d
     } else if d.matches(':').count() > 1 {
         // A bare IPv6 address.
+        if !is_v6_text(d) {
+            return Err(bad());
+        }
         return Ok(Cow::Owned(format!("[{}]", d.to_ascii_lowercase())));
     } else {
         match d.rsplit_once(':') {
@@ -815,6 +818,35 @@ mod tests {
         );
         assert_eq!(one("[::1]:8080\tFALSE\t/\tFALSE\t0\tn\tv").domain, "[::1]");
         assert_eq!(one("::1\tFALSE\t/\tFALSE\t0\tn\tv").domain, "[::1]");
+        assert_eq!(
+            one("::FFFF:10.0.0.1\tFALSE\t/\tFALSE\t0\tn\tv").domain,
+            "[::ffff:10.0.0.1]"
+        );
+    }
+
+    /// Found by the cookie_jar fuzz target: each normalized into a domain that a save and a
+    /// second read changed again, or refused.
+    #[test]
+    fn domains_no_host_has_are_refused() {
+        for field in [
+            "..1",
+            "a b.example",
+            "ww\u{85}x.example",
+            " #HttpOnly_a",
+            "[::1",
+            "[::1]x",
+            "[x:y]",
+            "127.[::1]0.0.1",
+            "127:.0>0.1:18431",
+            "1:7.r0.0:1",
+        ] {
+            let line = format!("{field}\tFALSE\t/\tFALSE\t0\tn\tv");
+            assert!(
+                matches!(parse_line(&line), Err(LineError::BadDomain(_))),
+                "{field:?}: {:?}",
+                parse_line(&line)
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 # Benchmark: postie unpack against ripmime, munpack, mshow -x (mblaze) and Python's email,
 # in one run, on 2,000 messages of ~52 KB and 200 of ~5 MB (one attachment each).
 # Needs: hyperfine, GNU time (/usr/bin/time), ripmime, mpack (munpack), mblaze (mshow),
-# python3. Usage: [RUNS=3] [SETS="small large"] bench/unpack/run.sh [WORKDIR]
+# python3. Usage: [RUNS=3] [SETS="small large"] [TOOLS="postie ripmime ..."]
+# [POSTIE_BASE=/path/to/older/postie] bench/unpack/run.sh [WORKDIR]
+# POSTIE_BASE adds an older build as the tool `base` (a regression check in the same run).
 # (WORKDIR defaults to /tmp/postie-bench-unpack; the corpus is generated there once.)
 # Every run writes into a new folder, and deletions happen only between sets (then a minute's
 # pause): ext4 skips inodes deleted in the last seconds when it allocates new ones
@@ -25,6 +27,7 @@ cmd_for() { # set tool -> a shell command that unpacks every message of the set 
   local fresh="o=\$(mktemp -d $work/out/run.XXXXXX) && "
   case $tool in
     postie)  echo "$fresh$postie unpack $src/*.eml --out $out" ;;
+    base)    echo "$fresh$POSTIE_BASE unpack $src/*.eml --out $out" ;;
     ripmime) echo "${fresh}ripmime -i $src -d $out >/dev/null" ;;
     munpack) echo "${fresh}munpack -q -f -C $out $src/*.eml >/dev/null" ;;
     mshow)   echo "${fresh}cd $out && for m in $src/*.eml; do mshow -x \$m >/dev/null; done" ;;
@@ -32,7 +35,8 @@ cmd_for() { # set tool -> a shell command that unpacks every message of the set 
   esac
 }
 
-tools=(postie ripmime munpack mshow python)
+read -r -a tools <<< "${TOOLS:-postie ripmime munpack mshow python}"
+[ -n "${POSTIE_BASE:-}" ] && tools+=(base)
 for set in ${SETS:-small large}; do
   echo "== $set: $(ls "$work/$set" | wc -l) messages, $(du -sh "$work/$set" | cut -f1)"
   args=()

@@ -464,44 +464,47 @@ fn is_ipv6(s: &[u8]) -> bool {
         return false;
     }
     let parts = &parts[..n];
-    let mut skip = None;
-    for (i, p) in parts.iter().enumerate().take(n - 1).skip(1) {
-        if p.is_empty() {
-            if skip.is_some() {
-                return false;
-            }
-            skip = Some(i);
-        }
-    }
-    let (hi, lo) = if let Some(skip) = skip {
-        let mut hi = skip;
-        let mut lo = n - skip - 1;
-        if parts[0].is_empty() {
-            hi -= 1;
-            if hi > 0 {
-                return false;
-            }
-        }
-        if parts[n - 1].is_empty() {
-            lo -= 1;
-            if lo > 0 {
-                return false;
-            }
-        }
-        if hi + lo > 7 {
-            return false;
-        }
-        (hi, lo)
-    } else {
-        if n != 8 || parts[0].is_empty() || parts[n - 1].is_empty() {
-            return false;
-        }
-        (n, 0)
+    let Some((hi, lo)) = hextet_counts(parts) else {
+        return false;
     };
     parts[..hi]
         .iter()
         .chain(&parts[n - lo..])
         .all(|h| !h.is_empty() && h.len() <= 4 && h.iter().all(u8::is_ascii_hexdigit))
+}
+
+/// How many parts before and after the `::` hold hextets (all of them when there is no
+/// `::`), as `ipaddress.IPv6Address._ip_int_from_string` counts them; `None` when the parts
+/// cannot make an address (two `::`, a lone leading or trailing `:`, too many hextets).
+fn hextet_counts(parts: &[&[u8]]) -> Option<(usize, usize)> {
+    let n = parts.len();
+    let mut skip = None;
+    for (i, p) in parts.iter().enumerate().take(n - 1).skip(1) {
+        if p.is_empty() {
+            if skip.is_some() {
+                return None;
+            }
+            skip = Some(i);
+        }
+    }
+    let Some(skip) = skip else {
+        return (n == 8 && !parts[0].is_empty() && !parts[n - 1].is_empty()).then_some((n, 0));
+    };
+    let mut hi = skip;
+    let mut lo = n - skip - 1;
+    if parts[0].is_empty() {
+        hi -= 1;
+        if hi > 0 {
+            return None;
+        }
+    }
+    if parts[n - 1].is_empty() {
+        lo -= 1;
+        if lo > 0 {
+            return None;
+        }
+    }
+    (hi + lo <= 7).then_some((hi, lo))
 }
 
 /// `_checknetloc`: characters that NFKC-normalize into URL delimiters are refused.

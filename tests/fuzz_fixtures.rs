@@ -50,6 +50,36 @@ fn rfc2047_word_with_a_multibyte_encoding_is_kept_as_text() {
     );
 }
 
+/// `unpack` fuzz target: a base64 attachment with a stray `-` among canonical data. Since
+/// mail-parser's own decoding is reused for canonical base64, a first version of that check
+/// let this through as undamaged (mail-parser skips a lone `-`); Python's `email` reports
+/// an InvalidBase64CharactersDefect and decodes the other characters, as postie must.
+#[test]
+fn a_stray_dash_in_base64_is_reported_as_damage() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let file = fixture("mail", "base64-stray-dash.eml");
+    let (code, json, stderr) = unpack(&file, out.path());
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(json["encoding_problem"], true, "{json}");
+    assert!(
+        stderr.contains("a.bin: damaged transfer encoding"),
+        "{stderr}"
+    );
+    let folder = out.path().join(json["folder"].as_str().expect("folder"));
+    let saved = fs::read(folder.join("a.bin")).expect("a.bin");
+    // Python: base64.b64decode(data, validate=False) of the same body.
+    let want: Vec<u8> = (0..18)
+        .map(|i| {
+            u8::from_str_radix(
+                &"a2eb5e6a9a658a2a27fe872d7adb2dade6a6"[i * 2..i * 2 + 2],
+                16,
+            )
+            .expect("hex")
+        })
+        .collect();
+    assert_eq!(saved, want);
+}
+
 /// `postie cookies list --jar FILE --json`, one JSON value per cookie.
 fn list_jar(jar: &Path) -> Vec<serde_json::Value> {
     let result = run(postie()

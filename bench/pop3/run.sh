@@ -5,7 +5,8 @@
 # time openssl python3, and `cargo build --release`. Run as root (Dovecot's mail uid 5000).
 # Usage: bench/pop3/run.sh [RUNS]   (results in bench/pop3/results/)
 # POSTIE_BENCH_SETS='20 52000 small' for a quick check of the setup; POSTIE_BENCH_MODES='stls',
-# POSTIE_BENCH_TOOLS='postie mpop' and POSTIE_BENCH_RESULTS=dir for a partial run.
+# POSTIE_BENCH_TOOLS='postie mpop' and POSTIE_BENCH_RESULTS=dir for a partial run;
+# POSTIE_BASE=/path/to/older/postie adds the tool `base` (a regression check in the same run).
 set -euo pipefail
 runs=${1:-3}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -59,10 +60,11 @@ RC
 
 cmd_for() { # tool mode
   case $1 in
-    postie)
-      local tls=(--tls none --allow-insecure-auth)
+    postie|base)
+      local tls=(--tls none --allow-insecure-auth) bin=$postie
       [ "$2" = stls ] && tls=(--cacert "$ca")
-      echo "$postie pop3 pull -s --server pop3://localhost:$pop3 --user alice --password-env POP_PW ${tls[*]} --out $out" ;;
+      [ "$1" = base ] && bin=$POSTIE_BASE
+      echo "$bin pop3 pull -s --server pop3://localhost:$pop3 --user alice --password-env POP_PW ${tls[*]} --out $out" ;;
     mpop) echo "mpop -q -C $work/mpoprc.$2 bench" ;;
     poplib) echo "python3 $here/poplib_pull.py localhost $pop3 $2 $ca $out" ;;
     fetchmail) echo "fetchmail -s -N -f $work/fetchmailrc.$2 --pidfile $work/fetchmail.pid" ;;
@@ -80,6 +82,7 @@ for set in "${sets[@]}"; do
     mpoprc "$mode"
     fetchmailrc "$mode"
     read -ra tools <<< "${POSTIE_BENCH_TOOLS:-postie mpop poplib fetchmail}"
+    [ -n "${POSTIE_BASE:-}" ] && tools+=(base)
     cmds=()
     names=()
     for t in "${tools[@]}"; do

@@ -9,6 +9,8 @@
 #   then postie's peak RSS for one message with a 40 MiB attachment.
 # Needs: a release build (cargo build --release), the venv with aiosmtpd, msmtp, postfix,
 # sasl2-bin, openssl, GNU time, bc. Run as root (Postfix with its own config folder).
+# POSTIE_BASE=/path/to/older/postie adds its batch and loop runs (a regression check in the
+# same run); CLIENTS='postie-batch msmtp-loop' runs a subset.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -158,6 +160,8 @@ run_postie_loop() {
       --subject "bench $i" --body hello -a att.bin
   done
 }
+run_base_batch() { POSTIE=$POSTIE_BASE run_postie_batch "$@"; }
+run_base_loop() { POSTIE=$POSTIE_BASE run_postie_loop "$@"; }
 run_msmtp_loop() {
   local args; args=$(msmtp_args "$1" "$2")
   for _ in $(seq "$N"); do
@@ -180,13 +184,15 @@ timed() { # label cmd...: prints seconds
 echo "== $N messages with a 100 KB attachment each"
 printf '%-9s %-6s %-14s %9s %9s\n' server mode client seconds msg/s
 declare -A T
+read -ra clients <<< "${CLIENTS:-postie-batch postie-loop msmtp-loop smtplib}"
+[ -n "${POSTIE_BASE:-}" ] && clients+=(base-batch base-loop)
 for server in aiosmtpd postfix; do
   for mode in plain auth; do
     case $server-$mode in
       aiosmtpd-plain) port=$A_PLAIN ;; aiosmtpd-auth) port=$A_AUTH ;;
       postfix-plain) port=$P_PLAIN ;; postfix-auth) port=$P_AUTH ;;
     esac
-    for client in postie-batch postie-loop msmtp-loop smtplib; do
+    for client in "${clients[@]}"; do
       s=$(timed "run_${client//-/_}" "$mode" "$port")
       T[$server-$mode-$client]=$s
       printf '%-9s %-6s %-14s %9.2f %9.1f\n' "$server" "$mode" "$client" "$s" "$(echo "$N / $s" | bc -l)"
@@ -195,10 +201,13 @@ for server in aiosmtpd postfix; do
 done
 
 echo "== ratios (throughput; goals: batch >= 3 x smtplib, loop >= 2 x msmtp)"
+ratio() { [ -n "${T[$1]:-}" ] && [ -n "${T[$2]:-}" ] && echo "${T[$1]} / ${T[$2]}" | bc -l || echo 0; }
 for key in aiosmtpd-plain aiosmtpd-auth postfix-plain postfix-auth; do
-  b=$(echo "${T[$key-smtplib]} / ${T[$key-postie-batch]}" | bc -l)
-  l=$(echo "${T[$key-msmtp-loop]} / ${T[$key-postie-loop]}" | bc -l)
-  printf '%-15s batch/smtplib %6.1f x   loop/msmtp %6.1f x\n' "$key" "$b" "$l"
+  printf '%-15s batch/smtplib %6.1f x   loop/msmtp %6.1f x' "$key" \
+    "$(ratio "$key-smtplib" "$key-postie-batch")" "$(ratio "$key-msmtp-loop" "$key-postie-loop")"
+  [ -n "${POSTIE_BASE:-}" ] && printf '   base/postie: batch %5.2f loop %5.2f' \
+    "$(ratio "$key-base-batch" "$key-postie-batch")" "$(ratio "$key-base-loop" "$key-postie-loop")"
+  echo
 done
 
 echo "== peak RSS, one message with a 40 MiB attachment (goal < 150 MiB)"

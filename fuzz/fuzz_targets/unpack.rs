@@ -21,7 +21,7 @@ use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
 use postie::mail::decode::{self, Transfer};
 use postie::mail::mbox::MboxReader;
-use postie::mail::{self, MessageInfo, UnpackOptions, names, save};
+use postie::mail::{self, MessageInfo, UnpackOptions, names, parse, save};
 
 fuzz_target!(|data: &[u8]| {
     let Some((sel, raw)) = postie_fuzz::selector(data) else {
@@ -112,6 +112,7 @@ fn check_name(name: &str, from: &str) {
 }
 
 fn decoders(raw: &[u8]) {
+    attachment_bytes(raw);
     let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
     let mut wrapped = Vec::new();
     for chunk in b64.as_bytes().chunks(76) {
@@ -156,4 +157,26 @@ fn mbox(raw: &[u8]) {
         total += message.len();
         assert!(total <= raw.len(), "the mbox reader made bytes up");
     }
+}
+
+/// A base64 attachment's saved bytes come from mail-parser's decoding where
+/// `decode::is_canonical_base64` allows it, else from postie's own decoder: either way they
+/// must be what postie's decoder (Python's rules) gives for the raw body.
+fn attachment_bytes(body: &[u8]) {
+    let mut msg = b"Content-Type: application/octet-stream\r\n\
+        Content-Transfer-Encoding: base64\r\n\r\n"
+        .to_vec();
+    msg.extend_from_slice(body);
+    let Some(parsed) = parse::parse(&msg) else {
+        return;
+    };
+    let leaves = parse::leaves(&parsed);
+    let Some(leaf) = leaves.first() else {
+        return;
+    };
+    let (saved, problem) = parse::decoded_bytes(&parsed, leaf);
+    let raw = &msg[leaf.part.offset_body as usize..leaf.part.offset_end as usize];
+    let (want, want_problem) = decode::decode(raw, Transfer::Base64);
+    assert_eq!(saved.as_ref(), want.as_slice(), "saved bytes of {raw:?}");
+    assert_eq!(problem, want_problem, "damage flag of {raw:?}");
 }

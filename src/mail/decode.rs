@@ -147,16 +147,14 @@ fn decode_base64_clean(raw: &[u8]) -> Option<Vec<u8>> {
 /// length needs, and that without padding the data fills whole groups. SIMD scans (memchr) and counts,
 /// no decoding: a small fraction of a decoding pass.
 pub fn is_canonical_base64(raw: &[u8]) -> bool {
-    // A lone `-` is skipped by mail-parser but is damage to postie (and a defect to Python).
-    if memchr::memchr(b'-', raw).is_some() {
-        return false;
-    }
-    let skipped = memchr::memchr2_iter(b'\r', b'\n', raw).count()
-        + memchr::memchr2_iter(b' ', b'\t', raw).count();
-    let (data_part, tail) = match memchr::memchr(b'=', raw) {
+    // A lone `-` is skipped by mail-parser but is damage to postie (and a defect to Python);
+    // one scan finds the first `-` or `=` (a `-` after the `=` fails the tail's check).
+    let (data_part, tail) = match memchr::memchr2(b'-', b'=', raw) {
+        Some(at) if raw[at] == b'-' => return false,
         Some(at) => raw.split_at(at),
         None => (raw, &b""[..]),
     };
+    let skipped = count_white_space(raw);
     let padding = memchr::memchr_iter(b'=', tail).count();
     // After the first `=`, only more `=` and white space.
     if !tail
@@ -174,6 +172,20 @@ pub fn is_canonical_base64(raw: &[u8]) -> bool {
         _ => return false,
     };
     padding == needed
+}
+
+/// How many CR, LF, space and TAB bytes `raw` holds. Written to vectorize (no branch, a
+/// byte-wide accumulator per 255-byte chunk, so 16 bytes a step even with SSE2): a line break every 78 bytes would stop an iterator over
+/// matches that often.
+fn count_white_space(raw: &[u8]) -> usize {
+    raw.chunks(255)
+        .map(|chunk| {
+            let n = chunk.iter().fold(0u8, |n, &b| {
+                n.wrapping_add(u8::from(matches!(b, b'\r' | b'\n' | b' ' | b'\t')))
+            });
+            usize::from(n)
+        })
+        .sum()
 }
 
 /// Quoted-printable as CPython's `binascii.a2b_qp` reads it: `=XX` (either case) is a byte,

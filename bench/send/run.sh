@@ -201,12 +201,21 @@ for server in aiosmtpd postfix; do
 done
 
 echo "== ratios (throughput; goals: batch >= 3 x smtplib, loop >= 2 x msmtp)"
-ratio() { [ -n "${T[$1]:-}" ] && [ -n "${T[$2]:-}" ] && echo "${T[$1]} / ${T[$2]}" | bc -l || echo 0; }
+# A ratio of two timings, or "-" when one of them was not run (CLIENTS=).
+ratio() {
+  if [ -n "${T[$1]:-}" ] && [ -n "${T[$2]:-}" ]; then
+    printf '%.2f' "$(echo "${T[$1]} / ${T[$2]}" | bc -l)"
+  else
+    printf -- '-'
+  fi
+}
 for key in aiosmtpd-plain aiosmtpd-auth postfix-plain postfix-auth; do
-  printf '%-15s batch/smtplib %6.1f x   loop/msmtp %6.1f x' "$key" \
+  printf '%-15s batch/smtplib %6s x   loop/msmtp %6s x' "$key" \
     "$(ratio "$key-smtplib" "$key-postie-batch")" "$(ratio "$key-msmtp-loop" "$key-postie-loop")"
-  [ -n "${POSTIE_BASE:-}" ] && printf '   base/postie: batch %5.2f loop %5.2f' \
-    "$(ratio "$key-base-batch" "$key-postie-batch")" "$(ratio "$key-base-loop" "$key-postie-loop")"
+  if [ -n "${POSTIE_BASE:-}" ]; then
+    printf '   base/postie: batch %5s loop %5s' \
+      "$(ratio "$key-base-batch" "$key-postie-batch")" "$(ratio "$key-base-loop" "$key-postie-loop")"
+  fi
   echo
 done
 

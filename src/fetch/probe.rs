@@ -150,7 +150,11 @@ fn peer_from_debug(text: &str) -> Option<SocketAddr> {
 }
 
 /// An agent whose resolver and connector chain report to `probe`.
-pub(super) fn agent(config: Config, probe: &Probe, tls: crate::tls::TlsClient) -> Agent {
+pub(super) fn agent(
+    config: Config,
+    probe: &Probe,
+    tls: crate::tls::http::OpensslConnector,
+) -> Agent {
     let connector = ()
         .chain(SocksConnector::default())
         .chain(ConnectProxyConnector::default())
@@ -159,7 +163,7 @@ pub(super) fn agent(config: Config, probe: &Probe, tls: crate::tls::TlsClient) -
             probe: probe.clone(),
             tls: false,
         })
-        .chain(crate::tls::http::OpensslConnector::new(tls))
+        .chain(tls)
         .chain(Mark {
             probe: probe.clone(),
             tls: true,

@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::io::{Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use openssl::ssl::SslStream;
 use ureq::unversioned::transport::{
@@ -17,20 +17,43 @@ use ureq::unversioned::transport::{
     TransportAdapter,
 };
 
-use super::{TlsClient, TlsError};
+use super::{TlsClient, TlsError, TlsOptions};
 
 /// Wraps a connection in TLS when the URL is `https://`.
 #[derive(Debug)]
 pub struct OpensslConnector {
-    client: Arc<TlsClient>,
+    client: Mutex<Option<Arc<TlsClient>>>,
+    options: TlsOptions,
 }
 
 impl OpensslConnector {
     /// The connector for an agent chain of its own (`fetch`'s timing probe builds one).
     pub fn new(client: TlsClient) -> OpensslConnector {
         OpensslConnector {
-            client: Arc::new(client),
+            client: Mutex::new(Some(Arc::new(client))),
+            options: TlsOptions::default(),
         }
+    }
+
+    /// A connector that builds its client at the first `https://` connection. Loading the
+    /// system's CA bundle parses every certificate in it (tens of milliseconds); a run that
+    /// only fetches `http://` URLs should not pay for it. A failure to build is the first
+    /// TLS connection's error (and is tried again on the next).
+    pub fn lazy(options: TlsOptions) -> OpensslConnector {
+        OpensslConnector {
+            client: Mutex::new(None),
+            options,
+        }
+    }
+
+    fn client(&self) -> Result<Arc<TlsClient>, TlsError> {
+        let mut slot = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(client) = slot.as_ref() {
+            return Ok(Arc::clone(client));
+        }
+        let client = Arc::new(TlsClient::new(&self.options)?);
+        *slot = Some(Arc::clone(&client));
+        Ok(client)
     }
 }
 
@@ -59,10 +82,11 @@ impl<In: Transport> Connector<In> for OpensslConnector {
         let mut adapter = TransportAdapter::new(transport.boxed(), details.current_time.clone());
         adapter.set_timeout(details.timeout);
         let host = bare_host(details);
+        let tls_failure = |e| ureq::Error::Io(std::io::Error::other(TlsFailure(e)));
         let stream = self
-            .client
-            .connect(&host, adapter)
-            .map_err(|e| ureq::Error::Io(std::io::Error::other(TlsFailure(e))))?;
+            .client()
+            .and_then(|client| client.connect(&host, adapter))
+            .map_err(tls_failure)?;
         Ok(Some(Either::B(OpensslTransport {
             buffers: LazyBuffers::new(
                 details.config.input_buffer_size(),

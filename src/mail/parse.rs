@@ -365,11 +365,12 @@ fn parser_bytes<'m>(
         .raw_message
         .get(part.offset_body as usize..)
         .is_some_and(|from| from.as_ptr() == raw.as_ptr());
-    let base64 = part.encoding == mail_parser::Encoding::Base64;
-    (base64 && end.is_none() && same_start && !part.is_encoding_problem)
-        .then_some(())
-        .filter(|()| decode::is_canonical_base64(raw))
-        .map(|()| bytes)
+    let usable = part.encoding == mail_parser::Encoding::Base64
+        && end.is_none()
+        && same_start
+        && !part.is_encoding_problem
+        && decode::is_canonical_base64(raw);
+    usable.then_some(bytes)
 }
 
 /// A text part as UTF-8: its decoded bytes in the charset its Content-Type names (UTF-8

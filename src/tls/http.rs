@@ -22,16 +22,21 @@ use super::{TlsClient, TlsError, TlsOptions};
 /// Wraps a connection in TLS when the URL is `https://`.
 #[derive(Debug)]
 pub struct OpensslConnector {
-    client: Mutex<Option<Arc<TlsClient>>>,
-    options: TlsOptions,
+    client: Mutex<Client>,
+}
+
+/// The TLS client, or the settings to build it from at the first `https://` connection.
+#[derive(Debug)]
+enum Client {
+    Ready(Arc<TlsClient>),
+    Later(TlsOptions),
 }
 
 impl OpensslConnector {
     /// The connector for an agent chain of its own (`fetch`'s timing probe builds one).
     pub fn new(client: TlsClient) -> OpensslConnector {
         OpensslConnector {
-            client: Mutex::new(Some(Arc::new(client))),
-            options: TlsOptions::default(),
+            client: Mutex::new(Client::Ready(Arc::new(client))),
         }
     }
 
@@ -41,18 +46,17 @@ impl OpensslConnector {
     /// TLS connection's error (and is tried again on the next).
     pub fn lazy(options: TlsOptions) -> OpensslConnector {
         OpensslConnector {
-            client: Mutex::new(None),
-            options,
+            client: Mutex::new(Client::Later(options)),
         }
     }
 
     fn client(&self) -> Result<Arc<TlsClient>, TlsError> {
         let mut slot = self.client.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(client) = slot.as_ref() {
-            return Ok(Arc::clone(client));
-        }
-        let client = Arc::new(TlsClient::new(&self.options)?);
-        *slot = Some(Arc::clone(&client));
+        let client = match &*slot {
+            Client::Ready(client) => return Ok(Arc::clone(client)),
+            Client::Later(options) => Arc::new(TlsClient::new(options)?),
+        };
+        *slot = Client::Ready(Arc::clone(&client));
         Ok(client)
     }
 }

@@ -179,22 +179,22 @@ fn lines(input: &[u8]) {
     }
 }
 
-const CHOICES: [Option<Method>; 7] = [
-    None,
-    Some(Method::User),
-    Some(Method::Apop),
-    Some(Method::Plain),
-    Some(Method::Login),
-    Some(Method::CramMd5),
-    Some(Method::XOauth2),
+const CHOICES: [AuthChoice; 9] = [
+    AuthChoice::Auto,
+    AuthChoice::OAuth2,
+    AuthChoice::Only(Method::User),
+    AuthChoice::Only(Method::Apop),
+    AuthChoice::Only(Method::Plain),
+    AuthChoice::Only(Method::Login),
+    AuthChoice::Only(Method::CramMd5),
+    AuthChoice::Only(Method::XOauth2),
+    AuthChoice::Only(Method::OAuthBearer),
 ];
 
 fn session(script: &[u8], sel: u8) {
-    let choice = match CHOICES[usize::from(sel) % CHOICES.len()] {
-        None => AuthChoice::Auto,
-        Some(m) => AuthChoice::Only(m),
-    };
+    let choice = CHOICES[usize::from(sel) % CHOICES.len()];
     let mut client = Client::new(MemoryStream::new(script), "fuzz.invalid", 5, false);
+    client.port = Some(995);
     client.initial_response = sel & 0x80 == 0;
     let creds = Credentials {
         user: "user".to_owned(),

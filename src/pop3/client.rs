@@ -16,7 +16,7 @@ use crate::secret::Secret;
 #[derive(Debug, Clone)]
 pub struct Credentials {
     pub user: String,
-    /// The password (or the OAuth token for XOAUTH2).
+    /// The password (or the OAuth access token for XOAUTH2 and OAUTHBEARER).
     pub password: Secret,
 }
 
@@ -27,8 +27,11 @@ pub enum AuthChoice {
     /// send the password as it is are left out over an unencrypted connection.
     #[default]
     Auto,
-    /// This method only (APOP and XOAUTH2 are only used when named).
+    /// This method only (APOP, XOAUTH2 and OAUTHBEARER are only used when named).
     Only(Method),
+    /// An OAuth 2.0 account (the password is an access token): OAUTHBEARER when the server
+    /// offers it, else XOAUTH2; never over an unencrypted connection unless allowed.
+    OAuth2,
 }
 
 /// UIDL's listing: message number and unique id.
@@ -52,6 +55,12 @@ pub struct Client<S> {
     pub caps: Capabilities,
     /// Use a SASL initial response with AUTH (RFC 5034); off sends the mechanism alone.
     pub initial_response: bool,
+    /// The server's port, for OAUTHBEARER's `port=` (RFC 7628 §3.1); `connect` sets it.
+    /// None leaves `port=` out.
+    pub port: Option<u16>,
+    /// What `-v` printed, for the tests to check the masking.
+    #[cfg(test)]
+    transcript: Vec<String>,
 }
 
 impl<S: BufRead + Write> Client<S> {
@@ -64,6 +73,9 @@ impl<S: BufRead + Write> Client<S> {
             greeting: String::new(),
             caps: Capabilities::default(),
             initial_response: true,
+            port: None,
+            #[cfg(test)]
+            transcript: Vec::new(),
         }
     }
 
@@ -89,7 +101,19 @@ impl<S: BufRead + Write> Client<S> {
             greeting: self.greeting,
             caps: Capabilities::default(),
             initial_response: self.initial_response,
+            port: self.port,
+            #[cfg(test)]
+            transcript: self.transcript,
         }
+    }
+
+    /// One line of the `-v` dialogue.
+    fn log(&mut self, line: String) {
+        if self.verbose {
+            eprintln!("{line}");
+        }
+        #[cfg(test)]
+        self.transcript.push(line);
     }
 
     fn io_err(&self, what: &str, e: io::Error) -> Pop3Error {
@@ -105,8 +129,8 @@ impl<S: BufRead + Write> Client<S> {
 
     /// Writes `cmd` without flushing (pipelining batches several).
     pub fn queue(&mut self, cmd: &Command) -> Result<(), Pop3Error> {
-        if self.verbose {
-            eprintln!("C: {}", cmd.masked());
+        if self.verbose || cfg!(test) {
+            self.log(format!("C: {}", cmd.masked()));
         }
         let line = cmd.to_string();
         self.stream
@@ -132,9 +156,9 @@ impl<S: BufRead + Write> Client<S> {
                 self.io_err(what, e)
             }
         })?;
-        if self.verbose {
+        if self.verbose || cfg!(test) {
             let text = String::from_utf8_lossy(response::trim_eol(&line));
-            eprintln!("S: {}", crate::pop3::printable(&text));
+            self.log(format!("S: {}", crate::pop3::printable(&text)));
         }
         response::parse_reply(&line).map_err(|e| self.protocol(format!("after {what}: {e}")))
     }
@@ -163,6 +187,7 @@ impl<S: BufRead + Write> Client<S> {
             code,
             text,
             auth,
+            oauth_error: None,
         }
     }
 
@@ -259,14 +284,10 @@ impl<S: BufRead + Write> Client<S> {
         allow_insecure: bool,
     ) -> Result<Method, Pop3Error> {
         let insecure_ok = encrypted || allow_insecure;
-        let insecure = |m: Method| Pop3Error::InsecureAuth {
-            host: self.host.clone(),
-            method: m.name().to_owned(),
-        };
         match choice {
             AuthChoice::Only(m) => {
                 if m.is_cleartext() && !insecure_ok {
-                    return Err(insecure(m));
+                    return Err(self.insecure(m));
                 }
                 if m == Method::Apop && response::apop_timestamp(&self.greeting).is_none() {
                     return Err(Pop3Error::Unavailable {
@@ -276,31 +297,74 @@ impl<S: BufRead + Write> Client<S> {
                 }
                 Ok(m)
             }
-            AuthChoice::Auto => {
-                let sasl = self.caps.sasl();
-                let mut offered: Vec<Method> = [Method::Plain, Method::Login, Method::CramMd5]
-                    .into_iter()
-                    .filter(|m| m.mechanism().is_some_and(|n| sasl.iter().any(|s| s == n)))
-                    .collect();
-                if self.caps.user() {
-                    offered.push(Method::User);
-                }
-                let first_cleartext = offered.iter().copied().find(|m| m.is_cleartext());
-                match offered
-                    .into_iter()
-                    .find(|m| insecure_ok || !m.is_cleartext())
-                {
-                    Some(m) => Ok(m),
-                    None => match first_cleartext {
-                        Some(m) => Err(insecure(m)),
-                        None => Err(Pop3Error::Unavailable {
-                            host: self.host.clone(),
-                            why: "the server offers no authentication method postie knows".into(),
-                        }),
-                    },
-                }
-            }
+            AuthChoice::Auto => self.choose_auto(insecure_ok),
+            AuthChoice::OAuth2 => self.choose_oauth2(insecure_ok),
         }
+    }
+
+    fn insecure(&self, m: Method) -> Pop3Error {
+        Pop3Error::InsecureAuth {
+            host: self.host.clone(),
+            method: m.name().to_owned(),
+        }
+    }
+
+    /// The SASL methods of `candidates` that CAPA's SASL line lists, in that order.
+    fn offered(&self, candidates: &[Method]) -> Vec<Method> {
+        let sasl = self.caps.sasl();
+        candidates
+            .iter()
+            .copied()
+            .filter(|m| m.mechanism().is_some_and(|n| sasl.iter().any(|s| s == n)))
+            .collect()
+    }
+
+    /// `Auto`: PLAIN, LOGIN, CRAM-MD5 as offered, then USER; cleartext ones only when allowed.
+    fn choose_auto(&self, insecure_ok: bool) -> Result<Method, Pop3Error> {
+        let mut offered = self.offered(&[Method::Plain, Method::Login, Method::CramMd5]);
+        if self.caps.user() {
+            offered.push(Method::User);
+        }
+        let first_cleartext = offered.iter().copied().find(|m| m.is_cleartext());
+        match offered
+            .into_iter()
+            .find(|m| insecure_ok || !m.is_cleartext())
+        {
+            Some(m) => Ok(m),
+            None => match first_cleartext {
+                Some(m) => Err(self.insecure(m)),
+                None => Err(Pop3Error::Unavailable {
+                    host: self.host.clone(),
+                    why: "the server offers no authentication method postie knows".into(),
+                }),
+            },
+        }
+    }
+
+    /// `OAuth2`: OAUTHBEARER (the standard), else XOAUTH2 (what Gmail and Outlook began
+    /// with). Both send the token as it is, so they need TLS unless allowed.
+    fn choose_oauth2(&self, insecure_ok: bool) -> Result<Method, Pop3Error> {
+        let Some(&m) = self
+            .offered(&[Method::OAuthBearer, Method::XOauth2])
+            .first()
+        else {
+            let sasl = self.caps.sasl();
+            let listed = if sasl.is_empty() {
+                "none".to_owned()
+            } else {
+                crate::pop3::printable(&sasl.join(" ")).into_owned()
+            };
+            return Err(Pop3Error::Unavailable {
+                host: self.host.clone(),
+                why: format!(
+                    "the server offers neither OAUTHBEARER nor XOAUTH2 (its SASL mechanisms: {listed})"
+                ),
+            });
+        };
+        if !insecure_ok {
+            return Err(self.insecure(m));
+        }
+        Ok(m)
     }
 
     /// Logs in with `method`.
@@ -323,11 +387,10 @@ impl<S: BufRead + Write> Client<S> {
                 .map(|_| ())
             }
             Method::Plain => self.sasl_exchange(method, Some(sasl::plain(user, pw)), |_, _| None),
-            Method::XOauth2 => {
-                self.sasl_exchange(method, Some(sasl::xoauth2(user, pw)), |_, _| {
-                    // The server sent an error as a challenge: answer empty to get its -ERR.
-                    Some(Secret::new(""))
-                })
+            Method::XOauth2 => self.oauth_exchange(method, sasl::xoauth2(user, pw), pw),
+            Method::OAuthBearer => {
+                let initial = sasl::oauthbearer(user, &self.host, self.port, pw);
+                self.oauth_exchange(method, initial, pw)
             }
             Method::Login => self.sasl_exchange(method, None, |step, _| {
                 Some(match step {
@@ -339,21 +402,38 @@ impl<S: BufRead + Write> Client<S> {
                 sasl::cram_md5(user, pw, challenge)
             }),
         };
-        result.map_err(|e| match e {
-            Pop3Error::Refused {
-                host,
-                command,
-                code,
-                text,
-                ..
-            } => Pop3Error::Refused {
-                host,
-                command,
-                code,
-                text,
-                auth: true,
-            },
-            e => e,
+        result.map_err(|mut e| {
+            if let Pop3Error::Refused { auth, .. } = &mut e {
+                *auth = true;
+            }
+            e
+        })
+    }
+
+    /// An XOAUTH2 or OAUTHBEARER exchange. A server that refuses the token first sends its
+    /// error (base64 JSON) as a challenge and waits for the client to give up before its
+    /// `-ERR`; that JSON is what says why (expired, wrong scope), so the refusal carries it.
+    /// A second challenge is not in either protocol: it is cancelled.
+    fn oauth_exchange(
+        &mut self,
+        method: Method,
+        initial: Secret,
+        token: &Secret,
+    ) -> Result<(), Pop3Error> {
+        let mut server_error = None;
+        let mut answered = false;
+        let result = self.sasl_exchange(method, Some(initial), |_, challenge| {
+            if std::mem::replace(&mut answered, true) {
+                return None;
+            }
+            server_error = sasl::oauth_error(challenge, token).map(String::into_boxed_str);
+            Some(sasl::oauth_error_answer(method))
+        });
+        result.map_err(|mut e| {
+            if let Pop3Error::Refused { oauth_error, .. } = &mut e {
+                *oauth_error = server_error;
+            }
+            e
         })
     }
 
@@ -656,6 +736,189 @@ mod tests {
                 .exit_code(),
             69
         );
+    }
+
+    const TOKEN: &str = "ya29.tok-EN";
+    /// OAUTHBEARER's initial response for tim at test:995 with TOKEN (computed by Python).
+    const BEARER: &str = "bixhPXRpbSwBaG9zdD10ZXN0AXBvcnQ9OTk1AWF1dGg9QmVhcmVyIHlhMjkudG9rLUVOAQE=";
+    /// XOAUTH2's initial response for tim with TOKEN.
+    const XOAUTH2: &str = "dXNlcj10aW0BYXV0aD1CZWFyZXIgeWEyOS50b2stRU4BAQ==";
+    /// `{"status":"invalid_token"}`, as a server's error challenge.
+    const INVALID_TOKEN: &str = "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=";
+
+    fn oauth_client(script: &[u8]) -> Client<MemoryStream> {
+        let mut c = client(script);
+        c.port = Some(995);
+        c
+    }
+
+    fn oauth_creds() -> Credentials {
+        Credentials {
+            user: "tim".into(),
+            password: Secret::new(TOKEN),
+        }
+    }
+
+    /// The `-v` transcript shows the AUTH lines masked, and never the token or its encodings.
+    fn assert_masked(c: &Client<MemoryStream>, secrets: &[&str]) {
+        let log = c.transcript.join("\n");
+        assert!(log.contains("C: (redacted)"), "{log}");
+        for secret in [TOKEN].iter().chain(secrets) {
+            assert!(!log.contains(secret), "{secret} in {log}");
+        }
+    }
+
+    #[test]
+    fn oauthbearer_with_and_without_initial_response() {
+        let mut c = oauth_client(b"+OK Logged in.\r\n");
+        c.login(&oauth_creds(), Method::OAuthBearer)
+            .expect("oauthbearer");
+        assert_eq!(sent(&c), format!("AUTH OAUTHBEARER {BEARER}\r\n"));
+        assert_eq!(
+            c.transcript,
+            ["C: AUTH OAUTHBEARER (redacted)", "S: +OK Logged in."]
+        );
+        let mut c = oauth_client(b"+ \r\n+OK Logged in.\r\n");
+        c.initial_response = false;
+        c.login(&oauth_creds(), Method::OAuthBearer)
+            .expect("oauthbearer");
+        assert_eq!(sent(&c), format!("AUTH OAUTHBEARER\r\n{BEARER}\r\n"));
+        assert_masked(&c, &[BEARER]);
+        // Without a port (a Client not made by `connect`), `port=` is left out.
+        let mut c = client(b"+OK\r\n");
+        c.login(&oauth_creds(), Method::OAuthBearer)
+            .expect("oauthbearer");
+        let want = sasl::oauthbearer("tim", "test", None, &Secret::new(TOKEN));
+        assert_eq!(sent(&c), format!("AUTH OAUTHBEARER {}\r\n", want.expose()));
+    }
+
+    /// Checks a refused OAuth login: exit 77, and the server's JSON in the message.
+    fn assert_oauth_refused(e: Pop3Error, json: &str) {
+        assert_eq!(e.exit_code(), 77, "{e}");
+        let shown = e.to_string();
+        assert!(
+            shown.contains(&format!("(the server's OAuth error: {json})")),
+            "{shown}"
+        );
+        assert!(!shown.contains(TOKEN), "{shown}");
+    }
+
+    #[test]
+    fn oauthbearer_error_round_trip() {
+        let script = format!("+ {INVALID_TOKEN}\r\n-ERR Authentication failed.\r\n");
+        for initial_response in [true, false] {
+            let script = if initial_response {
+                script.clone()
+            } else {
+                format!("+ \r\n{script}")
+            };
+            let mut c = oauth_client(script.as_bytes());
+            c.initial_response = initial_response;
+            let e = c
+                .login(&oauth_creds(), Method::OAuthBearer)
+                .expect_err("refused");
+            assert!(matches!(e, Pop3Error::Refused { auth: true, .. }), "{e}");
+            assert_oauth_refused(e, r#"{"status":"invalid_token"}"#);
+            let first = if initial_response {
+                format!("AUTH OAUTHBEARER {BEARER}\r\n")
+            } else {
+                format!("AUTH OAUTHBEARER\r\n{BEARER}\r\n")
+            };
+            assert_eq!(sent(&c), format!("{first}AQ==\r\n"));
+            assert_masked(&c, &[BEARER, "AQ=="]);
+        }
+    }
+
+    #[test]
+    fn xoauth2_error_round_trip() {
+        let json = "eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==";
+        let script = format!("+ {json}\r\n-ERR [AUTH] Invalid credentials\r\n");
+        let mut c = oauth_client(script.as_bytes());
+        let e = c
+            .login(&oauth_creds(), Method::XOauth2)
+            .expect_err("refused");
+        assert_oauth_refused(
+            e,
+            r#"{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}"#,
+        );
+        assert_eq!(sent(&c), format!("AUTH XOAUTH2 {XOAUTH2}\r\n\r\n"));
+        assert_masked(&c, &[XOAUTH2]);
+    }
+
+    #[test]
+    fn oauth_error_round_trip_split_across_reads() {
+        let script = format!("+ {INVALID_TOKEN}\r\n-ERR Authentication failed.\r\n");
+        let mut c = Client::new(MemoryStream::dripping(script.as_bytes()), "test", 5, false);
+        c.port = Some(995);
+        let e = c
+            .login(&oauth_creds(), Method::OAuthBearer)
+            .expect_err("refused");
+        assert_oauth_refused(e, r#"{"status":"invalid_token"}"#);
+        assert_eq!(sent(&c), format!("AUTH OAUTHBEARER {BEARER}\r\nAQ==\r\n"));
+    }
+
+    #[test]
+    fn a_second_oauth_challenge_is_cancelled() {
+        let script = format!("+ {INVALID_TOKEN}\r\n+ e30=\r\n-ERR cancelled\r\n");
+        let mut c = oauth_client(script.as_bytes());
+        let e = c
+            .login(&oauth_creds(), Method::OAuthBearer)
+            .expect_err("protocol");
+        assert_eq!(e.exit_code(), 8, "{e}");
+        assert_eq!(
+            sent(&c),
+            format!("AUTH OAUTHBEARER {BEARER}\r\nAQ==\r\n*\r\n")
+        );
+    }
+
+    #[test]
+    fn oauth2_choice_prefers_oauthbearer() {
+        let choose = |capa: &[u8], encrypted, allow| {
+            let mut c = client(capa);
+            c.capa().expect("capa");
+            c.choose_method(AuthChoice::OAuth2, encrypted, allow)
+        };
+        let both = b"+OK\r\nSASL PLAIN XOAUTH2 OAUTHBEARER\r\n.\r\n";
+        assert_eq!(choose(both, true, false).ok(), Some(Method::OAuthBearer));
+        let xoauth2 = b"+OK\r\nUSER\r\nSASL PLAIN xoauth2\r\n.\r\n";
+        assert_eq!(choose(xoauth2, true, false).ok(), Some(Method::XOauth2));
+        // Never over an unencrypted connection unless allowed.
+        let e = choose(both, false, false).expect_err("insecure");
+        assert!(matches!(e, Pop3Error::InsecureAuth { .. }), "{e}");
+        assert_eq!(e.exit_code(), 78);
+        assert!(e.to_string().contains("(OAUTHBEARER)"), "{e}");
+        assert_eq!(choose(both, false, true).ok(), Some(Method::OAuthBearer));
+        // Neither offered: say so, and what is offered.
+        let e =
+            choose(b"+OK\r\nSASL PLAIN LOGIN\r\nUSER\r\n.\r\n", true, false).expect_err("neither");
+        assert!(matches!(e, Pop3Error::Unavailable { .. }), "{e}");
+        assert_eq!(e.exit_code(), 69);
+        assert_eq!(
+            e.to_string(),
+            "test: the server offers neither OAUTHBEARER nor XOAUTH2 (its SASL mechanisms: PLAIN LOGIN)"
+        );
+        let e = choose(b"-ERR no CAPA\r\n", true, false).expect_err("no CAPA");
+        assert!(
+            e.to_string().ends_with("(its SASL mechanisms: none)"),
+            "{e}"
+        );
+        // Auto never picks an OAuth method; naming one still works.
+        let mut c = client(both);
+        c.capa().expect("capa");
+        assert_eq!(
+            c.choose_method(AuthChoice::Auto, true, false).ok(),
+            Some(Method::Plain)
+        );
+        for m in [Method::OAuthBearer, Method::XOauth2] {
+            assert_eq!(
+                c.choose_method(AuthChoice::Only(m), true, false).ok(),
+                Some(m)
+            );
+            let e = c
+                .choose_method(AuthChoice::Only(m), false, false)
+                .expect_err("insecure");
+            assert_eq!(e.exit_code(), 78);
+        }
     }
 
     #[test]

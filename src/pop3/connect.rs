@@ -95,6 +95,7 @@ pub fn connect(opts: &ConnectOptions) -> Result<(Session, bool), Pop3Error> {
     };
     let encrypted = transport.is_encrypted();
     let mut client = Client::new(BufStream::new(transport), &host, secs, opts.verbose);
+    client.port = Some(opts.server.port);
     client.read_greeting()?;
     client.capa()?;
     if encrypted || opts.tls_mode == TlsMode::None {
@@ -121,6 +122,7 @@ pub fn connect(opts: &ConnectOptions) -> Result<(Session, bool), Pop3Error> {
     let transport =
         net::start_tls(client.into_inner(), &tls, &host).map_err(|e| upgrade_error(opts, e))?;
     let mut client = Client::new(BufStream::new(transport), &host, secs, opts.verbose);
+    client.port = Some(opts.server.port);
     client.greeting = greeting;
     client.capa()?;
     Ok((client, true))

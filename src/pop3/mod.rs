@@ -6,7 +6,7 @@
 //!   STAT, LIST and UIDL lines.
 //! - [`codec`]: the multi-line reader, a small state machine that un-stuffs dots and finds the
 //!   terminator across split reads.
-//! - [`sasl`]: PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and APOP encodings.
+//! - [`sasl`]: PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER and APOP encodings.
 //! - [`client`]: the session, generic over any `BufRead + Write` stream.
 //! - [`connect`]: TCP, implicit TLS and STLS over `crate::net` (the shared network layer), with read
 //!   timeouts.
@@ -63,7 +63,7 @@ pub enum Pop3Error {
     Tls(#[from] TlsError),
     /// A `-ERR` reply, with the command it answered (its text escaped when shown: it is the
     /// server's, and goes to a terminal).
-    #[error("{host}: {command} refused: -ERR {}{}", code.as_ref().map(|c| format!("[{}] ", printable(&c.to_string()))).unwrap_or_default(), printable(text))]
+    #[error("{host}: {command} refused: -ERR {}{}{}", code.as_ref().map(|c| format!("[{}] ", printable(&c.to_string()))).unwrap_or_default(), printable(text), oauth_error.as_ref().map(|e| format!(" (the server's OAuth error: {})", printable(e))).unwrap_or_default())]
     Refused {
         host: String,
         command: String,
@@ -71,6 +71,10 @@ pub enum Pop3Error {
         text: String,
         /// The refusal came from an authentication step.
         auth: bool,
+        /// What the server sent as an OAuth error challenge before the `-ERR` (XOAUTH2,
+        /// OAUTHBEARER): `sasl::oauth_error`'s decoded, escaped and bounded text, because the
+        /// `-ERR` line alone seldom says why (an expired token, a missing scope).
+        oauth_error: Option<Box<str>>,
     },
     #[error("{host}: {why}")]
     Unavailable { host: String, why: String },
@@ -180,6 +184,7 @@ mod tests {
             code: Some(RespCode::Other("X\x1b".into())),
             text: "no\x1b[2J\x1b]0;owned\x07".into(),
             auth: true,
+            oauth_error: None,
         };
         let shown = e.to_string();
         assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
@@ -187,5 +192,18 @@ mod tests {
             shown,
             "h: PASS refused: -ERR [X\\x1b] no\\x1b[2J\\x1b]0;owned\\x07"
         );
+        let e = Pop3Error::Refused {
+            host: "h".into(),
+            command: "AUTH".into(),
+            code: None,
+            text: "Authentication failed.".into(),
+            auth: true,
+            oauth_error: Some(r#"{"status":"invalid_token"}"#.into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            r#"h: AUTH refused: -ERR Authentication failed. (the server's OAuth error: {"status":"invalid_token"})"#
+        );
+        assert_eq!(e.exit_code(), 77);
     }
 }

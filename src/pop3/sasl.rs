@@ -1,5 +1,7 @@
-//! The encodings of the authentication methods: SASL PLAIN, LOGIN, CRAM-MD5 and XOAUTH2
-//! (RFC 5034 over POP3), and APOP (RFC 1939 §7). Pure functions; the session sends them.
+//! The encodings of the authentication methods: SASL PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and
+//! OAUTHBEARER (RFC 5034 over POP3, RFC 7628), and APOP (RFC 1939 §7). Pure functions; the
+//! session sends them. `smtp::transport` takes the OAuth ones from here too: the SASL
+//! payloads are the same in both protocols.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -15,6 +17,8 @@ pub enum Method {
     Login,
     CramMd5,
     XOauth2,
+    /// RFC 7628: an OAuth 2.0 bearer token (the password is the access token).
+    OAuthBearer,
     User,
     Apop,
 }
@@ -27,6 +31,7 @@ impl Method {
             Method::Login => Some("LOGIN"),
             Method::CramMd5 => Some("CRAM-MD5"),
             Method::XOauth2 => Some("XOAUTH2"),
+            Method::OAuthBearer => Some("OAUTHBEARER"),
             Method::User | Method::Apop => None,
         }
     }
@@ -50,6 +55,7 @@ impl Method {
             "login" => Method::Login,
             "cram-md5" => Method::CramMd5,
             "xoauth2" => Method::XOauth2,
+            "oauthbearer" => Method::OAuthBearer,
             "user" => Method::User,
             "apop" => Method::Apop,
             _ => return None,
@@ -83,6 +89,57 @@ pub fn cram_md5(user: &str, password: &Secret, challenge_b64: &str) -> Option<Se
 /// XOAUTH2: base64 of `user=USER^Aauth=Bearer TOKEN^A^A`.
 pub fn xoauth2(user: &str, token: &Secret) -> Secret {
     b64(format!("user={user}\x01auth=Bearer {}\x01\x01", token.expose()).as_bytes())
+}
+
+/// OAUTHBEARER (RFC 7628 §3.1): base64 of the client response
+/// `n,a=USER,^Ahost=HOST^Aport=PORT^Aauth=Bearer TOKEN^A^A` (`port=` left out when unknown).
+/// The GS2 header carries the user as authorization identity, which Dovecot 2.3 requires;
+/// `,` and `=` in it become `=2C` and `=3D` (RFC 5801 §4), and an empty user is left out
+/// (an empty `a=` is not valid).
+pub fn oauthbearer(user: &str, host: &str, port: Option<u16>, token: &Secret) -> Secret {
+    let authzid = if user.is_empty() {
+        String::new()
+    } else {
+        format!("a={}", user.replace('=', "=3D").replace(',', "=2C"))
+    };
+    let port = port.map(|p| format!("port={p}\x01")).unwrap_or_default();
+    b64(format!(
+        "n,{authzid},\x01host={host}\x01{port}auth=Bearer {}\x01\x01",
+        token.expose()
+    )
+    .as_bytes())
+}
+
+/// What the client answers when the server sends its error as a challenge, to get the final
+/// failure reply: OAUTHBEARER a single %x01 (RFC 7628 §3.2.3), XOAUTH2 an empty line.
+pub fn oauth_error_answer(method: Method) -> Secret {
+    match method {
+        Method::OAuthBearer => b64(b"\x01"),
+        _ => Secret::new(""),
+    }
+}
+
+/// The most of a server's OAuth error that is shown.
+pub const OAUTH_ERROR_MAX: usize = 200;
+
+/// The server's OAuth error challenge (base64 of a JSON object such as
+/// `{"status":"invalid_token"}`) as text to show: decoded, control characters escaped,
+/// at most [`OAUTH_ERROR_MAX`] characters, the token (should a server echo it) redacted.
+/// None when the challenge is empty or not base64.
+pub fn oauth_error(challenge_b64: &str, token: &Secret) -> Option<String> {
+    let bytes = B64.decode(challenge_b64.trim()).ok()?;
+    let mut text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    if text.is_empty() {
+        return None;
+    }
+    if !token.is_empty() {
+        text = text.replace(token.expose(), "(redacted)");
+    }
+    let shown = crate::pop3::printable(&text);
+    Some(match shown.char_indices().nth(OAUTH_ERROR_MAX) {
+        Some((cut, _)) => format!("{}...", &shown[..cut]),
+        None => shown.into_owned(),
+    })
 }
 
 /// APOP: hex MD5 of the greeting's timestamp followed by the password.
@@ -143,6 +200,67 @@ mod tests {
     }
 
     #[test]
+    fn oauthbearer_matches_rfc_7628() {
+        // RFC 7628 §4.1's example (IMAP on port 143), byte for byte.
+        let token = Secret::new("vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg==");
+        let got = oauthbearer("user@example.com", "server.example.com", Some(143), &token);
+        assert_eq!(
+            got.expose(),
+            "bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2c9PQEB"
+        );
+    }
+
+    fn decoded(s: &Secret) -> Vec<u8> {
+        B64.decode(s.expose()).expect("base64")
+    }
+
+    #[test]
+    fn oauthbearer_escapes_the_authzid_and_leaves_out_what_is_unknown() {
+        let t = Secret::new("tok");
+        assert_eq!(
+            decoded(&oauthbearer("a,b=c", "h", None, &t)),
+            b"n,a=a=2Cb=3Dc,\x01host=h\x01auth=Bearer tok\x01\x01"
+        );
+        assert_eq!(
+            decoded(&oauthbearer("", "h", Some(995), &t)),
+            b"n,,\x01host=h\x01port=995\x01auth=Bearer tok\x01\x01"
+        );
+    }
+
+    #[test]
+    fn oauth_error_answers() {
+        assert_eq!(oauth_error_answer(Method::OAuthBearer).expose(), "AQ==");
+        assert_eq!(decoded(&oauth_error_answer(Method::OAuthBearer)), b"\x01");
+        assert_eq!(oauth_error_answer(Method::XOauth2).expose(), "");
+    }
+
+    #[test]
+    fn oauth_errors_are_decoded_escaped_bounded_and_never_show_the_token() {
+        let t = Secret::new("s3cr3t-token");
+        // RFC 7628 §4.3's error challenge.
+        let rfc = "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJleGFtcGxlX3Njb3BlIiwib3BlbmlkLWNvbmZpZ3VyYXRpb24iOiJodHRwczovL2V4YW1wbGUuY29tLy53ZWxsLWtub3duL29wZW5pZC1jb25maWd1cmF0aW9uIn0=";
+        assert_eq!(
+            oauth_error(rfc, &t).as_deref(),
+            Some(
+                r#"{"status":"invalid_token","scope":"example_scope","openid-configuration":"https://example.com/.well-known/openid-configuration"}"#
+            )
+        );
+        let b = |s: &str| B64.encode(s);
+        assert_eq!(
+            oauth_error(&b("{\"status\":\"401\"}\x1b[2J"), &t).as_deref(),
+            Some("{\"status\":\"401\"}\\x1b[2J")
+        );
+        assert_eq!(
+            oauth_error(&b("echo s3cr3t-token"), &t).as_deref(),
+            Some("echo (redacted)")
+        );
+        let long = oauth_error(&b(&"x".repeat(5000)), &t).expect("text");
+        assert_eq!(long, format!("{}...", "x".repeat(OAUTH_ERROR_MAX)));
+        assert_eq!(oauth_error("", &t), None);
+        assert_eq!(oauth_error("!!not base64", &t), None);
+    }
+
+    #[test]
     fn apop_matches_rfc_1939() {
         let got = apop_digest(
             "<1896.697170952@dbc.mtview.ca.us>",
@@ -159,5 +277,9 @@ mod tests {
         assert!(!Method::CramMd5.is_cleartext());
         assert!(!Method::Apop.is_cleartext());
         assert_eq!(Method::parse("gssapi"), None);
+        assert_eq!(Method::parse("OAuthBearer"), Some(Method::OAuthBearer));
+        assert_eq!(Method::OAuthBearer.name(), "OAUTHBEARER");
+        assert!(Method::OAuthBearer.is_cleartext());
+        assert!(Method::XOauth2.is_cleartext());
     }
 }

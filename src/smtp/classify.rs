@@ -58,8 +58,11 @@ pub fn parse_reply_line(line: &str) -> Option<(u16, bool, &str)> {
 pub fn reply_error(server: &str, stage: Stage, what: &str, reply: Reply) -> SmtpError {
     let server = server.to_owned();
     match (stage, reply.code) {
-        (Stage::Auth, 530..=538 | 454) => SmtpError::AuthFailed { server, reply },
-        (Stage::Auth, 500..) => SmtpError::AuthFailed { server, reply },
+        (Stage::Auth, 530..=538 | 454 | 500..) => SmtpError::AuthFailed {
+            server,
+            reply,
+            oauth_error: None,
+        },
         (_, 552) | (Stage::Data, 452) => SmtpError::TooBig { server, reply },
         (_, 421) | (Stage::Connect | Stage::Auth, _) => SmtpError::Unavailable { server, reply },
         (Stage::Mail, _) => SmtpError::Rejected {

@@ -1,5 +1,5 @@
 //! SMTP submission (`postie send`): message composition over lettre's builder
-//! ([`compose`](mod@compose)) under our header rules ([`headers`]), the session with lettre's command types and SASL mechanisms over a socket
+//! ([`compose`](mod@compose)) under our header rules ([`headers`]), the session with lettre's command types and SASL mechanisms (OAUTHBEARER from `pop3::sasl`) over a socket
 //! we own, with our own deadline and policies ([`transport`]; TLS by `crate::tls::TlsClient`), JSON
 //! Lines batches over one connection ([`batch`]), and the mapping of replies and I/O errors
 //! to our kinds and exit codes ([`classify`]).
@@ -92,14 +92,28 @@ pub enum SmtpError {
         "{server}: the server does not offer STARTTLS (use smtps:// or, on a trusted network only, --tls opportunistic)"
     )]
     StartTlsNotOffered { server: String },
-    #[error("{server}: the server offers no usable AUTH mechanism (offered: {offered})")]
-    AuthNotOffered { server: String, offered: String },
+    /// None of the mechanisms wanted (`--auth`, an OAuth2 account's, or PLAIN and LOGIN) is
+    /// in EHLO's AUTH line; both lists are named, so the user sees what to change.
+    #[error(
+        "{server}: the server offers no usable AUTH mechanism (wanted: {wanted}; offered: {offered})"
+    )]
+    AuthNotOffered {
+        server: String,
+        wanted: String,
+        offered: String,
+    },
     #[error(
         "{server}: refusing to send the password over an unencrypted connection (use TLS, or --allow-insecure-auth on a trusted network)"
     )]
     InsecureAuth { server: String },
-    #[error("{server}: authentication failed: {reply}")]
-    AuthFailed { server: String, reply: Reply },
+    #[error("{server}: authentication failed: {reply}{}", oauth_error.as_ref().map(|e| format!(" (the server's OAuth error: {e})")).unwrap_or_default())]
+    AuthFailed {
+        server: String,
+        reply: Reply,
+        /// The OAuth error (base64 JSON) an XOAUTH2 or OAUTHBEARER server sent as a challenge
+        /// before the reply: decoded, escaped and bounded by `pop3::sasl::oauth_error`.
+        oauth_error: Option<Box<str>>,
+    },
     /// The server refused the sender, a recipient or the message.
     #[error("{server}: {what} rejected: {reply}")]
     Rejected {

@@ -1,7 +1,9 @@
 //! The SMTP session: connection settings and a [`Session`] that speaks SMTP with lettre's
-//! command types (`Mail`, `Rcpt`, `Data`... render the exact lines) and SASL mechanisms, over
-//! any `BufRead + Write` stream: a socket from `crate::net` (TCP, TLS, STARTTLS, the deadline)
-//! or memory in the unit tests, which check the dialogue byte for byte.
+//! command types (`Mail`, `Rcpt`, `Data`... render the exact lines) and SASL mechanisms
+//! (PLAIN, LOGIN, XOAUTH2; lettre 0.11 has no OAUTHBEARER, whose payload comes from
+//! `pop3::sasl`, the same in both protocols), over any `BufRead + Write` stream: a socket
+//! from `crate::net` (TCP, TLS, STARTTLS, the deadline) or memory in the unit tests, which
+//! check the dialogue byte for byte.
 //!
 //! Why not lettre's `SmtpTransport`/`SmtpConnection`: we measured that their timeout does
 //! not cover the implicit-TLS handshake (it is set after it), they send AUTH over plaintext
@@ -27,24 +29,43 @@ use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter};
 use super::classify::{Stage, io_error, parse_reply_line, reply_error};
 use super::{Reply, SmtpError};
 use crate::net::{self, BufStream, ConnectError, Stream, UpgradeError};
+use crate::pop3::sasl;
 use crate::secret::Secret;
 use crate::tls::{TlsClient, TlsMode, TlsOptions};
 
-/// `--auth`.
+/// `--auth`, and the mechanisms of an OAuth2 account (the password is the access token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMechanism {
     Plain,
     Login,
     Xoauth2,
+    /// RFC 7628.
+    OAuthBearer,
 }
 
 impl AuthMechanism {
-    fn lettre(self) -> Mechanism {
+    /// The SASL name, as EHLO's AUTH line lists it.
+    pub fn name(self) -> &'static str {
         match self {
-            AuthMechanism::Plain => Mechanism::Plain,
-            AuthMechanism::Login => Mechanism::Login,
-            AuthMechanism::Xoauth2 => Mechanism::Xoauth2,
+            AuthMechanism::Plain => "PLAIN",
+            AuthMechanism::Login => "LOGIN",
+            AuthMechanism::Xoauth2 => "XOAUTH2",
+            AuthMechanism::OAuthBearer => "OAUTHBEARER",
         }
+    }
+
+    /// lettre's encoder of the mechanism; None for OAUTHBEARER, which lettre lacks.
+    fn lettre(self) -> Option<Mechanism> {
+        match self {
+            AuthMechanism::Plain => Some(Mechanism::Plain),
+            AuthMechanism::Login => Some(Mechanism::Login),
+            AuthMechanism::Xoauth2 => Some(Mechanism::Xoauth2),
+            AuthMechanism::OAuthBearer => None,
+        }
+    }
+
+    fn is_oauth(self) -> bool {
+        matches!(self, AuthMechanism::Xoauth2 | AuthMechanism::OAuthBearer)
     }
 }
 
@@ -433,24 +454,29 @@ impl<S: BufRead + Write> Session<S> {
             });
         }
         let mechanism = self.choose_mechanism()?;
-        let creds = Credentials::new(user, password.expose().to_owned());
-        self.authenticate(mechanism, &creds)
+        self.authenticate(mechanism, &user, &password)
     }
 
     /// The first wanted mechanism that the server offers.
-    fn choose_mechanism(&self) -> Result<Mechanism, SmtpError> {
+    fn choose_mechanism(&self) -> Result<AuthMechanism, SmtpError> {
         let s = &self.settings;
-        let wanted: Vec<Mechanism> = if s.mechanisms.is_empty() {
-            vec![Mechanism::Plain, Mechanism::Login]
+        let wanted: &[AuthMechanism] = if s.mechanisms.is_empty() {
+            &[AuthMechanism::Plain, AuthMechanism::Login]
         } else {
-            s.mechanisms.iter().map(|m| m.lettre()).collect()
+            &s.mechanisms
         };
         let offered = &self.ext.auth;
         wanted
-            .into_iter()
-            .find(|m| offered.iter().any(|o| *o == m.to_string()))
+            .iter()
+            .copied()
+            .find(|m| offered.iter().any(|o| o == m.name()))
             .ok_or_else(|| SmtpError::AuthNotOffered {
                 server: s.server(),
+                wanted: wanted
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 offered: if offered.is_empty() {
                     "none".to_owned()
                 } else {
@@ -460,50 +486,114 @@ impl<S: BufRead + Write> Session<S> {
     }
 
     /// The AUTH exchange; payloads never reach the `-v` log.
-    fn authenticate(&mut self, mechanism: Mechanism, creds: &Credentials) -> Result<(), SmtpError> {
-        let b64 = base64::engine::general_purpose::STANDARD;
+    fn authenticate(
+        &mut self,
+        mechanism: AuthMechanism,
+        user: &str,
+        password: &Secret,
+    ) -> Result<(), SmtpError> {
+        let name = mechanism.name();
         let server = self.settings.server();
-        let failed = |why: String| SmtpError::Protocol {
-            server: server.clone(),
-            detail: format!("AUTH {mechanism}: {why}"),
-        };
-        self.log(&format!("> AUTH {mechanism} (credentials masked)"));
-        let first = if mechanism.supports_initial_response() {
-            let response = mechanism
-                .response(creds, None)
-                .map_err(|e| failed(e.to_string()))?;
-            format!("AUTH {mechanism} {}\r\n", b64.encode(response))
-        } else {
-            format!("AUTH {mechanism}\r\n")
+        self.log(&format!("> AUTH {name} (credentials masked)"));
+        let first = match self.initial_response(mechanism, user, password)? {
+            Some(response) => format!("AUTH {name} {}\r\n", response.expose()),
+            None => format!("AUTH {name}\r\n"),
         };
         self.write_line(&first, Stage::Auth)?;
-        for _ in 0..10 {
+        let mut oauth_error = None;
+        for step in 0..10 {
             let (reply, _) = self.read_reply(Stage::Auth)?;
-            match reply.code {
+            let answer = match reply.code {
                 200..=299 => return Ok(()),
-                334 => {
-                    let challenge = b64
-                        .decode(reply.text.trim())
-                        .ok()
-                        .and_then(|c| String::from_utf8(c).ok())
-                        .unwrap_or_default();
-                    // XOAUTH2 sends an error as a challenge: answer empty to get the final reply.
-                    let answer = match mechanism {
-                        Mechanism::Xoauth2 => String::new(),
-                        _ => b64.encode(
-                            mechanism
-                                .response(creds, Some(&challenge))
-                                .map_err(|e| failed(e.to_string()))?,
-                        ),
-                    };
-                    self.log("> (credentials masked)");
-                    self.write_line(&format!("{answer}\r\n"), Stage::Auth)?;
+                334 if mechanism.is_oauth() => {
+                    // The initial response went with AUTH, so a challenge is the server's
+                    // error (base64 JSON), sent once, then the final reply.
+                    if step > 0 {
+                        return Err(auth_protocol(&server, name, "a second error challenge"));
+                    }
+                    oauth_error = sasl::oauth_error(&reply.text, password);
+                    Secret::new(match mechanism {
+                        // RFC 7628 §3.2.3: a single %x01, base64.
+                        AuthMechanism::OAuthBearer => "AQ==",
+                        _ => "",
+                    })
                 }
-                _ => return Err(reply_error(&server, Stage::Auth, "", reply)),
-            }
+                334 => lettre_answer(mechanism, user, password, Some(&reply.text), &server)?,
+                _ => {
+                    let e = reply_error(&server, Stage::Auth, "", reply);
+                    return Err(with_oauth_error(e, oauth_error));
+                }
+            };
+            self.log("> (credentials masked)");
+            self.write_line(&format!("{}\r\n", answer.expose()), Stage::Auth)?;
         }
-        Err(failed("too many challenges".to_owned()))
+        Err(auth_protocol(&server, name, "too many challenges"))
     }
+
+    /// The response sent with AUTH, base64: OAUTHBEARER's always (RFC 7628 §3.1, with the
+    /// host and port it connected to), lettre's where the mechanism has one.
+    fn initial_response(
+        &self,
+        mechanism: AuthMechanism,
+        user: &str,
+        password: &Secret,
+    ) -> Result<Option<Secret>, SmtpError> {
+        let s = &self.settings;
+        match mechanism.lettre() {
+            None => Ok(Some(sasl::oauthbearer(
+                user,
+                &s.host,
+                Some(s.port),
+                password,
+            ))),
+            Some(m) if m.supports_initial_response() => {
+                lettre_answer(mechanism, user, password, None, &s.server()).map(Some)
+            }
+            Some(_) => Ok(None),
+        }
+    }
+}
+
+/// lettre's response to a base64 `challenge` (None: the initial response), base64.
+fn lettre_answer(
+    mechanism: AuthMechanism,
+    user: &str,
+    password: &Secret,
+    challenge: Option<&str>,
+    server: &str,
+) -> Result<Secret, SmtpError> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let Some(m) = mechanism.lettre() else {
+        return Err(auth_protocol(server, mechanism.name(), "no encoder"));
+    };
+    let creds = Credentials::new(user.to_owned(), password.expose().to_owned());
+    // A challenge that is not base64 text is passed on empty: lettre then says it is not one
+    // it expects.
+    let challenge = challenge.map(|c| {
+        b64.decode(c.trim())
+            .ok()
+            .and_then(|c| String::from_utf8(c).ok())
+            .unwrap_or_default()
+    });
+    m.response(&creds, challenge.as_deref())
+        .map(|r| Secret::new(b64.encode(r)))
+        .map_err(|e| auth_protocol(server, mechanism.name(), &e.to_string()))
+}
+
+fn auth_protocol(server: &str, mechanism: &str, why: &str) -> SmtpError {
+    SmtpError::Protocol {
+        server: server.to_owned(),
+        detail: format!("AUTH {mechanism}: {why}"),
+    }
+}
+
+/// An authentication failure carries the OAuth error the server sent before it: the reply
+/// alone (`535 5.7.8 Username and Password not accepted`) does not say the token expired.
+fn with_oauth_error(mut e: SmtpError, error: Option<String>) -> SmtpError {
+    if let SmtpError::AuthFailed { oauth_error, .. } = &mut e {
+        *oauth_error = error.map(String::into_boxed_str);
+    }
+    e
 }
 
 impl<T: Read + Write> Session<BufStream<T>> {
@@ -767,6 +857,127 @@ mod tests {
             "EHLO client.test\r\nAUTH XOAUTH2 dXNlcj11c2VyAWF1dGg9QmVhcmVyIHMzY3IzdAEB\r\n\r\n"
         );
         assert_masked(&session, &["dXNlcj11c2Vy", "s3cr3t"]);
+        assert_eq!(
+            err.to_string(),
+            r#"mx.test:25: authentication failed: 535 5.7.8 bad token (the server's OAuth error: {"status":"401"})"#
+        );
+    }
+
+    const TOKEN: &str = "ya29.tok-EN";
+    /// OAUTHBEARER's initial response for `user` at mx.test:587 with TOKEN (computed by
+    /// Python).
+    const BEARER: &str =
+        "bixhPXVzZXIsAWhvc3Q9bXgudGVzdAFwb3J0PTU4NwFhdXRoPUJlYXJlciB5YTI5LnRvay1FTgEB";
+    /// XOAUTH2's initial response for `user` with TOKEN.
+    const XOAUTH2: &str = "dXNlcj11c2VyAWF1dGg9QmVhcmVyIHlhMjkudG9rLUVOAQE=";
+    /// `{"status":"invalid_token"}`, as a server's error challenge.
+    const INVALID_TOKEN: &str = "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=";
+
+    /// An OAuth2 account in auto mode, as the CLI sets it up.
+    fn oauth2() -> Settings {
+        Settings {
+            port: 587,
+            ..with_password(
+                vec![AuthMechanism::OAuthBearer, AuthMechanism::Xoauth2],
+                TOKEN,
+            )
+        }
+    }
+
+    /// A session whose EHLO offers `auth`, then `rest`.
+    fn offering(auth: &str, rest: &[u8], s: Settings, drip: bool) -> Mem {
+        let ehlo = format!("250-mx.test\r\n250 AUTH {auth}\r\n");
+        let script = [GREETING, ehlo.as_bytes(), rest].concat();
+        let stream = if drip {
+            MemoryStream::dripping(&script)
+        } else {
+            MemoryStream::new(&script)
+        };
+        let mut session = over(stream, s, true);
+        session.greet().expect("greeting and EHLO");
+        session
+    }
+
+    #[test]
+    fn auth_oauthbearer_is_preferred_and_sends_host_and_port() {
+        let mut session = offering(
+            "PLAIN XOAUTH2 OAUTHBEARER",
+            b"235 2.7.0 ok\r\n",
+            oauth2(),
+            false,
+        );
+        session.login().expect("login");
+        assert_eq!(
+            sent(&session),
+            format!("EHLO client.test\r\nAUTH OAUTHBEARER {BEARER}\r\n")
+        );
+        assert_masked(&session, &[BEARER, TOKEN]);
+        // XOAUTH2 when only it is offered.
+        let mut session = offering("PLAIN XOAUTH2", b"235 2.7.0 ok\r\n", oauth2(), false);
+        session.login().expect("login");
+        assert_eq!(
+            sent(&session),
+            format!("EHLO client.test\r\nAUTH XOAUTH2 {XOAUTH2}\r\n")
+        );
+    }
+
+    #[test]
+    fn auth_oauthbearer_error_round_trip() {
+        let rest = format!("334 {INVALID_TOKEN}\r\n535 5.7.8 Authentication failed\r\n");
+        for drip in [false, true] {
+            let mut session = offering("OAUTHBEARER", rest.as_bytes(), oauth2(), drip);
+            let err = session.login().expect_err("refused");
+            assert!(matches!(err, SmtpError::AuthFailed { .. }), "{err}");
+            assert_eq!(err.exit_code(), crate::exit::code::AUTH);
+            assert_eq!(crate::exit::code::AUTH, 77);
+            assert_eq!(
+                err.to_string(),
+                r#"mx.test:587: authentication failed: 535 5.7.8 Authentication failed (the server's OAuth error: {"status":"invalid_token"})"#
+            );
+            assert_eq!(
+                sent(&session),
+                format!("EHLO client.test\r\nAUTH OAUTHBEARER {BEARER}\r\nAQ==\r\n")
+            );
+            assert_masked(&session, &[BEARER, TOKEN, "AQ=="]);
+        }
+        // A temporary failure after the error keeps its code (75) and the server's reason.
+        let rest = format!("334 {INVALID_TOKEN}\r\n454 4.7.0 try later\r\n");
+        let mut session = offering("OAUTHBEARER", rest.as_bytes(), oauth2(), false);
+        let err = session.login().expect_err("refused");
+        assert_eq!(err.exit_code(), crate::exit::code::TEMPFAIL);
+        assert!(err.to_string().contains("invalid_token"), "{err}");
+    }
+
+    #[test]
+    fn auth_oauth_a_second_challenge_is_a_protocol_error() {
+        let rest = format!("334 {INVALID_TOKEN}\r\n334 e30=\r\n");
+        let mut session = offering("OAUTHBEARER", rest.as_bytes(), oauth2(), false);
+        let err = session.login().expect_err("protocol");
+        assert_eq!(err.exit_code(), crate::exit::code::PROTOCOL, "{err}");
+        assert!(
+            err.to_string()
+                .contains("AUTH OAUTHBEARER: a second error challenge")
+        );
+    }
+
+    #[test]
+    fn auth_oauth2_needs_an_offered_mechanism_and_tls() {
+        let mut session = offering("PLAIN LOGIN", b"", oauth2(), false);
+        let err = session.login().expect_err("not offered");
+        assert!(matches!(err, SmtpError::AuthNotOffered { .. }), "{err}");
+        assert_eq!(err.exit_code(), crate::exit::code::UNAVAILABLE);
+        assert_eq!(
+            err.to_string(),
+            "mx.test:587: the server offers no usable AUTH mechanism (wanted: OAUTHBEARER, XOAUTH2; offered: PLAIN, LOGIN)"
+        );
+        assert_eq!(sent(&session), "EHLO client.test\r\n");
+        let script = [GREETING, b"250-mx.test\r\n250 AUTH OAUTHBEARER\r\n"].concat();
+        let mut session = over(MemoryStream::new(&script), oauth2(), false);
+        session.greet().expect("greeting and EHLO");
+        let err = session.login().expect_err("cleartext");
+        assert!(matches!(err, SmtpError::InsecureAuth { .. }), "{err}");
+        assert_eq!(err.exit_code(), crate::exit::code::CONFIG);
+        assert_eq!(sent(&session), "EHLO client.test\r\n");
     }
 
     #[test]

@@ -39,7 +39,8 @@ pub struct Account {
     pub tls_fingerprint: Option<String>,
     /// SMTP: the default `From`.
     pub from: Option<String>,
-    /// SMTP: the SASL mechanism (`plain`, `login`, `xoauth2`); POP3: the auth method.
+    /// SMTP: the SASL mechanism (`plain`, `login`, `xoauth2`); POP3: the auth method;
+    /// `oauth2` for both: tokens from `postie oauth login` (see the `oauth_*` keys).
     pub auth: Option<String>,
     pub helo: Option<String>,
     pub timeout: Option<u64>,
@@ -47,6 +48,43 @@ pub struct Account {
     /// `server`, `postie send` uses `smtp_server` before `server`.
     pub pop3_server: Option<String>,
     pub smtp_server: Option<String>,
+    /// OAuth2 (with `auth = "oauth2"`): `google`, `microsoft` or `custom`.
+    pub oauth_provider: Option<String>,
+    /// The client id of the app the user registered with the provider.
+    pub oauth_client_id: Option<String>,
+    /// The client secret, when the registration has one (allowed only in a private file).
+    pub oauth_client_secret: Option<Secret>,
+    /// A command printing the client secret (its first line).
+    pub oauth_client_secret_command: Option<String>,
+    /// The scopes to ask for: a list, or one space-separated string.
+    #[serde(default, deserialize_with = "scopes")]
+    pub oauth_scopes: Option<Vec<String>>,
+    /// Microsoft's tenant (default `common`).
+    pub oauth_tenant: Option<String>,
+    /// The provider's endpoints (required for `custom`; they override the built-in ones).
+    pub oauth_auth_url: Option<String>,
+    pub oauth_token_url: Option<String>,
+    pub oauth_device_url: Option<String>,
+    pub oauth_revoke_url: Option<String>,
+    /// Keep the tokens with commands instead of postie's token file: this one prints the
+    /// stored record (or a refresh token)...
+    pub oauth_token_command: Option<String>,
+    /// ...and this one reads the new record on stdin.
+    pub oauth_token_store_command: Option<String>,
+}
+
+/// `oauth_scopes`: a TOML array of strings, or one string of space-separated scopes.
+fn scopes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scopes {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Some(match Scopes::deserialize(d)? {
+        Scopes::One(s) => s.split_whitespace().map(str::to_owned).collect(),
+        Scopes::Many(v) => v,
+    }))
 }
 
 impl Account {
@@ -94,6 +132,9 @@ pub enum ConfigError {
         "--account {name}: more than one password source (password, password_env, password_file, password_command)"
     )]
     SeveralPasswordSources { name: String },
+    /// Settings that do not go together, or a required one missing (the OAuth2 keys).
+    #[error("--account {name}: {why}")]
+    Invalid { name: String, why: String },
 }
 
 impl ConfigError {
@@ -145,7 +186,11 @@ pub fn load_account_from(path: &Path, name: &str) -> Result<Account, ConfigError
         path: path.to_owned(),
         why: describe_toml_error(&text, &e),
     })?;
-    if file.account.values().any(|a| a.password.is_some()) {
+    if file
+        .account
+        .values()
+        .any(|a| a.password.is_some() || a.oauth_client_secret.is_some())
+    {
         check_private(path)?;
     }
     let account = file
@@ -265,6 +310,29 @@ mod tests {
         assert_eq!(err.exit_code(), code::CONFIG);
         let path = write(dir.path(), text, 0o600);
         assert!(load_account_from(&path, "a").is_ok());
+    }
+
+    #[test]
+    fn oauth_settings_are_read_and_a_client_secret_needs_a_private_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = "[account.g]\nauth = \"oauth2\"\noauth_provider = \"google\"\n\
+                    oauth_client_id = \"cid\"\noauth_scopes = [\"a\", \"b\"]\n\
+                    [account.m]\noauth_scopes = \"x y\"\n";
+        let path = write(dir.path(), text, 0o644);
+        let g = load_account_from(&path, "g").expect("load");
+        assert_eq!(g.oauth_client_id.as_deref(), Some("cid"));
+        assert_eq!(g.oauth_scopes, Some(vec!["a".into(), "b".into()]));
+        let m = load_account_from(&path, "m").expect("load");
+        assert_eq!(m.oauth_scopes, Some(vec!["x".into(), "y".into()]));
+        let path = write(
+            dir.path(),
+            "[account.g]\noauth_client_secret = \"s\"\n",
+            0o644,
+        );
+        assert!(matches!(
+            load_account_from(&path, "g"),
+            Err(ConfigError::UnsafePermissions { .. })
+        ));
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub enum Error {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    OAuth(#[from] crate::oauth::OAuthError),
     /// Writing the command's output (stdout or a named file) failed.
     #[error("{what}: {source}")]
     Output { what: String, source: io::Error },
@@ -59,6 +61,7 @@ impl Error {
             Error::Secret(e) => e.exit_code(),
             Error::Config(e) => e.exit_code(),
             Error::Tls(e) => e.exit_code(),
+            Error::OAuth(e) => e.exit_code(),
             Error::Output { .. } => code::WRITE,
         }
     }

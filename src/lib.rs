@@ -14,6 +14,7 @@
 //! - [`urlparse`]: CPython's `urllib.parse` semantics, pure (`postie url`, `postie qs`).
 //! - [`smtp`]: message composition and SMTP submission over lettre (`postie send`).
 //! - [`pop3`]: the hand-written POP3 client (`postie pop3`).
+//! - [`oauth`]: OAuth2 for the mail accounts: login, the token store, refresh (`postie oauth`).
 //! - [`mail`]: message parsing, safe attachment names, saving, Maildir (`postie unpack`).
 //! - [`secret`], [`netrc`], [`config`], [`tls`], [`fsutil`]: pieces the engines share:
 //!   passwords that never print, `.netrc`, the accounts file, TLS settings, atomic writes.
@@ -29,6 +30,7 @@ pub mod fsutil;
 pub mod mail;
 pub mod net;
 pub mod netrc;
+pub mod oauth;
 pub mod pop3;
 pub mod secret;
 pub mod smtp;

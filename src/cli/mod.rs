@@ -23,6 +23,7 @@ pub mod error;
 pub mod fetch;
 pub mod fetch_tls;
 pub mod json_out;
+pub mod oauth;
 pub mod pop3;
 pub mod qs;
 pub mod send;
@@ -56,6 +57,9 @@ pub enum Command {
     Pop3(pop3::Pop3Args),
     /// Send mail with attachments over SMTP.
     Send(send::SendArgs),
+    /// OAuth2 for mail accounts: sign in, print a token, status, sign out.
+    #[command(name = "oauth")]
+    OAuth(oauth::OAuthArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout.
@@ -79,6 +83,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
         Command::Unpack(args) => unpack::run(args),
         Command::Pop3(args) => pop3::run(args),
         Command::Send(args) => send::run(args),
+        Command::OAuth(args) => oauth::run(args),
         Command::Completions(args) => completions(args.shell),
         Command::Man => man(),
     }

@@ -7,15 +7,19 @@ use std::path::PathBuf;
 
 use crate::cli::CliError;
 use crate::cli::common::{MailConnArgs, MailProtocol};
+use crate::cli::oauth::{self as cli_oauth, is_oauth2};
 use crate::config::Account;
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::exit::code;
+use crate::oauth;
 use crate::pop3::client::{AuthChoice, Credentials};
 use crate::pop3::connect::{self, ConnectOptions, Session};
 use crate::pop3::sasl::Method;
 use crate::pop3::sync::{self, Format, Pipelining, PullOptions};
 use crate::pop3::{Pop3Error, printable};
-use crate::secret::{self, PasswordLookup};
+use crate::secret::{self, PasswordLookup, Secret};
+use crate::tls::TlsOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct Pop3Args {
@@ -65,8 +69,9 @@ pub enum Pop3Command {
 pub struct ConnArgs {
     #[command(flatten)]
     pub conn: MailConnArgs,
-    /// auto (SASL PLAIN, LOGIN, CRAM-MD5, then USER), or one of plain, login, cram-md5,
-    /// xoauth2 (the password is the token), user, apop.
+    /// auto (SASL PLAIN, LOGIN, CRAM-MD5, then USER; for an `auth = "oauth2"` account
+    /// OAUTHBEARER, then XOAUTH2, with the stored token), or one of plain, login, cram-md5,
+    /// xoauth2, oauthbearer (the token: the account's, else the password), user, apop.
     #[arg(long, value_name = "METHOD", default_value = "auto")]
     pub auth: String,
     /// Allow sending a password over an unencrypted connection.
@@ -154,6 +159,9 @@ pub struct Settings {
     pub lookup: PasswordLookup,
     pub auth: AuthChoice,
     pub allow_insecure_auth: bool,
+    /// For an `auth = "oauth2"` account: where the token comes from (the password is then
+    /// not looked up).
+    pub oauth: Option<oauth::Settings>,
 }
 
 fn invalid(flag: &str, why: impl Into<String>) -> Error {
@@ -169,6 +177,22 @@ pub fn settings(args: &ConnArgs) -> Result<Settings, Error> {
         |server| Ok(connect::parse_server(server)?),
         |account| auth_choice(&args.auth, account),
     )?;
+    let oauth = match (&args.conn.account, conn.auth) {
+        (Some(name), choice) if is_oauth2(&account) && takes_token(choice) => {
+            let tls = TlsOptions {
+                cacert: conn.tls.cacert.clone(),
+                ..TlsOptions::default()
+            };
+            Some(cli_oauth::settings(
+                name,
+                &account,
+                tls,
+                conn.timeout,
+                args.verbose,
+            )?)
+        }
+        _ => None,
+    };
     Ok(Settings {
         connect: ConnectOptions {
             server: conn.server,
@@ -186,15 +210,25 @@ pub fn settings(args: &ConnArgs) -> Result<Settings, Error> {
         },
         auth: conn.auth,
         allow_insecure_auth: args.allow_insecure_auth,
+        oauth,
     })
+}
+
+/// Whether `choice` sends an OAuth2 token.
+fn takes_token(choice: AuthChoice) -> bool {
+    matches!(
+        choice,
+        AuthChoice::OAuth2 | AuthChoice::Only(Method::XOauth2 | Method::OAuthBearer)
+    )
 }
 
 /// `--auth` over the account's `auth`; `auto` (the flag's default) leaves it to the account.
 fn auth_choice(flag: &str, account: &Account) -> Result<AuthChoice, Error> {
-    let auth_text = if flag == "auto" {
-        account.auth.clone().unwrap_or_else(|| "auto".into())
-    } else {
-        flag.to_owned()
+    let oauth = is_oauth2(account);
+    let auth_text = match (flag, &account.auth) {
+        ("auto", _) if oauth => return Ok(AuthChoice::OAuth2),
+        ("auto", Some(text)) => text.clone(),
+        (flag, _) => flag.to_owned(),
     };
     if auth_text.eq_ignore_ascii_case("auto") {
         return Ok(AuthChoice::Auto);
@@ -202,16 +236,36 @@ fn auth_choice(flag: &str, account: &Account) -> Result<AuthChoice, Error> {
     let method = Method::parse(&auth_text).ok_or_else(|| {
         invalid(
             "--auth",
-            format!("{auth_text:?}: use auto, plain, login, cram-md5, xoauth2, user or apop"),
+            format!(
+                "{auth_text:?}: use auto, plain, login, cram-md5, xoauth2, oauthbearer, user or \
+                 apop (or oauth2 in an account)"
+            ),
         )
     })?;
     Ok(AuthChoice::Only(method))
 }
 
-/// Connects and logs in.
+/// Connects and logs in. With OAuth2, a token the server refuses is refreshed once and the
+/// login tried again on a new connection (POP3 allows no second AUTH after a failed one on
+/// some servers).
 fn open(s: &Settings) -> Result<Session, Error> {
-    // The password is looked up first: a missing one should not cost a connection.
-    let password = secret::resolve_password(&s.lookup, &s.connect.server.host, &s.user)?;
+    let Some(os) = &s.oauth else {
+        // The password is looked up first: a missing one should not cost a connection.
+        let password = secret::resolve_password(&s.lookup, &s.connect.server.host, &s.user)?;
+        return login(s, password);
+    };
+    // The token before the connection, too: a login that is needed should not cost one.
+    let token = oauth::access_token(os)?;
+    match login(s, token.clone()) {
+        Err(Error::Pop3(e)) if e.exit_code() == code::AUTH => {
+            let renewed = oauth::after_rejection(os, &token)?;
+            login(s, renewed)
+        }
+        other => other,
+    }
+}
+
+fn login(s: &Settings, password: Secret) -> Result<Session, Error> {
     let (mut session, encrypted) = connect::connect(&s.connect)?;
     let method = session.choose_method(s.auth, encrypted, s.allow_insecure_auth)?;
     let creds = Credentials {

@@ -5,17 +5,22 @@
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cli::common::{MailConnArgs, MailProtocol};
+use crate::cli::CliError;
+use crate::cli::common::{MailConn, MailConnArgs, MailProtocol};
+use crate::cli::oauth::{self as cli_oauth, is_oauth2};
 use crate::config::Account;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::fsutil::{AtomicFile, PRIVATE};
+use crate::oauth;
 use crate::secret::{PasswordLookup, check_credential, resolve_password};
 use crate::smtp::compose::check_files;
 use crate::smtp::{
     AttachSpec, AuthMechanism, InlineSpec, MessageSpec, Session, Settings, SmtpError, batch,
     compose,
 };
+use crate::smtp::{Renew, RenewError};
+use crate::tls::TlsOptions;
 
 /// `postie send` flags. Boxed so the subcommand enum stays small.
 #[derive(Debug, clap::Args)]
@@ -41,7 +46,8 @@ pub struct SendArgs {
 pub struct SendOptions {
     #[command(flatten)]
     pub conn: MailConnArgs,
-    /// The SASL mechanism (default: PLAIN, else LOGIN).
+    /// The SASL mechanism (default: PLAIN, else LOGIN; for an `auth = "oauth2"` account
+    /// OAUTHBEARER, else XOAUTH2, with the stored token).
     #[arg(long, value_enum, value_name = "MECH")]
     pub auth: Option<AuthArg>,
     /// Allow sending credentials over an unencrypted connection (trusted networks only).
@@ -110,6 +116,7 @@ pub enum AuthArg {
     Plain,
     Login,
     Xoauth2,
+    Oauthbearer,
 }
 
 impl From<AuthArg> for AuthMechanism {
@@ -118,6 +125,7 @@ impl From<AuthArg> for AuthMechanism {
             AuthArg::Plain => AuthMechanism::Plain,
             AuthArg::Login => AuthMechanism::Login,
             AuthArg::Xoauth2 => AuthMechanism::Xoauth2,
+            AuthArg::Oauthbearer => AuthMechanism::OAuthBearer,
         }
     }
 }
@@ -267,10 +275,14 @@ fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
         |server| Ok(parse_server(server)?),
         |account| match (args.auth, &account.auth) {
             (Some(a), _) => Ok(vec![a.into()]),
+            (None, Some(_)) if is_oauth2(account) => {
+                Ok(vec![AuthMechanism::OAuthBearer, AuthMechanism::Xoauth2])
+            }
             (None, Some(text)) => Ok(vec![parse_auth(text)?]),
             (None, None) => Ok(Vec::new()),
         },
     )?;
+    let oauth = oauth_settings(args, account, &conn)?;
     let (host, port, implicit_tls) = conn.server;
     let mut settings = Settings {
         host,
@@ -288,6 +300,7 @@ fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
         mechanisms: conn.auth,
         allow_insecure_auth: args.allow_insecure_auth,
         verbose: args.verbose,
+        renew: None,
     };
     settings.check_helo()?;
     if let Some(user) = conn.user {
@@ -295,6 +308,16 @@ fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
         // Refuse before asking for a password that would travel in the clear.
         settings.credentials = Some((user.clone(), Default::default()));
         settings.check_auth_policy()?;
+        if let Some(os) = oauth {
+            settings.credentials = Some((user, oauth::access_token(&os)?));
+            settings.renew = Some(Renew::new(move |rejected| {
+                oauth::after_rejection(&os, rejected).map_err(|e| RenewError {
+                    code: e.exit_code(),
+                    source: Box::new(e),
+                })
+            }));
+            return Ok(settings);
+        }
         let lookup = PasswordLookup {
             source: conn.password,
             netrc_file: None,
@@ -306,14 +329,52 @@ fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
     Ok(settings)
 }
 
+/// For an `auth = "oauth2"` account whose mechanism sends a token: its OAuth2 settings
+/// (the identity provider trusted as the mail server is: the same `cacert`).
+fn oauth_settings(
+    args: &SendOptions,
+    account: &Account,
+    conn: &MailConn<(String, u16, bool), Vec<AuthMechanism>>,
+) -> Result<Option<oauth::Settings>, Error> {
+    let takes_token = conn
+        .auth
+        .iter()
+        .all(|m| matches!(m, AuthMechanism::Xoauth2 | AuthMechanism::OAuthBearer));
+    let Some(name) = &args.conn.account else {
+        return Ok(None);
+    };
+    if !is_oauth2(account) || conn.auth.is_empty() || !takes_token {
+        return Ok(None);
+    }
+    if conn.user.is_none() {
+        return Err(CliError::invalid(
+            "--user",
+            "an oauth2 account needs a user (the address the token belongs to)",
+        )
+        .into());
+    }
+    let tls = TlsOptions {
+        cacert: conn.tls.cacert.clone(),
+        ..TlsOptions::default()
+    };
+    Ok(Some(cli_oauth::settings(
+        name,
+        account,
+        tls,
+        conn.timeout,
+        args.verbose,
+    )?))
+}
+
 fn parse_auth(text: &str) -> Result<AuthMechanism, SmtpError> {
     match text.to_ascii_lowercase().as_str() {
         "plain" => Ok(AuthMechanism::Plain),
         "login" => Ok(AuthMechanism::Login),
         "xoauth2" => Ok(AuthMechanism::Xoauth2),
+        "oauthbearer" => Ok(AuthMechanism::OAuthBearer),
         _ => Err(SmtpError::usage(
             "--account",
-            format!("auth = {text:?}: plain, login or xoauth2"),
+            format!("auth = {text:?}: plain, login, xoauth2, oauthbearer or oauth2"),
         )),
     }
 }

@@ -14,6 +14,7 @@ mod body;
 mod certs;
 mod error;
 mod files;
+mod form;
 mod output;
 mod probe;
 mod proxy;
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 pub use body::{FormPart, PartContent, RequestBody, urlencode_component};
 pub use error::FetchError;
+pub use form::{FormClient, FormReply, FormValue};
 pub use proxy::ProxySettings;
 pub use show::mask_url;
 pub use stall::{DEFAULT_IDLE, DEFAULT_SPEED_TIME, StallLimits};

@@ -19,7 +19,7 @@ pub mod headers;
 pub mod transport;
 
 pub use compose::{AttachSpec, Composed, InlineSpec, MessageSpec, compose};
-pub use transport::{AuthMechanism, Session, Settings};
+pub use transport::{AuthMechanism, Renew, Session, Settings};
 
 /// What went wrong with a server's reply: its code and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,9 +134,22 @@ pub enum SmtpError {
         source_name: String,
         source: std::io::Error,
     },
+    /// A refused token could not be renewed (the OAuth2 refresh failed).
+    #[error(transparent)]
+    Renew(#[from] RenewError),
     /// A batch's result line could not be written to stdout.
     #[error("writing the --batch results to stdout: {source}")]
     Output { source: std::io::Error },
+}
+
+/// Why a refused secret could not be renewed: the renewer's own error (its message names
+/// the account and what to do) and its exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}")]
+pub struct RenewError {
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+    pub code: u8,
 }
 
 impl SmtpError {
@@ -173,6 +186,7 @@ impl SmtpError {
             SmtpError::Unavailable { .. } => code::UNAVAILABLE,
             SmtpError::Dropped { .. } => code::EMPTY_REPLY,
             SmtpError::Protocol { .. } => code::PROTOCOL,
+            SmtpError::Renew(e) => e.code,
         }
     }
 

@@ -18,6 +18,7 @@
 
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -27,7 +28,7 @@ use lettre::transport::smtp::commands::{Data, Mail, Quit, Rcpt, Rset};
 use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter};
 
 use super::classify::{Stage, io_error, parse_reply_line, reply_error};
-use super::{Reply, SmtpError};
+use super::{RenewError, Reply, SmtpError};
 use crate::net::{self, BufStream, ConnectError, Stream, UpgradeError};
 use crate::pop3::sasl;
 use crate::secret::Secret;
@@ -88,6 +89,28 @@ pub struct Settings {
     pub mechanisms: Vec<AuthMechanism>,
     pub allow_insecure_auth: bool,
     pub verbose: bool,
+    /// How to get a new secret when the server refuses the one sent (an OAuth2 token that
+    /// expired early or was revoked): tried once per connection.
+    pub renew: Option<Renew>,
+}
+
+/// A new secret after the server refused `rejected`: the CLI layer refreshes an OAuth2
+/// access token (or takes the one another process already refreshed).
+#[derive(Clone)]
+pub struct Renew(Arc<RenewFn>);
+
+type RenewFn = dyn Fn(&Secret) -> Result<Secret, RenewError> + Send + Sync;
+
+impl Renew {
+    pub fn new(f: impl Fn(&Secret) -> Result<Secret, RenewError> + Send + Sync + 'static) -> Renew {
+        Renew(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Renew {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Renew")
+    }
 }
 
 impl Settings {
@@ -211,6 +234,21 @@ impl<S> std::fmt::Debug for Session<S> {
 impl Session {
     /// Connects, greets, upgrades and authenticates, all within `settings.timeout`.
     pub fn connect(settings: &Settings) -> Result<Session, SmtpError> {
+        let refused = match Session::connect_once(settings) {
+            Err(e) if e.exit_code() == crate::exit::code::AUTH => e,
+            other => return other,
+        };
+        let (Some(renew), Some((user, rejected))) = (&settings.renew, &settings.credentials) else {
+            return Err(refused);
+        };
+        settings.log("* the server refused the token: renewing it once");
+        let secret = (renew.0)(rejected)?;
+        let mut next = settings.clone();
+        next.credentials = Some((user.clone(), secret));
+        Session::connect_once(&next)
+    }
+
+    fn connect_once(settings: &Settings) -> Result<Session, SmtpError> {
         settings.check_helo()?;
         settings.check_auth_policy()?;
         // Building a TLS connector loads the system's CA store (tens of milliseconds): only
@@ -703,6 +741,7 @@ mod tests {
             mechanisms: Vec::new(),
             allow_insecure_auth: false,
             verbose: false,
+            renew: None,
         }
     }
 

@@ -475,7 +475,7 @@ fn pop3_and_send_use_the_token_and_renew_a_refused_one() {
         let idp = Arc::clone(&env.idp);
         let server = OAuthMail::start(proto, move |t| idp.is_active(t));
         for (auth, mechanism, answer) in [
-            (None, "OAUTHBEARER", "AQ=="),
+            (Some("auto"), "OAUTHBEARER", "AQ=="),
             (Some("xoauth2"), "XOAUTH2", ""),
         ] {
             env.idp.expire_access_tokens();

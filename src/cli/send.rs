@@ -113,19 +113,23 @@ pub struct SendOptions {
 /// `--auth`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AuthArg {
+    /// The default: PLAIN, else LOGIN; for an oauth2 account OAUTHBEARER, else XOAUTH2.
+    Auto,
     Plain,
     Login,
     Xoauth2,
     Oauthbearer,
 }
 
-impl From<AuthArg> for AuthMechanism {
-    fn from(a: AuthArg) -> AuthMechanism {
-        match a {
-            AuthArg::Plain => AuthMechanism::Plain,
-            AuthArg::Login => AuthMechanism::Login,
-            AuthArg::Xoauth2 => AuthMechanism::Xoauth2,
-            AuthArg::Oauthbearer => AuthMechanism::OAuthBearer,
+impl AuthArg {
+    /// The one mechanism asked for; None for `auto`.
+    fn mechanism(self) -> Option<AuthMechanism> {
+        match self {
+            AuthArg::Auto => None,
+            AuthArg::Plain => Some(AuthMechanism::Plain),
+            AuthArg::Login => Some(AuthMechanism::Login),
+            AuthArg::Xoauth2 => Some(AuthMechanism::Xoauth2),
+            AuthArg::Oauthbearer => Some(AuthMechanism::OAuthBearer),
         }
     }
 }
@@ -273,8 +277,8 @@ fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
         MailProtocol::Smtp,
         account,
         |server| Ok(parse_server(server)?),
-        |account| match (args.auth, &account.auth) {
-            (Some(a), _) => Ok(vec![a.into()]),
+        |account| match (args.auth.and_then(AuthArg::mechanism), &account.auth) {
+            (Some(m), _) => Ok(vec![m]),
             (None, Some(_)) if is_oauth2(account) => {
                 Ok(vec![AuthMechanism::OAuthBearer, AuthMechanism::Xoauth2])
             }

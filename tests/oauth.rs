@@ -727,3 +727,39 @@ fn aiosmtpd_accepts_postie_s_tokens_and_postie_renews_them() {
     let out = send(None);
     assert_exit(&out, 77, "run `postie oauth login --account mail` again");
 }
+
+/// ^A separates the fields of XOAUTH2 and OAUTHBEARER: a user name with one could add a
+/// field of its own, so it is refused before anything is sent.
+#[test]
+fn a_user_name_with_a_sasl_separator_is_refused() {
+    let env = Env::new(IdpConfig::default());
+    env.login();
+    for proto in [Proto::Pop3, Proto::Smtp] {
+        let idp = Arc::clone(&env.idp);
+        let server = OAuthMail::start(proto, move |t| idp.is_active(t));
+        let mut cmd = env.postie();
+        match proto {
+            Proto::Pop3 => cmd.args(["pop3", "stat", "--server", &server.url("pop3")]),
+            Proto::Smtp => cmd.args([
+                "send",
+                "--server",
+                &server.url("smtp"),
+                "--to",
+                "b@x.test",
+                "--body",
+                "x",
+            ]),
+        };
+        cmd.args([
+            "--account",
+            "mail",
+            "--tls",
+            "none",
+            "--allow-insecure-auth",
+        ]);
+        cmd.args(["--user", "alice\u{1}auth=Bearer forged"]);
+        let out = run(&mut cmd);
+        assert_exit(&out, 2, "user name contains a control character");
+        assert!(server.lines().is_empty(), "{:?}", server.lines());
+    }
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::cli::CliError;
 use crate::config::{Account, load_account};
 use crate::error::Error;
-use crate::secret::{self, PasswordSource, check_credential};
+use crate::secret::{self, PasswordSource, check_user_name};
 use crate::tls::{ClientIdentity, TlsMode, TlsOptions, parse_pins};
 
 /// The deadline of a mail connection when neither `--timeout` nor the account gives one.
@@ -103,7 +103,7 @@ impl MailConnArgs {
             let user = user.as_deref().ok_or_else(|| {
                 CliError::invalid("--user", "required (or an --account with a user)")
             })?;
-            check_credential("user name", user)?;
+            check_user_name(user)?;
         }
         let (tls_mode, tls) = self.tls.resolve(account)?;
         let auth = auth(account)?;

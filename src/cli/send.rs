@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::exit::Exit;
 use crate::fsutil::{AtomicFile, PRIVATE};
 use crate::oauth;
-use crate::secret::{PasswordLookup, check_credential, resolve_password};
+use crate::secret::{PasswordLookup, check_user_name, resolve_password};
 use crate::smtp::compose::check_files;
 use crate::smtp::{
     AttachSpec, AuthMechanism, InlineSpec, MessageSpec, Session, Settings, SmtpError, batch,
@@ -308,7 +308,7 @@ fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
     };
     settings.check_helo()?;
     if let Some(user) = conn.user {
-        check_credential("user name", &user)?;
+        check_user_name(&user)?;
         // Refuse before asking for a password that would travel in the clear.
         settings.credentials = Some((user.clone(), Default::default()));
         settings.check_auth_policy()?;

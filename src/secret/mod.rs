@@ -50,7 +50,9 @@ pub enum SecretError {
     NoSource { user: String, host: String },
     #[error("password prompt: {0}")]
     Prompt(io::Error),
-    #[error("{what} contains a CR, LF or NUL character, which would break the protocol")]
+    #[error(
+        "{what} contains a control character (CR, LF, NUL or ^A) that would break the protocol"
+    )]
     ForbiddenChar { what: &'static str },
     /// A failure reading a token, worded for the token's own flags.
     #[error("{why}")]
@@ -190,6 +192,16 @@ fn prompt(user: &str, host: &str) -> Result<Secret, SecretError> {
     Ok(Secret::new(text))
 }
 
+/// Rejects a user name that would break a protocol line (CR, LF, NUL) or the framing of the
+/// OAuth2 SASL mechanisms, whose fields are separated by ^A (0x01).
+pub fn check_user_name(value: &str) -> Result<(), SecretError> {
+    check_credential("user name", value)?;
+    if value.contains('\x01') {
+        return Err(SecretError::ForbiddenChar { what: "user name" });
+    }
+    Ok(())
+}
+
 /// Rejects CR, LF and NUL in a user name or password before it reaches a protocol line.
 pub fn check_credential(what: &'static str, value: &str) -> Result<(), SecretError> {
     if value.contains(['\r', '\n', '\0']) {
@@ -261,5 +273,9 @@ mod tests {
         assert!(check_credential("password", "a\r\nQUIT").is_err());
         assert!(check_credential("user name", "a\0b").is_err());
         assert!(check_credential("user name", "plain user").is_ok());
+        assert!(check_user_name("a\x01auth=Bearer x").is_err());
+        assert!(check_user_name("a\nQUIT").is_err());
+        assert!(check_user_name("me@example.com").is_ok());
+        assert!(check_credential("password", "p\x01w").is_ok());
     }
 }

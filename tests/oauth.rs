@@ -95,6 +95,32 @@ impl Env {
         all["accounts"]["mail"].clone()
     }
 
+    /// Makes the stored access token expire now, as if an hour had passed.
+    fn expire_stored_token(&self) {
+        let mut all: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.store_path()).expect("read")).expect("JSON");
+        all["accounts"]["mail"]["expires_at"] = serde_json::json!(0);
+        std::fs::write(self.store_path(), all.to_string()).expect("write");
+    }
+
+    /// Runs `n` postie processes with `args` at the same time.
+    fn run_at_once(&self, n: usize, args: &[&str]) -> Vec<Output> {
+        let children: Vec<_> = (0..n)
+            .map(|_| {
+                self.postie()
+                    .args(args)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().expect("wait"))
+            .collect()
+    }
+
     /// Asserts that the stored refresh token is the newest the provider issued.
     fn assert_newest_refresh_token_stored(&self) {
         assert_eq!(
@@ -368,25 +394,8 @@ fn a_refused_refresh_token_exits_77_and_says_to_log_in_again() {
 fn concurrent_runs_across_a_rotation_all_succeed() {
     let env = Env::new(IdpConfig::default());
     env.login();
-    // Make the stored access token expire now, as if an hour had passed.
-    let mut all: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(env.store_path()).expect("read")).expect("JSON");
-    all["accounts"]["mail"]["expires_at"] = serde_json::json!(0);
-    std::fs::write(env.store_path(), all.to_string()).expect("write");
-    let children: Vec<_> = (0..4)
-        .map(|_| {
-            env.postie()
-                .args(["oauth", "token", "--account", "mail"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn")
-        })
-        .collect();
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().expect("wait"))
-        .collect();
+    env.expire_stored_token();
+    let outputs = env.run_at_once(4, &["oauth", "token", "--account", "mail"]);
     let newest = env.idp.last_access_token().expect("issued");
     for out in &outputs {
         assert_ok(out, "concurrent token");
@@ -675,6 +684,14 @@ fn dovecot_accepts_postie_s_tokens_and_postie_renews_them() {
     assert_eq!(refreshes, 1);
     env.idp.assert_no_secret_in("stdout", &out.stdout);
     env.idp.assert_no_secret_in("stderr", &out.stderr);
+    // An hour later, two cron jobs start at once: both log in, one refresh between them.
+    env.expire_stored_token();
+    for out in env.run_at_once(2, &["pop3", "stat", "--account", "mail"]) {
+        assert_ok(&out, "concurrent stat");
+    }
+    assert_eq!(env.refreshes().len(), 2);
+    assert_eq!(env.idp.reuse_detected(), 0);
+    env.assert_newest_refresh_token_stored();
     env.idp.revoke_all();
     let out = env.run(&["pop3", "stat", "--account", "mail"]);
     assert_exit(&out, 77, "run `postie oauth login --account mail` again");

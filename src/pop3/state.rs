@@ -286,14 +286,29 @@ fn lock(path: &Path) -> Result<File, Pop3Error> {
         why,
     };
     let lock = open_no_follow(&lock_path, false).map_err(|e| err(e.to_string()))?;
-    match lock.try_lock() {
-        Ok(()) => Ok(lock),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Pop3Error::Locked {
-            path: path.to_owned(),
-        }),
-        Err(std::fs::TryLockError::Error(e)) => Err(err(format!("cannot lock: {e}"))),
+    // A lock that was just released can stay held for an instant: a child process forked by
+    // another thread (a password command, a test) holds a copy of the descriptor until its
+    // exec closes it, or an earlier run is closing. So a busy lock is tried again for a
+    // moment before it counts as another run's.
+    let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(lock),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Pop3Error::Locked {
+                    path: path.to_owned(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(err(format!("cannot lock: {e}"))),
+        }
     }
 }
+
+/// How long a busy state lock is tried before another run is reported as holding it.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {

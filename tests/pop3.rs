@@ -979,3 +979,135 @@ fn dovecot_list_sizes_are_the_octets_stored() {
         assert_eq!(l["size"].as_u64(), Some(stored), "{l}");
     }
 }
+
+#[test]
+fn mark_seen_then_pull_retrieves_nothing_and_forget_brings_messages_back() {
+    let server = FakePop3::start(messages(3, 400), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = fake_cmd(&server, "mark-seen");
+    cmd.arg("--out").arg(dir.path()).arg("--json");
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    let (stdout, _) = text(&out);
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("json");
+    assert_eq!(
+        (v["marked"].as_u64(), v["already"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert!(server.retrs(0).is_empty(), "mark-seen downloads nothing");
+    // Nothing retrieved, and --delete leaves what postie never stored.
+    assert_code(&pull(&server, dir.path(), &["--delete"]), 0);
+    assert!(server.retrs(1).is_empty());
+    assert_eq!(server.remaining(), 3);
+    assert!(files_in(&dir.path().join("new")).is_empty());
+
+    let mut cmd = fake_cmd(&server, "forget");
+    cmd.arg("--out")
+        .arg(dir.path())
+        .args(["--uidl", "uid-0002"]);
+    assert_code(&run(&mut cmd), 0);
+    assert_code(&pull(&server, dir.path(), &[]), 0);
+    assert_eq!(server.retrs(2), [2], "only the forgotten one");
+    let mut cmd = fake_cmd(&server, "forget");
+    cmd.arg("--out").arg(dir.path()).arg("--all");
+    assert_code(&run(&mut cmd), 0);
+    assert_code(&pull(&server, dir.path(), &[]), 0);
+    assert_eq!(server.retrs(3), [1, 2, 3]);
+    // forget needs --uidl or --all.
+    let mut cmd = fake_cmd(&server, "forget");
+    cmd.arg("--out").arg(dir.path());
+    assert_code(&run(&mut cmd), 2);
+}
+
+/// The messages of an mbox as mboxrd readers give them back: split at `From ` lines, the
+/// entry's final empty line dropped, one `>` taken from `>*From ` lines.
+fn read_mboxrd(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut msgs: Vec<Vec<u8>> = Vec::new();
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        if line.starts_with(b"From ") {
+            msgs.push(Vec::new());
+            continue;
+        }
+        let m = msgs.last_mut().expect("a From line first");
+        let rest = &line[line.iter().take_while(|b| **b == b'>').count()..];
+        let quoted = line.first() == Some(&b'>') && rest.starts_with(b"From ");
+        m.extend_from_slice(if quoted { &line[1..] } else { line });
+    }
+    for m in &mut msgs {
+        assert_eq!(m.pop(), Some(b'\n'), "each entry ends with an empty line");
+    }
+    msgs
+}
+
+#[test]
+fn mbox_output_reads_back_byte_identical_and_is_appended_to() {
+    let mut msgs = messages(3, 600);
+    msgs[1].1 = b"Return-Path: <bounce@example.org>\r\nSubject: q\r\n\r\nFrom here\r\n>From there\r\n>>From x\r\n.\r\n"
+        .to_vec();
+    let server = FakePop3::start(msgs.clone(), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mbox = dir.path().join("mail").join("inbox");
+    let out = pull(
+        &server,
+        &mbox,
+        &["--format", "mbox", "--delete", "--limit", "2"],
+    );
+    assert_code(&out, 0);
+    assert_code(&pull(&server, &mbox, &["--format", "mbox", "--delete"]), 0);
+    assert_eq!(server.remaining(), 0);
+    let bytes = std::fs::read(&mbox).expect("mbox");
+    let want: Vec<Vec<u8>> = msgs.iter().map(|m| m.1.clone()).collect();
+    assert_eq!(read_mboxrd(&bytes), want);
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("\r\n>From here\r\n>>From there\r\n>>>From x\r\n"),
+        "{text}"
+    );
+    let envelopes: Vec<&str> = text.lines().filter(|l| l.starts_with("From ")).collect();
+    assert!(
+        envelopes[1].starts_with("From bounce@example.org "),
+        "{envelopes:?}"
+    );
+    assert!(
+        envelopes[0].starts_with("From MAILER-DAEMON "),
+        "{envelopes:?}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&mbox).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        !dir.path().join("mail").join("inbox.lock").exists(),
+        "dot-lock removed"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("mail"))
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_held_mbox_dotlock_is_waited_for() {
+    let server = FakePop3::start(messages(1, 300), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mbox = dir.path().join("inbox");
+    let lock = dir.path().join("inbox.lock");
+    std::fs::write(&lock, "").expect("dot-lock");
+    let release = {
+        let lock = lock.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            std::fs::remove_file(lock).expect("unlock");
+        })
+    };
+    let started = Instant::now();
+    assert_code(&pull(&server, &mbox, &["--format", "mbox"]), 0);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "waited for the lock"
+    );
+    release.join().expect("thread");
+    assert_eq!(read_mboxrd(&std::fs::read(&mbox).expect("mbox")).len(), 1);
+}

@@ -3,7 +3,7 @@
 //! them after the subcommand.
 
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::CliError;
 use crate::cli::common::{MailConnArgs, MailProtocol};
@@ -16,6 +16,8 @@ use crate::oauth;
 use crate::pop3::client::{AuthChoice, Credentials};
 use crate::pop3::connect::{self, ConnectOptions, Session};
 use crate::pop3::sasl::Method;
+use crate::pop3::state::State;
+use crate::pop3::store::Store;
 use crate::pop3::sync::{self, Format, Pipelining, PullOptions};
 use crate::pop3::{Pop3Error, printable};
 use crate::secret::{self, PasswordLookup, Secret};
@@ -52,6 +54,43 @@ pub enum Pop3Command {
     },
     /// Retrieve the messages not retrieved before into a Maildir (or .eml files).
     Pull(PullArgs),
+    /// Record every message now on the server as retrieved, without downloading it.
+    MarkSeen {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(flatten)]
+        dest: DestArgs,
+        /// One JSON object: {"marked": N, "already": M}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget that messages were retrieved, so the next pull retrieves them again.
+    Forget {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(flatten)]
+        dest: DestArgs,
+        /// The UIDL to forget (repeatable).
+        #[arg(long, value_name = "UIDL", required_unless_present = "all")]
+        uidl: Vec<String>,
+        /// Forget every message.
+        #[arg(long, conflicts_with = "uidl")]
+        all: bool,
+    },
+}
+
+/// Where a pull stores messages and its state, for the commands that only use the state.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DestArgs {
+    /// The folder the pulls store messages in (its state file is found there).
+    #[arg(long, value_name = "DIR", required_unless_present = "state")]
+    pub out: Option<PathBuf>,
+    /// The store's format, as given to pull.
+    #[arg(long, value_enum, default_value = "maildir")]
+    pub format: FormatArg,
+    /// The state file (default: inside DIR, one per server, port and user).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
 }
 
 /// Connection flags shared by every `postie pop3` subcommand.
@@ -86,10 +125,11 @@ pub struct ConnArgs {
 pub struct PullArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
-    /// The folder to store messages in (a Maildir by default).
-    #[arg(long, value_name = "DIR")]
+    /// The folder to store messages in (a Maildir by default), or the mbox file.
+    #[arg(long, value_name = "DIR|FILE")]
     pub out: PathBuf,
-    /// maildir (DIR/{tmp,new,cur}) or eml (DIR/<uidl>.eml).
+    /// maildir (DIR/{tmp,new,cur}), eml (DIR/<uidl>.eml) or mbox (mboxrd, appended to FILE
+    /// under fcntl and dot-lock locks).
     #[arg(long, value_enum, default_value = "maildir")]
     pub format: FormatArg,
     /// The state file (default: inside DIR, one per server, port and user).
@@ -128,6 +168,7 @@ pub struct PullArgs {
 pub enum FormatArg {
     Maildir,
     Eml,
+    Mbox,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -282,6 +323,13 @@ pub fn run(args: Pop3Args) -> Result<Exit, Error> {
         Pop3Command::Capa { conn } => capa(&conn),
         Pop3Command::List { conn, json } => list(&conn, json),
         Pop3Command::Pull(args) => pull(args),
+        Pop3Command::MarkSeen { conn, dest, json } => mark_seen(&conn, &dest, json),
+        Pop3Command::Forget {
+            conn,
+            dest,
+            uidl,
+            all,
+        } => forget(&conn, &dest, &uidl, all),
     }
 }
 
@@ -400,20 +448,11 @@ fn pull(args: PullArgs) -> Result<Exit, Error> {
     if args.limit == Some(0) {
         return Err(invalid("--limit", "must be at least 1"));
     }
-    let state = args.state.clone().unwrap_or_else(|| {
-        sync::default_state_path(
-            &args.out,
-            &s.connect.server.host,
-            s.connect.server.port,
-            &s.user,
-        )
-    });
+    let format = format(args.format);
+    let state = state_path(args.state.as_deref(), &args.out, format, &s);
     let opts = PullOptions {
         out: args.out.clone(),
-        format: match args.format {
-            FormatArg::Maildir => Format::Maildir,
-            FormatArg::Eml => Format::Eml,
-        },
+        format,
         state,
         all: args.all,
         delete: args.delete,
@@ -449,6 +488,77 @@ fn pull(args: PullArgs) -> Result<Exit, Error> {
         );
     }
     Ok(Exit::from_all_ok(summary.failed == 0))
+}
+
+fn format(arg: FormatArg) -> Format {
+    match arg {
+        FormatArg::Maildir => Format::Maildir,
+        FormatArg::Eml => Format::Eml,
+        FormatArg::Mbox => Format::Mbox,
+    }
+}
+
+/// `--state`, else the default state file of (server, port, user) for the store at `out`.
+fn state_path(state: Option<&Path>, out: &Path, format: Format, s: &Settings) -> PathBuf {
+    state.map(Path::to_owned).unwrap_or_else(|| {
+        let server = &s.connect.server;
+        sync::default_state_path(out, format, &server.host, server.port, &s.user)
+    })
+}
+
+/// The state file `dest` names, and the store it describes (to check stored files).
+fn dest_state(dest: &DestArgs, s: &Settings) -> Result<(PathBuf, Option<Store>), Error> {
+    let format = format(dest.format);
+    let Some(out) = &dest.out else {
+        // `--state` alone (clap requires one of them): no store to look into.
+        return Ok((dest.state.clone().unwrap_or_default(), None));
+    };
+    let store = Store::open(out, format)?;
+    Ok((
+        state_path(dest.state.as_deref(), out, format, s),
+        Some(store),
+    ))
+}
+
+fn mark_seen(conn: &ConnArgs, dest: &DestArgs, json: bool) -> Result<Exit, Error> {
+    let s = settings(conn)?;
+    let (state, store) = dest_state(dest, &s)?;
+    let mut session = open(&s)?;
+    let exists = |name: &str| store.as_ref().is_some_and(|st| st.exists(name));
+    let marked = sync::mark_seen(&mut session, &state, exists)?;
+    let line = if json {
+        serde_json::to_string(&marked).unwrap_or_default()
+    } else {
+        format!(
+            "postie: {} messages marked as retrieved ({} were already)",
+            marked.marked, marked.already
+        )
+    };
+    match json {
+        true => writeln!(io::stdout().lock(), "{line}").map_err(out_err)?,
+        false => eprintln!("{line}"),
+    }
+    Ok(Exit::SUCCESS)
+}
+
+fn forget(conn: &ConnArgs, dest: &DestArgs, uidls: &[String], all: bool) -> Result<Exit, Error> {
+    let s = settings(conn)?;
+    let (path, store) = dest_state(dest, &s)?;
+    let exists = |name: &str| store.as_ref().is_some_and(|st| st.exists(name));
+    let mut state = State::open(&path, exists)?;
+    let mut forgotten = 0;
+    if all {
+        forgotten = state.forget(None)?;
+    }
+    for u in uidls {
+        let n = state.forget(Some(u.as_bytes()))?;
+        if n == 0 {
+            eprintln!("postie: {}: not in the state", printable(u));
+        }
+        forgotten += n;
+    }
+    eprintln!("postie: {forgotten} messages forgotten; the next pull retrieves them again");
+    Ok(Exit::SUCCESS)
 }
 
 #[cfg(test)]

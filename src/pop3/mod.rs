@@ -36,6 +36,17 @@ use crate::tls::TlsError;
 
 pub use response::RespCode;
 
+/// How pulled messages are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A Maildir: `tmp/`, `new/`, `cur/`.
+    Maildir,
+    /// One `<uidl>.eml` file per message.
+    Eml,
+    /// Appended to one mboxrd file.
+    Mbox,
+}
+
 /// Errors of the POP3 client.
 #[derive(Debug, thiserror::Error)]
 pub enum Pop3Error {

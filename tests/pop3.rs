@@ -1111,3 +1111,132 @@ fn a_held_mbox_dotlock_is_waited_for() {
     release.join().expect("thread");
     assert_eq!(read_mboxrd(&std::fs::read(&mbox).expect("mbox")).len(), 1);
 }
+
+/// Starts `postie pop3 pull --watch ...` against the fake server, stderr piped.
+fn spawn_watch(server: &FakePop3, out: &Path, extra: &[&str]) -> std::process::Child {
+    let mut cmd = fake_cmd(server, "pull");
+    cmd.arg("--out").arg(out).args(extra);
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+fn sigterm(child: &std::process::Child) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+}
+
+/// The gaps between consecutive login attempts.
+fn login_gaps(server: &FakePop3) -> Vec<Duration> {
+    let logins = server.logins();
+    logins.windows(2).map(|w| w[1].0 - w[0].0).collect()
+}
+
+#[test]
+fn watch_never_logs_in_more_often_than_login_delay() {
+    let server = FakePop3::start(
+        messages(2, 300),
+        Behavior {
+            login_delay: Some(3),
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let child = spawn_watch(&server, dir.path(), &["--watch", "1s", "-v"]);
+    std::thread::sleep(Duration::from_millis(7500));
+    sigterm(&child);
+    let out = child.wait_with_output().expect("wait");
+    assert_code(&out, 0);
+    let logins = server.logins();
+    assert!(logins.len() >= 2, "{logins:?}");
+    assert!(
+        logins.iter().all(|(_, ok)| *ok),
+        "never refused: {logins:?}"
+    );
+    for gap in login_gaps(&server) {
+        assert!(gap >= Duration::from_millis(2950), "{gap:?}");
+    }
+    let (_, stderr) = text(&out);
+    assert!(stderr.contains("2 stored"), "{stderr}");
+    assert!(stderr.contains("next pull in 3 s"), "{stderr}");
+    assert_eq!(files_in(&dir.path().join("new")).len(), 2);
+}
+
+#[test]
+fn watch_waits_the_login_delay_after_a_login_delay_refusal() {
+    let server = FakePop3::start(
+        messages(1, 300),
+        Behavior {
+            login_delay: Some(3),
+            refuse_logins: 1,
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let child = spawn_watch(&server, dir.path(), &["--watch", "1s"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while files_in(&dir.path().join("new")).is_empty() {
+        assert!(Instant::now() < deadline, "never stored the message");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    sigterm(&child);
+    let out = child.wait_with_output().expect("wait");
+    assert_code(&out, 0);
+    let gaps = login_gaps(&server);
+    assert!(gaps[0] >= Duration::from_millis(2950), "{gaps:?}");
+    let (_, stderr) = text(&out);
+    assert!(stderr.contains("[LOGIN-DELAY]"), "{stderr}");
+    assert_eq!(files_in(&dir.path().join("new")).len(), 1);
+}
+
+#[test]
+fn watch_finishes_the_message_on_sigterm_sends_quit_and_exits_0() {
+    let server = FakePop3::start(
+        messages(3, 200_000),
+        Behavior {
+            slow_retr: Some((2, Duration::from_secs(2))),
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let child = spawn_watch(&server, dir.path(), &["--watch"]);
+    let new = dir.path().join("new");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while files_in(&new).is_empty() || !server.sessions()[0].contains(&"RETR 2".to_owned()) {
+        assert!(Instant::now() < deadline, "RETR 2 never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    sigterm(&child);
+    let out = child.wait_with_output().expect("wait");
+    assert_code(&out, 0);
+    let want: Vec<Vec<u8>> = {
+        let mut v: Vec<Vec<u8>> = messages(2, 200_000).into_iter().map(|m| m.1).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(files_in(&new), want, "message 2 finished and stored whole");
+    assert!(files_in(&dir.path().join("tmp")).is_empty());
+    let s = &server.sessions()[0];
+    assert!(!s.contains(&"RETR 3".to_owned()), "{s:?}");
+    assert_eq!(s.last().map(String::as_str), Some("QUIT"), "{s:?}");
+    assert_eq!(server.sessions().len(), 1, "no second login");
+}
+
+#[test]
+fn watch_stops_on_an_authentication_failure() {
+    let server = FakePop3::start(messages(1, 300), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = fake_cmd(&server, "pull");
+    cmd.env("POP_PW", "wrong")
+        .arg("--out")
+        .arg(dir.path())
+        .args(["--watch", "1s"]);
+    let out = run(&mut cmd);
+    assert_code(&out, 77);
+    assert_eq!(server.logins().len(), 1);
+    let mut cmd = fake_cmd(&server, "pull");
+    cmd.arg("--out").arg(dir.path()).args(["--watch", "0"]);
+    assert_code(&run(&mut cmd), 2);
+}

@@ -12,7 +12,8 @@
 //!   timeouts.
 //! - [`state`]: which UIDLs were stored (journal, lock, atomic compaction).
 //! - [`store`]: Maildir/eml delivery and the committer that makes messages durable in batches.
-//! - [`sync`]: `pull`: the network loop, pipelining, the durability order, DELE.
+//! - [`sync`]: `pull`: the network loop, pipelining, the durability order, DELE; `mark_seen`.
+//! - [`watch`]: `pull --watch`'s schedule (LOGIN-DELAY, back-off), pure.
 //!
 //! It does not parse messages (see `crate::mail`) and never sees clap types.
 
@@ -25,6 +26,7 @@ pub mod sasl;
 pub mod state;
 pub mod store;
 pub mod sync;
+pub mod watch;
 
 use std::borrow::Cow;
 use std::io;

@@ -49,6 +49,9 @@ pub struct PullOptions {
     pub unpack: bool,
     pub pipelining: Pipelining,
     pub progress: bool,
+    /// Asked between messages: when it says true, no new command is sent; the messages
+    /// already requested are stored, then QUIT (`--watch` on SIGTERM).
+    pub stop: Option<fn() -> bool>,
 }
 
 /// What happened to one message.
@@ -617,6 +620,9 @@ fn send_window<S: BufRead + Write>(
     in_flight: &mut VecDeque<Op>,
     window: usize,
 ) -> Result<(), Pop3Error> {
+    if run.opts.stop.is_some_and(|stop| stop()) {
+        run.todo.clear();
+    }
     while in_flight.len() < window {
         let Some(op) = run.todo.pop_front() else {
             break;
@@ -733,6 +739,7 @@ mod tests {
             unpack: false,
             pipelining: Pipelining::Off,
             progress: false,
+            stop: None,
         }
     }
 

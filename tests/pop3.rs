@@ -867,8 +867,7 @@ fn sigterm_mid_pull_removes_the_partial_message() {
         assert!(Instant::now() < deadline, "no partial message appeared");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    sigterm(&child);
     let status = child.wait().expect("reaped");
     assert_eq!(status.code(), Some(130));
     assert!(files_in(&tmp).is_empty(), "the partial message is removed");

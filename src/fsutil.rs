@@ -13,6 +13,7 @@ use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 
 /// Temporary files of the [`AtomicFile`]s not yet committed or dropped. A signal ends the
@@ -30,10 +31,46 @@ fn clean_up_on_interrupt() {
         // Without a handler (another one is installed, or no thread can be started) an
         // interrupt kills the process as before: nothing but the cleanup is lost.
         let _ = ctrlc::set_handler(|| {
+            // In a long-running loop the first signal asks it to stop at the next safe
+            // point; a second one ends the process at once.
+            if GRACEFUL.load(Ordering::SeqCst) && !STOP.swap(true, Ordering::SeqCst) {
+                return;
+            }
             remove_unfinished();
             std::process::exit(i32::from(crate::exit::code::INTERRUPTED));
         });
     });
+}
+
+/// Set by [`stop_gracefully`]: the first Ctrl-C or SIGTERM sets [`STOP`] instead of exiting.
+static GRACEFUL: AtomicBool = AtomicBool::new(false);
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// From now on the first Ctrl-C or SIGTERM only asks the process to stop (see
+/// [`stop_requested`]): for `pop3 pull --watch`, which finishes the message being stored,
+/// sends QUIT and exits 0. A second signal exits at once, as before.
+pub fn stop_gracefully() {
+    GRACEFUL.store(true, Ordering::SeqCst);
+    clean_up_on_interrupt();
+}
+
+/// Whether a signal asked the process to stop (after [`stop_gracefully`]).
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// Sleeps until `deadline` or until a stop is requested; true when it was.
+pub fn sleep_unless_stopped(deadline: std::time::Instant) -> bool {
+    loop {
+        if stop_requested() {
+            return true;
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        std::thread::sleep((deadline - now).min(std::time::Duration::from_millis(100)));
+    }
 }
 
 /// Removes every unfinished temporary file. The lock stays held by the caller's thread

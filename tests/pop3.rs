@@ -867,8 +867,7 @@ fn sigterm_mid_pull_removes_the_partial_message() {
         assert!(Instant::now() < deadline, "no partial message appeared");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    sigterm(&child);
     let status = child.wait().expect("reaped");
     assert_eq!(status.code(), Some(130));
     assert!(files_in(&tmp).is_empty(), "the partial message is removed");
@@ -978,4 +977,265 @@ fn dovecot_list_sizes_are_the_octets_stored() {
         let stored = std::fs::metadata(path).expect("stored").len();
         assert_eq!(l["size"].as_u64(), Some(stored), "{l}");
     }
+}
+
+#[test]
+fn mark_seen_then_pull_retrieves_nothing_and_forget_brings_messages_back() {
+    let server = FakePop3::start(messages(3, 400), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = fake_cmd(&server, "mark-seen");
+    cmd.arg("--out").arg(dir.path()).arg("--json");
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    let (stdout, _) = text(&out);
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("json");
+    assert_eq!(
+        (v["marked"].as_u64(), v["already"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert!(server.retrs(0).is_empty(), "mark-seen downloads nothing");
+    // Nothing retrieved, and --delete leaves what postie never stored.
+    assert_code(&pull(&server, dir.path(), &["--delete"]), 0);
+    assert!(server.retrs(1).is_empty());
+    assert_eq!(server.remaining(), 3);
+    assert!(files_in(&dir.path().join("new")).is_empty());
+
+    let mut cmd = fake_cmd(&server, "forget");
+    cmd.arg("--out")
+        .arg(dir.path())
+        .args(["--uidl", "uid-0002"]);
+    assert_code(&run(&mut cmd), 0);
+    assert_code(&pull(&server, dir.path(), &[]), 0);
+    assert_eq!(server.retrs(2), [2], "only the forgotten one");
+    let mut cmd = fake_cmd(&server, "forget");
+    cmd.arg("--out").arg(dir.path()).arg("--all");
+    assert_code(&run(&mut cmd), 0);
+    assert_code(&pull(&server, dir.path(), &[]), 0);
+    assert_eq!(server.retrs(3), [1, 2, 3]);
+    // forget needs --uidl or --all.
+    let mut cmd = fake_cmd(&server, "forget");
+    cmd.arg("--out").arg(dir.path());
+    assert_code(&run(&mut cmd), 2);
+}
+
+/// The messages of an mbox as mboxrd readers give them back: split at `From ` lines, the
+/// entry's final empty line dropped, one `>` taken from `>*From ` lines.
+fn read_mboxrd(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut msgs: Vec<Vec<u8>> = Vec::new();
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        if line.starts_with(b"From ") {
+            msgs.push(Vec::new());
+            continue;
+        }
+        let m = msgs.last_mut().expect("a From line first");
+        let rest = &line[line.iter().take_while(|b| **b == b'>').count()..];
+        let quoted = line.first() == Some(&b'>') && rest.starts_with(b"From ");
+        m.extend_from_slice(if quoted { &line[1..] } else { line });
+    }
+    for m in &mut msgs {
+        assert_eq!(m.pop(), Some(b'\n'), "each entry ends with an empty line");
+    }
+    msgs
+}
+
+#[test]
+fn mbox_output_reads_back_byte_identical_and_is_appended_to() {
+    let mut msgs = messages(3, 600);
+    msgs[1].1 = b"Return-Path: <bounce@example.org>\r\nSubject: q\r\n\r\nFrom here\r\n>From there\r\n>>From x\r\n.\r\n"
+        .to_vec();
+    let server = FakePop3::start(msgs.clone(), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mbox = dir.path().join("mail").join("inbox");
+    let out = pull(
+        &server,
+        &mbox,
+        &["--format", "mbox", "--delete", "--limit", "2"],
+    );
+    assert_code(&out, 0);
+    assert_code(&pull(&server, &mbox, &["--format", "mbox", "--delete"]), 0);
+    assert_eq!(server.remaining(), 0);
+    let bytes = std::fs::read(&mbox).expect("mbox");
+    let want: Vec<Vec<u8>> = msgs.iter().map(|m| m.1.clone()).collect();
+    assert_eq!(read_mboxrd(&bytes), want);
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("\r\n>From here\r\n>>From there\r\n>>>From x\r\n"),
+        "{text}"
+    );
+    let envelopes: Vec<&str> = text.lines().filter(|l| l.starts_with("From ")).collect();
+    assert!(
+        envelopes[1].starts_with("From bounce@example.org "),
+        "{envelopes:?}"
+    );
+    assert!(
+        envelopes[0].starts_with("From MAILER-DAEMON "),
+        "{envelopes:?}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&mbox).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        !dir.path().join("mail").join("inbox.lock").exists(),
+        "dot-lock removed"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("mail"))
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_held_mbox_dotlock_is_waited_for() {
+    let server = FakePop3::start(messages(1, 300), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mbox = dir.path().join("inbox");
+    let lock = dir.path().join("inbox.lock");
+    std::fs::write(&lock, "").expect("dot-lock");
+    let release = {
+        let lock = lock.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            std::fs::remove_file(lock).expect("unlock");
+        })
+    };
+    let started = Instant::now();
+    assert_code(&pull(&server, &mbox, &["--format", "mbox"]), 0);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "waited for the lock"
+    );
+    release.join().expect("thread");
+    assert_eq!(read_mboxrd(&std::fs::read(&mbox).expect("mbox")).len(), 1);
+}
+
+/// Starts `postie pop3 pull --watch ...` against the fake server, stderr piped.
+fn spawn_watch(server: &FakePop3, out: &Path, extra: &[&str]) -> std::process::Child {
+    let mut cmd = fake_cmd(server, "pull");
+    cmd.arg("--out").arg(out).args(extra);
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+fn sigterm(child: &std::process::Child) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+}
+
+/// The gaps between consecutive login attempts.
+fn login_gaps(server: &FakePop3) -> Vec<Duration> {
+    let logins = server.logins();
+    logins.windows(2).map(|w| w[1].0 - w[0].0).collect()
+}
+
+#[test]
+fn watch_never_logs_in_more_often_than_login_delay() {
+    let server = FakePop3::start(
+        messages(2, 300),
+        Behavior {
+            login_delay: Some(3),
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let child = spawn_watch(&server, dir.path(), &["--watch", "1s", "-v"]);
+    std::thread::sleep(Duration::from_millis(7500));
+    sigterm(&child);
+    let out = child.wait_with_output().expect("wait");
+    assert_code(&out, 0);
+    let logins = server.logins();
+    assert!(logins.len() >= 2, "{logins:?}");
+    assert!(
+        logins.iter().all(|(_, ok)| *ok),
+        "never refused: {logins:?}"
+    );
+    for gap in login_gaps(&server) {
+        assert!(gap >= Duration::from_millis(2950), "{gap:?}");
+    }
+    let (_, stderr) = text(&out);
+    assert!(stderr.contains("2 stored"), "{stderr}");
+    assert!(stderr.contains("next pull in 3 s"), "{stderr}");
+    assert_eq!(files_in(&dir.path().join("new")).len(), 2);
+}
+
+#[test]
+fn watch_waits_the_login_delay_after_a_login_delay_refusal() {
+    let server = FakePop3::start(
+        messages(1, 300),
+        Behavior {
+            login_delay: Some(3),
+            refuse_logins: 1,
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let child = spawn_watch(&server, dir.path(), &["--watch", "1s"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while files_in(&dir.path().join("new")).is_empty() {
+        assert!(Instant::now() < deadline, "never stored the message");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    sigterm(&child);
+    let out = child.wait_with_output().expect("wait");
+    assert_code(&out, 0);
+    let gaps = login_gaps(&server);
+    assert!(gaps[0] >= Duration::from_millis(2950), "{gaps:?}");
+    let (_, stderr) = text(&out);
+    assert!(stderr.contains("[LOGIN-DELAY]"), "{stderr}");
+    assert_eq!(files_in(&dir.path().join("new")).len(), 1);
+}
+
+#[test]
+fn watch_finishes_the_message_on_sigterm_sends_quit_and_exits_0() {
+    let server = FakePop3::start(
+        messages(3, 200_000),
+        Behavior {
+            slow_retr: Some((2, Duration::from_secs(2))),
+            ..Behavior::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let child = spawn_watch(&server, dir.path(), &["--watch"]);
+    let new = dir.path().join("new");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while files_in(&new).is_empty() || !server.sessions()[0].contains(&"RETR 2".to_owned()) {
+        assert!(Instant::now() < deadline, "RETR 2 never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    sigterm(&child);
+    let out = child.wait_with_output().expect("wait");
+    assert_code(&out, 0);
+    let want: Vec<Vec<u8>> = {
+        let mut v: Vec<Vec<u8>> = messages(2, 200_000).into_iter().map(|m| m.1).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(files_in(&new), want, "message 2 finished and stored whole");
+    assert!(files_in(&dir.path().join("tmp")).is_empty());
+    let s = &server.sessions()[0];
+    assert!(!s.contains(&"RETR 3".to_owned()), "{s:?}");
+    assert_eq!(s.last().map(String::as_str), Some("QUIT"), "{s:?}");
+    assert_eq!(server.sessions().len(), 1, "no second login");
+}
+
+#[test]
+fn watch_stops_on_an_authentication_failure() {
+    let server = FakePop3::start(messages(1, 300), Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = fake_cmd(&server, "pull");
+    cmd.env("POP_PW", "wrong")
+        .arg("--out")
+        .arg(dir.path())
+        .args(["--watch", "1s"]);
+    let out = run(&mut cmd);
+    assert_code(&out, 77);
+    assert_eq!(server.logins().len(), 1);
+    let mut cmd = fake_cmd(&server, "pull");
+    cmd.arg("--out").arg(dir.path()).args(["--watch", "0"]);
+    assert_code(&run(&mut cmd), 2);
 }

@@ -3,7 +3,7 @@
 //! them after the subcommand.
 
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::CliError;
 use crate::cli::common::{MailConnArgs, MailProtocol};
@@ -12,11 +12,16 @@ use crate::config::Account;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::exit::code;
+use crate::fsutil;
 use crate::oauth;
 use crate::pop3::client::{AuthChoice, Credentials};
 use crate::pop3::connect::{self, ConnectOptions, Session};
+use crate::pop3::response::Capabilities;
 use crate::pop3::sasl::Method;
+use crate::pop3::state::State;
+use crate::pop3::store::Store;
 use crate::pop3::sync::{self, Format, Pipelining, PullOptions};
+use crate::pop3::watch::{self, Attempt};
 use crate::pop3::{Pop3Error, printable};
 use crate::secret::{self, PasswordLookup, Secret};
 use crate::tls::TlsOptions;
@@ -52,6 +57,43 @@ pub enum Pop3Command {
     },
     /// Retrieve the messages not retrieved before into a Maildir (or .eml files).
     Pull(PullArgs),
+    /// Record every message now on the server as retrieved, without downloading it.
+    MarkSeen {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(flatten)]
+        dest: DestArgs,
+        /// One JSON object: {"marked": N, "already": M}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget that messages were retrieved, so the next pull retrieves them again.
+    Forget {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(flatten)]
+        dest: DestArgs,
+        /// The UIDL to forget (repeatable).
+        #[arg(long, value_name = "UIDL", required_unless_present = "all")]
+        uidl: Vec<String>,
+        /// Forget every message.
+        #[arg(long, conflicts_with = "uidl")]
+        all: bool,
+    },
+}
+
+/// Where a pull stores messages and its state, for the commands that only use the state.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DestArgs {
+    /// The folder the pulls store messages in (its state file is found there).
+    #[arg(long, value_name = "DIR", required_unless_present = "state")]
+    pub out: Option<PathBuf>,
+    /// The store's format, as given to pull.
+    #[arg(long, value_enum, default_value = "maildir")]
+    pub format: FormatArg,
+    /// The state file (default: inside DIR, one per server, port and user).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
 }
 
 /// Connection flags shared by every `postie pop3` subcommand.
@@ -86,10 +128,11 @@ pub struct ConnArgs {
 pub struct PullArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
-    /// The folder to store messages in (a Maildir by default).
-    #[arg(long, value_name = "DIR")]
+    /// The folder to store messages in (a Maildir by default), or the mbox file.
+    #[arg(long, value_name = "DIR|FILE")]
     pub out: PathBuf,
-    /// maildir (DIR/{tmp,new,cur}) or eml (DIR/<uidl>.eml).
+    /// maildir (DIR/{tmp,new,cur}), eml (DIR/<uidl>.eml) or mbox (mboxrd, appended to FILE
+    /// under fcntl and dot-lock locks).
     #[arg(long, value_enum, default_value = "maildir")]
     pub format: FormatArg,
     /// The state file (default: inside DIR, one per server, port and user).
@@ -122,12 +165,17 @@ pub struct PullArgs {
     /// No progress bar and no summary.
     #[arg(long, short = 's')]
     pub silent: bool,
+    /// Pull, sleep INTERVAL (30s, 5m, 1h; default 5m), pull again, until Ctrl-C or SIGTERM;
+    /// never logging in more often than the server's LOGIN-DELAY allows.
+    #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "5m")]
+    pub watch: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum FormatArg {
     Maildir,
     Eml,
+    Mbox,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -249,24 +297,35 @@ fn auth_choice(flag: &str, account: &Account) -> Result<AuthChoice, Error> {
 /// login tried again on a new connection (POP3 allows no second AUTH after a failed one on
 /// some servers).
 fn open(s: &Settings) -> Result<Session, Error> {
+    open_noting(s, &mut |_| {})
+}
+
+/// [`open`], showing `note` the capabilities the server gave before login (a refused login
+/// loses the session, but `--watch` still needs the LOGIN-DELAY it announced).
+fn open_noting(s: &Settings, note: &mut dyn FnMut(&Capabilities)) -> Result<Session, Error> {
     let Some(os) = &s.oauth else {
         // The password is looked up first: a missing one should not cost a connection.
         let password = secret::resolve_password(&s.lookup, &s.connect.server.host, &s.user)?;
-        return login(s, password);
+        return login(s, password, note);
     };
     // The token before the connection, too: a login that is needed should not cost one.
     let token = oauth::access_token(os)?;
-    match login(s, token.clone()) {
+    match login(s, token.clone(), note) {
         Err(Error::Pop3(e)) if e.exit_code() == code::AUTH => {
             let renewed = oauth::after_rejection(os, &token)?;
-            login(s, renewed)
+            login(s, renewed, note)
         }
         other => other,
     }
 }
 
-fn login(s: &Settings, password: Secret) -> Result<Session, Error> {
+fn login(
+    s: &Settings,
+    password: Secret,
+    note: &mut dyn FnMut(&Capabilities),
+) -> Result<Session, Error> {
     let (mut session, encrypted) = connect::connect(&s.connect)?;
+    note(&session.caps);
     let method = session.choose_method(s.auth, encrypted, s.allow_insecure_auth)?;
     let creds = Credentials {
         user: s.user.clone(),
@@ -282,6 +341,13 @@ pub fn run(args: Pop3Args) -> Result<Exit, Error> {
         Pop3Command::Capa { conn } => capa(&conn),
         Pop3Command::List { conn, json } => list(&conn, json),
         Pop3Command::Pull(args) => pull(args),
+        Pop3Command::MarkSeen { conn, dest, json } => mark_seen(&conn, &dest, json),
+        Pop3Command::Forget {
+            conn,
+            dest,
+            uidl,
+            all,
+        } => forget(&conn, &dest, &uidl, all),
     }
 }
 
@@ -400,20 +466,17 @@ fn pull(args: PullArgs) -> Result<Exit, Error> {
     if args.limit == Some(0) {
         return Err(invalid("--limit", "must be at least 1"));
     }
-    let state = args.state.clone().unwrap_or_else(|| {
-        sync::default_state_path(
-            &args.out,
-            &s.connect.server.host,
-            s.connect.server.port,
-            &s.user,
-        )
-    });
+    let interval = match &args.watch {
+        None => None,
+        Some(text) => Some(watch::parse_interval(text).ok_or_else(|| {
+            invalid("--watch", format!("{text:?}: give seconds, or 30s, 5m, 1h"))
+        })?),
+    };
+    let format = format(args.format);
+    let state = state_path(args.state.as_deref(), &args.out, format, &s);
     let opts = PullOptions {
         out: args.out.clone(),
-        format: match args.format {
-            FormatArg::Maildir => Format::Maildir,
-            FormatArg::Eml => Format::Eml,
-        },
+        format,
         state,
         all: args.all,
         delete: args.delete,
@@ -425,30 +488,231 @@ fn pull(args: PullArgs) -> Result<Exit, Error> {
             PipeliningArg::On => Pipelining::On,
             PipeliningArg::Off => Pipelining::Off,
         },
-        progress: !args.silent && !args.json && io::stderr().is_terminal(),
+        progress: interval.is_none() && !args.silent && !args.json && io::stderr().is_terminal(),
+        stop: interval.map(|_| fsutil::stop_requested as fn() -> bool),
     };
+    if let Some(interval) = interval {
+        return watch_loop(&s, &opts, &args, interval);
+    }
     let mut session = open(&s)?;
+    let summary = pull_session(&mut session, &opts, args.json)?;
+    if !args.silent && !args.json {
+        eprintln!("postie: {}", summary_text(&summary));
+    }
+    Ok(Exit::from_all_ok(summary.failed == 0))
+}
+
+fn summary_text(summary: &sync::Summary) -> String {
+    format!(
+        "{} stored ({} octets), {} deleted, {} skipped, {} failed",
+        summary.stored, summary.bytes, summary.deleted, summary.skipped, summary.failed
+    )
+}
+
+/// Pulls on a logged-in session: each message's problem on stderr, its JSON line on stdout.
+fn pull_session(
+    session: &mut Session,
+    opts: &PullOptions,
+    json: bool,
+) -> Result<sync::Summary, Error> {
     let mut stdout = io::stdout().lock();
     let mut write_failure = None;
-    let summary = sync::pull(&mut session, &opts, &mut |o| {
+    let summary = sync::pull(session, opts, &mut |o| {
         warn_outcome(o);
-        if args.json && write_failure.is_none() {
+        if json && write_failure.is_none() {
             let line = serde_json::to_string(o).unwrap_or_default();
             if let Err(e) = writeln!(stdout, "{line}") {
                 write_failure = Some(e);
             }
         }
     })?;
-    if let Some(e) = write_failure {
-        return Err(out_err(e));
+    match write_failure {
+        Some(e) => Err(out_err(e)),
+        None => Ok(summary),
     }
-    if !args.silent && !args.json {
-        eprintln!(
-            "postie: {} stored ({} octets), {} deleted, {} skipped, {} failed",
-            summary.stored, summary.bytes, summary.deleted, summary.skipped, summary.failed
-        );
+}
+
+/// `--watch`: pull, sleep, pull again, as [`watch::Schedule`] allows, until SIGINT or
+/// SIGTERM (exit 0 once the messages being stored are stored and QUIT is sent) or a failure
+/// that retrying cannot fix (its exit code).
+fn watch_loop(
+    s: &Settings,
+    opts: &PullOptions,
+    args: &PullArgs,
+    interval: std::time::Duration,
+) -> Result<Exit, Error> {
+    fsutil::stop_gracefully();
+    let mut schedule = watch::Schedule::new(interval);
+    loop {
+        // Waits count from the end of the last login (the server's clock starts there at
+        // the latest), or from the start of an attempt that never logged in.
+        let mut since = std::time::Instant::now();
+        let result = watch_once(s, opts, args.json, &mut schedule, &mut since);
+        let attempt = match &result {
+            Ok(_) => Attempt::Pulled,
+            Err(e) if is_login_delay(e) => Attempt::LoginDelay,
+            Err(e) if watch::retryable(e.exit_code()) => Attempt::Temporary,
+            Err(_) => Attempt::Fatal,
+        };
+        let next = schedule.next(attempt);
+        let stopping = fsutil::stop_requested();
+        report_watch(&result, next, args)?;
+        match (result, next) {
+            (Err(e), None) => return Err(e),
+            _ if stopping => return Ok(Exit::SUCCESS),
+            (_, Some(wait)) if fsutil::sleep_unless_stopped(since + wait) => {
+                return Ok(Exit::SUCCESS);
+            }
+            _ => {}
+        }
     }
-    Ok(Exit::from_all_ok(summary.failed == 0))
+}
+
+/// One login and pull of the watch; learns the server's LOGIN-DELAY (the user's own, when
+/// CAPA says it depends on the user, by asking again after login).
+fn watch_once(
+    s: &Settings,
+    opts: &PullOptions,
+    json: bool,
+    schedule: &mut watch::Schedule,
+    logged_in: &mut std::time::Instant,
+) -> Result<sync::Summary, Error> {
+    let mut per_user = false;
+    let mut session = open_noting(s, &mut |caps| {
+        if let Some((secs, user)) = caps.login_delay() {
+            schedule.set_login_delay(secs);
+            per_user = user;
+        }
+    })?;
+    *logged_in = std::time::Instant::now();
+    if per_user && let Some((secs, _)) = session.capa()?.login_delay() {
+        schedule.set_login_delay(secs);
+    }
+    pull_session(&mut session, opts, json)
+}
+
+fn is_login_delay(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Pop3(Pop3Error::Refused {
+            code: Some(crate::pop3::RespCode::LoginDelay),
+            ..
+        })
+    )
+}
+
+/// The watch's line for one pull: on stderr (JSON on stdout with `--json`), only when
+/// something happened, unless `-v`.
+fn report_watch(
+    result: &Result<sync::Summary, Error>,
+    next: Option<std::time::Duration>,
+    args: &PullArgs,
+) -> Result<(), Error> {
+    let changed = match result {
+        Ok(sum) => sum.stored + sum.deleted + sum.failed > 0,
+        Err(_) => true,
+    };
+    if args.silent || !(changed || args.conn.verbose) {
+        return Ok(());
+    }
+    let when = now_rfc3339();
+    let next_s = next.map(|d| d.as_secs());
+    if args.json {
+        let mut v = match result {
+            Ok(sum) => serde_json::json!({"stored": sum.stored, "octets": sum.bytes,
+                "deleted": sum.deleted, "skipped": sum.skipped, "failed": sum.failed}),
+            Err(e) => serde_json::json!({"error": e.to_string(), "exit": e.exit_code()}),
+        };
+        v["watch"] = when.into();
+        v["next_in_s"] = next_s.into();
+        return writeln!(io::stdout().lock(), "{v}").map_err(out_err);
+    }
+    let what = match result {
+        Ok(sum) => summary_text(sum),
+        Err(e) => e.to_string(),
+    };
+    match next_s {
+        Some(n) => eprintln!("postie: {when}: {what}; next pull in {n} s"),
+        None => eprintln!("postie: {when}: {what}; stopping"),
+    }
+    Ok(())
+}
+
+fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn format(arg: FormatArg) -> Format {
+    match arg {
+        FormatArg::Maildir => Format::Maildir,
+        FormatArg::Eml => Format::Eml,
+        FormatArg::Mbox => Format::Mbox,
+    }
+}
+
+/// `--state`, else the default state file of (server, port, user) for the store at `out`.
+fn state_path(state: Option<&Path>, out: &Path, format: Format, s: &Settings) -> PathBuf {
+    state.map(Path::to_owned).unwrap_or_else(|| {
+        let server = &s.connect.server;
+        sync::default_state_path(out, format, &server.host, server.port, &s.user)
+    })
+}
+
+/// The state file `dest` names, and the store it describes (to check stored files).
+fn dest_state(dest: &DestArgs, s: &Settings) -> Result<(PathBuf, Option<Store>), Error> {
+    let format = format(dest.format);
+    let Some(out) = &dest.out else {
+        // `--state` alone (clap requires one of them): no store to look into.
+        return Ok((dest.state.clone().unwrap_or_default(), None));
+    };
+    let store = Store::open(out, format)?;
+    Ok((
+        state_path(dest.state.as_deref(), out, format, s),
+        Some(store),
+    ))
+}
+
+fn mark_seen(conn: &ConnArgs, dest: &DestArgs, json: bool) -> Result<Exit, Error> {
+    let s = settings(conn)?;
+    let (state, store) = dest_state(dest, &s)?;
+    let mut session = open(&s)?;
+    let exists = |name: &str| store.as_ref().is_some_and(|st| st.exists(name));
+    let marked = sync::mark_seen(&mut session, &state, exists)?;
+    let line = if json {
+        serde_json::to_string(&marked).unwrap_or_default()
+    } else {
+        format!(
+            "postie: {} messages marked as retrieved ({} were already)",
+            marked.marked, marked.already
+        )
+    };
+    match json {
+        true => writeln!(io::stdout().lock(), "{line}").map_err(out_err)?,
+        false => eprintln!("{line}"),
+    }
+    Ok(Exit::SUCCESS)
+}
+
+fn forget(conn: &ConnArgs, dest: &DestArgs, uidls: &[String], all: bool) -> Result<Exit, Error> {
+    let s = settings(conn)?;
+    let (path, store) = dest_state(dest, &s)?;
+    let exists = |name: &str| store.as_ref().is_some_and(|st| st.exists(name));
+    let mut state = State::open(&path, exists)?;
+    let mut forgotten = 0;
+    if all {
+        forgotten = state.forget(None)?;
+    }
+    for u in uidls {
+        let n = state.forget(Some(u.as_bytes()))?;
+        if n == 0 {
+            eprintln!("postie: {}: not in the state", printable(u));
+        }
+        forgotten += n;
+    }
+    eprintln!("postie: {forgotten} messages forgotten; the next pull retrieves them again");
+    Ok(Exit::SUCCESS)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! - [`save`]: the message folder, create-new writes, message.json.
 //! - [`mbox`], [`inputs`]: reading .eml, mbox (streamed), Maildir folders and stdin.
 //! - [`maildir`]: Maildir writing for `postie pop3` (owned by the POP3 work).
+//! - [`mboxrd`]: mboxrd writing and mbox locking for `postie pop3` (owned by the POP3 work).
 //!
 //! The interface `postie pop3 pull --unpack` uses is [`unpack_file`]: one message file in, its
 //! text and attachments written under a folder, a report back.
@@ -20,6 +21,7 @@ pub mod decode;
 pub mod inputs;
 pub mod maildir;
 pub mod mbox;
+pub mod mboxrd;
 pub mod names;
 pub mod params;
 pub mod parse;

@@ -12,7 +12,8 @@
 //!   timeouts.
 //! - [`state`]: which UIDLs were stored (journal, lock, atomic compaction).
 //! - [`store`]: Maildir/eml delivery and the committer that makes messages durable in batches.
-//! - [`sync`]: `pull`: the network loop, pipelining, the durability order, DELE.
+//! - [`sync`]: `pull`: the network loop, pipelining, the durability order, DELE; `mark_seen`.
+//! - [`watch`]: `pull --watch`'s schedule (LOGIN-DELAY, back-off), pure.
 //!
 //! It does not parse messages (see `crate::mail`) and never sees clap types.
 
@@ -25,6 +26,7 @@ pub mod sasl;
 pub mod state;
 pub mod store;
 pub mod sync;
+pub mod watch;
 
 use std::borrow::Cow;
 use std::io;
@@ -35,6 +37,17 @@ use crate::net::IoClass;
 use crate::tls::TlsError;
 
 pub use response::RespCode;
+
+/// How pulled messages are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A Maildir: `tmp/`, `new/`, `cur/`.
+    Maildir,
+    /// One `<uidl>.eml` file per message.
+    Eml,
+    /// Appended to one mboxrd file.
+    Mbox,
+}
 
 /// Errors of the POP3 client.
 #[derive(Debug, thiserror::Error)]

@@ -221,6 +221,15 @@ impl Capabilities {
             .unwrap_or_default()
     }
 
+    /// `LOGIN-DELAY n` (RFC 2449 §6.8): the fewest seconds between two logins, and whether
+    /// it may differ per user (a trailing `USER`: CAPA after login gives the user's value).
+    pub fn login_delay(&self) -> Option<(u64, bool)> {
+        let mut it = self.find("LOGIN-DELAY")?.split_ascii_whitespace();
+        let secs = it.next()?.parse().ok()?;
+        let per_user = it.next().is_some_and(|w| w.eq_ignore_ascii_case("USER"));
+        Some((secs, per_user))
+    }
+
     pub fn pipelining(&self) -> bool {
         self.has("PIPELINING")
     }
@@ -246,6 +255,19 @@ pub fn apop_timestamp(greeting: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_delay_is_read_with_its_per_user_flag() {
+        let caps = Capabilities::parse(b"TOP\r\nLOGIN-DELAY 900 USER\r\n");
+        assert_eq!(caps.login_delay(), Some((900, true)));
+        let caps = Capabilities::parse(b"login-delay 3\r\n");
+        assert_eq!(caps.login_delay(), Some((3, false)));
+        assert_eq!(
+            Capabilities::parse(b"LOGIN-DELAY x\r\n").login_delay(),
+            None
+        );
+        assert_eq!(Capabilities::parse(b"TOP\r\n").login_delay(), None);
+    }
 
     #[test]
     fn status_lines_with_and_without_text() {

@@ -17,12 +17,21 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::fsutil;
+use crate::pop3::Format;
 use crate::pop3::Pop3Error;
 
-/// The state file's name for (server, port, user) inside the output folder.
-pub fn default_path(out: &Path, host: &str, port: u16, user: &str) -> PathBuf {
+/// The state file's name for (server, port, user): inside the output folder, or for an
+/// mbox (a file) beside it, with the mbox's name in it.
+pub fn default_path(out: &Path, format: Format, host: &str, port: u16, user: &str) -> PathBuf {
     let key = escape(format!("{host}_{port}_{user}").as_bytes(), true);
-    out.join(format!(".postie-pop3-{key}.state"))
+    match format {
+        Format::Mbox => {
+            let name = out.file_name().unwrap_or_default().as_encoded_bytes();
+            let name = escape(name, true);
+            fsutil::parent_dir(out).join(format!(".postie-pop3-{key}.{name}.state"))
+        }
+        Format::Maildir | Format::Eml => out.join(format!(".postie-pop3-{key}.state")),
+    }
 }
 
 /// Percent-escapes every octet outside printable ASCII, `%` and `#` (which starts a comment
@@ -64,6 +73,10 @@ pub fn unescape(text: &str) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+/// The file name recorded by `postie pop3 mark-seen`: the message counts as retrieved, but
+/// postie never stored it (so `--delete` never deletes it).
+pub const SEEN: &str = "-";
 
 const HEADER: &str =
     "# postie pop3 state v2: <escaped UIDL key> <file name> <LIST size>; `.` = on disk\n";
@@ -181,7 +194,7 @@ impl State {
             entries.insert(key, entry);
         }
         for (key, name) in unconfirmed {
-            if !exists(&name) {
+            if name != SEEN && !exists(&name) {
                 entries.remove(&key);
             }
         }
@@ -252,6 +265,18 @@ impl State {
             self.entries.insert(k.clone(), entry);
         }
         Ok(())
+    }
+
+    /// Drops the entries of `uidl` (every occurrence of a duplicated one), or every entry
+    /// when `uidl` is `None`, and rewrites the file atomically. Returns how many went.
+    pub fn forget(&mut self, uidl: Option<&[u8]>) -> Result<usize, Pop3Error> {
+        let before = self.entries.len();
+        let matches = |k: &[u8]| match uidl {
+            None => true,
+            Some(u) => k == u || (k.starts_with(u) && k.get(u.len()) == Some(&0)),
+        };
+        self.compact(|k| !matches(k))?;
+        Ok(before - self.entries.len())
     }
 
     /// Notes that every entry so far is on disk (made durable with the next record).
@@ -372,6 +397,36 @@ mod tests {
             "compacted entries are confirmed"
         );
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn forget_drops_one_uidl_with_its_duplicates_or_everything() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.state");
+        let mut s = State::open(&path, |_| true).expect("open");
+        rec(&mut s, b"a", "fa");
+        rec(&mut s, b"a\x002", "fa2");
+        rec(&mut s, b"ab", "fab");
+        assert_eq!(s.forget(Some(b"a")).expect("forget"), 2);
+        assert!(s.contains(b"ab") && !s.contains(b"a"));
+        assert_eq!(s.forget(Some(b"zz")).expect("forget"), 0);
+        assert_eq!(s.forget(None).expect("forget"), 1);
+        drop(s);
+        assert!(State::open(&path, |_| true).expect("reopen").is_empty());
+    }
+
+    #[test]
+    fn seen_entries_need_no_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.state");
+        {
+            let mut s = State::open(&path, |_| true).expect("open");
+            rec(&mut s, b"seen", SEEN);
+            rec(&mut s, b"stored", "f1");
+        }
+        // Neither is confirmed; only the one with a file name needs its file.
+        let s = State::open(&path, |_| false).expect("reopen");
+        assert!(s.contains(b"seen") && !s.contains(b"stored"));
     }
 
     #[test]

@@ -15,15 +15,11 @@ use std::sync::mpsc::{Receiver, Sender};
 
 use crate::fsutil;
 use crate::mail::maildir::{Maildir, TmpMessage};
+use crate::mail::mboxrd::{self, LOCK_WAIT, MboxLock};
 use crate::pop3::Pop3Error;
 use crate::pop3::state::{State, escape};
 
-/// How messages are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Maildir,
-    Eml,
-}
+pub use crate::pop3::Format;
 
 /// A `.eml` file being written under a temporary name.
 #[derive(Debug)]
@@ -54,20 +50,22 @@ impl Drop for EmlTmp {
 enum StagedKind {
     Maildir(TmpMessage),
     Eml(EmlTmp),
+    /// A message for an mbox, in a temporary file beside it (removed on drop).
+    Mbox(EmlTmp),
 }
 
 impl Staged {
     pub fn file(&mut self) -> &mut File {
         match &mut self.kind {
             StagedKind::Maildir(m) => &mut m.file,
-            StagedKind::Eml(e) => &mut e.file,
+            StagedKind::Eml(e) | StagedKind::Mbox(e) => &mut e.file,
         }
     }
 
     fn file_ref(&self) -> &File {
         match &self.kind {
             StagedKind::Maildir(m) => &m.file,
-            StagedKind::Eml(e) => &e.file,
+            StagedKind::Eml(e) | StagedKind::Mbox(e) => &e.file,
         }
     }
 
@@ -75,7 +73,7 @@ impl Staged {
     pub fn name(&self) -> String {
         match &self.kind {
             StagedKind::Maildir(m) => m.name.clone(),
-            StagedKind::Eml(e) => e
+            StagedKind::Eml(e) | StagedKind::Mbox(e) => e
                 .dest
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -89,6 +87,8 @@ impl Staged {
 pub enum Store {
     Maildir(Maildir),
     Eml(PathBuf),
+    /// The mbox file.
+    Mbox(PathBuf),
 }
 
 impl Store {
@@ -103,13 +103,24 @@ impl Store {
                 fsutil::create_private_dir_all(out).map_err(err)?;
                 Ok(Store::Eml(out.to_owned()))
             }
+            Format::Mbox => {
+                fsutil::create_private_dir_all(fsutil::parent_dir(out)).map_err(err)?;
+                if out.is_dir() {
+                    let why = "is a folder; --format mbox needs a file".into();
+                    return Err(Pop3Error::State {
+                        path: out.to_owned(),
+                        why,
+                    });
+                }
+                Ok(Store::Mbox(out.to_owned()))
+            }
         }
     }
 
     pub fn root(&self) -> &Path {
         match self {
             Store::Maildir(m) => m.root(),
-            Store::Eml(dir) => dir,
+            Store::Eml(dir) | Store::Mbox(dir) => dir,
         }
     }
 
@@ -119,6 +130,7 @@ impl Store {
         match self {
             Store::Maildir(m) => m.contains(name),
             Store::Eml(dir) => dir.join(name).exists(),
+            Store::Mbox(path) => mbox_entry_exists(path, name),
         }
     }
 
@@ -126,6 +138,8 @@ impl Store {
     pub fn file_size(&self, name: &str) -> Option<u64> {
         let size = |p: PathBuf| std::fs::metadata(p).ok().map(|m| m.len());
         match self {
+            // Mbox entries always have their LIST size in the state.
+            Store::Mbox(_) => None,
             Store::Eml(dir) => size(dir.join(name)),
             Store::Maildir(m) => {
                 let (new, cur) = (m.root().join("new"), m.root().join("cur"));
@@ -153,7 +167,7 @@ impl Store {
         let kind = self.begin_kind(uidl, occurrence, reserved)?;
         let tmp = match &kind {
             StagedKind::Maildir(t) => self.root().join("tmp").join(&t.name),
-            StagedKind::Eml(e) => e.tmp.clone(),
+            StagedKind::Eml(e) | StagedKind::Mbox(e) => e.tmp.clone(),
         };
         Ok(Staged {
             kind,
@@ -169,6 +183,7 @@ impl Store {
     ) -> io::Result<StagedKind> {
         match self {
             Store::Maildir(m) => m.begin().map(StagedKind::Maildir),
+            Store::Mbox(path) => mbox_tmp(path).map(StagedKind::Mbox),
             Store::Eml(dir) => {
                 let mut base = escape(uidl, true);
                 if base.is_empty() || base.len() > 200 {
@@ -216,7 +231,84 @@ impl Store {
         match self {
             Store::Maildir(m) => m.sync_new(),
             Store::Eml(dir) => fsutil::sync_dir(dir),
+            Store::Mbox(_) => Ok(()),
         }
+    }
+}
+
+/// A temporary file (readable: it is read back into the mbox) beside the mbox `path`.
+fn mbox_tmp(path: &Path) -> io::Result<EmlTmp> {
+    use std::os::unix::fs::OpenOptionsExt;
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!(".postie-mbox-{}-{n}.tmp", std::process::id());
+    let tmp = fsutil::parent_dir(path).join(name);
+    let _ = std::fs::remove_file(&tmp);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(fsutil::PRIVATE)
+        .open(&tmp)?;
+    Ok(EmlTmp {
+        file,
+        tmp,
+        dest: path.to_owned(),
+        published: false,
+    })
+}
+
+/// The state's name for an mbox entry: where it starts, its length, and a hash of its
+/// octets, so an unconfirmed entry (a crash between recording and appending) counts as
+/// stored only when those very octets are in the mbox.
+fn mbox_name(offset: u64, len: u64, hash: &str) -> String {
+    format!("mbox:{offset}:{len}:{hash}")
+}
+
+fn mbox_entry_exists(path: &Path, name: &str) -> bool {
+    use std::io::{Read, Seek};
+    let mut fields = name.strip_prefix("mbox:").unwrap_or("").split(':');
+    let (Some(off), Some(len), Some(hash)) = (fields.next(), fields.next(), fields.next()) else {
+        return false;
+    };
+    let (Ok(off), Ok(len)) = (off.parse::<u64>(), len.parse::<u64>()) else {
+        return false;
+    };
+    let Ok(mut file) = File::open(path) else {
+        return false;
+    };
+    let long_enough = file
+        .metadata()
+        .is_ok_and(|m| m.len() >= off.saturating_add(len));
+    let mut hasher = HashWriter::default();
+    long_enough
+        && file.seek(io::SeekFrom::Start(off)).is_ok()
+        && io::copy(&mut (&mut file).take(len), &mut hasher).is_ok_and(|n| n == len)
+        && hasher.hex() == hash
+}
+
+/// Counts nothing but hashes what is written to it (SHA-256, first 8 octets in hex).
+#[derive(Default)]
+struct HashWriter(sha2::Sha256);
+
+impl HashWriter {
+    fn hex(self) -> String {
+        use sha2::Digest;
+        self.0.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+impl io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        sha2::Digest::update(&mut self.0, buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -305,6 +397,9 @@ fn commit_batch(
     state: &mut State,
     batch: Vec<ToCommit>,
 ) -> Result<Vec<(usize, PathBuf)>, Pop3Error> {
+    if let Store::Mbox(path) = store {
+        return commit_mbox(path, state, batch);
+    }
     let write_err = |source| Pop3Error::Write {
         path: store.root().to_owned(),
         source,
@@ -324,4 +419,72 @@ fn commit_batch(
     store.sync_folder().map_err(write_err)?;
     state.confirm()?;
     Ok(done)
+}
+
+/// Appends a batch to the mbox under its locks: records each entry (where it will start, its
+/// length and hash) and fdatasyncs the journal, appends, fsyncs the mbox, and only then marks
+/// the entries confirmed (and reports them stored, which allows DELE). A failed append is
+/// cut off again (as mpop does), so the mbox never keeps half a message.
+fn commit_mbox(
+    path: &Path,
+    state: &mut State,
+    mut batch: Vec<ToCommit>,
+) -> Result<Vec<(usize, PathBuf)>, Pop3Error> {
+    let write_err = |source| Pop3Error::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let lock = MboxLock::acquire(path, LOCK_WAIT).map_err(|e| match e.kind() {
+        io::ErrorKind::WouldBlock => Pop3Error::Locked {
+            path: path.to_owned(),
+        },
+        _ => write_err(e),
+    })?;
+    let start = lock.file.metadata().map_err(write_err)?.len();
+    let now = std::time::SystemTime::now();
+    let mut envelopes = Vec::with_capacity(batch.len());
+    let mut entries = Vec::with_capacity(batch.len());
+    let mut offset = start;
+    for m in &mut batch {
+        let file = m.staged.file();
+        let envelope = mboxrd::from_line(&envelope_of(file).map_err(write_err)?, now);
+        let mut hash = HashWriter::default();
+        let len = mboxrd::write_entry(&envelope, &mut reader(file).map_err(write_err)?, &mut hash)
+            .map_err(write_err)?;
+        entries.push((m.key.clone(), mbox_name(offset, len, &hash.hex()), m.size));
+        envelopes.push(envelope);
+        offset += len;
+    }
+    state.record(&entries)?;
+    let appended = append(&lock.file, &mut batch, &envelopes).and_then(|_| lock.file.sync_all());
+    if let Err(e) = appended {
+        let _ = lock.file.set_len(start).and_then(|_| lock.file.sync_all());
+        return Err(write_err(e));
+    }
+    drop(lock);
+    state.confirm()?;
+    Ok(batch.iter().map(|m| (m.index, path.to_owned())).collect())
+}
+
+fn append(mbox: &File, batch: &mut [ToCommit], envelopes: &[Vec<u8>]) -> io::Result<()> {
+    let mut out = io::BufWriter::with_capacity(64 * 1024, mbox);
+    for (m, envelope) in batch.iter_mut().zip(envelopes) {
+        mboxrd::write_entry(envelope, &mut reader(m.staged.file())?, &mut out)?;
+    }
+    io::Write::flush(&mut out)
+}
+
+/// A staged message read from its start.
+fn reader(file: &mut File) -> io::Result<io::BufReader<&mut File>> {
+    use std::io::Seek;
+    file.seek(io::SeekFrom::Start(0))?;
+    Ok(io::BufReader::with_capacity(64 * 1024, file))
+}
+
+/// The envelope sender of a staged message (its header is in the first 64 KiB, or ignored).
+fn envelope_of(file: &mut File) -> io::Result<String> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(64 * 1024);
+    reader(file)?.take(64 * 1024).read_to_end(&mut head)?;
+    Ok(mboxrd::envelope_sender(&head))
 }

@@ -18,8 +18,8 @@ use crate::pop3::Pop3Error;
 use crate::pop3::client::{Client, Listed, UidList};
 use crate::pop3::codec::{BodyError, Limits};
 use crate::pop3::command::Command;
-use crate::pop3::state::State;
 pub use crate::pop3::state::default_path as default_state_path;
+use crate::pop3::state::{SEEN, State};
 pub use crate::pop3::store::Format;
 use crate::pop3::store::{Committed, MAX_BATCH, Staged, Store, ToCommit, committer};
 
@@ -49,6 +49,9 @@ pub struct PullOptions {
     pub unpack: bool,
     pub pipelining: Pipelining,
     pub progress: bool,
+    /// Asked between messages: when it says true, no new command is sent; the messages
+    /// already requested are stored, then QUIT (`--watch` on SIGTERM).
+    pub stop: Option<fn() -> bool>,
 }
 
 /// What happened to one message.
@@ -259,6 +262,13 @@ pub fn pull<S: BufRead + Write>(
     opts: &PullOptions,
     report: &mut dyn FnMut(&Outcome),
 ) -> Result<Summary, Pop3Error> {
+    if opts.unpack && opts.format == Format::Mbox {
+        let why = "unpacks one message file; an mbox holds them all (use maildir or eml)";
+        return Err(Pop3Error::Usage {
+            what: "--unpack".into(),
+            why: why.into(),
+        });
+    }
     let store = Store::open(&opts.out, opts.format)?;
     let mut state = State::open(&opts.state, |name| store.exists(name))?;
     let msgs = mailbox(client, opts.all)?;
@@ -279,6 +289,7 @@ pub fn pull<S: BufRead + Write>(
         unpack_dir: match &store {
             Store::Maildir(md) => md.root().join("unpacked"),
             Store::Eml(dir) => dir.clone(),
+            Store::Mbox(file) => crate::fsutil::parent_dir(file).to_owned(),
         },
     };
     let (todo, retrieving, total_bytes) = plan(&msgs, &state, &store, opts, &mut run, report);
@@ -294,6 +305,47 @@ pub fn pull<S: BufRead + Write>(
         .then(|| progress_bar(retrieving as u64, total_bytes));
     let state = transfer(client, &store, &mut run, window, state, report)?;
     finish(client, run, state, report)
+}
+
+/// What `mark_seen` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Marked {
+    /// Messages newly recorded as retrieved.
+    pub marked: usize,
+    /// Messages the state already had.
+    pub already: usize,
+}
+
+/// Records every message now on the server as retrieved, without downloading it (for a
+/// new client on an old mailbox), then QUIT. Entries of messages gone from the server are
+/// dropped, as a pull drops them. `exists` tells whether a stored file is still on disk.
+pub fn mark_seen<S: BufRead + Write>(
+    client: &mut Client<S>,
+    state_path: &std::path::Path,
+    exists: impl Fn(&str) -> bool,
+) -> Result<Marked, Pop3Error> {
+    let mut state = State::open(state_path, exists)?;
+    let msgs = mailbox(client, false)?;
+    let mut marked = Marked::default();
+    let mut entries = Vec::new();
+    for m in &msgs {
+        if m.no_uidl {
+            continue;
+        }
+        if state.contains(&m.key) {
+            marked.already += 1;
+        } else {
+            entries.push((m.key.clone(), SEEN.to_owned(), m.size));
+        }
+    }
+    marked.marked = entries.len();
+    if !entries.is_empty() {
+        state.record(&entries)?;
+    }
+    let on_server: HashSet<&[u8]> = msgs.iter().map(|m| m.key.as_slice()).collect();
+    state.compact(|k| on_server.contains(k))?;
+    client.quit()?;
+    Ok(marked)
 }
 
 /// Runs the network loop beside the committer thread; returns the state once both ended.
@@ -367,11 +419,14 @@ enum Earlier {
     Same,
     /// Recorded with this UIDL but another size: not downloaded again, never deleted.
     OtherSize,
+    /// Recorded by `mark-seen`: never stored by postie, so never deleted by it.
+    Seen,
 }
 
 fn earlier(m: &Msg, state: &State, store: &Store) -> Earlier {
     match state.get(&m.key) {
         None => Earlier::No,
+        Some(e) if e.name == SEEN => Earlier::Seen,
         Some(e) if e.size == Some(m.size) => Earlier::Same,
         Some(e) if e.size.is_none() && store.file_size(&e.name) == Some(m.size) => Earlier::Same,
         Some(_) => Earlier::OtherSize,
@@ -449,7 +504,7 @@ fn plan_delete(
             let why = "not deleted: stored earlier under this UIDL with another size";
             report(&outcome(m, None, "skipped", Some(why.into())));
         }
-        Earlier::No => {}
+        Earlier::No | Earlier::Seen => {}
     }
 }
 
@@ -565,6 +620,9 @@ fn send_window<S: BufRead + Write>(
     in_flight: &mut VecDeque<Op>,
     window: usize,
 ) -> Result<(), Pop3Error> {
+    if run.opts.stop.is_some_and(|stop| stop()) {
+        run.todo.clear();
+    }
     while in_flight.len() < window {
         let Some(op) = run.todo.pop_front() else {
             break;
@@ -681,6 +739,7 @@ mod tests {
             unpack: false,
             pipelining: Pipelining::Off,
             progress: false,
+            stop: None,
         }
     }
 
@@ -712,6 +771,25 @@ mod tests {
         assert_eq!((summary.stored, summary.deleted), (0, 2));
         let out = String::from_utf8_lossy(&client.get_ref().output).into_owned();
         assert_eq!(out, "LIST\r\nUIDL\r\nDELE 1\r\nDELE 2\r\nQUIT\r\n");
+    }
+
+    #[test]
+    fn marked_messages_are_neither_retrieved_nor_deleted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let listing = "+OK\r\n1 10\r\n2 12\r\n.\r\n+OK\r\n1 aa\r\n2 bb\r\n.\r\n";
+        let script = format!("{listing}+OK bye\r\n");
+        let mut client = Client::new(MemoryStream::new(script.as_bytes()), "mem", 5, false);
+        let state = dir.path().join("state");
+        let marked = mark_seen(&mut client, &state, |_| false).expect("mark");
+        assert_eq!((marked.marked, marked.already), (2, 0));
+        let out = String::from_utf8_lossy(&client.get_ref().output).into_owned();
+        assert_eq!(out, "LIST\r\nUIDL\r\nQUIT\r\n");
+        // A pull with --delete then sends neither RETR nor DELE.
+        let mut client = Client::new(MemoryStream::new(script.as_bytes()), "mem", 5, false);
+        let summary = pull(&mut client, &opts(dir.path()), &mut |_| {}).expect("pull");
+        assert_eq!((summary.stored, summary.deleted), (0, 0));
+        let out = String::from_utf8_lossy(&client.get_ref().output).into_owned();
+        assert_eq!(out, "LIST\r\nUIDL\r\nQUIT\r\n");
     }
 
     #[test]

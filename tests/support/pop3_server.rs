@@ -1,7 +1,8 @@
 //! An in-process POP3 server that misbehaves on demand: drops the connection mid-RETR,
 //! stays silent, answers `-ERR [IN-USE]`, serves duplicate UIDLs, advertises PIPELINING,
 //! sends an endless CAPA line or RETR, names messages twice in LIST, understates a size,
-//! stalls mid-RETR, puts control characters into its `-ERR` text.
+//! stalls mid-RETR, puts control characters into its `-ERR` text, advertises and enforces a
+//! LOGIN-DELAY, sends a message slowly.
 //! It records every command line it received, and which messages it sent in full.
 #![allow(dead_code)]
 
@@ -9,7 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the server does.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +38,14 @@ pub struct Behavior {
     pub stall_in_retr: Option<u32>,
     /// The text of the `-ERR` refusing a wrong password.
     pub auth_err_text: Option<String>,
+    /// Advertise `LOGIN-DELAY n` in CAPA and answer a login sooner than n seconds after the
+    /// previous one with `-ERR [LOGIN-DELAY]`.
+    pub login_delay: Option<u64>,
+    /// Refuse the first this-many logins with `-ERR [LOGIN-DELAY]` (another client just
+    /// logged in).
+    pub refuse_logins: usize,
+    /// Send half of this message, wait this long, then send the rest.
+    pub slow_retr: Option<(u32, Duration)>,
 }
 
 /// The most an endless reply sends before it gives up (a client with no bound has then
@@ -71,6 +80,8 @@ pub struct Log {
     pub sessions: Vec<Vec<String>>,
     /// The largest number of complete command lines waiting unread at once.
     pub max_queued: usize,
+    /// When each login attempt (PASS) arrived, and whether it was accepted.
+    pub logins: Vec<(Instant, bool)>,
 }
 
 pub struct FakePop3 {
@@ -146,6 +157,11 @@ impl FakePop3 {
         self.log.lock().expect("lock").sessions.clone()
     }
 
+    /// When each login attempt arrived, and whether it was accepted.
+    pub fn logins(&self) -> Vec<(Instant, bool)> {
+        self.log.lock().expect("lock").logins.clone()
+    }
+
     pub fn remaining(&self) -> usize {
         self.mailbox
             .lock()
@@ -190,6 +206,7 @@ struct Conn<'a> {
     out: TcpStream,
     b: Behavior,
     mailbox: &'a Mutex<Vec<Message>>,
+    log: &'a Mutex<Log>,
     authed: bool,
     user_ok: bool,
     pending_deletes: Vec<usize>,
@@ -211,6 +228,7 @@ fn serve(
         out: stream.try_clone()?,
         b,
         mailbox,
+        log,
         authed: false,
         user_ok: false,
         pending_deletes: Vec::new(),
@@ -305,6 +323,9 @@ impl Conn<'_> {
             if self.b.pipelining {
                 r.push_str("PIPELINING\r\n");
             }
+            if let Some(n) = self.b.login_delay {
+                r.push_str(&format!("LOGIN-DELAY {n}\r\n"));
+            }
             r.push_str(".\r\n");
             self.out.write_all(r.as_bytes())
         } else {
@@ -312,11 +333,27 @@ impl Conn<'_> {
         }
     }
 
+    /// Whether a login now comes too soon: within LOGIN-DELAY of the last accepted one, or
+    /// among the first `refuse_logins`. Notes the attempt.
+    fn too_soon(&self, accepted_if_not: bool) -> bool {
+        let mut l = self.log.lock().expect("lock");
+        let now = Instant::now();
+        let last = l.logins.iter().rev().find(|(_, ok)| *ok).map(|(t, _)| *t);
+        let within = |n: u64| last.is_some_and(|t| now - t < Duration::from_secs(n));
+        let soon = l.logins.len() < self.b.refuse_logins || self.b.login_delay.is_some_and(within);
+        l.logins.push((now, accepted_if_not && !soon));
+        soon
+    }
+
     fn pass(&mut self, arg: &str) -> std::io::Result<()> {
-        if self.b.in_use {
+        let good = self.user_ok && arg == PASS;
+        if self.too_soon(good && !self.b.in_use) {
+            self.out
+                .write_all(b"-ERR [LOGIN-DELAY] Wait before logging in again\r\n")
+        } else if self.b.in_use {
             self.out
                 .write_all(b"-ERR [IN-USE] Mailbox is locked by another session\r\n")
-        } else if self.user_ok && arg == PASS {
+        } else if good {
             self.authed = true;
             self.out.write_all(b"+OK Logged in.\r\n")
         } else {
@@ -386,6 +423,13 @@ impl Conn<'_> {
             self.out.flush()?;
             std::thread::sleep(Duration::from_secs(30));
             return Ok(Next::Close);
+        }
+        if let Some((_, pause)) = b.slow_retr.filter(|(w, _)| retr(Some(*w))) {
+            self.out.write_all(&body[..body.len() / 2])?;
+            self.out.flush()?;
+            std::thread::sleep(pause);
+            self.out.write_all(&body[body.len() / 2..])?;
+            return Ok(Next::Go);
         }
         if retr(b.drop_in_retr) {
             self.out.write_all(&body[..body.len() / 2])?;

@@ -1224,6 +1224,33 @@ fn no_tnef_container_drops_the_part_and_no_tnef_keeps_it_whole() {
 }
 
 #[test]
+fn tnef_body_saves_the_rtf_message_body_only_when_asked() {
+    let mut tnef = tnef_build::stream();
+    let mut stored = vec![0, 0, 0, 0, 10, 0, 0, 0];
+    stored.extend_from_slice(b"MELA\0\0\0\0{\\rtf1 hi}");
+    let props = tnef_build::props(&[tnef_build::prop_bytes(0x0102, 0x1009, &stored)]);
+    tnef_build::attr(&mut tnef, 1, 0x0006_9003, &props);
+    tnef_build::file(&mut tnef, Some("A.TXT"), b"a", &[]);
+    let raw = with_attachment("application/ms-tnef", "winmail.dat", &tnef);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (result, info) = unpack_raw(&raw, &["--tnef-body"], tmp.path());
+    assert!(result.status.success(), "{:?}", text(&result));
+    let folder = folder_of(tmp.path(), &info);
+    assert_eq!(
+        fs::read(folder.join("message.rtf")).expect("rtf"),
+        b"{\\rtf1 hi}"
+    );
+    let inner = &info["attachments"][0]["tnef"];
+    assert_eq!(inner[0]["saved_name"], "message.rtf");
+    assert_eq!(inner[0]["mime_type"], "application/rtf");
+    assert_eq!(inner[1]["saved_name"], "A.TXT");
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_, info) = unpack_raw(&raw, &[], tmp.path());
+    assert!(!folder_of(tmp.path(), &info).join("message.rtf").exists());
+}
+
+#[test]
 fn a_damaged_tnef_keeps_its_container_and_fails_the_run() {
     let mut tnef = sample_tnef();
     tnef.truncate(tnef.len() - 3);
@@ -1367,8 +1394,9 @@ fn the_unpack_file_api_reports_the_files_inside_parts_too() {
 }
 
 /// With POSTIE_INTEROP=1: the six real TNEF streams of ../shared/corpora/tnef/, each wrapped
-/// as a winmail.dat attachment: every file Debian's `tnef` extracts comes out of postie under
-/// the same name with the same bytes.
+/// as a winmail.dat attachment: every file Debian's `tnef --save-body` extracts comes out of
+/// `postie unpack --tnef-body` under the same name with the same bytes (the RTF body as
+/// message.rtf).
 #[test]
 fn interop_every_file_debian_tnef_extracts_comes_out_byte_identical() {
     let tnef = common::which("tnef");
@@ -1391,6 +1419,7 @@ fn interop_every_file_debian_tnef_extracts_comes_out_byte_identical() {
         let theirs = tmp.path().join("tnef");
         fs::create_dir(&theirs).expect("mkdir");
         let out = run(std::process::Command::new(&tnef)
+            .arg("--save-body")
             .arg("-f")
             .arg(stream)
             .arg("-C")
@@ -1402,7 +1431,7 @@ fn interop_every_file_debian_tnef_extracts_comes_out_byte_identical() {
             text(&out)
         );
         let raw = with_attachment("application/ms-tnef", "winmail.dat", &bytes);
-        let (result, info) = unpack_raw(&raw, &[], tmp.path());
+        let (result, info) = unpack_raw(&raw, &["--tnef-body"], tmp.path());
         assert!(
             result.status.success(),
             "{}: {:?}",
@@ -1436,7 +1465,10 @@ fn interop_every_file_debian_tnef_extracts_comes_out_byte_identical() {
             compared += 1;
         }
     }
-    assert!(compared >= 9, "only {compared} files compared");
+    assert!(
+        compared >= 14,
+        "only {compared} files compared (9 files, 5 RTF bodies)"
+    );
 }
 
 /// With POSTIE_INTEROP=1: uuencoded bodies (a message without MIME, a text/plain part,

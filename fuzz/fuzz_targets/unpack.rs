@@ -14,6 +14,7 @@
 //! - the TNEF reader (on the input, and on the input after a TNEF signature) gives files
 //!   whose bytes are slices of its input, at most `tnef::MAX_FILES` of them; the files of a
 //!   winmail.dat in a message are on disk as message.json says;
+//! - the compressed-RTF decoder (`--tnef-body`) never gives more than 9 bytes per input byte;
 //! - the uuencode/yEnc finder gives blocks in order, inside the input, not overlapping, at
 //!   most `uu::MAX_BLOCKS`; the input uuencoded or yEnc-encoded as a block comes back whole
 //!   and undamaged.
@@ -76,6 +77,10 @@ fn inner_readers(raw: &[u8]) {
                 assert!(inside, "TNEF file bytes not from the input");
             }
         }
+    }
+    if let Ok(rtf) = tnef::decompress_rtf(raw) {
+        // A back reference copies at most 17 bytes for 2 read: no run-away output.
+        assert!(rtf.len() <= raw.len().saturating_mul(9), "RTF output out of bounds");
     }
     let blocks = uu::find_blocks(raw);
     assert!(blocks.len() <= uu::MAX_BLOCKS);

@@ -65,6 +65,9 @@ pub struct UnpackArgs {
     /// Save the files inside a TNEF part but not the part itself (a damaged one is kept).
     #[arg(long, conflicts_with = "no_tnef")]
     pub no_tnef_container: bool,
+    /// Also save a TNEF part's RTF message body, as message.rtf beside its files.
+    #[arg(long, conflicts_with = "no_tnef")]
+    pub tnef_body: bool,
     /// Leave uuencoded and yEnc blocks in body.txt instead of decoding them into files.
     #[arg(long)]
     pub no_uudecode: bool,
@@ -127,6 +130,7 @@ fn validate(args: UnpackArgs) -> Result<Config, CliError> {
             max_bytes: args.max_bytes,
             tnef: !args.no_tnef,
             tnef_container: !args.no_tnef_container,
+            tnef_body: args.tnef_body,
             uudecode: !args.no_uudecode,
         },
         json: args.json,

@@ -44,11 +44,14 @@ impl MessageWriter<'_> {
             self.info.encoding_problem = true;
             self.fail(MailError::DamagedTnef {
                 source_name: self.info.source.clone(),
-                part,
+                part: part.clone(),
                 why: damage.to_string(),
             });
         }
-        let mut files = Vec::with_capacity(contents.files.len());
+        let mut files = Vec::with_capacity(contents.files.len() + 1);
+        if let Some(rtf) = contents.rtf_compressed.filter(|_| self.options.tnef_body) {
+            self.save_rtf_body(rtf, &part, &mut files);
+        }
         for (i, file) in contents.files.into_iter().enumerate() {
             let mime_type = file
                 .mime_type
@@ -66,6 +69,27 @@ impl MessageWriter<'_> {
             files.push(saved);
         }
         att.tnef = Some(files);
+    }
+
+    /// Saves a TNEF message's RTF body (`--tnef-body`) as `message.rtf`, the name Debian's
+    /// `tnef --save-body` gives it, and lists it first among the part's files.
+    fn save_rtf_body(&mut self, compressed: &[u8], part: &str, files: &mut Vec<AttachmentInfo>) {
+        match tnef::decompress_rtf(compressed) {
+            Ok(rtf) => {
+                let inner = InnerFile {
+                    name: Some("message.rtf"),
+                    mime_type: "application/rtf".to_owned(),
+                    bytes: &rtf,
+                    damaged: false,
+                };
+                files.push(self.save_inner(inner, 1));
+            }
+            Err(damage) => self.fail(MailError::DamagedTnef {
+                source_name: self.info.source.clone(),
+                part: part.to_owned(),
+                why: damage.to_string(),
+            }),
+        }
     }
 
     /// The body text for body.txt (when `write`), with the uuencoded and yEnc files in it

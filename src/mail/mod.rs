@@ -134,6 +134,8 @@ pub struct UnpackOptions {
     pub tnef: bool,
     /// Keep the TNEF part itself beside the files read from it.
     pub tnef_container: bool,
+    /// Also save a TNEF message's RTF body (as `message.rtf`, listed with its files).
+    pub tnef_body: bool,
     /// Decode uuencoded and yEnc blocks of the text body into files.
     pub uudecode: bool,
 }
@@ -151,6 +153,7 @@ impl Default for UnpackOptions {
             max_bytes: DEFAULT_MAX_BYTES,
             tnef: true,
             tnef_container: true,
+            tnef_body: false,
             uudecode: true,
         }
     }

@@ -9,8 +9,9 @@
 //! its name is `PR_ATTACH_LONG_FILENAME`, else the 8.3 `attAttachTitle`, else
 //! `PR_ATTACH_FILENAME`, else `PR_DISPLAY_NAME`; its type `PR_ATTACH_MIME_TAG`; its dates
 //! `PR_CREATION_TIME`/`PR_LAST_MODIFICATION_TIME` (UTC), else the `attAttachCreateDate` and
-//! `attAttachModifyDate` attributes (local time of the sender, no zone). The RTF body is not
-//! read.
+//! `attAttachModifyDate` attributes (local time of the sender, no zone). The message's RTF
+//! body (`PR_RTF_COMPRESSED`) is kept compressed; [`decompress_rtf`] undoes its LZFu
+//! compression (MS-OXRTFCP) for `--tnef-body`.
 
 /// The signature every TNEF stream starts with (little-endian `0x223E9F78`).
 const SIGNATURE: [u8; 4] = [0x78, 0x9f, 0x3e, 0x22];
@@ -18,7 +19,10 @@ const SIGNATURE: [u8; 4] = [0x78, 0x9f, 0x3e, 0x22];
 /// At most this many files are read from one stream (each costs at least one attribute).
 pub const MAX_FILES: usize = 4096;
 
+const LEVEL_MESSAGE: u8 = 1;
 const LEVEL_ATTACHMENT: u8 = 2;
+const ATT_MAPI_PROPS: u16 = 0x9003;
+const PR_RTF_COMPRESSED: u16 = 0x1009;
 const ATT_ATTACH_DATA: u16 = 0x800f;
 const ATT_ATTACH_TITLE: u16 = 0x8010;
 const ATT_ATTACH_CREATE_DATE: u16 = 0x8012;
@@ -56,6 +60,9 @@ pub enum TnefDamage {
     /// More than [`MAX_FILES`] attachments.
     #[error("more than {MAX_FILES} files")]
     TooManyFiles,
+    /// The compressed RTF body is not LZFu (or stored) RTF, or ends early.
+    #[error("unreadable compressed RTF body")]
+    Rtf,
 }
 
 /// One file inside a TNEF stream.
@@ -77,6 +84,8 @@ pub struct TnefFile<'a> {
 pub struct Contents<'a> {
     pub files: Vec<TnefFile<'a>>,
     pub damage: Option<TnefDamage>,
+    /// The message body as compressed RTF (`PR_RTF_COMPRESSED`), when the stream has one.
+    pub rtf_compressed: Option<&'a [u8]>,
 }
 
 /// Whether a part is TNEF by its label: `application/ms-tnef` (or `vnd.ms-tnef`), or named
@@ -149,7 +158,7 @@ pub fn read(bytes: &[u8]) -> Option<Contents<'_>> {
     let mut contents = Contents::default();
     let mut files: Vec<Building<'_>> = Vec::new();
     while !r.is_empty() && contents.damage.is_none() {
-        if let Err(damage) = attribute(&mut r, &mut files) {
+        if let Err(damage) = attribute(&mut r, &mut files, &mut contents.rtf_compressed) {
             contents.damage = Some(damage);
         }
     }
@@ -192,18 +201,30 @@ impl<'a> Building<'a> {
     }
 }
 
-/// Reads one attribute (level, id, length, data, checksum) into `files`.
-fn attribute<'a>(r: &mut Reader<'a>, files: &mut Vec<Building<'a>>) -> Result<(), TnefDamage> {
+/// Reads one attribute (level, id, length, data, checksum) into `files` (or, for the
+/// message's MAPI properties, its compressed RTF body into `rtf`).
+fn attribute<'a>(
+    r: &mut Reader<'a>,
+    files: &mut Vec<Building<'a>>,
+    rtf: &mut Option<&'a [u8]>,
+) -> Result<(), TnefDamage> {
     let start = r.at;
     let level = r.u8()?;
     let id = r.u32()?;
     let len = r.u32()? as usize;
     let data = r.take(len)?;
     let checksum = r.u16()?;
+    let tag = (id & 0xffff) as u16;
+    if level == LEVEL_MESSAGE && tag == ATT_MAPI_PROPS {
+        return mapi_properties(data, &mut |id, ty, value| {
+            if id == PR_RTF_COMPRESSED && ty == PT_BINARY {
+                *rtf = Some(value);
+            }
+        });
+    }
     if level != LEVEL_ATTACHMENT {
         return Ok(());
     }
-    let tag = (id & 0xffff) as u16;
     if tag == ATT_ATTACH_REND_DATA || files.is_empty() {
         if files.len() >= MAX_FILES {
             return Err(TnefDamage::TooManyFiles);
@@ -225,7 +246,9 @@ fn attribute<'a>(r: &mut Reader<'a>, files: &mut Vec<Building<'a>>) -> Result<()
         ATT_ATTACH_TITLE => current.title = Some(string8(data)),
         ATT_ATTACH_CREATE_DATE => current.file.created = trp_date(data),
         ATT_ATTACH_MODIFY_DATE => current.file.modified = trp_date(data),
-        ATT_ATTACHMENT => mapi_properties(data, current)?,
+        ATT_ATTACHMENT => mapi_properties(data, &mut |id, ty, value| {
+            attachment_property(current, id, ty, value);
+        })?,
         _ => {}
     }
     if sum != checksum {
@@ -234,8 +257,12 @@ fn attribute<'a>(r: &mut Reader<'a>, files: &mut Vec<Building<'a>>) -> Result<()
     Ok(())
 }
 
-/// Reads an attachment's MAPI property list (MS-OXTNEF 2.1.3.4) into `file`.
-fn mapi_properties<'a>(data: &'a [u8], file: &mut Building<'a>) -> Result<(), TnefDamage> {
+/// Reads a MAPI property list (MS-OXTNEF 2.1.3.4), giving `each` the id, type and first
+/// value of every property.
+fn mapi_properties<'a>(
+    data: &'a [u8],
+    each: &mut dyn FnMut(u16, u16, &'a [u8]),
+) -> Result<(), TnefDamage> {
     let mut r = Reader { bytes: data, at: 0 };
     let count = r.u32()?;
     for _ in 0..count {
@@ -245,31 +272,92 @@ fn mapi_properties<'a>(data: &'a [u8], file: &mut Building<'a>) -> Result<(), Tn
             named_property_name(&mut r)?;
         }
         let values = property_values(&mut r, ty)?;
-        let Some(&value) = values.first() else {
-            continue;
-        };
-        let text = || match ty {
-            PT_UNICODE => Some(utf16(value)),
-            PT_STRING8 => Some(string8(value)),
-            _ => None,
-        };
-        match id {
-            PR_ATTACH_LONG_FILENAME => file.long_name = text(),
-            PR_ATTACH_FILENAME => file.short_name = text(),
-            PR_DISPLAY_NAME => file.display_name = text(),
-            PR_ATTACH_MIME_TAG => file.file.mime_type = text().filter(|t| !t.is_empty()),
-            PR_CREATION_TIME if ty == PT_SYSTIME => file.utc_created = filetime(value),
-            PR_LAST_MODIFICATION_TIME if ty == PT_SYSTIME => file.utc_modified = filetime(value),
-            PR_ATTACH_DATA_OBJ if ty == PT_BINARY || ty == PT_OBJECT => {
-                // An object starts with the 16-byte id of its interface (IID_IStorage...).
-                let skip = if ty == PT_OBJECT { 16 } else { 0 };
-                file.file.data = value.get(skip..).unwrap_or_default();
-                file.has_data = true;
-            }
-            _ => {}
+        if let Some(&value) = values.first() {
+            each(id, ty, value);
         }
     }
     Ok(())
+}
+
+/// One attachment property into `file`.
+fn attachment_property<'a>(file: &mut Building<'a>, id: u16, ty: u16, value: &'a [u8]) {
+    let text = || match ty {
+        PT_UNICODE => Some(utf16(value)),
+        PT_STRING8 => Some(string8(value)),
+        _ => None,
+    };
+    match id {
+        PR_ATTACH_LONG_FILENAME => file.long_name = text(),
+        PR_ATTACH_FILENAME => file.short_name = text(),
+        PR_DISPLAY_NAME => file.display_name = text(),
+        PR_ATTACH_MIME_TAG => file.file.mime_type = text().filter(|t| !t.is_empty()),
+        PR_CREATION_TIME if ty == PT_SYSTIME => file.utc_created = filetime(value),
+        PR_LAST_MODIFICATION_TIME if ty == PT_SYSTIME => file.utc_modified = filetime(value),
+        PR_ATTACH_DATA_OBJ if ty == PT_BINARY || ty == PT_OBJECT => {
+            // An object starts with the 16-byte id of its interface (IID_IStorage...).
+            let skip = if ty == PT_OBJECT { 16 } else { 0 };
+            file.file.data = value.get(skip..).unwrap_or_default();
+            file.has_data = true;
+        }
+        _ => {}
+    }
+}
+
+/// The dictionary every LZFu stream starts from (MS-OXRTFCP 2.1.2.1).
+const RTF_PREBUF: &[u8] = b"{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\fnil \\froman \\fswiss \\fmodern \\fscript \\fdecor MS Sans SerifSymbolArialTimes New RomanCourier{\\colortbl\\red0\\green0\\blue0\r\n\\par \\pard\\plain\\f0\\fs20\\b\\i\\u\\tab\\tx";
+
+/// Undoes the compression of a `PR_RTF_COMPRESSED` value (MS-OXRTFCP): a 16-byte header
+/// (sizes, `LZFu` or `MELA` for stored, CRC), then runs of 8 items under a control byte,
+/// each a literal byte or a 12-bit offset and 4-bit length into a 4 KiB ring that starts
+/// as [`RTF_PREBUF`]. The output is capped at the raw size the header gives.
+pub fn decompress_rtf(data: &[u8]) -> Result<Vec<u8>, TnefDamage> {
+    let mut r = Reader { bytes: data, at: 0 };
+    let header = (|| Ok::<_, TnefDamage>((r.u32()?, r.u32()?, r.u32()?, r.u32()?)))();
+    let (_comp_size, raw_size, kind, _crc) = header.map_err(|_| TnefDamage::Rtf)?;
+    let body = &data[16..];
+    let raw_size = raw_size as usize;
+    match &kind.to_le_bytes() {
+        b"MELA" => return Ok(body[..raw_size.min(body.len())].to_vec()),
+        b"LZFu" => {}
+        _ => return Err(TnefDamage::Rtf),
+    }
+    let mut ring = [0u8; 4096];
+    ring[..RTF_PREBUF.len()].copy_from_slice(RTF_PREBUF);
+    let mut write = RTF_PREBUF.len();
+    let mut out = Vec::with_capacity(raw_size.min(body.len() * 8));
+    let mut input = body.iter().copied();
+    while let Some(control) = input.next() {
+        for bit in 0..8 {
+            if control >> bit & 1 == 0 {
+                let Some(b) = input.next() else {
+                    return Ok(out);
+                };
+                ring[write] = b;
+                write = (write + 1) % 4096;
+                out.push(b);
+            } else {
+                let (Some(hi), Some(lo)) = (input.next(), input.next()) else {
+                    return Err(TnefDamage::Rtf);
+                };
+                let reference = u16::from_be_bytes([hi, lo]);
+                let (offset, len) = (usize::from(reference >> 4), usize::from(reference & 15) + 2);
+                if offset == write {
+                    return Ok(out);
+                }
+                for k in 0..len {
+                    let b = ring[(offset + k) % 4096];
+                    ring[write] = b;
+                    write = (write + 1) % 4096;
+                    out.push(b);
+                }
+            }
+            if out.len() >= raw_size {
+                out.truncate(raw_size);
+                return Ok(out);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Skips the GUID and name of a named property (id 0x8000 and up).

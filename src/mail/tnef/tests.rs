@@ -204,3 +204,45 @@ fn local_dates_have_no_zone() {
     assert_eq!(trp_date(&d[..10]), None);
     assert_eq!(trp_date(&[0; 14]), None);
 }
+
+/// The example of MS-OXRTFCP 3.1.1 (compressed RTF, with a back reference).
+const SPEC_EXAMPLE: [u8; 51] = [
+    0x2d, 0x00, 0x00, 0x00, 0x2b, 0x00, 0x00, 0x00, 0x4c, 0x5a, 0x46, 0x75, 0xf1, 0xc5, 0xc7, 0xa7,
+    0x03, 0x00, 0x0a, 0x00, 0x72, 0x63, 0x70, 0x67, 0x31, 0x32, 0x35, 0x42, 0x32, 0x0a, 0xf3, 0x20,
+    0x68, 0x65, 0x6c, 0x09, 0x00, 0x20, 0x62, 0x77, 0x05, 0xb0, 0x6c, 0x64, 0x7d, 0x0a, 0x80, 0x0f,
+    0xa0, 0x00, 0x00,
+];
+
+#[test]
+fn compressed_rtf_as_the_specification_shows_it() {
+    assert_eq!(RTF_PREBUF.len(), 207);
+    let rtf = decompress_rtf(&SPEC_EXAMPLE).expect("LZFu");
+    assert_eq!(rtf, b"{\\rtf1\\ansi\\ansicpg1252\\pard hello world}\r\n");
+    // Stored (MELA) RTF is the bytes after the header, up to the raw size.
+    let mut stored = vec![0, 0, 0, 0, 3, 0, 0, 0];
+    stored.extend_from_slice(b"MELA\0\0\0\0{x}tail");
+    assert_eq!(decompress_rtf(&stored), Ok(b"{x}".to_vec()));
+    assert_eq!(decompress_rtf(b"short"), Err(TnefDamage::Rtf));
+    assert_eq!(decompress_rtf(&[0; 20]), Err(TnefDamage::Rtf));
+}
+
+#[test]
+fn every_truncation_of_compressed_rtf_never_panics_and_gives_a_prefix() {
+    let whole = decompress_rtf(&SPEC_EXAMPLE).expect("LZFu");
+    for cut in 0..SPEC_EXAMPLE.len() {
+        if let Ok(part) = decompress_rtf(&SPEC_EXAMPLE[..cut]) {
+            assert!(whole.starts_with(&part), "{cut}");
+        }
+    }
+}
+
+#[test]
+fn the_message_rtf_body_is_found_among_the_message_properties() {
+    let mut s = build::stream();
+    let props = build::props(&[build::prop_bytes(0x0102, 0x1009, &SPEC_EXAMPLE)]);
+    build::attr(&mut s, 1, 0x0006_9003, &props);
+    build::file(&mut s, Some("A.TXT"), b"a", &[]);
+    let c = read(&s).expect("TNEF");
+    assert_eq!(c.rtf_compressed, Some(&SPEC_EXAMPLE[..]));
+    assert_eq!(c.files.len(), 1);
+}

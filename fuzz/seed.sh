@@ -69,6 +69,43 @@ for path in sorted(mail):
     data = open(path, "rb").read()
     for sel in (0, 1, 8, 0x21):
         seed("unpack", bytes([sel]) + data)
+
+# unpack, issue 17: a winmail.dat (TNEF) attachment and uuencoded/yEnc bodies, made here as
+# tests/support/tnef_build.rs and uu_build.rs make them (no TNEF file is committed).
+import base64, binascii, struct, zlib
+
+def attr(level, ident, data):
+    return struct.pack("<BII", level, ident, len(data)) + data + struct.pack("<H", sum(data) & 0xffff)
+
+def prop_string(ident, text):
+    v = text.encode() + b"\0"
+    return struct.pack("<HHII", 0x1e, ident, 1, len(v)) + v + b"\0" * (-len(v) % 4)
+
+tnef = b"\x78\x9f\x3e\x22\x01\x00" + attr(1, 0x00018004, b"Subject\0")
+for title, data, props in [
+    (b"REPORT~1.TXT\0", b"long-named file\n", [prop_string(0x3707, "Quarterly report.txt"), prop_string(0x370e, "text/plain")]),
+    (b"NOTES.PDF\0", b"%PDF-1.4 notes", []),
+]:
+    tnef += attr(2, 0x00069002, bytes(14)) + attr(2, 0x00018010, title) + attr(2, 0x0006800f, data)
+    if props:
+        tnef += attr(2, 0x00069005, struct.pack("<I", len(props)) + b"".join(props))
+seed("unpack", b"\0" + tnef)
+wrapped = (b"From: a@example.org\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=w\r\n\r\n"
+           b"--w\r\nContent-Type: text/plain\r\n\r\nhi\r\n--w\r\n"
+           b"Content-Type: application/ms-tnef; name=winmail.dat\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           + base64.encodebytes(tnef).replace(b"\n", b"\r\n") + b"--w--\r\n")
+for sel in (0, 1):
+    seed("unpack", bytes([sel]) + wrapped)
+data = bytes((i * 7 + 3) % 256 for i in range(200))
+uu = b"begin 644 report.bin\n" + b"".join(binascii.b2a_uu(data[i:i + 45]) for i in range(0, len(data), 45)) + b"`\nend\n"
+y = bytearray()
+for b in data:
+    c = (b + 42) % 256
+    y += bytes([61, (c + 64) % 256]) if c in (0, 10, 13, 61) else bytes([c])
+yenc = (b"=ybegin line=128 size=200 name=y.bin\n" + bytes(y) + b"\n=yend size=200 crc32=%08x\n" % zlib.crc32(data))
+seed("unpack", b"\0From: a@example.org\n\nHere:\n" + uu + b"between\n" + yenc + b"bye\n")
+seed("unpack", b"\0" + uu)
+seed("unpack", b"\0" + yenc)
 PY
 
 # pop3: no server transcripts in fixtures/; dialogues as Dovecot and the test server answer.

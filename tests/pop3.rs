@@ -9,6 +9,10 @@ mod common;
 mod pop3_dovecot;
 #[path = "support/pop3_server.rs"]
 mod pop3_server;
+#[path = "support/tnef_build.rs"]
+mod tnef_build;
+#[path = "support/uu_build.rs"]
+mod uu_build;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -569,6 +573,22 @@ fn dovecot_in_use_with_pop3_lock_session() {
     let _ = w.write_all(b"QUIT\r\n");
 }
 
+/// `pop3 pull --format eml --unpack --json` of one message from the fake server: the output
+/// folder and the message's JSON line.
+fn pull_unpack_json(uidl: &str, raw: Vec<u8>) -> (tempfile::TempDir, serde_json::Value) {
+    let server = FakePop3::start(vec![(uidl.to_owned(), raw)], Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pull(
+        &server,
+        dir.path(),
+        &["--format", "eml", "--unpack", "--json"],
+    );
+    assert_code(&out, 0);
+    let (stdout, _) = text(&out);
+    let line = serde_json::from_str(stdout.lines().next().expect("a line")).expect("json");
+    (dir, line)
+}
+
 #[test]
 fn pull_unpack_saves_attachments_beside_the_message() {
     let raw = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: with attachment\r\n\
@@ -578,17 +598,7 @@ hello\r\n--XX\r\nContent-Type: application/octet-stream\r\n\
 Content-Disposition: attachment; filename=\"report.bin\"\r\n\
 Content-Transfer-Encoding: base64\r\n\r\nAAECAwQ=\r\n--XX--\r\n"
         .to_vec();
-    let server = FakePop3::start(vec![("att-1".to_owned(), raw.clone())], Behavior::default());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = pull(
-        &server,
-        dir.path(),
-        &["--format", "eml", "--unpack", "--json"],
-    );
-    assert_code(&out, 0);
-    let (stdout, _) = text(&out);
-    let line: serde_json::Value =
-        serde_json::from_str(stdout.lines().next().expect("a line")).expect("json");
+    let (dir, line) = pull_unpack_json("att-1", raw.clone());
     assert_eq!(line["status"], "stored");
     assert_eq!(
         std::fs::read(dir.path().join("att-1.eml")).expect("eml"),
@@ -600,6 +610,36 @@ Content-Transfer-Encoding: base64\r\n\r\nAAECAwQ=\r\n--XX--\r\n"
     assert!(path.ends_with("report.bin"), "{path}");
     assert!(Path::new(path).starts_with(dir.path()), "{path}");
     assert_eq!(std::fs::read(path).expect("attachment"), [0u8, 1, 2, 3, 4]);
+}
+
+#[test]
+fn pull_unpack_reports_the_files_inside_winmail_dat_and_uuencoded_bodies() {
+    use base64::Engine as _;
+    let mut tnef = tnef_build::stream();
+    tnef_build::file(&mut tnef, Some("INSIDE.TXT"), b"from winmail", &[]);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&tnef);
+    let uu = uu_build::uuencode("old.bin", b"uuencoded bytes").replace('\n', "\r\n");
+    let raw = format!(
+        "From: a@example.com\r\nSubject: inner files\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\n\
+         Content-Type: text/plain\r\n\r\nSee:\r\n{uu}--XX\r\n\
+         Content-Type: application/ms-tnef; name=\"winmail.dat\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--XX--\r\n"
+    );
+    let (_dir, line) = pull_unpack_json("in-1", raw.into_bytes());
+    let paths: Vec<&str> = line["attachments"]
+        .as_array()
+        .expect("attachments")
+        .iter()
+        .map(|p| p.as_str().expect("path"))
+        .collect();
+    let names: Vec<&str> = paths
+        .iter()
+        .map(|p| p.rsplit('/').next().unwrap_or(p))
+        .collect();
+    assert_eq!(names, ["old.bin", "winmail.dat", "INSIDE.TXT"], "{line}");
+    assert_eq!(std::fs::read(paths[0]).expect("uu"), b"uuencoded bytes");
+    assert_eq!(std::fs::read(paths[2]).expect("tnef"), b"from winmail");
 }
 
 #[test]

@@ -4,6 +4,10 @@
 
 #[path = "support/common.rs"]
 mod common;
+#[path = "support/tnef_build.rs"]
+mod tnef_build;
+#[path = "support/uu_build.rs"]
+mod uu_build;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -571,6 +575,29 @@ mod property {
         }
 
         #[test]
+        fn random_tnef_and_uuencoded_bodies_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let mut tnef = tnef_build::stream();
+            tnef.extend_from_slice(&raw);
+            check(&with_attachment("application/ms-tnef", "winmail.dat", &tnef));
+            for start in [&b"begin 644 x\nM"[..], b"=ybegin part=1 size=9 name=y\n=ypart begin=1 end=9\n"] {
+                let mut body = b"From: a@example.org\n\n".to_vec();
+                body.extend_from_slice(start);
+                body.extend_from_slice(&raw);
+                check(&body);
+            }
+        }
+
+        #[test]
+        fn uuencoded_and_yenc_files_come_back_byte_for_byte(data in proptest::collection::vec(any::<u8>(), 1..3000)) {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let (result, info) = unpack_raw(&uu_message(&data), &[], tmp.path());
+            prop_assert!(result.status.success(), "{:?}", text(&result));
+            let folder = folder_of(tmp.path(), &info);
+            prop_assert_eq!(fs::read(folder.join("report.bin")).expect("uu"), data.clone());
+            prop_assert_eq!(fs::read(folder.join("y file.bin")).expect("yenc"), data);
+        }
+
+        #[test]
         fn mutated_fixtures_never_panic(
             which in 0usize..6,
             edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..24),
@@ -594,6 +621,11 @@ mod property {
 /// attachments of it and its nested messages, depth first, as [name, sha256 or "message"].
 fn oracle_shape(info: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
     for att in info["attachments"].as_array().into_iter().flatten() {
+        if att.get("encoding").is_some() {
+            // A file decoded out of the body text (uuencode, yEnc): Python's `email` leaves
+            // it in the text.
+            continue;
+        }
         let mime = att["mime_type"].as_str().unwrap_or_default();
         if mime == "message/rfc822" || mime == "message/global" {
             out.push(serde_json::json!([att["original_name"], "message"]));
@@ -667,7 +699,7 @@ fn interop_python_email_agrees_on_the_shared_mime_corpora() {
     let Some(python) = interop_python() else {
         return;
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/mime");
+    let root = common::shared_path("corpora/mime");
     let root = fs::canonicalize(&root).unwrap_or(root);
     let mut files = Vec::new();
     corpus_files(&root, &root, &mut files);
@@ -1042,4 +1074,473 @@ fn nested_messages_are_not_held_per_level() {
         peak_kb < 6.0 * input_kb + 12_000.0,
         "peak {peak_kb} KB for a {input_kb:.0} KB message"
     );
+}
+
+/// A message with a short text body and one base64 attachment of `ctype` named `name`.
+fn with_attachment(ctype: &str, name: &str, data: &[u8]) -> Vec<u8> {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(data);
+    let mut body = String::new();
+    for chunk in encoded.as_bytes().chunks(76) {
+        body.push_str(std::str::from_utf8(chunk).expect("ascii"));
+        body.push_str("\r\n");
+    }
+    format!(
+        "From: ann@example.org\r\nSubject: wrapped\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"w\"\r\n\r\n--w\r\n\
+         Content-Type: text/plain\r\n\r\nSee the attachment.\r\n--w\r\n\
+         Content-Type: {ctype}; name=\"{name}\"\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{body}--w--\r\n"
+    )
+    .into_bytes()
+}
+
+/// A TNEF stream of three files: a long name with a path in it, a MIME type and a UTC
+/// creation time; an 8.3 title only; no name at all.
+fn sample_tnef() -> Vec<u8> {
+    let mut s = tnef_build::stream();
+    let filetime = 133_000_000_000_000_000u64.to_le_bytes();
+    tnef_build::file(
+        &mut s,
+        Some("EVIL~1.TXT"),
+        b"long-named file\n",
+        &[
+            tnef_build::prop_unicode(
+                tnef_build::PR_ATTACH_LONG_FILENAME,
+                "..\\Quarterly report.txt",
+            ),
+            tnef_build::prop_string(tnef_build::PR_ATTACH_MIME_TAG, "text/plain"),
+            tnef_build::prop_fixed(0x0040, tnef_build::PR_CREATION_TIME, &filetime),
+        ],
+    );
+    tnef_build::file(&mut s, Some("NOTES.PDF"), b"%PDF-1.4 notes", &[]);
+    tnef_build::file(&mut s, None, &[0, 1, 2, 3], &[]);
+    s
+}
+
+/// Writes a message with [`sample_tnef`] as its winmail.dat into `dir`; its path.
+fn write_tnef_message(dir: &Path) -> PathBuf {
+    let input = dir.join("m.eml");
+    let raw = with_attachment("application/ms-tnef", "winmail.dat", &sample_tnef());
+    fs::write(&input, raw).expect("write");
+    input
+}
+
+/// Runs `postie unpack ARGS --json --out OUT` on `raw` (as `msg.eml`); the output and the
+/// one message's JSON.
+fn unpack_raw(raw: &[u8], args: &[&str], out: &Path) -> (std::process::Output, serde_json::Value) {
+    let input = out.join("msg.eml");
+    fs::write(&input, raw).expect("write msg.eml");
+    let result = run(postie()
+        .arg("unpack")
+        .arg(&input)
+        .args(args)
+        .arg("--json")
+        .arg("--out")
+        .arg(out.join("out")));
+    let (stdout, stderr) = text(&result);
+    let line = stdout
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no JSON: {stderr}"));
+    let json = serde_json::from_str(line).expect("JSON");
+    (result, json)
+}
+
+fn folder_of(out: &Path, info: &serde_json::Value) -> PathBuf {
+    out.join("out")
+        .join(info["folder"].as_str().expect("folder"))
+}
+
+#[test]
+fn tnef_files_are_saved_beside_the_container_and_listed_under_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let tnef = sample_tnef();
+    let raw = with_attachment("application/ms-tnef", "winmail.dat", &tnef);
+    let (result, info) = unpack_raw(&raw, &[], tmp.path());
+    assert!(result.status.success(), "{:?}", text(&result));
+    let folder = folder_of(tmp.path(), &info);
+    assert_eq!(
+        fs::read(folder.join("winmail.dat")).expect("container"),
+        tnef
+    );
+    let container = &info["attachments"][0];
+    assert_eq!(container["saved_name"], "winmail.dat");
+    let inner = container["tnef"].as_array().expect("a nested list");
+    let names: Vec<_> = inner.iter().map(|f| f["saved_name"].clone()).collect();
+    assert_eq!(
+        names,
+        ["Quarterly report.txt", "NOTES.PDF", "attachment-3.bin"]
+    );
+    assert_eq!(inner[0]["original_name"], "..\\Quarterly report.txt");
+    assert_eq!(inner[0]["mime_type"], "text/plain");
+    assert_eq!(inner[0]["created"], "2022-06-18T04:26:40Z");
+    assert_eq!(
+        inner[1]["mime_type"], "application/pdf",
+        "guessed from the name"
+    );
+    assert_eq!(inner[2]["original_name"], serde_json::Value::Null);
+    for (f, bytes) in
+        inner
+            .iter()
+            .zip([&b"long-named file\n"[..], b"%PDF-1.4 notes", &[0, 1, 2, 3]])
+    {
+        let name = f["saved_name"].as_str().expect("saved");
+        assert_eq!(
+            fs::read(folder.join(name)).expect("inner file"),
+            bytes,
+            "{name}"
+        );
+        assert_eq!(f["sha256"], sha256_hex(bytes));
+        assert_eq!(f["size"], bytes.len());
+    }
+    let saved: serde_json::Value =
+        serde_json::from_slice(&fs::read(folder.join("message.json")).expect("json"))
+            .expect("json");
+    assert_eq!(saved, info, "message.json is what --json printed");
+}
+
+#[test]
+fn no_tnef_container_drops_the_part_and_no_tnef_keeps_it_whole() {
+    // A winmail.dat with a generic type is TNEF too.
+    let raw = with_attachment("application/octet-stream", "winmail.dat", &sample_tnef());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (result, info) = unpack_raw(&raw, &["--no-tnef-container"], tmp.path());
+    assert!(result.status.success(), "{:?}", text(&result));
+    let folder = folder_of(tmp.path(), &info);
+    assert!(!folder.join("winmail.dat").exists());
+    let container = &info["attachments"][0];
+    assert_eq!(container["skipped"], "TNEF container (--no-tnef-container)");
+    assert_eq!(container["tnef"].as_array().map(Vec::len), Some(3));
+    assert!(folder.join("NOTES.PDF").is_file());
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (result, info) = unpack_raw(&raw, &["--no-tnef"], tmp.path());
+    assert!(result.status.success(), "{:?}", text(&result));
+    let folder = folder_of(tmp.path(), &info);
+    assert!(folder.join("winmail.dat").is_file());
+    assert!(!folder.join("NOTES.PDF").exists());
+    assert!(info["attachments"][0].get("tnef").is_none(), "{info}");
+}
+
+#[test]
+fn tnef_body_saves_the_rtf_message_body_only_when_asked() {
+    let mut tnef = tnef_build::stream();
+    let mut stored = vec![0, 0, 0, 0, 10, 0, 0, 0];
+    stored.extend_from_slice(b"MELA\0\0\0\0{\\rtf1 hi}");
+    let props = tnef_build::props(&[tnef_build::prop_bytes(0x0102, 0x1009, &stored)]);
+    tnef_build::attr(&mut tnef, 1, 0x0006_9003, &props);
+    tnef_build::file(&mut tnef, Some("A.TXT"), b"a", &[]);
+    let raw = with_attachment("application/ms-tnef", "winmail.dat", &tnef);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (result, info) = unpack_raw(&raw, &["--tnef-body"], tmp.path());
+    assert!(result.status.success(), "{:?}", text(&result));
+    let folder = folder_of(tmp.path(), &info);
+    assert_eq!(
+        fs::read(folder.join("message.rtf")).expect("rtf"),
+        b"{\\rtf1 hi}"
+    );
+    let inner = &info["attachments"][0]["tnef"];
+    assert_eq!(inner[0]["saved_name"], "message.rtf");
+    assert_eq!(inner[0]["mime_type"], "application/rtf");
+    assert_eq!(inner[1]["saved_name"], "A.TXT");
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_, info) = unpack_raw(&raw, &[], tmp.path());
+    assert!(!folder_of(tmp.path(), &info).join("message.rtf").exists());
+}
+
+#[test]
+fn a_damaged_tnef_keeps_its_container_and_fails_the_run() {
+    let mut tnef = sample_tnef();
+    tnef.truncate(tnef.len() - 3);
+    let raw = with_attachment("application/ms-tnef", "winmail.dat", &tnef);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (result, info) = unpack_raw(&raw, &["--no-tnef-container"], tmp.path());
+    assert_eq!(result.status.code(), Some(1), "{:?}", text(&result));
+    let (_, stderr) = text(&result);
+    assert!(
+        stderr.contains("winmail.dat: damaged TNEF (truncated at byte"),
+        "{stderr}"
+    );
+    let folder = folder_of(tmp.path(), &info);
+    assert_eq!(fs::read(folder.join("winmail.dat")).expect("kept"), tnef);
+    assert_eq!(info["attachments"][0]["encoding_problem"], true);
+    assert_eq!(info["encoding_problem"], true);
+    let inner = info["attachments"][0]["tnef"]
+        .as_array()
+        .expect("files read");
+    assert_eq!(inner.len(), 2, "the files before the damage: {info}");
+}
+
+/// A message without MIME: text, a uuencoded file, text, a yEnc file, text.
+fn uu_message(data: &[u8]) -> Vec<u8> {
+    let mut raw = format!(
+        "From: old@example.org\nSubject: files\n\nHere it is:\nbegin 2 people\n{}between\n",
+        uu_build::uuencode("report.bin", data)
+    )
+    .into_bytes();
+    raw.extend_from_slice(&uu_build::yencode("../y file.bin", data));
+    raw.extend_from_slice(b"Bye.\n");
+    raw
+}
+
+#[test]
+fn uuencoded_and_yenc_files_leave_the_body_for_a_marker() {
+    let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (result, info) = unpack_raw(&uu_message(&data), &[], tmp.path());
+    assert!(result.status.success(), "{:?}", text(&result));
+    let folder = folder_of(tmp.path(), &info);
+    assert_eq!(
+        fs::read_to_string(folder.join("body.txt")).expect("body"),
+        "Here it is:\nbegin 2 people\n[uuencoded file: report.bin]\nbetween\n\
+         [yEnc file: y file.bin]\nBye.\n"
+    );
+    assert_eq!(fs::read(folder.join("report.bin")).expect("uu"), data);
+    assert_eq!(fs::read(folder.join("y file.bin")).expect("yenc"), data);
+    let atts = info["attachments"].as_array().expect("attachments");
+    assert_eq!(atts.len(), 2);
+    assert_eq!(atts[0]["encoding"], "uuencode");
+    assert_eq!(atts[0]["mime_type"], "application/octet-stream");
+    assert_eq!(atts[1]["encoding"], "yenc");
+    assert_eq!(atts[1]["original_name"], "../y file.bin");
+    assert_eq!(atts[1]["sha256"], sha256_hex(&data));
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let raw = uu_message(&data);
+    let (result, info) = unpack_raw(&raw, &["--no-uudecode"], tmp.path());
+    assert!(result.status.success(), "{:?}", text(&result));
+    let body = fs::read_to_string(folder_of(tmp.path(), &info).join("body.txt")).expect("body");
+    let uu = uu_build::uuencode("report.bin", &data);
+    assert!(body.contains(&uu), "the uuencoded block stays in body.txt");
+    assert!(body.contains("=ybegin line=128 size=1000 name=../y file.bin\n"));
+    assert_eq!(info["attachments"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn a_damaged_uu_block_is_saved_as_far_as_it_decodes_and_reported() {
+    let data: Vec<u8> = (0..100u8).collect();
+    let whole = uu_build::uuencode("cut.bin", &data);
+    let cut = whole.replace("`\nend\n", "");
+    let raw = format!("From: a@example.org\nMIME-Version: 1.0\nContent-Type: text/plain\n\n{cut}");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (result, info) = unpack_raw(raw.as_bytes(), &[], tmp.path());
+    assert_eq!(result.status.code(), Some(1), "{:?}", text(&result));
+    let (_, stderr) = text(&result);
+    assert!(
+        stderr.contains("cut.bin: damaged transfer encoding; saved what could be decoded"),
+        "{stderr}"
+    );
+    let folder = folder_of(tmp.path(), &info);
+    assert_eq!(fs::read(folder.join("cut.bin")).expect("saved"), data);
+    assert_eq!(info["attachments"][0]["encoding_problem"], true);
+    assert_eq!(
+        fs::read_to_string(folder.join("body.txt")).expect("body"),
+        "[uuencoded file: cut.bin, damaged]\n"
+    );
+}
+
+#[test]
+fn list_shows_the_files_inside_parts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = write_tnef_message(tmp.path());
+    let plain = tmp.path().join("uu.eml");
+    fs::write(&plain, uu_message(b"abc")).expect("write");
+    let result = run(postie().arg("unpack").arg("--list").arg(&input).arg(&plain));
+    let (stdout, _) = text(&result);
+    assert!(result.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("\n      text/plain  16 B  \"..\\\\Quarterly report.txt\"  (tnef)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\n    application/octet-stream  3 B  \"report.bin\"  (uuencode)\n"),
+        "{stdout}"
+    );
+    let result = run(postie()
+        .args(["unpack", "--list", "--json", "--no-tnef"])
+        .arg(&input));
+    let (stdout, _) = text(&result);
+    assert!(!stdout.contains("encoding"), "{stdout}");
+    let result = run(postie().args(["unpack", "--list", "--json"]).arg(&plain));
+    let line: serde_json::Value = serde_json::from_str(text(&result).0.trim()).expect("json");
+    assert_eq!(line["parts"][1]["encoding"], "uuencode", "{line}");
+    assert_eq!(line["parts"][2]["encoding"], "yenc", "{line}");
+}
+
+#[test]
+fn the_unpack_file_api_reports_the_files_inside_parts_too() {
+    // `pop3 pull --unpack` reports these paths in its --json.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = write_tnef_message(tmp.path());
+    let out = tmp.path().join("out");
+    let report = postie::mail::unpack_file(&input, &out, &postie::mail::UnpackOptions::default())
+        .expect("unpacks");
+    let names: Vec<_> = report
+        .attachments
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "winmail.dat",
+            "Quarterly report.txt",
+            "NOTES.PDF",
+            "attachment-3.bin"
+        ]
+    );
+}
+
+/// With POSTIE_INTEROP=1: the six real TNEF streams of ../shared/corpora/tnef/, each wrapped
+/// as a winmail.dat attachment: every file Debian's `tnef --save-body` extracts comes out of
+/// `postie unpack --tnef-body` under the same name with the same bytes (the RTF body as
+/// message.rtf).
+#[test]
+fn interop_every_file_debian_tnef_extracts_comes_out_byte_identical() {
+    let tnef = common::which("tnef");
+    if !common::require_peer("tnef interop", "Debian's tnef", tnef.is_some()) {
+        return;
+    }
+    let tnef = tnef.expect("checked");
+    let root = common::shared_path("corpora/tnef");
+    let mut streams: Vec<PathBuf> = fs::read_dir(&root)
+        .expect("../shared/corpora/tnef")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "SOURCES.md"))
+        .collect();
+    streams.sort();
+    assert_eq!(streams.len(), 6, "{}", root.display());
+    let mut compared = 0;
+    for stream in &streams {
+        let bytes = fs::read(stream).expect("stream");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let theirs = tmp.path().join("tnef");
+        fs::create_dir(&theirs).expect("mkdir");
+        let out = run(std::process::Command::new(&tnef)
+            .arg("--save-body")
+            .arg("-f")
+            .arg(stream)
+            .arg("-C")
+            .arg(&theirs));
+        assert!(
+            out.status.success(),
+            "tnef {}: {:?}",
+            stream.display(),
+            text(&out)
+        );
+        let raw = with_attachment("application/ms-tnef", "winmail.dat", &bytes);
+        let (result, info) = unpack_raw(&raw, &["--tnef-body"], tmp.path());
+        assert!(
+            result.status.success(),
+            "{}: {:?}",
+            stream.display(),
+            text(&result)
+        );
+        let folder = folder_of(tmp.path(), &info);
+        let ours = info["attachments"][0]["tnef"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for entry in fs::read_dir(&theirs).expect("tnef's output") {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            let want = fs::read(&path).expect("tnef's file");
+            assert!(
+                ours.iter().any(|f| f["saved_name"] == name.as_str()),
+                "{}: postie did not save {name}: {ours:?}",
+                stream.display()
+            );
+            assert_eq!(
+                fs::read(folder.join(&name)).ok(),
+                Some(want),
+                "{}: {name}",
+                stream.display()
+            );
+            compared += 1;
+        }
+    }
+    assert!(
+        compared >= 14,
+        "only {compared} files compared (9 files, 5 RTF bodies)"
+    );
+}
+
+/// With POSTIE_INTEROP=1: uuencoded bodies (a message without MIME, a text/plain part,
+/// several blocks, sizes around the 45-byte line) unpacked by Debian's ripmime and by
+/// postie give the same files, by name and bytes.
+#[test]
+fn interop_ripmime_and_postie_extract_the_same_uuencoded_files() {
+    let ripmime = common::which("ripmime");
+    if !common::require_peer("uuencode interop", "ripmime", ripmime.is_some()) {
+        return;
+    }
+    let ripmime = ripmime.expect("checked");
+    let data = |n: usize| -> Vec<u8> { (0..n).map(|i| (i * 31 + n) as u8).collect() };
+    let bodies = [
+        format!(
+            "From: a@example.org\nSubject: plain\n\nHi\n{}Bye\n",
+            uu_build::uuencode("one.bin", &data(1000))
+        ),
+        format!(
+            "From: a@example.org\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n\
+             --b\nContent-Type: text/plain\n\nTwo files:\n{}and\n{}--b--\n",
+            uu_build::uuencode("two.txt", &data(45)),
+            uu_build::uuencode("three.dat", &data(46))
+        ),
+        format!(
+            "From: a@example.org\n\n{}",
+            uu_build::uuencode("tiny", &data(1))
+        ),
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let input = tmp.path().join("in.eml");
+        fs::write(&input, body).expect("write");
+        let theirs = tmp.path().join("ripmime");
+        fs::create_dir(&theirs).expect("mkdir");
+        let out = run(std::process::Command::new(&ripmime)
+            .arg("-i")
+            .arg(&input)
+            .arg("-d")
+            .arg(&theirs));
+        assert!(out.status.success(), "ripmime: {:?}", text(&out));
+        let mut want: Vec<(String, Vec<u8>)> = fs::read_dir(&theirs)
+            .expect("ripmime's output")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                !p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("textfile"))
+            })
+            .map(|p| {
+                (
+                    p.file_name().expect("name").to_string_lossy().into_owned(),
+                    fs::read(&p).expect("read"),
+                )
+            })
+            .collect();
+        want.sort();
+        let (result, info) = unpack_raw(body.as_bytes(), &[], tmp.path());
+        assert!(result.status.success(), "{:?}", text(&result));
+        let folder = folder_of(tmp.path(), &info);
+        let mut got: Vec<(String, Vec<u8>)> = info["attachments"]
+            .as_array()
+            .expect("attachments")
+            .iter()
+            .filter(|a| a["encoding"] == "uuencode")
+            .map(|a| {
+                let name = a["saved_name"].as_str().expect("saved").to_owned();
+                let bytes = fs::read(folder.join(&name)).expect("read");
+                (name, bytes)
+            })
+            .collect();
+        got.sort();
+        assert!(!want.is_empty(), "body {i}: ripmime extracted nothing");
+        assert_eq!(got, want, "body {i}");
+    }
 }

@@ -10,7 +10,14 @@
 //! - a safe name is one plain path component: not empty, no `/`, `\`, NUL or other
 //!   control character, no leading dot or space, not `.`/`..`, at most 200 bytes;
 //! - base64 and quoted-printable text that encodes some bytes decodes to those bytes;
-//! - the mbox splitter never returns more bytes than it read.
+//! - the mbox splitter never returns more bytes than it read;
+//! - the TNEF reader (on the input, and on the input after a TNEF signature) gives files
+//!   whose bytes are slices of its input, at most `tnef::MAX_FILES` of them; the files of a
+//!   winmail.dat in a message are on disk as message.json says;
+//! - the compressed-RTF decoder (`--tnef-body`) never gives more than 9 bytes per input byte;
+//! - the uuencode/yEnc finder gives blocks in order, inside the input, not overlapping, at
+//!   most `uu::MAX_BLOCKS`; the input uuencoded or yEnc-encoded as a block comes back whole
+//!   and undamaged.
 #![no_main]
 
 use std::fs;
@@ -21,7 +28,10 @@ use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
 use postie::mail::decode::{self, Transfer};
 use postie::mail::mbox::MboxReader;
-use postie::mail::{self, MessageInfo, UnpackOptions, names, parse, save};
+use postie::mail::{self, MessageInfo, UnpackOptions, names, parse, save, tnef, uu};
+
+#[path = "../../tests/support/uu_build.rs"]
+mod uu_build;
 
 fuzz_target!(|data: &[u8]| {
     let Some((sel, raw)) = postie_fuzz::selector(data) else {
@@ -49,7 +59,58 @@ fuzz_target!(|data: &[u8]| {
     }
     decoders(raw);
     mbox(raw);
+    inner_readers(raw);
 });
+
+/// The TNEF reader and the uuencode/yEnc block finder on the raw input.
+fn inner_readers(raw: &[u8]) {
+    let mut stream = vec![0x78, 0x9f, 0x3e, 0x22, 0x01, 0x00];
+    stream.extend_from_slice(raw);
+    for input in [raw, &stream[..]] {
+        if let Some(contents) = tnef::read(input) {
+            assert!(contents.files.len() <= tnef::MAX_FILES);
+            let range = input.as_ptr_range();
+            for file in &contents.files {
+                let inside = file.data.is_empty()
+                    || (range.contains(&file.data.as_ptr())
+                        && file.data.as_ptr_range().end <= range.end);
+                assert!(inside, "TNEF file bytes not from the input");
+            }
+        }
+    }
+    if let Ok(rtf) = tnef::decompress_rtf(raw) {
+        // A back reference copies at most 17 bytes for 2 read: no run-away output.
+        assert!(rtf.len() <= raw.len().saturating_mul(9), "RTF output out of bounds");
+    }
+    let blocks = uu::find_blocks(raw);
+    assert!(blocks.len() <= uu::MAX_BLOCKS);
+    let mut at = 0;
+    for b in &blocks {
+        assert!(
+            at <= b.start && b.start < b.end && b.end <= raw.len(),
+            "block out of place"
+        );
+        at = b.end;
+    }
+    let name = "f.bin";
+    let uu = uu_build::uuencode(name, raw);
+    let found = uu::find_blocks(uu.as_bytes());
+    assert_eq!(
+        found.len(),
+        usize::from(!raw.is_empty()),
+        "uuencode round trip"
+    );
+    if let Some(b) = found.first() {
+        assert_eq!(
+            (b.data.as_slice(), b.damaged, b.end),
+            (raw, false, uu.len())
+        );
+    }
+    let y = uu_build::yencode(name, raw);
+    let found = uu::find_blocks(&y);
+    assert_eq!(found.len(), 1, "yEnc round trip");
+    assert_eq!((found[0].data.as_slice(), found[0].damaged), (raw, false));
+}
 
 fn unpack(raw: &[u8], options: &UnpackOptions) {
     let dir = postie_fuzz::temp_dir();
@@ -94,6 +155,13 @@ fn check_info(out: &Path, info: &MessageInfo) {
         }
         if let Some(nested) = &att.message {
             check_info(out, nested);
+        }
+        if let Some(files) = &att.tnef {
+            let inner = MessageInfo {
+                attachments: files.clone(),
+                ..MessageInfo::default()
+            };
+            check_info(out, &inner);
         }
     }
 }

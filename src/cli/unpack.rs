@@ -58,6 +58,19 @@ pub struct UnpackArgs {
     /// suffixes allowed); the rest is skipped and the message reported as failed.
     #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_bytes)]
     pub max_bytes: u64,
+    /// Do not read the files inside TNEF parts (winmail.dat, application/ms-tnef): save the
+    /// part as one file.
+    #[arg(long)]
+    pub no_tnef: bool,
+    /// Save the files inside a TNEF part but not the part itself (a damaged one is kept).
+    #[arg(long, conflicts_with = "no_tnef")]
+    pub no_tnef_container: bool,
+    /// Also save a TNEF part's RTF message body, as message.rtf beside its files.
+    #[arg(long, conflicts_with = "no_tnef")]
+    pub tnef_body: bool,
+    /// Leave uuencoded and yEnc blocks in body.txt instead of decoding them into files.
+    #[arg(long)]
+    pub no_uudecode: bool,
     /// One JSON object per message on stdout (as message.json; JSON Lines).
     #[arg(long)]
     pub json: bool,
@@ -115,6 +128,10 @@ fn validate(args: UnpackArgs) -> Result<Config, CliError> {
             max_depth: args.max_depth,
             max_parts: args.max_parts,
             max_bytes: args.max_bytes,
+            tnef: !args.no_tnef,
+            tnef_container: !args.no_tnef_container,
+            tnef_body: args.tnef_body,
+            uudecode: !args.no_uudecode,
         },
         json: args.json,
     })
@@ -189,7 +206,7 @@ fn handle_one(
     };
     match &config.out {
         Some(dir) => unpack_one(raw, label, dir, config, out, note),
-        None => list_one(raw, label, config.json, config.options.max_depth, out, note),
+        None => list_one(raw, label, config.json, &config.options, out, note),
     }
 }
 
@@ -218,7 +235,7 @@ fn list_one(
     raw: &[u8],
     label: &str,
     json: bool,
-    max_depth: usize,
+    options: &UnpackOptions,
     out: &mut impl Write,
     note: &mut impl FnMut(&MailError),
 ) -> io::Result<()> {
@@ -229,7 +246,7 @@ fn list_one(
         });
         return Ok(());
     };
-    let nodes = parse::outline(&msg, max_depth);
+    let nodes = parse::outline(&msg, options);
     if json {
         let line = serde_json::json!({ "source": label, "parts": nodes });
         serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
@@ -244,6 +261,9 @@ fn list_one(
         }
         if let Some(name) = &node.name {
             write!(out, "  {}", serde_json::Value::String(name.clone()))?;
+        }
+        if let Some(encoding) = node.encoding {
+            write!(out, "  ({encoding})")?;
         }
         writeln!(out)?;
     }

@@ -6,6 +6,8 @@
 //! - [`parse`]: the roles of a message's parts, decoded headers, the bytes to save.
 //! - [`names`]: safe file names (pure).
 //! - [`save`]: the message folder, create-new writes, message.json.
+//! - [`tnef`], [`uu`]: files inside parts: TNEF (winmail.dat) and uuencoded/yEnc blocks of a
+//!   text body (pure readers); `inner` saves them through `save`'s writer.
 //! - [`mbox`], [`inputs`]: reading .eml, mbox (streamed), Maildir folders and stdin.
 //! - [`maildir`]: Maildir writing for `postie pop3` (owned by the POP3 work).
 //! - [`mboxrd`]: mboxrd writing and mbox locking for `postie pop3` (owned by the POP3 work).
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use crate::exit::code;
 
 pub mod decode;
+mod inner;
 pub mod inputs;
 pub mod maildir;
 pub mod mbox;
@@ -26,6 +29,8 @@ pub mod names;
 pub mod params;
 pub mod parse;
 pub mod save;
+pub mod tnef;
+pub mod uu;
 
 pub use save::{AttachmentInfo, MessageInfo};
 
@@ -64,6 +69,14 @@ pub enum MailError {
     /// decoded was saved, and message.json says `encoding_problem`.
     #[error("{source_name}: {part}: damaged transfer encoding; saved what could be decoded")]
     Damaged { source_name: String, part: String },
+    /// A TNEF part (winmail.dat) was damaged: the files read before the damage were saved,
+    /// and the part itself is kept.
+    #[error("{source_name}: {part}: damaged TNEF ({why}); saved the files that could be read")]
+    DamagedTnef {
+        source_name: String,
+        part: String,
+        why: String,
+    },
     /// Some parts of a message could not be saved (the first failure is named).
     #[error("{first} (and {more} more failures)")]
     Partial { first: Box<MailError>, more: usize },
@@ -84,6 +97,7 @@ impl MailError {
             MailError::Parse { .. }
             | MailError::Json(_)
             | MailError::Damaged { .. }
+            | MailError::DamagedTnef { .. }
             | MailError::Limit { .. } => code::FAILED,
             MailError::Partial { first, .. } => first.exit_code(),
         }
@@ -118,6 +132,14 @@ pub struct UnpackOptions {
     pub max_parts: usize,
     /// At most this many bytes of parts written per message (nested messages included).
     pub max_bytes: u64,
+    /// Save the files inside TNEF parts (winmail.dat) too.
+    pub tnef: bool,
+    /// Keep the TNEF part itself beside the files read from it.
+    pub tnef_container: bool,
+    /// Also save a TNEF message's RTF body (as `message.rtf`, listed with its files).
+    pub tnef_body: bool,
+    /// Decode uuencoded and yEnc blocks of the text body into files.
+    pub uudecode: bool,
 }
 
 impl Default for UnpackOptions {
@@ -131,6 +153,10 @@ impl Default for UnpackOptions {
             max_depth: DEFAULT_MAX_DEPTH,
             max_parts: DEFAULT_MAX_PARTS,
             max_bytes: DEFAULT_MAX_BYTES,
+            tnef: true,
+            tnef_container: true,
+            tnef_body: false,
+            uudecode: true,
         }
     }
 }
@@ -163,6 +189,9 @@ fn collect_paths(info: &MessageInfo, out: &mut Vec<PathBuf>) {
         out.extend(att.path.clone());
         if let Some(nested) = &att.message {
             collect_paths(nested, out);
+        }
+        for inner in att.tnef.iter().flatten() {
+            out.extend(inner.path.clone());
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use mail_parser::{Address, HeaderName, Message, MessagePart, MimeHeaders, PartType};
 use serde::Serialize;
 
-use super::{decode, params};
+use super::{UnpackOptions, decode, params, tnef, uu};
 
 /// What a leaf part is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +47,9 @@ pub struct Node {
     pub mime_type: String,
     pub size: usize,
     pub name: Option<String>,
+    /// For a file inside a part: `tnef`, `uuencode` or `yenc`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<&'static str>,
 }
 
 /// Decoded headers for message.json.
@@ -280,26 +283,92 @@ fn walk(msg: &Message<'_>, root: usize) -> Vec<(usize, usize)> {
     out
 }
 
-/// The MIME tree for `--list`, nested messages included (at most `max_nesting` deep).
-pub fn outline(msg: &Message<'_>, max_nesting: usize) -> Vec<Node> {
+/// The MIME tree for `--list`, nested messages included (at most `options.max_depth`
+/// deep), and under a part the files inside it (TNEF contents, uuencoded and yEnc blocks of
+/// the body text) unless `options` turns them off.
+pub fn outline(msg: &Message<'_>, options: &UnpackOptions) -> Vec<Node> {
     let mut nodes = Vec::new();
-    outline_into(msg, 0, max_nesting, &mut nodes);
+    outline_into(msg, 0, options.max_depth, options, &mut nodes);
     nodes
 }
 
-fn outline_into(msg: &Message<'_>, base: usize, nesting_left: usize, out: &mut Vec<Node>) {
+fn outline_into(
+    msg: &Message<'_>,
+    base: usize,
+    nesting_left: usize,
+    options: &UnpackOptions,
+    out: &mut Vec<Node>,
+) {
+    let leaves = leaves(msg);
+    let body = leaves
+        .iter()
+        .find(|l| l.role == Role::BodyText)
+        .map(|l| l.part);
     for visit in visits(msg) {
         let (part, depth) = (visit.part, visit.depth);
-        out.push(Node {
+        let node = Node {
             depth: base + depth,
             mime_type: mime_type_of(part),
             size: part.len(),
             name: original_name(msg, part),
-        });
+            encoding: None,
+        };
+        let is_body = body.is_some_and(|b| std::ptr::eq(b, part));
+        let inner = inner_nodes(msg, &visit, &node, is_body, options);
+        out.push(node);
+        out.extend(inner);
         if let (PartType::Message(nested), Some(left)) = (&part.body, nesting_left.checked_sub(1)) {
-            outline_into(nested, base + depth + 1, left, out);
+            outline_into(nested, base + depth + 1, left, options, out);
         }
     }
+}
+
+/// The files inside the part `visit` (listed as `node`), one level below it.
+fn inner_nodes(
+    msg: &Message<'_>,
+    visit: &Visit<'_>,
+    node: &Node,
+    is_body: bool,
+    options: &UnpackOptions,
+) -> Vec<Node> {
+    let tnef = options.tnef && tnef::is_tnef_part(&node.mime_type, node.name.as_deref());
+    if !(tnef || is_body && options.uudecode) {
+        return Vec::new();
+    }
+    let at = node.depth + 1;
+    let (bytes, _) = decoded(msg, visit.part, if is_body { None } else { visit.end });
+    let file = |name: Option<&str>, mime: Option<&str>, size, encoding| Node {
+        depth: at,
+        mime_type: mime.map_or_else(|| type_from_name(name), str::to_owned),
+        size,
+        name: name.map(str::to_owned),
+        encoding: Some(encoding),
+    };
+    if is_body {
+        return uu::find_blocks(&bytes)
+            .iter()
+            .map(|b| file(Some(&b.name), None, b.data.len(), b.encoding.as_str()))
+            .collect();
+    }
+    let files = tnef::read(&bytes).map(|c| c.files).unwrap_or_default();
+    files
+        .iter()
+        .map(|f| {
+            file(
+                f.name.as_deref(),
+                f.mime_type.as_deref(),
+                f.data.len(),
+                "tnef",
+            )
+        })
+        .collect()
+}
+
+/// The MIME type a file name suggests (`application/octet-stream` when it suggests none).
+pub fn type_from_name(name: Option<&str>) -> String {
+    name.and_then(|n| mime_guess::from_path(n).first_raw())
+        .unwrap_or("application/octet-stream")
+        .to_owned()
 }
 
 /// The raw, still transfer-encoded body of `part` as Python's `email` finds it: from
@@ -377,11 +446,22 @@ fn parser_bytes<'m>(
 /// when none or unknown). The bool says whether the transfer encoding was damaged.
 pub fn text_of<'m>(msg: &'m Message<'m>, part: &'m MessagePart<'m>) -> (String, bool) {
     let (bytes, problem) = decoded(msg, part, None);
+    (text_in_charset(part, &bytes), problem)
+}
+
+/// The body text part's bytes, transfer encoding undone but still in its own charset (the
+/// bytes [`text_of`] decodes), for finding the files sent inside it.
+pub fn body_text_bytes<'m>(msg: &'m Message<'m>, leaf: &Leaf<'m>) -> (Cow<'m, [u8]>, bool) {
+    decoded(msg, leaf.part, None)
+}
+
+/// Bytes of `part` (or a run of them cut at line breaks) in its charset, as UTF-8.
+pub fn text_in_charset(part: &MessagePart<'_>, bytes: &[u8]) -> String {
     let charset = part
         .content_type()
         .and_then(|ct| ct.attribute("charset"))
         .unwrap_or("");
-    (params::decode_charset(charset, &bytes), problem)
+    params::decode_charset(charset, bytes)
 }
 
 fn addresses(addr: Option<&Address<'_>>) -> Vec<String> {

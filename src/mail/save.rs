@@ -50,7 +50,7 @@ pub struct MessageInfo {
 }
 
 /// One saved (or skipped) attachment in message.json.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct AttachmentInfo {
     /// The file name written, or `None` when the part was skipped or could not be written.
     pub saved_name: Option<String>,
@@ -72,25 +72,18 @@ pub struct AttachmentInfo {
     /// For a message/rfc822 part unpacked with --recursive: what it held.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<Box<MessageInfo>>,
-}
-
-impl AttachmentInfo {
-    /// An empty entry, in place while its real one is being filled in.
-    fn placeholder() -> AttachmentInfo {
-        AttachmentInfo {
-            saved_name: None,
-            path: None,
-            original_name: None,
-            mime_type: String::new(),
-            size: 0,
-            sha256: String::new(),
-            content_id: None,
-            inline: false,
-            encoding_problem: false,
-            skipped: None,
-            message: None,
-        }
-    }
+    /// `uuencode` or `yenc` for a file decoded out of the text body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<&'static str>,
+    /// When the file was created and last modified, where TNEF says (RFC 3339; no zone when
+    /// TNEF gave the sender's local time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified: Option<String>,
+    /// For a TNEF part (winmail.dat): the files inside it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tnef: Option<Vec<AttachmentInfo>>,
 }
 
 /// A failure while unpacking that does not stop the rest of the message.
@@ -175,7 +168,7 @@ fn unpack_nested(
     let (mut writer, nested) = save_level(raw, source, at, options)?;
     for (index, bytes) in nested {
         if let Some(att) = writer.info.attachments.get_mut(index) {
-            let mut att = std::mem::replace(att, AttachmentInfo::placeholder());
+            let mut att = std::mem::take(att);
             writer.descend(&mut att, bytes.bytes(raw), at);
             writer.info.attachments[index] = att;
         }
@@ -220,9 +213,7 @@ fn save_level<'o>(
         options,
         budget: at.budget,
     };
-    if !options.flat && !options.only_attachments {
-        writer.write_bodies(&msg, &leaves);
-    }
+    writer.write_bodies(&msg, &leaves, !options.flat && !options.only_attachments);
     let saved = leaves.iter().filter(|leaf| match leaf.role {
         Role::Attachment | Role::Message => true,
         Role::ExtraText => options.include_text_parts,
@@ -241,17 +232,35 @@ fn save_level<'o>(
 
 /// What is being written for one message: its folder, its message.json so far, and the
 /// failures that do not stop the rest of it.
-struct MessageWriter<'o> {
-    info: MessageInfo,
+pub(super) struct MessageWriter<'o> {
+    pub(super) info: MessageInfo,
     failures: Failures,
     folder: PathBuf,
-    options: &'o UnpackOptions,
+    pub(super) options: &'o UnpackOptions,
     budget: &'o Budget,
 }
 
+/// A file to save that is not a MIME part of its own: one found inside a part (TNEF
+/// contents, a uuencoded block).
+#[derive(Debug)]
+pub(super) struct InnerFile<'b> {
+    pub name: Option<&'b str>,
+    pub mime_type: String,
+    pub bytes: &'b [u8],
+    /// Its bytes are only what could be decoded.
+    pub damaged: bool,
+}
+
 impl MessageWriter<'_> {
-    fn write_bodies<'m>(&mut self, msg: &'m mail_parser::Message<'m>, leaves: &[parse::Leaf<'m>]) {
-        if let Some((text, problem)) = parse::body_text(msg, leaves) {
+    /// body.txt (its uuencoded and yEnc files saved, see `inner.rs`) and body.html, when
+    /// `write`; the files in the body are saved either way.
+    fn write_bodies<'m>(
+        &mut self,
+        msg: &'m mail_parser::Message<'m>,
+        leaves: &[parse::Leaf<'m>],
+        write: bool,
+    ) {
+        if let Some((text, problem)) = self.body_text(msg, leaves, write) {
             self.damaged(problem, "body.txt");
             if write_reserved(
                 &self.folder,
@@ -261,6 +270,9 @@ impl MessageWriter<'_> {
             ) {
                 self.info.body_text = Some("body.txt".to_owned());
             }
+        }
+        if !write {
+            return;
         }
         if let Some((html, problem)) = parse::body_html(msg, leaves) {
             self.damaged(problem, "body.html");
@@ -277,7 +289,7 @@ impl MessageWriter<'_> {
 
     /// Records that the part saved as `what` had a damaged transfer encoding: what decoded
     /// is saved, message.json says `encoding_problem`, and the run ends with exit 1.
-    fn damaged(&mut self, problem: bool, what: &str) {
+    pub(super) fn damaged(&mut self, problem: bool, what: &str) {
         if problem {
             self.info.encoding_problem = true;
             self.fail(MailError::Damaged {
@@ -287,8 +299,8 @@ impl MessageWriter<'_> {
         }
     }
 
-    /// Saves the `n`-th saved part (or records why not) and, for a nested message,
-    /// unpacks it into a subfolder.
+    /// Saves the `n`-th saved part (or records why not) and the files inside a TNEF part;
+    /// returns a nested message's bytes, to be unpacked into a subfolder.
     fn save_part<'m>(
         &mut self,
         msg: &'m mail_parser::Message<'m>,
@@ -297,8 +309,6 @@ impl MessageWriter<'_> {
     ) -> (AttachmentInfo, Option<Cow<'m, [u8]>>) {
         let (bytes, problem) = parse::decoded_bytes(msg, leaf);
         let mut att = AttachmentInfo {
-            saved_name: None,
-            path: None,
             original_name: leaf.name.clone(),
             mime_type: leaf.mime_type.clone(),
             size: bytes.len(),
@@ -306,23 +316,59 @@ impl MessageWriter<'_> {
             content_id: leaf.content_id.clone(),
             inline: leaf.inline,
             encoding_problem: problem,
-            skipped: None,
-            message: None,
+            ..AttachmentInfo::default()
         };
         if self.options.no_inline && leaf.inline && leaf.mime_type.starts_with("image/") {
             att.skipped = Some("inline image (--no-inline)".to_owned());
             return (att, None);
         }
+        let tnef = self.tnef_of(leaf, &bytes);
+        if let Some(why) = self.container_dropped(tnef.as_ref()) {
+            att.skipped = Some(why);
+        } else {
+            let wanted_name = if leaf.role == Role::Message && leaf.name.is_none() {
+                format!("message-{n}.eml")
+            } else {
+                names::safe_name(leaf.name.as_deref(), &leaf.mime_type, n)
+            };
+            self.write_file(&mut att, &wanted_name, &bytes, problem);
+        }
+        if let Some(contents) = tnef {
+            self.save_tnef(&mut att, contents);
+        }
+        let nested = (leaf.role == Role::Message && self.options.recursive).then_some(bytes);
+        (att, nested)
+    }
+
+    /// Saves a file found inside a part (`n`: its number for a generated name).
+    pub(super) fn save_inner(&mut self, file: InnerFile<'_>, n: usize) -> AttachmentInfo {
+        let mut att = AttachmentInfo {
+            original_name: file.name.map(str::to_owned),
+            size: file.bytes.len(),
+            sha256: hex_sha256(file.bytes),
+            encoding_problem: file.damaged,
+            mime_type: file.mime_type,
+            ..AttachmentInfo::default()
+        };
+        let wanted_name = names::safe_name(file.name, &att.mime_type, n);
+        self.write_file(&mut att, &wanted_name, file.bytes, file.damaged);
+        att
+    }
+
+    /// Writes `bytes` under `wanted_name` (or a free variant of it) within the caps, and
+    /// records in `att` what was written, or why not.
+    fn write_file(
+        &mut self,
+        att: &mut AttachmentInfo,
+        wanted_name: &str,
+        bytes: &[u8],
+        problem: bool,
+    ) {
         if let Some(why) = self.over_budget(bytes.len()) {
             att.skipped = Some(why);
-            return (att, None);
+            return;
         }
-        let wanted_name = if leaf.role == Role::Message && leaf.name.is_none() {
-            format!("message-{n}.eml")
-        } else {
-            names::safe_name(leaf.name.as_deref(), &leaf.mime_type, n)
-        };
-        match write_unique(&self.folder, &wanted_name, &bytes, !self.options.flat) {
+        match write_unique(&self.folder, wanted_name, bytes, !self.options.flat) {
             Ok((name, path)) => {
                 self.damaged(problem, &name);
                 att.saved_name = Some(name);
@@ -330,8 +376,6 @@ impl MessageWriter<'_> {
             }
             Err(e) => self.fail(e),
         }
-        let nested = (leaf.role == Role::Message && self.options.recursive).then_some(bytes);
-        (att, nested)
     }
 
     /// Counts one more part of `len` bytes against the caps; `Some(why)` when it is over
@@ -396,7 +440,7 @@ impl MessageWriter<'_> {
     }
 
     /// Records a failure in message.json's `errors` and in what the caller reports.
-    fn fail(&mut self, e: MailError) {
+    pub(super) fn fail(&mut self, e: MailError) {
         self.info.errors.push(e.to_string());
         self.failures.push(e);
     }

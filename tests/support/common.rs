@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A `Command` for the postie binary under test, with a clean config environment: no proxy
@@ -118,4 +118,21 @@ pub fn wait_for_port(port: u16, secs: u64) -> bool {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     false
+}
+
+/// `rel` under the shared folder beside the repository (`../shared`, as CI lays it out), or
+/// beside the folder of worktrees (`../../shared`, for a worktree at `wt/NAME`): the first
+/// that exists, else the CI path (so the error names it).
+#[allow(dead_code)]
+pub fn shared_path(rel: &str) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        repo.join("../shared").join(rel),
+        repo.join("../../shared").join(rel),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.exists())
+        .unwrap_or(&candidates[0])
+        .clone()
 }

@@ -22,6 +22,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod config_import;
 pub mod cookies;
 pub mod error;
 pub mod exit;

@@ -128,16 +128,26 @@ pub struct ConnArgs {
 pub struct PullArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
-    /// The folder to store messages in (a Maildir by default), or the mbox file.
+    /// The folder to store messages in (a Maildir by default), or the mbox file (default:
+    /// the account's pop3_out). With --all-accounts: accounts without pop3_out go to
+    /// DIR/NAME.
     #[arg(long, value_name = "DIR|FILE")]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
     /// maildir (DIR/{tmp,new,cur}), eml (DIR/<uidl>.eml) or mbox (mboxrd, appended to FILE
-    /// under fcntl and dot-lock locks).
-    #[arg(long, value_enum, default_value = "maildir")]
-    pub format: FormatArg,
+    /// under fcntl and dot-lock locks). Default: the account's pop3_format, else maildir.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
     /// The state file (default: inside DIR, one per server, port and user).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "all_accounts")]
     pub state: Option<PathBuf>,
+    /// Pull every account of the accounts file (and of ~/.mpoprc) that has a POP3 server,
+    /// each with its own state and lock; one summary line per account; the exit code is the
+    /// worst account's.
+    #[arg(long, conflicts_with = "watch")]
+    pub all_accounts: bool,
+    /// With --all-accounts: how many accounts to pull at once (default 1: one after another).
+    #[arg(long, value_name = "N", requires = "all_accounts", default_value_t = 1)]
+    pub parallel: usize,
     /// Retrieve every message, even those retrieved before.
     #[arg(long)]
     pub all: bool,
@@ -171,7 +181,7 @@ pub struct PullArgs {
     pub watch: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FormatArg {
     Maildir,
     Eml,
@@ -218,22 +228,31 @@ fn invalid(flag: &str, why: impl Into<String>) -> Error {
 
 /// Merges flags over the account (if any) into [`Settings`].
 pub fn settings(args: &ConnArgs) -> Result<Settings, Error> {
-    let account = args.conn.load_account()?;
+    let account = args.conn.load_account(MailProtocol::Pop3)?;
+    settings_for(args, args.conn.account.as_deref(), &account)
+}
+
+/// Merges flags over `account` (named `name`, if it has a name) into [`Settings`].
+pub fn settings_for(
+    args: &ConnArgs,
+    name: Option<&str>,
+    account: &Account,
+) -> Result<Settings, Error> {
     let conn = args.conn.merge(
         MailProtocol::Pop3,
-        &account,
+        account,
         |server| Ok(connect::parse_server(server)?),
         |account| auth_choice(&args.auth, account),
     )?;
-    let oauth = match (&args.conn.account, conn.auth) {
-        (Some(name), choice) if is_oauth2(&account) && takes_token(choice) => {
+    let oauth = match (name, conn.auth) {
+        (Some(name), choice) if is_oauth2(account) && takes_token(choice) => {
             let tls = TlsOptions {
                 cacert: conn.tls.cacert.clone(),
                 ..TlsOptions::default()
             };
             Some(cli_oauth::settings(
                 name,
-                &account,
+                account,
                 tls,
                 conn.timeout,
                 args.verbose,
@@ -296,7 +315,7 @@ fn auth_choice(flag: &str, account: &Account) -> Result<AuthChoice, Error> {
 /// Connects and logs in. With OAuth2, a token the server refuses is refreshed once and the
 /// login tried again on a new connection (POP3 allows no second AUTH after a failed one on
 /// some servers).
-fn open(s: &Settings) -> Result<Session, Error> {
+pub fn open(s: &Settings) -> Result<Session, Error> {
     open_noting(s, &mut |_| {})
 }
 
@@ -335,8 +354,10 @@ fn login(
     Ok(session)
 }
 
-pub fn run(args: Pop3Args) -> Result<Exit, Error> {
-    match *args.command {
+/// Runs one subcommand (`pull --all-accounts` is [`crate::cli::pop3_all`]'s: the dispatch
+/// sends it there).
+pub fn run(command: Pop3Command) -> Result<Exit, Error> {
+    match command {
         Pop3Command::Stat { conn, json } => stat(&conn, json),
         Pop3Command::Capa { conn } => capa(&conn),
         Pop3Command::List { conn, json } => list(&conn, json),
@@ -454,7 +475,7 @@ fn list(conn: &ConnArgs, json: bool) -> Result<Exit, Error> {
 }
 
 /// A message's problem on stderr (the server's UIDL and text escaped for the terminal).
-fn warn_outcome(o: &sync::Outcome) {
+pub fn warn_outcome(o: &sync::Outcome) {
     if let Some(e) = &o.error {
         let (uidl, e) = (printable(&o.uidl), printable(e));
         eprintln!("postie: message {} ({uidl}): {e}", o.number);
@@ -462,20 +483,62 @@ fn warn_outcome(o: &sync::Outcome) {
 }
 
 fn pull(args: PullArgs) -> Result<Exit, Error> {
-    let s = settings(&args.conn)?;
     if args.limit == Some(0) {
         return Err(invalid("--limit", "must be at least 1"));
     }
+    let account = args.conn.conn.load_account(MailProtocol::Pop3)?;
+    let s = settings_for(&args.conn, args.conn.conn.account.as_deref(), &account)?;
     let interval = match &args.watch {
         None => None,
         Some(text) => Some(watch::parse_interval(text).ok_or_else(|| {
             invalid("--watch", format!("{text:?}: give seconds, or 30s, 5m, 1h"))
         })?),
     };
-    let format = format(args.format);
-    let state = state_path(args.state.as_deref(), &args.out, format, &s);
-    let opts = PullOptions {
-        out: args.out.clone(),
+    let (out, format) = match (&args.out, &account.pop3_out) {
+        (Some(out), _) | (None, Some(out)) => (out.clone(), pull_format(&args, &account)?),
+        (None, None) => return Err(invalid("--out", "required (or an account's pop3_out)")),
+    };
+    let mut opts = pull_options(&args, &s, out, format);
+    opts.progress &= interval.is_none();
+    opts.stop = interval.map(|_| fsutil::stop_requested as fn() -> bool);
+    if let Some(interval) = interval {
+        return watch_loop(&s, &opts, &args, interval);
+    }
+    let mut session = open(&s)?;
+    let summary = pull_session(&mut session, &opts, args.json)?;
+    if !args.silent && !args.json {
+        eprintln!("postie: {}", summary_text(&summary));
+    }
+    Ok(Exit::from_all_ok(summary.failed == 0))
+}
+
+/// `--format`, else the account's `pop3_format`, else maildir.
+pub fn pull_format(args: &PullArgs, account: &Account) -> Result<Format, Error> {
+    match (args.format, account.pop3_format.as_deref()) {
+        (Some(f), _) => Ok(format(f)),
+        (None, None) => Ok(Format::Maildir),
+        (None, Some(text)) => account_format(text),
+    }
+}
+
+/// An account's `pop3_format`.
+pub fn account_format(text: &str) -> Result<Format, Error> {
+    match text.to_ascii_lowercase().as_str() {
+        "maildir" => Ok(Format::Maildir),
+        "eml" => Ok(Format::Eml),
+        "mbox" => Ok(Format::Mbox),
+        _ => Err(invalid(
+            "--account",
+            format!("pop3_format = {text:?}: maildir, eml or mbox"),
+        )),
+    }
+}
+
+/// The engine's options for one pull into `out` (no stop flag; a progress bar on a terminal).
+pub fn pull_options(args: &PullArgs, s: &Settings, out: PathBuf, format: Format) -> PullOptions {
+    let state = state_path(args.state.as_deref(), &out, format, s);
+    PullOptions {
+        out,
         format,
         state,
         all: args.all,
@@ -488,21 +551,12 @@ fn pull(args: PullArgs) -> Result<Exit, Error> {
             PipeliningArg::On => Pipelining::On,
             PipeliningArg::Off => Pipelining::Off,
         },
-        progress: interval.is_none() && !args.silent && !args.json && io::stderr().is_terminal(),
-        stop: interval.map(|_| fsutil::stop_requested as fn() -> bool),
-    };
-    if let Some(interval) = interval {
-        return watch_loop(&s, &opts, &args, interval);
+        progress: !args.silent && !args.json && io::stderr().is_terminal(),
+        stop: None,
     }
-    let mut session = open(&s)?;
-    let summary = pull_session(&mut session, &opts, args.json)?;
-    if !args.silent && !args.json {
-        eprintln!("postie: {}", summary_text(&summary));
-    }
-    Ok(Exit::from_all_ok(summary.failed == 0))
 }
 
-fn summary_text(summary: &sync::Summary) -> String {
+pub fn summary_text(summary: &sync::Summary) -> String {
     format!(
         "{} stored ({} octets), {} deleted, {} skipped, {} failed",
         summary.stored, summary.bytes, summary.deleted, summary.skipped, summary.failed
@@ -644,7 +698,7 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-fn format(arg: FormatArg) -> Format {
+pub fn format(arg: FormatArg) -> Format {
     match arg {
         FormatArg::Maildir => Format::Maildir,
         FormatArg::Eml => Format::Eml,

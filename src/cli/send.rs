@@ -136,7 +136,7 @@ impl AuthArg {
 
 pub fn run(args: SendArgs) -> Result<Exit, Error> {
     let args = *args.options;
-    let account = args.conn.load_account()?;
+    let account = args.conn.load_account(MailProtocol::Smtp)?;
     let spec = message_spec(&args, &account)?;
     if let Some(source) = &args.batch {
         return run_batch(&args, &account, &spec, source);

@@ -1239,3 +1239,209 @@ fn watch_stops_on_an_authentication_failure() {
     cmd.arg("--out").arg(dir.path()).args(["--watch", "0"]);
     assert_code(&run(&mut cmd), 2);
 }
+
+// ---- --all-accounts, accounts from ~/.mpoprc, config import ----
+
+/// A home folder with postie's accounts file holding `toml` (mode 0600).
+fn home_with_config(toml: &str) -> tempfile::TempDir {
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path().join(".config").join("postie");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("config.toml"), toml).expect("config");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        dir.join("config.toml"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod");
+    home
+}
+
+fn in_home(home: &Path) -> Command {
+    let mut cmd = postie();
+    cmd.env("HOME", home)
+        .env("POP_PW", PASS)
+        .env("BAD_PW", "wrong");
+    cmd
+}
+
+fn json_last(out: &Output) -> serde_json::Value {
+    let (o, _) = text(out);
+    let last = o.lines().last().expect("a summary line");
+    serde_json::from_str(last).expect("JSON")
+}
+
+#[test]
+fn all_accounts_pull_each_account_into_its_own_store_and_exit_with_the_worst() {
+    let one = FakePop3::start(messages(3, 500), Behavior::default());
+    let two = FakePop3::start(messages(2, 700), Behavior::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let mbox = work.path().join("two.mbox");
+    let account = |name: &str, key: &str, url: &str, pw: &str| {
+        format!(
+            "[account.{name}]\n{key} = \"{url}\"\nuser = \"{USER}\"\npassword_env = \"{pw}\"\n\
+             tls = \"none\"\n"
+        )
+    };
+    let config = format!(
+        "{}{}pop3_out = \"{}\"\npop3_format = \"mbox\"\n{}[account.mailout]\n\
+         smtp_server = \"smtp://127.0.0.1:1\"\n",
+        account("one", "pop3_server", &one.url(), "POP_PW"),
+        account("two", "server", &two.url(), "POP_PW"),
+        mbox.display(),
+        account("bad", "pop3_server", &one.url(), "BAD_PW"),
+    );
+    let home = home_with_config(&config);
+    let out_dir = work.path().join("mail");
+    let pull_all = |extra: &[&str]| {
+        let mut cmd = in_home(home.path());
+        cmd.args(["pop3", "pull", "--all-accounts", "--allow-insecure-auth"])
+            .arg("--out")
+            .arg(&out_dir)
+            .args(extra);
+        run(&mut cmd)
+    };
+    let out = pull_all(&["--parallel", "2"]);
+    assert_code(&out, 77);
+    let (_, err) = text(&out);
+    assert!(err.contains("postie: one: 3 stored ("), "{err}");
+    assert!(err.contains("postie: two: 2 stored ("), "{err}");
+    assert!(
+        err.contains("postie: bad: ") && err.contains("(exit 77)"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("mailout"),
+        "no POP3 server: not pulled: {err}"
+    );
+    assert_eq!(files_in(&out_dir.join("one").join("new")).len(), 3);
+    assert!(!out_dir.join("two").exists(), "two goes to its pop3_out");
+    assert_eq!(read_mboxrd(&std::fs::read(&mbox).expect("mbox")).len(), 2);
+
+    let out = pull_all(&["--json"]);
+    assert_code(&out, 77);
+    let summary = json_last(&out);
+    assert_eq!(summary["exit"], 77);
+    let accounts = summary["accounts"].as_array().expect("accounts");
+    let names: Vec<&str> = accounts
+        .iter()
+        .filter_map(|a| a["account"].as_str())
+        .collect();
+    assert_eq!(names, ["bad", "one", "two"]);
+    assert_eq!(
+        accounts[1]["stored"], 0,
+        "each account's own state: {summary}"
+    );
+    assert_eq!(accounts[1]["exit"], 0);
+    assert_eq!(accounts[0]["exit"], 77);
+}
+
+#[test]
+fn all_accounts_takes_mpoprc_accounts_and_needs_a_place_for_each() {
+    let server = FakePop3::start(messages(2, 300), Behavior::default());
+    let home = home_with_config("");
+    let port = server.url().rsplit(':').next().expect("port").to_owned();
+    let rc = format!(
+        "# mpop(1) style\ndefaults\ntls off\n\naccount box\nhost 127.0.0.1\nport {port}\n\
+         user {USER}\npasswordeval \"printenv POP_PW\"\ndelivery maildir ~/Mail/box\n\
+         logfile ~/mpop.log\n\naccount other : box\ndelivery mda /usr/bin/procmail\n"
+    );
+    std::fs::write(home.path().join(".mpoprc"), rc).expect("mpoprc");
+    let mut cmd = in_home(home.path());
+    cmd.args(["pop3", "pull", "--all-accounts", "--allow-insecure-auth"]);
+    let out = run(&mut cmd);
+    assert_code(&out, 2);
+    let (_, err) = text(&out);
+    assert!(
+        err.contains(".mpoprc: line 11: logfile is not supported"),
+        "{err}"
+    );
+    assert!(err.contains("postie: box: 2 stored"), "{err}");
+    assert!(
+        err.contains("postie: other: --out: account other has no pop3_out"),
+        "{err}"
+    );
+    assert_eq!(files_in(&home.path().join("Mail/box/new")).len(), 2);
+    let mut cmd = in_home(home.path());
+    cmd.args(["pop3", "pull", "--all-accounts", "--server", "pop3://x"]);
+    assert_code(&run(&mut cmd), 2);
+}
+
+#[test]
+fn account_falls_back_on_the_mpoprc_and_its_delivery() {
+    let server = FakePop3::start(messages(2, 300), Behavior::default());
+    let home = tempfile::tempdir().expect("tempdir");
+    let port = server.url().rsplit(':').next().expect("port").to_owned();
+    let mbox = home.path().join("inbox");
+    let rc = format!(
+        "account  box\nhost 127.0.0.1\nport {port}\ntls off\nuser {USER}\n\
+         passwordeval \"printenv POP_PW\"\ndelivery mbox ~/inbox\nkeep off\n"
+    );
+    std::fs::write(home.path().join(".mpoprc"), rc).expect("mpoprc");
+    let mut cmd = in_home(home.path());
+    cmd.args(["pop3", "pull", "--account", "box", "--allow-insecure-auth"]);
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    let (_, err) = text(&out);
+    assert!(
+        err.contains(".mpoprc: line 8: keep off is not applied"),
+        "{err}"
+    );
+    assert_eq!(read_mboxrd(&std::fs::read(&mbox).expect("mbox")).len(), 2);
+    let mut cmd = in_home(home.path());
+    cmd.args(["pop3", "stat", "--account", "nobox"]);
+    let out = run(&mut cmd);
+    assert_code(&out, 78);
+    // A password in a file others can read is refused, as mpop refuses it.
+    std::fs::write(home.path().join(".mpoprc"), "account box\npassword x\n").expect("rc");
+    use std::os::unix::fs::PermissionsExt;
+    let perm = std::fs::Permissions::from_mode(0o644);
+    std::fs::set_permissions(home.path().join(".mpoprc"), perm).expect("chmod");
+    let mut cmd = in_home(home.path());
+    cmd.args(["pop3", "stat", "--account", "box"]);
+    let out = run(&mut cmd);
+    assert_code(&out, 78);
+    assert!(text(&out).1.contains("chmod 600"), "{}", text(&out).1);
+}
+
+#[test]
+fn config_import_prints_writes_privately_and_replaces_only_with_force() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let rc = "defaults\ntls on\ntls_starttls off\naccount gmail\nhost smtp.gmail.com\n\
+              from me@gmail.com\nuser me\npassword hunter2\nlogfile ~/log\n";
+    std::fs::write(home.path().join(".msmtprc"), rc).expect("msmtprc");
+    use std::os::unix::fs::PermissionsExt;
+    let perm = std::fs::Permissions::from_mode(0o600);
+    std::fs::set_permissions(home.path().join(".msmtprc"), perm).expect("chmod");
+    let import = |extra: &[&str]| {
+        let mut cmd = in_home(home.path());
+        cmd.args(["config", "import", "--from", "msmtp"])
+            .args(extra);
+        run(&mut cmd)
+    };
+    let out = import(&[]);
+    assert_code(&out, 0);
+    let (printed, err) = text(&out);
+    assert!(!printed.contains("hunter2") && !err.contains("hunter2"));
+    assert!(printed.contains("[account.gmail]\n"), "{printed}");
+    assert!(printed.contains("smtp_server = \"smtps://smtp.gmail.com:465\"\n"));
+    assert!(printed.contains("# password: not imported"), "{printed}");
+    assert!(
+        err.contains("line 9: logfile is not supported by postie"),
+        "{err}"
+    );
+
+    let config = home.path().join(".config/postie/config.toml");
+    assert_code(&import(&["--write"]), 0);
+    let mode = std::fs::metadata(&config)
+        .expect("written")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let first = std::fs::read_to_string(&config).expect("config");
+    assert_code(&import(&["--write"]), 2);
+    assert_eq!(std::fs::read_to_string(&config).expect("config"), first);
+    assert_code(&import(&["--write", "--force"]), 0);
+    let replaced = std::fs::read_to_string(&config).expect("config");
+    assert_eq!(replaced.matches("[account.gmail]").count(), 1, "{replaced}");
+}

@@ -1445,3 +1445,261 @@ fn config_import_prints_writes_privately_and_replaces_only_with_force() {
     let replaced = std::fs::read_to_string(&config).expect("config");
     assert_eq!(replaced.matches("[account.gmail]").count(), 1, "{replaced}");
 }
+
+// ---- Dovecot: --all-accounts, an mpoprc, mbox read by Python (POSTIE_INTEROP=1) ----
+
+#[test]
+fn dovecot_all_accounts_with_two_users_in_parallel() {
+    if !interop("dovecot_all_accounts_with_two_users_in_parallel") {
+        return;
+    }
+    let d = pop3_dovecot::Dovecot::start(false);
+    let alice: Vec<Vec<u8>> = (1..=3).map(|i| dovecot_message(i, 1500)).collect();
+    let bob: Vec<Vec<u8>> = (4..=5).map(|i| dovecot_message(i, 2500)).collect();
+    for (i, m) in alice.iter().enumerate() {
+        d.deliver_to(pop3_dovecot::USER, &format!("{i}.M{i}P1.a"), m);
+    }
+    for (i, m) in bob.iter().enumerate() {
+        d.deliver_to(pop3_dovecot::USER2, &format!("{i}.M{i}P1.b"), m);
+    }
+    let account = |name: &str, url: &str, user: &str, var: &str| {
+        format!(
+            "[account.{name}]\npop3_server = \"{url}\"\nuser = \"{user}\"\n\
+             password_env = \"{var}\"\ncacert = \"{}\"\n",
+            d.ca().display()
+        )
+    };
+    let config = account("alice", &d.tls_url(), pop3_dovecot::USER, "PW_A")
+        + &account("bob", &d.plain_url(), pop3_dovecot::USER2, "PW_B");
+    let home = home_with_config(&config);
+    let out_dir = home.path().join("Mail");
+    let mut cmd = in_home(home.path());
+    cmd.args([
+        "pop3",
+        "pull",
+        "--all-accounts",
+        "--parallel",
+        "2",
+        "--json",
+    ])
+    .arg("--out")
+    .arg(&out_dir)
+    .env("PW_A", pop3_dovecot::PASS)
+    .env("PW_B", pop3_dovecot::PASS2);
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    let summary = json_last(&out);
+    assert_eq!(summary["accounts"][0]["stored"], 3, "{summary}");
+    assert_eq!(summary["accounts"][1]["stored"], 2, "{summary}");
+    let per_message = text(&out).0.lines().count() - 1;
+    assert_eq!(per_message, 5, "one JSON line per message");
+    let mut want_a = alice.clone();
+    want_a.sort();
+    let mut want_b = bob.clone();
+    want_b.sort();
+    assert_eq!(files_in(&out_dir.join("alice").join("new")), want_a);
+    assert_eq!(files_in(&out_dir.join("bob").join("new")), want_b);
+    let mut cmd = in_home(home.path());
+    cmd.args(["pop3", "pull", "--all-accounts"])
+        .arg("--out")
+        .arg(&out_dir)
+        .env("PW_A", pop3_dovecot::PASS)
+        .env("PW_B", "wrong");
+    let out = run(&mut cmd);
+    assert_code(&out, 77);
+    let (_, err) = text(&out);
+    assert!(err.contains("postie: alice: 0 stored"), "{err}");
+    assert!(!err.contains(pop3_dovecot::PASS), "{err}");
+}
+
+#[test]
+fn dovecot_accounts_of_an_mpoprc_as_its_man_page_writes_them() {
+    if !interop("dovecot_accounts_of_an_mpoprc_as_its_man_page_writes_them") {
+        return;
+    }
+    let d = pop3_dovecot::Dovecot::start(false);
+    let msgs: Vec<Vec<u8>> = (1..=3).map(|i| dovecot_message(i, 800)).collect();
+    for (i, m) in msgs.iter().enumerate() {
+        d.deliver(&format!("{i}.M{i}P1.test"), m);
+    }
+    let home = tempfile::tempdir().expect("tempdir");
+    let rc = format!(
+        "# Set default values for all following accounts.\n\
+         defaults\n\
+         tls on\n\
+         tls_trust_file {ca}\n\
+         \n\
+         # A STLS account, delivering to a maildir\n\
+         account dovecot\n\
+         host localhost\n\
+         port {plain}\n\
+         user {user}\n\
+         passwordeval \"printenv POP_PW\"\n\
+         delivery maildir ~/Mail/dovecot\n\
+         \n\
+         # The same mailbox over implicit TLS, into an mbox\n\
+         account dovecot_tls : dovecot\n\
+         port {tls}\n\
+         tls_starttls off\n\
+         delivery mbox ~/Mail/inbox.mbox\n\
+         uidls_file ~/.mpop_uidls/%U_at_%H\n",
+        ca = d.ca().display(),
+        plain = d.pop3_port,
+        tls = d.pop3s_port,
+        user = pop3_dovecot::USER,
+    );
+    std::fs::write(home.path().join(".mpoprc"), rc).expect("mpoprc");
+    for name in ["dovecot", "dovecot_tls"] {
+        let mut cmd = in_home(home.path());
+        cmd.args(["pop3", "pull", "--account", name, "-v"])
+            .env("POP_PW", pop3_dovecot::PASS);
+        let out = run(&mut cmd);
+        assert_code(&out, 0);
+        let (_, err) = text(&out);
+        assert!(err.contains("3 stored"), "{name}: {err}");
+        assert!(!err.contains(pop3_dovecot::PASS), "{err}");
+        let stls = err.contains("C: STLS");
+        assert_eq!(
+            stls,
+            name == "dovecot",
+            "{name}: STLS or implicit TLS: {err}"
+        );
+    }
+    let err = text(&run(in_home(home.path()).args([
+        "pop3",
+        "stat",
+        "--account",
+        "dovecot_tls",
+    ])))
+    .1;
+    assert!(
+        err.contains("line 19: uidls_file is not supported"),
+        "{err}"
+    );
+    let mut want = msgs.clone();
+    want.sort();
+    assert_eq!(files_in(&home.path().join("Mail/dovecot/new")), want);
+    let mbox = std::fs::read(home.path().join("Mail/inbox.mbox")).expect("mbox");
+    let mut got = read_mboxrd(&mbox);
+    got.sort();
+    assert_eq!(got, want);
+}
+
+/// Messages whose lines an mbox must quote: `From ` at a line start (after a blank line and
+/// not), already-quoted `>From ` lines, bare LF line ends, no final line end.
+fn from_line_messages() -> Vec<Vec<u8>> {
+    let head = |i: usize| format!("From: q{i}@example.org\r\nSubject: quoting {i}\r\n\r\n");
+    let bodies = [
+        "From here on\r\n",
+        "text\r\n\r\nFrom the top\r\n>From quoted\r\n>>From twice\r\n",
+        "From \r\nFrom\r\n From indented\r\n",
+        "no final line end",
+        "last line\r\n\r\nFrom ",
+    ];
+    let mut v: Vec<Vec<u8>> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (head(i) + b).into_bytes())
+        .collect();
+    v.push(b"From: lf@example.org\nSubject: bare LF\n\nFrom lf\n>From lf\n".to_vec());
+    v
+}
+
+/// Every message the Dovecot tests deliver (pull over STLS and TLS: 6, auth methods: 1,
+/// delete: 5, in-use: 1, LIST sizes: 2, OAuth2: 1), and six that test `From ` quoting: 22.
+fn the_22_messages() -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = (1..=6).map(|i| dovecot_message(i, 2000 * i)).collect();
+    v.push(dovecot_message(1, 100));
+    v.extend((1..=5).map(|i| dovecot_message(i, 1000)));
+    v.push(dovecot_message(1, 100));
+    v.push(dovecot_message(1, 3000));
+    let lf = String::from_utf8(dovecot_message(2, 3000)).expect("ascii");
+    v.push(lf.replace("\r\n", "\n").into_bytes());
+    v.push(b"From: a@example.test\r\nSubject: one\r\n\r\nbody\r\n".to_vec());
+    v.extend(from_line_messages());
+    v
+}
+
+/// The messages of `mbox` as Python's `mailbox.mbox` reads them, each written to a file in
+/// `dir` (named by its index).
+fn python_mbox_messages(mbox: &Path, dir: &Path) -> Vec<Vec<u8>> {
+    let script = "import mailbox, sys, os\n\
+                  box = mailbox.mbox(sys.argv[1], create=False)\n\
+                  for i, key in enumerate(box.keys()):\n\
+                  \x20   open(os.path.join(sys.argv[2], '%04d' % i), 'wb').write(box.get_bytes(key))\n\
+                  print(len(box))\n";
+    let out = run(Command::new("python3")
+        .args(["-c", script])
+        .arg(mbox)
+        .arg(dir));
+    assert_code(&out, 0);
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect()
+}
+
+/// mboxrd's un-quoting: one `>` off every `>`*`From ` line.
+fn unquote_mboxrd(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len());
+    for line in message.split_inclusive(|b| *b == b'\n') {
+        let rest = &line[line.iter().take_while(|b| **b == b'>').count()..];
+        let quoted = line.first() == Some(&b'>') && rest.starts_with(b"From ");
+        out.extend_from_slice(if quoted { &line[1..] } else { line });
+    }
+    out
+}
+
+#[test]
+fn dovecot_mbox_of_the_22_messages_reads_back_byte_exact_through_python() {
+    if !interop("dovecot_mbox_of_the_22_messages_reads_back_byte_exact_through_python") {
+        return;
+    }
+    let d = pop3_dovecot::Dovecot::start(false);
+    let msgs = the_22_messages();
+    assert_eq!(msgs.len(), 22);
+    for (i, m) in msgs.iter().enumerate() {
+        d.deliver(&format!("{}.M{i}P1.test", 1_700_000_000 + i), m);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mbox = dir.path().join("inbox.mbox");
+    let eml = dir.path().join("eml");
+    for (out, format) in [(&mbox, "mbox"), (&eml, "eml")] {
+        let mut cmd = dovecot_cmd(&d, "pull", &d.tls_url());
+        cmd.arg("--out").arg(out).args(["--format", format]);
+        assert_code(&run(&mut cmd), 0);
+    }
+    // What Dovecot sent, as the eml store keeps it: the reference.
+    let mut want: Vec<Vec<u8>> = std::fs::read_dir(&eml)
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .map(|e| std::fs::read(e.path()).expect("read"))
+        .collect();
+    assert_eq!(want.len(), 22);
+    want.sort();
+    let read = dir.path().join("python");
+    std::fs::create_dir(&read).expect("mkdir");
+    let mut got: Vec<Vec<u8>> = python_mbox_messages(&mbox, &read)
+        .iter()
+        .map(|m| unquote_mboxrd(m))
+        .collect();
+    got.sort();
+    if got.len() != 22 {
+        let kept = dir.keep();
+        panic!(
+            "Python's mailbox.mbox split {} into {}",
+            kept.display(),
+            got.len()
+        );
+    }
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(String::from_utf8_lossy(g), String::from_utf8_lossy(w));
+    }
+}

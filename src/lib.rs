@@ -18,6 +18,7 @@
 //! - [`mail`]: message parsing, safe attachment names, saving, Maildir (`postie unpack`).
 //! - [`secret`], [`netrc`], [`config`], [`tls`], [`fsutil`]: pieces the engines share:
 //!   passwords that never print, `.netrc`, the accounts file, TLS settings, atomic writes.
+//! - [`config_import`]: msmtp's and mpop's configuration files read as postie accounts.
 #![forbid(unsafe_code)]
 
 pub mod cli;

@@ -1,5 +1,5 @@
 //! msmtp's and mpop's configuration files (`~/.msmtprc`, `~/.mpoprc`), read as their man
-//! pages describe them, turned into postie [`Account`]s. Pure: text in, accounts and
+//! pages describe them, turned into postie [`crate::config::Account`]s. Pure: text in, accounts and
 //! warnings out ([`parse`], [`convert`]); finding and reading the files is [`load`]'s job, and
 //! rendering TOML for `postie config import` is [`render`]'s.
 //!

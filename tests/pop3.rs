@@ -1703,3 +1703,39 @@ fn dovecot_mbox_of_the_22_messages_reads_back_byte_exact_through_python() {
         assert_eq!(String::from_utf8_lossy(g), String::from_utf8_lossy(w));
     }
 }
+
+#[test]
+fn mark_seen_and_forget_find_the_store_through_the_account_s_pop3_out() {
+    let server = FakePop3::start(messages(3, 300), Behavior::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let store = work.path().join("box");
+    let home = home_with_config(&format!(
+        "[account.box]\npop3_server = \"{}\"\nuser = \"{USER}\"\npassword_env = \"POP_PW\"\n\
+         tls = \"none\"\npop3_out = \"{}\"\npop3_format = \"eml\"\n",
+        server.url(),
+        store.display()
+    ));
+    let sub = |args: &[&str]| {
+        let mut cmd = in_home(home.path());
+        cmd.args(["pop3"])
+            .args(args)
+            .args(["--account", "box", "--allow-insecure-auth"]);
+        run(&mut cmd)
+    };
+    assert_code(&sub(&["mark-seen"]), 0);
+    let out = sub(&["pull", "--json"]);
+    assert_code(&out, 0);
+    assert!(json_lines(&out).is_empty(), "{:?}", text(&out));
+    assert_code(&sub(&["forget", "--all"]), 0);
+    let out = sub(&["pull", "--json"]);
+    assert_code(&out, 0);
+    assert_eq!(with_status(&json_lines(&out), "stored").len(), 3);
+    let emls = std::fs::read_dir(&store)
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .count();
+    assert_eq!(emls, 3, "the account's pop3_format");
+    let mut cmd = fake_cmd(&server, "mark-seen");
+    assert_code(&run(&mut cmd), 2);
+}

@@ -85,12 +85,14 @@ pub enum Pop3Command {
 /// Where a pull stores messages and its state, for the commands that only use the state.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DestArgs {
-    /// The folder the pulls store messages in (its state file is found there).
-    #[arg(long, value_name = "DIR", required_unless_present = "state")]
+    /// The folder the pulls store messages in (its state file is found there; default: the
+    /// account's pop3_out).
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// The store's format, as given to pull.
-    #[arg(long, value_enum, default_value = "maildir")]
-    pub format: FormatArg,
+    /// The store's format, as given to pull (default: the account's pop3_format, else
+    /// maildir).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
     /// The state file (default: inside DIR, one per server, port and user).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
@@ -495,7 +497,7 @@ fn pull(args: PullArgs) -> Result<Exit, Error> {
         })?),
     };
     let (out, format) = match (&args.out, &account.pop3_out) {
-        (Some(out), _) | (None, Some(out)) => (out.clone(), pull_format(&args, &account)?),
+        (Some(out), _) | (None, Some(out)) => (out.clone(), format_of(args.format, &account)?),
         (None, None) => return Err(invalid("--out", "required (or an account's pop3_out)")),
     };
     let mut opts = pull_options(&args, &s, out, format);
@@ -513,8 +515,8 @@ fn pull(args: PullArgs) -> Result<Exit, Error> {
 }
 
 /// `--format`, else the account's `pop3_format`, else maildir.
-pub fn pull_format(args: &PullArgs, account: &Account) -> Result<Format, Error> {
-    match (args.format, account.pop3_format.as_deref()) {
+fn format_of(flag: Option<FormatArg>, account: &Account) -> Result<Format, Error> {
+    match (flag, account.pop3_format.as_deref()) {
         (Some(f), _) => Ok(format(f)),
         (None, None) => Ok(Format::Maildir),
         (None, Some(text)) => account_format(text),
@@ -714,23 +716,33 @@ fn state_path(state: Option<&Path>, out: &Path, format: Format, s: &Settings) ->
     })
 }
 
-/// The state file `dest` names, and the store it describes (to check stored files).
-fn dest_state(dest: &DestArgs, s: &Settings) -> Result<(PathBuf, Option<Store>), Error> {
-    let format = format(dest.format);
-    let Some(out) = &dest.out else {
-        // `--state` alone (clap requires one of them): no store to look into.
-        return Ok((dest.state.clone().unwrap_or_default(), None));
+/// The settings, the state file `dest` names (its `--out`, else the account's `pop3_out`),
+/// and the store it describes (to check stored files).
+fn dest_state(
+    conn: &ConnArgs,
+    dest: &DestArgs,
+) -> Result<(Settings, PathBuf, Option<Store>), Error> {
+    let account = conn.conn.load_account(MailProtocol::Pop3)?;
+    let s = settings_for(conn, conn.conn.account.as_deref(), &account)?;
+    let out = match (&dest.out, &account.pop3_out, &dest.state) {
+        (Some(out), _, _) | (None, Some(out), _) => out,
+        // `--state` alone: no store to look into.
+        (None, None, Some(state)) => return Ok((s, state.clone(), None)),
+        (None, None, None) => {
+            return Err(invalid(
+                "--out",
+                "required (or --state, or an account's pop3_out)",
+            ));
+        }
     };
+    let format = format_of(dest.format, &account)?;
     let store = Store::open(out, format)?;
-    Ok((
-        state_path(dest.state.as_deref(), out, format, s),
-        Some(store),
-    ))
+    let state = state_path(dest.state.as_deref(), out, format, &s);
+    Ok((s, state, Some(store)))
 }
 
 fn mark_seen(conn: &ConnArgs, dest: &DestArgs, json: bool) -> Result<Exit, Error> {
-    let s = settings(conn)?;
-    let (state, store) = dest_state(dest, &s)?;
+    let (s, state, store) = dest_state(conn, dest)?;
     let mut session = open(&s)?;
     let exists = |name: &str| store.as_ref().is_some_and(|st| st.exists(name));
     let marked = sync::mark_seen(&mut session, &state, exists)?;
@@ -750,8 +762,7 @@ fn mark_seen(conn: &ConnArgs, dest: &DestArgs, json: bool) -> Result<Exit, Error
 }
 
 fn forget(conn: &ConnArgs, dest: &DestArgs, uidls: &[String], all: bool) -> Result<Exit, Error> {
-    let s = settings(conn)?;
-    let (path, store) = dest_state(dest, &s)?;
+    let (_, path, store) = dest_state(conn, dest)?;
     let exists = |name: &str| store.as_ref().is_some_and(|st| st.exists(name));
     let mut state = State::open(&path, exists)?;
     let mut forgotten = 0;

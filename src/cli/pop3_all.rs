@@ -109,8 +109,8 @@ fn jobs() -> Result<Vec<Job>, Error> {
     Ok(jobs)
 }
 
-/// Runs `f` on every item, at most `n` at once; the results in the items' order (None for an
-/// item whose thread panicked).
+/// Runs `f` on every item, at most `n` at once; the results in the items' order (a None
+/// would mean an item was never run: the caller reports it rather than trusting the slot).
 fn run_parallel<T: Sync, R: Send>(
     items: &[T],
     n: usize,

@@ -79,7 +79,7 @@ fn warn_value(s: &Setting, expected: &str, out: &mut Converted) {
     ));
 }
 
-/// A boolean key's value, warning (and None) when it is neither on nor off.
+/// A boolean key's value, else `default` (with a warning when it is neither on nor off).
 fn flag(account: &RcAccount, key: &str, default: bool, out: &mut Converted) -> bool {
     let Some(s) = account.get(key) else {
         return default;

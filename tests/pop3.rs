@@ -1739,3 +1739,46 @@ fn mark_seen_and_forget_find_the_store_through_the_account_s_pop3_out() {
     let mut cmd = fake_cmd(&server, "mark-seen");
     assert_code(&run(&mut cmd), 2);
 }
+
+#[test]
+fn parallel_pulls_accounts_at_once() {
+    let slow = Behavior {
+        retr_delay: Duration::from_millis(400),
+        ..Behavior::default()
+    };
+    let servers: Vec<FakePop3> = (0..2)
+        .map(|_| FakePop3::start(messages(2, 200), slow.clone()))
+        .collect();
+    let config: String = servers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            format!(
+                "[account.a{i}]\npop3_server = \"{}\"\nuser = \"{USER}\"\n\
+                 password_env = \"POP_PW\"\ntls = \"none\"\n",
+                s.url()
+            )
+        })
+        .collect();
+    let home = home_with_config(&config);
+    let timed = |parallel: &str, out: &str| {
+        let mut cmd = in_home(home.path());
+        cmd.args(["pop3", "pull", "--all-accounts", "--allow-insecure-auth"])
+            .args(["--parallel", parallel, "--all", "--out"])
+            .arg(home.path().join(out));
+        let start = Instant::now();
+        let result = run(&mut cmd);
+        assert_code(&result, 0);
+        start.elapsed()
+    };
+    let one_by_one = timed("1", "seq");
+    let at_once = timed("2", "par");
+    assert!(
+        one_by_one >= Duration::from_millis(1600),
+        "4 RETRs of 400 ms: {one_by_one:?}"
+    );
+    assert!(
+        at_once < one_by_one.mul_f64(0.8),
+        "parallel {at_once:?} vs sequential {one_by_one:?}"
+    );
+}

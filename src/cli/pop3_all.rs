@@ -249,3 +249,43 @@ fn report(
     }
     Ok(Exit::with_code(worst))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pop3_servers_are_told_by_key_or_scheme() {
+        let with = |server: Option<&str>, pop3: Option<&str>| Account {
+            server: server.map(str::to_owned),
+            pop3_server: pop3.map(str::to_owned),
+            ..Account::default()
+        };
+        assert!(has_pop3_server(&with(None, Some("x://y"))));
+        assert!(has_pop3_server(&with(Some("POP3S://h"), None)));
+        assert!(has_pop3_server(&with(Some("pop3://h"), None)));
+        assert!(!has_pop3_server(&with(Some("smtps://h"), None)));
+        assert!(!has_pop3_server(&with(None, None)));
+    }
+
+    #[test]
+    fn account_names_that_would_leave_the_folder_are_refused() {
+        assert_eq!(sub_folder("work"), Some("work"));
+        assert_eq!(sub_folder("my box"), Some("my box"));
+        for bad in ["", ".", "..", "a/b", "../x", "a\0"] {
+            assert_eq!(sub_folder(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn parallel_results_keep_the_items_order() {
+        let items: Vec<u64> = (0..20).collect();
+        let out = run_parallel(&items, 3, |i| {
+            std::thread::sleep(std::time::Duration::from_millis(20 - i));
+            i * 2
+        });
+        let want: Vec<Option<u64>> = items.iter().map(|i| Some(i * 2)).collect();
+        assert_eq!(out, want);
+        assert_eq!(run_parallel(&items[..1], 8, |i| *i), vec![Some(0)]);
+    }
+}

@@ -1656,6 +1656,39 @@ fn unquote_mboxrd(message: &[u8]) -> Vec<u8> {
     out
 }
 
+/// mutt's index of `mbox` (`mutt -R -f MBOX -e 'push q'` on a pseudo-terminal, as it needs
+/// one): its exit code and what it drew.
+fn mutt_index(mbox: &Path, home: &Path) -> (i32, String) {
+    let script = "import os, pty, sys, select, time\n\
+                  pid, fd = pty.fork()\n\
+                  if pid == 0:\n\
+                  \x20   os.environ['TERM'] = 'vt100'\n\
+                  \x20   os.execvp('mutt', ['mutt', '-n', '-F', '/dev/null', '-R', '-f', sys.argv[1], '-e', 'push q'])\n\
+                  out, deadline = b'', time.time() + 30\n\
+                  while time.time() < deadline:\n\
+                  \x20   if select.select([fd], [], [], 0.5)[0]:\n\
+                  \x20       try:\n\
+                  \x20           chunk = os.read(fd, 65536)\n\
+                  \x20       except OSError:\n\
+                  \x20           break\n\
+                  \x20       if not chunk:\n\
+                  \x20           break\n\
+                  \x20       out += chunk\n\
+                  done, status = os.waitpid(pid, os.WNOHANG)\n\
+                  if done == 0:\n\
+                  \x20   os.kill(pid, 9)\n\
+                  \x20   done, status = os.waitpid(pid, 0)\n\
+                  sys.stdout.write(out.decode('utf-8', 'replace'))\n\
+                  sys.exit(os.waitstatus_to_exitcode(status))\n";
+    // mutt asks to create its `folder` (~/Mail) when it is missing.
+    std::fs::create_dir_all(home.join("Mail")).expect("mkdir");
+    let out = run(Command::new("python3")
+        .args(["-c", script])
+        .arg(mbox)
+        .env("HOME", home));
+    (out.status.code().unwrap_or(-1), text(&out).0)
+}
+
 #[test]
 fn dovecot_mbox_of_the_22_messages_reads_back_byte_exact_through_python() {
     if !interop("dovecot_mbox_of_the_22_messages_reads_back_byte_exact_through_python") {
@@ -1702,6 +1735,18 @@ fn dovecot_mbox_of_the_22_messages_reads_back_byte_exact_through_python() {
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(String::from_utf8_lossy(g), String::from_utf8_lossy(w));
     }
+    // mutt opens it read-only and counts every message.
+    assert!(
+        common::require_peer(
+            "dovecot_mbox_of_the_22_messages (mutt)",
+            "mutt",
+            common::which("mutt").is_some()
+        ),
+        "interop is on here"
+    );
+    let (code, screen) = mutt_index(&mbox, dir.path());
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("Msgs:22"), "{screen}");
 }
 
 #[test]

@@ -1339,12 +1339,14 @@ fn all_accounts_pull_each_account_into_its_own_store_and_exit_with_the_worst() {
 #[test]
 fn all_accounts_takes_mpoprc_accounts_and_needs_a_place_for_each() {
     let server = FakePop3::start(messages(2, 300), Behavior::default());
-    let home = home_with_config("");
+    // A postie account hides the mpoprc's of the same name, as for --account.
+    let home = home_with_config("[account.hidden]\nsmtp_server = \"smtp://127.0.0.1:1\"\n");
     let port = server.url().rsplit(':').next().expect("port").to_owned();
     let rc = format!(
         "# mpop(1) style\ndefaults\ntls off\n\naccount box\nhost 127.0.0.1\nport {port}\n\
          user {USER}\npasswordeval \"printenv POP_PW\"\ndelivery maildir ~/Mail/box\n\
-         logfile ~/mpop.log\n\naccount other : box\ndelivery mda /usr/bin/procmail\n"
+         logfile ~/mpop.log\n\naccount other : box\ndelivery mda /usr/bin/procmail\n\
+         account hidden : box\n"
     );
     std::fs::write(home.path().join(".mpoprc"), rc).expect("mpoprc");
     let mut cmd = in_home(home.path());
@@ -1361,6 +1363,7 @@ fn all_accounts_takes_mpoprc_accounts_and_needs_a_place_for_each() {
         err.contains("postie: other: --out: account other has no pop3_out"),
         "{err}"
     );
+    assert!(!err.contains("hidden"), "{err}");
     assert_eq!(files_in(&home.path().join("Mail/box/new")).len(), 2);
     let mut cmd = in_home(home.path());
     cmd.args(["pop3", "pull", "--all-accounts", "--server", "pop3://x"]);

@@ -70,7 +70,7 @@ fn has_pop3_server(account: &Account) -> bool {
 
 /// The accounts to pull: postie's, then mpoprc's not named in postie's file.
 fn jobs() -> Result<Vec<Job>, Error> {
-    let mut postie = match config::default_path() {
+    let postie = match config::default_path() {
         Some(path) => match config::load_all_from(&path, "(--all-accounts)") {
             Err(ConfigError::Missing { .. }) => Default::default(),
             other => other?,
@@ -89,13 +89,15 @@ fn jobs() -> Result<Vec<Job>, Error> {
         }
         None => Vec::new(),
     };
-    let mut jobs: Vec<Job> = std::mem::take(&mut postie)
+    // As `--account NAME` resolves: a postie account hides an mpoprc one of the same name.
+    let postie_names: Vec<String> = postie.keys().cloned().collect();
+    let mut jobs: Vec<Job> = postie
         .into_iter()
         .filter(|(_, a)| has_pop3_server(a))
         .map(|(name, account)| Job { name, account })
         .collect();
     for (path, name, converted) in mpop {
-        if jobs.iter().any(|j| j.name == name) || !has_pop3_server(&converted.account) {
+        if postie_names.contains(&name) || !has_pop3_server(&converted.account) {
             continue;
         }
         for w in &converted.warnings {

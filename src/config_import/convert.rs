@@ -7,11 +7,30 @@ use super::{Flavor, RcAccount, Setting};
 use crate::config::Account;
 use crate::secret::Secret;
 
-/// A converted account and what could not be carried over (`line N: ...`, in line order).
+/// A converted account and what could not be carried over, in line order.
 #[derive(Debug, Clone)]
 pub struct Converted {
     pub account: Account,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
+}
+
+/// A setting postie did not apply, and why: shown as `line N: TEXT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub line: usize,
+    pub text: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.text)
+    }
+}
+
+impl Converted {
+    fn warn(&mut self, line: usize, text: String) {
+        self.warnings.push(Warning { line, text });
+    }
 }
 
 /// The SASL/auth methods postie has for each protocol (lower case, as msmtp and mpop write).
@@ -49,18 +68,11 @@ pub fn convert(flavor: Flavor, account: &RcAccount, home: Option<&Path>) -> Conv
     if a.password.is_some() && a.password_command.is_some() {
         a.password = None;
         let line = account.get("password").map_or(0, |s| s.line);
-        out.warnings.push(format!(
-            "line {line}: password is ignored: passwordeval is used (postie takes one source)"
-        ));
+        let why = "password is ignored: passwordeval is used (postie takes one source)";
+        out.warn(line, why.into());
     }
-    out.warnings.sort_by_key(|w| line_of(w));
+    out.warnings.sort_by_key(|w| w.line);
     out
-}
-
-fn line_of(warning: &str) -> usize {
-    let digits = warning.trim_start_matches("line ");
-    let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(0);
-    digits[..end].parse().unwrap_or(0)
 }
 
 /// `on`, `off`, or nothing (msmtp: an empty argument means `on`).
@@ -73,10 +85,7 @@ fn on_off(value: &str) -> Option<bool> {
 }
 
 fn warn_value(s: &Setting, expected: &str, out: &mut Converted) {
-    out.warnings.push(format!(
-        "line {}: {} takes {expected}; ignored",
-        s.line, s.key
-    ));
+    out.warn(s.line, format!("{} takes {expected}; ignored", s.key));
 }
 
 /// A boolean key's value, else `default` (with a warning when it is neither on nor off).
@@ -159,15 +168,14 @@ fn setting(flavor: Flavor, s: &Setting, home: Option<&Path>, out: &mut Converted
         (Flavor::Msmtp, "protocol") if v == "smtp" => {}
         (Flavor::Mpop, "delivery") => delivery(s, home, out),
         (Flavor::Mpop, "keep") if on_off(&v) == Some(true) => {}
-        (Flavor::Mpop, "keep") => out.warnings.push(format!(
-            "line {}: keep {v} is not applied: postie keeps messages on the server unless \
-             `pop3 pull --delete` is given",
-            s.line
-        )),
-        (_, key) => out.warnings.push(format!(
-            "line {}: {key} is not supported by postie; ignored",
-            s.line
-        )),
+        (Flavor::Mpop, "keep") => out.warn(
+            s.line,
+            format!(
+                "keep {v} is not applied: postie keeps messages on the server unless \
+                 `pop3 pull --delete` is given"
+            ),
+        ),
+        (_, key) => out.warn(s.line, format!("{key} is not supported by postie; ignored")),
     }
 }
 
@@ -193,10 +201,10 @@ fn auth(flavor: Flavor, s: &Setting, out: &mut Converted) {
         "" | "on" => out.account.auth = None,
         "off" if flavor == Flavor::Msmtp => out.account.auth = Some("off".into()),
         m if known.contains(&m) => out.account.auth = Some(method),
-        m => out.warnings.push(format!(
-            "line {}: auth {m} is not supported by postie; the automatic choice is used",
-            s.line
-        )),
+        m => out.warn(
+            s.line,
+            format!("auth {m} is not supported by postie; the automatic choice is used"),
+        ),
     }
 }
 
@@ -214,10 +222,12 @@ fn delivery(s: &Setting, home: Option<&Path>, out: &mut Converted) {
             out.account.pop3_format = Some(kind.to_owned());
         }
         "maildir" | "mbox" => warn_value(s, "a method and a path", out),
-        other => out.warnings.push(format!(
-            "line {}: delivery {other} is not supported by postie (maildir and mbox are); \
-             give pop3 pull --out",
-            s.line
-        )),
+        other => out.warn(
+            s.line,
+            format!(
+                "delivery {other} is not supported by postie (maildir and mbox are); give \
+                 pop3 pull --out"
+            ),
+        ),
     }
 }

@@ -19,7 +19,7 @@ use crate::exit::code;
 mod convert;
 mod render;
 
-pub use convert::{Converted, convert};
+pub use convert::{Converted, Warning, convert};
 pub use render::{account_names, merge, render};
 
 /// Which program's file: the defaults and the keys that mean something differ.

@@ -46,7 +46,7 @@ pub fn render(name: &str, converted: &Converted) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "[account.{}]", key(name));
     for w in &converted.warnings {
-        let _ = writeln!(out, "# not imported: {}", w.replace('\n', " "));
+        let _ = writeln!(out, "# not imported: {}", w.to_string().replace('\n', " "));
     }
     let text_keys: [(&str, Option<String>); 14] = [
         ("pop3_server", a.pop3_server.clone()),

@@ -165,6 +165,10 @@ fn defaults_apply_to_accounts_after_them_and_later_lines_win() {
     assert_eq!(accounts[2].get("port").map(|s| s.line), Some(7));
 }
 
+fn shown(c: &Converted) -> Vec<String> {
+    c.warnings.iter().map(ToString::to_string).collect()
+}
+
 fn msmtp(text: &str, name: &str) -> Converted {
     let accounts = parsed(text);
     let a = accounts.iter().find(|a| a.name == name).expect("account");
@@ -193,13 +197,13 @@ fn msmtp_keys_map_and_unsupported_ones_are_named() {
             .is_some_and(|c| c.starts_with("gpg "))
     );
     assert_eq!(
-        c.warnings,
+        shown(&c),
         ["line 6: logfile is not supported by postie; ignored"]
     );
 
     let c = msmtp(MSMTPRC, "freemail");
     assert_eq!(
-        c.warnings,
+        shown(&c),
         [
             "line 6: logfile is not supported by postie; ignored",
             "line 20: password is ignored: passwordeval is used (postie takes one source)",
@@ -230,7 +234,7 @@ fn msmtp_ports_tls_and_auth() {
     assert!(c.account.user.is_none() && c.account.password.is_none());
     let c = msmtp("account a\nauth scram-sha-256\nport x\ntls maybe\n", "a");
     assert_eq!(
-        c.warnings,
+        shown(&c),
         [
             "line 2: auth scram-sha-256 is not supported by postie; the automatic choice is used",
             "line 3: port takes a port number; ignored",
@@ -265,7 +269,7 @@ fn mpop_keys_delivery_and_keep() {
     );
     assert_eq!(a.pop3_format.as_deref(), Some("maildir"));
     assert_eq!(
-        c.warnings,
+        shown(&c),
         [
             "line 9: keep off is not applied: postie keeps messages on the server unless \
              `pop3 pull --delete` is given",
@@ -281,7 +285,7 @@ fn mpop_keys_delivery_and_keep() {
     assert_eq!(c.account.pop3_server.as_deref(), Some("pop3://h:110"));
     assert_eq!(c.account.tls.as_deref(), Some("none"));
     assert_eq!(
-        c.warnings,
+        shown(&c),
         [
             "line 4: delivery mda is not supported by postie (maildir and mbox are); give pop3 \
           pull --out"

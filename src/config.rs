@@ -127,6 +127,13 @@ pub enum ConfigError {
     Parse { path: PathBuf, why: String },
     #[error("--account {name}: no [account.{name}] in {}", path.display())]
     UnknownAccount { name: String, path: PathBuf },
+    /// Not in postie's file (or no such file), nor in the msmtp/mpop file looked at next.
+    #[error("--account {name}: not in {} (no such file or account), nor in {}", path.display(), rc.display())]
+    NotFound {
+        name: String,
+        path: PathBuf,
+        rc: PathBuf,
+    },
     #[error(
         "{}: holds a password but is readable by others (mode {mode:o}); run: chmod 600 {}",
         path.display(), path.display()

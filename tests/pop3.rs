@@ -1395,6 +1395,11 @@ fn account_falls_back_on_the_mpoprc_and_its_delivery() {
     cmd.args(["pop3", "stat", "--account", "nobox"]);
     let out = run(&mut cmd);
     assert_code(&out, 78);
+    let (_, err) = text(&out);
+    assert!(
+        err.contains("--account nobox: not in ") && err.contains(".mpoprc"),
+        "{err}"
+    );
     // A password in a file others can read is refused, as mpop refuses it.
     std::fs::write(home.path().join(".mpoprc"), "account box\npassword x\n").expect("rc");
     use std::os::unix::fs::PermissionsExt;

@@ -70,8 +70,12 @@ impl MailConnArgs {
             return Ok(Account::default());
         };
         match load_account(name) {
-            Err(e @ (ConfigError::Missing { .. } | ConfigError::UnknownAccount { .. })) => {
-                rc_account(protocol, name)?.ok_or(e.into())
+            Err(ConfigError::Missing { path, .. } | ConfigError::UnknownAccount { path, .. }) => {
+                let (found, rc) = rc_account(protocol, name)?;
+                found.ok_or_else(|| {
+                    let (name, rc) = (name.clone(), rc.unwrap_or_default());
+                    ConfigError::NotFound { name, path, rc }.into()
+                })
             }
             other => Ok(other?),
         }
@@ -136,21 +140,25 @@ pub fn flavor(protocol: MailProtocol) -> Flavor {
     }
 }
 
-/// `account NAME` of the user's mpop or msmtp file, its warnings printed; None if neither
-/// the file nor the account is there.
-fn rc_account(protocol: MailProtocol, name: &str) -> Result<Option<Account>, Error> {
+/// `account NAME` of the user's mpop or msmtp file, its warnings printed (None if neither
+/// the file nor the account is there), and the file looked at.
+fn rc_account(
+    protocol: MailProtocol,
+    name: &str,
+) -> Result<(Option<Account>, Option<PathBuf>), Error> {
     let flavor = flavor(protocol);
     let Some(path) = config_import::default_path(flavor) else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let found = config_import::find_account(flavor, &path, name, home.as_deref())?;
-    Ok(found.map(|c| {
+    let account = found.map(|c| {
         for w in &c.warnings {
             eprintln!("postie: {}: {w}", path.display());
         }
         c.account
-    }))
+    });
+    Ok((account, Some(path)))
 }
 
 /// Where the password comes from. Never from argv.

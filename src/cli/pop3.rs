@@ -106,7 +106,8 @@ pub struct DestArgs {
     )),
     mut_arg("user", |a| a.short('u').value_name("USER")),
     mut_arg("account", |a| a.help(
-        "Take settings from [account.NAME] in the accounts file; flags override them",
+        "Take settings from [account.NAME] in the accounts file (else `account NAME` in \
+         ~/.mpoprc); flags override them",
     )),
     mut_arg("timeout", |a| a.help("Seconds to wait for the connection and for every read")),
 )]
@@ -147,7 +148,7 @@ pub struct PullArgs {
     /// worst account's.
     #[arg(long, conflicts_with = "watch")]
     pub all_accounts: bool,
-    /// With --all-accounts: how many accounts to pull at once (default 1: one after another).
+    /// With --all-accounts: how many accounts to pull at once (1: one after another).
     #[arg(long, value_name = "N", requires = "all_accounts", default_value_t = 1)]
     pub parallel: usize,
     /// Retrieve every message, even those retrieved before.

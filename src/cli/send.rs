@@ -34,7 +34,10 @@ pub struct SendArgs {
     mut_arg("server", |a| a.help(
         "The server: smtp://HOST[:587] (STARTTLS required) or smtps://HOST[:465] (implicit TLS)",
     )),
-    mut_arg("account", |a| a.help("Read defaults from [account.NAME] in the accounts file")),
+    mut_arg("account", |a| a.help(
+        "Read defaults from [account.NAME] in the accounts file (else `account NAME` in \
+         ~/.msmtprc)",
+    )),
     mut_arg("user", |a| a.help(
         "Authenticate as this user (the password comes from --password-*, ~/.netrc or a prompt)",
     )),

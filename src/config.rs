@@ -48,6 +48,10 @@ pub struct Account {
     /// `server`, `postie send` uses `smtp_server` before `server`.
     pub pop3_server: Option<String>,
     pub smtp_server: Option<String>,
+    /// `pop3 pull`: where this account's messages go when `--out` is not given (mpop's
+    /// `delivery`), and in which format (`maildir`, `eml` or `mbox`; default maildir).
+    pub pop3_out: Option<PathBuf>,
+    pub pop3_format: Option<String>,
     /// OAuth2 (with `auth = "oauth2"`): `google`, `microsoft` or `custom`.
     pub oauth_provider: Option<String>,
     /// The client id of the app the user registered with the provider.
@@ -123,6 +127,13 @@ pub enum ConfigError {
     Parse { path: PathBuf, why: String },
     #[error("--account {name}: no [account.{name}] in {}", path.display())]
     UnknownAccount { name: String, path: PathBuf },
+    /// Not in postie's file (or no such file), nor in the msmtp/mpop file looked at next.
+    #[error("--account {name}: not in {} (no such file or account), nor in {}", path.display(), rc.display())]
+    NotFound {
+        name: String,
+        path: PathBuf,
+        rc: PathBuf,
+    },
     #[error(
         "{}: holds a password but is readable by others (mode {mode:o}); run: chmod 600 {}",
         path.display(), path.display()
@@ -167,6 +178,21 @@ pub fn load_account(name: &str) -> Result<Account, ConfigError> {
 
 /// Loads account `name` from `path`.
 pub fn load_account_from(path: &Path, name: &str) -> Result<Account, ConfigError> {
+    let accounts = load_all_from(path, name)?;
+    let account = accounts
+        .get(name)
+        .cloned()
+        .ok_or_else(|| ConfigError::UnknownAccount {
+            name: name.to_owned(),
+            path: path.to_owned(),
+        })?;
+    check_sources(name, &account)?;
+    Ok(account)
+}
+
+/// Every account of the file at `path`, by name (`name`: what the caller looks for, for the
+/// message when the file is missing). Permissions are checked as for one account.
+pub fn load_all_from(path: &Path, name: &str) -> Result<BTreeMap<String, Account>, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -193,14 +219,11 @@ pub fn load_account_from(path: &Path, name: &str) -> Result<Account, ConfigError
     {
         check_private(path)?;
     }
-    let account = file
-        .account
-        .get(name)
-        .cloned()
-        .ok_or_else(|| ConfigError::UnknownAccount {
-            name: name.to_owned(),
-            path: path.to_owned(),
-        })?;
+    Ok(file.account)
+}
+
+/// At most one password source per account.
+pub fn check_sources(name: &str, account: &Account) -> Result<(), ConfigError> {
     let sources = [
         account.password.is_some(),
         account.password_env.is_some(),
@@ -212,7 +235,7 @@ pub fn load_account_from(path: &Path, name: &str) -> Result<Account, ConfigError
             name: name.to_owned(),
         });
     }
-    Ok(account)
+    Ok(())
 }
 
 /// A TOML error without any text of the file: `line L, column C: MESSAGE`. toml's own
@@ -253,19 +276,25 @@ pub fn without_values(message: &str) -> String {
 }
 
 fn check_private(path: &Path) -> Result<(), ConfigError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o077 != 0 {
-        return Err(ConfigError::UnsafePermissions {
+    match shared_mode(path) {
+        Ok(None) => Ok(()),
+        Ok(Some(mode)) => Err(ConfigError::UnsafePermissions {
             path: path.to_owned(),
             mode,
-        });
+        }),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        }),
     }
-    Ok(())
+}
+
+/// The permission bits of `path` when group or others may read or write it (a file holding a
+/// password must not be), else None.
+pub fn shared_mode(path: &Path) -> io::Result<Option<u32>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+    Ok((mode & 0o077 != 0).then_some(mode))
 }
 
 #[cfg(test)]

@@ -30,6 +30,8 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
+    ConfigImport(#[from] crate::config_import::RcError),
+    #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
     #[error(transparent)]
     OAuth(#[from] crate::oauth::OAuthError),
@@ -60,6 +62,7 @@ impl Error {
             Error::Smtp(e) => e.exit_code(),
             Error::Secret(e) => e.exit_code(),
             Error::Config(e) => e.exit_code(),
+            Error::ConfigImport(e) => e.exit_code(),
             Error::Tls(e) => e.exit_code(),
             Error::OAuth(e) => e.exit_code(),
             Error::Output { .. } => code::WRITE,

@@ -96,6 +96,25 @@ impl Exit {
     }
 }
 
+/// The worst of several outcomes' exit codes (`pop3 pull --all-accounts`): a failure that
+/// needs the user (configuration, authentication, TLS, protocol: any other code) is worse
+/// than one that retrying may fix (TEMPFAIL, CONNECT, TIMEOUT, RESOLVE), which is worse than
+/// some messages failing (FAILED), which is worse than OK. Between equals the first wins.
+pub fn worst(codes: impl IntoIterator<Item = u8>) -> u8 {
+    let rank = |c: u8| match c {
+        code::OK => 0,
+        code::FAILED => 1,
+        code::TEMPFAIL | code::CONNECT | code::TIMEOUT | code::RESOLVE => 2,
+        _ => 3,
+    };
+    codes.into_iter().fold(
+        code::OK,
+        |worst, c| {
+            if rank(c) > rank(worst) { c } else { worst }
+        },
+    )
+}
+
 /// `err` and every error in its `source()` chain, outermost first.
 pub fn chain<'a>(
     err: &'a (dyn std::error::Error + 'static),
@@ -114,6 +133,15 @@ pub fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_worst_code_is_the_first_of_the_highest_rank() {
+        assert_eq!(worst([]), 0);
+        assert_eq!(worst([0, 1, 0]), 1);
+        assert_eq!(worst([1, 75, 7]), 75);
+        assert_eq!(worst([75, 77, 78, 1]), 77);
+        assert_eq!(worst([28, 0]), 28);
+    }
 
     /// An error whose `source()` is an `io::Error`, as the modules' thiserror types are.
     #[derive(Debug)]

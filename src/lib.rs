@@ -18,10 +18,12 @@
 //! - [`mail`]: message parsing, safe attachment names, saving, Maildir (`postie unpack`).
 //! - [`secret`], [`netrc`], [`config`], [`tls`], [`fsutil`]: pieces the engines share:
 //!   passwords that never print, `.netrc`, the accounts file, TLS settings, atomic writes.
+//! - [`config_import`]: msmtp's and mpop's configuration files read as postie accounts.
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod config;
+pub mod config_import;
 pub mod cookies;
 pub mod error;
 pub mod exit;

@@ -1279,3 +1279,599 @@ fn watch_stops_on_an_authentication_failure() {
     cmd.arg("--out").arg(dir.path()).args(["--watch", "0"]);
     assert_code(&run(&mut cmd), 2);
 }
+
+// ---- --all-accounts, accounts from ~/.mpoprc, config import ----
+
+/// A home folder with postie's accounts file holding `toml` (mode 0600).
+fn home_with_config(toml: &str) -> tempfile::TempDir {
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path().join(".config").join("postie");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("config.toml"), toml).expect("config");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        dir.join("config.toml"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod");
+    home
+}
+
+fn in_home(home: &Path) -> Command {
+    let mut cmd = postie();
+    cmd.env("HOME", home)
+        .env("POP_PW", PASS)
+        .env("BAD_PW", "wrong");
+    cmd
+}
+
+fn json_last(out: &Output) -> serde_json::Value {
+    let (o, _) = text(out);
+    let last = o.lines().last().expect("a summary line");
+    serde_json::from_str(last).expect("JSON")
+}
+
+#[test]
+fn all_accounts_pull_each_account_into_its_own_store_and_exit_with_the_worst() {
+    let one = FakePop3::start(messages(3, 500), Behavior::default());
+    let two = FakePop3::start(messages(2, 700), Behavior::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let mbox = work.path().join("two.mbox");
+    let account = |name: &str, key: &str, url: &str, pw: &str| {
+        format!(
+            "[account.{name}]\n{key} = \"{url}\"\nuser = \"{USER}\"\npassword_env = \"{pw}\"\n\
+             tls = \"none\"\n"
+        )
+    };
+    let config = format!(
+        "{}{}pop3_out = \"{}\"\npop3_format = \"mbox\"\n{}[account.mailout]\n\
+         smtp_server = \"smtp://127.0.0.1:1\"\n",
+        account("one", "pop3_server", &one.url(), "POP_PW"),
+        account("two", "server", &two.url(), "POP_PW"),
+        mbox.display(),
+        account("bad", "pop3_server", &one.url(), "BAD_PW"),
+    );
+    let home = home_with_config(&config);
+    let out_dir = work.path().join("mail");
+    let pull_all = |extra: &[&str]| {
+        let mut cmd = in_home(home.path());
+        cmd.args(["pop3", "pull", "--all-accounts", "--allow-insecure-auth"])
+            .arg("--out")
+            .arg(&out_dir)
+            .args(extra);
+        run(&mut cmd)
+    };
+    let out = pull_all(&["--parallel", "2"]);
+    assert_code(&out, 77);
+    let (_, err) = text(&out);
+    assert!(err.contains("postie: one: 3 stored ("), "{err}");
+    assert!(err.contains("postie: two: 2 stored ("), "{err}");
+    assert!(
+        err.contains("postie: bad: ") && err.contains("(exit 77)"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("mailout"),
+        "no POP3 server: not pulled: {err}"
+    );
+    assert_eq!(files_in(&out_dir.join("one").join("new")).len(), 3);
+    assert!(!out_dir.join("two").exists(), "two goes to its pop3_out");
+    assert_eq!(read_mboxrd(&std::fs::read(&mbox).expect("mbox")).len(), 2);
+
+    let out = pull_all(&["--json"]);
+    assert_code(&out, 77);
+    let summary = json_last(&out);
+    assert_eq!(summary["exit"], 77);
+    let accounts = summary["accounts"].as_array().expect("accounts");
+    let names: Vec<&str> = accounts
+        .iter()
+        .filter_map(|a| a["account"].as_str())
+        .collect();
+    assert_eq!(names, ["bad", "one", "two"]);
+    assert_eq!(
+        accounts[1]["stored"], 0,
+        "each account's own state: {summary}"
+    );
+    assert_eq!(accounts[1]["exit"], 0);
+    assert_eq!(accounts[0]["exit"], 77);
+}
+
+#[test]
+fn all_accounts_takes_mpoprc_accounts_and_needs_a_place_for_each() {
+    let server = FakePop3::start(messages(2, 300), Behavior::default());
+    // A postie account hides the mpoprc's of the same name, as for --account.
+    let home = home_with_config("[account.hidden]\nsmtp_server = \"smtp://127.0.0.1:1\"\n");
+    let port = server.url().rsplit(':').next().expect("port").to_owned();
+    let rc = format!(
+        "# mpop(1) style\ndefaults\ntls off\n\naccount box\nhost 127.0.0.1\nport {port}\n\
+         user {USER}\npasswordeval \"printenv POP_PW\"\ndelivery maildir ~/Mail/box\n\
+         logfile ~/mpop.log\n\naccount other : box\ndelivery mda /usr/bin/procmail\n\
+         account hidden : box\n"
+    );
+    std::fs::write(home.path().join(".mpoprc"), rc).expect("mpoprc");
+    let mut cmd = in_home(home.path());
+    cmd.args(["pop3", "pull", "--all-accounts", "--allow-insecure-auth"]);
+    let out = run(&mut cmd);
+    assert_code(&out, 2);
+    let (_, err) = text(&out);
+    assert!(
+        err.contains(".mpoprc: line 11: logfile is not supported"),
+        "{err}"
+    );
+    assert!(err.contains("postie: box: 2 stored"), "{err}");
+    assert!(
+        err.contains("postie: other: --out: account other has no pop3_out"),
+        "{err}"
+    );
+    assert!(!err.contains("hidden"), "{err}");
+    assert_eq!(files_in(&home.path().join("Mail/box/new")).len(), 2);
+    let mut cmd = in_home(home.path());
+    cmd.args(["pop3", "pull", "--all-accounts", "--server", "pop3://x"]);
+    assert_code(&run(&mut cmd), 2);
+}
+
+#[test]
+fn account_falls_back_on_the_mpoprc_and_its_delivery() {
+    let server = FakePop3::start(messages(2, 300), Behavior::default());
+    let home = tempfile::tempdir().expect("tempdir");
+    let port = server.url().rsplit(':').next().expect("port").to_owned();
+    let mbox = home.path().join("inbox");
+    let rc = format!(
+        "account  box\nhost 127.0.0.1\nport {port}\ntls off\nuser {USER}\n\
+         passwordeval \"printenv POP_PW\"\ndelivery mbox ~/inbox\nkeep off\n"
+    );
+    std::fs::write(home.path().join(".mpoprc"), rc).expect("mpoprc");
+    let mut cmd = in_home(home.path());
+    cmd.args(["pop3", "pull", "--account", "box", "--allow-insecure-auth"]);
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    let (_, err) = text(&out);
+    assert!(
+        err.contains(".mpoprc: line 8: keep off is not applied"),
+        "{err}"
+    );
+    assert_eq!(read_mboxrd(&std::fs::read(&mbox).expect("mbox")).len(), 2);
+    let mut cmd = in_home(home.path());
+    cmd.args(["pop3", "stat", "--account", "nobox"]);
+    let out = run(&mut cmd);
+    assert_code(&out, 78);
+    let (_, err) = text(&out);
+    assert!(
+        err.contains("--account nobox: not in ") && err.contains(".mpoprc"),
+        "{err}"
+    );
+    // A password in a file others can read is refused, as mpop refuses it.
+    std::fs::write(home.path().join(".mpoprc"), "account box\npassword x\n").expect("rc");
+    use std::os::unix::fs::PermissionsExt;
+    let perm = std::fs::Permissions::from_mode(0o644);
+    std::fs::set_permissions(home.path().join(".mpoprc"), perm).expect("chmod");
+    let mut cmd = in_home(home.path());
+    cmd.args(["pop3", "stat", "--account", "box"]);
+    let out = run(&mut cmd);
+    assert_code(&out, 78);
+    assert!(text(&out).1.contains("chmod 600"), "{}", text(&out).1);
+}
+
+#[test]
+fn config_import_prints_writes_privately_and_replaces_only_with_force() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let rc = "defaults\ntls on\ntls_starttls off\naccount gmail\nhost smtp.gmail.com\n\
+              from me@gmail.com\nuser me\npassword hunter2\nlogfile ~/log\n";
+    std::fs::write(home.path().join(".msmtprc"), rc).expect("msmtprc");
+    use std::os::unix::fs::PermissionsExt;
+    let perm = std::fs::Permissions::from_mode(0o600);
+    std::fs::set_permissions(home.path().join(".msmtprc"), perm).expect("chmod");
+    let import = |extra: &[&str]| {
+        let mut cmd = in_home(home.path());
+        cmd.args(["config", "import", "--from", "msmtp"])
+            .args(extra);
+        run(&mut cmd)
+    };
+    let out = import(&[]);
+    assert_code(&out, 0);
+    let (printed, err) = text(&out);
+    assert!(!printed.contains("hunter2") && !err.contains("hunter2"));
+    assert!(printed.contains("[account.gmail]\n"), "{printed}");
+    assert!(printed.contains("smtp_server = \"smtps://smtp.gmail.com:465\"\n"));
+    assert!(printed.contains("# password: not imported"), "{printed}");
+    assert!(
+        err.contains("line 9: logfile is not supported by postie"),
+        "{err}"
+    );
+
+    let config = home.path().join(".config/postie/config.toml");
+    assert_code(&import(&["--write"]), 0);
+    let mode = std::fs::metadata(&config)
+        .expect("written")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let first = std::fs::read_to_string(&config).expect("config");
+    assert_code(&import(&["--write"]), 2);
+    assert_eq!(std::fs::read_to_string(&config).expect("config"), first);
+    assert_code(&import(&["--write", "--force"]), 0);
+    let replaced = std::fs::read_to_string(&config).expect("config");
+    assert_eq!(replaced.matches("[account.gmail]").count(), 1, "{replaced}");
+}
+
+// ---- Dovecot: --all-accounts, an mpoprc, mbox read by Python (POSTIE_INTEROP=1) ----
+
+#[test]
+fn dovecot_all_accounts_with_two_users_in_parallel() {
+    if !interop("dovecot_all_accounts_with_two_users_in_parallel") {
+        return;
+    }
+    let d = pop3_dovecot::Dovecot::start(false);
+    let alice: Vec<Vec<u8>> = (1..=3).map(|i| dovecot_message(i, 1500)).collect();
+    let bob: Vec<Vec<u8>> = (4..=5).map(|i| dovecot_message(i, 2500)).collect();
+    for (i, m) in alice.iter().enumerate() {
+        d.deliver_to(pop3_dovecot::USER, &format!("{i}.M{i}P1.a"), m);
+    }
+    for (i, m) in bob.iter().enumerate() {
+        d.deliver_to(pop3_dovecot::USER2, &format!("{i}.M{i}P1.b"), m);
+    }
+    let account = |name: &str, url: &str, user: &str, var: &str| {
+        format!(
+            "[account.{name}]\npop3_server = \"{url}\"\nuser = \"{user}\"\n\
+             password_env = \"{var}\"\ncacert = \"{}\"\n",
+            d.ca().display()
+        )
+    };
+    let config = account("alice", &d.tls_url(), pop3_dovecot::USER, "PW_A")
+        + &account("bob", &d.plain_url(), pop3_dovecot::USER2, "PW_B");
+    let home = home_with_config(&config);
+    let out_dir = home.path().join("Mail");
+    let mut cmd = in_home(home.path());
+    cmd.args([
+        "pop3",
+        "pull",
+        "--all-accounts",
+        "--parallel",
+        "2",
+        "--json",
+    ])
+    .arg("--out")
+    .arg(&out_dir)
+    .env("PW_A", pop3_dovecot::PASS)
+    .env("PW_B", pop3_dovecot::PASS2);
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    let summary = json_last(&out);
+    assert_eq!(summary["accounts"][0]["stored"], 3, "{summary}");
+    assert_eq!(summary["accounts"][1]["stored"], 2, "{summary}");
+    let per_message = text(&out).0.lines().count() - 1;
+    assert_eq!(per_message, 5, "one JSON line per message");
+    let mut want_a = alice.clone();
+    want_a.sort();
+    let mut want_b = bob.clone();
+    want_b.sort();
+    assert_eq!(files_in(&out_dir.join("alice").join("new")), want_a);
+    assert_eq!(files_in(&out_dir.join("bob").join("new")), want_b);
+    let mut cmd = in_home(home.path());
+    cmd.args(["pop3", "pull", "--all-accounts"])
+        .arg("--out")
+        .arg(&out_dir)
+        .env("PW_A", pop3_dovecot::PASS)
+        .env("PW_B", "wrong");
+    let out = run(&mut cmd);
+    assert_code(&out, 77);
+    let (_, err) = text(&out);
+    assert!(err.contains("postie: alice: 0 stored"), "{err}");
+    assert!(!err.contains(pop3_dovecot::PASS), "{err}");
+}
+
+#[test]
+fn dovecot_accounts_of_an_mpoprc_as_its_man_page_writes_them() {
+    if !interop("dovecot_accounts_of_an_mpoprc_as_its_man_page_writes_them") {
+        return;
+    }
+    let d = pop3_dovecot::Dovecot::start(false);
+    let msgs: Vec<Vec<u8>> = (1..=3).map(|i| dovecot_message(i, 800)).collect();
+    for (i, m) in msgs.iter().enumerate() {
+        d.deliver(&format!("{i}.M{i}P1.test"), m);
+    }
+    let home = tempfile::tempdir().expect("tempdir");
+    let rc = format!(
+        "# Set default values for all following accounts.\n\
+         defaults\n\
+         tls on\n\
+         tls_trust_file {ca}\n\
+         \n\
+         # A STLS account, delivering to a maildir\n\
+         account dovecot\n\
+         host localhost\n\
+         port {plain}\n\
+         user {user}\n\
+         passwordeval \"printenv POP_PW\"\n\
+         delivery maildir ~/Mail/dovecot\n\
+         \n\
+         # The same mailbox over implicit TLS, into an mbox\n\
+         account dovecot_tls : dovecot\n\
+         port {tls}\n\
+         tls_starttls off\n\
+         delivery mbox ~/Mail/inbox.mbox\n\
+         uidls_file ~/.mpop_uidls/%U_at_%H\n",
+        ca = d.ca().display(),
+        plain = d.pop3_port,
+        tls = d.pop3s_port,
+        user = pop3_dovecot::USER,
+    );
+    std::fs::write(home.path().join(".mpoprc"), rc).expect("mpoprc");
+    for name in ["dovecot", "dovecot_tls"] {
+        let mut cmd = in_home(home.path());
+        cmd.args(["pop3", "pull", "--account", name, "-v"])
+            .env("POP_PW", pop3_dovecot::PASS);
+        let out = run(&mut cmd);
+        assert_code(&out, 0);
+        let (_, err) = text(&out);
+        assert!(err.contains("3 stored"), "{name}: {err}");
+        assert!(!err.contains(pop3_dovecot::PASS), "{err}");
+        let stls = err.contains("C: STLS");
+        assert_eq!(
+            stls,
+            name == "dovecot",
+            "{name}: STLS or implicit TLS: {err}"
+        );
+    }
+    let err = text(&run(in_home(home.path()).args([
+        "pop3",
+        "stat",
+        "--account",
+        "dovecot_tls",
+    ])))
+    .1;
+    assert!(
+        err.contains("line 19: uidls_file is not supported"),
+        "{err}"
+    );
+    let mut want = msgs.clone();
+    want.sort();
+    assert_eq!(files_in(&home.path().join("Mail/dovecot/new")), want);
+    let mbox = std::fs::read(home.path().join("Mail/inbox.mbox")).expect("mbox");
+    let mut got = read_mboxrd(&mbox);
+    got.sort();
+    assert_eq!(got, want);
+}
+
+/// Messages whose lines an mbox must quote: `From ` at a line start (after a blank line and
+/// not), already-quoted `>From ` lines, bare LF line ends, no final line end.
+fn from_line_messages() -> Vec<Vec<u8>> {
+    let head = |i: usize| format!("From: q{i}@example.org\r\nSubject: quoting {i}\r\n\r\n");
+    let bodies = [
+        "From here on\r\n",
+        "text\r\n\r\nFrom the top\r\n>From quoted\r\n>>From twice\r\n",
+        "From \r\nFrom\r\n From indented\r\n",
+        "no final line end",
+        "last line\r\n\r\nFrom ",
+    ];
+    let mut v: Vec<Vec<u8>> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (head(i) + b).into_bytes())
+        .collect();
+    v.push(b"From: lf@example.org\nSubject: bare LF\n\nFrom lf\n>From lf\n".to_vec());
+    v
+}
+
+/// Every message the Dovecot tests deliver (pull over STLS and TLS: 6, auth methods: 1,
+/// delete: 5, in-use: 1, LIST sizes: 2, OAuth2: 1), and six that test `From ` quoting: 22.
+fn the_22_messages() -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = (1..=6).map(|i| dovecot_message(i, 2000 * i)).collect();
+    v.push(dovecot_message(1, 100));
+    v.extend((1..=5).map(|i| dovecot_message(i, 1000)));
+    v.push(dovecot_message(1, 100));
+    v.push(dovecot_message(1, 3000));
+    let lf = String::from_utf8(dovecot_message(2, 3000)).expect("ascii");
+    v.push(lf.replace("\r\n", "\n").into_bytes());
+    v.push(b"From: a@example.test\r\nSubject: one\r\n\r\nbody\r\n".to_vec());
+    v.extend(from_line_messages());
+    v
+}
+
+/// The messages of `mbox` as Python's `mailbox.mbox` reads them, each written to a file in
+/// `dir` (named by its index).
+fn python_mbox_messages(mbox: &Path, dir: &Path) -> Vec<Vec<u8>> {
+    let script = "import mailbox, sys, os\n\
+                  box = mailbox.mbox(sys.argv[1], create=False)\n\
+                  for i, key in enumerate(box.keys()):\n\
+                  \x20   open(os.path.join(sys.argv[2], '%04d' % i), 'wb').write(box.get_bytes(key))\n\
+                  print(len(box))\n";
+    let out = run(Command::new("python3")
+        .args(["-c", script])
+        .arg(mbox)
+        .arg(dir));
+    assert_code(&out, 0);
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect()
+}
+
+/// mboxrd's un-quoting: one `>` off every `>`*`From ` line.
+fn unquote_mboxrd(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len());
+    for line in message.split_inclusive(|b| *b == b'\n') {
+        let rest = &line[line.iter().take_while(|b| **b == b'>').count()..];
+        let quoted = line.first() == Some(&b'>') && rest.starts_with(b"From ");
+        out.extend_from_slice(if quoted { &line[1..] } else { line });
+    }
+    out
+}
+
+/// mutt's index of `mbox` (`mutt -R -f MBOX -e 'push q'` on a pseudo-terminal, as it needs
+/// one): its exit code and what it drew.
+fn mutt_index(mbox: &Path, home: &Path) -> (i32, String) {
+    let script = "import os, pty, sys, select, time\n\
+                  pid, fd = pty.fork()\n\
+                  if pid == 0:\n\
+                  \x20   os.environ['TERM'] = 'vt100'\n\
+                  \x20   os.execvp('mutt', ['mutt', '-n', '-F', '/dev/null', '-R', '-f', sys.argv[1], '-e', 'push q'])\n\
+                  out, deadline = b'', time.time() + 30\n\
+                  while time.time() < deadline:\n\
+                  \x20   if select.select([fd], [], [], 0.5)[0]:\n\
+                  \x20       try:\n\
+                  \x20           chunk = os.read(fd, 65536)\n\
+                  \x20       except OSError:\n\
+                  \x20           break\n\
+                  \x20       if not chunk:\n\
+                  \x20           break\n\
+                  \x20       out += chunk\n\
+                  done, status = os.waitpid(pid, os.WNOHANG)\n\
+                  if done == 0:\n\
+                  \x20   os.kill(pid, 9)\n\
+                  \x20   done, status = os.waitpid(pid, 0)\n\
+                  sys.stdout.write(out.decode('utf-8', 'replace'))\n\
+                  sys.exit(os.waitstatus_to_exitcode(status))\n";
+    // mutt asks to create its `folder` (~/Mail) when it is missing.
+    std::fs::create_dir_all(home.join("Mail")).expect("mkdir");
+    let out = run(Command::new("python3")
+        .args(["-c", script])
+        .arg(mbox)
+        .env("HOME", home));
+    (out.status.code().unwrap_or(-1), text(&out).0)
+}
+
+#[test]
+fn dovecot_mbox_of_the_22_messages_reads_back_byte_exact_through_python() {
+    if !interop("dovecot_mbox_of_the_22_messages_reads_back_byte_exact_through_python") {
+        return;
+    }
+    let d = pop3_dovecot::Dovecot::start(false);
+    let msgs = the_22_messages();
+    assert_eq!(msgs.len(), 22);
+    for (i, m) in msgs.iter().enumerate() {
+        d.deliver(&format!("{}.M{i}P1.test", 1_700_000_000 + i), m);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mbox = dir.path().join("inbox.mbox");
+    let eml = dir.path().join("eml");
+    for (out, format) in [(&mbox, "mbox"), (&eml, "eml")] {
+        let mut cmd = dovecot_cmd(&d, "pull", &d.tls_url());
+        cmd.arg("--out").arg(out).args(["--format", format]);
+        assert_code(&run(&mut cmd), 0);
+    }
+    // What Dovecot sent, as the eml store keeps it: the reference.
+    let mut want: Vec<Vec<u8>> = std::fs::read_dir(&eml)
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .map(|e| std::fs::read(e.path()).expect("read"))
+        .collect();
+    assert_eq!(want.len(), 22);
+    want.sort();
+    let read = dir.path().join("python");
+    std::fs::create_dir(&read).expect("mkdir");
+    let mut got: Vec<Vec<u8>> = python_mbox_messages(&mbox, &read)
+        .iter()
+        .map(|m| unquote_mboxrd(m))
+        .collect();
+    got.sort();
+    if got.len() != 22 {
+        let kept = dir.keep();
+        panic!(
+            "Python's mailbox.mbox split {} into {}",
+            kept.display(),
+            got.len()
+        );
+    }
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(String::from_utf8_lossy(g), String::from_utf8_lossy(w));
+    }
+    // mutt opens it read-only and counts every message.
+    assert!(
+        common::require_peer(
+            "dovecot_mbox_of_the_22_messages (mutt)",
+            "mutt",
+            common::which("mutt").is_some()
+        ),
+        "interop is on here"
+    );
+    let (code, screen) = mutt_index(&mbox, dir.path());
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("Msgs:22"), "{screen}");
+}
+
+#[test]
+fn mark_seen_and_forget_find_the_store_through_the_account_s_pop3_out() {
+    let server = FakePop3::start(messages(3, 300), Behavior::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let store = work.path().join("box");
+    let home = home_with_config(&format!(
+        "[account.box]\npop3_server = \"{}\"\nuser = \"{USER}\"\npassword_env = \"POP_PW\"\n\
+         tls = \"none\"\npop3_out = \"{}\"\npop3_format = \"eml\"\n",
+        server.url(),
+        store.display()
+    ));
+    let sub = |args: &[&str]| {
+        let mut cmd = in_home(home.path());
+        cmd.args(["pop3"])
+            .args(args)
+            .args(["--account", "box", "--allow-insecure-auth"]);
+        run(&mut cmd)
+    };
+    assert_code(&sub(&["mark-seen"]), 0);
+    let out = sub(&["pull", "--json"]);
+    assert_code(&out, 0);
+    assert!(json_lines(&out).is_empty(), "{:?}", text(&out));
+    assert_code(&sub(&["forget", "--all"]), 0);
+    let out = sub(&["pull", "--json"]);
+    assert_code(&out, 0);
+    assert_eq!(with_status(&json_lines(&out), "stored").len(), 3);
+    let emls = std::fs::read_dir(&store)
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .count();
+    assert_eq!(emls, 3, "the account's pop3_format");
+    let mut cmd = fake_cmd(&server, "mark-seen");
+    assert_code(&run(&mut cmd), 2);
+}
+
+#[test]
+fn parallel_pulls_accounts_at_once() {
+    let slow = Behavior {
+        retr_delay: Duration::from_millis(400),
+        ..Behavior::default()
+    };
+    let servers: Vec<FakePop3> = (0..2)
+        .map(|_| FakePop3::start(messages(2, 200), slow.clone()))
+        .collect();
+    let config: String = servers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            format!(
+                "[account.a{i}]\npop3_server = \"{}\"\nuser = \"{USER}\"\n\
+                 password_env = \"POP_PW\"\ntls = \"none\"\n",
+                s.url()
+            )
+        })
+        .collect();
+    let home = home_with_config(&config);
+    let timed = |parallel: &str, out: &str| {
+        let mut cmd = in_home(home.path());
+        cmd.args(["pop3", "pull", "--all-accounts", "--allow-insecure-auth"])
+            .args(["--parallel", parallel, "--all", "--out"])
+            .arg(home.path().join(out));
+        let start = Instant::now();
+        let result = run(&mut cmd);
+        assert_code(&result, 0);
+        start.elapsed()
+    };
+    let one_by_one = timed("1", "seq");
+    let at_once = timed("2", "par");
+    assert!(
+        one_by_one >= Duration::from_millis(1600),
+        "4 RETRs of 400 ms: {one_by_one:?}"
+    );
+    assert!(
+        at_once < one_by_one.mul_f64(0.8),
+        "parallel {at_once:?} vs sequential {one_by_one:?}"
+    );
+}

@@ -1339,3 +1339,90 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// An ~/.msmtprc as msmtp(1)'s example writes it (defaults, an account, `account default :`),
+/// used by `postie send --account` when postie's accounts file has no such account.
+#[test]
+fn postfix_with_an_msmtprc_account() {
+    if !require_peer(
+        "postfix_with_an_msmtprc_account",
+        "postfix, saslpasswd2, openssl, running as root",
+        smtp_postfix::available(),
+    ) {
+        return;
+    }
+    let certs = Certs::make();
+    let pf = smtp_postfix::Postfix::start(&certs, "ann", "pf-pw");
+    let home = tempfile::tempdir().expect("tempdir");
+    let rc = format!(
+        "# Set default values for all following accounts.\n\
+         defaults\n\
+         auth           on\n\
+         tls            on\n\
+         tls_trust_file {ca}\n\
+         logfile        ~/.msmtp.log\n\
+         \n\
+         # The submission service\n\
+         account        postfix\n\
+         host           localhost\n\
+         port           {port}\n\
+         from           ann@example.org\n\
+         user           ann\n\
+         passwordeval   \"printenv PW\"\n\
+         \n\
+         # Set a default account\n\
+         account default : postfix\n",
+        ca = certs.ca.display(),
+        port = pf.submission_port,
+    );
+    let rc_path = home.path().join(".msmtprc");
+    std::fs::write(&rc_path, rc).expect("msmtprc");
+    for (account, subject) in [("postfix", "From msmtprc"), ("default", "Via default")] {
+        let mut cmd = send();
+        cmd.env("HOME", home.path()).env("PW", "pf-pw").args([
+            "--account",
+            account,
+            "--to",
+            "bob@example.org",
+            "--subject",
+            subject,
+            "--body",
+            "hello",
+            "-v",
+        ]);
+        let out = run(&mut cmd);
+        assert_eq!(code(&out), 0, "{:?}\n{}", text(&out), pf.log());
+        let (_, err) = text(&out);
+        assert!(
+            err.contains("line 6: logfile is not supported by postie"),
+            "{err}"
+        );
+        assert!(
+            err.contains("STARTTLS"),
+            "STARTTLS as tls_starttls's default: {err}"
+        );
+        assert!(!err.contains("pf-pw"), "{err}");
+    }
+    let delivered = pf.wait_for_delivery(&["bob"], 2, Duration::from_secs(30));
+    for subject in ["From msmtprc", "Via default"] {
+        assert!(
+            delivered
+                .iter()
+                .any(|d| d["user"] == "bob" && d["subject"] == subject),
+            "{subject}: {delivered:?}"
+        );
+    }
+    // A wrong password from passwordeval is Postfix's refusal: the account was used.
+    let mut cmd = send();
+    cmd.env("HOME", home.path()).env("PW", "wrong").args([
+        "--account",
+        "postfix",
+        "--to",
+        "bob@example.org",
+        "--subject",
+        "x",
+        "--body",
+        "x",
+    ]);
+    assert_eq!(code(&run(&mut cmd)), 77);
+}

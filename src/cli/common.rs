@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::CliError;
-use crate::config::{Account, load_account};
+use crate::config::{Account, ConfigError, load_account};
+use crate::config_import::{self, Flavor};
 use crate::error::Error;
 use crate::secret::{self, PasswordSource, check_user_name};
 use crate::tls::{ClientIdentity, TlsMode, TlsOptions, parse_pins};
@@ -61,11 +62,22 @@ pub struct MailConn<S, A> {
 }
 
 impl MailConnArgs {
-    /// The account `--account` names, or an empty one.
-    pub fn load_account(&self) -> Result<Account, Error> {
-        match &self.account {
-            Some(name) => Ok(load_account(name)?),
-            None => Ok(Account::default()),
+    /// The account `--account` names, or an empty one. When postie's accounts file has no
+    /// such account (or there is no file), `account NAME` of `~/.mpoprc` (POP3) or
+    /// `~/.msmtprc` (SMTP) is used, each key postie does not support named on stderr.
+    pub fn load_account(&self, protocol: MailProtocol) -> Result<Account, Error> {
+        let Some(name) = &self.account else {
+            return Ok(Account::default());
+        };
+        match load_account(name) {
+            Err(ConfigError::Missing { path, .. } | ConfigError::UnknownAccount { path, .. }) => {
+                let (found, rc) = rc_account(protocol, name)?;
+                found.ok_or_else(|| {
+                    let (name, rc) = (name.clone(), rc.unwrap_or_default());
+                    ConfigError::NotFound { name, path, rc }.into()
+                })
+            }
+            other => Ok(other?),
         }
     }
 
@@ -118,6 +130,35 @@ impl MailConnArgs {
             timeout,
         })
     }
+}
+
+/// The flavor of rc file a protocol's users have.
+pub fn flavor(protocol: MailProtocol) -> Flavor {
+    match protocol {
+        MailProtocol::Smtp => Flavor::Msmtp,
+        MailProtocol::Pop3 => Flavor::Mpop,
+    }
+}
+
+/// `account NAME` of the user's mpop or msmtp file, its warnings printed (None if neither
+/// the file nor the account is there), and the file looked at.
+fn rc_account(
+    protocol: MailProtocol,
+    name: &str,
+) -> Result<(Option<Account>, Option<PathBuf>), Error> {
+    let flavor = flavor(protocol);
+    let Some(path) = config_import::default_path(flavor) else {
+        return Ok((None, None));
+    };
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let found = config_import::find_account(flavor, &path, name, home.as_deref())?;
+    let account = found.map(|c| {
+        for w in &c.warnings {
+            eprintln!("postie: {}: {w}", path.display());
+        }
+        c.account
+    });
+    Ok((account, Some(path)))
 }
 
 /// Where the password comes from. Never from argv.

@@ -18,6 +18,7 @@ use crate::exit::Exit;
 pub mod batch;
 pub mod browser_cookies;
 pub mod common;
+pub mod config_cmd;
 pub mod cookies;
 pub mod error;
 pub mod fetch;
@@ -25,6 +26,7 @@ pub mod fetch_tls;
 pub mod json_out;
 pub mod oauth;
 pub mod pop3;
+pub mod pop3_all;
 pub mod qs;
 pub mod send;
 pub mod unpack;
@@ -57,6 +59,8 @@ pub enum Command {
     Pop3(pop3::Pop3Args),
     /// Send mail with attachments over SMTP.
     Send(send::SendArgs),
+    /// The accounts file: import accounts from ~/.msmtprc or ~/.mpoprc.
+    Config(config_cmd::ConfigArgs),
     /// OAuth2 for mail accounts: sign in, print a token, status, sign out.
     #[command(name = "oauth")]
     OAuth(oauth::OAuthArgs),
@@ -81,8 +85,12 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
         Command::Url(args) => url::run(args),
         Command::Qs(args) => qs::run(args),
         Command::Unpack(args) => unpack::run(args),
-        Command::Pop3(args) => pop3::run(args),
+        Command::Pop3(args) => match *args.command {
+            pop3::Pop3Command::Pull(pull) if pull.all_accounts => pop3_all::run(&pull),
+            command => pop3::run(command),
+        },
         Command::Send(args) => send::run(args),
+        Command::Config(args) => config_cmd::run(args),
         Command::OAuth(args) => oauth::run(args),
         Command::Completions(args) => completions(args.shell),
         Command::Man => man(),

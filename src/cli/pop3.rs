@@ -85,12 +85,14 @@ pub enum Pop3Command {
 /// Where a pull stores messages and its state, for the commands that only use the state.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DestArgs {
-    /// The folder the pulls store messages in (its state file is found there).
-    #[arg(long, value_name = "DIR", required_unless_present = "state")]
+    /// The folder the pulls store messages in (its state file is found there; default: the
+    /// account's pop3_out).
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// The store's format, as given to pull.
-    #[arg(long, value_enum, default_value = "maildir")]
-    pub format: FormatArg,
+    /// The store's format, as given to pull (default: the account's pop3_format, else
+    /// maildir).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
     /// The state file (default: inside DIR, one per server, port and user).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
@@ -104,7 +106,8 @@ pub struct DestArgs {
     )),
     mut_arg("user", |a| a.short('u').value_name("USER")),
     mut_arg("account", |a| a.help(
-        "Take settings from [account.NAME] in the accounts file; flags override them",
+        "Take settings from [account.NAME] in the accounts file (else `account NAME` in \
+         ~/.mpoprc); flags override them",
     )),
     mut_arg("timeout", |a| a.help("Seconds to wait for the connection and for every read")),
 )]
@@ -128,16 +131,26 @@ pub struct ConnArgs {
 pub struct PullArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
-    /// The folder to store messages in (a Maildir by default), or the mbox file.
+    /// The folder to store messages in (a Maildir by default), or the mbox file (default:
+    /// the account's pop3_out). With --all-accounts: accounts without pop3_out go to
+    /// DIR/NAME.
     #[arg(long, value_name = "DIR|FILE")]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
     /// maildir (DIR/{tmp,new,cur}), eml (DIR/<uidl>.eml) or mbox (mboxrd, appended to FILE
-    /// under fcntl and dot-lock locks).
-    #[arg(long, value_enum, default_value = "maildir")]
-    pub format: FormatArg,
+    /// under fcntl and dot-lock locks). Default: the account's pop3_format, else maildir.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
     /// The state file (default: inside DIR, one per server, port and user).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "all_accounts")]
     pub state: Option<PathBuf>,
+    /// Pull every account of the accounts file (and of ~/.mpoprc) that has a POP3 server,
+    /// each with its own state and lock; one summary line per account; the exit code is the
+    /// worst account's.
+    #[arg(long, conflicts_with = "watch")]
+    pub all_accounts: bool,
+    /// With --all-accounts: how many accounts to pull at once (1: one after another).
+    #[arg(long, value_name = "N", requires = "all_accounts", default_value_t = 1)]
+    pub parallel: usize,
     /// Retrieve every message, even those retrieved before.
     #[arg(long)]
     pub all: bool,
@@ -171,7 +184,7 @@ pub struct PullArgs {
     pub watch: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FormatArg {
     Maildir,
     Eml,
@@ -218,22 +231,31 @@ fn invalid(flag: &str, why: impl Into<String>) -> Error {
 
 /// Merges flags over the account (if any) into [`Settings`].
 pub fn settings(args: &ConnArgs) -> Result<Settings, Error> {
-    let account = args.conn.load_account()?;
+    let account = args.conn.load_account(MailProtocol::Pop3)?;
+    settings_for(args, args.conn.account.as_deref(), &account)
+}
+
+/// Merges flags over `account` (named `name`, if it has a name) into [`Settings`].
+pub fn settings_for(
+    args: &ConnArgs,
+    name: Option<&str>,
+    account: &Account,
+) -> Result<Settings, Error> {
     let conn = args.conn.merge(
         MailProtocol::Pop3,
-        &account,
+        account,
         |server| Ok(connect::parse_server(server)?),
         |account| auth_choice(&args.auth, account),
     )?;
-    let oauth = match (&args.conn.account, conn.auth) {
-        (Some(name), choice) if is_oauth2(&account) && takes_token(choice) => {
+    let oauth = match (name, conn.auth) {
+        (Some(name), choice) if is_oauth2(account) && takes_token(choice) => {
             let tls = TlsOptions {
                 cacert: conn.tls.cacert.clone(),
                 ..TlsOptions::default()
             };
             Some(cli_oauth::settings(
                 name,
-                &account,
+                account,
                 tls,
                 conn.timeout,
                 args.verbose,
@@ -296,7 +318,7 @@ fn auth_choice(flag: &str, account: &Account) -> Result<AuthChoice, Error> {
 /// Connects and logs in. With OAuth2, a token the server refuses is refreshed once and the
 /// login tried again on a new connection (POP3 allows no second AUTH after a failed one on
 /// some servers).
-fn open(s: &Settings) -> Result<Session, Error> {
+pub fn open(s: &Settings) -> Result<Session, Error> {
     open_noting(s, &mut |_| {})
 }
 
@@ -335,8 +357,10 @@ fn login(
     Ok(session)
 }
 
-pub fn run(args: Pop3Args) -> Result<Exit, Error> {
-    match *args.command {
+/// Runs one subcommand (`pull --all-accounts` is [`crate::cli::pop3_all`]'s: the dispatch
+/// sends it there).
+pub fn run(command: Pop3Command) -> Result<Exit, Error> {
+    match command {
         Pop3Command::Stat { conn, json } => stat(&conn, json),
         Pop3Command::Capa { conn } => capa(&conn),
         Pop3Command::List { conn, json } => list(&conn, json),
@@ -454,7 +478,7 @@ fn list(conn: &ConnArgs, json: bool) -> Result<Exit, Error> {
 }
 
 /// A message's problem on stderr (the server's UIDL and text escaped for the terminal).
-fn warn_outcome(o: &sync::Outcome) {
+pub fn warn_outcome(o: &sync::Outcome) {
     if let Some(e) = &o.error {
         let (uidl, e) = (printable(&o.uidl), printable(e));
         eprintln!("postie: message {} ({uidl}): {e}", o.number);
@@ -462,20 +486,62 @@ fn warn_outcome(o: &sync::Outcome) {
 }
 
 fn pull(args: PullArgs) -> Result<Exit, Error> {
-    let s = settings(&args.conn)?;
     if args.limit == Some(0) {
         return Err(invalid("--limit", "must be at least 1"));
     }
+    let account = args.conn.conn.load_account(MailProtocol::Pop3)?;
+    let s = settings_for(&args.conn, args.conn.conn.account.as_deref(), &account)?;
     let interval = match &args.watch {
         None => None,
         Some(text) => Some(watch::parse_interval(text).ok_or_else(|| {
             invalid("--watch", format!("{text:?}: give seconds, or 30s, 5m, 1h"))
         })?),
     };
-    let format = format(args.format);
-    let state = state_path(args.state.as_deref(), &args.out, format, &s);
-    let opts = PullOptions {
-        out: args.out.clone(),
+    let (out, format) = match (&args.out, &account.pop3_out) {
+        (Some(out), _) | (None, Some(out)) => (out.clone(), format_of(args.format, &account)?),
+        (None, None) => return Err(invalid("--out", "required (or an account's pop3_out)")),
+    };
+    let mut opts = pull_options(&args, &s, out, format);
+    opts.progress &= interval.is_none();
+    opts.stop = interval.map(|_| fsutil::stop_requested as fn() -> bool);
+    if let Some(interval) = interval {
+        return watch_loop(&s, &opts, &args, interval);
+    }
+    let mut session = open(&s)?;
+    let summary = pull_session(&mut session, &opts, args.json)?;
+    if !args.silent && !args.json {
+        eprintln!("postie: {}", summary_text(&summary));
+    }
+    Ok(Exit::from_all_ok(summary.failed == 0))
+}
+
+/// `--format`, else the account's `pop3_format`, else maildir.
+fn format_of(flag: Option<FormatArg>, account: &Account) -> Result<Format, Error> {
+    match (flag, account.pop3_format.as_deref()) {
+        (Some(f), _) => Ok(format(f)),
+        (None, None) => Ok(Format::Maildir),
+        (None, Some(text)) => account_format(text),
+    }
+}
+
+/// An account's `pop3_format`.
+pub fn account_format(text: &str) -> Result<Format, Error> {
+    match text.to_ascii_lowercase().as_str() {
+        "maildir" => Ok(Format::Maildir),
+        "eml" => Ok(Format::Eml),
+        "mbox" => Ok(Format::Mbox),
+        _ => Err(invalid(
+            "--account",
+            format!("pop3_format = {text:?}: maildir, eml or mbox"),
+        )),
+    }
+}
+
+/// The engine's options for one pull into `out` (no stop flag; a progress bar on a terminal).
+pub fn pull_options(args: &PullArgs, s: &Settings, out: PathBuf, format: Format) -> PullOptions {
+    let state = state_path(args.state.as_deref(), &out, format, s);
+    PullOptions {
+        out,
         format,
         state,
         all: args.all,
@@ -488,21 +554,12 @@ fn pull(args: PullArgs) -> Result<Exit, Error> {
             PipeliningArg::On => Pipelining::On,
             PipeliningArg::Off => Pipelining::Off,
         },
-        progress: interval.is_none() && !args.silent && !args.json && io::stderr().is_terminal(),
-        stop: interval.map(|_| fsutil::stop_requested as fn() -> bool),
-    };
-    if let Some(interval) = interval {
-        return watch_loop(&s, &opts, &args, interval);
+        progress: !args.silent && !args.json && io::stderr().is_terminal(),
+        stop: None,
     }
-    let mut session = open(&s)?;
-    let summary = pull_session(&mut session, &opts, args.json)?;
-    if !args.silent && !args.json {
-        eprintln!("postie: {}", summary_text(&summary));
-    }
-    Ok(Exit::from_all_ok(summary.failed == 0))
 }
 
-fn summary_text(summary: &sync::Summary) -> String {
+pub fn summary_text(summary: &sync::Summary) -> String {
     format!(
         "{} stored ({} octets), {} deleted, {} skipped, {} failed",
         summary.stored, summary.bytes, summary.deleted, summary.skipped, summary.failed
@@ -644,7 +701,7 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-fn format(arg: FormatArg) -> Format {
+pub fn format(arg: FormatArg) -> Format {
     match arg {
         FormatArg::Maildir => Format::Maildir,
         FormatArg::Eml => Format::Eml,
@@ -660,23 +717,33 @@ fn state_path(state: Option<&Path>, out: &Path, format: Format, s: &Settings) ->
     })
 }
 
-/// The state file `dest` names, and the store it describes (to check stored files).
-fn dest_state(dest: &DestArgs, s: &Settings) -> Result<(PathBuf, Option<Store>), Error> {
-    let format = format(dest.format);
-    let Some(out) = &dest.out else {
-        // `--state` alone (clap requires one of them): no store to look into.
-        return Ok((dest.state.clone().unwrap_or_default(), None));
+/// The settings, the state file `dest` names (its `--out`, else the account's `pop3_out`),
+/// and the store it describes (to check stored files).
+fn dest_state(
+    conn: &ConnArgs,
+    dest: &DestArgs,
+) -> Result<(Settings, PathBuf, Option<Store>), Error> {
+    let account = conn.conn.load_account(MailProtocol::Pop3)?;
+    let s = settings_for(conn, conn.conn.account.as_deref(), &account)?;
+    let out = match (&dest.out, &account.pop3_out, &dest.state) {
+        (Some(out), _, _) | (None, Some(out), _) => out,
+        // `--state` alone: no store to look into.
+        (None, None, Some(state)) => return Ok((s, state.clone(), None)),
+        (None, None, None) => {
+            return Err(invalid(
+                "--out",
+                "required (or --state, or an account's pop3_out)",
+            ));
+        }
     };
+    let format = format_of(dest.format, &account)?;
     let store = Store::open(out, format)?;
-    Ok((
-        state_path(dest.state.as_deref(), out, format, s),
-        Some(store),
-    ))
+    let state = state_path(dest.state.as_deref(), out, format, &s);
+    Ok((s, state, Some(store)))
 }
 
 fn mark_seen(conn: &ConnArgs, dest: &DestArgs, json: bool) -> Result<Exit, Error> {
-    let s = settings(conn)?;
-    let (state, store) = dest_state(dest, &s)?;
+    let (s, state, store) = dest_state(conn, dest)?;
     let mut session = open(&s)?;
     let exists = |name: &str| store.as_ref().is_some_and(|st| st.exists(name));
     let marked = sync::mark_seen(&mut session, &state, exists)?;
@@ -696,8 +763,7 @@ fn mark_seen(conn: &ConnArgs, dest: &DestArgs, json: bool) -> Result<Exit, Error
 }
 
 fn forget(conn: &ConnArgs, dest: &DestArgs, uidls: &[String], all: bool) -> Result<Exit, Error> {
-    let s = settings(conn)?;
-    let (path, store) = dest_state(dest, &s)?;
+    let (_, path, store) = dest_state(conn, dest)?;
     let exists = |name: &str| store.as_ref().is_some_and(|st| st.exists(name));
     let mut state = State::open(&path, exists)?;
     let mut forgotten = 0;

@@ -34,7 +34,10 @@ pub struct SendArgs {
     mut_arg("server", |a| a.help(
         "The server: smtp://HOST[:587] (STARTTLS required) or smtps://HOST[:465] (implicit TLS)",
     )),
-    mut_arg("account", |a| a.help("Read defaults from [account.NAME] in the accounts file")),
+    mut_arg("account", |a| a.help(
+        "Read defaults from [account.NAME] in the accounts file (else `account NAME` in \
+         ~/.msmtprc)",
+    )),
     mut_arg("user", |a| a.help(
         "Authenticate as this user (the password comes from --password-*, ~/.netrc or a prompt)",
     )),
@@ -136,7 +139,7 @@ impl AuthArg {
 
 pub fn run(args: SendArgs) -> Result<Exit, Error> {
     let args = *args.options;
-    let account = args.conn.load_account()?;
+    let account = args.conn.load_account(MailProtocol::Smtp)?;
     let spec = message_spec(&args, &account)?;
     if let Some(source) = &args.batch {
         return run_batch(&args, &account, &spec, source);

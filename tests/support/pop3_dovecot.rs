@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 pub const USER: &str = "alice";
 pub const PASS: &str = "dove pw 1";
+/// A second user with a Maildir of its own (for several accounts on one server).
+pub const USER2: &str = "bob";
+pub const PASS2: &str = "dove pw 2";
 
 pub fn available() -> bool {
     super::common::which("dovecot").is_some() && super::common::which("openssl").is_some()
@@ -86,11 +89,14 @@ fn prepare(root: &Path, certs_from: Option<&Path>) {
         None => make_certificates(root),
     }
     let passwd = root.join("passwd");
-    std::fs::write(&passwd, format!("{USER}:{{PLAIN}}{PASS}::::::\n")).expect("passwd");
+    let users = format!("{USER}:{{PLAIN}}{PASS}::::::\n{USER2}:{{PLAIN}}{PASS2}::::::\n");
+    std::fs::write(&passwd, users).expect("passwd");
     std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let maildir = root.join("home").join(USER).join("Maildir");
-    for sub in ["new", "cur", "tmp"] {
-        std::fs::create_dir_all(maildir.join(sub)).expect("maildir");
+    for user in [USER, USER2] {
+        let maildir = root.join("home").join(user).join("Maildir");
+        for sub in ["new", "cur", "tmp"] {
+            std::fs::create_dir_all(maildir.join(sub)).expect("maildir");
+        }
     }
     chown_tree(&root.join("home"));
 }
@@ -197,7 +203,13 @@ impl Dovecot {
 
     /// Puts a message into the user's Maildir (as Dovecot's user).
     pub fn deliver(&self, name: &str, raw: &[u8]) {
-        let path = self.maildir().join("new").join(name);
+        self.deliver_to(USER, name, raw);
+    }
+
+    /// Puts a message into `user`'s Maildir ([`USER`] or [`USER2`]).
+    pub fn deliver_to(&self, user: &str, name: &str, raw: &[u8]) {
+        let maildir = self.dir.path().join("home").join(user).join("Maildir");
+        let path = maildir.join("new").join(name);
         std::fs::write(&path, raw).expect("deliver");
         std::os::unix::fs::chown(&path, Some(5000), Some(5000)).expect("chown");
     }

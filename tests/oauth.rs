@@ -95,6 +95,12 @@ impl Env {
         all["accounts"]["mail"].clone()
     }
 
+    /// A POP3 or SMTP server that accepts the tokens the provider considers live.
+    fn mail_server(&self, proto: Proto) -> OAuthMail {
+        let idp = Arc::clone(&self.idp);
+        OAuthMail::start(proto, move |t| idp.is_active(t))
+    }
+
     /// Makes the stored access token expire now, as if an hour had passed.
     fn expire_stored_token(&self) {
         let mut all: serde_json::Value =
@@ -481,14 +487,12 @@ fn pop3_and_send_use_the_token_and_renew_a_refused_one() {
     let env = Env::new(IdpConfig::default());
     env.login();
     for proto in [Proto::Pop3, Proto::Smtp] {
-        let idp = Arc::clone(&env.idp);
-        let server = OAuthMail::start(proto, move |t| idp.is_active(t));
-        for (auth, mechanism, answer) in [
-            (Some("auto"), "OAUTHBEARER", "AQ=="),
-            (Some("xoauth2"), "XOAUTH2", ""),
-        ] {
+        let server = env.mail_server(proto);
+        for (auth, mechanism, answer) in
+            [("auto", "OAUTHBEARER", "AQ=="), ("xoauth2", "XOAUTH2", "")]
+        {
             env.idp.expire_access_tokens();
-            let out = mail_command(&env, proto, &server, auth, false);
+            let out = mail_command(&env, proto, &server, &["--auth", auth]);
             assert_ok(&out, "mail command");
             let attempts = server.attempts();
             let [.., refused, ok] = attempts.as_slice() else {
@@ -515,13 +519,7 @@ fn pop3_and_send_use_the_token_and_renew_a_refused_one() {
 }
 
 /// Runs `pop3 stat` or `send` against `server` for account `mail`.
-fn mail_command(
-    env: &Env,
-    proto: Proto,
-    server: &OAuthMail,
-    auth: Option<&str>,
-    verbose: bool,
-) -> Output {
+fn mail_command(env: &Env, proto: Proto, server: &OAuthMail, extra: &[&str]) -> Output {
     let mut cmd = env.postie();
     match proto {
         Proto::Pop3 => cmd.args(["pop3", "stat", "--server", &server.url("pop3")]),
@@ -544,12 +542,7 @@ fn mail_command(
         "none",
         "--allow-insecure-auth",
     ]);
-    if let Some(auth) = auth {
-        cmd.args(["--auth", auth]);
-    }
-    if verbose {
-        cmd.arg("-v");
-    }
+    cmd.args(extra);
     run(&mut cmd)
 }
 
@@ -559,9 +552,8 @@ fn a_revoked_login_fails_mail_commands_with_77() {
     env.login();
     env.idp.revoke_all();
     for proto in [Proto::Pop3, Proto::Smtp] {
-        let idp = Arc::clone(&env.idp);
-        let server = OAuthMail::start(proto, move |t| idp.is_active(t));
-        let out = mail_command(&env, proto, &server, None, false);
+        let server = env.mail_server(proto);
+        let out = mail_command(&env, proto, &server, &[]);
         assert_exit(&out, 77, "run `postie oauth login --account mail` again");
         assert_eq!(
             server.attempts().len(),
@@ -575,8 +567,7 @@ fn a_revoked_login_fails_mail_commands_with_77() {
 fn a_token_is_never_sent_in_the_clear_unless_allowed() {
     let env = Env::new(IdpConfig::default());
     env.login();
-    let idp = Arc::clone(&env.idp);
-    let server = OAuthMail::start(Proto::Pop3, move |t| idp.is_active(t));
+    let server = env.mail_server(Proto::Pop3);
     let out = env.run(&[
         "pop3",
         "stat",
@@ -597,10 +588,9 @@ fn tokens_never_appear_in_output_logs_or_other_files() {
     env.login();
     let mut outputs = Vec::new();
     for proto in [Proto::Pop3, Proto::Smtp] {
-        let idp = Arc::clone(&env.idp);
-        let server = OAuthMail::start(proto, move |t| idp.is_active(t));
+        let server = env.mail_server(proto);
         env.idp.expire_access_tokens();
-        let out = mail_command(&env, proto, &server, None, true);
+        let out = mail_command(&env, proto, &server, &["-v"]);
         assert_ok(&out, "verbose mail command");
         assert!(
             server
@@ -752,30 +742,13 @@ fn a_user_name_with_a_sasl_separator_is_refused() {
     let env = Env::new(IdpConfig::default());
     env.login();
     for proto in [Proto::Pop3, Proto::Smtp] {
-        let idp = Arc::clone(&env.idp);
-        let server = OAuthMail::start(proto, move |t| idp.is_active(t));
-        let mut cmd = env.postie();
-        match proto {
-            Proto::Pop3 => cmd.args(["pop3", "stat", "--server", &server.url("pop3")]),
-            Proto::Smtp => cmd.args([
-                "send",
-                "--server",
-                &server.url("smtp"),
-                "--to",
-                "b@x.test",
-                "--body",
-                "x",
-            ]),
-        };
-        cmd.args([
-            "--account",
-            "mail",
-            "--tls",
-            "none",
-            "--allow-insecure-auth",
-        ]);
-        cmd.args(["--user", "alice\u{1}auth=Bearer forged"]);
-        let out = run(&mut cmd);
+        let server = env.mail_server(proto);
+        let out = mail_command(
+            &env,
+            proto,
+            &server,
+            &["--user", "alice\u{1}auth=Bearer forged"],
+        );
         assert_exit(&out, 2, "user name contains a control character");
         assert!(server.lines().is_empty(), "{:?}", server.lines());
     }

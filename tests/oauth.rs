@@ -753,3 +753,57 @@ fn a_user_name_with_a_sasl_separator_is_refused() {
         assert!(server.lines().is_empty(), "{:?}", server.lines());
     }
 }
+
+/// msmtp with `passwordeval "postie oauth token --account mail"`: postie as another mail
+/// tool's OAuth2 helper, the token refreshed by postie and accepted by a server that checks
+/// it (aiosmtpd introspecting at the provider).
+#[test]
+fn msmtp_uses_postie_as_its_oauth2_helper() {
+    let test = "msmtp_uses_postie_as_its_oauth2_helper";
+    let (_, aiosmtpd) = oauth_peers::available();
+    if !require_peer(test, "aiosmtpd", aiosmtpd)
+        || !require_peer(test, "msmtp", common::which("msmtp").is_some())
+    {
+        return;
+    }
+    let env = Env::new(short_lived());
+    env.login();
+    let smtp = OAuthSmtp::start(&env.idp, &env.certs, SmtpTls::StartTls);
+    let rc = env.home.path().join("msmtprc");
+    let postie = env!("CARGO_BIN_EXE_postie");
+    std::fs::write(
+        &rc,
+        format!(
+            "account mail\nhost localhost\nport {}\ntls on\ntls_starttls on\n\
+             tls_trust_file {}\nauth oauthbearer\nuser alice\nfrom alice@example.test\n\
+             passwordeval \"{postie} oauth token --account mail\"\n",
+            smtp.port,
+            env.certs.ca.display()
+        ),
+    )
+    .expect("msmtprc");
+    std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let mut cmd = env.postie();
+    cmd.env_remove("BROWSER");
+    let mut msmtp = Command::new("msmtp");
+    msmtp.envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    msmtp
+        .arg("-C")
+        .arg(&rc)
+        .args(["-a", "mail", "bob@example.test"]);
+    let out = common::run_with_stdin(
+        &mut msmtp,
+        b"From: alice@example.test\r\nTo: bob@example.test\r\nSubject: via msmtp\r\n\r\nhi\r\n",
+    );
+    assert_ok(&out, "msmtp");
+    let received = smtp.received();
+    assert_eq!(received.len(), 1, "{}", smtp.log());
+    assert_eq!(received[0].mechanism.as_deref(), Some("OAUTHBEARER"));
+    assert!(String::from_utf8_lossy(&received[0].bytes()).contains("Subject: via msmtp"));
+    assert_eq!(
+        env.refreshes().len(),
+        1,
+        "postie refreshed the short-lived token"
+    );
+    env.assert_newest_refresh_token_stored();
+}

@@ -575,14 +575,16 @@ fn dovecot_in_use_with_pop3_lock_session() {
 
 /// `pop3 pull --format eml --unpack --json` of one message from the fake server: the output
 /// folder and the message's JSON line.
-fn pull_unpack_json(uidl: &str, raw: Vec<u8>) -> (tempfile::TempDir, serde_json::Value) {
+fn pull_unpack_json(
+    uidl: &str,
+    raw: Vec<u8>,
+    extra: &[&str],
+) -> (tempfile::TempDir, serde_json::Value) {
     let server = FakePop3::start(vec![(uidl.to_owned(), raw)], Behavior::default());
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = pull(
-        &server,
-        dir.path(),
-        &["--format", "eml", "--unpack", "--json"],
-    );
+    let mut args = vec!["--format", "eml", "--unpack", "--json"];
+    args.extend_from_slice(extra);
+    let out = pull(&server, dir.path(), &args);
     assert_code(&out, 0);
     let (stdout, _) = text(&out);
     let line = serde_json::from_str(stdout.lines().next().expect("a line")).expect("json");
@@ -598,7 +600,7 @@ hello\r\n--XX\r\nContent-Type: application/octet-stream\r\n\
 Content-Disposition: attachment; filename=\"report.bin\"\r\n\
 Content-Transfer-Encoding: base64\r\n\r\nAAECAwQ=\r\n--XX--\r\n"
         .to_vec();
-    let (dir, line) = pull_unpack_json("att-1", raw.clone());
+    let (dir, line) = pull_unpack_json("att-1", raw.clone(), &[]);
     assert_eq!(line["status"], "stored");
     assert_eq!(
         std::fs::read(dir.path().join("att-1.eml")).expect("eml"),
@@ -626,20 +628,29 @@ fn pull_unpack_reports_the_files_inside_winmail_dat_and_uuencoded_bodies() {
          Content-Type: application/ms-tnef; name=\"winmail.dat\"\r\n\
          Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--XX--\r\n"
     );
-    let (_dir, line) = pull_unpack_json("in-1", raw.into_bytes());
-    let paths: Vec<&str> = line["attachments"]
-        .as_array()
-        .expect("attachments")
-        .iter()
-        .map(|p| p.as_str().expect("path"))
-        .collect();
-    let names: Vec<&str> = paths
-        .iter()
-        .map(|p| p.rsplit('/').next().unwrap_or(p))
-        .collect();
-    assert_eq!(names, ["old.bin", "winmail.dat", "INSIDE.TXT"], "{line}");
-    assert_eq!(std::fs::read(paths[0]).expect("uu"), b"uuencoded bytes");
-    assert_eq!(std::fs::read(paths[2]).expect("tnef"), b"from winmail");
+    let saved = |extra: &[&str]| {
+        let (dir, line) = pull_unpack_json("in-1", raw.clone().into_bytes(), extra);
+        let paths: Vec<String> = line["attachments"]
+            .as_array()
+            .expect("attachments")
+            .iter()
+            .map(|p| p.as_str().expect("path").to_owned())
+            .collect();
+        (dir, paths)
+    };
+    let name = |p: &String| p.rsplit('/').next().unwrap_or(p).to_owned();
+    let (_dir, paths) = saved(&[]);
+    let names: Vec<String> = paths.iter().map(name).collect();
+    assert_eq!(names, ["old.bin", "winmail.dat", "INSIDE.TXT"]);
+    assert_eq!(std::fs::read(&paths[0]).expect("uu"), b"uuencoded bytes");
+    assert_eq!(std::fs::read(&paths[2]).expect("tnef"), b"from winmail");
+    // The choices of `postie unpack` apply to `pull --unpack` too.
+    let (_dir, paths) = saved(&["--no-tnef-container", "--no-uudecode"]);
+    let names: Vec<String> = paths.iter().map(name).collect();
+    assert_eq!(names, ["INSIDE.TXT"]);
+    let (_dir, paths) = saved(&["--no-tnef"]);
+    let names: Vec<String> = paths.iter().map(name).collect();
+    assert_eq!(names, ["old.bin", "winmail.dat"]);
 }
 
 #[test]

@@ -9,6 +9,7 @@ use crate::cli::CliError;
 use crate::config::{Account, ConfigError, load_account};
 use crate::config_import::{self, Flavor};
 use crate::error::Error;
+use crate::mail::UnpackOptions;
 use crate::secret::{self, PasswordSource, check_user_name};
 use crate::tls::{ClientIdentity, TlsMode, TlsOptions, parse_pins};
 
@@ -320,6 +321,38 @@ impl MailTlsArgs {
         };
         self.client.apply(account, &mut options)?;
         Ok((mode, options))
+    }
+}
+
+/// What unpacking does with the files inside parts (TNEF, uuencode and yEnc): the flags of
+/// `postie unpack`, and of `pop3 pull --unpack`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct InnerFileArgs {
+    /// Do not read the files inside TNEF parts (winmail.dat, application/ms-tnef): save the
+    /// part as one file.
+    #[arg(long)]
+    pub no_tnef: bool,
+    /// Save the files inside a TNEF part but not the part itself (a damaged one is kept).
+    #[arg(long, conflicts_with = "no_tnef")]
+    pub no_tnef_container: bool,
+    /// Also save a TNEF part's RTF message body, as message.rtf beside its files.
+    #[arg(long, conflicts_with = "no_tnef")]
+    pub tnef_body: bool,
+    /// Leave uuencoded and yEnc blocks in body.txt instead of decoding them into files.
+    #[arg(long)]
+    pub no_uudecode: bool,
+}
+
+impl InnerFileArgs {
+    /// The default unpack options with these choices.
+    pub fn options(&self) -> UnpackOptions {
+        UnpackOptions {
+            tnef: !self.no_tnef,
+            tnef_container: !self.no_tnef_container,
+            tnef_body: self.tnef_body,
+            uudecode: !self.no_uudecode,
+            ..UnpackOptions::default()
+        }
     }
 }
 

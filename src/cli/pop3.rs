@@ -6,7 +6,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use crate::cli::CliError;
-use crate::cli::common::{MailConnArgs, MailProtocol};
+use crate::cli::common::{InnerFileArgs, MailConnArgs, MailProtocol};
 use crate::cli::oauth::{self as cli_oauth, is_oauth2};
 use crate::config::Account;
 use crate::error::Error;
@@ -128,6 +128,12 @@ pub struct ConnArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("no_tnef", |a| a.requires("unpack")),
+    mut_arg("no_tnef_container", |a| a.requires("unpack")),
+    mut_arg("tnef_body", |a| a.requires("unpack")),
+    mut_arg("no_uudecode", |a| a.requires("unpack")),
+)]
 pub struct PullArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
@@ -169,6 +175,10 @@ pub struct PullArgs {
     /// Also unpack each message's attachments beside it (as `postie unpack`).
     #[arg(long)]
     pub unpack: bool,
+    /// With --unpack: what to do with TNEF parts and uuencoded/yEnc blocks, as `postie
+    /// unpack` takes it.
+    #[command(flatten)]
+    pub inner: InnerFileArgs,
     /// One JSON object per message on stdout.
     #[arg(long)]
     pub json: bool,
@@ -549,6 +559,7 @@ pub fn pull_options(args: &PullArgs, s: &Settings, out: PathBuf, format: Format)
         max_size: args.max_size,
         limit: args.limit,
         unpack: args.unpack,
+        unpack_options: args.inner.options(),
         pipelining: match args.pipelining {
             PipeliningArg::Auto => Pipelining::Auto,
             PipeliningArg::On => Pipelining::On,

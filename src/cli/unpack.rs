@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::cli::CliError;
+use crate::cli::common::InnerFileArgs;
 use crate::error::Error;
 use crate::exit::{Exit, code};
 use crate::mail::{self, MailError, UnpackOptions, inputs, parse, save};
@@ -58,19 +59,8 @@ pub struct UnpackArgs {
     /// suffixes allowed); the rest is skipped and the message reported as failed.
     #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_bytes)]
     pub max_bytes: u64,
-    /// Do not read the files inside TNEF parts (winmail.dat, application/ms-tnef): save the
-    /// part as one file.
-    #[arg(long)]
-    pub no_tnef: bool,
-    /// Save the files inside a TNEF part but not the part itself (a damaged one is kept).
-    #[arg(long, conflicts_with = "no_tnef")]
-    pub no_tnef_container: bool,
-    /// Also save a TNEF part's RTF message body, as message.rtf beside its files.
-    #[arg(long, conflicts_with = "no_tnef")]
-    pub tnef_body: bool,
-    /// Leave uuencoded and yEnc blocks in body.txt instead of decoding them into files.
-    #[arg(long)]
-    pub no_uudecode: bool,
+    #[command(flatten)]
+    pub inner: InnerFileArgs,
     /// One JSON object per message on stdout (as message.json; JSON Lines).
     #[arg(long)]
     pub json: bool,
@@ -128,10 +118,7 @@ fn validate(args: UnpackArgs) -> Result<Config, CliError> {
             max_depth: args.max_depth,
             max_parts: args.max_parts,
             max_bytes: args.max_bytes,
-            tnef: !args.no_tnef,
-            tnef_container: !args.no_tnef_container,
-            tnef_body: args.tnef_body,
-            uudecode: !args.no_uudecode,
+            ..args.inner.options()
         },
         json: args.json,
     })

@@ -47,6 +47,8 @@ pub struct PullOptions {
     pub max_size: Option<u64>,
     pub limit: Option<usize>,
     pub unpack: bool,
+    /// How `unpack` unpacks (the TNEF and uudecode choices of `postie unpack`).
+    pub unpack_options: crate::mail::UnpackOptions,
     pub pipelining: Pipelining,
     pub progress: bool,
     /// Asked between messages: when it says true, no new command is sent; the messages
@@ -222,11 +224,7 @@ impl Run<'_> {
         self.summary.stored += 1;
         self.summary.bytes += m.size;
         let (attachments, error) = if self.opts.unpack {
-            match crate::mail::unpack_file(
-                &path,
-                &self.unpack_dir,
-                &crate::mail::UnpackOptions::default(),
-            ) {
+            match crate::mail::unpack_file(&path, &self.unpack_dir, &self.opts.unpack_options) {
                 Ok(r) => (r.attachments, None),
                 Err(e) => {
                     self.summary.failed += 1;
@@ -737,6 +735,7 @@ mod tests {
             max_size: None,
             limit: None,
             unpack: false,
+            unpack_options: Default::default(),
             pipelining: Pipelining::Off,
             progress: false,
             stop: None,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::pkce::{self, Pkce, Redirect};
 use super::store::TokenRecord;
-use super::token::{now, post, reply_error};
+use super::token::{Idp, now, reply_error};
 use super::wire::{self, ReplyError, TokenReply};
 use super::{OAuthError, Settings};
 use crate::fetch::FormValue;
@@ -86,7 +86,7 @@ pub fn logout(s: &Settings, out: &mut dyn Write) -> Result<(bool, bool), OAuthEr
             ("token", FormValue::Secret(token)),
             ("client_id", FormValue::Text(&s.provider.client_id)),
         ];
-        match post(s, url, &fields) {
+        match Idp::new(s).and_then(|idp| idp.post(url, &fields)) {
             Ok(reply) if (200..300).contains(&reply.status) => revoked = true,
             Ok(reply) => {
                 let _ = writeln!(
@@ -122,7 +122,8 @@ fn device_flow(s: &Settings, out: &mut dyn Write) -> Result<TokenReply, OAuthErr
     if !scope.is_empty() {
         fields.push(("scope", FormValue::Text(&scope)));
     }
-    let reply = post(s, &url, &fields)?;
+    let idp = Idp::new(s)?;
+    let reply = idp.post(&url, &fields)?;
     let device = wire::device_reply(reply.status, &reply.body)
         .map_err(|e| reply_error(s, "device authorization", &url, reply.status, e))?;
     let _ = writeln!(
@@ -138,26 +139,21 @@ fn device_flow(s: &Settings, out: &mut dyn Write) -> Result<TokenReply, OAuthErr
         "Waiting for the sign-in (the code expires in {} s)...",
         device.expires_in
     );
-    poll(s, &device)
+    poll(&idp, s, &device)
 }
 
 /// Polls the token endpoint every `interval` (5 s unless said), 5 s more after each
 /// `slow_down`, until the code expires (RFC 8628 §3.4-3.5).
-fn poll(s: &Settings, device: &wire::DeviceReply) -> Result<TokenReply, OAuthError> {
+fn poll(idp: &Idp, s: &Settings, device: &wire::DeviceReply) -> Result<TokenReply, OAuthError> {
     let deadline = Instant::now() + Duration::from_secs(device.expires_in);
     let mut interval = device.interval.unwrap_or(5).max(1);
     let token_url = &s.provider.endpoints.token;
     loop {
         std::thread::sleep(Duration::from_secs(interval));
-        let mut fields = vec![
+        let reply = idp.token_grant(&[
             ("grant_type", FormValue::Text(DEVICE_GRANT)),
             ("device_code", FormValue::Secret(&device.device_code)),
-            ("client_id", FormValue::Text(&s.provider.client_id)),
-        ];
-        if let Some(secret) = &s.provider.client_secret {
-            fields.push(("client_secret", FormValue::Secret(secret)));
-        }
-        let reply = post(s, token_url, &fields)?;
+        ])?;
         match wire::token_reply(reply.status, &reply.body) {
             Ok(token) => return Ok(token),
             Err(ReplyError::Provider(e)) => match e.error.as_str() {
@@ -257,18 +253,13 @@ fn exchange_code(
     redirect_uri: &str,
     pkce: &Pkce,
 ) -> Result<TokenReply, OAuthError> {
-    let mut fields = vec![
+    let token_url = &s.provider.endpoints.token;
+    let reply = Idp::new(s)?.token_grant(&[
         ("grant_type", FormValue::Text("authorization_code")),
         ("code", FormValue::Text(code)),
         ("redirect_uri", FormValue::Text(redirect_uri)),
-        ("client_id", FormValue::Text(&s.provider.client_id)),
         ("code_verifier", FormValue::Secret(&pkce.verifier)),
-    ];
-    if let Some(secret) = &s.provider.client_secret {
-        fields.push(("client_secret", FormValue::Secret(secret)));
-    }
-    let token_url = &s.provider.endpoints.token;
-    let reply = post(s, token_url, &fields)?;
+    ])?;
     wire::token_reply(reply.status, &reply.body)
         .map_err(|e| reply_error(s, "authorization code exchange", token_url, reply.status, e))
 }

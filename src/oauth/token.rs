@@ -72,15 +72,10 @@ fn refresh(s: &Settings, lock: &Locked, record: &mut TokenRecord) -> Result<Secr
             s.account, s.provider.endpoints.token
         );
     }
-    let mut fields = vec![
+    let reply = Idp::new(s)?.token_grant(&[
         ("grant_type", FormValue::Text("refresh_token")),
         ("refresh_token", FormValue::Secret(&refresh_token)),
-        ("client_id", FormValue::Text(&s.provider.client_id)),
-    ];
-    if let Some(secret) = &s.provider.client_secret {
-        fields.push(("client_secret", FormValue::Secret(secret)));
-    }
-    let reply = post(s, &s.provider.endpoints.token, &fields)?;
+    ])?;
     let token = match wire::token_reply(reply.status, &reply.body) {
         Ok(token) => token,
         Err(ReplyError::Provider(why)) if why.error == "invalid_grant" => {
@@ -132,18 +127,48 @@ impl TokenRecord {
     }
 }
 
-/// One POST to the identity provider.
-pub(super) fn post(
-    s: &Settings,
-    url: &str,
-    fields: &[(&str, FormValue)],
-) -> Result<FormReply, OAuthError> {
-    let http = |source| OAuthError::Http {
+/// The identity provider of one operation: one HTTP client (its TLS set up once) for all
+/// of the operation's requests, a device login's polls included.
+pub(super) struct Idp<'a> {
+    s: &'a Settings,
+    client: FormClient,
+}
+
+impl<'a> Idp<'a> {
+    pub(super) fn new(s: &'a Settings) -> Result<Idp<'a>, OAuthError> {
+        let client = FormClient::new(&s.tls, s.timeout).map_err(|e| http_error(s, e))?;
+        Ok(Idp { s, client })
+    }
+
+    /// One POST of `fields` to `url`.
+    pub(super) fn post(
+        &self,
+        url: &str,
+        fields: &[(&str, FormValue)],
+    ) -> Result<FormReply, OAuthError> {
+        self.client
+            .post(url, fields)
+            .map_err(|e| http_error(self.s, e))
+    }
+
+    /// A grant to the token endpoint: `grant`, then the client's id and, when the
+    /// registration has one, its secret (client_secret_post).
+    pub(super) fn token_grant(&self, grant: &[(&str, FormValue)]) -> Result<FormReply, OAuthError> {
+        let provider = &self.s.provider;
+        let mut fields = grant.to_vec();
+        fields.push(("client_id", FormValue::Text(&provider.client_id)));
+        if let Some(secret) = &provider.client_secret {
+            fields.push(("client_secret", FormValue::Secret(secret)));
+        }
+        self.post(&provider.endpoints.token, &fields)
+    }
+}
+
+fn http_error(s: &Settings, source: crate::fetch::FetchError) -> OAuthError {
+    OAuthError::Http {
         account: s.account.clone(),
         source,
-    };
-    let client = FormClient::new(&s.tls, s.timeout).map_err(http)?;
-    client.post(url, fields).map_err(http)
+    }
 }
 
 /// A reply that is an error or not a reply, as our error.

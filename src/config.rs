@@ -160,14 +160,17 @@ impl ConfigError {
 /// Where the accounts file is: `$XDG_CONFIG_HOME/postie/config.toml`, else
 /// `$HOME/.config/postie/config.toml`.
 pub fn default_path() -> Option<PathBuf> {
+    xdg_base("XDG_CONFIG_HOME", ".config").map(|base| base.join("postie").join("config.toml"))
+}
+
+/// An XDG base folder: `$VAR` when set and not empty, else `$HOME/<under_home>`.
+pub fn xdg_base(var: &str, under_home: &str) -> Option<PathBuf> {
     let non_empty = |v: &str| {
         std::env::var_os(v)
             .filter(|s| !s.is_empty())
             .map(PathBuf::from)
     };
-    non_empty("XDG_CONFIG_HOME")
-        .or_else(|| non_empty("HOME").map(|h| h.join(".config")))
-        .map(|base| base.join("postie").join("config.toml"))
+    non_empty(var).or_else(|| non_empty("HOME").map(|h| h.join(under_home)))
 }
 
 /// Loads account `name` from the default accounts file.

@@ -102,13 +102,7 @@ pub enum Location {
 /// The default token file: `$XDG_DATA_HOME/postie/oauth-tokens.json`, else
 /// `$HOME/.local/share/postie/oauth-tokens.json`.
 pub fn default_path() -> Option<PathBuf> {
-    let non_empty = |v: &str| {
-        std::env::var_os(v)
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from)
-    };
-    non_empty("XDG_DATA_HOME")
-        .or_else(|| non_empty("HOME").map(|h| h.join(".local").join("share")))
+    crate::config::xdg_base("XDG_DATA_HOME", ".local/share")
         .map(|base| base.join("postie").join("oauth-tokens.json"))
 }
 

@@ -85,6 +85,7 @@ fn jobs() -> Result<Vec<Job>, Error> {
         Some(path) => {
             let home = std::env::var_os("HOME").map(PathBuf::from);
             let all = config_import::all_accounts(flavor, &path, home.as_deref())?;
+            let all = all.unwrap_or_default();
             all.into_iter().map(|(n, c)| (path.clone(), n, c)).collect()
         }
         None => Vec::new(),

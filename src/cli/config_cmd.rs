@@ -65,11 +65,10 @@ fn import(args: &ImportArgs) -> Result<Exit, Error> {
         })?,
     };
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    let accounts = config_import::all_accounts(flavor, &path, home.as_deref())?;
-    if accounts.is_empty() && !path.exists() {
+    let Some(accounts) = config_import::all_accounts(flavor, &path, home.as_deref())? else {
         let source = io::Error::new(io::ErrorKind::NotFound, "no such file");
         return Err(RcError::Read { path, source }.into());
-    }
+    };
     let mut text = format!(
         "# imported from {} by postie config import --from {}\n",
         path.display(),

@@ -526,7 +526,7 @@ fn pull(args: PullArgs) -> Result<Exit, Error> {
 }
 
 /// `--format`, else the account's `pop3_format`, else maildir.
-fn format_of(flag: Option<FormatArg>, account: &Account) -> Result<Format, Error> {
+pub fn format_of(flag: Option<FormatArg>, account: &Account) -> Result<Format, Error> {
     match (flag, account.pop3_format.as_deref()) {
         (Some(f), _) => Ok(format(f)),
         (None, None) => Ok(Format::Maildir),
@@ -535,7 +535,7 @@ fn format_of(flag: Option<FormatArg>, account: &Account) -> Result<Format, Error
 }
 
 /// An account's `pop3_format`.
-pub fn account_format(text: &str) -> Result<Format, Error> {
+fn account_format(text: &str) -> Result<Format, Error> {
     match text.to_ascii_lowercase().as_str() {
         "maildir" => Ok(Format::Maildir),
         "eml" => Ok(Format::Eml),
@@ -575,6 +575,12 @@ pub fn summary_text(summary: &sync::Summary) -> String {
         "{} stored ({} octets), {} deleted, {} skipped, {} failed",
         summary.stored, summary.bytes, summary.deleted, summary.skipped, summary.failed
     )
+}
+
+/// A run's totals as JSON (`--watch` and `--all-accounts` lines).
+pub fn summary_json(summary: &sync::Summary) -> serde_json::Value {
+    serde_json::json!({"stored": summary.stored, "octets": summary.bytes,
+        "deleted": summary.deleted, "skipped": summary.skipped, "failed": summary.failed})
 }
 
 /// Pulls on a logged-in session: each message's problem on stderr, its JSON line on stdout.
@@ -687,8 +693,7 @@ fn report_watch(
     let next_s = next.map(|d| d.as_secs());
     if args.json {
         let mut v = match result {
-            Ok(sum) => serde_json::json!({"stored": sum.stored, "octets": sum.bytes,
-                "deleted": sum.deleted, "skipped": sum.skipped, "failed": sum.failed}),
+            Ok(sum) => summary_json(sum),
             Err(e) => serde_json::json!({"error": e.to_string(), "exit": e.exit_code()}),
         };
         v["watch"] = when.into();

@@ -85,6 +85,7 @@ fn jobs() -> Result<Vec<Job>, Error> {
         Some(path) => {
             let home = std::env::var_os("HOME").map(PathBuf::from);
             let all = config_import::all_accounts(flavor, &path, home.as_deref())?;
+            let all = all.unwrap_or_default();
             all.into_iter().map(|(n, c)| (path.clone(), n, c)).collect()
         }
         None => Vec::new(),
@@ -147,11 +148,7 @@ fn sub_folder(name: &str) -> Option<&str> {
 /// `--format`.
 fn destination(args: &PullArgs, job: &Job) -> Result<(PathBuf, Format), Error> {
     if let Some(out) = &job.account.pop3_out {
-        let format = match job.account.pop3_format.as_deref() {
-            Some(text) => pop3::account_format(text)?,
-            None => Format::Maildir,
-        };
-        return Ok((out.clone(), format));
+        return Ok((out.clone(), pop3::format_of(None, &job.account)?));
     }
     let Some(dir) = &args.out else {
         return Err(invalid(
@@ -222,11 +219,7 @@ fn report(
     for (job, result) in jobs.iter().zip(results) {
         let code = code_of(result);
         let (text, mut v) = match result {
-            Some(Ok(sum)) => (
-                pop3::summary_text(sum),
-                serde_json::json!({"stored": sum.stored, "octets": sum.bytes,
-                    "deleted": sum.deleted, "skipped": sum.skipped, "failed": sum.failed}),
-            ),
+            Some(Ok(sum)) => (pop3::summary_text(sum), pop3::summary_json(sum)),
             Some(Err(e)) => (e.to_string(), serde_json::json!({"error": e.to_string()})),
             None => (
                 "stopped unexpectedly".into(),

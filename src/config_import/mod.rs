@@ -304,17 +304,18 @@ pub fn find_account(
         .map(|a| convert(flavor, a, home)))
 }
 
-/// Every account of the file at `path` (none when it does not exist), converted.
+/// Every account of the file at `path`, converted; None when the file does not exist.
 pub fn all_accounts(
     flavor: Flavor,
     path: &Path,
     home: Option<&Path>,
-) -> Result<Vec<(String, Converted)>, RcError> {
-    let accounts = load(path)?.unwrap_or_default();
-    Ok(accounts
-        .iter()
-        .map(|a| (a.name.clone(), convert(flavor, a, home)))
-        .collect())
+) -> Result<Option<Vec<(String, Converted)>>, RcError> {
+    let accounts = load(path)?;
+    Ok(accounts.map(|all| {
+        all.iter()
+            .map(|a| (a.name.clone(), convert(flavor, a, home)))
+            .collect()
+    }))
 }
 
 #[cfg(test)]

@@ -294,10 +294,7 @@ struct HashWriter(sha2::Sha256);
 impl HashWriter {
     fn hex(self) -> String {
         use sha2::Digest;
-        self.0.finalize()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex8(&self.0.finalize())
     }
 }
 
@@ -314,10 +311,12 @@ impl io::Write for HashWriter {
 
 fn short_hash(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex8(&Sha256::digest(bytes))
+}
+
+/// The first 8 octets of a digest in hex.
+fn hex8(digest: &[u8]) -> String {
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A message handed to the committer.

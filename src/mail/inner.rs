@@ -55,7 +55,6 @@ impl MessageWriter<'_> {
         for (i, file) in contents.files.into_iter().enumerate() {
             let mime_type = file
                 .mime_type
-                .clone()
                 .unwrap_or_else(|| parse::type_from_name(file.name.as_deref()));
             let inner = InnerFile {
                 name: file.name.as_deref(),

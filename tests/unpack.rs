@@ -1362,6 +1362,19 @@ fn list_shows_the_files_inside_parts() {
         .args(["unpack", "--list", "--json", "--no-tnef"])
         .arg(&input));
     let (stdout, _) = text(&result);
+    assert!(
+        result.status.success() && stdout.contains("ms-tnef"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("encoding"), "{stdout}");
+    let result = run(postie()
+        .args(["unpack", "--list", "--json", "--no-uudecode"])
+        .arg(&plain));
+    let (stdout, _) = text(&result);
+    assert!(
+        result.status.success() && stdout.contains("text/plain"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("encoding"), "{stdout}");
     let result = run(postie().args(["unpack", "--list", "--json"]).arg(&plain));
     let line: serde_json::Value = serde_json::from_str(text(&result).0.trim()).expect("json");

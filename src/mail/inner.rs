@@ -55,7 +55,6 @@ impl MessageWriter<'_> {
         for (i, file) in contents.files.into_iter().enumerate() {
             let mime_type = file
                 .mime_type
-                .clone()
                 .unwrap_or_else(|| parse::type_from_name(file.name.as_deref()));
             let inner = InnerFile {
                 name: file.name.as_deref(),
@@ -110,32 +109,38 @@ impl MessageWriter<'_> {
         if blocks.is_empty() {
             return write.then(|| (parse::text_in_charset(leaf.part, &bytes), problem));
         }
-        let text = self.save_blocks(leaf, &bytes, blocks);
-        write.then_some((text, problem))
+        let markers: Vec<String> = blocks.iter().map(|b| self.save_block(b, &bytes)).collect();
+        write.then(|| (with_markers(leaf, &bytes, &blocks, &markers), problem))
     }
 
-    /// Saves each block's file; returns the text around them with a marker line for each.
-    fn save_blocks(&mut self, leaf: &Leaf<'_>, bytes: &[u8], blocks: Vec<uu::Block>) -> String {
-        let mut text = String::with_capacity(bytes.len());
-        let mut at = 0;
-        for block in blocks {
-            text.push_str(&parse::text_in_charset(leaf.part, &bytes[at..block.start]));
-            let inner = InnerFile {
-                name: Some(&block.name),
-                mime_type: parse::type_from_name(Some(&block.name)),
-                bytes: &block.data,
-                damaged: block.damaged,
-            };
-            let n = self.info.attachments.len() + 1;
-            let mut att = self.save_inner(inner, n);
-            att.encoding = Some(block.encoding.as_str());
-            text.push_str(&marker(&block, &att, &bytes[..block.end]));
-            self.info.attachments.push(att);
-            at = block.end;
-        }
-        text.push_str(&parse::text_in_charset(leaf.part, &bytes[at..]));
-        text
+    /// Saves a block's file; returns the marker line that stands for it in body.txt.
+    fn save_block(&mut self, block: &uu::Block, bytes: &[u8]) -> String {
+        let inner = InnerFile {
+            name: Some(&block.name),
+            mime_type: parse::type_from_name(Some(&block.name)),
+            bytes: &block.data,
+            damaged: block.damaged,
+        };
+        let n = self.info.attachments.len() + 1;
+        let mut att = self.save_inner(inner, n);
+        att.encoding = Some(block.encoding.as_str());
+        let line = marker(block, &att, &bytes[..block.end]);
+        self.info.attachments.push(att);
+        line
     }
+}
+
+/// The body text with each block replaced by its marker line (built only for body.txt).
+fn with_markers(leaf: &Leaf<'_>, bytes: &[u8], blocks: &[uu::Block], markers: &[String]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    let mut at = 0;
+    for (block, line) in blocks.iter().zip(markers) {
+        text.push_str(&parse::text_in_charset(leaf.part, &bytes[at..block.start]));
+        text.push_str(line);
+        at = block.end;
+    }
+    text.push_str(&parse::text_in_charset(leaf.part, &bytes[at..]));
+    text
 }
 
 /// The line that stands in body.txt where a block was: `[uuencoded file: NAME]`, with the

@@ -299,11 +299,13 @@ fn outline_into(
     options: &UnpackOptions,
     out: &mut Vec<Node>,
 ) {
-    let leaves = leaves(msg);
-    let body = leaves
-        .iter()
-        .find(|l| l.role == Role::BodyText)
-        .map(|l| l.part);
+    // The body text part, whose uuencoded and yEnc blocks are listed (found only if asked).
+    let body = options.uudecode.then(|| leaves(msg)).and_then(|leaves| {
+        leaves
+            .iter()
+            .find(|l| l.role == Role::BodyText)
+            .map(|l| l.part)
+    });
     for visit in visits(msg) {
         let (part, depth) = (visit.part, visit.depth);
         let node = Node {

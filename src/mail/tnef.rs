@@ -271,8 +271,7 @@ fn mapi_properties<'a>(
         if id >= 0x8000 {
             named_property_name(&mut r)?;
         }
-        let values = property_values(&mut r, ty)?;
-        if let Some(&value) = values.first() {
+        if let Some(value) = property_values(&mut r, ty)? {
             each(id, ty, value);
         }
     }
@@ -374,8 +373,9 @@ fn named_property_name(r: &mut Reader<'_>) -> Result<(), TnefDamage> {
     Ok(())
 }
 
-/// The values of one property: borrowed slices, each its raw bytes without padding.
-fn property_values<'a>(r: &mut Reader<'a>, ty: u16) -> Result<Vec<&'a [u8]>, TnefDamage> {
+/// Reads past the values of one property; its first value (raw bytes without padding), if
+/// it has one.
+fn property_values<'a>(r: &mut Reader<'a>, ty: u16) -> Result<Option<&'a [u8]>, TnefDamage> {
     let base = ty & !MV_FLAG;
     let variable = matches!(base, PT_STRING8 | PT_UNICODE | PT_BINARY | PT_OBJECT);
     let size = match base {
@@ -403,11 +403,12 @@ fn property_values<'a>(r: &mut Reader<'a>, ty: u16) -> Result<Vec<&'a [u8]>, Tne
     if !fits {
         return Err(TnefDamage::Truncated(r.bytes.len()));
     }
-    let mut values = Vec::with_capacity(count.min(64));
+    let mut first = None;
     for _ in 0..count {
-        values.push(if variable { r.padded()? } else { r.take(size)? });
+        let value = if variable { r.padded()? } else { r.take(size)? };
+        first.get_or_insert(value);
     }
-    Ok(values)
+    Ok(first)
 }
 
 /// An 8-bit string (Windows-1252, as Outlook writes them), up to its first NUL.

@@ -123,7 +123,6 @@ pub fn wait_for_port(port: u16, secs: u64) -> bool {
 /// `rel` under the shared folder beside the repository (`../shared`, as CI lays it out), or
 /// beside the folder of worktrees (`../../shared`, for a worktree at `wt/NAME`): the first
 /// that exists, else the CI path (so the error names it).
-#[allow(dead_code)]
 pub fn shared_path(rel: &str) -> PathBuf {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let candidates = [

@@ -55,11 +55,7 @@ impl FormClient {
     /// A client with `tls` (its `cacert` and client certificate are read at once, so a bad
     /// file fails before any request) and `timeout` over each whole request.
     pub fn new(tls: &TlsOptions, timeout: Duration) -> Result<FormClient, FetchError> {
-        let connector = if tls.cacert.is_none() && tls.client_cert.is_none() {
-            OpensslConnector::lazy(tls.clone())
-        } else {
-            OpensslConnector::new(crate::tls::TlsClient::new(tls)?)
-        };
+        let connector = OpensslConnector::for_options(tls)?;
         let config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)

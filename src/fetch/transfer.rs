@@ -106,15 +106,7 @@ fn record_connection(info: &mut TransferInfo, events: &probe::Events) {
 }
 
 fn build_agent(config: &FetchConfig, probe: &Probe) -> Result<Agent, FetchError> {
-    use crate::tls::http::OpensslConnector;
-    // With the system's trust store and no client certificate, the TLS client is built at
-    // the first https:// connection (loading the CA bundle costs more than a small GET);
-    // with files given, at once, so a bad --cacert or --cert fails before any request.
-    let tls = if config.tls.cacert.is_none() && config.tls.client_cert.is_none() {
-        OpensslConnector::lazy(config.tls.clone())
-    } else {
-        OpensslConnector::new(crate::tls::TlsClient::new(&config.tls)?)
-    };
+    let tls = crate::tls::http::OpensslConnector::for_options(&config.tls)?;
     let agent_config = Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)

@@ -40,6 +40,17 @@ impl OpensslConnector {
         }
     }
 
+    /// The connector for `options`: with the system's trust store and no client
+    /// certificate, built lazily (loading the CA bundle costs more than a small request);
+    /// with files given, at once, so a bad `--cacert` or `--cert` fails before any request.
+    pub fn for_options(options: &TlsOptions) -> Result<OpensslConnector, TlsError> {
+        if options.cacert.is_none() && options.client_cert.is_none() {
+            Ok(OpensslConnector::lazy(options.clone()))
+        } else {
+            Ok(OpensslConnector::new(TlsClient::new(options)?))
+        }
+    }
+
     /// A connector that builds its client at the first `https://` connection. Loading the
     /// system's CA bundle parses every certificate in it (tens of milliseconds); a run that
     /// only fetches `http://` URLs should not pay for it. A failure to build is the first

@@ -15,10 +15,12 @@ use crate::exit::code;
 pub mod batch;
 pub mod classify;
 pub mod compose;
+pub mod dsn;
 pub mod headers;
 pub mod transport;
 
 pub use compose::{AttachSpec, Composed, InlineSpec, MessageSpec, compose};
+pub use dsn::Dsn;
 pub use transport::{AuthMechanism, Renew, Session, Settings};
 
 /// What went wrong with a server's reply: its code and text.

@@ -315,8 +315,18 @@ impl<S: BufRead + Write> Session<S> {
     /// Sends one message: MAIL FROM, one RCPT per recipient, DATA. A rejected sender or
     /// recipient resets the transaction (RSET) so the session can carry the next message.
     pub fn send(&mut self, envelope: &Envelope, bytes: &[u8]) -> Result<Reply, SmtpError> {
+        self.send_with(envelope, bytes, &super::Dsn::default())
+    }
+
+    /// [`send`](Self::send) asking for the delivery status notifications in `dsn`.
+    pub fn send_with(
+        &mut self,
+        envelope: &Envelope,
+        bytes: &[u8],
+        dsn: &super::Dsn,
+    ) -> Result<Reply, SmtpError> {
         self.data_started = false;
-        let result = self.transaction(envelope, bytes);
+        let result = self.transaction(envelope, bytes, dsn);
         if let Err(e) = &result {
             // A rejected transaction is reset so the session can carry the next message.
             if e.breaks_connection() || self.command(&Rset, Stage::Mail, "").is_err() {
@@ -326,7 +336,12 @@ impl<S: BufRead + Write> Session<S> {
         result
     }
 
-    fn transaction(&mut self, envelope: &Envelope, bytes: &[u8]) -> Result<Reply, SmtpError> {
+    fn transaction(
+        &mut self,
+        envelope: &Envelope,
+        bytes: &[u8],
+        _dsn: &super::Dsn,
+    ) -> Result<Reply, SmtpError> {
         let mut params = Vec::new();
         let addresses = envelope.from().into_iter().chain(envelope.to());
         if addresses.map(AsRef::<str>::as_ref).any(|a| !a.is_ascii()) {

@@ -128,6 +128,11 @@ pub enum SmtpError {
     TooBig { server: String, reply: Reply },
     #[error("{server}: service unavailable: {reply}")]
     Unavailable { server: String, reply: Reply },
+    /// The message holds 8-bit bytes and the server does not offer 8BITMIME (RFC 6152).
+    #[error(
+        "{server}: the message holds 8-bit (non-ASCII) bytes and the server does not offer 8BITMIME: not sent (encode the body as quoted-printable or base64, or use a server that offers 8BITMIME)"
+    )]
+    EightBitNotOffered { server: String },
     #[error("{server}: the server closed the connection {stage}")]
     Dropped { server: String, stage: &'static str },
     #[error("{server}: {detail}")]
@@ -173,9 +178,9 @@ impl SmtpError {
             SmtpError::Connect { .. } => code::CONNECT,
             SmtpError::Timeout { .. } => code::TIMEOUT,
             SmtpError::Tls(e) => e.exit_code(),
-            SmtpError::StartTlsNotOffered { .. } | SmtpError::AuthNotOffered { .. } => {
-                code::UNAVAILABLE
-            }
+            SmtpError::StartTlsNotOffered { .. }
+            | SmtpError::AuthNotOffered { .. }
+            | SmtpError::EightBitNotOffered { .. } => code::UNAVAILABLE,
             SmtpError::InsecureAuth { .. } => code::CONFIG,
             SmtpError::AuthFailed { reply, .. } if reply.code < 500 => code::TEMPFAIL,
             SmtpError::AuthFailed { .. } => code::AUTH,
@@ -213,6 +218,7 @@ impl SmtpError {
                 | SmtpError::Compose(_)
                 | SmtpError::Rejected { .. }
                 | SmtpError::TooBig { .. }
+                | SmtpError::EightBitNotOffered { .. }
         )
     }
 }

@@ -353,6 +353,12 @@ impl<S: BufRead + Write> Session<S> {
             }
             params.push(MailParameter::SmtpUtfEight);
         }
+        if !bytes.is_ascii() && !self.ext.eight_bit {
+            // Sent anyway, the 8-bit bytes could be stripped or mangled on the way.
+            return Err(SmtpError::EightBitNotOffered {
+                server: self.settings.server(),
+            });
+        }
         if !bytes.is_ascii() && self.ext.eight_bit {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
@@ -1080,6 +1086,26 @@ mod tests {
             wire.ends_with("DATA\r\n..hidden\r\nline\r\n..\r\n.\r\n"),
             "{wire:?}"
         );
+    }
+
+    #[test]
+    fn eight_bit_content_needs_8bitmime() {
+        let script = b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
+        let mut session = greeted(script, settings(), false);
+        session.send(&envelope(), "K\u{e4}se\r\n".as_bytes()).expect("sent");
+        assert!(sent(&session).contains("MAIL FROM:<a@x.test> BODY=8BITMIME\r\n"));
+
+        let script = [GREETING, b"250 mx.test\r\n", b"250 reset\r\n"].concat();
+        let mut session = over(MemoryStream::new(&script), settings(), false);
+        session.greet().expect("greeting and EHLO");
+        let err = session
+            .send(&envelope(), "K\u{e4}se\r\n".as_bytes())
+            .expect_err("refused");
+        assert_eq!(err.exit_code(), crate::exit::code::UNAVAILABLE);
+        assert!(err.to_string().contains("does not offer 8BITMIME"), "{err}");
+        // Nothing of the message went out; the session can carry the next one.
+        assert_eq!(sent(&session), "EHLO client.test\r\nRSET\r\n");
+        assert!(!session.is_broken());
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub mod code {
     pub const PINNED: u8 = 90;
     /// The content encoding of a response could not be decoded (curl 61).
     pub const BAD_ENCODING: u8 = 61;
+    /// Sendmail mode only: a usage error (unknown option, no recipient), EX_USAGE as
+    /// sendmail's; `postie` itself keeps clap's 2.
+    pub const SENDMAIL_USAGE: u8 = 64;
     /// The mail server permanently rejected the sender, a recipient or the message (5xx)
     /// (EX_DATAERR, as msmtp).
     pub const REJECTED: u8 = 65;

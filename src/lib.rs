@@ -42,6 +42,26 @@ pub mod urlparse;
 pub use error::Error;
 pub use exit::Exit;
 
+/// The whole program: the arguments (the program name first) in, the exit code out; errors
+/// printed once as `postie: <what>: <why>`. Started under the name `sendmail` (a symlink),
+/// the arguments are sendmail's (`cli::sendmail`).
+pub fn main(args: Vec<std::ffi::OsString>) -> u8 {
+    let result = if cli::sendmail::invoked_as_sendmail(args.first()) {
+        cli::send_message::run_sendmail(args.into_iter().skip(1).collect())
+    } else {
+        let args = cli::fetch::wget_aliases(args.into_iter());
+        run(<cli::Cli as clap::Parser>::parse_from(args))
+    };
+    match result {
+        Ok(exit) => exit.code(),
+        Err(err) if err.is_broken_pipe() => exit::code::OK,
+        Err(err) => {
+            eprintln!("postie: {err}");
+            err.exit_code()
+        }
+    }
+}
+
 /// Runs one parsed command line. `Ok` carries the exit status of a command that completed
 /// (a batch may complete with some items failed, each already reported on stderr).
 pub fn run(cli: cli::Cli) -> Result<Exit, Error> {

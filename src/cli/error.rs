@@ -9,6 +9,9 @@ pub enum CliError {
     /// A flag value or combination that clap cannot check by itself.
     #[error("{flag}: {why}")]
     Invalid { flag: String, why: String },
+    /// In sendmail mode, any usage error: exit 64 (EX_USAGE), as sendmail's.
+    #[error("{0}")]
+    SendmailUsage(String),
     /// A subcommand that is not built yet.
     #[error("{0}: not implemented yet")]
     NotImplemented(&'static str),
@@ -26,6 +29,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Invalid { .. } => code::USAGE,
+            CliError::SendmailUsage(_) => code::SENDMAIL_USAGE,
             CliError::NotImplemented(_) => code::FAILED,
         }
     }

@@ -24,11 +24,14 @@ pub mod error;
 pub mod fetch;
 pub mod fetch_tls;
 pub mod json_out;
+pub mod message_args;
 pub mod oauth;
 pub mod pop3;
 pub mod pop3_all;
 pub mod qs;
 pub mod send;
+pub mod send_message;
+pub mod sendmail;
 pub mod unpack;
 pub mod url;
 pub mod url_template;
@@ -89,6 +92,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
             pop3::Pop3Command::Pull(pull) if pull.all_accounts => pop3_all::run(&pull),
             command => pop3::run(command),
         },
+        Command::Send(args) if args.options.prepared.is_set() => send_message::run(*args.options),
         Command::Send(args) => send::run(args),
         Command::Config(args) => config_cmd::run(args),
         Command::OAuth(args) => oauth::run(args),

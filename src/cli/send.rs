@@ -81,7 +81,7 @@ pub struct SendOptions {
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
     /// The envelope sender (MAIL FROM) when it differs from From.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(short = 'f', long, value_name = "ADDR")]
     pub envelope_from: Option<String>,
     /// The text body.
     #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
@@ -108,6 +108,8 @@ pub struct SendOptions {
     /// Send one message per JSON line of FILE ("-" for stdin) over one connection.
     #[arg(long, value_name = "FILE.jsonl", conflicts_with_all = ["save", "body_file", "html", "inline"])]
     pub batch: Option<String>,
+    #[command(flatten)]
+    pub prepared: crate::cli::message_args::MessageArgs,
     /// Print the SMTP dialogue on stderr (AUTH payloads masked).
     #[arg(short, long)]
     pub verbose: bool,
@@ -275,7 +277,7 @@ pub fn parse_server(value: &str) -> Result<(String, u16, bool), SmtpError> {
     Ok((url.host, url.port, url.implicit_tls))
 }
 
-fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
+pub(crate) fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
     let conn = args.conn.merge(
         MailProtocol::Smtp,
         account,
@@ -395,7 +397,7 @@ fn default_helo() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-fn save(path: Option<&Path>, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn save(path: Option<&Path>, bytes: &[u8]) -> Result<(), Error> {
     let Some(path) = path else {
         return Ok(());
     };

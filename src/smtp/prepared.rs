@@ -142,7 +142,9 @@ impl Head {
 
     /// True when the message has a field of this name (any case).
     pub fn has(&self, name: &str) -> bool {
-        self.fields.iter().any(|f| f.name.eq_ignore_ascii_case(name))
+        self.fields
+            .iter()
+            .any(|f| f.name.eq_ignore_ascii_case(name))
     }
 
     /// From, and the recipients of -t, by mail-parser's address parser (groups, comments,
@@ -390,7 +392,8 @@ mod tests {
 
     #[test]
     fn an_mbox_from_line_is_dropped() {
-        let (_, out) = prepare(b"From a@b Thu Dec  3 18:00:00 2026\nDate: d\nMessage-ID: <m>\n\nx\n");
+        let (_, out) =
+            prepare(b"From a@b Thu Dec  3 18:00:00 2026\nDate: d\nMessage-ID: <m>\n\nx\n");
         assert_eq!(out, b"Date: d\r\nMessage-ID: <m>\r\n\r\nx\r\n");
     }
 
@@ -399,7 +402,10 @@ mod tests {
         let input = b"Resent-From: r@example.org\nResent-To: new1@example.org\nResent-Bcc: new2@example.org\nResent-Date: x\nReceived: by somewhere\nResent-To: old@example.org\nFrom: a@example.org\nTo: first@example.org\nBcc: b@example.org\n\nbody\n";
         let (head, out) = prepare(input);
         assert_eq!(head.recipients, ["new1@example.org", "new2@example.org"]);
-        assert!(!out.windows(11).any(|w| w.eq_ignore_ascii_case(b"resent-bcc:")));
+        assert!(
+            !out.windows(11)
+                .any(|w| w.eq_ignore_ascii_case(b"resent-bcc:"))
+        );
         assert!(!out.windows(5).any(|w| w == b"\nBcc:"));
         // Resent fields without recipients: To, Cc and Bcc count.
         let (head, _) = prepare(b"Resent-Date: x\nTo: t@example.org\nCc: \"Last, First\" <c@example.org>, undisclosed:;\n\n");

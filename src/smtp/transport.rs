@@ -1092,7 +1092,9 @@ mod tests {
     fn eight_bit_content_needs_8bitmime() {
         let script = b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
         let mut session = greeted(script, settings(), false);
-        session.send(&envelope(), "K\u{e4}se\r\n".as_bytes()).expect("sent");
+        session
+            .send(&envelope(), "K\u{e4}se\r\n".as_bytes())
+            .expect("sent");
         assert!(sent(&session).contains("MAIL FROM:<a@x.test> BODY=8BITMIME\r\n"));
 
         let script = [GREETING, b"250 mx.test\r\n", b"250 reset\r\n"].concat();

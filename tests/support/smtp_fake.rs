@@ -28,6 +28,8 @@ pub struct Behavior {
     pub offer_auth: bool,
     /// Advertise STARTTLS (and refuse it with 454 when asked).
     pub offer_starttls: bool,
+    /// Leave 8BITMIME out of the EHLO reply.
+    pub no_8bitmime: bool,
 }
 
 /// What the server saw.
@@ -118,7 +120,10 @@ fn serve(
         seen.lock().expect("lock").commands.push(cmd.clone());
         let upper = cmd.to_ascii_uppercase();
         let reply: String = if upper.starts_with("EHLO") {
-            let mut r = String::from("250-fake.test\r\n250-8BITMIME\r\n");
+            let mut r = String::from("250-fake.test\r\n");
+            if !b.no_8bitmime {
+                r.push_str("250-8BITMIME\r\n");
+            }
             if b.offer_starttls {
                 r.push_str("250-STARTTLS\r\n");
             }

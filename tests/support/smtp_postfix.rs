@@ -94,6 +94,22 @@ impl Postfix {
         format!("smtp://localhost:{}", self.strict_port)
     }
 
+    /// The files delivered to `user` so far, as Postfix wrote them (LF line ends, its
+    /// Return-Path, Delivered-To and Received fields first).
+    pub fn delivered_raw(&self, user: &str) -> Vec<Vec<u8>> {
+        let new = self
+            .dir
+            .path()
+            .join("mail/example.org")
+            .join(user)
+            .join("new");
+        let mut names: Vec<PathBuf> = std::fs::read_dir(new)
+            .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        names.sort();
+        names.iter().filter_map(|p| std::fs::read(p).ok()).collect()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("maillog")).unwrap_or_default()
     }

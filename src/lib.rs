@@ -1,7 +1,8 @@
 //! postie: one binary for the HTTP and mail client work that people script.
 //!
-//! Every capability lives in this library; `src/main.rs` only parses arguments, calls [`run`]
-//! and turns the result into an exit code.
+//! Every capability lives in this library; `src/main.rs` only hands its arguments to [`main`],
+//! which parses them (as sendmail's when the program is named `sendmail`), calls [`run`] and
+//! turns the result into an exit code.
 //!
 //! Module map:
 //! - [`cli`]: clap definitions, one file per subcommand; turns raw arguments into validated

@@ -4,6 +4,7 @@
 #   a local Postfix, plain and STARTTLS+AUTH, sent by
 #   - postie send --batch (one connection),
 #   - postie send once per message in a shell loop,
+#   - postie send --message once per message (the same prebuilt message as msmtp's),
 #   - msmtp once per message (a prebuilt message, as msmtp cannot build MIME),
 #   - Python smtplib over one connection (building each message with the email package);
 #   then postie's peak RSS for one message with a 40 MiB attachment.
@@ -160,6 +161,12 @@ run_postie_loop() {
       --subject "bench $i" --body hello -a att.bin
   done
 }
+run_postie_message_loop() {
+  for _ in $(seq "$N"); do
+    # shellcheck disable=SC2046
+    "$POSTIE" send $(postie_args "$1" "$2") --from ann@example.org --message msg.eml bob@example.org
+  done
+}
 run_base_batch() { POSTIE=$POSTIE_BASE run_postie_batch "$@"; }
 run_base_loop() { POSTIE=$POSTIE_BASE run_postie_loop "$@"; }
 run_msmtp_loop() {
@@ -182,9 +189,9 @@ timed() { # label cmd...: prints seconds
 }
 
 echo "== $N messages with a 100 KB attachment each"
-printf '%-9s %-6s %-14s %9s %9s\n' server mode client seconds msg/s
+printf '%-9s %-6s %-19s %9s %9s\n' server mode client seconds msg/s
 declare -A T
-read -ra clients <<< "${CLIENTS:-postie-batch postie-loop msmtp-loop smtplib}"
+read -ra clients <<< "${CLIENTS:-postie-batch postie-loop postie-message-loop msmtp-loop smtplib}"
 [ -n "${POSTIE_BASE:-}" ] && clients+=(base-batch base-loop)
 for server in aiosmtpd postfix; do
   for mode in plain auth; do
@@ -195,12 +202,12 @@ for server in aiosmtpd postfix; do
     for client in "${clients[@]}"; do
       s=$(timed "run_${client//-/_}" "$mode" "$port")
       T[$server-$mode-$client]=$s
-      printf '%-9s %-6s %-14s %9.2f %9.1f\n' "$server" "$mode" "$client" "$s" "$(echo "$N / $s" | bc -l)"
+      printf '%-9s %-6s %-19s %9.2f %9.1f\n' "$server" "$mode" "$client" "$s" "$(echo "$N / $s" | bc -l)"
     done
   done
 done
 
-echo "== ratios (throughput; goals: batch >= 3 x smtplib, loop >= 2 x msmtp)"
+echo "== ratios (throughput; goals: batch >= 3 x smtplib, loop and --message loop >= 2 x msmtp)"
 # A ratio of two timings, or "-" when one of them was not run (CLIENTS=).
 ratio() {
   if [ -n "${T[$1]:-}" ] && [ -n "${T[$2]:-}" ]; then
@@ -210,8 +217,9 @@ ratio() {
   fi
 }
 for key in aiosmtpd-plain aiosmtpd-auth postfix-plain postfix-auth; do
-  printf '%-15s batch/smtplib %6s x   loop/msmtp %6s x' "$key" \
-    "$(ratio "$key-smtplib" "$key-postie-batch")" "$(ratio "$key-msmtp-loop" "$key-postie-loop")"
+  printf '%-15s batch/smtplib %6s x   loop/msmtp %6s x   --message/msmtp %6s x' "$key" \
+    "$(ratio "$key-smtplib" "$key-postie-batch")" "$(ratio "$key-msmtp-loop" "$key-postie-loop")" \
+    "$(ratio "$key-msmtp-loop" "$key-postie-message-loop")"
   if [ -n "${POSTIE_BASE:-}" ]; then
     printf '   base/postie: batch %5s loop %5s' \
       "$(ratio "$key-base-batch" "$key-postie-batch")" "$(ratio "$key-base-loop" "$key-postie-loop")"

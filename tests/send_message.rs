@@ -336,7 +336,7 @@ fn sendmail_mode_refuses_unknown_options_with_64() {
 }
 
 #[test]
-fn eight_bit_content_needs_8bitmime() {
+fn eight_bit_content_goes_8bitmime_or_quoted_printable() {
     let input = "From: ann@example.org\nSubject: K\u{e4}se\n\nGr\u{fc}\u{df}e\n".as_bytes();
     let args = |server: &FakeSmtp| {
         let mut cmd = send();
@@ -352,6 +352,20 @@ fn eight_bit_content_needs_8bitmime() {
     );
     assert!(with.seen().messages[0].ends_with("\r\n\r\nGr\u{fc}\u{df}e\r\n".as_bytes()));
 
+    // Without 8BITMIME the body goes quoted-printable (RFC 6152, as Postfix converts); an
+    // 8-bit header cannot be converted: exit 69, nothing sent.
+    let without = FakeSmtp::start(Behavior {
+        no_8bitmime: true,
+        ..Behavior::default()
+    });
+    let body_only = "From: ann@example.org\nSubject: K\n\nGr\u{fc}\u{df}e\n".as_bytes();
+    ok(&run_with_stdin(&mut args(&without), body_only));
+    let got = String::from_utf8(without.seen().messages[0].clone()).expect("7-bit");
+    assert!(
+        got.contains("Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe\r\n"),
+        "{got}"
+    );
+    assert_eq!(envelope_lines(&without)[0], "MAIL FROM:<ann@example.org>");
     let without = FakeSmtp::start(Behavior {
         no_8bitmime: true,
         ..Behavior::default()

@@ -15,6 +15,7 @@ use crate::exit::code;
 pub mod batch;
 pub mod classify;
 pub mod compose;
+pub mod downgrade;
 pub mod dsn;
 pub mod headers;
 pub mod prepared;
@@ -128,11 +129,12 @@ pub enum SmtpError {
     TooBig { server: String, reply: Reply },
     #[error("{server}: service unavailable: {reply}")]
     Unavailable { server: String, reply: Reply },
-    /// The message holds 8-bit bytes and the server does not offer 8BITMIME (RFC 6152).
+    /// The message holds 8-bit bytes, the server does not offer 8BITMIME (RFC 6152), and
+    /// the message cannot be converted to 7-bit (`why`).
     #[error(
-        "{server}: the message holds 8-bit (non-ASCII) bytes and the server does not offer 8BITMIME: not sent (encode the body as quoted-printable or base64, or use a server that offers 8BITMIME)"
+        "{server}: the message holds 8-bit (non-ASCII) bytes and the server does not offer 8BITMIME; converting it to 7-bit failed: {why}: not sent"
     )]
-    EightBitNotOffered { server: String },
+    EightBitNotOffered { server: String, why: &'static str },
     #[error("{server}: the server closed the connection {stage}")]
     Dropped { server: String, stage: &'static str },
     #[error("{server}: {detail}")]

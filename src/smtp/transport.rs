@@ -353,12 +353,19 @@ impl<S: BufRead + Write> Session<S> {
             }
             params.push(MailParameter::SmtpUtfEight);
         }
-        if !bytes.is_ascii() && !self.ext.eight_bit {
-            // Sent anyway, the 8-bit bytes could be stripped or mangled on the way.
-            return Err(SmtpError::EightBitNotOffered {
-                server: self.settings.server(),
-            });
-        }
+        let converted;
+        let bytes = if !bytes.is_ascii() && !self.ext.eight_bit {
+            // Sent as they are, the 8-bit bytes could be stripped or mangled on the way.
+            converted =
+                super::downgrade::to_7bit(bytes).map_err(|e| SmtpError::EightBitNotOffered {
+                    server: self.settings.server(),
+                    why: e.0,
+                })?;
+            self.log("* no 8BITMIME: 8-bit parts converted to quoted-printable (RFC 6152)");
+            &converted[..]
+        } else {
+            bytes
+        };
         if !bytes.is_ascii() && self.ext.eight_bit {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
@@ -1108,6 +1115,29 @@ mod tests {
         // Nothing of the message went out; the session can carry the next one.
         assert_eq!(sent(&session), "EHLO client.test\r\nRSET\r\n");
         assert!(!session.is_broken());
+    }
+
+    #[test]
+    fn without_8bitmime_an_8bit_body_goes_quoted_printable() {
+        let script = [
+            GREETING,
+            b"250 mx.test\r\n",
+            b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n",
+        ]
+        .concat();
+        let mut session = over(MemoryStream::new(&script), settings(), false);
+        session.greet().expect("greeting and EHLO");
+        let message = "Subject: x\r\n\r\nK\u{e4}se\r\n";
+        session.send(&envelope(), message.as_bytes()).expect("sent");
+        assert!(
+            sent(&session).ends_with(
+                "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nSubject: x\r\n\
+MIME-Version: 1.0\r\nContent-Type: text/plain; charset=unknown-8bit\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\nK=C3=A4se\r\n.\r\n"
+            ),
+            "{}",
+            sent(&session)
+        );
     }
 
     #[test]

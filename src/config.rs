@@ -39,6 +39,15 @@ pub struct Account {
     pub tls_fingerprint: Option<String>,
     /// SMTP: the default `From`.
     pub from: Option<String>,
+    /// SMTP, `--message` and sendmail mode: what becomes of the message's From (`keep`,
+    /// `envelope`, `account`; msmtp's `set_from_header`), as `--from-policy`.
+    pub from_policy: Option<String>,
+    /// SMTP: msmtp's aliases file, for recipients without an `@` (`root: admin@example.org`).
+    pub aliases: Option<PathBuf>,
+    /// SMTP: append one line per message sent (or failed) to this file (msmtp's `logfile`).
+    pub log: Option<PathBuf>,
+    /// SMTP: send that line to the local syslog too (facility mail).
+    pub syslog: Option<bool>,
     /// SMTP: the SASL mechanism (`plain`, `login`, `xoauth2`); POP3: the auth method;
     /// `oauth2` for both: tokens from `postie oauth login` (see the `oauth_*` keys).
     pub auth: Option<String>,

@@ -596,3 +596,156 @@ fn mailx_delivers_through_postie_as_sendmail() {
         "{got}"
     );
 }
+
+// ---- system mail: --from-policy, aliases, the delivery log (issue 20) ----
+
+/// An accounts file whose `default` account has `extra` keys too.
+fn config_with(dir: &Path, server: &str, extra: &str) -> PathBuf {
+    let home = dir.join("config");
+    std::fs::create_dir_all(home.join("postie")).expect("mkdir");
+    let text = format!("[account.default]\nserver = \"{server}\"\ntls = \"none\"\n{extra}");
+    write(&home.join("postie"), "config.toml", text.as_bytes());
+    home
+}
+
+#[test]
+fn cron_mail_through_sendmail_with_aliases_from_policy_and_a_log() {
+    let server = FakeSmtp::start(Behavior::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let aliases = write(
+        dir.path(),
+        "aliases",
+        b"# who gets what\nroot: admin@example.org\n",
+    );
+    let log = dir.path().join("postie.log");
+    let extra = format!(
+        "from = \"me@example.org\"\nfrom_policy = \"account\"\naliases = \"{}\"\nlog = \"{}\"\n",
+        aliases.display(),
+        log.display()
+    );
+    let home = config_with(dir.path(), &server.url(), &extra);
+    let bin = sendmail_dir(dir.path());
+    // What Debian's cron pipes to /usr/sbin/sendmail -FCronDaemon -i -B8BITMIME -oem root.
+    let input = b"From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@host> df\n\nout\n";
+    let mut cmd = Command::new(bin.join("sendmail"));
+    cmd.env("XDG_CONFIG_HOME", &home)
+        .env("HOME", dir.path())
+        .args(["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"]);
+    let out = run_with_stdin(&mut cmd, input);
+    ok(&out);
+    assert_eq!(
+        envelope_lines(&server),
+        ["MAIL FROM:<me@example.org>", "RCPT TO:<admin@example.org>"]
+    );
+    let got = String::from_utf8(server.seen().messages[0].clone()).expect("utf-8");
+    assert!(
+        got.starts_with("To: root\r\nSubject: Cron <root@host> df\r\nFrom: CronDaemon <me@example.org>\r\nDate: "),
+        "{got}"
+    );
+    let line = std::fs::read_to_string(&log).expect("the log");
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert!(
+        line.contains(" account=default server=127.0.0.1:")
+            && line.contains(" from=me@example.org recipients=admin@example.org mailsize=")
+            && line.contains(" smtpstatus=250 smtpmsg='250 2.0.0 Ok: queued' exitcode=EX_OK"),
+        "{line}"
+    );
+    // -t reads `To: root` and the aliases map it the same way.
+    let mut cmd = Command::new(bin.join("sendmail"));
+    cmd.env("XDG_CONFIG_HOME", &home)
+        .env("HOME", dir.path())
+        .args(["-t", "-oi"]);
+    ok(&run_with_stdin(&mut cmd, input));
+    assert_eq!(
+        envelope_lines(&server)[2..],
+        ["MAIL FROM:<me@example.org>", "RCPT TO:<admin@example.org>"]
+    );
+}
+
+#[test]
+fn from_policy_envelope_keeps_the_display_name() {
+    let server = FakeSmtp::start(Behavior::default());
+    let input = b"From: root (Cron Daemon)\nTo: a@example.org\n\nx\n";
+    let out = run_with_stdin(
+        send().args([
+            "--server",
+            &server.url(),
+            "--tls",
+            "none",
+            "--message",
+            "-",
+            "-t",
+            "-f",
+            "bounce@example.org",
+            "--from-policy",
+            "envelope",
+        ]),
+        input,
+    );
+    ok(&out);
+    let got = String::from_utf8(server.seen().messages[0].clone()).expect("utf-8");
+    assert!(
+        got.starts_with("To: a@example.org\r\nFrom: Cron Daemon <bounce@example.org>\r\n"),
+        "{got}"
+    );
+    // keep (the default) leaves it alone.
+    let out = run_with_stdin(
+        send().args([
+            "--server",
+            &server.url(),
+            "--tls",
+            "none",
+            "--message",
+            "-",
+            "-t",
+        ]),
+        b"From: ann@example.org\nTo: a@example.org\n\nx\n",
+    );
+    ok(&out);
+    let got = String::from_utf8(server.seen().messages[1].clone()).expect("utf-8");
+    assert!(
+        got.starts_with("From: ann@example.org\r\nTo: a@example.org\r\nDate: "),
+        "{got}"
+    );
+}
+
+#[test]
+fn the_log_records_a_failure_with_its_exit_code_and_no_secret() {
+    let server = FakeSmtp::start(Behavior {
+        offer_auth: true,
+        ..Behavior::default()
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("postie.log");
+    let extra = format!(
+        "user = \"ann\"\npassword_env = \"PW\"\nlog = \"{}\"\n",
+        log.display()
+    );
+    let home = config_with(dir.path(), &server.url(), &extra);
+    let out = run_with_stdin(
+        send()
+            .env("XDG_CONFIG_HOME", &home)
+            .env("PW", "s3cret-pw")
+            .args([
+                "--account",
+                "default",
+                "--allow-insecure-auth",
+                "--message",
+                "-",
+            ])
+            .arg("later@example.org"),
+        MESSAGE,
+    );
+    assert_eq!(out.status.code(), Some(75), "{}", text(&out).1);
+    let line = std::fs::read_to_string(&log).expect("the log");
+    assert!(
+        line.contains(" from=ann@example.org recipients=later@example.org ")
+            && line.contains(" errormsg='")
+            && line.ends_with(" exitcode=EX_TEMPFAIL\n"),
+        "{line}"
+    );
+    assert!(
+        !line.contains("s3cret") && !line.contains("ann\u{0}"),
+        "{line}"
+    );
+}

@@ -23,6 +23,11 @@ pub struct MessageArgs {
     /// With --message: recipients (as --to; in the envelope only).
     #[arg(value_name = "ADDR", requires = "message")]
     pub recipients: Vec<String>,
+    /// With --message: what becomes of the message's From field: keep it (a From is added
+    /// only when missing), or replace it with the envelope sender or the account's from,
+    /// keeping its display name (msmtp's set_from_header; account key from_policy).
+    #[arg(long, value_enum, value_name = "POLICY", requires = "message")]
+    pub from_policy: Option<FromPolicy>,
     /// Read the rest of the command line as sendmail's (-t, -i, -f, -F, -r, -o*, -bm, -v,
     /// -a/--account, --, recipients); the message comes from stdin. What the `sendmail`
     /// symlink does.
@@ -35,4 +40,15 @@ impl MessageArgs {
     pub fn is_set(&self) -> bool {
         self.message.is_some() || self.sendmail_args.is_some()
     }
+}
+
+/// `--from-policy` (and the account's `from_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FromPolicy {
+    /// Leave From as it is; add one only when missing.
+    Keep,
+    /// Replace From with the envelope sender.
+    Envelope,
+    /// Replace From with the account's from (or --from).
+    Account,
 }

@@ -32,6 +32,7 @@ pub mod qs;
 pub mod send;
 pub mod send_message;
 pub mod sendmail;
+pub mod system_mail;
 pub mod unpack;
 pub mod url;
 pub mod url_template;

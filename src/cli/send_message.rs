@@ -10,18 +10,19 @@ use std::path::PathBuf;
 
 use lettre::Address;
 use lettre::address::Envelope;
-use lettre::message::Mailbox;
 
 use crate::cli::common::MailProtocol;
 use crate::cli::error::CliError;
 use crate::cli::send::{SendArgs, SendOptions, save, settings};
 use crate::cli::sendmail;
+use crate::cli::system_mail::{self, Delivery};
 use crate::config::Account;
 use crate::error::Error;
 use crate::exit::{Exit, code};
+use crate::smtp::aliases::Aliases;
 use crate::smtp::compose::parse_mailboxes;
 use crate::smtp::prepared::{Additions, Head, date_now, domain_of, new_message_id, read_crlf};
-use crate::smtp::{Session, Settings, SmtpError};
+use crate::smtp::{Reply, Session, Settings, SmtpError};
 
 /// Sendmail mode through the symlink: `args` are those after the program name.
 pub fn run_sendmail(args: Vec<OsString>) -> Result<Exit, Error> {
@@ -84,12 +85,15 @@ fn send(args: &SendOptions) -> Result<Exit, Error> {
     let bytes = read_message(source)?;
     let head = Head::scan(&bytes);
     let sender = envelope_sender(args, &account, &head)?;
+    let (from, replace_from) = system_mail::from_field(args, &account, &head, sender.as_ref())?;
     let additions = Additions {
         date: date_now(),
         message_id: new_message_id(domain_of(sender.as_ref().map(AsRef::as_ref))),
-        from: missing_from(args, &head, sender.as_ref())?,
+        from,
+        replace_from,
     };
-    let envelope = envelope(args, &head, sender)?;
+    let aliases = system_mail::aliases(args, &account)?;
+    let envelope = envelope(args, &head, sender, aliases.as_ref())?;
     let bytes = head.rewrite(bytes, &additions);
     if args.dry_run {
         io::stdout()
@@ -98,18 +102,27 @@ fn send(args: &SendOptions) -> Result<Exit, Error> {
             .map_err(|e| Error::output("stdout", e))?;
     } else {
         let settings = settings(args, &account)?;
-        deliver(&settings, &envelope, &bytes)?;
+        let result = deliver(&settings, &envelope, &bytes);
+        let delivery = Delivery {
+            server: settings.server(),
+            from: envelope.from().map(ToString::to_string).unwrap_or_default(),
+            recipients: envelope.to().iter().map(ToString::to_string).collect(),
+            size: bytes.len(),
+            outcome: result.as_ref(),
+        };
+        system_mail::log(args, &account, &delivery);
+        result?;
     }
     save(args.save.as_deref(), &bytes)?;
     Ok(Exit::SUCCESS)
 }
 
 /// The send step of every message `postie send` sends: connect, send, quit.
-fn deliver(settings: &Settings, envelope: &Envelope, bytes: &[u8]) -> Result<(), Error> {
+fn deliver(settings: &Settings, envelope: &Envelope, bytes: &[u8]) -> Result<Reply, Error> {
     let mut session = Session::connect(settings)?;
-    session.send(envelope, bytes)?;
+    let reply = session.send(envelope, bytes)?;
     session.quit();
-    Ok(())
+    Ok(reply)
 }
 
 /// The message from `source` ("-": stdin), read once, its line ends made CRLF on the way.
@@ -159,33 +172,14 @@ fn envelope_sender(
     }
 }
 
-/// The From field for a message without one: the sender, named by `--full-name` (`-F`).
-fn missing_from(
-    args: &SendOptions,
-    head: &Head,
-    sender: Option<&Address>,
-) -> Result<Option<String>, Error> {
-    if head.has("From") {
-        return Ok(None);
-    }
-    let Some(sender) = sender else {
-        return Err(SmtpError::usage(
-            "--message",
-            "the message has no From field and the null sender cannot be one: give -f ADDR",
-        )
-        .into());
-    };
-    let name = args
-        .prepared
-        .full_name
-        .clone()
-        .filter(|n| !n.trim().is_empty());
-    Ok(Some(Mailbox::new(name, sender.clone()).to_string()))
-}
-
 /// RCPT TO: every address given (`--to`, `--cc`, `--bcc`, bare), then with `-t` those of
 /// the header fields; each once (the domain compared without case).
-fn envelope(args: &SendOptions, head: &Head, sender: Option<Address>) -> Result<Envelope, Error> {
+fn envelope(
+    args: &SendOptions,
+    head: &Head,
+    sender: Option<Address>,
+    aliases: Option<&Aliases>,
+) -> Result<Envelope, Error> {
     let mut all: Vec<Address> = Vec::new();
     let given = [
         ("--to", &args.to),
@@ -195,12 +189,16 @@ fn envelope(args: &SendOptions, head: &Head, sender: Option<Address>) -> Result<
     ];
     for (flag, values) in given {
         for value in values {
-            all.extend(parse_mailboxes(flag, value)?.into_iter().map(|m| m.email));
+            for one in system_mail::expand(aliases, value) {
+                all.extend(parse_mailboxes(flag, one)?.into_iter().map(|m| m.email));
+            }
         }
     }
     if args.prepared.read_recipients {
         for text in &head.recipients {
-            all.push(bare_address("-t", text)?);
+            for one in system_mail::expand(aliases, text) {
+                all.push(bare_address("-t", one)?);
+            }
         }
     }
     let mut rcpts: Vec<Address> = Vec::with_capacity(all.len());
@@ -227,13 +225,14 @@ fn one_address(flag: &str, text: &str) -> Result<Address, SmtpError> {
     Ok(list.remove(0).email)
 }
 
-/// An address found in a header field; a local name alone (`root`) is refused.
+/// An address found in a header field; a local name alone (`root`) is refused unless the
+/// aliases file names it.
 fn bare_address(field: &str, text: &str) -> Result<Address, SmtpError> {
     text.parse().map_err(|_| {
         SmtpError::usage(
             field,
             format!(
-                "{} is not a mail address (user@domain)",
+                "{} is not a mail address (user@domain; an account's aliases file can map local names)",
                 crate::smtp::printable(&format!("{text:?}"))
             ),
         )

@@ -12,9 +12,11 @@ use std::path::PathBuf;
 
 use crate::exit::code;
 
+pub mod aliases;
 pub mod batch;
 pub mod classify;
 pub mod compose;
+pub mod delivery_log;
 pub mod downgrade;
 pub mod dsn;
 pub mod headers;

@@ -48,6 +48,13 @@ fn send() -> Command {
     cmd
 }
 
+/// `postie send` to the fake server, without TLS.
+fn to(server: &FakeSmtp) -> Command {
+    let mut cmd = send();
+    cmd.args(["--server", &server.url(), "--tls", "none"]);
+    cmd
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).expect("write");
@@ -71,14 +78,10 @@ fn ok(out: &Output) {
 
 /// An accounts file with a `default` account for `server` (and a `from`, when given).
 fn config_home(dir: &Path, server: &str, from: Option<&str>) -> PathBuf {
-    let home = dir.join("config");
-    std::fs::create_dir_all(home.join("postie")).expect("mkdir");
     let from = from
         .map(|f| format!("from = \"{f}\"\n"))
         .unwrap_or_default();
-    let text = format!("[account.default]\nserver = \"{server}\"\ntls = \"none\"\n{from}");
-    write(&home.join("postie"), "config.toml", text.as_bytes());
-    home
+    config_with(dir, server, &from)
 }
 
 #[test]
@@ -123,15 +126,7 @@ fn missing_date_and_message_id_are_added_and_nothing_else() {
     let server = FakeSmtp::start(Behavior::default());
     let input = b"From: ann@example.org\nSubject: s\n\nbody\n";
     let out = run_with_stdin(
-        send().args([
-            "--server",
-            &server.url(),
-            "--tls",
-            "none",
-            "--message",
-            "-",
-            "bob@example.org",
-        ]),
+        to(&server).args(["--message", "-", "bob@example.org"]),
         input,
     );
     ok(&out);
@@ -174,11 +169,7 @@ Message-ID: <m@example.org>\n\
 \n\
 hi\n";
     let out = run_with_stdin(
-        send().args([
-            "--server",
-            &server.url(),
-            "--tls",
-            "none",
+        to(&server).args([
             "--message",
             "-",
             "-t",
@@ -667,11 +658,7 @@ fn from_policy_envelope_keeps_the_display_name() {
     let server = FakeSmtp::start(Behavior::default());
     let input = b"From: root (Cron Daemon)\nTo: a@example.org\n\nx\n";
     let out = run_with_stdin(
-        send().args([
-            "--server",
-            &server.url(),
-            "--tls",
-            "none",
+        to(&server).args([
             "--message",
             "-",
             "-t",
@@ -690,15 +677,7 @@ fn from_policy_envelope_keeps_the_display_name() {
     );
     // keep (the default) leaves it alone.
     let out = run_with_stdin(
-        send().args([
-            "--server",
-            &server.url(),
-            "--tls",
-            "none",
-            "--message",
-            "-",
-            "-t",
-        ]),
+        to(&server).args(["--message", "-", "-t"]),
         b"From: ann@example.org\nTo: a@example.org\n\nx\n",
     );
     ok(&out);

@@ -131,6 +131,17 @@ pub enum SmtpError {
     Dropped { server: String, stage: &'static str },
     #[error("{server}: {detail}")]
     Protocol { server: String, detail: String },
+    /// A UTF-8 address or header (RFC 6531) and a server without SMTPUTF8: refused before
+    /// MAIL FROM, so nothing is sent that would bounce later.
+    #[error(
+        "{server}: {what} needs SMTPUTF8, which the server does not offer (nothing was sent)"
+    )]
+    NeedsSmtpUtf8 { server: String, what: String },
+    /// `--require-dsn` and a server without DSN (RFC 3461).
+    #[error(
+        "{server}: the server does not offer DSN (delivery notifications), which --require-dsn asks for (nothing was sent)"
+    )]
+    DsnNotOffered { server: String },
     #[error("--batch {source_name}: {source}")]
     BatchRead {
         source_name: String,
@@ -188,6 +199,8 @@ impl SmtpError {
             SmtpError::Unavailable { .. } => code::UNAVAILABLE,
             SmtpError::Dropped { .. } => code::EMPTY_REPLY,
             SmtpError::Protocol { .. } => code::PROTOCOL,
+            SmtpError::NeedsSmtpUtf8 { .. } => code::REJECTED,
+            SmtpError::DsnNotOffered { .. } => code::UNAVAILABLE,
             SmtpError::Renew(e) => e.code,
         }
     }
@@ -210,6 +223,8 @@ impl SmtpError {
             SmtpError::Usage { .. }
                 | SmtpError::Read { .. }
                 | SmtpError::Compose(_)
+                | SmtpError::NeedsSmtpUtf8 { .. }
+                | SmtpError::DsnNotOffered { .. }
                 | SmtpError::Rejected { .. }
                 | SmtpError::TooBig { .. }
         )

@@ -238,6 +238,7 @@ fn message_spec(args: &SendOptions, account: &Account) -> Result<MessageSpec, Er
         subject: args.subject.clone(),
         headers,
         body,
+        body_unknown_8bit: None,
         html,
         attach: args
             .attach

@@ -93,6 +93,9 @@ fn line_spec(base: &MessageSpec, text: &str) -> Result<MessageSpec, SmtpError> {
     spec.from = line.from.or(spec.from);
     spec.reply_to = line.reply_to.or(spec.reply_to);
     spec.subject = line.subject.or(spec.subject);
+    if line.body.is_some() {
+        spec.body_unknown_8bit = None;
+    }
     spec.body = line.body.or(spec.body);
     spec.html = line.html.or(spec.html);
     spec.envelope_from = line.envelope_from.or(spec.envelope_from);

@@ -38,6 +38,9 @@ pub struct MessageSpec {
     pub headers: Vec<(String, String)>,
     /// The text body (UTF-8).
     pub body: Option<String>,
+    /// A body in no declared charset and not UTF-8 (issue 20): sent unchanged,
+    /// quoted-printable, as `charset=unknown-8bit` (RFC 1428). Replaces `body` when set.
+    pub body_unknown_8bit: Option<Vec<u8>>,
     /// An HTML alternative (UTF-8).
     pub html: Option<String>,
     pub attach: Vec<AttachSpec>,
@@ -174,7 +177,10 @@ pub fn parse_mailboxes(flag: &str, value: &str) -> Result<Vec<Mailbox>, SmtpErro
     let list: Mailboxes = trimmed
         .parse()
         .map_err(|_| SmtpError::usage(flag, format!("{value:?} is not a valid address list")))?;
-    Ok(list.into_iter().collect())
+    // Unicode domains as A-labels, on the envelope and in the headers alike.
+    list.into_iter()
+        .map(|m| super::idna::ascii_mailbox(flag, m))
+        .collect()
 }
 
 fn parse_one(flag: &str, value: &str) -> Result<Mailbox, SmtpError> {
@@ -332,13 +338,14 @@ enum Part {
 }
 
 fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
-    let text = checked(
-        "--body",
-        text_part(
+    let text = match &spec.body_unknown_8bit {
+        Some(bytes) => unknown_8bit_part(bytes),
+        None => text_part(
             ContentType::TEXT_PLAIN,
             text_lines(spec.body.as_deref().unwrap_or("")),
         ),
-    )?;
+    };
+    let text = checked("--body", text)?;
     let main = match &spec.html {
         None if spec.inline.is_empty() => Part::Single(text),
         None => {
@@ -386,6 +393,17 @@ fn text_part(content_type: ContentType, text: String) -> SinglePart {
     } else {
         Body::new(text)
     };
+    SinglePart::builder().header(content_type).body(body)
+}
+
+/// Bytes in an unknown charset: unchanged apart from CRLF line ends, quoted-printable, so
+/// the message stays 7-bit and every octet arrives as it was.
+fn unknown_8bit_part(bytes: &[u8]) -> SinglePart {
+    let lines = super::charset::crlf_lines(bytes);
+    let body = Body::new_with_encoding(lines, ContentTransferEncoding::QuotedPrintable)
+        .unwrap_or_else(Body::new);
+    let content_type =
+        ContentType::parse("text/plain; charset=unknown-8bit").unwrap_or(ContentType::TEXT_PLAIN);
     SinglePart::builder().header(content_type).body(body)
 }
 
@@ -793,4 +811,29 @@ mod tests {
         let i = InlineSpec::parse("/x/logo.png").expect("parse");
         assert_eq!(i.cid, "logo.png");
     }
+
+    #[test]
+    fn an_unknown_8bit_body_is_quoted_printable_and_unchanged() {
+        let mut s = spec();
+        s.body = None;
+        s.body_unknown_8bit = Some(b"caf\xe9\nna=ive\n".to_vec());
+        let c = compose(&s).expect("compose");
+        let text = String::from_utf8(c.bytes.clone()).expect("7-bit");
+        assert!(
+            text.contains("Content-Type: text/plain; charset=unknown-8bit\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9\r\nna=3Dive\r\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unicode_domains_are_a_labels_in_headers_and_envelope() {
+        let mut s = spec();
+        s.to = vec!["Jörg <jörg@bücher.example>, b@例え.テスト".into()];
+        let c = compose(&s).expect("compose");
+        let rcpts: Vec<String> = c.envelope.to().iter().map(|a| a.to_string()).collect();
+        assert_eq!(rcpts[..2], ["jörg@xn--bcher-kva.example", "b@xn--r8jz45g.xn--zckzah"]);
+        let text = String::from_utf8(c.bytes).expect("utf-8");
+        assert!(text.contains("To: =?utf-8?b?SsO2cmc=?= <jörg@xn--bcher-kva.example>,\r\n b@xn--r8jz45g.xn--zckzah\r\n"), "{text}");
+    }
+
 }

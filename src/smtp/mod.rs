@@ -13,10 +13,12 @@ use std::path::PathBuf;
 use crate::exit::code;
 
 pub mod batch;
+pub mod charset;
 pub mod classify;
 pub mod compose;
 pub mod dsn;
 pub mod headers;
+pub mod idna;
 pub mod transport;
 
 pub use compose::{AttachSpec, Composed, InlineSpec, MessageSpec, compose};

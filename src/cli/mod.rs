@@ -29,6 +29,7 @@ pub mod pop3;
 pub mod pop3_all;
 pub mod qs;
 pub mod send;
+pub mod send_wire;
 pub mod unpack;
 pub mod url;
 pub mod url_template;

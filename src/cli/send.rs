@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::CliError;
 use crate::cli::common::{MailConn, MailConnArgs, MailProtocol};
 use crate::cli::oauth::{self as cli_oauth, is_oauth2};
+use crate::cli::send_wire::WireArgs;
 use crate::config::Account;
 use crate::error::Error;
 use crate::exit::Exit;
@@ -111,6 +112,8 @@ pub struct SendOptions {
     /// Print the SMTP dialogue on stderr (AUTH payloads masked).
     #[arg(short, long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub wire: WireArgs,
 }
 
 /// `--auth`.
@@ -140,26 +143,29 @@ impl AuthArg {
 pub fn run(args: SendArgs) -> Result<Exit, Error> {
     let args = *args.options;
     let account = args.conn.load_account(MailProtocol::Smtp)?;
-    let spec = message_spec(&args, &account)?;
+    let mut spec = message_spec(&args, &account)?;
+    args.wire.add_headers(&mut spec)?;
+    let delivery = args.wire.delivery(&account)?;
     if let Some(source) = &args.batch {
-        return run_batch(&args, &account, &spec, source);
+        return run_batch(&args, &account, &spec, &delivery, source);
     }
     if args.dry_run {
-        let composed = compose(&spec)?;
+        let bytes = delivery.finish(compose(&spec)?.bytes)?;
         io::stdout()
             .lock()
-            .write_all(&composed.bytes)
+            .write_all(&bytes)
             .map_err(|e| Error::output("stdout", e))?;
-        save(args.save.as_deref(), &composed.bytes)?;
+        save(args.save.as_deref(), &bytes)?;
         return Ok(Exit::SUCCESS);
     }
     check_files(&spec)?;
     let settings = settings(&args, &account)?;
     let composed = compose(&spec)?;
+    let bytes = delivery.finish(composed.bytes)?;
     let mut session = Session::connect(&settings)?;
-    session.send(&composed.envelope, &composed.bytes)?;
+    session.send_with(&composed.envelope, &bytes, &delivery.dsn)?;
     session.quit();
-    save(args.save.as_deref(), &composed.bytes)?;
+    save(args.save.as_deref(), &bytes)?;
     Ok(Exit::SUCCESS)
 }
 
@@ -167,6 +173,7 @@ fn run_batch(
     args: &SendOptions,
     account: &Account,
     spec: &MessageSpec,
+    delivery: &crate::smtp::Delivery,
     source: &str,
 ) -> Result<Exit, Error> {
     let settings = if args.dry_run {
@@ -179,14 +186,21 @@ fn run_batch(
     let summary = if source == "-" {
         let stdin = io::stdin();
         let mut input = stdin.lock();
-        batch::run(settings.as_ref(), spec, &mut input, "-", &mut out)?
+        batch::run(settings.as_ref(), spec, delivery, &mut input, "-", &mut out)?
     } else {
         let file = std::fs::File::open(source).map_err(|e| SmtpError::BatchRead {
             source_name: source.to_owned(),
             source: e,
         })?;
         let mut input = io::BufReader::new(file);
-        batch::run(settings.as_ref(), spec, &mut input, source, &mut out)?
+        batch::run(
+            settings.as_ref(),
+            spec,
+            delivery,
+            &mut input,
+            source,
+            &mut out,
+        )?
     };
     if let Some(fatal) = summary.fatal {
         return Err(fatal.into());
@@ -209,27 +223,36 @@ fn message_spec(args: &SendOptions, account: &Account) -> Result<MessageSpec, Er
             value.trim_matches(blank).to_owned(),
         ));
     }
-    let body = match (&args.body, &args.body_file) {
-        (Some(text), _) => Some(text.clone()),
-        (None, Some(path)) => Some(read_text("--body-file", path)?),
+    let mut body = None;
+    let mut raw = None;
+    match (&args.body, &args.body_file) {
+        (Some(text), _) => body = Some(text.clone()),
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path).map_err(|source| SmtpError::Read {
+                what: "--body-file",
+                path: path.clone(),
+                source,
+            })?;
+            raw = Some((format!("--body-file {}", path.display()), bytes));
+        }
         (None, None) if args.batch.is_none() && !io::stdin().is_terminal() => {
-            let mut text = String::new();
+            let mut bytes = Vec::new();
             io::stdin()
-                .read_to_string(&mut text)
+                .read_to_end(&mut bytes)
                 .map_err(|source| SmtpError::Read {
                     what: "body from stdin",
                     path: PathBuf::from("-"),
                     source,
                 })?;
-            Some(text)
+            raw = Some(("the body from stdin".to_owned(), bytes));
         }
-        (None, None) => None,
-    };
+        (None, None) => {}
+    }
     let html = match &args.html {
         Some(path) => Some(read_text("--html", path)?),
         None => None,
     };
-    Ok(MessageSpec {
+    let mut spec = MessageSpec {
         from: args.from.clone().or_else(|| account.from.clone()),
         to: args.to.clone(),
         cc: args.cc.clone(),
@@ -251,7 +274,11 @@ fn message_spec(args: &SendOptions, account: &Account) -> Result<MessageSpec, Er
             .map(|a| InlineSpec::parse(a))
             .collect::<Result<_, _>>()?,
         envelope_from: args.envelope_from.clone(),
-    })
+    };
+    if let Some((what, bytes)) = raw {
+        args.wire.set_body(&what, bytes, &mut spec)?;
+    }
+    Ok(spec)
 }
 
 fn read_text(what: &'static str, path: &Path) -> Result<String, SmtpError> {

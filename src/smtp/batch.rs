@@ -9,9 +9,9 @@ use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
-use super::SmtpError;
 use super::compose::{AttachSpec, MessageSpec, compose};
 use super::transport::{Session, Settings};
+use super::{Delivery, SmtpError};
 
 /// A string or a list of strings.
 #[derive(Debug, Clone, Deserialize)]
@@ -124,6 +124,7 @@ fn failure(index: usize, message_id: Option<String>, err: &SmtpError) -> Outcome
 pub fn run(
     settings: Option<&Settings>,
     base: &MessageSpec,
+    delivery: &Delivery,
     input: &mut dyn BufRead,
     source_name: &str,
     out: &mut dyn Write,
@@ -151,7 +152,13 @@ pub fn run(
             o.error = Some(format!("not sent: {fatal}"));
             o
         } else {
-            one(settings, base, &text, index, &mut session, &mut summary)
+            let item = Item {
+                base,
+                delivery,
+                text: &text,
+                index,
+            };
+            one(settings, &item, &mut session, &mut summary)
         };
         if outcome.ok {
             summary.sent += 1;
@@ -167,17 +174,30 @@ pub fn run(
     Ok(summary)
 }
 
+/// One line of the batch with what it builds on.
+struct Item<'a> {
+    base: &'a MessageSpec,
+    delivery: &'a Delivery,
+    text: &'a str,
+    index: usize,
+}
+
 fn one(
     settings: Option<&Settings>,
-    base: &MessageSpec,
-    text: &str,
-    index: usize,
+    item: &Item<'_>,
     session: &mut Option<Session>,
     summary: &mut Summary,
 ) -> Outcome {
-    let composed = match line_spec(base, text).and_then(|spec| compose(&spec)) {
+    let index = item.index;
+    let built = line_spec(item.base, item.text).and_then(|spec| compose(&spec));
+    let composed = match built {
         Ok(c) => c,
         Err(e) => return failure(index, None, &e),
+    };
+    // The message as sent: signed when a DKIM key was given.
+    let bytes = match item.delivery.finish(composed.bytes) {
+        Ok(b) => b,
+        Err(e) => return failure(index, Some(composed.message_id), &e),
     };
     let id = Some(composed.message_id.clone());
     let Some(settings) = settings else {
@@ -206,7 +226,7 @@ fn one(
         let Some(s) = session.as_mut() else {
             continue;
         };
-        match s.send(&composed.envelope, &composed.bytes) {
+        match s.send_with(&composed.envelope, &bytes, &item.delivery.dsn) {
             Ok(reply) => {
                 return Outcome {
                     index,
@@ -250,6 +270,7 @@ mod tests {
         let err = run(
             None,
             &MessageSpec::default(),
+            &Delivery::default(),
             &mut input,
             "in.jsonl",
             &mut Full,

@@ -99,9 +99,15 @@ mod tests {
             );
         }
         let e = decode_body("stdin", b"x".to_vec(), Some("klingon")).expect_err("unknown");
-        assert!(e.to_string().starts_with("--body-charset: \"klingon\""), "{e}");
+        assert!(
+            e.to_string().starts_with("--body-charset: \"klingon\""),
+            "{e}"
+        );
         let e = decode_body("--body-file b.txt", b"\xff".to_vec(), Some("utf-8")).expect_err("bad");
-        assert_eq!(e.to_string(), "--body-charset: --body-file b.txt is not valid UTF-8 text");
+        assert_eq!(
+            e.to_string(),
+            "--body-charset: --body-file b.txt is not valid UTF-8 text"
+        );
     }
 
     #[test]

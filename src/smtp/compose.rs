@@ -831,9 +831,11 @@ mod tests {
         s.to = vec!["Jörg <jörg@bücher.example>, b@例え.テスト".into()];
         let c = compose(&s).expect("compose");
         let rcpts: Vec<String> = c.envelope.to().iter().map(|a| a.to_string()).collect();
-        assert_eq!(rcpts[..2], ["jörg@xn--bcher-kva.example", "b@xn--r8jz45g.xn--zckzah"]);
+        assert_eq!(
+            rcpts[..2],
+            ["jörg@xn--bcher-kva.example", "b@xn--r8jz45g.xn--zckzah"]
+        );
         let text = String::from_utf8(c.bytes).expect("utf-8");
         assert!(text.contains("To: =?utf-8?b?SsO2cmc=?= <jörg@xn--bcher-kva.example>,\r\n b@xn--r8jz45g.xn--zckzah\r\n"), "{text}");
     }
-
 }

@@ -99,14 +99,11 @@ impl Notify {
                 failure,
                 delay,
             } => {
-                let words: Vec<&str> = [
-                    (success, "SUCCESS"),
-                    (failure, "FAILURE"),
-                    (delay, "DELAY"),
-                ]
-                .into_iter()
-                .filter_map(|(on, w)| on.then_some(w))
-                .collect();
+                let words: Vec<&str> =
+                    [(success, "SUCCESS"), (failure, "FAILURE"), (delay, "DELAY")]
+                        .into_iter()
+                        .filter_map(|(on, w)| on.then_some(w))
+                        .collect();
                 format!("NOTIFY={}", words.join(","))
             }
         }

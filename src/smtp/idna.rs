@@ -19,9 +19,8 @@ pub fn ascii_domain(flag: &str, address: &Address) -> Result<Address, SmtpError>
             format!("{address}: {domain:?} is not a valid internationalized domain name"),
         )
     })?;
-    Address::new(address.user(), &ascii).map_err(|e| {
-        SmtpError::usage(flag, format!("{address}: {ascii}: {e}"))
-    })
+    Address::new(address.user(), &ascii)
+        .map_err(|e| SmtpError::usage(flag, format!("{address}: {ascii}: {e}")))
 }
 
 /// [`ascii_domain`] on a mailbox, its display name kept.

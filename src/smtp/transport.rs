@@ -795,7 +795,10 @@ fn needs_smtputf8(envelope: &Envelope, bytes: &[u8]) -> Option<String> {
             field = line.split(|&b| b == b':').next().unwrap_or(line);
         }
         if !line.is_ascii() {
-            return Some(format!("the {} header", String::from_utf8_lossy(field).trim()));
+            return Some(format!(
+                "the {} header",
+                String::from_utf8_lossy(field).trim()
+            ));
         }
     }
     None
@@ -1202,7 +1205,9 @@ RCPT TO:<c@y.test> NOTIFY=SUCCESS,FAILURE\r\nDATA\r\nx\r\n.\r\n"
     fn without_dsn_the_mail_goes_plain_unless_required() {
         let script = b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
         let mut session = with_ext("", script);
-        session.send_with(&envelope(), b"x\r\n", &dsn()).expect("sent");
+        session
+            .send_with(&envelope(), b"x\r\n", &dsn())
+            .expect("sent");
         assert!(session.dsn_warned);
         assert_eq!(
             sent(&session),
@@ -1235,7 +1240,9 @@ RCPT TO:<c@y.test> NOTIFY=SUCCESS,FAILURE\r\nDATA\r\nx\r\n.\r\n"
         assert!(!sent(&session).contains("MAIL"));
         let script = b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
         let mut session = with_ext("250-8BITMIME\r\n250-SMTPUTF8\r\n", script);
-        session.send(&env, b"To: jos\xc3\xa9@xn--bcher-kva.test\r\n\r\nx\r\n").expect("sent");
+        session
+            .send(&env, b"To: jos\xc3\xa9@xn--bcher-kva.test\r\n\r\nx\r\n")
+            .expect("sent");
         let wire = sent(&session);
         assert!(
             wire.contains("MAIL FROM:<a@x.test> BODY=8BITMIME SMTPUTF8\r\nRCPT TO:<jos\u{e9}@xn--bcher-kva.test>\r\n"),
@@ -1250,7 +1257,10 @@ RCPT TO:<c@y.test> NOTIFY=SUCCESS,FAILURE\r\nDATA\r\nx\r\n.\r\n"
             needs_smtputf8(&envelope(), bytes).as_deref(),
             Some("the To header")
         );
-        assert_eq!(needs_smtputf8(&envelope(), b"A: b\r\n\r\n\xc3\xa9\r\n"), None);
+        assert_eq!(
+            needs_smtputf8(&envelope(), b"A: b\r\n\r\n\xc3\xa9\r\n"),
+            None
+        );
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub struct Behavior {
     pub offer_auth: bool,
     /// Advertise STARTTLS (and refuse it with 454 when asked).
     pub offer_starttls: bool,
+    /// Advertise SMTPUTF8 (RFC 6531).
+    pub offer_smtputf8: bool,
+    /// Advertise DSN (RFC 3461).
+    pub offer_dsn: bool,
 }
 
 /// What the server saw.
@@ -124,6 +128,12 @@ fn serve(
             }
             if b.offer_auth {
                 r.push_str("250-AUTH PLAIN LOGIN\r\n");
+            }
+            if b.offer_smtputf8 {
+                r.push_str("250-SMTPUTF8\r\n");
+            }
+            if b.offer_dsn {
+                r.push_str("250-DSN\r\n");
             }
             r.push_str("250 SIZE 100000000\r\n");
             r

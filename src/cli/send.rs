@@ -223,31 +223,7 @@ fn message_spec(args: &SendOptions, account: &Account) -> Result<MessageSpec, Er
             value.trim_matches(blank).to_owned(),
         ));
     }
-    let mut body = None;
-    let mut raw = None;
-    match (&args.body, &args.body_file) {
-        (Some(text), _) => body = Some(text.clone()),
-        (None, Some(path)) => {
-            let bytes = std::fs::read(path).map_err(|source| SmtpError::Read {
-                what: "--body-file",
-                path: path.clone(),
-                source,
-            })?;
-            raw = Some((format!("--body-file {}", path.display()), bytes));
-        }
-        (None, None) if args.batch.is_none() && !io::stdin().is_terminal() => {
-            let mut bytes = Vec::new();
-            io::stdin()
-                .read_to_end(&mut bytes)
-                .map_err(|source| SmtpError::Read {
-                    what: "body from stdin",
-                    path: PathBuf::from("-"),
-                    source,
-                })?;
-            raw = Some(("the body from stdin".to_owned(), bytes));
-        }
-        (None, None) => {}
-    }
+    let (body, raw) = read_body(args)?;
     let html = match &args.html {
         Some(path) => Some(read_text("--html", path)?),
         None => None,
@@ -279,6 +255,32 @@ fn message_spec(args: &SendOptions, account: &Account) -> Result<MessageSpec, Er
         args.wire.set_body(&what, bytes, &mut spec)?;
     }
     Ok(spec)
+}
+
+/// The body the flags give: `--body`'s text, or the bytes of `--body-file` or stdin (their
+/// charset is settled by `--body-charset`), named for messages.
+type RawBody = (String, Vec<u8>);
+
+fn read_body(args: &SendOptions) -> Result<(Option<String>, Option<RawBody>), SmtpError> {
+    let read_err = |what, path: PathBuf| move |source| SmtpError::Read { what, path, source };
+    match (&args.body, &args.body_file) {
+        (Some(text), _) => Ok((Some(text.clone()), None)),
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path).map_err(read_err("--body-file", path.clone()))?;
+            Ok((
+                None,
+                Some((format!("--body-file {}", path.display()), bytes)),
+            ))
+        }
+        (None, None) if args.batch.is_none() && !io::stdin().is_terminal() => {
+            let mut bytes = Vec::new();
+            io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(read_err("body from stdin", PathBuf::from("-")))?;
+            Ok((None, Some(("the body from stdin".to_owned(), bytes))))
+        }
+        (None, None) => Ok((None, None)),
+    }
 }
 
 fn read_text(what: &'static str, path: &Path) -> Result<String, SmtpError> {

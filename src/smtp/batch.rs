@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 
+use lettre::address::Envelope;
+
 use serde::{Deserialize, Serialize};
 
 use super::compose::{AttachSpec, MessageSpec, compose};
@@ -182,6 +184,21 @@ struct Item<'a> {
     index: usize,
 }
 
+impl Item<'_> {
+    /// The line's message as sent (signed when a DKIM key was given), its envelope and
+    /// Message-ID; a failed line's outcome otherwise.
+    fn build(&self) -> Result<(Envelope, Vec<u8>, String), Box<Outcome>> {
+        let composed = line_spec(self.base, self.text)
+            .and_then(|spec| compose(&spec))
+            .map_err(|e| Box::new(failure(self.index, None, &e)))?;
+        let id = composed.message_id;
+        match self.delivery.finish(composed.bytes) {
+            Ok(bytes) => Ok((composed.envelope, bytes, id)),
+            Err(e) => Err(Box::new(failure(self.index, Some(id), &e))),
+        }
+    }
+}
+
 fn one(
     settings: Option<&Settings>,
     item: &Item<'_>,
@@ -189,17 +206,11 @@ fn one(
     summary: &mut Summary,
 ) -> Outcome {
     let index = item.index;
-    let built = line_spec(item.base, item.text).and_then(|spec| compose(&spec));
-    let composed = match built {
-        Ok(c) => c,
-        Err(e) => return failure(index, None, &e),
+    let (envelope, bytes, id) = match item.build() {
+        Ok(built) => built,
+        Err(outcome) => return *outcome,
     };
-    // The message as sent: signed when a DKIM key was given.
-    let bytes = match item.delivery.finish(composed.bytes) {
-        Ok(b) => b,
-        Err(e) => return failure(index, Some(composed.message_id), &e),
-    };
-    let id = Some(composed.message_id.clone());
+    let id = Some(id);
     let Some(settings) = settings else {
         return Outcome {
             index,
@@ -226,7 +237,7 @@ fn one(
         let Some(s) = session.as_mut() else {
             continue;
         };
-        match s.send_with(&composed.envelope, &bytes, &item.delivery.dsn) {
+        match s.send_with(&envelope, &bytes, &item.delivery.dsn) {
             Ok(reply) => {
                 return Outcome {
                     index,

@@ -284,6 +284,63 @@ fn a_utf8_local_part_uses_smtputf8_when_offered() {
     assert!(m.contains("\r\nTo: jörg@xn--bcher-kva.example\r\n"), "{m}");
 }
 
+#[test]
+fn eight_bit_only_when_asked_and_offered() {
+    let send_8bit = |fake: &FakeSmtp, extra: &[&str]| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let batch = dir.path().join("b.jsonl");
+        std::fs::write(&batch, "{\"body\": \"Grüße aus Köln\"}\n").expect("batch");
+        let out = run(to_server(&fake.url())
+            .args(["--from", "a@example.org", "--to", "b@example.org"])
+            .args(extra)
+            .arg("--batch")
+            .arg(&batch));
+        assert_code(&out, 0);
+        let out = run(to_server(&fake.url())
+            .args(["--from", "a@example.org", "--to", "b@example.org"])
+            .args(["--body", "Grüße aus Köln"])
+            .args(extra));
+        assert_code(&out, 0);
+        let seen = fake.seen();
+        let mails: Vec<&String> = seen
+            .commands
+            .iter()
+            .filter(|c| c.starts_with("MAIL"))
+            .collect();
+        (
+            mails.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+            seen.messages.clone(),
+        )
+    };
+    // Offered and asked for: 8bit text, BODY=8BITMIME.
+    let fake = FakeSmtp::start(Behavior::default());
+    let (mails, messages) = send_8bit(&fake, &["--8bit"]);
+    for (mail, m) in mails.iter().zip(&messages) {
+        assert_eq!(mail, "MAIL FROM:<a@example.org> BODY=8BITMIME");
+        let m = String::from_utf8(m.clone()).expect("utf-8");
+        assert!(
+            m.contains("Content-Transfer-Encoding: 8bit\r\n\r\nGrüße aus Köln\r\n"),
+            "{m}"
+        );
+    }
+    // Not asked for, or not offered: 7-bit as before.
+    let fake = FakeSmtp::start(Behavior::default());
+    let (_, messages) = send_8bit(&fake, &[]);
+    let fake2 = FakeSmtp::start(Behavior {
+        no_8bitmime: true,
+        ..Behavior::default()
+    });
+    let (mails, messages2) = send_8bit(&fake2, &["--8bit"]);
+    assert_eq!(
+        mails,
+        ["MAIL FROM:<a@example.org>", "MAIL FROM:<a@example.org>"]
+    );
+    for m in messages.iter().chain(&messages2) {
+        assert!(m.is_ascii(), "{}", String::from_utf8_lossy(m));
+    }
+    assert_eq!(messages2.len(), 2);
+}
+
 // ---- body charsets (issue 20) --------------------------------------------------------
 
 const LATIN1: &[u8] = b"Gr\xfc\xdfe aus K\xf6ln\nna=ive \xe9t\xe9\n";

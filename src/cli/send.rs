@@ -144,7 +144,7 @@ pub fn run(args: SendArgs) -> Result<Exit, Error> {
     let args = *args.options;
     let account = args.conn.load_account(MailProtocol::Smtp)?;
     let mut spec = message_spec(&args, &account)?;
-    args.wire.add_headers(&mut spec)?;
+    args.wire.apply(&mut spec)?;
     let delivery = args.wire.delivery(&account)?;
     if let Some(source) = &args.batch {
         return run_batch(&args, &account, &spec, &delivery, source);
@@ -160,9 +160,13 @@ pub fn run(args: SendArgs) -> Result<Exit, Error> {
     }
     check_files(&spec)?;
     let settings = settings(&args, &account)?;
-    let composed = compose(&spec)?;
-    let bytes = delivery.finish(composed.bytes)?;
+    let mut composed = compose(&spec)?;
     let mut session = Session::connect(&settings)?;
+    if spec.eight_bit && !session.offers_8bitmime() {
+        spec.eight_bit = false;
+        composed = compose(&spec)?;
+    }
+    let bytes = delivery.finish(composed.bytes)?;
     session.send_with(&composed.envelope, &bytes, &delivery.dsn)?;
     session.quit();
     save(args.save.as_deref(), &bytes)?;
@@ -238,6 +242,7 @@ fn message_spec(args: &SendOptions, account: &Account) -> Result<MessageSpec, Er
         headers,
         body,
         body_unknown_8bit: None,
+        eight_bit: false,
         html,
         attach: args
             .attach

@@ -52,6 +52,10 @@ pub struct WireArgs {
     /// unchanged as charset=unknown-8bit, with a warning.
     #[arg(long, value_name = "NAME", conflicts_with = "body")]
     pub body_charset: Option<String>,
+    /// Send non-ASCII text as 8bit instead of quoted-printable or base64 when the server
+    /// offers 8BITMIME (otherwise the message stays 7-bit as without this flag).
+    #[arg(long = "8bit")]
+    pub eight_bit: bool,
 }
 
 impl From<DsnValueError> for CliError {
@@ -102,8 +106,9 @@ impl WireArgs {
         }
     }
 
-    /// Adds the headers these flags ask for to `spec`.
-    pub fn add_headers(&self, spec: &mut MessageSpec) -> Result<(), Error> {
+    /// Adds what these flags ask of the message to `spec`: headers, `--8bit`.
+    pub fn apply(&self, spec: &mut MessageSpec) -> Result<(), Error> {
+        spec.eight_bit = self.eight_bit;
         if let Some(addr) = &self.disposition_notification_to {
             let flag = "--disposition-notification-to";
             let list = parse_mailboxes(flag, addr)?;

@@ -186,10 +186,14 @@ struct Item<'a> {
 
 impl Item<'_> {
     /// The line's message as sent (signed when a DKIM key was given), its envelope and
-    /// Message-ID; a failed line's outcome otherwise.
-    fn build(&self) -> Result<(Envelope, Vec<u8>, String), Box<Outcome>> {
+    /// Message-ID; a failed line's outcome otherwise. `--8bit` text only when `eight_bit`
+    /// (the server offers 8BITMIME).
+    fn build(&self, eight_bit: bool) -> Result<(Envelope, Vec<u8>, String), Box<Outcome>> {
         let composed = line_spec(self.base, self.text)
-            .and_then(|spec| compose(&spec))
+            .and_then(|mut spec| {
+                spec.eight_bit &= eight_bit;
+                compose(&spec)
+            })
             .map_err(|e| Box::new(failure(self.index, None, &e)))?;
         let id = composed.message_id;
         match self.delivery.finish(composed.bytes) {
@@ -206,11 +210,14 @@ fn one(
     summary: &mut Summary,
 ) -> Outcome {
     let index = item.index;
-    let (envelope, bytes, id) = match item.build() {
+    // Built before connecting (a bad line needs no server), for 8BITMIME when the server is
+    // not known yet; rebuilt below if the one connected to lacks it.
+    let mut assumed_8bit = session.as_ref().is_none_or(Session::offers_8bitmime);
+    let (mut envelope, mut bytes, id) = match item.build(assumed_8bit) {
         Ok(built) => built,
         Err(outcome) => return *outcome,
     };
-    let id = Some(id);
+    let mut id = Some(id);
     let Some(settings) = settings else {
         return Outcome {
             index,
@@ -237,6 +244,13 @@ fn one(
         let Some(s) = session.as_mut() else {
             continue;
         };
+        if item.base.eight_bit && assumed_8bit && !s.offers_8bitmime() {
+            match item.build(false) {
+                Ok((e, b, i)) => (envelope, bytes, id) = (e, b, Some(i)),
+                Err(outcome) => return *outcome,
+            }
+            assumed_8bit = false;
+        }
         match s.send_with(&envelope, &bytes, &item.delivery.dsn) {
             Ok(reply) => {
                 return Outcome {

@@ -47,6 +47,9 @@ pub struct MessageSpec {
     pub inline: Vec<InlineSpec>,
     /// The MAIL FROM address when it differs from From.
     pub envelope_from: Option<String>,
+    /// `--8bit`: text parts go as 8bit (not quoted-printable or base64) where their lines
+    /// allow; set only when the server offers 8BITMIME (RFC 6152).
+    pub eight_bit: bool,
 }
 
 /// `--attach FILE[;type=MIME][;name=NAME]`.
@@ -343,6 +346,7 @@ fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
         None => text_part(
             ContentType::TEXT_PLAIN,
             text_lines(spec.body.as_deref().unwrap_or("")),
+            spec.eight_bit,
         ),
     };
     let text = checked("--body", text)?;
@@ -357,7 +361,7 @@ fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
         Some(html) => {
             let html_part = checked(
                 "--html",
-                text_part(ContentType::TEXT_HTML, text_lines(html)),
+                text_part(ContentType::TEXT_HTML, text_lines(html), spec.eight_bit),
             )?;
             let alt = MultiPart::alternative().singlepart(text);
             if spec.inline.is_empty() {
@@ -385,11 +389,14 @@ fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
 }
 
 /// A text part. lettre would send a NUL as it is in a 7bit part (RFC 2045 forbids it there):
-/// text holding one is quoted-printable.
-fn text_part(content_type: ContentType, text: String) -> SinglePart {
+/// text holding one is quoted-printable. With `eight_bit`, non-ASCII text goes as 8bit when
+/// lettre finds its lines fit (at most 998 octets), else as lettre picks.
+fn text_part(content_type: ContentType, text: String, eight_bit: bool) -> SinglePart {
     let body = if text.contains('\0') {
         Body::new_with_encoding(text, ContentTransferEncoding::QuotedPrintable)
             .unwrap_or_else(Body::new)
+    } else if eight_bit && !text.is_ascii() {
+        Body::new_with_encoding(text, ContentTransferEncoding::EightBit).unwrap_or_else(Body::new)
     } else {
         Body::new(text)
     };
@@ -837,5 +844,23 @@ mod tests {
         );
         let text = String::from_utf8(c.bytes).expect("utf-8");
         assert!(text.contains("To: =?utf-8?b?SsO2cmc=?= <jörg@xn--bcher-kva.example>,\r\n b@xn--r8jz45g.xn--zckzah\r\n"), "{text}");
+    }
+
+    #[test]
+    fn eight_bit_text_goes_unencoded_when_asked() {
+        let mut s = spec();
+        s.body = Some("Grüße\n".into());
+        s.html = None;
+        s.attach.clear();
+        s.inline.clear();
+        s.eight_bit = true;
+        let text = String::from_utf8(compose(&s).expect("compose").bytes).expect("utf-8");
+        assert!(
+            text.contains("Content-Transfer-Encoding: 8bit\r\n\r\nGrüße\r\n"),
+            "{text}"
+        );
+        s.eight_bit = false;
+        let bytes = compose(&s).expect("compose").bytes;
+        assert!(bytes.is_ascii());
     }
 }

@@ -312,6 +312,11 @@ impl<S: BufRead + Write> Session<S> {
         self.broken
     }
 
+    /// Whether EHLO offered 8BITMIME (RFC 6152): `--8bit` text may go unencoded.
+    pub fn offers_8bitmime(&self) -> bool {
+        self.ext.eight_bit
+    }
+
     /// Whether the last transaction reached DATA.
     pub fn data_started(&self) -> bool {
         self.data_started

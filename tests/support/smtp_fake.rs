@@ -32,6 +32,8 @@ pub struct Behavior {
     pub offer_smtputf8: bool,
     /// Advertise DSN (RFC 3461).
     pub offer_dsn: bool,
+    /// Leave 8BITMIME out of EHLO (offered by default).
+    pub no_8bitmime: bool,
 }
 
 /// What the server saw.
@@ -122,7 +124,10 @@ fn serve(
         seen.lock().expect("lock").commands.push(cmd.clone());
         let upper = cmd.to_ascii_uppercase();
         let reply: String = if upper.starts_with("EHLO") {
-            let mut r = String::from("250-fake.test\r\n250-8BITMIME\r\n");
+            let mut r = String::from("250-fake.test\r\n");
+            if !b.no_8bitmime {
+                r.push_str("250-8BITMIME\r\n");
+            }
             if b.offer_starttls {
                 r.push_str("250-STARTTLS\r\n");
             }

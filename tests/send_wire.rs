@@ -43,6 +43,11 @@ fn assert_code(out: &Output, want: i32) {
     assert_eq!(out.status.code(), Some(want), "stdout: {o}\nstderr: {e}");
 }
 
+/// One message from `from` to `to` with a short body, through `fake`.
+fn send_one(fake: &FakeSmtp, from: &str, to: &str) -> Output {
+    run(to_server(&fake.url()).args(["--from", from, "--to", to, "--body", "hi"]))
+}
+
 /// The commands the fake server saw from MAIL on.
 fn transaction(fake: &FakeSmtp) -> Vec<String> {
     let seen = fake.seen();
@@ -209,14 +214,7 @@ fn read_receipts_only_when_asked() {
 #[test]
 fn a_utf8_local_part_without_smtputf8_exits_65_and_sends_nothing() {
     let fake = FakeSmtp::start(Behavior::default());
-    let out = run(to_server(&fake.url()).args([
-        "--from",
-        "ann@example.org",
-        "--to",
-        "jörg@bücher.example",
-        "--body",
-        "hi",
-    ]));
+    let out = send_one(&fake, "ann@example.org", "jörg@bücher.example");
     assert_code(&out, 65);
     let (_, stderr) = text(&out);
     assert!(
@@ -231,14 +229,7 @@ fn a_utf8_local_part_without_smtputf8_exits_65_and_sends_nothing() {
 #[test]
 fn an_idn_domain_alone_needs_no_smtputf8() {
     let fake = FakeSmtp::start(Behavior::default());
-    let out = run(to_server(&fake.url()).args([
-        "--from",
-        "Ann <ann@例え.テスト>",
-        "--to",
-        "bob@bücher.example",
-        "--body",
-        "hi",
-    ]));
+    let out = send_one(&fake, "Ann <ann@例え.テスト>", "bob@bücher.example");
     assert_code(&out, 0);
     assert_eq!(
         transaction(&fake)[..2],
@@ -263,14 +254,7 @@ fn a_utf8_local_part_uses_smtputf8_when_offered() {
         offer_smtputf8: true,
         ..Behavior::default()
     });
-    let out = run(to_server(&fake.url()).args([
-        "--from",
-        "ann@example.org",
-        "--to",
-        "jörg@bücher.example",
-        "--body",
-        "hi",
-    ]));
+    let out = send_one(&fake, "ann@example.org", "jörg@bücher.example");
     assert_code(&out, 0);
     assert_eq!(
         transaction(&fake)[..2],

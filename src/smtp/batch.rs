@@ -203,6 +203,25 @@ impl Item<'_> {
     }
 }
 
+fn success(index: usize, message_id: Option<String>, code: Option<u16>) -> Outcome {
+    Outcome {
+        index,
+        ok: true,
+        message_id,
+        code,
+        error: None,
+    }
+}
+
+/// A new connection when there is none or the last one broke.
+fn reconnect(settings: &Settings, session: &mut Option<Session>) -> Result<(), SmtpError> {
+    if session.as_ref().is_none_or(Session::is_broken) {
+        *session = None;
+        *session = Some(Session::connect(settings)?);
+    }
+    Ok(())
+}
+
 fn one(
     settings: Option<&Settings>,
     item: &Item<'_>,
@@ -219,27 +238,15 @@ fn one(
     };
     let mut id = Some(id);
     let Some(settings) = settings else {
-        return Outcome {
-            index,
-            ok: true,
-            message_id: id,
-            code: None,
-            error: None,
-        };
+        return success(index, id, None);
     };
     let mut attempts = 0;
     loop {
         attempts += 1;
-        if session.as_ref().is_none_or(Session::is_broken) {
-            *session = None;
-            match Session::connect(settings) {
-                Ok(s) => *session = Some(s),
-                Err(e) => {
-                    let outcome = failure(index, id, &e);
-                    summary.fatal = Some(e);
-                    return outcome;
-                }
-            }
+        if let Err(e) = reconnect(settings, session) {
+            let outcome = failure(index, id, &e);
+            summary.fatal = Some(e);
+            return outcome;
         }
         let Some(s) = session.as_mut() else {
             continue;
@@ -252,15 +259,7 @@ fn one(
             assumed_8bit = false;
         }
         match s.send_with(&envelope, &bytes, &item.delivery.dsn) {
-            Ok(reply) => {
-                return Outcome {
-                    index,
-                    ok: true,
-                    message_id: id,
-                    code: Some(reply.code),
-                    error: None,
-                };
-            }
+            Ok(reply) => return success(index, id, Some(reply.code)),
             Err(e) if attempts == 1 && s.is_broken() && !s.data_started() => {
                 // The server dropped an idle connection (or said 421): open a new one and
                 // try this message again.

@@ -528,4 +528,46 @@ mod tests {
         assert!(e.contains("512 bits"), "{e}");
         assert!(Signer::from_key(seed.as_bytes(), "x.org", "a;b").is_err());
     }
+
+    /// RFC 8463 appendix A: its Ed25519 key, message and signature, byte for byte.
+    #[test]
+    fn rfc8463_ed25519_example() {
+        let seed = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
+        let signer =
+            Signer::from_key(seed.as_bytes(), "football.example.com", "brisbane").expect("RFC key");
+        let head = b"From: Joe SixPack <joe@football.example.com>\r\n\
+To: Suzie Q <suzie@shopping.example.net>\r\n\
+Subject: Is dinner ready?\r\n\
+Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n\
+Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n";
+        let body = b"Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n\r\n";
+        let bh = b64(&hash(MessageDigest::sha256(), &relaxed_body(body)).expect("hash"));
+        assert_eq!(bh, "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=");
+        let fields = header_fields(head);
+        let names = [
+            "from",
+            "to",
+            "subject",
+            "date",
+            "message-id",
+            "from",
+            "subject",
+            "date",
+        ];
+        let mut data = Vec::new();
+        for field in pick_fields(&fields, &names) {
+            data.extend_from_slice(&relaxed_header(field));
+            data.extend_from_slice(b"\r\n");
+        }
+        let sig = "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n \
+d=football.example.com; i=@football.example.com;\r\n \
+q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r\n \
+subject : date : message-id : from : subject : date;\r\n \
+bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n b=";
+        data.extend_from_slice(&relaxed_header(sig.as_bytes()));
+        assert_eq!(
+            b64(&signer.signature(&data).expect("sign")),
+            "/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11BusFa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw=="
+        );
+    }
 }

@@ -84,6 +84,11 @@ pub struct Account {
     pub oauth_token_command: Option<String>,
     /// ...and this one reads the new record on stdin.
     pub oauth_token_store_command: Option<String>,
+    /// SMTP: sign with this DKIM private key (PEM; mode 0600), for `dkim_domain` (d=) and
+    /// `dkim_selector` (s=); `--dkim-key`, `--dkim-domain`, `--dkim-selector` override.
+    pub dkim_key: Option<PathBuf>,
+    pub dkim_domain: Option<String>,
+    pub dkim_selector: Option<String>,
 }
 
 /// `oauth_scopes`: a TOML array of strings, or one string of space-separated scopes.

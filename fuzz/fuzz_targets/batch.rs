@@ -50,7 +50,15 @@ fuzz_target!(|data: &[u8]| {
 
 fn run_batch(input: &[u8]) {
     let mut out = Vec::new();
-    let Ok(summary) = batch::run(None, &base(), &mut Cursor::new(input), "fuzz", &mut out) else {
+    let delivery = postie::smtp::Delivery::default();
+    let Ok(summary) = batch::run(
+        None,
+        &base(),
+        &delivery,
+        &mut Cursor::new(input),
+        "fuzz",
+        &mut out,
+    ) else {
         // Only a read error (invalid UTF-8) ends a batch.
         assert!(
             std::str::from_utf8(input).is_err(),

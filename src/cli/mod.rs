@@ -33,6 +33,7 @@ pub mod send;
 pub mod send_message;
 pub mod sendmail;
 pub mod system_mail;
+pub mod send_wire;
 pub mod unpack;
 pub mod url;
 pub mod url_template;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::CliError;
 use crate::cli::common::{MailConn, MailConnArgs, MailProtocol};
 use crate::cli::oauth::{self as cli_oauth, is_oauth2};
+use crate::cli::send_wire::WireArgs;
 use crate::config::Account;
 use crate::error::Error;
 use crate::exit::Exit;
@@ -113,6 +114,8 @@ pub struct SendOptions {
     /// Print the SMTP dialogue on stderr (AUTH payloads masked).
     #[arg(short, long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub wire: WireArgs,
 }
 
 /// `--auth`.
@@ -142,26 +145,33 @@ impl AuthArg {
 pub fn run(args: SendArgs) -> Result<Exit, Error> {
     let args = *args.options;
     let account = args.conn.load_account(MailProtocol::Smtp)?;
-    let spec = message_spec(&args, &account)?;
+    let mut spec = message_spec(&args, &account)?;
+    args.wire.apply(&mut spec)?;
+    let delivery = args.wire.delivery(&account)?;
     if let Some(source) = &args.batch {
-        return run_batch(&args, &account, &spec, source);
+        return run_batch(&args, &account, &spec, &delivery, source);
     }
     if args.dry_run {
-        let composed = compose(&spec)?;
+        let bytes = delivery.finish(compose(&spec)?.bytes)?;
         io::stdout()
             .lock()
-            .write_all(&composed.bytes)
+            .write_all(&bytes)
             .map_err(|e| Error::output("stdout", e))?;
-        save(args.save.as_deref(), &composed.bytes)?;
+        save(args.save.as_deref(), &bytes)?;
         return Ok(Exit::SUCCESS);
     }
     check_files(&spec)?;
     let settings = settings(&args, &account)?;
-    let composed = compose(&spec)?;
+    let mut composed = compose(&spec)?;
     let mut session = Session::connect(&settings)?;
-    session.send(&composed.envelope, &composed.bytes)?;
+    if spec.eight_bit && !session.offers_8bitmime() {
+        spec.eight_bit = false;
+        composed = compose(&spec)?;
+    }
+    let bytes = delivery.finish(composed.bytes)?;
+    session.send_with(&composed.envelope, &bytes, &delivery.dsn)?;
     session.quit();
-    save(args.save.as_deref(), &composed.bytes)?;
+    save(args.save.as_deref(), &bytes)?;
     Ok(Exit::SUCCESS)
 }
 
@@ -169,6 +179,7 @@ fn run_batch(
     args: &SendOptions,
     account: &Account,
     spec: &MessageSpec,
+    delivery: &crate::smtp::Delivery,
     source: &str,
 ) -> Result<Exit, Error> {
     let settings = if args.dry_run {
@@ -181,14 +192,21 @@ fn run_batch(
     let summary = if source == "-" {
         let stdin = io::stdin();
         let mut input = stdin.lock();
-        batch::run(settings.as_ref(), spec, &mut input, "-", &mut out)?
+        batch::run(settings.as_ref(), spec, delivery, &mut input, "-", &mut out)?
     } else {
         let file = std::fs::File::open(source).map_err(|e| SmtpError::BatchRead {
             source_name: source.to_owned(),
             source: e,
         })?;
         let mut input = io::BufReader::new(file);
-        batch::run(settings.as_ref(), spec, &mut input, source, &mut out)?
+        batch::run(
+            settings.as_ref(),
+            spec,
+            delivery,
+            &mut input,
+            source,
+            &mut out,
+        )?
     };
     if let Some(fatal) = summary.fatal {
         return Err(fatal.into());
@@ -211,27 +229,12 @@ fn message_spec(args: &SendOptions, account: &Account) -> Result<MessageSpec, Er
             value.trim_matches(blank).to_owned(),
         ));
     }
-    let body = match (&args.body, &args.body_file) {
-        (Some(text), _) => Some(text.clone()),
-        (None, Some(path)) => Some(read_text("--body-file", path)?),
-        (None, None) if args.batch.is_none() && !io::stdin().is_terminal() => {
-            let mut text = String::new();
-            io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|source| SmtpError::Read {
-                    what: "body from stdin",
-                    path: PathBuf::from("-"),
-                    source,
-                })?;
-            Some(text)
-        }
-        (None, None) => None,
-    };
+    let (body, raw) = read_body(args)?;
     let html = match &args.html {
         Some(path) => Some(read_text("--html", path)?),
         None => None,
     };
-    Ok(MessageSpec {
+    let mut spec = MessageSpec {
         from: args.from.clone().or_else(|| account.from.clone()),
         to: args.to.clone(),
         cc: args.cc.clone(),
@@ -240,6 +243,8 @@ fn message_spec(args: &SendOptions, account: &Account) -> Result<MessageSpec, Er
         subject: args.subject.clone(),
         headers,
         body,
+        body_unknown_8bit: None,
+        eight_bit: false,
         html,
         attach: args
             .attach
@@ -252,7 +257,37 @@ fn message_spec(args: &SendOptions, account: &Account) -> Result<MessageSpec, Er
             .map(|a| InlineSpec::parse(a))
             .collect::<Result<_, _>>()?,
         envelope_from: args.envelope_from.clone(),
-    })
+    };
+    if let Some((what, bytes)) = raw {
+        args.wire.set_body(&what, bytes, &mut spec)?;
+    }
+    Ok(spec)
+}
+
+/// The body the flags give: `--body`'s text, or the bytes of `--body-file` or stdin (their
+/// charset is settled by `--body-charset`), named for messages.
+type RawBody = (String, Vec<u8>);
+
+fn read_body(args: &SendOptions) -> Result<(Option<String>, Option<RawBody>), SmtpError> {
+    let read_err = |what, path: PathBuf| move |source| SmtpError::Read { what, path, source };
+    match (&args.body, &args.body_file) {
+        (Some(text), _) => Ok((Some(text.clone()), None)),
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path).map_err(read_err("--body-file", path.clone()))?;
+            Ok((
+                None,
+                Some((format!("--body-file {}", path.display()), bytes)),
+            ))
+        }
+        (None, None) if args.batch.is_none() && !io::stdin().is_terminal() => {
+            let mut bytes = Vec::new();
+            io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(read_err("body from stdin", PathBuf::from("-")))?;
+            Ok((None, Some(("the body from stdin".to_owned(), bytes))))
+        }
+        (None, None) => Ok((None, None)),
+    }
 }
 
 fn read_text(what: &'static str, path: &Path) -> Result<String, SmtpError> {

@@ -7,11 +7,13 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 
+use lettre::address::Envelope;
+
 use serde::{Deserialize, Serialize};
 
-use super::SmtpError;
 use super::compose::{AttachSpec, MessageSpec, compose};
 use super::transport::{Session, Settings};
+use super::{Delivery, SmtpError};
 
 /// A string or a list of strings.
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +95,9 @@ fn line_spec(base: &MessageSpec, text: &str) -> Result<MessageSpec, SmtpError> {
     spec.from = line.from.or(spec.from);
     spec.reply_to = line.reply_to.or(spec.reply_to);
     spec.subject = line.subject.or(spec.subject);
+    if line.body.is_some() {
+        spec.body_unknown_8bit = None;
+    }
     spec.body = line.body.or(spec.body);
     spec.html = line.html.or(spec.html);
     spec.envelope_from = line.envelope_from.or(spec.envelope_from);
@@ -121,6 +126,7 @@ fn failure(index: usize, message_id: Option<String>, err: &SmtpError) -> Outcome
 pub fn run(
     settings: Option<&Settings>,
     base: &MessageSpec,
+    delivery: &Delivery,
     input: &mut dyn BufRead,
     source_name: &str,
     out: &mut dyn Write,
@@ -148,7 +154,13 @@ pub fn run(
             o.error = Some(format!("not sent: {fatal}"));
             o
         } else {
-            one(settings, base, &text, index, &mut session, &mut summary)
+            let item = Item {
+                base,
+                delivery,
+                text: &text,
+                index,
+            };
+            one(settings, &item, &mut session, &mut summary)
         };
         if outcome.ok {
             summary.sent += 1;
@@ -164,55 +176,90 @@ pub fn run(
     Ok(summary)
 }
 
+/// One line of the batch with what it builds on.
+struct Item<'a> {
+    base: &'a MessageSpec,
+    delivery: &'a Delivery,
+    text: &'a str,
+    index: usize,
+}
+
+impl Item<'_> {
+    /// The line's message as sent (signed when a DKIM key was given), its envelope and
+    /// Message-ID; a failed line's outcome otherwise. `--8bit` text only when `eight_bit`
+    /// (the server offers 8BITMIME).
+    fn build(&self, eight_bit: bool) -> Result<(Envelope, Vec<u8>, String), Box<Outcome>> {
+        let composed = line_spec(self.base, self.text)
+            .and_then(|mut spec| {
+                spec.eight_bit &= eight_bit;
+                compose(&spec)
+            })
+            .map_err(|e| Box::new(failure(self.index, None, &e)))?;
+        let id = composed.message_id;
+        match self.delivery.finish(composed.bytes) {
+            Ok(bytes) => Ok((composed.envelope, bytes, id)),
+            Err(e) => Err(Box::new(failure(self.index, Some(id), &e))),
+        }
+    }
+}
+
+fn success(index: usize, message_id: Option<String>, code: Option<u16>) -> Outcome {
+    Outcome {
+        index,
+        ok: true,
+        message_id,
+        code,
+        error: None,
+    }
+}
+
+/// A new connection when there is none or the last one broke.
+fn reconnect(settings: &Settings, session: &mut Option<Session>) -> Result<(), SmtpError> {
+    if session.as_ref().is_none_or(Session::is_broken) {
+        *session = None;
+        *session = Some(Session::connect(settings)?);
+    }
+    Ok(())
+}
+
 fn one(
     settings: Option<&Settings>,
-    base: &MessageSpec,
-    text: &str,
-    index: usize,
+    item: &Item<'_>,
     session: &mut Option<Session>,
     summary: &mut Summary,
 ) -> Outcome {
-    let composed = match line_spec(base, text).and_then(|spec| compose(&spec)) {
-        Ok(c) => c,
-        Err(e) => return failure(index, None, &e),
+    let index = item.index;
+    // Built before connecting (a bad line needs no server), for 8BITMIME when the server is
+    // not known yet; rebuilt below if the one connected to lacks it.
+    let mut assumed_8bit = session.as_ref().is_none_or(Session::offers_8bitmime);
+    let (mut envelope, mut bytes, id) = match item.build(assumed_8bit) {
+        Ok(built) => built,
+        Err(outcome) => return *outcome,
     };
-    let id = Some(composed.message_id.clone());
+    let mut id = Some(id);
     let Some(settings) = settings else {
-        return Outcome {
-            index,
-            ok: true,
-            message_id: id,
-            code: None,
-            error: None,
-        };
+        return success(index, id, None);
     };
     let mut attempts = 0;
     loop {
         attempts += 1;
-        if session.as_ref().is_none_or(Session::is_broken) {
-            *session = None;
-            match Session::connect(settings) {
-                Ok(s) => *session = Some(s),
-                Err(e) => {
-                    let outcome = failure(index, id, &e);
-                    summary.fatal = Some(e);
-                    return outcome;
-                }
-            }
+        if let Err(e) = reconnect(settings, session) {
+            let outcome = failure(index, id, &e);
+            summary.fatal = Some(e);
+            return outcome;
         }
         let Some(s) = session.as_mut() else {
             continue;
         };
-        match s.send(&composed.envelope, &composed.bytes) {
-            Ok(reply) => {
-                return Outcome {
-                    index,
-                    ok: true,
-                    message_id: id,
-                    code: Some(reply.code),
-                    error: None,
-                };
+        if item.base.eight_bit && assumed_8bit && !s.offers_8bitmime() {
+            match item.build(false) {
+                Ok((e, b, i)) => (envelope, bytes, id) = (e, b, Some(i)),
+                Err(outcome) => return *outcome,
             }
+            assumed_8bit = false;
+        }
+        match s.send_with(&envelope, &bytes, &item.delivery.dsn) {
+            Ok(reply) => return success(index, id, Some(reply.code)),
             Err(e) if attempts == 1 && s.is_broken() && !s.data_started() => {
                 // The server dropped an idle connection (or said 421): open a new one and
                 // try this message again.
@@ -247,6 +294,7 @@ mod tests {
         let err = run(
             None,
             &MessageSpec::default(),
+            &Delivery::default(),
             &mut input,
             "in.jsonl",
             &mut Full,

@@ -38,12 +38,18 @@ pub struct MessageSpec {
     pub headers: Vec<(String, String)>,
     /// The text body (UTF-8).
     pub body: Option<String>,
+    /// A body in no declared charset and not UTF-8 (issue 20): sent unchanged,
+    /// quoted-printable, as `charset=unknown-8bit` (RFC 1428). Replaces `body` when set.
+    pub body_unknown_8bit: Option<Vec<u8>>,
     /// An HTML alternative (UTF-8).
     pub html: Option<String>,
     pub attach: Vec<AttachSpec>,
     pub inline: Vec<InlineSpec>,
     /// The MAIL FROM address when it differs from From.
     pub envelope_from: Option<String>,
+    /// `--8bit`: text parts go as 8bit (not quoted-printable or base64) where their lines
+    /// allow; set only when the server offers 8BITMIME (RFC 6152).
+    pub eight_bit: bool,
 }
 
 /// `--attach FILE[;type=MIME][;name=NAME]`.
@@ -174,7 +180,10 @@ pub fn parse_mailboxes(flag: &str, value: &str) -> Result<Vec<Mailbox>, SmtpErro
     let list: Mailboxes = trimmed
         .parse()
         .map_err(|_| SmtpError::usage(flag, format!("{value:?} is not a valid address list")))?;
-    Ok(list.into_iter().collect())
+    // Unicode domains as A-labels, on the envelope and in the headers alike.
+    list.into_iter()
+        .map(|m| super::idna::ascii_mailbox(flag, m))
+        .collect()
 }
 
 fn parse_one(flag: &str, value: &str) -> Result<Mailbox, SmtpError> {
@@ -332,13 +341,15 @@ enum Part {
 }
 
 fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
-    let text = checked(
-        "--body",
-        text_part(
+    let text = match &spec.body_unknown_8bit {
+        Some(bytes) => unknown_8bit_part(bytes),
+        None => text_part(
             ContentType::TEXT_PLAIN,
             text_lines(spec.body.as_deref().unwrap_or("")),
+            spec.eight_bit,
         ),
-    )?;
+    };
+    let text = checked("--body", text)?;
     let main = match &spec.html {
         None if spec.inline.is_empty() => Part::Single(text),
         None => {
@@ -350,7 +361,7 @@ fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
         Some(html) => {
             let html_part = checked(
                 "--html",
-                text_part(ContentType::TEXT_HTML, text_lines(html)),
+                text_part(ContentType::TEXT_HTML, text_lines(html), spec.eight_bit),
             )?;
             let alt = MultiPart::alternative().singlepart(text);
             if spec.inline.is_empty() {
@@ -378,14 +389,28 @@ fn build_body(spec: &MessageSpec) -> Result<Part, SmtpError> {
 }
 
 /// A text part. lettre would send a NUL as it is in a 7bit part (RFC 2045 forbids it there):
-/// text holding one is quoted-printable.
-fn text_part(content_type: ContentType, text: String) -> SinglePart {
+/// text holding one is quoted-printable. With `eight_bit`, non-ASCII text goes as 8bit when
+/// lettre finds its lines fit (at most 998 octets), else as lettre picks.
+fn text_part(content_type: ContentType, text: String, eight_bit: bool) -> SinglePart {
     let body = if text.contains('\0') {
         Body::new_with_encoding(text, ContentTransferEncoding::QuotedPrintable)
             .unwrap_or_else(Body::new)
+    } else if eight_bit && !text.is_ascii() {
+        Body::new_with_encoding(text, ContentTransferEncoding::EightBit).unwrap_or_else(Body::new)
     } else {
         Body::new(text)
     };
+    SinglePart::builder().header(content_type).body(body)
+}
+
+/// Bytes in an unknown charset: unchanged apart from CRLF line ends, quoted-printable, so
+/// the message stays 7-bit and every octet arrives as it was.
+fn unknown_8bit_part(bytes: &[u8]) -> SinglePart {
+    let lines = super::charset::crlf_lines(bytes);
+    let body = Body::new_with_encoding(lines, ContentTransferEncoding::QuotedPrintable)
+        .unwrap_or_else(Body::new);
+    let content_type =
+        ContentType::parse("text/plain; charset=unknown-8bit").unwrap_or(ContentType::TEXT_PLAIN);
     SinglePart::builder().header(content_type).body(body)
 }
 
@@ -792,5 +817,50 @@ mod tests {
         assert!(AttachSpec::parse("f;type=not a type").is_err());
         let i = InlineSpec::parse("/x/logo.png").expect("parse");
         assert_eq!(i.cid, "logo.png");
+    }
+
+    #[test]
+    fn an_unknown_8bit_body_is_quoted_printable_and_unchanged() {
+        let mut s = spec();
+        s.body = None;
+        s.body_unknown_8bit = Some(b"caf\xe9\nna=ive\n".to_vec());
+        let c = compose(&s).expect("compose");
+        let text = String::from_utf8(c.bytes.clone()).expect("7-bit");
+        assert!(
+            text.contains("Content-Type: text/plain; charset=unknown-8bit\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9\r\nna=3Dive\r\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unicode_domains_are_a_labels_in_headers_and_envelope() {
+        let mut s = spec();
+        s.to = vec!["Jörg <jörg@bücher.example>, b@例え.テスト".into()];
+        let c = compose(&s).expect("compose");
+        let rcpts: Vec<String> = c.envelope.to().iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            rcpts[..2],
+            ["jörg@xn--bcher-kva.example", "b@xn--r8jz45g.xn--zckzah"]
+        );
+        let text = String::from_utf8(c.bytes).expect("utf-8");
+        assert!(text.contains("To: =?utf-8?b?SsO2cmc=?= <jörg@xn--bcher-kva.example>,\r\n b@xn--r8jz45g.xn--zckzah\r\n"), "{text}");
+    }
+
+    #[test]
+    fn eight_bit_text_goes_unencoded_when_asked() {
+        let mut s = spec();
+        s.body = Some("Grüße\n".into());
+        s.html = None;
+        s.attach.clear();
+        s.inline.clear();
+        s.eight_bit = true;
+        let text = String::from_utf8(compose(&s).expect("compose").bytes).expect("utf-8");
+        assert!(
+            text.contains("Content-Transfer-Encoding: 8bit\r\n\r\nGrüße\r\n"),
+            "{text}"
+        );
+        s.eight_bit = false;
+        let bytes = compose(&s).expect("compose").bytes;
+        assert!(bytes.is_ascii());
     }
 }

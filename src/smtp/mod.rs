@@ -14,18 +14,39 @@ use crate::exit::code;
 
 pub mod aliases;
 pub mod batch;
+pub mod charset;
 pub mod classify;
 pub mod compose;
 pub mod delivery_log;
+pub mod dkim;
 pub mod downgrade;
 pub mod dsn;
 pub mod headers;
+pub mod idna;
 pub mod prepared;
 pub mod transport;
 
 pub use compose::{AttachSpec, Composed, InlineSpec, MessageSpec, compose};
 pub use dsn::Dsn;
 pub use transport::{AuthMechanism, Renew, Session, Settings};
+
+/// What goes with every message beyond its composition: the delivery notifications asked
+/// for and the DKIM signer. The CLI builds it once; single sends and batches use it alike.
+#[derive(Debug, Clone, Default)]
+pub struct Delivery {
+    pub dsn: Dsn,
+    pub dkim: Option<dkim::Signer>,
+}
+
+impl Delivery {
+    /// The message as it leaves: signed when a DKIM key was given.
+    pub fn finish(&self, bytes: Vec<u8>) -> Result<Vec<u8>, SmtpError> {
+        match &self.dkim {
+            Some(signer) => signer.sign(&bytes),
+            None => Ok(bytes),
+        }
+    }
+}
 
 /// What went wrong with a server's reply: its code and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +162,25 @@ pub enum SmtpError {
     Dropped { server: String, stage: &'static str },
     #[error("{server}: {detail}")]
     Protocol { server: String, detail: String },
+    /// A UTF-8 address or header (RFC 6531) and a server without SMTPUTF8: refused before
+    /// MAIL FROM, so nothing is sent that would bounce later.
+    #[error("{server}: {what} needs SMTPUTF8, which the server does not offer (nothing was sent)")]
+    NeedsSmtpUtf8 { server: String, what: String },
+    /// The DKIM key file may be read by others.
+    #[error(
+        "--dkim-key {}: the private key is readable by others (mode {mode:o}); run: chmod 600 {}",
+        path.display(),
+        path.display()
+    )]
+    DkimKeyUnsafe { path: PathBuf, mode: u32 },
+    /// The DKIM key file holds no usable key, or the domain or selector is not a name.
+    #[error("--dkim-key {}: {why}", path.display())]
+    DkimKey { path: PathBuf, why: String },
+    /// `--require-dsn` and a server without DSN (RFC 3461).
+    #[error(
+        "{server}: the server does not offer DSN (delivery notifications), which --require-dsn asks for (nothing was sent)"
+    )]
+    DsnNotOffered { server: String },
     #[error("--batch {source_name}: {source}")]
     BatchRead {
         source_name: String,
@@ -198,6 +238,9 @@ impl SmtpError {
             SmtpError::Unavailable { .. } => code::UNAVAILABLE,
             SmtpError::Dropped { .. } => code::EMPTY_REPLY,
             SmtpError::Protocol { .. } => code::PROTOCOL,
+            SmtpError::NeedsSmtpUtf8 { .. } => code::REJECTED,
+            SmtpError::DsnNotOffered { .. } => code::UNAVAILABLE,
+            SmtpError::DkimKeyUnsafe { .. } | SmtpError::DkimKey { .. } => code::CONFIG,
             SmtpError::Renew(e) => e.code,
         }
     }
@@ -220,6 +263,10 @@ impl SmtpError {
             SmtpError::Usage { .. }
                 | SmtpError::Read { .. }
                 | SmtpError::Compose(_)
+                | SmtpError::DkimKeyUnsafe { .. }
+                | SmtpError::DkimKey { .. }
+                | SmtpError::NeedsSmtpUtf8 { .. }
+                | SmtpError::DsnNotOffered { .. }
                 | SmtpError::Rejected { .. }
                 | SmtpError::TooBig { .. }
                 | SmtpError::EightBitNotOffered { .. }

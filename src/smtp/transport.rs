@@ -25,7 +25,7 @@ use base64::Engine as _;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::commands::{Data, Mail, Quit, Rcpt, Rset};
-use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter};
+use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter, RcptParameter};
 
 use super::classify::{Stage, io_error, parse_reply_line, reply_error};
 use super::{RenewError, Reply, SmtpError};
@@ -186,6 +186,7 @@ struct Extensions {
     starttls: bool,
     eight_bit: bool,
     smtputf8: bool,
+    dsn: bool,
     auth: Vec<String>,
 }
 
@@ -199,6 +200,7 @@ impl Extensions {
                 "STARTTLS" => ext.starttls = true,
                 "8BITMIME" => ext.eight_bit = true,
                 "SMTPUTF8" => ext.smtputf8 = true,
+                "DSN" => ext.dsn = true,
                 "AUTH" => ext.auth = words.map(|w| w.to_ascii_uppercase()).collect(),
                 _ => {}
             }
@@ -217,6 +219,8 @@ pub struct Session<S = BufStream<Stream>> {
     broken: bool,
     /// Whether the current transaction got as far as DATA (a retry could then duplicate).
     data_started: bool,
+    /// Whether the "no DSN" warning was printed (once per session, not per message).
+    dsn_warned: bool,
     /// What `-v` printed, for the tests to check the masking.
     #[cfg(test)]
     transcript: Vec<String>,
@@ -291,6 +295,7 @@ impl<S: BufRead + Write> Session<S> {
             encrypted,
             broken: false,
             data_started: false,
+            dsn_warned: false,
             #[cfg(test)]
             transcript: Vec::new(),
         }
@@ -305,6 +310,11 @@ impl<S: BufRead + Write> Session<S> {
     /// True when the connection failed and a new one is needed.
     pub fn is_broken(&self) -> bool {
         self.broken
+    }
+
+    /// Whether EHLO offered 8BITMIME (RFC 6152): `--8bit` text may go unencoded.
+    pub fn offers_8bitmime(&self) -> bool {
+        self.ext.eight_bit
     }
 
     /// Whether the last transaction reached DATA.
@@ -340,16 +350,15 @@ impl<S: BufRead + Write> Session<S> {
         &mut self,
         envelope: &Envelope,
         bytes: &[u8],
-        _dsn: &super::Dsn,
+        dsn: &super::Dsn,
     ) -> Result<Reply, SmtpError> {
         let mut params = Vec::new();
-        let addresses = envelope.from().into_iter().chain(envelope.to());
-        if addresses.map(AsRef::<str>::as_ref).any(|a| !a.is_ascii()) {
+        if let Some(what) = needs_smtputf8(envelope, bytes) {
             if !self.ext.smtputf8 {
-                return Err(SmtpError::usage(
-                    "--to",
-                    "a non-ASCII address needs SMTPUTF8, which the server does not offer",
-                ));
+                return Err(SmtpError::NeedsSmtpUtf8 {
+                    server: self.settings.server(),
+                    what,
+                });
             }
             params.push(MailParameter::SmtpUtfEight);
         }
@@ -369,6 +378,7 @@ impl<S: BufRead + Write> Session<S> {
         if !bytes.is_ascii() && self.ext.eight_bit {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
+        let rcpt_params = self.dsn_parameters(dsn, &mut params)?;
         let sender = envelope.from().map(|a| a.to_string()).unwrap_or_default();
         self.command(
             &Mail::new(envelope.from().cloned(), params),
@@ -376,11 +386,54 @@ impl<S: BufRead + Write> Session<S> {
             &sender,
         )?;
         for rcpt in envelope.to() {
-            self.command(&Rcpt::new(rcpt.clone(), vec![]), Stage::Rcpt, rcpt.as_ref())?;
+            let command = Rcpt::new(rcpt.clone(), rcpt_params.clone());
+            self.command(&command, Stage::Rcpt, rcpt.as_ref())?;
         }
         self.data_started = true;
         self.command(&Data, Stage::Data, "")?;
         self.message(bytes)
+    }
+
+    /// Adds RET and ENVID to `mail` and returns NOTIFY for each RCPT, when the server offers
+    /// DSN; without the offer: an error when `dsn.required`, else one warning per session
+    /// and no parameter (msmtp fails the send instead, which its users asked to change).
+    fn dsn_parameters(
+        &mut self,
+        dsn: &super::Dsn,
+        mail: &mut Vec<MailParameter>,
+    ) -> Result<Vec<RcptParameter>, SmtpError> {
+        if !dsn.asks() && !dsn.required {
+            return Ok(Vec::new());
+        }
+        if !self.ext.dsn {
+            if dsn.required {
+                return Err(SmtpError::DsnNotOffered {
+                    server: self.settings.server(),
+                });
+            }
+            if !self.dsn_warned {
+                self.dsn_warned = true;
+                eprintln!(
+                    "postie: warning: {}: the server does not offer DSN: sending without \
+                     delivery notifications (--require-dsn makes this an error)",
+                    self.settings.server()
+                );
+            }
+            return Ok(Vec::new());
+        }
+        let bare = |keyword: String| (keyword, None);
+        mail.extend(dsn.mail_parameters().into_iter().map(|p| {
+            let (keyword, value) = bare(p);
+            MailParameter::Other { keyword, value }
+        }));
+        Ok(dsn
+            .rcpt_parameter()
+            .into_iter()
+            .map(|keyword| RcptParameter::Other {
+                keyword,
+                value: None,
+            })
+            .collect())
     }
 
     /// The message after DATA's 354, dot-stuffed, and the server's verdict.
@@ -745,10 +798,35 @@ fn connect_phase(s: Settings, connector: Option<&TlsClient>) -> Result<Session, 
     Ok(session)
 }
 
+/// What makes this message need SMTPUTF8 (RFC 6531), named for the error: the first address
+/// whose local part is not ASCII (domains are A-labels by then), else the first header field
+/// holding 8-bit octets (a UTF-8 address in To, say, which RFC 2047 cannot encode).
+fn needs_smtputf8(envelope: &Envelope, bytes: &[u8]) -> Option<String> {
+    let addresses = envelope.from().into_iter().chain(envelope.to());
+    if let Some(a) = addresses.map(AsRef::<str>::as_ref).find(|a| !a.is_ascii()) {
+        return Some(format!("the address {a}"));
+    }
+    let end = memchr::memmem::find(bytes, b"\r\n\r\n").unwrap_or(bytes.len());
+    let mut field: &[u8] = b"";
+    for line in bytes[..end].split(|&b| b == b'\n') {
+        if !line.starts_with(b" ") && !line.starts_with(b"\t") {
+            field = line.split(|&b| b == b':').next().unwrap_or(line);
+        }
+        if !line.is_ascii() {
+            return Some(format!(
+                "the {} header",
+                String::from_utf8_lossy(field).trim()
+            ));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::net::memory::MemoryStream;
+    use lettre::Address;
 
     type Mem = Session<BufStream<MemoryStream>>;
 
@@ -1147,6 +1225,107 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nK=C3=A4se\r\n.\r\n"
         assert_eq!(out, b"..a\r\nb\r\n..\r\n...c");
     }
 
+    fn dsn() -> crate::smtp::Dsn {
+        use crate::smtp::dsn::{Notify, Ret};
+        crate::smtp::Dsn {
+            notify: Some(Notify::parse("success,failure").expect("notify")),
+            ret: Some(Ret::Hdrs),
+            envid: Some("q+1 x".into()),
+            required: false,
+        }
+    }
+
+    /// A session whose EHLO lists `keywords`, then `rest`.
+    fn with_ext(keywords: &str, rest: &[u8]) -> Mem {
+        let ehlo = format!("250-mx.test\r\n{keywords}250 HELP\r\n");
+        let script = [GREETING, ehlo.as_bytes(), rest].concat();
+        let mut session = over(MemoryStream::new(&script), settings(), false);
+        session.greet().expect("greeting and EHLO");
+        session
+    }
+
+    #[test]
+    fn dsn_parameters_go_on_mail_and_each_rcpt_when_offered() {
+        let script = b"250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
+        let mut session = with_ext("250-DSN\r\n", script);
+        let from = "a@x.test".parse().expect("address");
+        let to = vec![
+            "b@y.test".parse().expect("address"),
+            "c@y.test".parse().expect("address"),
+        ];
+        let env = Envelope::new(Some(from), to).expect("envelope");
+        session.send_with(&env, b"x\r\n", &dsn()).expect("sent");
+        assert_eq!(
+            sent(&session),
+            "EHLO client.test\r\n\
+MAIL FROM:<a@x.test> RET=HDRS ENVID=q+2B1+20x\r\n\
+RCPT TO:<b@y.test> NOTIFY=SUCCESS,FAILURE\r\n\
+RCPT TO:<c@y.test> NOTIFY=SUCCESS,FAILURE\r\nDATA\r\nx\r\n.\r\n"
+        );
+    }
+
+    #[test]
+    fn without_dsn_the_mail_goes_plain_unless_required() {
+        let script = b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
+        let mut session = with_ext("", script);
+        session
+            .send_with(&envelope(), b"x\r\n", &dsn())
+            .expect("sent");
+        assert!(session.dsn_warned);
+        assert_eq!(
+            sent(&session),
+            "EHLO client.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nx\r\n.\r\n"
+        );
+        let required = crate::smtp::Dsn {
+            required: true,
+            ..dsn()
+        };
+        let mut session = with_ext("", b"250 reset\r\n");
+        let err = session
+            .send_with(&envelope(), b"x\r\n", &required)
+            .expect_err("no DSN");
+        assert_eq!(err.exit_code(), 69);
+        assert!(!sent(&session).contains("MAIL"), "{}", sent(&session));
+    }
+
+    #[test]
+    fn a_utf8_address_needs_smtputf8_and_is_refused_before_mail_from() {
+        let from: Address = "a@x.test".parse().expect("address");
+        let to: Address = "jos\u{e9}@xn--bcher-kva.test".parse().expect("address");
+        let env = Envelope::new(Some(from), vec![to]).expect("envelope");
+        let mut session = with_ext("250-8BITMIME\r\n", b"250 reset\r\n");
+        let err = session.send(&env, b"x\r\n").expect_err("refused");
+        assert_eq!(err.exit_code(), 65);
+        assert_eq!(
+            err.to_string(),
+            "mx.test:25: the address jos\u{e9}@xn--bcher-kva.test needs SMTPUTF8, which the server does not offer (nothing was sent)"
+        );
+        assert!(!sent(&session).contains("MAIL"));
+        let script = b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
+        let mut session = with_ext("250-8BITMIME\r\n250-SMTPUTF8\r\n", script);
+        session
+            .send(&env, b"To: jos\xc3\xa9@xn--bcher-kva.test\r\n\r\nx\r\n")
+            .expect("sent");
+        let wire = sent(&session);
+        assert!(
+            wire.contains("MAIL FROM:<a@x.test> BODY=8BITMIME SMTPUTF8\r\nRCPT TO:<jos\u{e9}@xn--bcher-kva.test>\r\n"),
+            "{wire}"
+        );
+    }
+
+    #[test]
+    fn a_utf8_header_is_named_when_smtputf8_is_missing() {
+        let bytes = b"Subject: plain\r\nTo: a@x.test,\r\n \xc3\xa9@x.test\r\n\r\nbody \xc3\xa9\r\n";
+        assert_eq!(
+            needs_smtputf8(&envelope(), bytes).as_deref(),
+            Some("the To header")
+        );
+        assert_eq!(
+            needs_smtputf8(&envelope(), b"A: b\r\n\r\n\xc3\xa9\r\n"),
+            None
+        );
+    }
+
     #[test]
     fn ehlo_extensions() {
         let lines: Vec<String> = [
@@ -1159,7 +1338,7 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nK=C3=A4se\r\n.\r\n"
         .map(String::from)
         .to_vec();
         let e = Extensions::parse(&lines);
-        assert!(e.starttls && e.eight_bit && !e.smtputf8);
+        assert!(e.starttls && e.eight_bit && !e.smtputf8 && !e.dsn);
         assert_eq!(e.auth, ["PLAIN", "LOGIN"]);
     }
 }

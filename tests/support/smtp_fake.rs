@@ -28,7 +28,11 @@ pub struct Behavior {
     pub offer_auth: bool,
     /// Advertise STARTTLS (and refuse it with 454 when asked).
     pub offer_starttls: bool,
-    /// Leave 8BITMIME out of the EHLO reply.
+    /// Advertise SMTPUTF8 (RFC 6531).
+    pub offer_smtputf8: bool,
+    /// Advertise DSN (RFC 3461).
+    pub offer_dsn: bool,
+    /// Leave 8BITMIME out of EHLO (offered by default).
     pub no_8bitmime: bool,
 }
 
@@ -129,6 +133,12 @@ fn serve(
             }
             if b.offer_auth {
                 r.push_str("250-AUTH PLAIN LOGIN\r\n");
+            }
+            if b.offer_smtputf8 {
+                r.push_str("250-SMTPUTF8\r\n");
+            }
+            if b.offer_dsn {
+                r.push_str("250-DSN\r\n");
             }
             r.push_str("250 SIZE 100000000\r\n");
             r

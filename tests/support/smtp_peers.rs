@@ -18,6 +18,9 @@ pub struct Stored {
     pub rcpt_tos: Vec<String>,
     pub tls: bool,
     pub auth: Option<String>,
+    /// The MAIL FROM parameters (`SMTPUTF8`, `BODY=8BITMIME`).
+    #[serde(default)]
+    pub mail_options: Vec<String>,
     data: String,
 }
 
@@ -52,6 +55,16 @@ pub fn sink_python() -> Option<PathBuf> {
 impl Sink {
     /// Starts the sink: `mode` is plain, starttls or implicit; `auth` "user:pass".
     pub fn start(mode: &str, certs: Option<(&Path, &Path)>, auth: Option<&str>) -> Sink {
+        Sink::start_with(mode, certs, auth, &[])
+    }
+
+    /// [`start`](Self::start) with more of smtp_sink.py's flags (`--no-smtputf8`).
+    pub fn start_with(
+        mode: &str,
+        certs: Option<(&Path, &Path)>,
+        auth: Option<&str>,
+        extra: &[&str],
+    ) -> Sink {
         let python = sink_python().expect("aiosmtpd in the venv");
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("messages.jsonl");
@@ -62,6 +75,7 @@ impl Sink {
             .args(["--port", &port.to_string(), "--mode", mode])
             .arg("--out")
             .arg(&out)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         if let Some((cert, key)) = certs {

@@ -110,6 +110,22 @@ impl Postfix {
         names.iter().filter_map(|p| std::fs::read(p).ok()).collect()
     }
 
+    /// Sets main.cf parameters (`"name = value"`) with postconf and reloads the instance.
+    pub fn postconf(&self, settings: &[&str]) {
+        let st = Command::new(crate::common::which("postconf").expect("postconf"))
+            .arg("-c")
+            .arg(self.dir.path())
+            .arg("-e")
+            .args(settings)
+            .status()
+            .expect("postconf runs");
+        assert!(st.success(), "postconf -e {settings:?}");
+        let out = postfix(self.dir.path(), "reload");
+        assert!(out.status.success(), "postfix reload: {out:?}");
+        // The master re-reads main.cf and new smtpd processes take it; wait for it to log.
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("maillog")).unwrap_or_default()
     }
@@ -147,7 +163,7 @@ for user in sorted(os.listdir(base)):
     for name in sorted(os.listdir(new)):
         with open(os.path.join(new, name), "rb") as f:
             msg = email.message_from_binary_file(f, policy=email.policy.default)
-        atts = [{"name": p.get_filename(), "sha256": hashlib.sha256(p.get_payload(decode=True)).hexdigest()}
+        atts = [{"name": p.get_filename(), "sha256": hashlib.sha256(p.get_payload(decode=True) or b"").hexdigest()}
                 for p in msg.iter_attachments()]
         print(json.dumps({"user": user, "subject": str(msg["subject"]), "to": str(msg["to"]),
                           "cc": str(msg["cc"]), "attachments": atts}))

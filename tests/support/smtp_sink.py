@@ -49,6 +49,7 @@ class Sink:
             "tls": session.ssl is not None
             or server.transport.get_extra_info("ssl_object") is not None,
             "auth": login,
+            "mail_options": envelope.mail_options,
             "data": base64.b64encode(data).decode(),
         }
         with self.lock:
@@ -65,9 +66,12 @@ def main():
     p.add_argument("--cert")
     p.add_argument("--key")
     p.add_argument("--auth")
+    # aiosmtpd's Controller offers SMTPUTF8 unless told not to.
+    p.add_argument("--no-smtputf8", action="store_true", help="do not offer SMTPUTF8")
     a = p.parse_args()
 
     kwargs = {}
+    kwargs["enable_SMTPUTF8"] = not a.no_smtputf8
     if a.mode != "plain":
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(a.cert, a.key)

@@ -139,6 +139,10 @@ pub enum SmtpError {
     /// A refused token could not be renewed (the OAuth2 refresh failed).
     #[error(transparent)]
     Renew(#[from] RenewError),
+    /// The hook before a message's final `.` failed (the outbox could not journal it):
+    /// the message was not ended, so the server drops it.
+    #[error("journaling the message before its final dot: {source}")]
+    Checkpoint { source: std::io::Error },
     /// A batch's result line could not be written to stdout.
     #[error("writing the --batch results to stdout: {source}")]
     Output { source: std::io::Error },
@@ -166,7 +170,7 @@ impl SmtpError {
         match self {
             SmtpError::Usage { .. } => code::USAGE,
             SmtpError::Read { .. } | SmtpError::BatchRead { .. } => code::READ,
-            SmtpError::Output { .. } => code::WRITE,
+            SmtpError::Output { .. } | SmtpError::Checkpoint { .. } => code::WRITE,
             SmtpError::Compose(_) => code::FAILED,
             SmtpError::Resolve { .. } => code::RESOLVE,
             SmtpError::Connect { .. } => code::CONNECT,

@@ -94,6 +94,9 @@ pub struct Settings {
     pub renew: Option<Renew>,
 }
 
+/// See [`Session::send_checkpointed`].
+pub type FinalDotHook = Box<dyn FnMut() -> io::Result<()> + Send>;
+
 /// A new secret after the server refused `rejected`: the CLI layer refreshes an OAuth2
 /// access token (or takes the one another process already refreshed).
 #[derive(Clone)]
@@ -217,6 +220,9 @@ pub struct Session<S = BufStream<Stream>> {
     broken: bool,
     /// Whether the current transaction got as far as DATA (a retry could then duplicate).
     data_started: bool,
+    /// Called once the message is written but before its final `.`: the outbox journals
+    /// "in doubt" there, the one point after which the server may have taken the message.
+    before_final_dot: Option<FinalDotHook>,
     /// What `-v` printed, for the tests to check the masking.
     #[cfg(test)]
     transcript: Vec<String>,
@@ -291,6 +297,7 @@ impl<S: BufRead + Write> Session<S> {
             encrypted,
             broken: false,
             data_started: false,
+            before_final_dot: None,
             #[cfg(test)]
             transcript: Vec::new(),
         }
@@ -310,6 +317,21 @@ impl<S: BufRead + Write> Session<S> {
     /// Whether the last transaction reached DATA.
     pub fn data_started(&self) -> bool {
         self.data_started
+    }
+
+    /// [`send_with`](Self::send_with), calling `hook` after the message and before its
+    /// final `.` (an error there ends the transaction unsent, the connection broken).
+    pub fn send_checkpointed(
+        &mut self,
+        envelope: &Envelope,
+        bytes: &[u8],
+        dsn: &super::Dsn,
+        hook: FinalDotHook,
+    ) -> Result<Reply, SmtpError> {
+        self.before_final_dot = Some(hook);
+        let result = self.send_with(envelope, bytes, dsn);
+        self.before_final_dot = None;
+        result
     }
 
     /// Sends one message: MAIL FROM, one RCPT per recipient, DATA. A rejected sender or
@@ -378,13 +400,22 @@ impl<S: BufRead + Write> Session<S> {
             "> ({} octets of message, then <CRLF>.<CRLF>)",
             body.len()
         ));
+        // With a hook the body is flushed first, so the hook runs once the server has all
+        // but the final dot; without one, body and dot leave in one write as before.
+        let hooked = self.before_final_dot.is_some();
         let written = {
             let mut w = BufWriter::with_capacity(64 * 1024, &mut self.stream);
             write_dot_stuffed(&mut w, body)
-                .and_then(|()| w.write_all(b"\r\n.\r\n"))
+                .and_then(|()| if hooked { Ok(()) } else { w.write_all(b"\r\n.\r\n") })
                 .and_then(|()| w.flush())
         };
         written.map_err(|e| self.io(Stage::Data, &e))?;
+        if let Some(hook) = self.before_final_dot.as_mut() {
+            hook().map_err(|source| SmtpError::Checkpoint { source })?;
+            let stream = &mut self.stream;
+            let dot = stream.write_all(b"\r\n.\r\n").and_then(|()| stream.flush());
+            dot.map_err(|e| self.io(Stage::Data, &e))?;
+        }
         self.expect(Stage::Data, "", 2)
     }
 
@@ -1080,6 +1111,34 @@ mod tests {
             wire.ends_with("DATA\r\n..hidden\r\nline\r\n..\r\n.\r\n"),
             "{wire:?}"
         );
+    }
+
+    #[test]
+    fn the_checkpoint_runs_after_the_message_and_before_the_final_dot() {
+        let script = b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
+        let mut session = greeted(script, settings(), false);
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = calls.clone();
+        let hook: FinalDotHook = Box::new(move || {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        });
+        let dsn = crate::smtp::Dsn::default();
+        session
+            .send_checkpointed(&envelope(), b"x\r\n", &dsn, hook)
+            .expect("sent");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(sent(&session).ends_with("DATA\r\nx\r\n.\r\n"));
+        // A failing hook: the message is never ended, the connection is given up.
+        let script = b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
+        let mut session = greeted(script, settings(), false);
+        let hook: FinalDotHook = Box::new(|| Err(io::Error::other("disk full")));
+        let err = session
+            .send_checkpointed(&envelope(), b"x\r\n", &dsn, hook)
+            .expect_err("journal failed");
+        assert!(matches!(err, SmtpError::Checkpoint { .. }), "{err}");
+        assert!(session.is_broken() && session.data_started());
+        assert!(sent(&session).ends_with("DATA\r\nx"), "{:?}", sent(&session));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod classify;
 pub mod compose;
 pub mod dsn;
 pub mod headers;
+pub mod outbox;
 pub mod transport;
 
 pub use compose::{AttachSpec, Composed, InlineSpec, MessageSpec, compose};

@@ -303,6 +303,14 @@ impl<S: BufRead + Write> Session<S> {
         }
     }
 
+    /// A greeted session over `stream` (a memory script), for other modules' unit tests.
+    #[cfg(test)]
+    pub(crate) fn greeted_for_test(stream: S, settings: Settings) -> Result<Session<S>, SmtpError> {
+        let mut session = Session::over(stream, settings, true);
+        session.greet()?;
+        Ok(session)
+    }
+
     fn log(&mut self, line: &str) {
         self.settings.log(line);
         #[cfg(test)]
@@ -406,7 +414,13 @@ impl<S: BufRead + Write> Session<S> {
         let written = {
             let mut w = BufWriter::with_capacity(64 * 1024, &mut self.stream);
             write_dot_stuffed(&mut w, body)
-                .and_then(|()| if hooked { Ok(()) } else { w.write_all(b"\r\n.\r\n") })
+                .and_then(|()| {
+                    if hooked {
+                        Ok(())
+                    } else {
+                        w.write_all(b"\r\n.\r\n")
+                    }
+                })
                 .and_then(|()| w.flush())
         };
         written.map_err(|e| self.io(Stage::Data, &e))?;
@@ -764,7 +778,7 @@ fn connect_phase(s: Settings, connector: Option<&TlsClient>) -> Result<Session, 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::net::memory::MemoryStream;
 
@@ -774,7 +788,7 @@ mod tests {
     const EHLO: &[u8] =
         b"250-mx.test\r\n250-8BITMIME\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN XOAUTH2\r\n";
 
-    fn settings() -> Settings {
+    pub(crate) fn settings() -> Settings {
         Settings {
             host: "mx.test".into(),
             port: 25,
@@ -1138,7 +1152,11 @@ mod tests {
             .expect_err("journal failed");
         assert!(matches!(err, SmtpError::Checkpoint { .. }), "{err}");
         assert!(session.is_broken() && session.data_started());
-        assert!(sent(&session).ends_with("DATA\r\nx"), "{:?}", sent(&session));
+        assert!(
+            sent(&session).ends_with("DATA\r\nx"),
+            "{:?}",
+            sent(&session)
+        );
     }
 
     #[test]

@@ -25,10 +25,12 @@ pub mod fetch;
 pub mod fetch_tls;
 pub mod json_out;
 pub mod oauth;
+pub mod outbox;
 pub mod pop3;
 pub mod pop3_all;
 pub mod qs;
 pub mod send;
+pub mod send_queue;
 pub mod unpack;
 pub mod url;
 pub mod url_template;
@@ -59,6 +61,8 @@ pub enum Command {
     Pop3(pop3::Pop3Args),
     /// Send mail with attachments over SMTP.
     Send(send::SendArgs),
+    /// The messages `send --queue` kept: list, flush (send), drop, show.
+    Outbox(outbox::OutboxArgs),
     /// The accounts file: import accounts from ~/.msmtprc or ~/.mpoprc.
     Config(config_cmd::ConfigArgs),
     /// OAuth2 for mail accounts: sign in, print a token, status, sign out.
@@ -90,6 +94,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
             command => pop3::run(command),
         },
         Command::Send(args) => send::run(args),
+        Command::Outbox(args) => outbox::run(args),
         Command::Config(args) => config_cmd::run(args),
         Command::OAuth(args) => oauth::run(args),
         Command::Completions(args) => completions(args.shell),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::CliError;
 use crate::cli::common::{MailConn, MailConnArgs, MailProtocol};
 use crate::cli::oauth::{self as cli_oauth, is_oauth2};
+use crate::cli::send_queue;
 use crate::config::Account;
 use crate::error::Error;
 use crate::exit::Exit;
@@ -16,8 +17,7 @@ use crate::oauth;
 use crate::secret::{PasswordLookup, check_user_name, resolve_password};
 use crate::smtp::compose::check_files;
 use crate::smtp::{
-    AttachSpec, AuthMechanism, InlineSpec, MessageSpec, Session, Settings, SmtpError, batch,
-    compose,
+    AttachSpec, AuthMechanism, Dsn, InlineSpec, MessageSpec, Settings, SmtpError, batch, compose,
 };
 use crate::smtp::{Renew, RenewError};
 use crate::tls::TlsOptions;
@@ -29,7 +29,7 @@ pub struct SendArgs {
     pub options: Box<SendOptions>,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 #[command(
     mut_arg("server", |a| a.help(
         "The server: smtp://HOST[:587] (STARTTLS required) or smtps://HOST[:465] (implicit TLS)",
@@ -111,6 +111,8 @@ pub struct SendOptions {
     /// Print the SMTP dialogue on stderr (AUTH payloads masked).
     #[arg(short, long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub queue: send_queue::QueueArgs,
 }
 
 /// `--auth`.
@@ -142,6 +144,7 @@ pub fn run(args: SendArgs) -> Result<Exit, Error> {
     let account = args.conn.load_account(MailProtocol::Smtp)?;
     let spec = message_spec(&args, &account)?;
     if let Some(source) = &args.batch {
+        args.queue.refuse_with("--batch")?;
         return run_batch(&args, &account, &spec, source);
     }
     if args.dry_run {
@@ -154,13 +157,27 @@ pub fn run(args: SendArgs) -> Result<Exit, Error> {
         return Ok(Exit::SUCCESS);
     }
     check_files(&spec)?;
-    let settings = settings(&args, &account)?;
     let composed = compose(&spec)?;
-    let mut session = Session::connect(&settings)?;
-    session.send(&composed.envelope, &composed.bytes)?;
-    session.quit();
+    let auth = args
+        .auth
+        .and_then(|a| clap::ValueEnum::to_possible_value(&a));
+    let conn = send_queue::connection(
+        &args.conn,
+        auth.as_ref().map(|v| v.get_name()),
+        args.helo.as_deref(),
+        args.allow_insecure_auth,
+    );
+    let outgoing = send_queue::Outgoing {
+        envelope: &composed.envelope,
+        bytes: &composed.bytes,
+        message_id: Some(&composed.message_id),
+        dsn: &Dsn::default(),
+    };
+    let exit = send_queue::deliver(&args.queue, &args.conn, &account, conn, &outgoing, || {
+        settings(&args, &account)
+    })?;
     save(args.save.as_deref(), &composed.bytes)?;
-    Ok(Exit::SUCCESS)
+    Ok(exit)
 }
 
 fn run_batch(
@@ -275,7 +292,7 @@ pub fn parse_server(value: &str) -> Result<(String, u16, bool), SmtpError> {
     Ok((url.host, url.port, url.implicit_tls))
 }
 
-fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
+pub(crate) fn settings(args: &SendOptions, account: &Account) -> Result<Settings, Error> {
     let conn = args.conn.merge(
         MailProtocol::Smtp,
         account,

@@ -71,12 +71,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The exit code this outcome stands for (0 for sent).
+    /// The exit code this outcome stands for: 0 for sent, 75 for deferred (whatever the
+    /// cause: "try again later"), the error's own code otherwise.
     pub fn code(&self) -> u8 {
         match self {
             Outcome::Sent { .. } => code::OK,
-            Outcome::Deferred { code, .. }
-            | Outcome::Failed { code, .. }
+            Outcome::Deferred { .. } => code::TEMPFAIL,
+            Outcome::Failed { code, .. }
             | Outcome::InDoubt { code, .. }
             | Outcome::NotTried { code, .. } => *code,
             Outcome::KeptInDoubt | Outcome::Unreadable { .. } => code::FAILED,

@@ -87,6 +87,13 @@ fn delivered(fake: &FakeSmtp) -> HashMap<String, usize> {
     counts
 }
 
+/// Queues one message to bob; its queue id.
+fn queue_one(dir: &Path, url: &str) -> String {
+    let out = send(dir, url, "bob@example.org", &["--queue"]);
+    assert_code(&out, 0);
+    queue_id(&out)
+}
+
 fn queue_id(out: &Output) -> String {
     let id = text(out).0.trim().to_owned();
     assert!(!id.is_empty() && !id.contains('\n'), "{out:?}");
@@ -133,9 +140,7 @@ fn a_queued_message_is_private_shown_and_dropped_and_sends_nothing_meanwhile() {
     use std::os::unix::fs::PermissionsExt;
     let fake = FakeSmtp::start(Behavior::default());
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = send(dir.path(), &fake.url(), "bob@example.org", &["--queue"]);
-    assert_code(&out, 0);
-    let id = queue_id(&out);
+    let id = queue_one(dir.path(), &fake.url());
     assert_eq!(fake.seen().connections, 0, "--queue connects to nothing");
     for ext in ["eml", "json"] {
         let path = dir.path().join(format!("{id}.{ext}"));
@@ -285,12 +290,7 @@ fn no_reply_after_the_final_dot_is_in_doubt_until_resend_in_doubt() {
         ..Behavior::default()
     });
     let dir = tempfile::tempdir().expect("tempdir");
-    let id = queue_id(&send(
-        dir.path(),
-        &fake.url(),
-        "bob@example.org",
-        &["--queue"],
-    ));
+    let id = queue_one(dir.path(), &fake.url());
     let out = run(&mut outbox(dir.path(), &["flush"]));
     assert_code(&out, 52);
     assert!(text(&out).1.contains("in doubt"), "{}", text(&out).1);
@@ -450,12 +450,7 @@ fn a_flush_killed_between_the_final_dot_and_the_reply_leaves_it_in_doubt() {
         ..Behavior::default()
     });
     let dir = tempfile::tempdir().expect("tempdir");
-    let id = queue_id(&send(
-        dir.path(),
-        &fake.url(),
-        "bob@example.org",
-        &["--queue"],
-    ));
+    let id = queue_one(dir.path(), &fake.url());
     let record = dir.path().join(format!("{id}.json"));
     let mut child = outbox(dir.path(), &["flush"])
         .stdout(Stdio::null())

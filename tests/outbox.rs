@@ -4,10 +4,14 @@
 //! test sends SIGKILL to flushes at random points and checks that no message is lost or
 //! doubled except the one a flush reports in doubt.
 
+#[path = "support/certs.rs"]
+mod certs;
 #[path = "support/common.rs"]
 mod common;
 #[path = "support/smtp_fake.rs"]
 mod smtp_fake;
+#[path = "support/smtp_peers.rs"]
+mod smtp_peers;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -482,4 +486,74 @@ fn a_flush_killed_between_the_final_dot_and_the_reply_leaves_it_in_doubt() {
     assert_code(&out, 1);
     assert!(text(&out).1.contains(&id), "{}", text(&out).1);
     assert_eq!(fake.seen().messages.len(), 1, "never re-sent silently");
+}
+
+// ---- aiosmtpd (interop) --------------------------------------------------------------
+
+#[test]
+fn aiosmtpd_gets_the_queued_bytes_with_the_password_read_at_flush_time() {
+    let test = "aiosmtpd_gets_the_queued_bytes_with_the_password_read_at_flush_time";
+    let have = smtp_peers::sink_python().is_some() && common::which("openssl").is_some();
+    if !common::require_peer(test, "aiosmtpd (venv) and openssl", have) {
+        return;
+    }
+    let certs = smtp_peers::Certs::make();
+    let sink = smtp_peers::Sink::start(
+        "starttls",
+        Some((&certs.cert, &certs.key)),
+        Some("ann:pw-1"),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca_dir = certs.ca.parent().expect("the CA's folder");
+    let ca_name = certs.ca.file_name().expect("the CA's name");
+    // Queued from the CA's folder with a relative --cacert and PW unset: no secret is read.
+    let mut cmd = postie();
+    cmd.current_dir(ca_dir)
+        .arg("send")
+        .stdin(Stdio::null())
+        .args([
+            "--server",
+            &sink.url("smtp"),
+            "--user",
+            "ann",
+            "--password-env",
+            "PW",
+        ])
+        .arg("--cacert")
+        .arg(ca_name)
+        .args([
+            "--from",
+            "ann@example.org",
+            "--to",
+            "bob@example.org",
+            "--bcc",
+            "cc@example.org",
+        ])
+        .args([
+            "--subject",
+            "later",
+            "--body",
+            "queued\n.dot line\n",
+            "--queue",
+            "--outbox",
+        ])
+        .arg(dir.path());
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    let id = queue_id(&out);
+    let eml = std::fs::read(dir.path().join(format!("{id}.eml"))).expect("eml");
+    let record = std::fs::read_to_string(dir.path().join(format!("{id}.json"))).expect("json");
+    assert!(!record.contains("pw-1"));
+    // Flushed from elsewhere, the password read from the environment now.
+    let out = run(outbox(dir.path(), &["flush"])
+        .current_dir("/")
+        .env("PW", "pw-1"));
+    assert_code(&out, 0);
+    let stored = sink.stored();
+    assert_eq!(stored.len(), 1);
+    let s = &stored[0];
+    assert!(s.tls);
+    assert_eq!(s.auth.as_deref(), Some("ann"));
+    assert_eq!(s.rcpt_tos, ["bob@example.org", "cc@example.org"]);
+    assert_eq!(s.bytes(), eml, "the queued bytes, byte for byte");
 }

@@ -142,7 +142,7 @@ pub fn deliver(
     let spool = Spool::new(outbox_dir(queue.outbox.as_deref())?);
     if queue.queue {
         let entry = enqueue(&spool, conn, msg, State::Queued, 0, None)?;
-        println!("{}", entry.id);
+        print_id(&entry.id)?;
         return Ok(Exit::SUCCESS);
     }
     let failed = match send_now(&settings()?, msg) {
@@ -166,8 +166,14 @@ pub fn deliver(
     let why = failed.error.to_string();
     let entry = enqueue(&spool, conn, msg, State::Queued, 1, Some(why.clone()))?;
     eprintln!("postie: {why}; queued as {}", entry.id);
-    println!("{}", entry.id);
+    print_id(&entry.id)?;
     Ok(Exit::SUCCESS)
+}
+
+/// The queue id on stdout, for scripts (`id=$(postie send --queue ...)`).
+fn print_id(id: &str) -> Result<(), Error> {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{id}").map_err(|e| Error::output("stdout", e))
 }
 
 /// A failed immediate send: the error, and whether the final dot had gone out.

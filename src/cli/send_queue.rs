@@ -20,6 +20,7 @@ use crate::secret::{PasswordLookup, SecretError, resolve_password};
 use crate::smtp::outbox::entry::NewEntry;
 use crate::smtp::outbox::{self, Connection, OutboxError, Spool, State};
 use crate::smtp::{Dsn, Session, Settings, SmtpError};
+use crate::tls::TlsMode;
 
 /// `--queue`, `--queue-on-failure`, `--outbox`: flattened into every command that sends.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -138,7 +139,7 @@ pub fn deliver(
         session.quit();
         return Ok(Exit::SUCCESS);
     }
-    check_unattended(conn_args, account)?;
+    check_unattended(conn_args, account, conn.allow_insecure_auth)?;
     let spool = Spool::new(outbox_dir(queue.outbox.as_deref())?);
     if queue.queue {
         let entry = enqueue(&spool, conn, msg, State::Queued, 0, None)?;
@@ -230,15 +231,28 @@ fn enqueue(
 }
 
 /// A queued message must be sendable without a terminal: a user whose password would only
-/// come from a prompt (no `--password-*`, no account source, no `~/.netrc` entry) is refused.
-/// No secret is read here except `~/.netrc`'s presence.
-fn check_unattended(conn_args: &MailConnArgs, account: &Account) -> Result<(), Error> {
+/// come from a prompt (no `--password-*`, no account source, no `~/.netrc` entry) is refused,
+/// and so is AUTH over a connection that will never be encrypted. No secret is read here
+/// (a client certificate's pass phrase neither: it is left out of this check), only
+/// `~/.netrc`'s presence.
+fn check_unattended(
+    conn_args: &MailConnArgs,
+    account: &Account,
+    allow_insecure_auth: bool,
+) -> Result<(), Error> {
+    let mut conn_args = conn_args.clone();
+    conn_args.tls.client.cert = None;
+    conn_args.tls.client.key = None;
+    let account = Account {
+        tls_cert_file: None,
+        tls_key_file: None,
+        ..account.clone()
+    };
     let conn = conn_args.merge(
         MailProtocol::Smtp,
-        account,
+        &account,
         |s| {
             ServerUrl::parse(s, Family::Smtp)
-                .map(|u| u.host)
                 .map_err(|e| SmtpError::usage("--server", format!("{s:?}: {}", e.why)).into())
         },
         |_| Ok(()),
@@ -246,7 +260,14 @@ fn check_unattended(conn_args: &MailConnArgs, account: &Account) -> Result<(), E
     let Some(user) = conn.user else {
         return Ok(());
     };
-    if conn.password.is_some() || is_oauth2(account) {
+    let url = conn.server;
+    if !url.implicit_tls && conn.tls_mode == TlsMode::None && !allow_insecure_auth {
+        return Err(SmtpError::InsecureAuth {
+            server: format!("{}:{}", url.host, url.port),
+        }
+        .into());
+    }
+    if conn.password.is_some() || is_oauth2(&account) {
         return Ok(());
     }
     let lookup = PasswordLookup {
@@ -254,7 +275,7 @@ fn check_unattended(conn_args: &MailConnArgs, account: &Account) -> Result<(), E
         netrc_file: None,
         allow_prompt: false,
     };
-    match resolve_password(&lookup, &conn.server, &user) {
+    match resolve_password(&lookup, &url.host, &user) {
         Err(SecretError::NoSource { user, host }) => {
             Err(OutboxError::NeedsPrompt { user, host }.into())
         }

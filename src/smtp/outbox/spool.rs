@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::OutboxError;
-use super::entry::{Entry, NewEntry, valid_id};
+use super::entry::{Entry, NewEntry, VERSION, valid_id};
 use crate::fsutil::{self, AtomicFile, PRIVATE};
 
 /// How long a flush or drop waits for another one to finish.
@@ -105,6 +105,15 @@ impl Spool {
             path: path.clone(),
             why: e.to_string(),
         })?;
+        if entry.version > VERSION {
+            return Err(OutboxError::Corrupt {
+                path,
+                why: format!(
+                    "format version {} is newer than this postie's",
+                    entry.version
+                ),
+            });
+        }
         if entry.id != id {
             return Err(OutboxError::Corrupt {
                 path,

@@ -17,6 +17,10 @@ use super::{OutboxError, backoff, is_temporary, now};
 use crate::exit::{self, code};
 use crate::smtp::{Session, SmtpError};
 
+/// How old a message without its record, or a temporary file, must be before a flush
+/// removes it as a leftover of a killed process.
+const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// What to flush.
 #[derive(Debug, Clone, Default)]
 pub struct FlushOptions {
@@ -115,6 +119,7 @@ where
     R: FnMut(&Report),
 {
     let _lock = spool.lock(LOCK_WAIT)?;
+    spool.sweep(LEFTOVER_AGE)?;
     let mut run = Run {
         spool,
         connect,

@@ -164,6 +164,36 @@ impl Spool {
         }
     }
 
+    /// Removes what killed processes left behind and nothing can finish any more: a message
+    /// whose record was never written (`send --queue` killed in between) and the temporary
+    /// files of interrupted atomic writes, once older than `age` (a `send --queue` running
+    /// now takes no lock, so young files are left alone). Returns how many were removed.
+    pub fn sweep(&self, age: Duration) -> Result<usize, OutboxError> {
+        let read = match std::fs::read_dir(&self.dir) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(self.io(&self.dir, e)),
+        };
+        let mut removed = 0;
+        for item in read {
+            let item = item.map_err(|e| self.io(&self.dir, e))?;
+            let name = item.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let orphan = name
+                .strip_suffix(".eml")
+                .is_some_and(|id| valid_id(id) && !self.entry_path(id).exists());
+            let temporary = name.starts_with(".postie-") && name.ends_with(".tmp");
+            let old = item
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|e| e >= age));
+            if (orphan || temporary) && old && std::fs::remove_file(item.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Takes the flush lock, waiting up to `wait` for another flush or drop (saying so on
     /// stderr once).
     pub fn lock(&self, wait: Duration) -> Result<FlushLock, OutboxError> {
@@ -291,6 +321,30 @@ mod tests {
             spool.load("../etc/passwd"),
             Err(OutboxError::NoSuchEntry { .. })
         ));
+    }
+
+    #[test]
+    fn sweep_removes_only_old_leftovers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::new(dir.path());
+        let kept = spool
+            .enqueue(new_entry("b@y.test"), b"x\r\n", 1)
+            .expect("queued");
+        let orphan = dir.path().join("20260101T000000-000000000-1.eml");
+        let tmp = dir.path().join(".postie-abc.tmp");
+        let young = dir.path().join("20260101T000000-000000000-2.eml");
+        let long_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+        for path in [&orphan, &tmp, &young] {
+            std::fs::write(path, "x").expect("write");
+        }
+        for path in [&orphan, &tmp, &spool.message_path(&kept.id)] {
+            let f = File::options().write(true).open(path).expect("open");
+            f.set_modified(long_ago).expect("mtime");
+        }
+        assert_eq!(spool.sweep(Duration::from_secs(3600)).expect("sweep"), 2);
+        assert!(!orphan.exists() && !tmp.exists());
+        assert!(young.exists(), "too young to be a leftover");
+        assert!(spool.message_path(&kept.id).exists(), "its record exists");
     }
 
     #[test]

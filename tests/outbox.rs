@@ -331,6 +331,35 @@ fn no_reply_after_the_final_dot_is_in_doubt_until_resend_in_doubt() {
 }
 
 #[test]
+fn queue_on_failure_keeps_a_message_in_doubt_when_no_reply_came_after_the_dot() {
+    let fake = FakeSmtp::start(Behavior {
+        hang_up_after_dot: Some(Arc::new(AtomicUsize::new(1))),
+        ..Behavior::default()
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = send(
+        dir.path(),
+        &fake.url(),
+        "bob@example.org",
+        &["--queue-on-failure"],
+    );
+    assert_code(&out, 52);
+    assert!(
+        text(&out).1.contains("may have accepted"),
+        "{}",
+        text(&out).1
+    );
+    assert_eq!(fake.seen().messages.len(), 1);
+    let e = &list(dir.path())[0];
+    assert_eq!(
+        (e["state"].as_str(), e["attempts"].as_u64()),
+        (Some("in-doubt"), Some(1))
+    );
+    assert_code(&run(&mut outbox(dir.path(), &["flush"])), 1);
+    assert_eq!(fake.seen().messages.len(), 1, "not sent again by itself");
+}
+
+#[test]
 fn two_flushes_started_at_once_send_each_message_once() {
     let fake = FakeSmtp::start(Behavior::default());
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,8 +1,9 @@
 //! SMTP submission (`postie send`): message composition over lettre's builder
 //! ([`compose`](mod@compose)) under our header rules ([`headers`]), the session with lettre's command types and SASL mechanisms (OAUTHBEARER from `pop3::sasl`) over a socket
 //! we own, with our own deadline and policies ([`transport`]; TLS by `crate::tls::TlsClient`), JSON
-//! Lines batches over one connection ([`batch`]), and the mapping of replies and I/O errors
-//! to our kinds and exit codes ([`classify`]).
+//! Lines batches over one connection ([`batch`]), the outbox that keeps messages on disk
+//! until a flush sends them ([`outbox`]), and the mapping of replies and I/O errors to our
+//! kinds and exit codes ([`classify`]).
 //!
 //! It leaves flag parsing to `cli::send`, passwords to `secret`, and TLS settings and
 //! handshakes to `tls`.

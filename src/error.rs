@@ -26,6 +26,8 @@ pub enum Error {
     #[error(transparent)]
     Smtp(#[from] crate::smtp::SmtpError),
     #[error(transparent)]
+    Outbox(#[from] crate::smtp::outbox::OutboxError),
+    #[error(transparent)]
     Secret(#[from] crate::secret::SecretError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -60,6 +62,7 @@ impl Error {
             Error::Mail(e) => e.exit_code(),
             Error::Pop3(e) => e.exit_code(),
             Error::Smtp(e) => e.exit_code(),
+            Error::Outbox(e) => e.exit_code(),
             Error::Secret(e) => e.exit_code(),
             Error::Config(e) => e.exit_code(),
             Error::ConfigImport(e) => e.exit_code(),

@@ -237,13 +237,19 @@ pub fn create_new(path: &Path, mode: u32) -> io::Result<File> {
 /// the very file that `lstat` saw, so a link planted (or swapped in) at `path` can neither
 /// create nor truncate the file it points to.
 pub fn lock_file(path: &Path, mode: u32) -> io::Result<File> {
+    locked(open_lock_file(path, mode)?)
+}
+
+/// Opens (or creates) the lock file `path` as [`lock_file`] does, without locking it: for a
+/// caller that tries the lock (`File::try_lock`) and says it is waiting.
+pub fn open_lock_file(path: &Path, mode: u32) -> io::Result<File> {
     use std::os::unix::fs::MetadataExt;
     // A lock file removed or created by someone else between the steps: look again.
     for _ in 0..8 {
         let seen = match fs::symlink_metadata(path) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => match create_new(path, mode) {
-                Ok(file) => return locked(file),
+                Ok(file) => return Ok(file),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             },
@@ -266,7 +272,7 @@ pub fn lock_file(path: &Path, mode: u32) -> io::Result<File> {
         if (opened.dev(), opened.ino()) != (seen.dev(), seen.ino()) {
             return Err(io::Error::other("was replaced while being opened"));
         }
-        return locked(file);
+        return Ok(file);
     }
     Err(io::Error::other("keeps appearing and disappearing"))
 }

@@ -26,14 +26,16 @@ pub mod fetch_tls;
 pub mod json_out;
 pub mod message_args;
 pub mod oauth;
+pub mod outbox;
 pub mod pop3;
 pub mod pop3_all;
 pub mod qs;
 pub mod send;
 pub mod send_message;
+pub mod send_queue;
+pub mod send_wire;
 pub mod sendmail;
 pub mod system_mail;
-pub mod send_wire;
 pub mod unpack;
 pub mod url;
 pub mod url_template;
@@ -64,6 +66,8 @@ pub enum Command {
     Pop3(pop3::Pop3Args),
     /// Send mail with attachments over SMTP.
     Send(send::SendArgs),
+    /// The messages `send --queue` kept: list, flush (send), drop, show.
+    Outbox(outbox::OutboxArgs),
     /// The accounts file: import accounts from ~/.msmtprc or ~/.mpoprc.
     Config(config_cmd::ConfigArgs),
     /// OAuth2 for mail accounts: sign in, print a token, status, sign out.
@@ -96,6 +100,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
         },
         Command::Send(args) if args.options.prepared.is_set() => send_message::run(*args.options),
         Command::Send(args) => send::run(args),
+        Command::Outbox(args) => outbox::run(args),
         Command::Config(args) => config_cmd::run(args),
         Command::OAuth(args) => oauth::run(args),
         Command::Completions(args) => completions(args.shell),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::CliError;
 use crate::cli::common::{MailConn, MailConnArgs, MailProtocol};
 use crate::cli::oauth::{self as cli_oauth, is_oauth2};
+use crate::cli::send_queue;
 use crate::cli::send_wire::WireArgs;
 use crate::config::Account;
 use crate::error::Error;
@@ -30,7 +31,7 @@ pub struct SendArgs {
     pub options: Box<SendOptions>,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 #[command(
     mut_arg("server", |a| a.help(
         "The server: smtp://HOST[:587] (STARTTLS required) or smtps://HOST[:465] (implicit TLS)",
@@ -116,6 +117,8 @@ pub struct SendOptions {
     pub verbose: bool,
     #[command(flatten)]
     pub wire: WireArgs,
+    #[command(flatten)]
+    pub queue: send_queue::QueueArgs,
 }
 
 /// `--auth`.
@@ -149,6 +152,7 @@ pub fn run(args: SendArgs) -> Result<Exit, Error> {
     args.wire.apply(&mut spec)?;
     let delivery = args.wire.delivery(&account)?;
     if let Some(source) = &args.batch {
+        args.queue.refuse_with("--batch")?;
         return run_batch(&args, &account, &spec, &delivery, source);
     }
     if args.dry_run {
@@ -161,6 +165,9 @@ pub fn run(args: SendArgs) -> Result<Exit, Error> {
         return Ok(Exit::SUCCESS);
     }
     check_files(&spec)?;
+    if args.queue.queue || args.queue.queue_on_failure {
+        return run_queued(&args, &account, &spec, &delivery);
+    }
     let settings = settings(&args, &account)?;
     let mut composed = compose(&spec)?;
     let mut session = Session::connect(&settings)?;
@@ -464,4 +471,37 @@ mod tests {
             "--server: \"mail.example\": expected smtp://HOST[:PORT] or smtps://HOST[:PORT]"
         );
     }
+}
+
+/// `--queue`/`--queue-on-failure`: the finished (signed) message goes to the outbox's
+/// `deliver`, which sends it now or keeps it; a queued copy is converted for a server without
+/// 8BITMIME when it is sent.
+fn run_queued(
+    args: &SendOptions,
+    account: &Account,
+    spec: &MessageSpec,
+    delivery: &crate::smtp::Delivery,
+) -> Result<Exit, Error> {
+    let composed = compose(spec)?;
+    let bytes = delivery.finish(composed.bytes)?;
+    let auth = args
+        .auth
+        .and_then(|a| clap::ValueEnum::to_possible_value(&a));
+    let conn = send_queue::connection(
+        &args.conn,
+        auth.as_ref().map(|v| v.get_name()),
+        args.helo.as_deref(),
+        args.allow_insecure_auth,
+    );
+    let outgoing = send_queue::Outgoing {
+        envelope: &composed.envelope,
+        bytes: &bytes,
+        message_id: Some(&composed.message_id),
+        dsn: &delivery.dsn,
+    };
+    let exit = send_queue::deliver(&args.queue, &args.conn, account, conn, &outgoing, || {
+        settings(args, account)
+    })?;
+    save(args.save.as_deref(), &bytes)?;
+    Ok(exit)
 }

@@ -1,8 +1,9 @@
 //! SMTP submission (`postie send`): message composition over lettre's builder
 //! ([`compose`](mod@compose)) under our header rules ([`headers`]), the session with lettre's command types and SASL mechanisms (OAUTHBEARER from `pop3::sasl`) over a socket
 //! we own, with our own deadline and policies ([`transport`]; TLS by `crate::tls::TlsClient`), JSON
-//! Lines batches over one connection ([`batch`]), and the mapping of replies and I/O errors
-//! to our kinds and exit codes ([`classify`]).
+//! Lines batches over one connection ([`batch`]), the outbox that keeps messages on disk
+//! until a flush sends them ([`outbox`]), and the mapping of replies and I/O errors to our
+//! kinds and exit codes ([`classify`]).
 //!
 //! It leaves flag parsing to `cli::send`, passwords to `secret`, and TLS settings and
 //! handshakes to `tls`.
@@ -23,6 +24,7 @@ pub mod downgrade;
 pub mod dsn;
 pub mod headers;
 pub mod idna;
+pub mod outbox;
 pub mod prepared;
 pub mod transport;
 
@@ -189,6 +191,10 @@ pub enum SmtpError {
     /// A refused token could not be renewed (the OAuth2 refresh failed).
     #[error(transparent)]
     Renew(#[from] RenewError),
+    /// The hook before a message's final `.` failed (the outbox could not journal it):
+    /// the message was not ended, so the server drops it.
+    #[error("journaling the message before its final dot: {source}")]
+    Checkpoint { source: std::io::Error },
     /// A batch's result line could not be written to stdout.
     #[error("writing the --batch results to stdout: {source}")]
     Output { source: std::io::Error },
@@ -216,7 +222,7 @@ impl SmtpError {
         match self {
             SmtpError::Usage { .. } => code::USAGE,
             SmtpError::Read { .. } | SmtpError::BatchRead { .. } => code::READ,
-            SmtpError::Output { .. } => code::WRITE,
+            SmtpError::Output { .. } | SmtpError::Checkpoint { .. } => code::WRITE,
             SmtpError::Compose(_) => code::FAILED,
             SmtpError::Resolve { .. } => code::RESOLVE,
             SmtpError::Connect { .. } => code::CONNECT,

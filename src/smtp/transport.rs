@@ -94,6 +94,9 @@ pub struct Settings {
     pub renew: Option<Renew>,
 }
 
+/// See [`Session::send_checkpointed`].
+pub type FinalDotHook = Box<dyn FnMut() -> io::Result<()> + Send>;
+
 /// A new secret after the server refused `rejected`: the CLI layer refreshes an OAuth2
 /// access token (or takes the one another process already refreshed).
 #[derive(Clone)]
@@ -221,6 +224,9 @@ pub struct Session<S = BufStream<Stream>> {
     data_started: bool,
     /// Whether the "no DSN" warning was printed (once per session, not per message).
     dsn_warned: bool,
+    /// Called once the message is written but before its final `.`: the outbox journals
+    /// "in doubt" there, the one point after which the server may have taken the message.
+    before_final_dot: Option<FinalDotHook>,
     /// What `-v` printed, for the tests to check the masking.
     #[cfg(test)]
     transcript: Vec<String>,
@@ -296,9 +302,18 @@ impl<S: BufRead + Write> Session<S> {
             broken: false,
             data_started: false,
             dsn_warned: false,
+            before_final_dot: None,
             #[cfg(test)]
             transcript: Vec::new(),
         }
+    }
+
+    /// A greeted session over `stream` (a memory script), for other modules' unit tests.
+    #[cfg(test)]
+    pub(crate) fn greeted_for_test(stream: S, settings: Settings) -> Result<Session<S>, SmtpError> {
+        let mut session = Session::over(stream, settings, true);
+        session.greet()?;
+        Ok(session)
     }
 
     fn log(&mut self, line: &str) {
@@ -320,6 +335,21 @@ impl<S: BufRead + Write> Session<S> {
     /// Whether the last transaction reached DATA.
     pub fn data_started(&self) -> bool {
         self.data_started
+    }
+
+    /// [`send_with`](Self::send_with), calling `hook` after the message and before its
+    /// final `.` (an error there ends the transaction unsent, the connection broken).
+    pub fn send_checkpointed(
+        &mut self,
+        envelope: &Envelope,
+        bytes: &[u8],
+        dsn: &super::Dsn,
+        hook: FinalDotHook,
+    ) -> Result<Reply, SmtpError> {
+        self.before_final_dot = Some(hook);
+        let result = self.send_with(envelope, bytes, dsn);
+        self.before_final_dot = None;
+        result
     }
 
     /// Sends one message: MAIL FROM, one RCPT per recipient, DATA. A rejected sender or
@@ -444,13 +474,28 @@ impl<S: BufRead + Write> Session<S> {
             "> ({} octets of message, then <CRLF>.<CRLF>)",
             body.len()
         ));
+        // With a hook the body is flushed first, so the hook runs once the server has all
+        // but the final dot; without one, body and dot leave in one write as before.
+        let hooked = self.before_final_dot.is_some();
         let written = {
             let mut w = BufWriter::with_capacity(64 * 1024, &mut self.stream);
             write_dot_stuffed(&mut w, body)
-                .and_then(|()| w.write_all(b"\r\n.\r\n"))
+                .and_then(|()| {
+                    if hooked {
+                        Ok(())
+                    } else {
+                        w.write_all(b"\r\n.\r\n")
+                    }
+                })
                 .and_then(|()| w.flush())
         };
         written.map_err(|e| self.io(Stage::Data, &e))?;
+        if let Some(hook) = self.before_final_dot.as_mut() {
+            hook().map_err(|source| SmtpError::Checkpoint { source })?;
+            let stream = &mut self.stream;
+            let dot = stream.write_all(b"\r\n.\r\n").and_then(|()| stream.flush());
+            dot.map_err(|e| self.io(Stage::Data, &e))?;
+        }
         self.expect(Stage::Data, "", 2)
     }
 
@@ -823,7 +868,7 @@ fn needs_smtputf8(envelope: &Envelope, bytes: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::net::memory::MemoryStream;
     use lettre::Address;
@@ -834,7 +879,7 @@ mod tests {
     const EHLO: &[u8] =
         b"250-mx.test\r\n250-8BITMIME\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN XOAUTH2\r\n";
 
-    fn settings() -> Settings {
+    pub(crate) fn settings() -> Settings {
         Settings {
             host: "mx.test".into(),
             port: 25,
@@ -1214,6 +1259,38 @@ MIME-Version: 1.0\r\nContent-Type: text/plain; charset=unknown-8bit\r\n\
 Content-Transfer-Encoding: quoted-printable\r\n\r\nK=C3=A4se\r\n.\r\n"
             ),
             "{}",
+            sent(&session)
+        );
+    }
+
+    #[test]
+    fn the_checkpoint_runs_after_the_message_and_before_the_final_dot() {
+        let script = b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
+        let mut session = greeted(script, settings(), false);
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = calls.clone();
+        let hook: FinalDotHook = Box::new(move || {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        });
+        let dsn = crate::smtp::Dsn::default();
+        session
+            .send_checkpointed(&envelope(), b"x\r\n", &dsn, hook)
+            .expect("sent");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(sent(&session).ends_with("DATA\r\nx\r\n.\r\n"));
+        // A failing hook: the message is never ended, the connection is given up.
+        let script = b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
+        let mut session = greeted(script, settings(), false);
+        let hook: FinalDotHook = Box::new(|| Err(io::Error::other("disk full")));
+        let err = session
+            .send_checkpointed(&envelope(), b"x\r\n", &dsn, hook)
+            .expect_err("journal failed");
+        assert!(matches!(err, SmtpError::Checkpoint { .. }), "{err}");
+        assert!(session.is_broken() && session.data_started());
+        assert!(
+            sent(&session).ends_with("DATA\r\nx"),
+            "{:?}",
             sent(&session)
         );
     }

@@ -34,6 +34,10 @@ pub struct Behavior {
     pub offer_dsn: bool,
     /// Leave 8BITMIME out of EHLO (offered by default).
     pub no_8bitmime: bool,
+    /// While this is above zero, each message's final dot is taken (the message counts as
+    /// received), the count lowered, and the connection closed without a reply: the
+    /// client cannot know whether the message went.
+    pub hang_up_after_dot: Option<Arc<AtomicUsize>>,
 }
 
 /// What the server saw.
@@ -55,7 +59,12 @@ pub struct FakeSmtp {
 
 impl FakeSmtp {
     pub fn start(behavior: Behavior) -> FakeSmtp {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        FakeSmtp::start_on(0, behavior)
+    }
+
+    /// A server on 127.0.0.1:`port` (0: any free port).
+    pub fn start_on(port: u16, behavior: Behavior) -> FakeSmtp {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
         let port = listener.local_addr().expect("addr").port();
         listener.set_nonblocking(true).expect("nonblocking");
         let seen = Arc::new(Mutex::new(Seen::default()));
@@ -187,6 +196,13 @@ fn serve(
             }
             seen.lock().expect("lock").messages.push(message);
             on_this_connection += 1;
+            if let Some(left) = &b.hang_up_after_dot
+                && left
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                return Ok(());
+            }
             "250 2.0.0 Ok: queued\r\n".into()
         } else if upper.starts_with("QUIT") {
             out.write_all(b"221 2.0.0 Bye\r\n")?;

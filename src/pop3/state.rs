@@ -539,12 +539,16 @@ mod tests {
         assert_eq!(s.undated(), 1);
         let first_sight = s.get(b"old").expect("old").retrieved;
         assert!(first_sight >= before, "counted as retrieved now");
-        s.record(&[(b"new".to_vec(), "f2".into(), 7)]).expect("record");
+        s.record(&[(b"new".to_vec(), "f2".into(), 7)])
+            .expect("record");
         s.compact(|_| true).expect("compact");
         drop(s);
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(text.starts_with("# postie pop3 state v3"), "{text}");
-        assert!(text.contains(&format!("old f1 12 {first_sight}\n")), "{text}");
+        assert!(
+            text.contains(&format!("old f1 12 {first_sight}\n")),
+            "{text}"
+        );
         let s = State::open(&path, |_| true).expect("reopen");
         assert_eq!(s.undated(), 0, "the migrated file has every time");
         assert_eq!(s.get(b"old").map(|e| e.retrieved), Some(first_sight));
@@ -553,7 +557,10 @@ mod tests {
         std::fs::write(&path, "abc f1\n.\nx f2 3 1000\n.\n").expect("write");
         let mut s = State::open(&path, |_| true).expect("open");
         assert_eq!(s.undated(), 1);
-        assert_eq!(s.get(b"x").map(|e| (e.size, e.retrieved)), Some((Some(3), 1000)));
+        assert_eq!(
+            s.get(b"x").map(|e| (e.size, e.retrieved)),
+            Some((Some(3), 1000))
+        );
         s.compact(|_| true).expect("compact");
         drop(s);
         let s = State::open(&path, |_| true).expect("reopen");

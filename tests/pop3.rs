@@ -1396,8 +1396,8 @@ fn all_accounts_takes_mpoprc_accounts_and_needs_a_place_for_each() {
     let rc = format!(
         "# mpop(1) style\ndefaults\ntls off\n\naccount box\nhost 127.0.0.1\nport {port}\n\
          user {USER}\npasswordeval \"printenv POP_PW\"\ndelivery maildir ~/Mail/box\n\
-         logfile ~/mpop.log\n\naccount other : box\ndelivery mda /usr/bin/procmail\n\
-         account hidden : box\n"
+         logfile ~/mpop.log\n\naccount other : box\ndelivery exchange c:\\pickup\n\
+         account piped : box\ndelivery mda \"cat > ~/piped.$$\"\naccount hidden : box\n"
     );
     std::fs::write(home.path().join(".mpoprc"), rc).expect("mpoprc");
     let mut cmd = in_home(home.path());
@@ -1416,6 +1416,14 @@ fn all_accounts_takes_mpoprc_accounts_and_needs_a_place_for_each() {
     );
     assert!(!err.contains("hidden"), "{err}");
     assert_eq!(files_in(&home.path().join("Mail/box/new")).len(), 2);
+    // `delivery mda` (issue 20): each message piped to the command.
+    assert!(err.contains("postie: piped: 2 stored"), "{err}");
+    let piped = std::fs::read_dir(home.path())
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("piped."))
+        .count();
+    assert_eq!(piped, 2);
     let mut cmd = in_home(home.path());
     cmd.args(["pop3", "pull", "--all-accounts", "--server", "pop3://x"]);
     assert_code(&run(&mut cmd), 2);

@@ -110,76 +110,80 @@ fn scan_step(
     finished: &mut bool,
     has: bool,
 ) -> Scan {
+    use Scan::*;
+    if c == b'\\' && matches!(state, Default | InBrackets | InAddress | Quoted | InParen) {
+        *saved_backslash = state;
+        return Backslash;
+    }
+    if c == b'(' && matches!(state, Default | BracketStart | InBrackets | InAddress) {
+        *saved_paren = state;
+        return ParenStart;
+    }
     match (state, c) {
-        (
-            Scan::Default | Scan::InBrackets | Scan::InAddress | Scan::Quoted | Scan::InParen,
-            b'\\',
-        ) => {
-            *saved_backslash = state;
-            Scan::Backslash
+        (Default, _) => between_words(c, has, forget, finished),
+        (InAddress, _) => in_word(c, forget, finished),
+        (Quoted, b'"') | (BracketStart, b'>') => Default,
+        (InBrackets, b'>') => {
+            *finished = true;
+            End
         }
-        (Scan::Default | Scan::BracketStart | Scan::InBrackets | Scan::InAddress, b'(') => {
-            *saved_paren = state;
-            Scan::ParenStart
+        (BracketStart | InBrackets, _) => InBrackets,
+        (ParenStart, b')') => *saved_paren,
+        (ParenStart, _) => {
+            *depth += 1;
+            InParen
         }
-        (Scan::Default, b'"') | (Scan::Default, b'<') | (Scan::Default, b':') => {
+        // mpop's quirk, kept: a nested `(` does not note where to return to.
+        (InParen, b'(') => ParenStart,
+        (InParen, b')') => {
+            *depth = depth.saturating_sub(1);
+            if *depth == 0 { *saved_paren } else { InParen }
+        }
+        (Backslash, _) => *saved_backslash,
+        (other, _) => other,
+    }
+}
+
+/// The scan outside any word: white space, separators, the start of a quoted string, an
+/// angle address or a word (each drops a word collected before it).
+fn between_words(c: u8, has: bool, forget: &mut bool, finished: &mut bool) -> Scan {
+    match c {
+        b' ' | b'\t' => Scan::Default,
+        b';' | b',' if has => {
+            *finished = true;
+            Scan::End
+        }
+        b';' | b',' => Scan::Default,
+        _ => {
             *forget = has;
+            match c {
+                b'"' => Scan::Quoted,
+                b'<' => Scan::BracketStart,
+                b':' => Scan::Default,
+                _ => Scan::InAddress,
+            }
+        }
+    }
+}
+
+/// The scan inside a bare word: it ends at white space, or is dropped at a `:`, a quoted
+/// string or an angle address.
+fn in_word(c: u8, forget: &mut bool, finished: &mut bool) -> Scan {
+    match c {
+        b' ' | b'\t' => Scan::Default,
+        b'"' | b'<' | b':' => {
+            *forget = true;
             match c {
                 b'"' => Scan::Quoted,
                 b'<' => Scan::BracketStart,
                 _ => Scan::Default,
             }
         }
-        (Scan::Default, b' ' | b'\t') => Scan::Default,
-        (Scan::Default | Scan::InAddress, b';' | b',') if has || state == Scan::InAddress => {
+        b',' | b';' => {
             *finished = true;
             Scan::End
         }
-        (Scan::Default, b';' | b',') => Scan::Default,
-        (Scan::Default, _) => {
-            *forget = has;
-            Scan::InAddress
-        }
-        (Scan::Quoted, b'"') => Scan::Default,
-        (Scan::Quoted, _) => Scan::Quoted,
-        (Scan::BracketStart, b'>') => Scan::Default,
-        (Scan::BracketStart, _) => Scan::InBrackets,
-        (Scan::InBrackets, b'>') => {
-            *finished = true;
-            Scan::End
-        }
-        (Scan::InBrackets, _) => Scan::InBrackets,
-        (Scan::ParenStart, b')') => *saved_paren,
-        (Scan::ParenStart, _) => {
-            *depth += 1;
-            Scan::InParen
-        }
-        (Scan::InParen, b'(') => Scan::ParenStart,
-        (Scan::InParen, b')') => {
-            *depth = depth.saturating_sub(1);
-            if *depth == 0 {
-                *saved_paren
-            } else {
-                Scan::InParen
-            }
-        }
-        (Scan::InParen, _) => Scan::InParen,
-        (Scan::InAddress, b'"' | b'<') => {
-            *forget = true;
-            if c == b'"' {
-                Scan::Quoted
-            } else {
-                Scan::BracketStart
-            }
-        }
-        (Scan::InAddress, b' ' | b'\t') => Scan::Default,
-        (Scan::InAddress, b':') => {
-            *forget = true;
-            Scan::Default
-        }
-        (Scan::InAddress, _) => Scan::InAddress,
-        (Scan::Backslash, _) => *saved_backslash,
-        (Scan::End, _) => Scan::End,
+        _ => Scan::InAddress,
     }
 }
 

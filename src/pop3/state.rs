@@ -207,50 +207,7 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(err(e.to_string())),
         };
-        let mut entries = HashMap::new();
-        let mut unconfirmed: Vec<(Vec<u8>, String)> = Vec::new();
-        let first_sight = now();
-        let mut undated_keys = std::collections::HashSet::new();
-        // Only complete lines count: a torn last line (killed mid-append) is ignored.
-        let complete = match text.iter().rposition(|b| *b == b'\n') {
-            Some(p) => &text[..=p],
-            None => &[][..],
-        };
-        for line in complete.split(|b| *b == b'\n') {
-            let line = String::from_utf8_lossy(line);
-            if line == "." {
-                unconfirmed.clear();
-                continue;
-            }
-            let malformed = || err(format!("a malformed line: {line:?}"));
-            let Some((key, mut entry, dated)) = parse_line(&line).map_err(|_| malformed())? else {
-                continue;
-            };
-            if !dated {
-                entry.retrieved = first_sight;
-                undated_keys.insert(key.clone());
-            } else {
-                undated_keys.remove(&key);
-            }
-            // A legacy `#` line was never read back, so it was never confirmed either.
-            if line.starts_with('#') {
-                if exists(&entry.name) {
-                    entries.insert(key, entry);
-                }
-                continue;
-            }
-            unconfirmed.push((key.clone(), entry.name.clone()));
-            entries.insert(key, entry);
-        }
-        for (key, name) in unconfirmed {
-            if name != SEEN && !exists(&name) {
-                entries.remove(&key);
-            }
-        }
-        let undated = undated_keys
-            .iter()
-            .filter(|k| entries.contains_key(*k))
-            .count();
+        let (entries, undated) = load(&text, exists).map_err(err)?;
         Ok(State {
             path: path.to_owned(),
             _lock: lock,
@@ -363,6 +320,58 @@ impl State {
         fsutil::write_atomic(&self.path, text.as_bytes(), fsutil::PRIVATE)
             .map_err(|e| self.write_err(e))
     }
+}
+
+/// The entries of a state file's text (see the module's doc), and how many had no time.
+fn load(
+    text: &[u8],
+    exists: impl Fn(&str) -> bool,
+) -> Result<(HashMap<Vec<u8>, Entry>, usize), String> {
+    let mut entries = HashMap::new();
+    let mut unconfirmed: Vec<(Vec<u8>, String)> = Vec::new();
+    let first_sight = now();
+    let mut undated_keys = std::collections::HashSet::new();
+    // Only complete lines count: a torn last line (killed mid-append) is ignored.
+    let complete = match text.iter().rposition(|b| *b == b'\n') {
+        Some(p) => &text[..=p],
+        None => &[][..],
+    };
+    for line in complete.split(|b| *b == b'\n') {
+        let line = String::from_utf8_lossy(line);
+        if line == "." {
+            unconfirmed.clear();
+            continue;
+        }
+        let malformed = || format!("a malformed line: {line:?}");
+        let Some((key, mut entry, dated)) = parse_line(&line).map_err(|_| malformed())? else {
+            continue;
+        };
+        if !dated {
+            entry.retrieved = first_sight;
+            undated_keys.insert(key.clone());
+        } else {
+            undated_keys.remove(&key);
+        }
+        // A legacy `#` line was never read back, so it was never confirmed either.
+        if line.starts_with('#') {
+            if exists(&entry.name) {
+                entries.insert(key, entry);
+            }
+            continue;
+        }
+        unconfirmed.push((key.clone(), entry.name.clone()));
+        entries.insert(key, entry);
+    }
+    for (key, name) in unconfirmed {
+        if name != SEEN && !exists(&name) {
+            entries.remove(&key);
+        }
+    }
+    let undated = undated_keys
+        .iter()
+        .filter(|k| entries.contains_key(*k))
+        .count();
+    Ok((entries, undated))
 }
 
 /// Opens and locks `STATE.lock` (never through a symbolic link).

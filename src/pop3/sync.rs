@@ -324,24 +324,16 @@ pub fn pull<S: BufRead + Write>(
     opts: &PullOptions,
     report: &mut dyn FnMut(&Outcome),
 ) -> Result<Summary, Pop3Error> {
-    if opts.unpack && (opts.format == Format::Mbox || opts.mda.is_some()) {
-        let why = "unpacks one message file; an mbox or an MDA has none (use maildir or eml)";
-        return Err(Pop3Error::Usage {
-            what: "--unpack".into(),
-            why: why.into(),
-        });
-    }
-    let store = match &opts.mda {
-        Some(cmd) => Store::mda(&opts.out, cmd)?,
-        None => Store::open(&opts.out, opts.format)?,
-    };
-    let mut state = State::open(&opts.state, |name| store.exists(name))?;
+    let (store, mut state) = open_store(opts)?;
     let undated = state.undated();
     let msgs = mailbox(client, opts.all)?;
-    // Forget messages the server no longer has, so the state does not grow forever.
+    // Forget messages the server no longer has, so the state does not grow forever; an
+    // older state gets the retrieval times it lacked written down.
     if !opts.all {
         let on_server: HashSet<&[u8]> = msgs.iter().map(|m| m.key.as_slice()).collect();
         state.compact(|k| on_server.contains(k))?;
+    } else if undated > 0 {
+        state.compact(|_| true)?;
     }
     let mut run = Run {
         msgs: &msgs,
@@ -354,12 +346,7 @@ pub fn pull<S: BufRead + Write>(
         now: crate::pop3::state::now(),
         dele_sent: HashSet::new(),
         progress: None,
-        unpack_dir: match &store {
-            Store::Maildir(md) => md.root().join("unpacked"),
-            Store::Eml(dir) => dir.clone(),
-            Store::Mbox(file) => crate::fsutil::parent_dir(file).to_owned(),
-            Store::Mda(m) => m.dir.clone(),
-        },
+        unpack_dir: unpack_dir(&store),
     };
     run.summary.undated = undated;
     let mut judge = |m: &Msg| match &opts.filter {
@@ -380,6 +367,33 @@ pub fn pull<S: BufRead + Write>(
         .then(|| progress_bar(retrieving as u64, total_bytes));
     let state = transfer(client, &store, &mut run, window, state, report)?;
     finish(client, run, state, report)
+}
+
+/// The store (or MDA) and the locked state of a pull, once the options are checked.
+fn open_store(opts: &PullOptions) -> Result<(Store, State), Pop3Error> {
+    if opts.unpack && (opts.format == Format::Mbox || opts.mda.is_some()) {
+        let why = "unpacks one message file; an mbox or an MDA has none (use maildir or eml)";
+        return Err(Pop3Error::Usage {
+            what: "--unpack".into(),
+            why: why.into(),
+        });
+    }
+    let store = match &opts.mda {
+        Some(cmd) => Store::mda(&opts.out, cmd)?,
+        None => Store::open(&opts.out, opts.format)?,
+    };
+    let state = State::open(&opts.state, |name| store.exists(name))?;
+    Ok((store, state))
+}
+
+/// Where `--unpack` writes for `store`.
+fn unpack_dir(store: &Store) -> PathBuf {
+    match store {
+        Store::Maildir(md) => md.root().join("unpacked"),
+        Store::Eml(dir) => dir.clone(),
+        Store::Mbox(file) => crate::fsutil::parent_dir(file).to_owned(),
+        Store::Mda(m) => m.dir.clone(),
+    }
 }
 
 /// What `mark_seen` did.

@@ -7,6 +7,8 @@
 mod certs;
 #[path = "support/common.rs"]
 mod common;
+#[path = "support/pop3_cli.rs"]
+mod pop3_cli;
 #[path = "support/pop3_dovecot.rs"]
 mod pop3_dovecot;
 #[path = "support/pop3_server.rs"]
@@ -16,22 +18,13 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{postie, run, text};
-use pop3_server::{Behavior, FakePop3, PASS, USER, sample_message};
+use pop3_cli::{assert_code, dovecot_cmd, fake_cmd, json_lines};
+use pop3_server::{Behavior, FakePop3, sample_message};
 
 fn messages(n: usize) -> Vec<(String, Vec<u8>)> {
     (1..=n)
         .map(|i| (format!("uid-{i:04}"), sample_message(i, 300 * i)))
         .collect()
-}
-
-/// `postie pop3 SUB` against the fake server, plaintext allowed.
-fn fake_cmd(server: &FakePop3, sub: &str) -> Command {
-    let mut cmd = postie();
-    cmd.args(["pop3", sub, "--server", &server.url(), "--user", USER])
-        .args(["--tls", "none", "--allow-insecure-auth"])
-        .args(["--password-env", "POP_PW"])
-        .env("POP_PW", PASS);
-    cmd
 }
 
 /// `pull --mda CMD --state DIR/state --json` plus `extra`.
@@ -41,19 +34,6 @@ fn pull_mda(server: &FakePop3, dir: &Path, mda: &str, extra: &[&str]) -> Output 
         .arg(dir.join("state"))
         .args(extra);
     run(&mut cmd)
-}
-
-fn assert_code(out: &Output, code: i32) {
-    let (o, e) = text(out);
-    assert_eq!(out.status.code(), Some(code), "stdout: {o}\nstderr: {e}");
-}
-
-fn json_lines(out: &Output) -> Vec<serde_json::Value> {
-    text(out)
-        .0
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
 }
 
 fn with_status(lines: &[serde_json::Value], status: &str) -> Vec<String> {
@@ -145,15 +125,31 @@ fn mda_exit_0_delivers_each_message_once_then_deletes() {
     assert_eq!(server.remaining(), 0);
 }
 
-#[test]
-fn mda_exit_75_keeps_the_message_for_the_next_run() {
+/// A server with uid-a, uid-b, uid-c, where [`mda_script`] exits `code` for uid-b; and a
+/// folder for the MDA's mailbox and the state.
+fn mda_fails_on_the_second(code: u8) -> (FakePop3, tempfile::TempDir) {
     let msgs = vec![
         ("uid-a".to_owned(), sample_message(1, 300)),
-        ("uid-b".to_owned(), with_header(2, "X-Mda: 75\r\n")),
+        (
+            "uid-b".to_owned(),
+            with_header(2, &format!("X-Mda: {code}\r\n")),
+        ),
         ("uid-c".to_owned(), sample_message(3, 300)),
     ];
-    let server = FakePop3::start(msgs.clone(), Behavior::default());
-    let dir = tempfile::tempdir().expect("tempdir");
+    let server = FakePop3::start(msgs, Behavior::default());
+    (server, tempfile::tempdir().expect("tempdir"))
+}
+
+/// The MDA works for uid-b now: pull again with `--delete`; exit 0.
+fn pull_again_fixed(server: &FakePop3, dir: &Path) {
+    server.mailbox.lock().expect("lock")[1].raw = sample_message(2, 300);
+    let out = pull_mda(server, dir, &mda_script(dir), &["--delete"]);
+    assert_code(&out, 0);
+}
+
+#[test]
+fn mda_exit_75_keeps_the_message_for_the_next_run() {
+    let (server, dir) = mda_fails_on_the_second(75);
     let out = pull_mda(&server, dir.path(), &mda_script(dir.path()), &["--delete"]);
     assert_code(&out, 75);
     let lines = json_lines(&out);
@@ -167,9 +163,7 @@ fn mda_exit_75_keeps_the_message_for_the_next_run() {
         "the deferred message stays on the server"
     );
     // The MDA works again: only the deferred message is retrieved, and delivered once.
-    server.mailbox.lock().expect("lock")[1].raw = sample_message(2, 300);
-    let out = pull_mda(&server, dir.path(), &mda_script(dir.path()), &["--delete"]);
-    assert_code(&out, 0);
+    pull_again_fixed(&server, dir.path());
     assert_eq!(server.retrs(1), vec![2]);
     assert_eq!(delivered(dir.path()).len(), 3);
     assert_eq!(server.remaining(), 0);
@@ -177,13 +171,7 @@ fn mda_exit_75_keeps_the_message_for_the_next_run() {
 
 #[test]
 fn another_mda_failure_stops_the_run_and_loses_nothing() {
-    let msgs = vec![
-        ("uid-a".to_owned(), sample_message(1, 300)),
-        ("uid-b".to_owned(), with_header(2, "X-Mda: 67\r\n")),
-        ("uid-c".to_owned(), sample_message(3, 300)),
-    ];
-    let server = FakePop3::start(msgs, Behavior::default());
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, dir) = mda_fails_on_the_second(67);
     let out = pull_mda(&server, dir.path(), &mda_script(dir.path()), &["--delete"]);
     assert_code(&out, 23);
     let (_, err) = text(&out);
@@ -204,9 +192,7 @@ fn another_mda_failure_stops_the_run_and_loses_nothing() {
         "temporary files removed: {leftovers:?}"
     );
     // Fixed: the first message is deleted without a download, the others delivered once.
-    server.mailbox.lock().expect("lock")[1].raw = sample_message(2, 300);
-    let out = pull_mda(&server, dir.path(), &mda_script(dir.path()), &["--delete"]);
-    assert_code(&out, 0);
+    pull_again_fixed(&server, dir.path());
     assert_eq!(server.retrs(1), vec![2, 3]);
     assert_eq!(delivered(dir.path()).len(), 3);
     assert_eq!(server.remaining(), 0);
@@ -372,42 +358,25 @@ fn delete_larger_than_deletes_only_big_messages_once_stored() {
     assert_code(&run(&mut cmd), 2);
 }
 
+/// `postie pop3 SUB --server URL --tls none` with no user, plus `extra`.
+fn anonymous(server: &FakePop3, sub: &str, extra: &[&str]) -> Output {
+    let mut cmd = postie();
+    cmd.args(["pop3", sub, "--server", &server.url(), "--tls", "none"]);
+    let out = run(cmd.args(extra));
+    assert_code(&out, 0);
+    out
+}
+
 #[test]
 fn capa_and_serverinfo_need_no_user() {
     let server = FakePop3::start(messages(1), Behavior::default());
-    let mut cmd = postie();
-    cmd.args(["pop3", "capa", "--server", &server.url(), "--tls", "none"]);
-    let out = run(&mut cmd);
-    assert_code(&out, 0);
+    let out = anonymous(&server, "capa", &[]);
     assert!(text(&out).0.contains("UIDL\n"), "{}", text(&out).0);
-    let mut cmd = postie();
-    cmd.args([
-        "pop3",
-        "serverinfo",
-        "--server",
-        &server.url(),
-        "--tls",
-        "none",
-    ]);
-    let out = run(&mut cmd);
-    assert_code(&out, 0);
-    let (o, _) = text(&out);
-    assert!(
-        o.contains("Greeting: fake POP3 ready <4242.1@fake>\n"),
-        "{o}"
-    );
+    let (o, _) = text(&anonymous(&server, "serverinfo", &[]));
+    let greeting = "Greeting: fake POP3 ready <4242.1@fake>\n";
+    assert!(o.contains(greeting), "{o}");
     assert!(o.contains("TLS: none\n") && o.contains("    TOP\n"), "{o}");
-    let mut cmd = postie();
-    cmd.args([
-        "pop3",
-        "serverinfo",
-        "--server",
-        &server.url(),
-        "--tls",
-        "none",
-    ]);
-    let out = run(cmd.arg("--json"));
-    assert_code(&out, 0);
+    let out = anonymous(&server, "serverinfo", &["--json"]);
     let v: serde_json::Value = serde_json::from_str(&text(&out).0).expect("json");
     assert_eq!(v["capabilities"][0], "TOP");
     assert!(v["tls"].is_null() && v["certificate"].is_null(), "{v}");
@@ -432,16 +401,6 @@ fn which(tool: &str) -> bool {
         .args(["-c", &format!("command -v {tool}")])
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-fn dovecot_cmd(d: &pop3_dovecot::Dovecot, sub: &str, url: &str) -> Command {
-    let mut cmd = postie();
-    cmd.args(["pop3", sub, "--server", url, "--user", pop3_dovecot::USER])
-        .arg("--cacert")
-        .arg(d.ca())
-        .args(["--password-env", "POP_PW"])
-        .env("POP_PW", pop3_dovecot::PASS);
-    cmd
 }
 
 /// A procmailrc delivering to the mbox `DIR/mbox`, or exiting 75 for a message with

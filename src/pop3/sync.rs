@@ -684,10 +684,6 @@ fn network_loop<S: BufRead + Write>(
     let mut in_flight: VecDeque<Op> = VecDeque::new();
     let mut outstanding = 0usize;
     let mut reserved = HashSet::new();
-    let stopped = || Pop3Error::State {
-        path: store.root().to_owned(),
-        why: "the committer stopped".into(),
-    };
     loop {
         for c in done.try_iter() {
             outstanding -= 1;
@@ -699,7 +695,9 @@ fn network_loop<S: BufRead + Write>(
                 return Ok(());
             }
             // Wait for the committer: its reports may queue DELEs.
-            let c = done.recv().map_err(|_| stopped())?;
+            let Ok(c) = done.recv() else {
+                return Err(committer_stopped(run, store, done, report));
+            };
             outstanding -= 1;
             run.committed(c, report)?;
             continue;
@@ -714,12 +712,33 @@ fn network_loop<S: BufRead + Write>(
                         size,
                         staged,
                     };
-                    to_commit.send(job).map_err(|_| stopped())?;
+                    if to_commit.send(job).is_err() {
+                        return Err(committer_stopped(run, store, done, report));
+                    }
                     outstanding += 1;
                 }
             }
             Op::Dele(i) => run_dele(client, run, i, report)?,
         }
+    }
+}
+
+/// The committer stopped (it stops only on a failure): reports what it finished before,
+/// and returns its failure.
+fn committer_stopped(
+    run: &mut Run<'_>,
+    store: &Store,
+    done: &std::sync::mpsc::Receiver<Committed>,
+    report: &mut dyn FnMut(&Outcome),
+) -> Pop3Error {
+    for c in done.try_iter() {
+        if let Err(e) = run.committed(c, report) {
+            return e;
+        }
+    }
+    Pop3Error::State {
+        path: store.root().to_owned(),
+        why: "the committer stopped".into(),
     }
 }
 

@@ -204,6 +204,7 @@ fn filter_exit_codes_deliver_kill_and_skip() {
         ("uid-a".to_owned(), with_header(1, "X-Verdict: 0\r\n")),
         ("uid-b".to_owned(), with_header(2, "X-Verdict: 1\r\n")),
         ("uid-c".to_owned(), with_header(3, "X-Verdict: 2\r\n")),
+        ("uid-big".to_owned(), sample_message(4, 5000)),
     ];
     let server = FakePop3::start(msgs, Behavior::default());
     let dir = tempfile::tempdir().expect("tempdir");
@@ -214,12 +215,22 @@ fn filter_exit_codes_deliver_kill_and_skip() {
     );
     let mut cmd = fake_cmd(&server, "pull");
     cmd.arg("--out").arg(dir.path().join("mail"));
-    cmd.args(["--filter", &filter, "--delete", "--json"]);
+    cmd.args([
+        "--filter",
+        &filter,
+        "--delete",
+        "--json",
+        "--max-size",
+        "2K",
+    ]);
     let out = run(&mut cmd);
     assert_code(&out, 0);
     let lines = json_lines(&out);
     assert_eq!(with_status(&lines, "stored"), ["uid-a"]);
-    assert_eq!(with_status(&lines, "skipped"), ["uid-b", "uid-c"]);
+    assert_eq!(
+        with_status(&lines, "skipped"),
+        ["uid-b", "uid-c", "uid-big"]
+    );
     let reasons: Vec<_> = lines.iter().map(|l| l["reason"].clone()).collect();
     assert!(reasons.contains(&"filter-kill".into()) && reasons.contains(&"filter-skip".into()));
     let mut deleted = with_status(&lines, "deleted");
@@ -227,19 +238,23 @@ fn filter_exit_codes_deliver_kill_and_skip() {
     assert_eq!(deleted, ["uid-a", "uid-b"], "killed with --delete");
     let cmds = &server.sessions()[0];
     assert!(cmds.contains(&"TOP 2 0".to_owned()), "{cmds:?}");
+    assert!(
+        !cmds.contains(&"TOP 4 0".to_owned()),
+        "--max-size first: {cmds:?}"
+    );
     assert_eq!(server.retrs(0), vec![1]);
     let seen = std::fs::read_to_string(&seen).expect("seen");
     assert!(seen.starts_with("MAILER-DAEMON "), "{seen}");
     // The skipped message is still there, asked about again next run; a filter that
     // fails (exit 3) stops the run and keeps it.
-    assert_eq!(server.remaining(), 1);
+    assert_eq!(server.remaining(), 2, "the skipped one and the big one");
     let mut cmd = fake_cmd(&server, "pull");
     cmd.arg("--out").arg(dir.path().join("mail"));
     cmd.args(["--filter", "cat >/dev/null; exit 3", "--delete"]);
     let out = run(&mut cmd);
     assert_code(&out, 23);
     assert!(text(&out).1.contains("exited 3"), "{}", text(&out).1);
-    assert_eq!(server.remaining(), 1);
+    assert_eq!(server.remaining(), 2);
 }
 
 /// `pull --out DIR --json` at the time `now` (Unix seconds) plus `extra`.

@@ -61,6 +61,9 @@ pub struct Account {
     /// `delivery`), and in which format (`maildir`, `eml` or `mbox`; default maildir).
     pub pop3_out: Option<PathBuf>,
     pub pop3_format: Option<String>,
+    /// `pop3 pull`: pipe each message to this command instead (mpop's `delivery mda`; `%F`
+    /// is the envelope sender). Used when neither `--out` nor `--mda` is given.
+    pub pop3_mda: Option<String>,
     /// OAuth2 (with `auth = "oauth2"`): `google`, `microsoft` or `custom`.
     pub oauth_provider: Option<String>,
     /// The client id of the app the user registered with the provider.

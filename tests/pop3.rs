@@ -5,6 +5,8 @@
 mod certs;
 #[path = "support/common.rs"]
 mod common;
+#[path = "support/pop3_cli.rs"]
+mod pop3_cli;
 #[path = "support/pop3_dovecot.rs"]
 mod pop3_dovecot;
 #[path = "support/pop3_server.rs"]
@@ -20,27 +22,13 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{postie, run, text};
+use pop3_cli::{assert_code, dovecot_cmd, fake_cmd, json_lines};
 use pop3_server::{Behavior, FakePop3, PASS, USER, sample_message};
 
 fn messages(n: usize, size: usize) -> Vec<(String, Vec<u8>)> {
     (1..=n)
         .map(|i| (format!("uid-{i:04}"), sample_message(i, size)))
         .collect()
-}
-
-/// `postie pop3 SUB` against the fake server, plaintext allowed.
-fn fake_cmd(server: &FakePop3, sub: &str) -> Command {
-    let mut cmd = postie();
-    cmd.args(["pop3", sub, "--server", &server.url(), "--user", USER])
-        .args([
-            "--tls",
-            "none",
-            "--allow-insecure-auth",
-            "--password-env",
-            "POP_PW",
-        ])
-        .env("POP_PW", PASS);
-    cmd
 }
 
 fn pull(server: &FakePop3, out: &Path, extra: &[&str]) -> Output {
@@ -60,11 +48,6 @@ fn files_in(dir: &Path) -> Vec<Vec<u8>> {
         .unwrap_or_default();
     v.sort();
     v
-}
-
-fn assert_code(out: &Output, code: i32) {
-    let (o, e) = text(out);
-    assert_eq!(out.status.code(), Some(code), "stdout: {o}\nstderr: {e}");
 }
 
 #[test]
@@ -392,16 +375,6 @@ fn kill_9_mid_pull_then_rerun_gives_every_message_exactly_once() {
 
 // ---- Dovecot (POSTIE_INTEROP=1) ----
 
-fn dovecot_cmd(d: &pop3_dovecot::Dovecot, sub: &str, url: &str) -> Command {
-    let mut cmd = postie();
-    cmd.args(["pop3", sub, "--server", url, "--user", pop3_dovecot::USER])
-        .arg("--cacert")
-        .arg(d.ca())
-        .args(["--password-env", "POP_PW"])
-        .env("POP_PW", pop3_dovecot::PASS);
-    cmd
-}
-
 fn dovecot_message(i: usize, size: usize) -> Vec<u8> {
     let mut m = sample_message(i, size);
     // A line longer than poplib's 2048-octet cap, and a line that is a single dot.
@@ -680,14 +653,6 @@ fn a_silent_tls_handshake_times_out() {
 }
 
 // ---- issue 10: bounds, state, delete, interrupts, escaping ----
-
-fn json_lines(out: &Output) -> Vec<serde_json::Value> {
-    text(out)
-        .0
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect()
-}
 
 fn with_status<'a>(lines: &'a [serde_json::Value], status: &str) -> Vec<&'a serde_json::Value> {
     lines.iter().filter(|l| l["status"] == status).collect()
@@ -1396,8 +1361,8 @@ fn all_accounts_takes_mpoprc_accounts_and_needs_a_place_for_each() {
     let rc = format!(
         "# mpop(1) style\ndefaults\ntls off\n\naccount box\nhost 127.0.0.1\nport {port}\n\
          user {USER}\npasswordeval \"printenv POP_PW\"\ndelivery maildir ~/Mail/box\n\
-         logfile ~/mpop.log\n\naccount other : box\ndelivery mda /usr/bin/procmail\n\
-         account hidden : box\n"
+         logfile ~/mpop.log\n\naccount other : box\ndelivery exchange c:\\pickup\n\
+         account piped : box\ndelivery mda \"cat > ~/piped.$$\"\naccount hidden : box\n"
     );
     std::fs::write(home.path().join(".mpoprc"), rc).expect("mpoprc");
     let mut cmd = in_home(home.path());
@@ -1416,6 +1381,14 @@ fn all_accounts_takes_mpoprc_accounts_and_needs_a_place_for_each() {
     );
     assert!(!err.contains("hidden"), "{err}");
     assert_eq!(files_in(&home.path().join("Mail/box/new")).len(), 2);
+    // `delivery mda` (issue 20): each message piped to the command.
+    assert!(err.contains("postie: piped: 2 stored"), "{err}");
+    let piped = std::fs::read_dir(home.path())
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("piped."))
+        .count();
+    assert_eq!(piped, 2);
     let mut cmd = in_home(home.path());
     cmd.args(["pop3", "pull", "--all-accounts", "--server", "pop3://x"]);
     assert_code(&run(&mut cmd), 2);

@@ -92,6 +92,20 @@ impl MailConnArgs {
         parse_server: impl FnOnce(&str) -> Result<S, Error>,
         auth: impl FnOnce(&Account) -> Result<A, Error>,
     ) -> Result<MailConn<S, A>, Error> {
+        let need_user = protocol == MailProtocol::Pop3;
+        self.merge_with(protocol, account, parse_server, auth, need_user)
+    }
+
+    /// [`MailConnArgs::merge`]; `need_user` false for commands that never log in (`pop3
+    /// capa`, `pop3 serverinfo`), which then take no user.
+    pub fn merge_with<S, A>(
+        &self,
+        protocol: MailProtocol,
+        account: &Account,
+        parse_server: impl FnOnce(&str) -> Result<S, Error>,
+        auth: impl FnOnce(&Account) -> Result<A, Error>,
+        need_user: bool,
+    ) -> Result<MailConn<S, A>, Error> {
         let (server_key, missing) = match protocol {
             MailProtocol::Smtp => (
                 &account.smtp_server,
@@ -110,7 +124,7 @@ impl MailConnArgs {
             .ok_or_else(|| CliError::invalid("--server", missing))?;
         let server = parse_server(&server)?;
         let user = self.user.clone().or_else(|| account.user.clone());
-        if protocol == MailProtocol::Pop3 {
+        if need_user {
             // POP3 cannot even log in without one; SMTP checks its optional user where it
             // decides on AUTH.
             let user = user.as_deref().ok_or_else(|| {

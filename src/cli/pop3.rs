@@ -42,10 +42,20 @@ pub enum Pop3Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the server's capabilities (CAPA), one per line.
+    /// Print the server's capabilities (CAPA), one per line. Never logs in: no --user.
     Capa {
         #[command(flatten)]
         conn: ConnArgs,
+    },
+    /// Print what the server tells before login: greeting, capabilities, and (over TLS) the
+    /// TLS version and the certificate with its SHA-256 fingerprint, for pinning (mpop
+    /// --serverinfo). Never logs in: no --user.
+    Serverinfo {
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// List messages: number, size, UIDL, From, Subject, Date (from TOP n 0).
     List {
@@ -169,6 +179,23 @@ pub struct PullArgs {
     /// Skip messages bigger than this many octets (K, M, G suffixes allowed).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_size: Option<u64>,
+    /// Delete on the server the messages retrieved at least DAYS days ago (from the time
+    /// the state recorded; 0: as soon as they are stored). Instead of --delete.
+    #[arg(long, value_name = "DAYS", conflicts_with_all = ["delete", "keep"])]
+    pub delete_after: Option<u64>,
+    /// Delete on the server, once retrieved, the messages larger than SIZE (K, M, G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with_all = ["delete", "keep"])]
+    pub delete_larger_than: Option<u64>,
+    /// Pipe each message to CMD (run by /bin/sh; %F: the envelope sender) instead of
+    /// storing it, as mpop's `delivery mda`: recorded (and deleted) only once CMD exits 0;
+    /// exit 75 keeps it for the next run; any other status stops the run.
+    #[arg(long, value_name = "CMD", conflicts_with_all = ["out", "format", "unpack"])]
+    pub mda: Option<String>,
+    /// Pipe each new message's header (TOP n 0) to CMD first (%F: envelope sender, %S:
+    /// size); its exit status decides, as mpop's `filter`: 0 retrieve, 1 kill (not
+    /// retrieved; deleted with --delete), 2 skip (asked again next run), else stop.
+    #[arg(long, value_name = "CMD")]
+    pub filter: Option<String>,
     /// Retrieve at most this many messages.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
@@ -373,6 +400,7 @@ pub fn run(command: Pop3Command) -> Result<Exit, Error> {
     match command {
         Pop3Command::Stat { conn, json } => stat(&conn, json),
         Pop3Command::Capa { conn } => capa(&conn),
+        Pop3Command::Serverinfo { conn, json } => serverinfo(&conn, json),
         Pop3Command::List { conn, json } => list(&conn, json),
         Pop3Command::Pull(args) => pull(args),
         Pop3Command::MarkSeen { conn, dest, json } => mark_seen(&conn, &dest, json),
@@ -402,23 +430,98 @@ fn stat(conn: &ConnArgs, json: bool) -> Result<Exit, Error> {
     Ok(Exit::SUCCESS)
 }
 
+/// The connection settings of a command that never logs in (no user, no password).
+fn connect_settings(args: &ConnArgs) -> Result<ConnectOptions, Error> {
+    let account = args.conn.load_account(MailProtocol::Pop3)?;
+    let conn = args.conn.merge_with(
+        MailProtocol::Pop3,
+        &account,
+        |server| Ok(connect::parse_server(server)?),
+        |_| Ok(()),
+        false,
+    )?;
+    Ok(ConnectOptions {
+        server: conn.server,
+        tls_mode: conn.tls_mode,
+        tls: conn.tls,
+        timeout: conn.timeout,
+        verbose: args.verbose,
+    })
+}
+
 fn capa(conn: &ConnArgs) -> Result<Exit, Error> {
-    // CAPA is allowed before login: no password needed.
-    let s = settings(conn)?;
-    let (mut session, _) = connect::connect(&s.connect)?;
+    // CAPA is allowed before login: no user, no password.
+    let c = connect_settings(conn)?;
+    let (mut session, _) = connect::connect(&c)?;
     let caps = session.caps.clone();
     session.quit()?;
     let mut out = io::stdout().lock();
     if !caps.known {
         eprintln!(
             "postie: {}: the server does not support CAPA",
-            s.connect.server.host
+            c.server.host
         );
     }
     for line in caps.lines {
         writeln!(out, "{}", printable(&line)).map_err(out_err)?;
     }
     Ok(Exit::SUCCESS)
+}
+
+/// `serverinfo`: connects (TLS as asked), reads greeting and CAPA, sends QUIT; never logs
+/// in. Prints the server, the greeting, the TLS version and the leaf certificate (subject,
+/// issuer, expiry, SHA-256 fingerprint as `tls_fingerprint` takes it, public-key pin as
+/// `--pinnedpubkey` takes it) and the capabilities; or one JSON object.
+fn serverinfo(conn: &ConnArgs, json: bool) -> Result<Exit, Error> {
+    let c = connect_settings(conn)?;
+    let (mut session, _) = connect::connect(&c)?;
+    let info = connect::server_info(&session);
+    session.quit()?;
+    let caps = info.caps.known.then_some(&info.caps.lines);
+    let text = if json {
+        let cert = info.cert.as_ref().map(|c| {
+            serde_json::json!({"subject": c.subject, "issuer": c.issuer,
+                "not_after": c.not_after, "sha256_fingerprint": c.fingerprint, "pin": c.pin})
+        });
+        let v = serde_json::json!({"server": c.server.host, "port": c.server.port,
+            "greeting": info.greeting, "tls": info.tls_version, "certificate": cert,
+            "capabilities": caps});
+        format!("{v}\n")
+    } else {
+        serverinfo_text(&c, &info)
+    };
+    io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(out_err)?;
+    Ok(Exit::SUCCESS)
+}
+
+/// `serverinfo`'s text: one `Key: value` line each, capabilities indented below.
+fn serverinfo_text(c: &ConnectOptions, info: &connect::ServerInfo) -> String {
+    let mut t = format!("Server: {} port {}\n", c.server.host, c.server.port);
+    t += &format!("Greeting: {}\n", printable(&info.greeting));
+    match (&info.tls_version, &info.cert) {
+        (Some(v), Some(cert)) => {
+            t += &format!("TLS: {v}\n");
+            t += &format!("Certificate subject: {}\n", printable(&cert.subject));
+            t += &format!("Certificate issuer: {}\n", printable(&cert.issuer));
+            t += &format!("Certificate expires: {}\n", cert.not_after);
+            t += &format!("SHA-256 fingerprint: {}\n", cert.fingerprint);
+            t += &format!("Public key pin: {}\n", cert.pin);
+        }
+        (Some(v), None) => t += &format!("TLS: {v} (no certificate)\n"),
+        _ => t += "TLS: none\n",
+    }
+    if !info.caps.known {
+        t += "Capabilities: unknown (the server does not support CAPA)\n";
+        return t;
+    }
+    t += "Capabilities:\n";
+    for line in &info.caps.lines {
+        t += &format!("    {}\n", printable(line));
+    }
+    t
 }
 
 /// From, Subject and Date of a header block, decoded.
@@ -507,11 +610,21 @@ fn pull(args: PullArgs) -> Result<Exit, Error> {
             invalid("--watch", format!("{text:?}: give seconds, or 30s, 5m, 1h"))
         })?),
     };
-    let (out, format) = match (&args.out, &account.pop3_out) {
-        (Some(out), _) | (None, Some(out)) => (out.clone(), format_of(args.format, &account)?),
-        (None, None) => return Err(invalid("--out", "required (or an account's pop3_out)")),
+    let dest = match (&args.mda, &args.out, &account.pop3_mda, &account.pop3_out) {
+        (Some(cmd), ..) => Dest::Mda(cmd.clone()),
+        (None, Some(out), ..) => Dest::Store(out.clone(), format_of(args.format, &account)?),
+        (None, None, Some(cmd), _) => Dest::Mda(cmd.clone()),
+        (None, None, None, Some(out)) => {
+            Dest::Store(out.clone(), format_of(args.format, &account)?)
+        }
+        (None, None, None, None) => {
+            return Err(invalid(
+                "--out",
+                "required (or --mda, or an account's pop3_out or pop3_mda)",
+            ));
+        }
     };
-    let mut opts = pull_options(&args, &s, out, format);
+    let mut opts = pull_options(&args, &s, dest)?;
     opts.progress &= interval.is_none();
     opts.stop = interval.map(|_| fsutil::stop_requested as fn() -> bool);
     if let Some(interval) = interval {
@@ -519,10 +632,55 @@ fn pull(args: PullArgs) -> Result<Exit, Error> {
     }
     let mut session = open(&s)?;
     let summary = pull_session(&mut session, &opts, args.json)?;
+    if !args.silent {
+        note_undated(&summary);
+    }
     if !args.silent && !args.json {
         eprintln!("postie: {}", summary_text(&summary));
     }
-    Ok(Exit::from_all_ok(summary.failed == 0))
+    Ok(summary_exit(&summary))
+}
+
+/// Says once that an older state file's entries count as retrieved now.
+pub fn note_undated(summary: &sync::Summary) {
+    if summary.undated > 0 {
+        eprintln!(
+            "postie: the state had no retrieval times (an older postie wrote it): its {} \
+             messages count as retrieved now, for --delete-after",
+            summary.undated
+        );
+    }
+}
+
+/// A pull's exit status: 1 when some messages failed, else 75 when the MDA deferred some
+/// (they are tried again next run), else 0.
+pub fn summary_exit(summary: &sync::Summary) -> Exit {
+    match (summary.failed, summary.deferred) {
+        (0, 0) => Exit::SUCCESS,
+        (0, _) => Exit::with_code(code::TEMPFAIL),
+        _ => Exit::SOME_FAILED,
+    }
+}
+
+/// Where a pull delivers.
+#[derive(Debug, Clone)]
+pub enum Dest {
+    /// A Maildir, `.eml` folder or mbox file.
+    Store(PathBuf, Format),
+    /// An MDA command (`--mda`, `pop3_mda`).
+    Mda(String),
+}
+
+/// The folder of `--mda`'s state and temporary files: beside `--state FILE`, else
+/// `$XDG_STATE_HOME/postie/pop3` (`~/.local/state/postie/pop3`), as mpop keeps its UIDLs
+/// in `~/.mpop_uidls`.
+fn mda_dir(state: Option<&Path>) -> Result<PathBuf, Error> {
+    if let Some(state) = state {
+        return Ok(fsutil::parent_dir(state).to_owned());
+    }
+    crate::config::xdg_base("XDG_STATE_HOME", ".local/state")
+        .map(|base| base.join("postie").join("pop3"))
+        .ok_or_else(|| invalid("--state", "needed with --mda when $HOME is unset"))
 }
 
 /// `--format`, else the account's `pop3_format`, else maildir.
@@ -547,10 +705,20 @@ fn account_format(text: &str) -> Result<Format, Error> {
     }
 }
 
-/// The engine's options for one pull into `out` (no stop flag; a progress bar on a terminal).
-pub fn pull_options(args: &PullArgs, s: &Settings, out: PathBuf, format: Format) -> PullOptions {
+/// The engine's options for one pull to `dest` (no stop flag; a progress bar on a terminal).
+pub fn pull_options(args: &PullArgs, s: &Settings, dest: Dest) -> Result<PullOptions, Error> {
+    if args.filter.as_deref().is_some_and(|f| f.trim().is_empty()) {
+        return Err(invalid("--filter", "an empty command"));
+    }
+    let (out, format, mda) = match dest {
+        Dest::Store(out, format) => (out, format, None),
+        Dest::Mda(cmd) if cmd.trim().is_empty() => {
+            return Err(invalid("--mda", "an empty command"));
+        }
+        Dest::Mda(cmd) => (mda_dir(args.state.as_deref())?, Format::Maildir, Some(cmd)),
+    };
     let state = state_path(args.state.as_deref(), &out, format, s);
-    PullOptions {
+    Ok(PullOptions {
         out,
         format,
         state,
@@ -567,20 +735,33 @@ pub fn pull_options(args: &PullArgs, s: &Settings, out: PathBuf, format: Format)
         },
         progress: !args.silent && !args.json && io::stderr().is_terminal(),
         stop: None,
-    }
+        delete_after: args.delete_after,
+        delete_larger_than: args.delete_larger_than,
+        mda,
+        filter: args.filter.clone(),
+    })
 }
 
 pub fn summary_text(summary: &sync::Summary) -> String {
+    let deferred = match summary.deferred {
+        0 => String::new(),
+        n => format!(", {n} deferred by the MDA"),
+    };
     format!(
-        "{} stored ({} octets), {} deleted, {} skipped, {} failed",
+        "{} stored ({} octets), {} deleted, {} skipped, {} failed{deferred}",
         summary.stored, summary.bytes, summary.deleted, summary.skipped, summary.failed
     )
 }
 
-/// A run's totals as JSON (`--watch` and `--all-accounts` lines).
+/// A run's totals as JSON (`--watch` and `--all-accounts` lines; `deferred` only when the
+/// MDA deferred some).
 pub fn summary_json(summary: &sync::Summary) -> serde_json::Value {
-    serde_json::json!({"stored": summary.stored, "octets": summary.bytes,
-        "deleted": summary.deleted, "skipped": summary.skipped, "failed": summary.failed})
+    let mut v = serde_json::json!({"stored": summary.stored, "octets": summary.bytes,
+        "deleted": summary.deleted, "skipped": summary.skipped, "failed": summary.failed});
+    if summary.deferred > 0 {
+        v["deferred"] = summary.deferred.into();
+    }
+    v
 }
 
 /// Pulls on a logged-in session: each message's problem on stderr, its JSON line on stdout.
@@ -683,7 +864,7 @@ fn report_watch(
     args: &PullArgs,
 ) -> Result<(), Error> {
     let changed = match result {
-        Ok(sum) => sum.stored + sum.deleted + sum.failed > 0,
+        Ok(sum) => sum.stored + sum.deleted + sum.failed + sum.deferred > 0,
         Err(_) => true,
     };
     if args.silent || !(changed || args.conn.verbose) {

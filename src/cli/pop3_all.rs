@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::cli::CliError;
 use crate::cli::common::{MailProtocol, flavor};
-use crate::cli::pop3::{self, PullArgs};
+use crate::cli::pop3::{self, Dest, PullArgs};
 use crate::config::{self, Account, ConfigError};
 use crate::config_import;
 use crate::error::Error;
@@ -144,11 +144,15 @@ fn sub_folder(name: &str) -> Option<&str> {
     (!bad).then_some(name)
 }
 
-/// Where `job` stores: its `pop3_out` in its `pop3_format`, else `--out DIR`/NAME in
-/// `--format`.
-fn destination(args: &PullArgs, job: &Job) -> Result<(PathBuf, Format), Error> {
+/// Where `job` delivers: `--mda`, else its `pop3_mda`, else its `pop3_out` in its
+/// `pop3_format`, else `--out DIR`/NAME in `--format`.
+fn destination(args: &PullArgs, job: &Job) -> Result<Dest, Error> {
+    if let Some(cmd) = args.mda.as_ref().or(job.account.pop3_mda.as_ref()) {
+        return Ok(Dest::Mda(cmd.clone()));
+    }
     if let Some(out) = &job.account.pop3_out {
-        return Ok((out.clone(), pop3::format_of(None, &job.account)?));
+        let format = pop3::format_of(None, &job.account)?;
+        return Ok(Dest::Store(out.clone(), format));
     }
     let Some(dir) = &args.out else {
         return Err(invalid(
@@ -166,7 +170,7 @@ fn destination(args: &PullArgs, job: &Job) -> Result<(PathBuf, Format), Error> {
         )
     })?;
     let format = args.format.map_or(Format::Maildir, pop3::format);
-    Ok((dir.join(sub), format))
+    Ok(Dest::Store(dir.join(sub), format))
 }
 
 /// One account's pull: messages' problems on stderr and their JSON lines on stdout, each
@@ -174,8 +178,8 @@ fn destination(args: &PullArgs, job: &Job) -> Result<(PathBuf, Format), Error> {
 fn pull_account(args: &PullArgs, job: &Job, prompt: bool) -> Result<sync::Summary, Error> {
     let mut s = pop3::settings_for(&args.conn, Some(&job.name), &job.account)?;
     s.lookup.allow_prompt = prompt;
-    let (out, format) = destination(args, job)?;
-    let mut opts = pop3::pull_options(args, &s, out, format);
+    let dest = destination(args, job)?;
+    let mut opts = pop3::pull_options(args, &s, dest)?;
     opts.progress = false;
     let mut session = pop3::open(&s)?;
     let mut write_failure = None;
@@ -201,7 +205,7 @@ fn pull_account(args: &PullArgs, job: &Job, prompt: bool) -> Result<sync::Summar
 /// An account's exit code: its error's, else 1 when some messages failed.
 fn code_of(result: &Option<Result<sync::Summary, Error>>) -> u8 {
     match result {
-        Some(Ok(sum)) => Exit::from_all_ok(sum.failed == 0).code(),
+        Some(Ok(sum)) => pop3::summary_exit(sum).code(),
         Some(Err(e)) => e.exit_code(),
         None => exit::code::FAILED,
     }

@@ -208,8 +208,9 @@ fn auth(flavor: Flavor, s: &Setting, out: &mut Converted) {
     }
 }
 
-/// mpop's `delivery maildir PATH` and `delivery mbox PATH`; `mda` and `exchange` have no
-/// postie equivalent.
+/// mpop's `delivery maildir PATH`, `delivery mbox PATH` and `delivery mda COMMAND`
+/// (`pop3_mda`; a command in double quotes, as mpop's example writes it, loses them as
+/// mpop's reader drops them); `exchange` has no postie equivalent. The last one wins.
 fn delivery(s: &Setting, home: Option<&Path>, out: &mut Converted) {
     let (kind, path) = s
         .value
@@ -220,13 +221,23 @@ fn delivery(s: &Setting, home: Option<&Path>, out: &mut Converted) {
         "maildir" | "mbox" if !path.is_empty() => {
             out.account.pop3_out = Some(file(path, home));
             out.account.pop3_format = Some(kind.to_owned());
+            out.account.pop3_mda = None;
         }
-        "maildir" | "mbox" => warn_value(s, "a method and a path", out),
+        "mda" if !path.is_empty() => {
+            let unquoted = path
+                .strip_prefix('"')
+                .and_then(|p| p.strip_suffix('"'))
+                .unwrap_or(path);
+            out.account.pop3_mda = Some(unquoted.to_owned());
+            out.account.pop3_out = None;
+            out.account.pop3_format = None;
+        }
+        "maildir" | "mbox" | "mda" => warn_value(s, "a method and a path or command", out),
         other => out.warn(
             s.line,
             format!(
-                "delivery {other} is not supported by postie (maildir and mbox are); give \
-                 pop3 pull --out"
+                "delivery {other} is not supported by postie (maildir, mbox and mda are); \
+                 give pop3 pull --out"
             ),
         ),
     }

@@ -48,7 +48,7 @@ pub fn render(name: &str, converted: &Converted) -> String {
     for w in &converted.warnings {
         let _ = writeln!(out, "# not imported: {}", w.to_string().replace('\n', " "));
     }
-    let text_keys: [(&str, Option<String>); 14] = [
+    let text_keys: [(&str, Option<String>); 15] = [
         ("pop3_server", a.pop3_server.clone()),
         ("smtp_server", a.smtp_server.clone()),
         ("user", a.user.clone()),
@@ -63,6 +63,7 @@ pub fn render(name: &str, converted: &Converted) -> String {
         ("helo", a.helo.clone()),
         ("pop3_out", a.pop3_out.as_deref().map(path_text)),
         ("pop3_format", a.pop3_format.clone()),
+        ("pop3_mda", a.pop3_mda.clone()),
     ];
     for (k, v) in text_keys {
         if let Some(v) = v {

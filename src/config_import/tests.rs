@@ -281,14 +281,25 @@ fn mpop_keys_delivery_and_keep() {
     assert_eq!(c.account.pop3_server.as_deref(), Some("pop3s://h:995"));
     assert_eq!(c.account.pop3_format.as_deref(), Some("mbox"));
     assert_eq!(c.account.auth.as_deref(), Some("apop"));
-    let c = mpop("account a\nhost h\ntls off\ndelivery mda \"/usr/bin/procmail -d %F\"\n");
+    let c =
+        mpop("account a\nhost h\ntls off\ndelivery mda \"/usr/bin/procmail -f '%F' -d $USER\"\n");
     assert_eq!(c.account.pop3_server.as_deref(), Some("pop3://h:110"));
     assert_eq!(c.account.tls.as_deref(), Some("none"));
     assert_eq!(
+        c.account.pop3_mda.as_deref(),
+        Some("/usr/bin/procmail -f '%F' -d $USER"),
+        "as mpop --pretend shows it"
+    );
+    assert!(shown(&c).is_empty(), "{:?}", shown(&c));
+    let c = mpop("account a\nhost h\ndelivery mda maildrop\ndelivery maildir ~/M\n");
+    assert_eq!(c.account.pop3_mda, None, "the last delivery wins");
+    assert_eq!(c.account.pop3_format.as_deref(), Some("maildir"));
+    let c = mpop("account a\nhost h\ndelivery exchange c:\\x\n");
+    assert_eq!(
         shown(&c),
         [
-            "line 4: delivery mda is not supported by postie (maildir and mbox are); give pop3 \
-          pull --out"
+            "line 3: delivery exchange is not supported by postie (maildir, mbox and mda are); \
+          give pop3 pull --out"
         ]
     );
 }

@@ -128,6 +128,37 @@ pub fn connect(opts: &ConnectOptions) -> Result<(Session, bool), Pop3Error> {
     Ok((client, true))
 }
 
+/// What a server tells before login (`pop3 serverinfo`).
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub greeting: String,
+    pub caps: crate::pop3::response::Capabilities,
+    /// The TLS protocol version (`TLSv1.3`), when the session is encrypted.
+    pub tls_version: Option<String>,
+    /// The server's certificate, when the session is encrypted.
+    pub cert: Option<crate::tls::CertInfo>,
+}
+
+/// The greeting, capabilities (the ones after STLS, when it was used), TLS version and
+/// certificate of a connected session.
+pub fn server_info(session: &Session) -> ServerInfo {
+    let (tls_version, cert) = match session.get_ref().get_ref() {
+        Stream::Tls(tls) => (
+            Some(tls.ssl().version_str().to_owned()),
+            tls.ssl()
+                .peer_certificate()
+                .map(|c| crate::tls::CertInfo::of(&c)),
+        ),
+        Stream::Plain(_) => (None, None),
+    };
+    ServerInfo {
+        greeting: session.greeting.clone(),
+        caps: session.caps.clone(),
+        tls_version,
+        cert,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,9 @@
 //! - [`store`]: Maildir/eml delivery and the committer that makes messages durable in batches.
 //! - [`sync`]: `pull`: the network loop, pipelining, the durability order, DELE; `mark_seen`.
 //! - [`watch`]: `pull --watch`'s schedule (LOGIN-DELAY, back-off), pure.
+//! - [`mda`]: `pull --mda` and `--filter`: the commands, `%F`/`%S`, exit-status meanings.
+//! - [`retention`]: which stored messages `--delete`, `--delete-after` and
+//!   `--delete-larger-than` delete (pure).
 //!
 //! It does not parse messages (see `crate::mail`) and never sees clap types.
 
@@ -21,7 +24,9 @@ pub mod client;
 pub mod codec;
 pub mod command;
 pub mod connect;
+pub mod mda;
 pub mod response;
+pub mod retention;
 pub mod sasl;
 pub mod state;
 pub mod store;
@@ -103,6 +108,12 @@ pub enum Pop3Error {
     Locked { path: PathBuf },
     #[error("{what}: {why}")]
     Usage { what: String, why: String },
+    /// `--mda`: the delivery agent failed (not EX_TEMPFAIL) or could not be run.
+    #[error("--mda {}: {why}", printable(command))]
+    Delivery { command: String, why: String },
+    /// `--filter`: the filter exited 3 or more, or could not be run.
+    #[error("--filter {}: {why}", printable(command))]
+    Filter { command: String, why: String },
 }
 
 impl Pop3Error {
@@ -127,6 +138,8 @@ impl Pop3Error {
             Pop3Error::Write { .. } | Pop3Error::State { .. } => code::WRITE,
             Pop3Error::Locked { .. } => code::TEMPFAIL,
             Pop3Error::Usage { .. } => code::USAGE,
+            // The local side of delivery failed, as a write error does: the user must look.
+            Pop3Error::Delivery { .. } | Pop3Error::Filter { .. } => code::WRITE,
         }
     }
 

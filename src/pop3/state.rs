@@ -7,8 +7,15 @@
 //! `.lock` file beside it, with `File::try_lock`). Neither file is ever written through a
 //! symbolic link.
 //!
-//! Older files have `<key> <name>` lines (no size) and wrote a key starting with `#` as it
-//! is, which then read as a comment: such `#` lines are read back as unconfirmed entries.
+//! Each entry also has its retrieval time (Unix seconds; `--delete-after` counts from it).
+//! Older files have `<key> <name>` lines (v1: no size, and a key starting with `#` written
+//! as it is, which then read as a comment: such `#` lines are read back as unconfirmed
+//! entries) or `<key> <name> <size>` lines (v2: no time). An entry without a time counts as
+//! retrieved when it is first read ([`State::undated`] says how many), and is written with
+//! that time at the next compaction. v3 lines are `<key> <name> <size or -> <time>`.
+//!
+//! [`now`] is the one place postie reads the clock for retrieval times: `POSTIE_TEST_NOW`
+//! (Unix seconds) replaces it, a hook for tests of retention across days.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -78,8 +85,23 @@ pub fn unescape(text: &str) -> Option<Vec<u8>> {
 /// postie never stored it (so `--delete` never deletes it).
 pub const SEEN: &str = "-";
 
-const HEADER: &str =
-    "# postie pop3 state v2: <escaped UIDL key> <file name> <LIST size>; `.` = on disk\n";
+const HEADER: &str = "# postie pop3 state v3: <escaped UIDL key> <file name> <LIST size> \
+                      <retrieved, Unix time>; `.` = on disk\n";
+
+/// The time retrievals are recorded with, in Unix seconds. `POSTIE_TEST_NOW` (Unix
+/// seconds) replaces the clock: the test hook for retention across days; nothing else
+/// reads it.
+pub fn now() -> u64 {
+    if let Some(t) = std::env::var("POSTIE_TEST_NOW")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return t;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 const COMMITTED: &str = ".\n";
 
 /// One stored message.
@@ -89,10 +111,14 @@ pub struct Entry {
     pub name: String,
     /// Its LIST size when it was stored (`None`: recorded by a version without sizes).
     pub size: Option<u64>,
+    /// When it was retrieved (Unix seconds; for entries of versions without times, when
+    /// the state was first read by one that has them).
+    pub retrieved: u64,
 }
 
-/// A journal line read back: `None` for comments, blank lines and the header.
-fn parse_line(line: &str) -> Result<Option<(Vec<u8>, Entry)>, ()> {
+/// A journal line read back: `None` for comments, blank lines and the header. The time is
+/// `None` for lines of versions without one.
+fn parse_line(line: &str) -> Result<Option<(Vec<u8>, Entry, bool)>, ()> {
     let legacy_hash = line.starts_with('#');
     if line.is_empty() || (legacy_hash && line.matches(' ').count() != 1) {
         return Ok(None);
@@ -101,16 +127,29 @@ fn parse_line(line: &str) -> Result<Option<(Vec<u8>, Entry)>, ()> {
     let (Some(key), Some(name)) = (fields.next(), fields.next()) else {
         return Err(());
     };
-    let size = match fields.next() {
+    let (size, time) = (fields.next(), fields.next());
+    let size = match size {
+        Some("-") if time.is_some() => None,
         Some(s) => Some(s.parse::<u64>().map_err(|_| ())?),
         None => None,
     };
+    let time = time.map(|t| t.parse::<u64>().map_err(|_| ())).transpose()?;
     if fields.next().is_some() || name.is_empty() {
         return Err(());
     }
     let key = unescape(key).ok_or(())?;
     let name = name.to_owned();
-    Ok(Some((key, Entry { name, size })))
+    let dated = time.is_some();
+    let retrieved = time.unwrap_or(0);
+    Ok(Some((
+        key,
+        Entry {
+            name,
+            size,
+            retrieved,
+        },
+        dated,
+    )))
 }
 
 /// Refuses a symbolic link at `path` (a missing file is fine).
@@ -150,6 +189,8 @@ pub struct State {
     _lock: File,
     entries: HashMap<Vec<u8>, Entry>,
     journal: Option<File>,
+    /// How many entries had no retrieval time (written by an older version).
+    undated: usize,
 }
 
 impl State {
@@ -166,44 +207,20 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(err(e.to_string())),
         };
-        let mut entries = HashMap::new();
-        let mut unconfirmed: Vec<(Vec<u8>, String)> = Vec::new();
-        // Only complete lines count: a torn last line (killed mid-append) is ignored.
-        let complete = match text.iter().rposition(|b| *b == b'\n') {
-            Some(p) => &text[..=p],
-            None => &[][..],
-        };
-        for line in complete.split(|b| *b == b'\n') {
-            let line = String::from_utf8_lossy(line);
-            if line == "." {
-                unconfirmed.clear();
-                continue;
-            }
-            let malformed = || err(format!("a malformed line: {line:?}"));
-            let Some((key, entry)) = parse_line(&line).map_err(|_| malformed())? else {
-                continue;
-            };
-            // A legacy `#` line was never read back, so it was never confirmed either.
-            if line.starts_with('#') {
-                if exists(&entry.name) {
-                    entries.insert(key, entry);
-                }
-                continue;
-            }
-            unconfirmed.push((key.clone(), entry.name.clone()));
-            entries.insert(key, entry);
-        }
-        for (key, name) in unconfirmed {
-            if name != SEEN && !exists(&name) {
-                entries.remove(&key);
-            }
-        }
+        let (entries, undated) = load(&text, exists).map_err(err)?;
         Ok(State {
             path: path.to_owned(),
             _lock: lock,
             entries,
             journal: None,
+            undated,
         })
+    }
+
+    /// How many entries were read without a retrieval time (a state file of an older
+    /// version): they count as retrieved when this state was opened.
+    pub fn undated(&self) -> usize {
+        self.undated
     }
 
     /// What was recorded for `key`.
@@ -252,15 +269,17 @@ impl State {
     /// Records entries `(key, file name, LIST size)` (before their files are renamed into
     /// place) and fdatasyncs them.
     pub fn record(&mut self, batch: &[(Vec<u8>, String, u64)]) -> Result<(), Pop3Error> {
+        let retrieved = now();
         let text: String = batch
             .iter()
-            .map(|(k, n, size)| format!("{} {n} {size}\n", escape(k, false)))
+            .map(|(k, n, size)| format!("{} {n} {size} {retrieved}\n", escape(k, false)))
             .collect();
         self.append(&text, true)?;
         for (k, n, size) in batch {
             let entry = Entry {
                 name: n.clone(),
                 size: Some(*size),
+                retrieved,
             };
             self.entries.insert(k.clone(), entry);
         }
@@ -291,9 +310,9 @@ impl State {
         let mut lines: Vec<String> = self
             .entries
             .iter()
-            .map(|(k, e)| match e.size {
-                Some(size) => format!("{} {} {size}\n", escape(k, false), e.name),
-                None => format!("{} {}\n", escape(k, false), e.name),
+            .map(|(k, e)| {
+                let size = e.size.map_or("-".to_owned(), |s| s.to_string());
+                format!("{} {} {size} {}\n", escape(k, false), e.name, e.retrieved)
             })
             .collect();
         lines.sort();
@@ -301,6 +320,58 @@ impl State {
         fsutil::write_atomic(&self.path, text.as_bytes(), fsutil::PRIVATE)
             .map_err(|e| self.write_err(e))
     }
+}
+
+/// The entries of a state file's text (see the module's doc), and how many had no time.
+fn load(
+    text: &[u8],
+    exists: impl Fn(&str) -> bool,
+) -> Result<(HashMap<Vec<u8>, Entry>, usize), String> {
+    let mut entries = HashMap::new();
+    let mut unconfirmed: Vec<(Vec<u8>, String)> = Vec::new();
+    let first_sight = now();
+    let mut undated_keys = std::collections::HashSet::new();
+    // Only complete lines count: a torn last line (killed mid-append) is ignored.
+    let complete = match text.iter().rposition(|b| *b == b'\n') {
+        Some(p) => &text[..=p],
+        None => &[][..],
+    };
+    for line in complete.split(|b| *b == b'\n') {
+        let line = String::from_utf8_lossy(line);
+        if line == "." {
+            unconfirmed.clear();
+            continue;
+        }
+        let malformed = || format!("a malformed line: {line:?}");
+        let Some((key, mut entry, dated)) = parse_line(&line).map_err(|_| malformed())? else {
+            continue;
+        };
+        if !dated {
+            entry.retrieved = first_sight;
+            undated_keys.insert(key.clone());
+        } else {
+            undated_keys.remove(&key);
+        }
+        // A legacy `#` line was never read back, so it was never confirmed either.
+        if line.starts_with('#') {
+            if exists(&entry.name) {
+                entries.insert(key, entry);
+            }
+            continue;
+        }
+        unconfirmed.push((key.clone(), entry.name.clone()));
+        entries.insert(key, entry);
+    }
+    for (key, name) in unconfirmed {
+        if name != SEEN && !exists(&name) {
+            entries.remove(&key);
+        }
+    }
+    let undated = undated_keys
+        .iter()
+        .filter(|k| entries.contains_key(*k))
+        .count();
+    Ok((entries, undated))
 }
 
 /// Opens and locks `STATE.lock` (never through a symbolic link).
@@ -459,9 +530,55 @@ mod tests {
             s.get(b"#1"),
             Some(&Entry {
                 name: "f0".into(),
-                size: Some(10)
+                size: Some(10),
+                retrieved: s.get(b"#1").map_or(0, |e| e.retrieved),
             })
         );
+    }
+
+    #[test]
+    fn retrieval_times_are_kept_and_older_files_get_the_first_sight() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.state");
+        let v2 = "# postie pop3 state v2: <escaped UIDL key> <file name> <LIST size>; `.` = on disk\n\
+                  old f1 12\n.\n";
+        std::fs::write(&path, v2).expect("write");
+        let before = now();
+        let mut s = State::open(&path, |_| true).expect("open");
+        assert_eq!(s.undated(), 1);
+        let first_sight = s.get(b"old").expect("old").retrieved;
+        assert!(first_sight >= before, "counted as retrieved now");
+        s.record(&[(b"new".to_vec(), "f2".into(), 7)])
+            .expect("record");
+        s.compact(|_| true).expect("compact");
+        drop(s);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.starts_with("# postie pop3 state v3"), "{text}");
+        assert!(
+            text.contains(&format!("old f1 12 {first_sight}\n")),
+            "{text}"
+        );
+        let s = State::open(&path, |_| true).expect("reopen");
+        assert_eq!(s.undated(), 0, "the migrated file has every time");
+        assert_eq!(s.get(b"old").map(|e| e.retrieved), Some(first_sight));
+        drop(s);
+        // A v1 entry (no size) keeps its unknown size next to its time.
+        std::fs::write(&path, "abc f1\n.\nx f2 3 1000\n.\n").expect("write");
+        let mut s = State::open(&path, |_| true).expect("open");
+        assert_eq!(s.undated(), 1);
+        assert_eq!(
+            s.get(b"x").map(|e| (e.size, e.retrieved)),
+            Some((Some(3), 1000))
+        );
+        s.compact(|_| true).expect("compact");
+        drop(s);
+        let s = State::open(&path, |_| true).expect("reopen");
+        assert_eq!(s.get(b"abc").map(|e| e.size), Some(None));
+        for bad in ["k n 1 x\n", "k n - \n", "k n 1 2 3\n"] {
+            std::fs::write(&path, bad).expect("write");
+            drop(State::open(&path, |_| true).expect_err(bad));
+        }
+        drop(s);
     }
 
     #[test]
@@ -476,7 +593,8 @@ mod tests {
             s.get(b"abc"),
             Some(&Entry {
                 name: "f1".into(),
-                size: None
+                size: None,
+                retrieved: s.get(b"abc").map_or(0, |e| e.retrieved),
             })
         );
         assert!(s.contains(b"#legacy"), "a `#` key of v1, its file on disk");

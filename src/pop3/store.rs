@@ -6,6 +6,9 @@
 //! the flushes into one journal commit), records them in the state journal (one fdatasync),
 //! renames them into place, fsyncs the folder once, and only then reports them stored, which
 //! is when `pull` may send DELE. Per message that is one file fsync plus a share of two.
+//!
+//! With `--mda`, the committer instead hands each message in turn to the MDA (`mda`) and
+//! records it only once the MDA exited 0; the temporary files sit beside the state.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -52,20 +55,27 @@ enum StagedKind {
     Eml(EmlTmp),
     /// A message for an mbox, in a temporary file beside it (removed on drop).
     Mbox(EmlTmp),
+    /// A message for the MDA, LF line ends, in a temporary file (removed on drop).
+    Mda(EmlTmp),
 }
 
 impl Staged {
     pub fn file(&mut self) -> &mut File {
         match &mut self.kind {
             StagedKind::Maildir(m) => &mut m.file,
-            StagedKind::Eml(e) | StagedKind::Mbox(e) => &mut e.file,
+            StagedKind::Eml(e) | StagedKind::Mbox(e) | StagedKind::Mda(e) => &mut e.file,
         }
+    }
+
+    /// Whether the message is written with LF line ends (for an MDA).
+    pub fn lf_only(&self) -> bool {
+        matches!(self.kind, StagedKind::Mda(_))
     }
 
     fn file_ref(&self) -> &File {
         match &self.kind {
             StagedKind::Maildir(m) => &m.file,
-            StagedKind::Eml(e) | StagedKind::Mbox(e) => &e.file,
+            StagedKind::Eml(e) | StagedKind::Mbox(e) | StagedKind::Mda(e) => &e.file,
         }
     }
 
@@ -78,8 +88,19 @@ impl Staged {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            StagedKind::Mda(_) => MDA_NAME.to_owned(),
         }
     }
+}
+
+/// The file name the state records for a message an MDA took.
+pub const MDA_NAME: &str = "mda";
+
+/// `--mda`: the command (with `%F` unexpanded) and the folder of the temporary files.
+#[derive(Debug, Clone)]
+pub struct Mda {
+    pub command: String,
+    pub dir: PathBuf,
 }
 
 /// The destination folder.
@@ -89,6 +110,8 @@ pub enum Store {
     Eml(PathBuf),
     /// The mbox file.
     Mbox(PathBuf),
+    /// Each message piped to a delivery agent.
+    Mda(Mda),
 }
 
 impl Store {
@@ -117,10 +140,23 @@ impl Store {
         }
     }
 
+    /// `--mda`: temporary files go into `dir` (created 0700 if missing).
+    pub fn mda(dir: &Path, command: &str) -> Result<Store, Pop3Error> {
+        fsutil::create_private_dir_all(dir).map_err(|source| Pop3Error::Write {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Ok(Store::Mda(Mda {
+            command: command.to_owned(),
+            dir: dir.to_owned(),
+        }))
+    }
+
     pub fn root(&self) -> &Path {
         match self {
             Store::Maildir(m) => m.root(),
             Store::Eml(dir) | Store::Mbox(dir) => dir,
+            Store::Mda(m) => &m.dir,
         }
     }
 
@@ -131,6 +167,8 @@ impl Store {
             Store::Maildir(m) => m.contains(name),
             Store::Eml(dir) => dir.join(name).exists(),
             Store::Mbox(path) => mbox_entry_exists(path, name),
+            // Recorded only after the MDA took it: even an unconfirmed entry was delivered.
+            Store::Mda(_) => true,
         }
     }
 
@@ -138,8 +176,8 @@ impl Store {
     pub fn file_size(&self, name: &str) -> Option<u64> {
         let size = |p: PathBuf| std::fs::metadata(p).ok().map(|m| m.len());
         match self {
-            // Mbox entries always have their LIST size in the state.
-            Store::Mbox(_) => None,
+            // Mbox and MDA entries always have their LIST size in the state.
+            Store::Mbox(_) | Store::Mda(_) => None,
             Store::Eml(dir) => size(dir.join(name)),
             Store::Maildir(m) => {
                 let (new, cur) = (m.root().join("new"), m.root().join("cur"));
@@ -167,7 +205,7 @@ impl Store {
         let kind = self.begin_kind(uidl, occurrence, reserved)?;
         let tmp = match &kind {
             StagedKind::Maildir(t) => self.root().join("tmp").join(&t.name),
-            StagedKind::Eml(e) | StagedKind::Mbox(e) => e.tmp.clone(),
+            StagedKind::Eml(e) | StagedKind::Mbox(e) | StagedKind::Mda(e) => e.tmp.clone(),
         };
         Ok(Staged {
             kind,
@@ -184,6 +222,7 @@ impl Store {
         match self {
             Store::Maildir(m) => m.begin().map(StagedKind::Maildir),
             Store::Mbox(path) => mbox_tmp(path).map(StagedKind::Mbox),
+            Store::Mda(m) => mbox_tmp(&m.dir.join("mda")).map(StagedKind::Mda),
             Store::Eml(dir) => {
                 let mut base = escape(uidl, true);
                 if base.is_empty() || base.len() > 200 {
@@ -231,12 +270,12 @@ impl Store {
         match self {
             Store::Maildir(m) => m.sync_new(),
             Store::Eml(dir) => fsutil::sync_dir(dir),
-            Store::Mbox(_) => Ok(()),
+            Store::Mbox(_) | Store::Mda(_) => Ok(()),
         }
     }
 }
 
-/// A temporary file (readable: it is read back into the mbox) beside the mbox `path`.
+/// A temporary file (readable: it is read back into the mbox, or by the MDA) beside `path`.
 fn mbox_tmp(path: &Path) -> io::Result<EmlTmp> {
     use std::os::unix::fs::OpenOptionsExt;
     static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -333,8 +372,10 @@ pub struct ToCommit {
 /// What the committer reports.
 #[derive(Debug)]
 pub enum Committed {
-    /// On disk and recorded: DELE may follow.
-    Stored { index: usize, path: PathBuf },
+    /// On disk (or taken by the MDA: no path) and recorded: DELE may follow.
+    Stored { index: usize, path: Option<PathBuf> },
+    /// The MDA said EX_TEMPFAIL: not recorded, kept on the server for the next run.
+    Deferred { index: usize, why: String },
     /// Writing failed; the committer stopped.
     Failed(Pop3Error),
 }
@@ -349,6 +390,15 @@ pub fn committer(
     rx: Receiver<ToCommit>,
     tx: Sender<Committed>,
 ) -> State {
+    if let Store::Mda(mda) = &store {
+        while let Ok(m) = rx.recv() {
+            if let Err(e) = deliver(mda, &mut state, m, &tx) {
+                let _ = tx.send(Committed::Failed(e));
+                return state;
+            }
+        }
+        return state;
+    }
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -360,6 +410,7 @@ pub fn committer(
         match commit_batch(&store, &mut state, batch) {
             Ok(done) => {
                 for (index, path) in done {
+                    let path = Some(path);
                     let _ = tx.send(Committed::Stored { index, path });
                 }
             }
@@ -482,8 +533,61 @@ fn reader(file: &mut File) -> io::Result<io::BufReader<&mut File>> {
 
 /// The envelope sender of a staged message (its header is in the first 64 KiB, or ignored).
 fn envelope_of(file: &mut File) -> io::Result<String> {
+    Ok(mboxrd::envelope_sender(&head_of(file)?))
+}
+
+/// The first 64 KiB of a staged message (where its header is, or the header is ignored).
+fn head_of(file: &mut File) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let mut head = Vec::with_capacity(64 * 1024);
     reader(file)?.take(64 * 1024).read_to_end(&mut head)?;
-    Ok(mboxrd::envelope_sender(&head))
+    Ok(head)
+}
+
+/// Hands one message to the MDA: exit 0 records it (fdatasynced) and reports it stored;
+/// EX_TEMPFAIL reports it deferred; anything else is the error that stops the run. A crash
+/// between the MDA's exit and the record delivers the message once more on the next run
+/// (mpop has the same window): it is never lost.
+fn deliver(
+    mda: &Mda,
+    state: &mut State,
+    mut m: ToCommit,
+    tx: &Sender<Committed>,
+) -> Result<(), Pop3Error> {
+    use crate::pop3::mda as agent;
+    let write_err = |source| Pop3Error::Write {
+        path: mda.dir.clone(),
+        source,
+    };
+    let head = head_of(m.staged.file()).map_err(write_err)?;
+    let command = agent::expand(&mda.command, &agent::envelope_from(&head), None);
+    let status =
+        agent::run_mda(&command, m.staged.file_ref()).map_err(|e| Pop3Error::Delivery {
+            command: command.clone(),
+            why: format!("could not run it: {e}"),
+        })?;
+    match agent::mda_verdict(status) {
+        agent::MdaVerdict::Delivered => {
+            state.record(&[(m.key.clone(), MDA_NAME.to_owned(), m.size)])?;
+            state.confirm()?;
+            let _ = tx.send(Committed::Stored {
+                index: m.index,
+                path: None,
+            });
+        }
+        agent::MdaVerdict::TempFail => {
+            let why = "the MDA exited 75 (temporary failure); kept on the server for the next run";
+            let _ = tx.send(Committed::Deferred {
+                index: m.index,
+                why: why.into(),
+            });
+        }
+        agent::MdaVerdict::Failed(why) => {
+            return Err(Pop3Error::Delivery {
+                command,
+                why: format!("{why}; the message is kept on the server and the run stops"),
+            });
+        }
+    }
+    Ok(())
 }

@@ -8,7 +8,10 @@
 //! and are shared. The journal line is written before the rename, so a kill between the
 //! rename and the record cannot make the next run download the message again (see `state`).
 //! Messages recorded as stored are never downloaded again; with `--delete` those still on
-//! the server (a DELE that never reached QUIT) are deleted without being downloaded.
+//! the server (a DELE that never reached QUIT) are deleted without being downloaded, and
+//! `--delete-after`/`--delete-larger-than` (`retention`) delete stored ones by age or size.
+//! With `--filter`, each message to retrieve is first judged by its header (TOP n 0); with
+//! `--mda`, the committer hands messages to the MDA instead of a store (`store`, `mda`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{BufRead, Write};
@@ -18,6 +21,8 @@ use crate::pop3::Pop3Error;
 use crate::pop3::client::{Client, Listed, UidList};
 use crate::pop3::codec::{BodyError, Limits};
 use crate::pop3::command::Command;
+use crate::pop3::mda::{self as agent, FilterVerdict};
+use crate::pop3::retention::{DAY, Reason, Retention};
 pub use crate::pop3::state::default_path as default_state_path;
 use crate::pop3::state::{SEEN, State};
 pub use crate::pop3::store::Format;
@@ -54,6 +59,25 @@ pub struct PullOptions {
     /// Asked between messages: when it says true, no new command is sent; the messages
     /// already requested are stored, then QUIT (`--watch` on SIGTERM).
     pub stop: Option<fn() -> bool>,
+    /// `--delete-after DAYS`: delete stored messages retrieved at least this many days ago.
+    pub delete_after: Option<u64>,
+    /// `--delete-larger-than SIZE`: delete stored messages larger than this.
+    pub delete_larger_than: Option<u64>,
+    /// `--mda CMD`: pipe each message to CMD instead of storing it (`out` then holds the
+    /// temporary files).
+    pub mda: Option<String>,
+    /// `--filter CMD`: judge each message to retrieve by its header first.
+    pub filter: Option<String>,
+}
+
+impl PullOptions {
+    pub fn retention(&self) -> Retention {
+        Retention {
+            all: self.delete,
+            after: self.delete_after.map(|d| d.saturating_mul(DAY)),
+            larger_than: self.delete_larger_than,
+        }
+    }
 }
 
 /// What happened to one message.
@@ -66,10 +90,16 @@ pub struct Outcome {
     pub attachments: Vec<PathBuf>,
     /// `stored`; `deleted` (its DELE was accepted and QUIT made it take effect: a message
     /// stored in this run or an earlier one); `skipped` (bigger than --max-size, or stored
-    /// earlier with another size and so not deleted: see `error`); `failed` (see `error`).
+    /// earlier with another size and so not deleted: see `error`; or judged by `--filter`:
+    /// see `reason`); `deferred` (the MDA exited 75: kept for the next run); `failed` (see
+    /// `error`).
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why a message was deleted (`delete-after`, `delete-larger-than`, `filter-kill`; none
+    /// for `--delete`) or skipped (`filter-skip`, `filter-kill`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
 }
 
 /// Totals of a run.
@@ -80,6 +110,11 @@ pub struct Summary {
     pub deleted: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// Messages the MDA deferred (exit 75): still on the server, tried again next run.
+    pub deferred: usize,
+    /// State entries without a retrieval time (an older version's file), counted as
+    /// retrieved now.
+    pub undated: usize,
 }
 
 /// One message on the server, with its state key.
@@ -211,6 +246,10 @@ struct Run<'a> {
     deleted: Vec<(usize, Option<PathBuf>)>,
     /// Where each message stored in this run went.
     paths: HashMap<usize, PathBuf>,
+    /// Why each DELE is sent.
+    reasons: HashMap<usize, Reason>,
+    /// The time retrievals count from (`state::now`).
+    now: u64,
     /// Message numbers a DELE was sent for: never twice.
     dele_sent: HashSet<u32>,
     progress: Option<indicatif::ProgressBar>,
@@ -218,34 +257,59 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// A message is on disk and recorded: report it, unpack it, queue its DELE.
-    fn stored(&mut self, index: usize, path: PathBuf, report: &mut dyn FnMut(&Outcome)) {
+    /// A message is on disk (or taken by the MDA: no path) and recorded: report it, unpack
+    /// it, queue its DELE.
+    fn stored(&mut self, index: usize, path: Option<PathBuf>, report: &mut dyn FnMut(&Outcome)) {
         let m = &self.msgs[index];
         self.summary.stored += 1;
         self.summary.bytes += m.size;
-        let (attachments, error) = if self.opts.unpack {
-            match crate::mail::unpack_file(&path, &self.unpack_dir, &self.opts.unpack_options) {
-                Ok(r) => (r.attachments, None),
-                Err(e) => {
-                    self.summary.failed += 1;
-                    (Vec::new(), Some(format!("{}: unpack: {e}", path.display())))
+        let (attachments, error) = match &path {
+            Some(path) if self.opts.unpack => {
+                match crate::mail::unpack_file(path, &self.unpack_dir, &self.opts.unpack_options) {
+                    Ok(r) => (r.attachments, None),
+                    Err(e) => {
+                        self.summary.failed += 1;
+                        (Vec::new(), Some(format!("{}: unpack: {e}", path.display())))
+                    }
                 }
             }
-        } else {
-            (Vec::new(), None)
+            _ => (Vec::new(), None),
         };
         report(&Outcome {
             attachments,
-            ..outcome(m, Some(path.clone()), "stored", error)
+            ..outcome(m, path.clone(), "stored", error)
         });
-        self.paths.insert(index, path);
+        if let Some(path) = path {
+            self.paths.insert(index, path);
+        }
         if let Some(pb) = &self.progress {
             pb.inc(1);
             pb.set_message(format!("{} bytes", self.summary.bytes));
         }
-        if self.opts.delete {
+        if let Some(reason) = self.opts.retention().reason(m.size, self.now, self.now) {
+            self.reasons.insert(index, reason);
             self.todo.push_front(Op::Dele(index));
         }
+    }
+
+    /// The MDA deferred a message: it stays on the server, unrecorded.
+    fn deferred(&mut self, index: usize, why: String, report: &mut dyn FnMut(&Outcome)) {
+        self.summary.deferred += 1;
+        report(&outcome(&self.msgs[index], None, "deferred", Some(why)));
+    }
+
+    /// What the committer reported; a failure ends the run.
+    fn committed(
+        &mut self,
+        c: Committed,
+        report: &mut dyn FnMut(&Outcome),
+    ) -> Result<(), Pop3Error> {
+        match c {
+            Committed::Stored { index, path } => self.stored(index, path, report),
+            Committed::Deferred { index, why } => self.deferred(index, why, report),
+            Committed::Failed(e) => return Err(e),
+        }
+        Ok(())
     }
 
     fn failed(&mut self, index: usize, why: String, report: &mut dyn FnMut(&Outcome)) {
@@ -260,20 +324,16 @@ pub fn pull<S: BufRead + Write>(
     opts: &PullOptions,
     report: &mut dyn FnMut(&Outcome),
 ) -> Result<Summary, Pop3Error> {
-    if opts.unpack && opts.format == Format::Mbox {
-        let why = "unpacks one message file; an mbox holds them all (use maildir or eml)";
-        return Err(Pop3Error::Usage {
-            what: "--unpack".into(),
-            why: why.into(),
-        });
-    }
-    let store = Store::open(&opts.out, opts.format)?;
-    let mut state = State::open(&opts.state, |name| store.exists(name))?;
+    let (store, mut state) = open_store(opts)?;
+    let undated = state.undated();
     let msgs = mailbox(client, opts.all)?;
-    // Forget messages the server no longer has, so the state does not grow forever.
+    // Forget messages the server no longer has, so the state does not grow forever; an
+    // older state gets the retrieval times it lacked written down.
     if !opts.all {
         let on_server: HashSet<&[u8]> = msgs.iter().map(|m| m.key.as_slice()).collect();
         state.compact(|k| on_server.contains(k))?;
+    } else if undated > 0 {
+        state.compact(|_| true)?;
     }
     let mut run = Run {
         msgs: &msgs,
@@ -282,15 +342,19 @@ pub fn pull<S: BufRead + Write>(
         summary: Summary::default(),
         deleted: Vec::new(),
         paths: HashMap::new(),
+        reasons: HashMap::new(),
+        now: crate::pop3::state::now(),
         dele_sent: HashSet::new(),
         progress: None,
-        unpack_dir: match &store {
-            Store::Maildir(md) => md.root().join("unpacked"),
-            Store::Eml(dir) => dir.clone(),
-            Store::Mbox(file) => crate::fsutil::parent_dir(file).to_owned(),
-        },
+        unpack_dir: unpack_dir(&store),
     };
-    let (todo, retrieving, total_bytes) = plan(&msgs, &state, &store, opts, &mut run, report);
+    run.summary.undated = undated;
+    let mut judge = |m: &Msg| match &opts.filter {
+        Some(cmd) => filter(client, cmd, m),
+        None => Ok(FilterVerdict::Deliver),
+    };
+    let (todo, retrieving, total_bytes) =
+        plan(&msgs, &state, &store, &mut run, &mut judge, report)?;
     run.todo = todo;
     let window = match opts.pipelining {
         Pipelining::On => PIPELINE_WINDOW,
@@ -303,6 +367,33 @@ pub fn pull<S: BufRead + Write>(
         .then(|| progress_bar(retrieving as u64, total_bytes));
     let state = transfer(client, &store, &mut run, window, state, report)?;
     finish(client, run, state, report)
+}
+
+/// The store (or MDA) and the locked state of a pull, once the options are checked.
+fn open_store(opts: &PullOptions) -> Result<(Store, State), Pop3Error> {
+    if opts.unpack && (opts.format == Format::Mbox || opts.mda.is_some()) {
+        let why = "unpacks one message file; an mbox or an MDA has none (use maildir or eml)";
+        return Err(Pop3Error::Usage {
+            what: "--unpack".into(),
+            why: why.into(),
+        });
+    }
+    let store = match &opts.mda {
+        Some(cmd) => Store::mda(&opts.out, cmd)?,
+        None => Store::open(&opts.out, opts.format)?,
+    };
+    let state = State::open(&opts.state, |name| store.exists(name))?;
+    Ok((store, state))
+}
+
+/// Where `--unpack` writes for `store`.
+fn unpack_dir(store: &Store) -> PathBuf {
+    match store {
+        Store::Maildir(md) => md.root().join("unpacked"),
+        Store::Eml(dir) => dir.clone(),
+        Store::Mbox(file) => crate::fsutil::parent_dir(file).to_owned(),
+        Store::Mda(m) => m.dir.clone(),
+    }
 }
 
 /// What `mark_seen` did.
@@ -365,9 +456,8 @@ fn transfer<S: BufRead + Write>(
     // Messages the committer finished after the loop ended are stored: report them.
     let mut late_failure = None;
     for c in done_rx.try_iter() {
-        match c {
-            Committed::Stored { index, path } => run.stored(index, path, report),
-            Committed::Failed(e) => late_failure = Some(e),
+        if let Err(e) = run.committed(c, report) {
+            late_failure = Some(e);
         }
     }
     if let Some(pb) = &run.progress {
@@ -395,7 +485,11 @@ fn finish<S: BufRead + Write>(
     let mut summary = run.summary.clone();
     summary.deleted = run.deleted.len();
     for (index, path) in &run.deleted {
-        report(&outcome(&run.msgs[*index], path.clone(), "deleted", None));
+        let reason = run.reasons.get(index).and_then(|r| r.label());
+        report(&Outcome {
+            reason,
+            ..outcome(&run.msgs[*index], path.clone(), "deleted", None)
+        });
     }
     if !run.deleted.is_empty() {
         let gone: HashSet<&[u8]> = run
@@ -432,17 +526,19 @@ fn earlier(m: &Msg, state: &State, store: &Store) -> Earlier {
 }
 
 /// What this run does: RETR for each message not stored yet (within `--max-size`, which
-/// reports the others as skipped, and `--limit`), and with `--delete` DELE for each one
-/// stored earlier with the same size. Returns the operations, and how many messages and
-/// bytes are retrieved.
+/// reports the others as skipped, `--limit`, and what `judge` (`--filter`) says), and DELE
+/// for each one stored earlier with the same size that the retention rules delete.
+/// Returns the operations, and how many messages and bytes are retrieved.
 fn plan(
     msgs: &[Msg],
     state: &State,
     store: &Store,
-    opts: &PullOptions,
     run: &mut Run<'_>,
+    judge: &mut dyn FnMut(&Msg) -> Result<FilterVerdict, Pop3Error>,
     report: &mut dyn FnMut(&Outcome),
-) -> (VecDeque<Op>, usize, u64) {
+) -> Result<(VecDeque<Op>, usize, u64), Pop3Error> {
+    let opts = run.opts;
+    let retention = opts.retention();
     let mut todo = VecDeque::new();
     let (mut retrieving, mut total_bytes) = (0usize, 0u64);
     for (i, m) in msgs.iter().enumerate() {
@@ -452,8 +548,9 @@ fn plan(
             run.failed(i, why.into(), report);
             continue;
         }
-        if !opts.all && state.contains(&m.key) {
-            if opts.delete {
+        if let Some(entry) = state.get(&m.key).filter(|_| !opts.all) {
+            if let Some(reason) = retention.reason(m.size, entry.retrieved, run.now) {
+                run.reasons.insert(i, reason);
                 plan_delete(msgs, state, store, i, &mut todo, run, report);
             }
             continue;
@@ -466,11 +563,78 @@ fn plan(
         if opts.limit.is_some_and(|l| retrieving >= l) {
             continue;
         }
+        if !judged_to_retrieve(m, i, judge(m)?, &mut todo, run, report) {
+            continue;
+        }
         retrieving += 1;
         total_bytes += m.size;
         todo.push_back(Op::Retr(i));
     }
-    (todo, retrieving, total_bytes)
+    Ok((todo, retrieving, total_bytes))
+}
+
+/// Acts on the filter's verdict: true to retrieve; a skip or kill is reported (a kill is
+/// deleted with `--delete`, as mpop deletes it unless `keep`).
+fn judged_to_retrieve(
+    m: &Msg,
+    i: usize,
+    verdict: FilterVerdict,
+    todo: &mut VecDeque<Op>,
+    run: &mut Run<'_>,
+    report: &mut dyn FnMut(&Outcome),
+) -> bool {
+    let reason = match verdict {
+        FilterVerdict::Deliver => return true,
+        FilterVerdict::Skip => "filter-skip",
+        FilterVerdict::Kill => "filter-kill",
+    };
+    if verdict == FilterVerdict::Kill && run.opts.delete {
+        run.reasons.insert(i, Reason::FilterKill);
+        todo.push_back(Op::Dele(i));
+    }
+    run.summary.skipped += 1;
+    report(&Outcome {
+        reason: Some(reason),
+        ..outcome(m, None, "skipped", None)
+    });
+    false
+}
+
+/// `--filter`: the message's header (TOP n 0, LF line ends, with its blank line) piped to
+/// the command, `%F` and `%S` expanded; its exit status is the verdict. A status of 3 or
+/// more, or a server that refuses TOP, ends the run (the message kept).
+fn filter<S: BufRead + Write>(
+    client: &mut Client<S>,
+    cmd: &str,
+    m: &Msg,
+) -> Result<FilterVerdict, Pop3Error> {
+    let header = match client.top_header(m.number) {
+        Ok(h) => h,
+        Err(Pop3Error::Refused { text, .. }) => {
+            return Err(Pop3Error::Unavailable {
+                host: client.host().to_owned(),
+                why: format!(
+                    "--filter needs TOP, which the server refused: {}",
+                    crate::pop3::printable(&text)
+                ),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let mut lf = agent::LfWriter::new(Vec::with_capacity(header.len()));
+    let header = match std::io::Write::write_all(&mut lf, &header) {
+        Ok(()) => lf.finish().unwrap_or_default(),
+        Err(_) => header,
+    };
+    let command = agent::expand(cmd, &agent::envelope_from(&header), Some(m.size));
+    let status = agent::run_filter(&command, &header).map_err(|e| Pop3Error::Filter {
+        command: command.clone(),
+        why: format!("could not run it: {e}"),
+    })?;
+    agent::filter_verdict(status).map_err(|why| Pop3Error::Filter {
+        command,
+        why: format!("{why} (0 deliver, 1 kill, 2 skip); the run stops, the message is kept"),
+    })
 }
 
 /// `--delete` for a message stored earlier: DELE if that DELE never reached QUIT. A
@@ -520,17 +684,10 @@ fn network_loop<S: BufRead + Write>(
     let mut in_flight: VecDeque<Op> = VecDeque::new();
     let mut outstanding = 0usize;
     let mut reserved = HashSet::new();
-    let stopped = || Pop3Error::State {
-        path: store.root().to_owned(),
-        why: "the committer stopped".into(),
-    };
     loop {
         for c in done.try_iter() {
             outstanding -= 1;
-            match c {
-                Committed::Stored { index, path } => run.stored(index, path, report),
-                Committed::Failed(e) => return Err(e),
-            }
+            run.committed(c, report)?;
         }
         send_window(client, run, &mut in_flight, window)?;
         let Some(op) = in_flight.pop_front() else {
@@ -538,14 +695,11 @@ fn network_loop<S: BufRead + Write>(
                 return Ok(());
             }
             // Wait for the committer: its reports may queue DELEs.
-            match done.recv() {
-                Ok(Committed::Stored { index, path }) => {
-                    outstanding -= 1;
-                    run.stored(index, path, report);
-                }
-                Ok(Committed::Failed(e)) => return Err(e),
-                Err(_) => return Err(stopped()),
-            }
+            let Ok(c) = done.recv() else {
+                return Err(committer_stopped(run, store, done, report));
+            };
+            outstanding -= 1;
+            run.committed(c, report)?;
             continue;
         };
         match op {
@@ -558,12 +712,33 @@ fn network_loop<S: BufRead + Write>(
                         size,
                         staged,
                     };
-                    to_commit.send(job).map_err(|_| stopped())?;
+                    if to_commit.send(job).is_err() {
+                        return Err(committer_stopped(run, store, done, report));
+                    }
                     outstanding += 1;
                 }
             }
             Op::Dele(i) => run_dele(client, run, i, report)?,
         }
+    }
+}
+
+/// The committer stopped (it stops only on a failure): reports what it finished before,
+/// and returns its failure.
+fn committer_stopped(
+    run: &mut Run<'_>,
+    store: &Store,
+    done: &std::sync::mpsc::Receiver<Committed>,
+    report: &mut dyn FnMut(&Outcome),
+) -> Pop3Error {
+    for c in done.try_iter() {
+        if let Err(e) = run.committed(c, report) {
+            return e;
+        }
+    }
+    Pop3Error::State {
+        path: store.root().to_owned(),
+        why: "the committer stopped".into(),
     }
 }
 
@@ -674,7 +849,17 @@ fn retrieve<S: BufRead + Write>(
     let by_list = size_limit(m.size);
     let limit = max_size.map_or(by_list, |max| max.min(by_list));
     // A BufWriter would only add a copy: the codec hands over whole read buffers.
-    match client.read_body_to(staged.file(), Limits::body(limit)) {
+    let read = if staged.lf_only() {
+        let mut lf = agent::LfWriter::new(staged.file());
+        let read = client.read_body_to(&mut lf, Limits::body(limit));
+        match (read, lf.finish()) {
+            (Ok(_), Err(e)) => Err(BodyError::Write(e)),
+            (read, _) => read,
+        }
+    } else {
+        client.read_body_to(staged.file(), Limits::body(limit))
+    };
+    match read {
         Ok(_) => Ok(Ok(staged)),
         Err(BodyError::TooLong(_)) => {
             let why = if limit < by_list {
@@ -705,6 +890,7 @@ fn outcome(m: &Msg, path: Option<PathBuf>, status: &'static str, error: Option<S
         attachments: Vec::new(),
         status,
         error,
+        reason: None,
     }
 }
 
@@ -739,6 +925,10 @@ mod tests {
             pipelining: Pipelining::Off,
             progress: false,
             stop: None,
+            delete_after: None,
+            delete_larger_than: None,
+            mda: None,
+            filter: None,
         }
     }
 

@@ -33,7 +33,11 @@ fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     for entry in fs::read_dir(dir).expect("read_dir") {
         let path = entry.expect("entry").path();
         if path.is_file() {
-            let name = path.file_name().expect("name").to_string_lossy().into_owned();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
             out.insert(name, fs::read(&path).expect("read"));
         }
     }
@@ -69,12 +73,13 @@ fn type_and_name_patterns_are_ored_and_reach_into_nested_messages() {
     );
     assert!(pdf_type["report.pdf"].starts_with(b"%PDF-1.6"));
     let pdf_name = flat(&["--name", "*.pdf"]);
-    assert_eq!(names(&pdf_name), ["a.pdf", "report.pdf"], "case-sensitive, as mshow");
-    let either = flat(&["--type", "IMAGE/*", "--name", "*.PDF", "--name", "data.csv"]);
     assert_eq!(
-        names(&either),
-        ["C.PDF", "b.png", "data.csv", "photo.jpg"]
+        names(&pdf_name),
+        ["a.pdf", "report.pdf"],
+        "case-sensitive, as mshow"
     );
+    let either = flat(&["--type", "IMAGE/*", "--name", "*.PDF", "--name", "data.csv"]);
+    assert_eq!(names(&either), ["C.PDF", "b.png", "data.csv", "photo.jpg"]);
     let nothing = flat(&["--name", "*.doc"]);
     assert!(nothing.is_empty(), "{:?}", names(&nothing));
     let message = flat(&["--type", "message/rfc822"]);
@@ -99,10 +104,7 @@ fn parts_the_selection_leaves_are_listed_as_skipped_and_the_body_is_kept() {
         ["a.pdf", "body.txt", "message.json"]
     );
     let atts = info["attachments"].as_array().expect("attachments");
-    let skipped: Vec<&str> = atts
-        .iter()
-        .filter_map(|a| a["skipped"].as_str())
-        .collect();
+    let skipped: Vec<&str> = atts.iter().filter_map(|a| a["skipped"].as_str()).collect();
     assert_eq!(skipped.len(), atts.len() - 1, "{atts:?}");
     assert!(skipped.iter().all(|s| *s == "not selected (--type/--name)"));
 }
@@ -110,7 +112,14 @@ fn parts_the_selection_leaves_are_listed_as_skipped_and_the_body_is_kept() {
 #[test]
 fn list_with_a_selection_shows_what_it_would_write() {
     let out = run(postie()
-        .args(["unpack", "--list", "--type", "application/pdf", "--name", "b.png"])
+        .args([
+            "unpack",
+            "--list",
+            "--type",
+            "application/pdf",
+            "--name",
+            "b.png",
+        ])
         .arg(mixed()));
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
@@ -125,12 +134,23 @@ fn list_with_a_selection_shows_what_it_would_write() {
         ]
     );
     let json = run(postie()
-        .args(["unpack", "--list", "--json", "--no-inline", "--type", "image/*"])
+        .args([
+            "unpack",
+            "--list",
+            "--json",
+            "--no-inline",
+            "--type",
+            "image/*",
+        ])
         .arg(mixed()));
     let (stdout, _) = text(&json);
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
     let parts = v["parts"].as_array().expect("parts");
-    assert_eq!(parts.len(), 1, "--no-inline leaves the inline photo: {parts:?}");
+    assert_eq!(
+        parts.len(),
+        1,
+        "--no-inline leaves the inline photo: {parts:?}"
+    );
     assert_eq!(parts[0]["name"], "b.png");
 }
 
@@ -140,7 +160,11 @@ fn to_stdout_writes_exactly_one_file_or_names_the_count() {
         .args(["unpack", "--to-stdout", "--name", "report.pdf"])
         .arg(mixed()));
     assert!(one.status.success(), "{:?}", text(&one));
-    assert!(one.stdout.starts_with(b"%PDF-1.6\n% report.pdf"), "{:?}", text(&one));
+    assert!(
+        one.stdout.starts_with(b"%PDF-1.6\n% report.pdf"),
+        "{:?}",
+        text(&one)
+    );
     let many = run(postie()
         .args(["unpack", "--to-stdout", "--type", "application/pdf"])
         .arg(mixed()));
@@ -155,7 +179,11 @@ fn to_stdout_writes_exactly_one_file_or_names_the_count() {
         .args(["unpack", "--to-stdout", "--name", "*.doc"])
         .arg(mixed()));
     assert_eq!(none.status.code(), Some(1));
-    assert!(text(&none).1.contains("0 files selected;"), "{:?}", text(&none));
+    assert!(
+        text(&none).1.contains("0 files selected;"),
+        "{:?}",
+        text(&none)
+    );
     let pulled = select_fixtures().join("pulled");
     let across = run(postie()
         .args(["unpack", "--to-stdout", "--name", "pulled-*"])
@@ -175,7 +203,11 @@ fn to_stdout_writes_exactly_one_file_or_names_the_count() {
 fn headers_writes_every_header_in_order_into_message_json() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("out");
-    let plain = run(postie().args(["unpack", "--json"]).arg(mixed()).arg("--out").arg(&out));
+    let plain = run(postie()
+        .args(["unpack", "--json"])
+        .arg(mixed())
+        .arg("--out")
+        .arg(&out));
     let (stdout, _) = text(&plain);
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
     assert!(v.get("headers").is_none(), "not without --headers");
@@ -194,7 +226,12 @@ fn headers_writes_every_header_in_order_into_message_json() {
     let headers = v["headers"].as_array().expect("headers");
     let pairs: Vec<(&str, &str)> = headers
         .iter()
-        .map(|h| (h["name"].as_str().expect("name"), h["value"].as_str().expect("value")))
+        .map(|h| {
+            (
+                h["name"].as_str().expect("name"),
+                h["value"].as_str().expect("value"),
+            )
+        })
         .collect();
     assert_eq!(
         pairs[..6],
@@ -294,8 +331,14 @@ fn overwrite_never_follows_a_symlink_out_of_dir() {
         .arg("--out")
         .arg(&out));
     assert!(r.status.success(), "{:?}", text(&r));
-    assert!(fs::read_dir(&outside).expect("ls").next().is_none(), "nothing outside");
-    assert!(out.join("2024-03-05_133000_Invoices für March (1)").is_dir());
+    assert!(
+        fs::read_dir(&outside).expect("ls").next().is_none(),
+        "nothing outside"
+    );
+    assert!(
+        out.join("2024-03-05_133000_Invoices für March (1)")
+            .is_dir()
+    );
     assert!(out.join("a (1).pdf").is_file());
 }
 
@@ -346,7 +389,11 @@ fn templates_name_folders_and_files_with_the_safe_name_rules() {
         "the nested message's own fields"
     );
     let other = files_in(&out.join("undated no-sender_ no-subject"));
-    assert!(other.contains_key("undated_no-sender_x.pdf"), "{:?}", names(&other));
+    assert!(
+        other.contains_key("undated_no-sender_x.pdf"),
+        "{:?}",
+        names(&other)
+    );
     for (flag, bad, why) in [
         ("--folder-template", "{name}", "unknown placeholder {name}"),
         ("--file-template", "{nope}", "unknown placeholder {nope}"),
@@ -386,13 +433,27 @@ fn a_folder_of_eml_files_and_a_mix_of_files_and_folders() {
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
             let s = v["source"].as_str().expect("source");
-            Path::new(s).file_name().expect("name").to_string_lossy().into_owned()
+            Path::new(s)
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned()
         })
         .collect();
-    assert_eq!(sources, ["UIDL-aa1.eml", "UIDL-bb2.eml", "mixed.eml"], "hidden and other files left");
+    assert_eq!(
+        sources,
+        ["UIDL-aa1.eml", "UIDL-bb2.eml", "mixed.eml"],
+        "hidden and other files left"
+    );
     assert_eq!(
         names(&files_in(&out)),
-        ["a.pdf", "attachment-5.pdf", "pulled-1.pdf", "pulled-2.pdf", "report.pdf"]
+        [
+            "a.pdf",
+            "attachment-5.pdf",
+            "pulled-1.pdf",
+            "pulled-2.pdf",
+            "report.pdf"
+        ]
     );
 }
 
@@ -427,7 +488,9 @@ fn selections_choose_among_the_files_inside_parts_too() {
     let input = tmp.path().join("m.eml");
     fs::write(&input, inner_files_message()).expect("write");
     let pick = |args: &[&str]| {
-        let out = tmp.path().join(format!("out{}", args.join("_").replace(['*', '/'], "")));
+        let out = tmp
+            .path()
+            .join(format!("out{}", args.join("_").replace(['*', '/'], "")));
         let r = run(postie()
             .args(["unpack", "--flat"])
             .args(args)
@@ -437,7 +500,11 @@ fn selections_choose_among_the_files_inside_parts_too() {
         assert!(r.status.success(), "{args:?}: {:?}", text(&r));
         files_in(&out)
     };
-    assert_eq!(names(&pick(&["--name", "*.PDF"])), ["NOTES.PDF"], "not the winmail.dat");
+    assert_eq!(
+        names(&pick(&["--name", "*.PDF"])),
+        ["NOTES.PDF"],
+        "not the winmail.dat"
+    );
     assert_eq!(
         names(&pick(&["--type", "text/plain"])),
         ["Quarterly report.txt", "notes.txt"],
@@ -602,5 +669,9 @@ fn interop_munpack_and_postie_agree_on_files_and_re_runs() {
     assert!(third.contains_key("a (1).pdf") && third["a (1).pdf"] == ours["a.pdf"]);
     munpack(&bin, &theirs_dir, false, &inputs);
     let numbered = munpack_files(&theirs_dir);
-    assert!(numbered.keys().any(|n| n.starts_with("a.pdf.")), "{:?}", names(&numbered));
+    assert!(
+        numbered.keys().any(|n| n.starts_with("a.pdf.")),
+        "{:?}",
+        names(&numbered)
+    );
 }

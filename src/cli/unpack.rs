@@ -264,10 +264,7 @@ fn handle_one(
 
 /// Writes the one file a `--to-stdout` run picked; the inner `Err` when it picked none or
 /// more than one (nothing is written then).
-fn write_picked(
-    picked: save::Picked,
-    out: &mut impl Write,
-) -> io::Result<Result<(), MailError>> {
+fn write_picked(picked: save::Picked, out: &mut impl Write) -> io::Result<Result<(), MailError>> {
     if let (1, Some(bytes)) = (picked.count, &picked.first) {
         out.write_all(bytes)?;
         return Ok(Ok(()));

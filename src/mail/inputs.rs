@@ -85,7 +85,10 @@ fn eml_folder_messages(
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| is_eml_name(&n.to_string_lossy())))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| is_eml_name(&n.to_string_lossy()))
+        })
         .collect();
     if files.is_empty() {
         return Err(MailError::Input {
@@ -99,7 +102,10 @@ fn eml_folder_messages(
             Ok(meta) if meta.is_file() => meta,
             Ok(_) => continue,
             Err(source) => {
-                each(path.display().to_string(), Err(MailError::Read { path, source }));
+                each(
+                    path.display().to_string(),
+                    Err(MailError::Read { path, source }),
+                );
                 continue;
             }
         };

@@ -82,7 +82,9 @@ pub enum MailError {
         why: String,
     },
     /// `--to-stdout` selected no file, or more than one (`names`: the first few).
-    #[error("--to-stdout: {count} files selected{names}; it writes exactly one (choose with --type or --name)")]
+    #[error(
+        "--to-stdout: {count} files selected{names}; it writes exactly one (choose with --type or --name)"
+    )]
     NotOne { count: usize, names: String },
     /// Some parts of a message could not be saved (the first failure is named).
     #[error("{first} (and {more} more failures)")]

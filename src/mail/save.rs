@@ -267,25 +267,19 @@ fn save_level<'o>(
     at: &Level<'o>,
     options: &'o UnpackOptions,
 ) -> Result<(MessageWriter<'o>, Vec<(usize, Nested)>), MailError> {
-    let (out_dir, rel_dir) = (at.out_dir, at.rel_dir);
     let msg = parse::parse(raw).ok_or_else(|| MailError::Parse {
         source_name: source.to_owned(),
         why: "no message headers found".to_owned(),
     })?;
     let leaves = parse::leaves(&msg);
     let headers = parse::headers(&msg);
-    let fields = parse::template_fields(&msg);
-    let (folder, rel_folder) = if options.flat || at.run.picked.is_some() {
-        (out_dir.to_path_buf(), PathBuf::from("."))
+    let templated = options.folder_template.is_some() || options.file_template.is_some();
+    let fields = if templated {
+        parse::template_fields(&msg)
     } else {
-        let name = match &options.folder_template {
-            Some(t) => t.folder_name(&fields),
-            None => folder_name(&msg, &headers),
-        };
-        let folder = create_message_folder(out_dir, &name, options, at.run)?;
-        let rel = rel_dir.join(folder.file_name().unwrap_or_default());
-        (folder, rel)
+        Fields::default()
     };
+    let (folder, rel_folder) = message_folder(&msg, &headers, &fields, at, options)?;
     let mut writer = MessageWriter {
         info: MessageInfo {
             source: source.to_owned(),
@@ -316,6 +310,28 @@ fn save_level<'o>(
         writer.info.attachments.push(att);
     }
     Ok((writer, nested))
+}
+
+/// The folder a message's files go to, and that folder relative to the output folder: a
+/// new one named from the message (or `--folder-template`), or the output folder itself
+/// with `--flat` and `--to-stdout`.
+fn message_folder(
+    msg: &mail_parser::Message<'_>,
+    headers: &Headers,
+    fields: &Fields,
+    at: &Level<'_>,
+    options: &UnpackOptions,
+) -> Result<(PathBuf, PathBuf), MailError> {
+    if options.flat || at.run.picked.is_some() {
+        return Ok((at.out_dir.to_path_buf(), PathBuf::from(".")));
+    }
+    let name = match &options.folder_template {
+        Some(t) => t.folder_name(fields),
+        None => folder_name(msg, headers),
+    };
+    let folder = create_message_folder(at.out_dir, &name, options, at.run)?;
+    let rel = at.rel_dir.join(folder.file_name().unwrap_or_default());
+    Ok((folder, rel))
 }
 
 /// What is being written for one message: its folder, its message.json so far, and the
@@ -378,12 +394,7 @@ impl MessageWriter<'_> {
                 options: self.options,
                 run: self.run,
             };
-            if write_reserved(
-                &place,
-                "body.txt",
-                text.as_bytes(),
-                &mut self.failures,
-            ) {
+            if write_reserved(&place, "body.txt", text.as_bytes(), &mut self.failures) {
                 self.info.body_text = Some("body.txt".to_owned());
             }
         }
@@ -397,12 +408,7 @@ impl MessageWriter<'_> {
                 options: self.options,
                 run: self.run,
             };
-            if write_reserved(
-                &place,
-                "body.html",
-                html.as_bytes(),
-                &mut self.failures,
-            ) {
+            if write_reserved(&place, "body.html", html.as_bytes(), &mut self.failures) {
                 self.info.body_html = Some("body.html".to_owned());
             }
         }

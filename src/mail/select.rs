@@ -19,7 +19,10 @@ pub struct Selection {
 impl Selection {
     pub fn new(types: Vec<String>, names: Vec<String>) -> Selection {
         Selection {
-            types: types.iter().map(|t| t.trim().to_ascii_lowercase()).collect(),
+            types: types
+                .iter()
+                .map(|t| t.trim().to_ascii_lowercase())
+                .collect(),
             names,
         }
     }

@@ -115,7 +115,9 @@ impl Template {
         for piece in &self.pieces {
             match piece {
                 Piece::Text(t) => out.push_str(t),
-                Piece::Field(Field::Date) => out.push_str(&value(fields.date.as_deref(), "undated")),
+                Piece::Field(Field::Date) => {
+                    out.push_str(&value(fields.date.as_deref(), "undated"))
+                }
                 Piece::Field(Field::Day) => {
                     let day = fields.date.as_deref().and_then(|d| d.get(..10));
                     out.push_str(&value(day, "undated"));
@@ -123,7 +125,9 @@ impl Template {
                 Piece::Field(Field::Subject) => {
                     out.push_str(&value(fields.subject.as_deref(), "no-subject"));
                 }
-                Piece::Field(Field::From) => out.push_str(&value(fields.from.as_deref(), "no-sender")),
+                Piece::Field(Field::From) => {
+                    out.push_str(&value(fields.from.as_deref(), "no-sender"))
+                }
                 Piece::Field(Field::MessageId) => {
                     out.push_str(&value(fields.message_id.as_deref(), "no-message-id"));
                 }
@@ -159,7 +163,10 @@ mod tests {
     #[test]
     fn placeholders_are_filled_and_made_safe() {
         let t = Template::parse("{date}_{subject}", false).expect("valid");
-        assert_eq!(t.folder_name(&fields()), "2024-03-05_133000_Re_ a_b cod.exe");
+        assert_eq!(
+            t.folder_name(&fields()),
+            "2024-03-05_133000_Re_ a_b cod.exe"
+        );
         let f = Template::parse("{day}_{from}_{name}", true).expect("valid");
         assert_eq!(
             f.file_name(&fields(), "report.pdf", "application/pdf", 1),
@@ -185,7 +192,11 @@ mod tests {
     #[test]
     fn bad_templates_are_refused() {
         assert!(Template::parse("{name}", false).is_err());
-        assert!(Template::parse("{nope}", true).expect_err("unknown").contains("{nope}"));
+        assert!(
+            Template::parse("{nope}", true)
+                .expect_err("unknown")
+                .contains("{nope}")
+        );
         assert!(Template::parse("{date", true).is_err());
         assert!(Template::parse("a/{date}", true).is_err());
         assert!(Template::parse("", true).is_err());
@@ -199,8 +210,14 @@ mod tests {
         };
         let f = Template::parse("{subject}{subject}{subject}_{name}", true).expect("ok");
         let name = f.file_name(&long, "a.pdf", "application/pdf", 1);
-        assert!(name.len() <= names::MAX_NAME_BYTES && name.ends_with(".pdf"), "{name}");
+        assert!(
+            name.len() <= names::MAX_NAME_BYTES && name.ends_with(".pdf"),
+            "{name}"
+        );
         let f = Template::parse(".{name}", true).expect("ok");
-        assert_eq!(f.file_name(&fields(), "a.pdf", "application/pdf", 1), "a.pdf");
+        assert_eq!(
+            f.file_name(&fields(), "a.pdf", "application/pdf", 1),
+            "a.pdf"
+        );
     }
 }

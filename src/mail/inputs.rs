@@ -78,25 +78,13 @@ fn eml_folder_messages(
     dir: &Path,
     mut each: impl FnMut(String, Result<&[u8], MailError>),
 ) -> Result<(), MailError> {
-    let entries = fs::read_dir(dir).map_err(|source| MailError::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| is_eml_name(&n.to_string_lossy()))
-        })
-        .collect();
+    let files = entries_named(dir, is_eml_name)?;
     if files.is_empty() {
         return Err(MailError::Input {
             path: dir.to_path_buf(),
             why: "a folder with no .eml files that is not a Maildir (no cur/ or new/)".to_owned(),
         });
     }
-    files.sort();
     for path in files {
         let meta = match fs::metadata(&path) {
             Ok(meta) if meta.is_file() => meta,
@@ -114,6 +102,21 @@ fn eml_folder_messages(
         }
     }
     Ok(())
+}
+
+/// The entries of `dir` whose name `keep` accepts, in name order.
+fn entries_named(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, MailError> {
+    let entries = fs::read_dir(dir).map_err(|source| MailError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| keep(&n.to_string_lossy())))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// `x.eml` (any case), not hidden.
@@ -141,20 +144,7 @@ fn maildir_messages(
         source,
     })?;
     for sub in subdirs.iter().filter(|d| d.is_dir()) {
-        let entries = fs::read_dir(sub).map_err(|source| MailError::Read {
-            path: sub.clone(),
-            source,
-        })?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
-        files.sort();
-        for path in files {
+        for path in entries_named(sub, |n| !n.starts_with('.'))? {
             let label = path.display().to_string();
             if let Some(why) = not_a_message_file(&path, &root) {
                 each(label, Err(MailError::Skipped { path, why }));

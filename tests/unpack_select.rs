@@ -7,6 +7,8 @@
 
 #[path = "support/common.rs"]
 mod common;
+#[path = "support/pop3_server.rs"]
+mod pop3_server;
 #[path = "support/tnef_build.rs"]
 mod tnef_build;
 #[path = "support/uu_build.rs"]
@@ -398,6 +400,7 @@ fn templates_name_folders_and_files_with_the_safe_name_rules() {
         ("--folder-template", "{name}", "unknown placeholder {name}"),
         ("--file-template", "{nope}", "unknown placeholder {nope}"),
         ("--file-template", "a/{name}", "no `/`"),
+        ("--type", "pdf", "a MIME type or pattern such as image/*"),
     ] {
         let r = run(postie()
             .args(["unpack", flag, bad])
@@ -455,6 +458,62 @@ fn a_folder_of_eml_files_and_a_mix_of_files_and_folders() {
             "report.pdf"
         ]
     );
+}
+
+#[test]
+fn the_folder_pop3_pull_format_eml_writes_unpacks_as_its_messages() {
+    let pulled = select_fixtures().join("pulled");
+    let messages: Vec<(String, Vec<u8>)> = [
+        ("uid-a".to_owned(), mixed()),
+        ("uid-b".to_owned(), pulled.join("UIDL-aa1.eml")),
+    ]
+    .into_iter()
+    .map(|(uidl, path)| (uidl, fs::read(path).expect("fixture")))
+    .collect();
+    let server = pop3_server::FakePop3::start(messages, pop3_server::Behavior::default());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mail = tmp.path().join("mail");
+    let pull = run(postie()
+        .args([
+            "pop3",
+            "pull",
+            "--server",
+            &server.url(),
+            "--user",
+            pop3_server::USER,
+        ])
+        .args([
+            "--tls",
+            "none",
+            "--allow-insecure-auth",
+            "--password-env",
+            "POP_PW",
+        ])
+        .env("POP_PW", pop3_server::PASS)
+        .args(["--format", "eml", "--out"])
+        .arg(&mail));
+    assert!(pull.status.success(), "pull: {:?}", text(&pull));
+    let from_folder = tmp.path().join("from-folder");
+    let r = run(postie()
+        .args(["unpack", "--flat", "--type", "application/pdf"])
+        .arg(&mail)
+        .arg("--out")
+        .arg(&from_folder));
+    assert!(r.status.success(), "{:?}", text(&r));
+    let from_files = tmp.path().join("from-files");
+    let r = run(postie()
+        .args(["unpack", "--flat", "--type", "application/pdf"])
+        .arg(mixed())
+        .arg(pulled.join("UIDL-aa1.eml"))
+        .arg("--out")
+        .arg(&from_files));
+    assert!(r.status.success(), "{:?}", text(&r));
+    let got = files_in(&from_folder);
+    assert_eq!(
+        names(&got),
+        ["a.pdf", "attachment-5.pdf", "pulled-1.pdf", "report.pdf"]
+    );
+    assert_eq!(got, files_in(&from_files));
 }
 
 /// A message whose body holds a uuencoded `notes.txt` and whose winmail.dat holds

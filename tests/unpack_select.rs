@@ -154,6 +154,15 @@ fn list_with_a_selection_shows_what_it_would_write() {
         "--no-inline leaves the inline photo: {parts:?}"
     );
     assert_eq!(parts[0]["name"], "b.png");
+    let flat = run(postie()
+        .args(["unpack", "--list", "--no-recursive", "--name", "*.pdf"])
+        .arg(mixed()));
+    let (stdout, _) = text(&flat);
+    assert_eq!(
+        stdout.lines().skip(1).map(str::trim).collect::<Vec<_>>(),
+        ["application/pdf  36 B  \"a.pdf\""],
+        "--no-recursive writes no file of the forwarded message"
+    );
 }
 
 #[test]

@@ -329,7 +329,12 @@ fn outline_into(
         out.push(node);
         out.extend(inner);
         if let (PartType::Message(nested), Some(left)) = (&part.body, nesting_left.checked_sub(1)) {
+            let from = out.len();
             outline_into(nested, base + depth + 1, left, options, out);
+            // Listed, but with --no-recursive not written.
+            out[from..]
+                .iter_mut()
+                .for_each(|n| n.file &= options.recursive);
         }
     }
 }

@@ -28,7 +28,9 @@ use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
 use postie::mail::decode::{self, Transfer};
 use postie::mail::mbox::MboxReader;
-use postie::mail::{self, MessageInfo, UnpackOptions, names, parse, save, tnef, uu};
+use postie::mail::{
+    self, MessageInfo, UnpackOptions, names, parse, save, select, template, tnef, uu,
+};
 
 #[path = "../../tests/support/uu_build.rs"]
 mod uu_build;
@@ -56,11 +58,34 @@ fuzz_target!(|data: &[u8]| {
         );
         let fragment = names::safe_fragment(line, 80);
         assert!(fragment.len() <= 80 && !fragment.contains(['/', '\\', '\0']));
+        templates_and_patterns(line, &text);
     }
     decoders(raw);
     mbox(raw);
     inner_readers(raw);
 });
+
+/// `--file-template`/`--folder-template` built from a line of the input, filled with values
+/// from the input, give safe names; `--name` patterns from it never panic.
+fn templates_and_patterns(line: &str, text: &str) {
+    let _ = select::fnmatch(line, text);
+    let fields = template::Fields {
+        date: Some(line.to_owned()),
+        subject: Some(line.to_owned()),
+        from: Some(text.chars().take(100).collect()),
+        message_id: None,
+    };
+    for pattern in [line.to_owned(), format!("{{date}}{line}{{name}}")] {
+        if let Ok(t) = template::Template::parse(&pattern, true) {
+            check_name(&t.file_name(&fields, "a.pdf", "application/pdf", 1), line);
+        }
+        if let Ok(t) = template::Template::parse(&pattern, false) {
+            let folder = t.folder_name(&fields);
+            assert!(!folder.is_empty() && !folder.contains(['/', '\\', '\0']));
+            assert!(folder.len() <= names::MAX_NAME_BYTES && !folder.starts_with('.'));
+        }
+    }
+}
 
 /// The TNEF reader and the uuencode/yEnc block finder on the raw input.
 fn inner_readers(raw: &[u8]) {
@@ -80,7 +105,10 @@ fn inner_readers(raw: &[u8]) {
     }
     if let Ok(rtf) = tnef::decompress_rtf(raw) {
         // A back reference copies at most 17 bytes for 2 read: no run-away output.
-        assert!(rtf.len() <= raw.len().saturating_mul(9), "RTF output out of bounds");
+        assert!(
+            rtf.len() <= raw.len().saturating_mul(9),
+            "RTF output out of bounds"
+        );
     }
     let blocks = uu::find_blocks(raw);
     assert!(blocks.len() <= uu::MAX_BLOCKS);

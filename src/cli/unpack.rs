@@ -8,6 +8,8 @@ use crate::cli::CliError;
 use crate::cli::common::InnerFileArgs;
 use crate::error::Error;
 use crate::exit::{Exit, code};
+use crate::mail::select::Selection;
+use crate::mail::template::Template;
 use crate::mail::{self, MailError, UnpackOptions, inputs, parse, save};
 
 /// Turn messages (.eml, mbox, Maildir, `-` for stdin) into their text and attachments.
@@ -16,7 +18,8 @@ use crate::mail::{self, MailError, UnpackOptions, inputs, parse, save};
     after_help = "Each message gets a folder under DIR named from its date and subject, holding body.txt, body.html, message.json and its attachments under safe names."
 )]
 pub struct UnpackArgs {
-    /// Message files, mbox files, Maildir folders, or `-` for one message on stdin.
+    /// Message files, mbox files, Maildir folders, folders of .eml files, or `-` for one
+    /// message on stdin.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// The folder to write into (created 0700 if missing).
@@ -24,7 +27,7 @@ pub struct UnpackArgs {
         short = 'o',
         long = "out",
         value_name = "DIR",
-        required_unless_present = "list"
+        required_unless_present_any = ["list", "to_stdout"]
     )]
     pub out: Option<PathBuf>,
     /// Show the tree of parts (type, size, name) without writing anything.
@@ -61,6 +64,31 @@ pub struct UnpackArgs {
     pub max_bytes: u64,
     #[command(flatten)]
     pub inner: InnerFileArgs,
+    /// Write only the files of this MIME type (`application/pdf`, `image/*`); repeatable.
+    /// A file any --type or --name takes is written.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// Write only the files whose name (as the sender gave it) matches this fnmatch
+    /// pattern (`*.pdf`; case-sensitive); repeatable.
+    #[arg(long = "name", value_name = "PATTERN")]
+    pub names: Vec<String>,
+    /// Write the one selected file to stdout (an error when the selection is not one file).
+    #[arg(long, conflicts_with_all = ["out", "list", "json", "flat", "only_attachments",
+        "headers", "overwrite", "folder_template", "file_template"])]
+    pub to_stdout: bool,
+    /// Every header of the message in message.json, in order (`headers`).
+    #[arg(long)]
+    pub headers: bool,
+    /// Replace files and reuse folders that exist from an earlier run (munpack -f); what
+    /// this run writes twice still gets ` (1)`.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Name message folders from {date} {day} {subject} {from} {message_id}.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub folder_template: Option<String>,
+    /// Name saved files from {name} {date} {day} {subject} {from} {message_id}.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub file_template: Option<String>,
     /// One JSON object per message on stdout (as message.json; JSON Lines).
     #[arg(long)]
     pub json: bool,
@@ -73,6 +101,9 @@ struct Config {
     out: Option<PathBuf>,
     options: UnpackOptions,
     json: bool,
+    to_stdout: bool,
+    /// What the run's messages share (`--overwrite`'s record, `--to-stdout`'s pick).
+    run: save::Run,
 }
 
 /// A byte count: digits with an optional K, M or G (binary multiples).
@@ -106,6 +137,20 @@ fn validate(args: UnpackArgs) -> Result<Config, CliError> {
     if args.max_depth > 64 {
         return Err(CliError::invalid("--max-depth", "at most 64"));
     }
+    if let Some(bad) = args.types.iter().find(|t| !t.contains('/')) {
+        return Err(CliError::invalid(
+            "--type",
+            format!("{bad:?}: a MIME type or pattern such as image/* or application/pdf"),
+        ));
+    }
+    let template = |text: &Option<String>, flag: &str, for_files: bool| {
+        text.as_deref()
+            .map(|t| Template::parse(t, for_files))
+            .transpose()
+            .map_err(|why| CliError::invalid(flag, why))
+    };
+    let folder_template = template(&args.folder_template, "--folder-template", false)?;
+    let file_template = template(&args.file_template, "--file-template", true)?;
     Ok(Config {
         inputs: args.inputs,
         out: if args.list { None } else { args.out },
@@ -118,9 +163,20 @@ fn validate(args: UnpackArgs) -> Result<Config, CliError> {
             max_depth: args.max_depth,
             max_parts: args.max_parts,
             max_bytes: args.max_bytes,
+            select: Selection::new(args.types, args.names),
+            all_headers: args.headers,
+            overwrite: args.overwrite,
+            folder_template,
+            file_template,
             ..args.inner.options()
         },
         json: args.json,
+        to_stdout: args.to_stdout,
+        run: if args.to_stdout {
+            save::Run::to_stdout()
+        } else {
+            save::Run::default()
+        },
     })
 }
 
@@ -165,6 +221,13 @@ pub fn run(args: UnpackArgs) -> Result<Exit, Error> {
             break;
         }
     }
+    if config.to_stdout && output_error.is_none() {
+        match write_picked(config.run.into_picked(), &mut out) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => note(&e),
+            Err(e) => output_error = Some(e),
+        }
+    }
     let flushed = out.flush();
     if let Some(e) = output_error.or(flushed.err()) {
         return Err(Error::output("stdout", e));
@@ -193,8 +256,37 @@ fn handle_one(
     };
     match &config.out {
         Some(dir) => unpack_one(raw, label, dir, config, out, note),
+        // --to-stdout writes no file: the folder is never used.
+        None if config.to_stdout => unpack_one(raw, label, Path::new("."), config, out, note),
         None => list_one(raw, label, config.json, &config.options, out, note),
     }
+}
+
+/// Writes the one file a `--to-stdout` run picked; the inner `Err` when it picked none or
+/// more than one (nothing is written then).
+fn write_picked(picked: save::Picked, out: &mut impl Write) -> io::Result<Result<(), MailError>> {
+    if let (1, Some(bytes)) = (picked.count, &picked.first) {
+        out.write_all(bytes)?;
+        return Ok(Ok(()));
+    }
+    let mut names = picked
+        .names
+        .iter()
+        .map(|n| n.escape_debug().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if picked.count > picked.names.len() {
+        names.push_str(", ...");
+    }
+    let names = if names.is_empty() {
+        String::new()
+    } else {
+        format!(" ({names})")
+    };
+    Ok(Err(MailError::NotOne {
+        count: picked.count,
+        names,
+    }))
 }
 
 fn unpack_one(
@@ -205,7 +297,7 @@ fn unpack_one(
     out: &mut impl Write,
     note: &mut impl FnMut(&MailError),
 ) -> io::Result<()> {
-    match save::unpack_message(raw, label, dir, &config.options) {
+    match save::unpack_message_in(raw, label, dir, &config.options, &config.run) {
         Ok((info, failures)) => {
             failures.iter().for_each(&mut *note);
             if config.json {
@@ -233,7 +325,11 @@ fn list_one(
         });
         return Ok(());
     };
-    let nodes = parse::outline(&msg, options);
+    let mut nodes = parse::outline(&msg, options);
+    if !options.select.is_all() {
+        // What the selection writes: the files it takes, where they sit in the tree.
+        nodes.retain(|n| n.file && options.select.takes(&n.mime_type, n.name.as_deref()));
+    }
     if json {
         let line = serde_json::json!({ "source": label, "parts": nodes });
         serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;

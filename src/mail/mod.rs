@@ -6,6 +6,8 @@
 //! - [`parse`]: the roles of a message's parts, decoded headers, the bytes to save.
 //! - [`names`]: safe file names (pure).
 //! - [`save`]: the message folder, create-new writes, message.json.
+//! - [`select`]: which files `--type`/`--name` take (pure); [`template`]: the
+//!   `--folder-template`/`--file-template` names (pure).
 //! - [`tnef`], [`uu`]: files inside parts: TNEF (winmail.dat) and uuencoded/yEnc blocks of a
 //!   text body (pure readers); `inner` saves them through `save`'s writer.
 //! - [`mbox`], [`inputs`]: reading .eml, mbox (streamed), Maildir folders and stdin.
@@ -29,6 +31,8 @@ pub mod names;
 pub mod params;
 pub mod parse;
 pub mod save;
+pub mod select;
+pub mod template;
 pub mod tnef;
 pub mod uu;
 
@@ -77,6 +81,11 @@ pub enum MailError {
         part: String,
         why: String,
     },
+    /// `--to-stdout` selected no file, or more than one (`names`: the first few).
+    #[error(
+        "--to-stdout: {count} files selected{names}; it writes exactly one (choose with --type or --name)"
+    )]
+    NotOne { count: usize, names: String },
     /// Some parts of a message could not be saved (the first failure is named).
     #[error("{first} (and {more} more failures)")]
     Partial { first: Box<MailError>, more: usize },
@@ -98,7 +107,8 @@ impl MailError {
             | MailError::Json(_)
             | MailError::Damaged { .. }
             | MailError::DamagedTnef { .. }
-            | MailError::Limit { .. } => code::FAILED,
+            | MailError::Limit { .. }
+            | MailError::NotOne { .. } => code::FAILED,
             MailError::Partial { first, .. } => first.exit_code(),
         }
     }
@@ -140,6 +150,16 @@ pub struct UnpackOptions {
     pub tnef_body: bool,
     /// Decode uuencoded and yEnc blocks of the text body into files.
     pub uudecode: bool,
+    /// Which files are written (`--type`, `--name`); empty: all.
+    pub select: select::Selection,
+    /// Every header of the message in message.json (`--headers`).
+    pub all_headers: bool,
+    /// Replace files and reuse folders that existed before the run (`--overwrite`).
+    pub overwrite: bool,
+    /// How message folders are named (`--folder-template`); `None`: date and subject.
+    pub folder_template: Option<template::Template>,
+    /// How saved files are named (`--file-template`); `None`: the safe name.
+    pub file_template: Option<template::Template>,
 }
 
 impl Default for UnpackOptions {
@@ -157,6 +177,11 @@ impl Default for UnpackOptions {
             tnef_container: true,
             tnef_body: false,
             uudecode: true,
+            select: select::Selection::default(),
+            all_headers: false,
+            overwrite: false,
+            folder_template: None,
+            file_template: None,
         }
     }
 }

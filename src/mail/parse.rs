@@ -50,6 +50,10 @@ pub struct Node {
     /// For a file inside a part: `tnef`, `uuencode` or `yenc`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encoding: Option<&'static str>,
+    /// Whether unpacking writes this node as a file of its own (not a body, a multipart, a
+    /// skipped inline image or a dropped TNEF container): what `--type`/`--name` choose from.
+    #[serde(skip)]
+    pub file: bool,
 }
 
 /// Decoded headers for message.json.
@@ -299,43 +303,64 @@ fn outline_into(
     options: &UnpackOptions,
     out: &mut Vec<Node>,
 ) {
+    let leaves = leaves(msg);
     // The body text part, whose uuencoded and yEnc blocks are listed (found only if asked).
-    let body = options.uudecode.then(|| leaves(msg)).and_then(|leaves| {
-        leaves
-            .iter()
-            .find(|l| l.role == Role::BodyText)
-            .map(|l| l.part)
-    });
+    let body = leaves
+        .iter()
+        .find(|l| l.role == Role::BodyText && options.uudecode)
+        .map(|l| l.part);
     for visit in visits(msg) {
         let (part, depth) = (visit.part, visit.depth);
-        let node = Node {
+        let mut node = Node {
             depth: base + depth,
             mime_type: mime_type_of(part),
             size: part.len(),
             name: original_name(msg, part),
             encoding: None,
+            file: false,
         };
+        node.file = leaves
+            .iter()
+            .find(|l| std::ptr::eq(l.part, part))
+            .is_some_and(|l| is_file(l, options));
         let is_body = body.is_some_and(|b| std::ptr::eq(b, part));
-        let inner = inner_nodes(msg, &visit, &node, is_body, options);
+        let (inner, container_dropped) = inner_nodes(msg, &visit, &node, is_body, options);
+        node.file &= !container_dropped;
         out.push(node);
         out.extend(inner);
         if let (PartType::Message(nested), Some(left)) = (&part.body, nesting_left.checked_sub(1)) {
+            let from = out.len();
             outline_into(nested, base + depth + 1, left, options, out);
+            // Listed, but with --no-recursive not written.
+            out[from..]
+                .iter_mut()
+                .for_each(|n| n.file &= options.recursive);
         }
     }
 }
 
-/// The files inside the part `visit` (listed as `node`), one level below it.
+/// Whether the leaf `l` is saved as a file of its own.
+fn is_file(l: &Leaf<'_>, options: &UnpackOptions) -> bool {
+    let kept = !(options.no_inline && l.inline && l.mime_type.starts_with("image/"));
+    kept && match l.role {
+        Role::Attachment | Role::Message => true,
+        Role::ExtraText => options.include_text_parts,
+        Role::BodyText | Role::BodyHtml => false,
+    }
+}
+
+/// The files inside the part `visit` (listed as `node`), one level below it, and whether
+/// the part itself is not saved (a TNEF part read whole, with `--no-tnef-container`).
 fn inner_nodes(
     msg: &Message<'_>,
     visit: &Visit<'_>,
     node: &Node,
     is_body: bool,
     options: &UnpackOptions,
-) -> Vec<Node> {
+) -> (Vec<Node>, bool) {
     let tnef = options.tnef && tnef::is_tnef_part(&node.mime_type, node.name.as_deref());
     if !(tnef || is_body && options.uudecode) {
-        return Vec::new();
+        return (Vec::new(), false);
     }
     let at = node.depth + 1;
     let (bytes, _) = decoded(msg, visit.part, if is_body { None } else { visit.end });
@@ -345,15 +370,19 @@ fn inner_nodes(
         size,
         name: name.map(str::to_owned),
         encoding: Some(encoding),
+        file: true,
     };
     if is_body {
-        return uu::find_blocks(&bytes)
+        let blocks = uu::find_blocks(&bytes)
             .iter()
             .map(|b| file(Some(&b.name), None, b.data.len(), b.encoding.as_str()))
             .collect();
+        return (blocks, false);
     }
-    let files = tnef::read(&bytes).map(|c| c.files).unwrap_or_default();
-    files
+    let contents = tnef::read(&bytes);
+    let read_whole = contents.as_ref().is_some_and(|c| c.damage.is_none());
+    let files = contents.map(|c| c.files).unwrap_or_default();
+    let nodes = files
         .iter()
         .map(|f| {
             file(
@@ -363,7 +392,8 @@ fn inner_nodes(
                 "tnef",
             )
         })
-        .collect()
+        .collect();
+    (nodes, read_whole && !options.tnef_container)
 }
 
 /// The MIME type a file name suggests (`application/octet-stream` when it suggests none).
@@ -477,6 +507,55 @@ fn addresses(addr: Option<&Address<'_>>) -> Vec<String> {
         })
         .filter(|s| !s.is_empty())
         .collect()
+}
+
+/// One header line of message.json's `headers` (`--headers`).
+#[derive(Debug, Clone, Serialize)]
+pub struct HeaderLine {
+    pub name: String,
+    pub value: String,
+}
+
+/// Every header of `msg` in order: its name as written, its value unfolded (line breaks
+/// before white space removed), RFC 2047 words decoded, bytes that are not UTF-8 replaced.
+pub fn all_headers(msg: &Message<'_>) -> Vec<HeaderLine> {
+    let Some(root) = msg.parts.first() else {
+        return Vec::new();
+    };
+    root.headers
+        .iter()
+        .map(|h| {
+            let raw = msg
+                .raw_message
+                .get(h.offset_start as usize..h.offset_end as usize)
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(raw);
+            let unfolded: String = text
+                .split(['\r', '\n'])
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join("");
+            HeaderLine {
+                name: h.name.as_str().to_owned(),
+                value: params::decode_words(unfolded.trim()),
+            }
+        })
+        .collect()
+}
+
+/// What `--folder-template` and `--file-template` fill their placeholders from.
+pub fn template_fields(msg: &Message<'_>) -> super::template::Fields {
+    let from = msg
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address().or(a.name()))
+        .map(str::to_owned);
+    super::template::Fields {
+        date: folder_date(msg),
+        subject: msg.subject().map(str::to_owned),
+        from,
+        message_id: msg.message_id().map(str::to_owned),
+    }
 }
 
 /// From, To, Cc, Subject, Date (RFC 3339), Message-ID, decoded.

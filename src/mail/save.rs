@@ -10,7 +10,8 @@
 //! from its input, and an fsync per attachment would cost more than the parse.
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -20,7 +21,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::names::{self, with_counter};
-use super::parse::{self, Headers, Role};
+use super::parse::{self, HeaderLine, Headers, Role};
+use super::template::Fields;
 use super::{MailError, UnpackOptions};
 use crate::fsutil;
 
@@ -39,6 +41,9 @@ pub struct MessageInfo {
     pub folder: PathBuf,
     #[serde(flatten)]
     pub headers: Headers,
+    /// Every header in order, with `--headers`.
+    #[serde(rename = "headers", skip_serializing_if = "Option::is_none")]
+    pub all_headers: Option<Vec<HeaderLine>>,
     /// `body.txt` / `body.html` when written.
     pub body_text: Option<String>,
     pub body_html: Option<String>,
@@ -89,6 +94,68 @@ pub struct AttachmentInfo {
 /// A failure while unpacking that does not stop the rest of the message.
 type Failures = Vec<MailError>;
 
+/// What the messages of one run share: the folders and files it made (with `--overwrite`,
+/// what existed before the run is replaced, what the run made is not), and with
+/// `--to-stdout` the files taken instead of written.
+#[derive(Debug, Default)]
+pub struct Run {
+    made: RefCell<HashSet<PathBuf>>,
+    picked: Option<RefCell<Picked>>,
+}
+
+/// The files a `--to-stdout` run would write: how many, the first names, the first one's
+/// bytes (only one is ever written to stdout, so only one is kept).
+#[derive(Debug, Default)]
+pub struct Picked {
+    pub count: usize,
+    pub names: Vec<String>,
+    pub first: Option<Vec<u8>>,
+}
+
+impl Run {
+    /// A run that keeps the files it would write instead of writing them.
+    pub fn to_stdout() -> Run {
+        Run {
+            made: RefCell::default(),
+            picked: Some(RefCell::default()),
+        }
+    }
+
+    /// What a [`Run::to_stdout`] run picked.
+    pub fn into_picked(self) -> Picked {
+        self.picked.map(RefCell::into_inner).unwrap_or_default()
+    }
+
+    fn pick(&self, name: &str, bytes: &[u8]) -> bool {
+        let Some(picked) = &self.picked else {
+            return false;
+        };
+        let mut picked = picked.borrow_mut();
+        picked.count += 1;
+        if picked.names.len() < 10 {
+            picked.names.push(name.to_owned());
+        }
+        if picked.count == 1 {
+            picked.first = Some(bytes.to_vec());
+        } else {
+            picked.first = None;
+        }
+        true
+    }
+
+    /// Whether this run made `path` (recorded only with `--overwrite`).
+    fn made_here(&self, path: &Path) -> bool {
+        self.made.borrow().contains(path)
+    }
+
+    /// Records that this run made `path` (only `--overwrite` needs to know).
+    fn record(&self, options: &UnpackOptions, path: &Path) {
+        if options.overwrite {
+            self.made.borrow_mut().insert(path.to_path_buf());
+        }
+    }
+}
+
 /// Unpacks `raw` into `out_dir` (which must exist). Returns what was written and the
 /// failures met on the way; `Err` when the message itself could not be handled.
 pub fn unpack_message(
@@ -97,12 +164,24 @@ pub fn unpack_message(
     out_dir: &Path,
     options: &UnpackOptions,
 ) -> Result<(MessageInfo, Failures), MailError> {
+    unpack_message_in(raw, source, out_dir, options, &Run::default())
+}
+
+/// [`unpack_message`] as one message of the run `run`.
+pub fn unpack_message_in(
+    raw: &[u8],
+    source: &str,
+    out_dir: &Path,
+    options: &UnpackOptions,
+    run: &Run,
+) -> Result<(MessageInfo, Failures), MailError> {
     let budget = Budget::default();
     let at = Level {
         out_dir,
         rel_dir: Path::new(""),
         depth: 0,
         budget: &budget,
+        run,
     };
     unpack_nested(raw, source, &at, options)
 }
@@ -125,6 +204,7 @@ struct Level<'a> {
     rel_dir: &'a Path,
     depth: usize,
     budget: &'a Budget,
+    run: &'a Run,
 }
 
 /// A nested message's bytes, kept while its parent's parse is dropped: a range of the
@@ -173,7 +253,7 @@ fn unpack_nested(
             writer.info.attachments[index] = att;
         }
     }
-    if !options.flat && !options.only_attachments {
+    if writer.writes_extras() {
         writer.write_json();
     }
     Ok((writer.info, writer.failures))
@@ -187,33 +267,35 @@ fn save_level<'o>(
     at: &Level<'o>,
     options: &'o UnpackOptions,
 ) -> Result<(MessageWriter<'o>, Vec<(usize, Nested)>), MailError> {
-    let (out_dir, rel_dir) = (at.out_dir, at.rel_dir);
     let msg = parse::parse(raw).ok_or_else(|| MailError::Parse {
         source_name: source.to_owned(),
         why: "no message headers found".to_owned(),
     })?;
     let leaves = parse::leaves(&msg);
     let headers = parse::headers(&msg);
-    let (folder, rel_folder) = if options.flat {
-        (out_dir.to_path_buf(), PathBuf::from("."))
+    let templated = options.folder_template.is_some() || options.file_template.is_some();
+    let fields = if templated {
+        parse::template_fields(&msg)
     } else {
-        let folder = create_message_folder(out_dir, &folder_name(&msg, &headers))?;
-        let rel = rel_dir.join(folder.file_name().unwrap_or_default());
-        (folder, rel)
+        Fields::default()
     };
+    let (folder, rel_folder) = message_folder(&msg, &headers, &fields, at, options)?;
     let mut writer = MessageWriter {
         info: MessageInfo {
             source: source.to_owned(),
             folder: rel_folder,
             headers,
+            all_headers: options.all_headers.then(|| parse::all_headers(&msg)),
             ..MessageInfo::default()
         },
         failures: Vec::new(),
         folder,
         options,
         budget: at.budget,
+        run: at.run,
+        fields,
     };
-    writer.write_bodies(&msg, &leaves, !options.flat && !options.only_attachments);
+    writer.write_bodies(&msg, &leaves, writer.writes_extras());
     let saved = leaves.iter().filter(|leaf| match leaf.role {
         Role::Attachment | Role::Message => true,
         Role::ExtraText => options.include_text_parts,
@@ -230,6 +312,28 @@ fn save_level<'o>(
     Ok((writer, nested))
 }
 
+/// The folder a message's files go to, and that folder relative to the output folder: a
+/// new one named from the message (or `--folder-template`), or the output folder itself
+/// with `--flat` and `--to-stdout`.
+fn message_folder(
+    msg: &mail_parser::Message<'_>,
+    headers: &Headers,
+    fields: &Fields,
+    at: &Level<'_>,
+    options: &UnpackOptions,
+) -> Result<(PathBuf, PathBuf), MailError> {
+    if options.flat || at.run.picked.is_some() {
+        return Ok((at.out_dir.to_path_buf(), PathBuf::from(".")));
+    }
+    let name = match &options.folder_template {
+        Some(t) => t.folder_name(fields),
+        None => folder_name(msg, headers),
+    };
+    let folder = create_message_folder(at.out_dir, &name, options, at.run)?;
+    let rel = at.rel_dir.join(folder.file_name().unwrap_or_default());
+    Ok((folder, rel))
+}
+
 /// What is being written for one message: its folder, its message.json so far, and the
 /// failures that do not stop the rest of it.
 pub(super) struct MessageWriter<'o> {
@@ -238,6 +342,9 @@ pub(super) struct MessageWriter<'o> {
     folder: PathBuf,
     pub(super) options: &'o UnpackOptions,
     budget: &'o Budget,
+    run: &'o Run,
+    /// What `--file-template` fills its placeholders from.
+    fields: Fields,
 }
 
 /// A file to save that is not a MIME part of its own: one found inside a part (TNEF
@@ -252,6 +359,26 @@ pub(super) struct InnerFile<'b> {
 }
 
 impl MessageWriter<'_> {
+    /// Whether body.txt, body.html and message.json are written (not with `--flat`,
+    /// `--only-attachments` or `--to-stdout`).
+    fn writes_extras(&self) -> bool {
+        !self.options.flat && !self.options.only_attachments && self.run.picked.is_none()
+    }
+
+    /// Why a file is not written when the selection does not take it.
+    fn not_selected(&self, mime_type: &str, name: Option<&str>) -> Option<String> {
+        (!self.options.select.takes(mime_type, name))
+            .then(|| "not selected (--type/--name)".to_owned())
+    }
+
+    /// The name a file is written under: its safe name, or `--file-template`'s.
+    fn wanted_name(&self, safe_name: String, mime_type: &str, n: usize) -> String {
+        match &self.options.file_template {
+            Some(t) => t.file_name(&self.fields, &safe_name, mime_type, n),
+            None => safe_name,
+        }
+    }
+
     /// body.txt (its uuencoded and yEnc files saved, see `inner.rs`) and body.html, when
     /// `write`; the files in the body are saved either way.
     fn write_bodies<'m>(
@@ -262,12 +389,12 @@ impl MessageWriter<'_> {
     ) {
         if let Some((text, problem)) = self.body_text(msg, leaves, write) {
             self.damaged(problem, "body.txt");
-            if write_reserved(
-                &self.folder,
-                "body.txt",
-                text.as_bytes(),
-                &mut self.failures,
-            ) {
+            let place = Place {
+                dir: &self.folder,
+                options: self.options,
+                run: self.run,
+            };
+            if write_reserved(&place, "body.txt", text.as_bytes(), &mut self.failures) {
                 self.info.body_text = Some("body.txt".to_owned());
             }
         }
@@ -276,12 +403,12 @@ impl MessageWriter<'_> {
         }
         if let Some((html, problem)) = parse::body_html(msg, leaves) {
             self.damaged(problem, "body.html");
-            if write_reserved(
-                &self.folder,
-                "body.html",
-                html.as_bytes(),
-                &mut self.failures,
-            ) {
+            let place = Place {
+                dir: &self.folder,
+                options: self.options,
+                run: self.run,
+            };
+            if write_reserved(&place, "body.html", html.as_bytes(), &mut self.failures) {
                 self.info.body_html = Some("body.html".to_owned());
             }
         }
@@ -323,14 +450,18 @@ impl MessageWriter<'_> {
             return (att, None);
         }
         let tnef = self.tnef_of(leaf, &bytes);
-        if let Some(why) = self.container_dropped(tnef.as_ref()) {
+        let not_saved = self
+            .container_dropped(tnef.as_ref())
+            .or_else(|| self.not_selected(&leaf.mime_type, leaf.name.as_deref()));
+        if let Some(why) = not_saved {
             att.skipped = Some(why);
         } else {
-            let wanted_name = if leaf.role == Role::Message && leaf.name.is_none() {
+            let safe = if leaf.role == Role::Message && leaf.name.is_none() {
                 format!("message-{n}.eml")
             } else {
                 names::safe_name(leaf.name.as_deref(), &leaf.mime_type, n)
             };
+            let wanted_name = self.wanted_name(safe, &leaf.mime_type, n);
             self.write_file(&mut att, &wanted_name, &bytes, problem);
         }
         if let Some(contents) = tnef {
@@ -350,7 +481,12 @@ impl MessageWriter<'_> {
             mime_type: file.mime_type,
             ..AttachmentInfo::default()
         };
-        let wanted_name = names::safe_name(file.name, &att.mime_type, n);
+        if let Some(why) = self.not_selected(&att.mime_type, file.name) {
+            att.skipped = Some(why);
+            return att;
+        }
+        let safe = names::safe_name(file.name, &att.mime_type, n);
+        let wanted_name = self.wanted_name(safe, &att.mime_type, n);
         self.write_file(&mut att, &wanted_name, file.bytes, file.damaged);
         att
     }
@@ -368,7 +504,17 @@ impl MessageWriter<'_> {
             att.skipped = Some(why);
             return;
         }
-        match write_unique(&self.folder, wanted_name, bytes, !self.options.flat) {
+        if self.run.pick(wanted_name, bytes) {
+            self.damaged(problem, wanted_name);
+            att.saved_name = Some(wanted_name.to_owned());
+            return;
+        }
+        let place = Place {
+            dir: &self.folder,
+            options: self.options,
+            run: self.run,
+        };
+        match write_unique_in(&place, wanted_name, bytes, !self.options.flat) {
             Ok((name, path)) => {
                 self.damaged(problem, &name);
                 att.saved_name = Some(name);
@@ -427,6 +573,7 @@ impl MessageWriter<'_> {
             rel_dir: &self.info.folder,
             depth: at.depth + 1,
             budget: self.budget,
+            run: self.run,
         };
         match unpack_nested(bytes, &source, &down, self.options) {
             Ok((nested, nested_failures)) => {
@@ -449,7 +596,12 @@ impl MessageWriter<'_> {
         match serde_json::to_vec_pretty(&self.info) {
             Ok(mut json) => {
                 json.push(b'\n');
-                write_reserved(&self.folder, "message.json", &json, &mut self.failures);
+                let place = Place {
+                    dir: &self.folder,
+                    options: self.options,
+                    run: self.run,
+                };
+                write_reserved(&place, "message.json", &json, &mut self.failures);
             }
             Err(e) => self.failures.push(MailError::Json(e.to_string())),
         }
@@ -475,8 +627,14 @@ pub fn folder_name(msg: &mail_parser::Message<'_>, headers: &Headers) -> String 
     format!("{date}_{label}")
 }
 
-/// Creates a new folder `name` (or `name (N)`) in `parent`, mode 0700, never reusing one.
-fn create_message_folder(parent: &Path, name: &str) -> Result<PathBuf, MailError> {
+/// Creates a new folder `name` (or `name (N)`) in `parent`, mode 0700, never reusing one;
+/// with `--overwrite`, a folder that existed before the run is reused.
+fn create_message_folder(
+    parent: &Path,
+    name: &str,
+    options: &UnpackOptions,
+    run: &Run,
+) -> Result<PathBuf, MailError> {
     let candidate = |k: usize| {
         if k == 0 {
             name.to_owned()
@@ -488,7 +646,18 @@ fn create_message_folder(parent: &Path, name: &str) -> Result<PathBuf, MailError
     while k < MAX_COUNTER {
         let path = parent.join(candidate(k));
         match fs::DirBuilder::new().mode(0o700).create(&path) {
-            Ok(()) => return Ok(path),
+            Ok(()) => {
+                run.record(options, &path);
+                return Ok(path);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && options.overwrite => {
+                let is_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+                if is_dir && !run.made_here(&path) {
+                    run.record(options, &path);
+                    return Ok(path);
+                }
+                k += 1;
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 k = next_free(parent, k, candidate);
             }
@@ -529,9 +698,17 @@ fn next_free(dir: &Path, taken: usize, candidate: impl Fn(usize) -> String) -> u
     hi
 }
 
-/// Writes a reserved file (body.txt...) in a folder we just created.
-fn write_reserved(folder: &Path, name: &str, bytes: &[u8], failures: &mut Failures) -> bool {
-    match write_unique_from(folder, name, bytes, 0, 1) {
+/// Where a file is written: its folder, and what the run allows there.
+struct Place<'a> {
+    dir: &'a Path,
+    options: &'a UnpackOptions,
+    run: &'a Run,
+}
+
+/// Writes a reserved file (body.txt...) in a folder we just created (or, with
+/// `--overwrite`, reused).
+fn write_reserved(place: &Place<'_>, name: &str, bytes: &[u8], failures: &mut Failures) -> bool {
+    match write_unique_from(place, name, bytes, 0, 1) {
         Ok(_) => true,
         Err(e) => {
             failures.push(e);
@@ -540,28 +717,30 @@ fn write_reserved(folder: &Path, name: &str, bytes: &[u8], failures: &mut Failur
     }
 }
 
-/// Writes `bytes` to `dir/name`, or `dir/name (N)` if taken; never replaces a file, 0600.
-/// The bytes go to a hidden temporary file first and are moved under their name only when
-/// all were written, so a full disk leaves no short file under a final name.
-pub fn write_unique(
-    dir: &Path,
+/// Writes `bytes` to `dir/name`, or `dir/name (N)` if taken, 0600; never replaces a file
+/// (with `--overwrite`, only a regular file that existed before the run). The bytes go to a
+/// hidden temporary file first and are moved under their name only when all were written,
+/// so a full disk leaves no short file under a final name.
+fn write_unique_in(
+    place: &Place<'_>,
     name: &str,
     bytes: &[u8],
     avoid_reserved: bool,
 ) -> Result<(String, PathBuf), MailError> {
     let start =
         usize::from(avoid_reserved && RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)));
-    write_unique_from(dir, name, bytes, start, MAX_COUNTER)
+    write_unique_from(place, name, bytes, start, MAX_COUNTER)
 }
 
-/// [`write_unique`] trying counters `start..end`.
+/// [`write_unique_in`] trying counters `start..end`.
 fn write_unique_from(
-    dir: &Path,
+    place: &Place<'_>,
     name: &str,
     bytes: &[u8],
     start: usize,
     end: usize,
 ) -> Result<(String, PathBuf), MailError> {
+    let dir = place.dir;
     let failed = |source| MailError::Write {
         path: dir.join(name),
         source,
@@ -576,15 +755,33 @@ fn write_unique_from(
     tmp.write_all(bytes)
         .and_then(|()| tmp.flush())
         .map_err(failed)?;
+    let overwrite = place.options.overwrite;
     let mut k = start;
     while k < end {
         let candidate = with_counter(name, k);
         let path = dir.join(&candidate);
-        match tmp.persist_noclobber(&path) {
-            Ok(_) => return Ok((candidate, path)),
+        if overwrite && place.run.made_here(&path) {
+            k += 1;
+            continue;
+        }
+        let replace = overwrite && fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+        let persisted = if replace {
+            tmp.persist(&path)
+        } else {
+            tmp.persist_noclobber(&path)
+        };
+        match persisted {
+            Ok(_) => {
+                place.run.record(place.options, &path);
+                return Ok((candidate, path));
+            }
             Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
                 tmp = e.file;
-                k = next_free(dir, k, |k| with_counter(name, k));
+                k = if overwrite {
+                    k + 1
+                } else {
+                    next_free(dir, k, |k| with_counter(name, k))
+                };
             }
             Err(e) => {
                 return Err(MailError::Write {

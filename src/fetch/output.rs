@@ -29,6 +29,11 @@ pub enum Sink {
         file: File,
         dest: PathBuf,
     },
+    /// `--update` or `-C -`: `FILE.part`, kept if the run dies, renamed over FILE at the end.
+    Part {
+        file: File,
+        part: super::resume::PartFile,
+    },
 }
 
 impl Sink {
@@ -83,6 +88,7 @@ impl Sink {
         match self {
             Sink::Stdout(_) => "stdout".to_owned(),
             Sink::Atomic { dest, .. } | Sink::InPlace { dest, .. } => dest.display().to_string(),
+            Sink::Part { part, .. } => part.dest.display().to_string(),
         }
     }
 
@@ -92,6 +98,7 @@ impl Sink {
             Sink::Stdout(_) => None,
             Sink::Atomic { dest, .. } => Some(dest.clone()),
             Sink::InPlace { dest, .. } => dest.is_file().then(|| dest.clone()),
+            Sink::Part { part, .. } => Some(part.dest.clone()),
         }
     }
 
@@ -103,7 +110,7 @@ impl Sink {
         let result = match self {
             Sink::Stdout(out) => out.write_all(buf),
             Sink::Atomic { file, .. } => file.write_all(buf),
-            Sink::InPlace { file, .. } => file.write_all(buf),
+            Sink::InPlace { file, .. } | Sink::Part { file, .. } => file.write_all(buf),
         };
         result.map_err(|e| FetchError::write(self.name(), e))
     }
@@ -123,6 +130,7 @@ impl Sink {
                 }
             }
             Sink::InPlace { mut file, .. } => file.flush(),
+            Sink::Part { file, part } => return part.commit(file),
         };
         result.map_err(|e| FetchError::write(name, e))
     }

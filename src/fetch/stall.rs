@@ -107,7 +107,7 @@ pub(super) fn copy_body(
     bar: &indicatif::ProgressBar,
 ) -> Result<(), FetchError> {
     let mut speed = SpeedCheck::new(limits, Instant::now());
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; super::transfer::tune("POSTIE_TUNE_BUF", 64 * 1024)];
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => return Ok(()),
@@ -172,6 +172,7 @@ impl Sink {
         let file = match self {
             Sink::Atomic { file, .. } => file.file(),
             Sink::InPlace { file, dest } if dest.is_file() => file,
+            Sink::Part { file, .. } => file,
             _ => return Ok(false),
         };
         file.set_len(0)

@@ -97,6 +97,9 @@ impl SpeedCheck {
     }
 }
 
+/// The read size of [`copy_body`].
+const COPY_BUFFER: usize = 1024 * 1024;
+
 /// Copies a body into `sink`, counting into `written`; the stall checks apply.
 pub(super) fn copy_body(
     url: &str,
@@ -107,7 +110,9 @@ pub(super) fn copy_body(
     bar: &indicatif::ProgressBar,
 ) -> Result<(), FetchError> {
     let mut speed = SpeedCheck::new(limits, Instant::now());
-    let mut buf = vec![0u8; super::transfer::tune("POSTIE_TUNE_BUF", 64 * 1024)];
+    // Larger than ureq's input buffer, so one read empties it (one copy per socket read),
+    // and one write per read. Zeroed pages are mapped lazily: a small body touches few.
+    let mut buf = vec![0u8; COPY_BUFFER];
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => return Ok(()),

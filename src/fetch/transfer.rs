@@ -23,6 +23,9 @@ use super::{Auth, FetchConfig, FetchError, Job, OutputTarget, files, mask_url};
 use crate::cookies::CookieSession;
 use crate::exit::Exit;
 
+/// ureq's input buffer per connection (allocated when the connection is first used).
+const INPUT_BUFFER: usize = 512 * 1024;
+
 const USER_AGENT: &str = concat!("postie/", env!("CARGO_PKG_VERSION"));
 
 /// Runs every job in order; each failure is reported on stderr and the batch goes on. The
@@ -125,13 +128,12 @@ fn build_agent(config: &FetchConfig, probe: &Probe) -> Result<Agent, FetchError>
         .timeout_connect(config.connect_timeout)
         .timeout_resolve(config.connect_timeout)
         .timeout_per_read(config.stall.per_read())
-        .input_buffer_size(tune("POSTIE_TUNE_IN", 128 * 1024))
+        // ureq reads the socket into this buffer and copies out of it: 512 KiB (ureq's
+        // default is 128 KiB) makes a quarter of the reads and copies for a large body
+        // (bench/fetch/RESULTS.md, 2026-12-03).
+        .input_buffer_size(INPUT_BUFFER)
         .build();
     Ok(probe::agent(agent_config, probe, tls))
-}
-
-pub(super) fn tune(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// The scheme, host and port that decide whether credentials may follow a redirect.

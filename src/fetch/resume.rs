@@ -3,24 +3,17 @@
 //! headers it asks with, what the server's answer means (append, start over, already
 //! complete, or refuse), and the `.part` file a resumable download is written to.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use ureq::Body;
 use ureq::http;
 
 use super::show::header_value;
-use super::output::Sink;
+use super::output::{PartFile, Sink};
 use super::stall::copy_body;
 use super::validators::{Complete, Entry, Part, key_of};
 use super::writeout::TransferInfo;
 use super::{FetchConfig, FetchError, Job};
-use crate::fsutil;
-
-/// Mode of downloaded files (before the umask), as `output`'s.
-const PART_MODE: u32 = 0o644;
 
 /// How `-C -` and `--update` apply to this job.
 #[derive(Debug, Default)]
@@ -39,13 +32,6 @@ pub(super) struct ResumePlan {
     pub(super) conditional: Vec<(String, String)>,
     /// The URL as the user gave it (what the store records).
     pub(super) url: String,
-}
-
-/// A download written under `FILE.part` (kept when the run dies) and renamed over `FILE`.
-#[derive(Debug, Clone)]
-pub struct PartFile {
-    pub part: PathBuf,
-    pub dest: PathBuf,
 }
 
 /// `FILE.part`, beside `FILE`.
@@ -147,33 +133,6 @@ fn conditional_headers(
 pub(super) fn mtime_ns(meta: &std::fs::Metadata) -> Option<i128> {
     use std::os::unix::fs::MetadataExt;
     Some(i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()))
-}
-
-impl PartFile {
-    /// Opens the part for writing: appended to (an accepted resume) or started over.
-    pub(super) fn open(&self, append: bool) -> Result<File, FetchError> {
-        let mut options = OpenOptions::new();
-        options.create(true).mode(PART_MODE);
-        if append {
-            options.append(true);
-        } else {
-            options.write(true).truncate(true);
-        }
-        options
-            .open(&self.part)
-            .map_err(|e| FetchError::write(self.part.display().to_string(), e))
-    }
-
-    /// Makes the download complete: fsync, rename over the destination (the file a
-    /// symbolic link points to), fsync of the folder.
-    pub(super) fn commit(&self, mut file: File) -> Result<(), FetchError> {
-        let err = |e| FetchError::write(self.dest.display().to_string(), e);
-        file.flush().map_err(err)?;
-        file.sync_all().map_err(err)?;
-        let target = fsutil::resolve_links(&self.dest).map_err(err)?;
-        std::fs::rename(&self.part, &target).map_err(err)?;
-        fsutil::sync_dir(fsutil::parent_dir(&target)).map_err(err)
-    }
 }
 
 /// How much of a body is on disk before `--update` records its part in the state file: a

@@ -430,13 +430,7 @@ fn request_headers(
     if let Some(ct) = content_type {
         defaults.push(("Content-Type".into(), ct));
     }
-    if range_from > 0 {
-        defaults.push(("Range".into(), format!("bytes={range_from}-")));
-        if let Some(v) = &hop.if_range {
-            defaults.push(("If-Range".into(), v.clone()));
-        }
-    }
-    defaults.extend(hop.conditional.iter().cloned());
+    defaults.extend(range_headers(hop, range_from));
     let user_cookie = cfg
         .headers
         .iter()
@@ -469,6 +463,18 @@ fn request_headers(
         headers.push(("Cookie".into(), jar));
     }
     Ok(headers)
+}
+
+/// Range (with `If-Range` when the part's validator is known) and `--update`'s conditions.
+fn range_headers(hop: &Hop, range_from: u64) -> Vec<(String, String)> {
+    let mut headers = hop.conditional.clone();
+    if range_from > 0 {
+        headers.push(("Range".into(), format!("bytes={range_from}-")));
+        if let Some(v) = &hop.if_range {
+            headers.push(("If-Range".into(), v.clone()));
+        }
+    }
+    headers
 }
 
 /// `Authorization: Basic ...` for this hop: `-u` or credentials in the URL only on the
@@ -712,29 +718,8 @@ fn deliver(
         true => continue_partial(cfg, hop, &resp, partial, info)?,
         false => start_output(cfg, job, hop, &resp, resume, info, partial)?,
     };
-    if !complete
-        && hop.method != "HEAD"
-        && let Some(sink) = partial.sink.as_mut()
-    {
-        let len = header_value(&resp, "content-length").and_then(|v| v.parse().ok());
-        let bar = output::progress(sink.is_file(), cfg.silent, len);
-        let (_, body) = resp.into_parts();
-        let mut reader = body.into_reader();
-        let record = resume::part_record(resume, partial.validator.as_deref(), fresh.total);
-        let copied = resume::copy_recording(
-            (cfg, resume, record),
-            &url,
-            &mut reader,
-            sink,
-            &mut partial.written,
-            &bar,
-        );
-        info.size_download = partial.written;
-        if let Err(e) = copied {
-            bar.abandon();
-            return Err(e);
-        }
-        bar.finish_and_clear();
+    if !complete && hop.method != "HEAD" {
+        copy_response((cfg, resume, &url), resp, fresh.total, partial, info)?;
     }
     if let Some(sink) = partial.sink.take() {
         let regular = sink.regular_file();
@@ -747,6 +732,39 @@ fn deliver(
     if cfg.fail_with_body && status >= 400 {
         return Err(FetchError::HttpStatus { url, status });
     }
+    Ok(())
+}
+
+/// Streams the body into the output opened for it, with a progress bar.
+fn copy_response(
+    (cfg, resume, url): (&FetchConfig, &ResumePlan, &str),
+    resp: http::Response<Body>,
+    total: Option<u64>,
+    partial: &mut Partial,
+    info: &mut TransferInfo,
+) -> Result<(), FetchError> {
+    let Some(sink) = partial.sink.as_mut() else {
+        return Ok(());
+    };
+    let len = header_value(&resp, "content-length").and_then(|v| v.parse().ok());
+    let bar = output::progress(sink.is_file(), cfg.silent, len);
+    let (_, body) = resp.into_parts();
+    let mut reader = body.into_reader();
+    let record = resume::part_record(resume, partial.validator.as_deref(), total);
+    let copied = resume::copy_recording(
+        (cfg, resume, record),
+        url,
+        &mut reader,
+        sink,
+        &mut partial.written,
+        &bar,
+    );
+    info.size_download = partial.written;
+    if let Err(e) = copied {
+        bar.abandon();
+        return Err(e);
+    }
+    bar.finish_and_clear();
     Ok(())
 }
 

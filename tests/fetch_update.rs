@@ -69,7 +69,12 @@ fn a_second_update_run_is_all_304_and_rewrites_no_file() {
         args.extend(["-o", s(f), u.as_str()]);
     }
     assert_code(&fetch(&args), 0);
-    assert!(server.requests().iter().all(|r| r.header("If-None-Match").is_none()));
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.header("If-None-Match").is_none())
+    );
     let before: Vec<_> = files.iter().map(|f| identity(f)).collect();
     let mode = fs::metadata(&state).expect("state").mode();
     assert_eq!(mode & 0o777, 0o600, "the state file is private");
@@ -79,7 +84,10 @@ fn a_second_update_run_is_all_304_and_rewrites_no_file() {
     let second = &server.requests()[3..];
     assert_eq!(second.len(), 3);
     for (i, r) in second.iter().enumerate() {
-        assert_eq!(r.header("If-None-Match"), Some(format!("\"e{i}\"").as_str()));
+        assert_eq!(
+            r.header("If-None-Match"),
+            Some(format!("\"e{i}\"").as_str())
+        );
     }
     let after: Vec<_> = files.iter().map(|f| identity(f)).collect();
     assert_eq!(before, after, "same inode and mtime: no file was rewritten");
@@ -104,14 +112,30 @@ fn a_304_without_an_etag_keeps_the_stored_one() {
     let state = dir.path().join("st.json");
     let dest = dir.path().join("out");
     let url = server.url("/r");
-    let args = ["-sS", "--update", "--state", s(&state), "-o", s(&dest), &url];
+    let args = [
+        "-sS",
+        "--update",
+        "--state",
+        s(&state),
+        "-o",
+        s(&dest),
+        &url,
+    ];
     for _ in 0..3 {
         assert_code(&fetch(&args), 0);
     }
     let reqs = server.requests();
     assert_eq!(reqs[1].header("If-None-Match"), Some("\"v1\""));
-    assert_eq!(reqs[2].header("If-None-Match"), Some("\"v1\""), "still sent");
-    assert!(fs::read_to_string(&state).expect("state").contains("\\\"v1\\\""));
+    assert_eq!(
+        reqs[2].header("If-None-Match"),
+        Some("\"v1\""),
+        "still sent"
+    );
+    assert!(
+        fs::read_to_string(&state)
+            .expect("state")
+            .contains("\\\"v1\\\"")
+    );
     assert_eq!(fs::read(&dest).expect("out"), b"v1 body");
 }
 
@@ -138,7 +162,15 @@ fn a_200_replaces_the_file_atomically_and_updates_the_state() {
     let state = dir.path().join("st.json");
     let dest = dir.path().join("out.bin");
     let url = server.url("/r");
-    let args = ["-sS", "--update", "--state", s(&state), "-o", s(&dest), &url];
+    let args = [
+        "-sS",
+        "--update",
+        "--state",
+        s(&state),
+        "-o",
+        s(&dest),
+        &url,
+    ];
     assert_code(&fetch(&args), 0);
     let old = identity(&dest);
     version.store(2, Ordering::SeqCst);
@@ -160,16 +192,27 @@ fn a_200_replaces_the_file_atomically_and_updates_the_state() {
     assert_code(&out, 0);
     assert_eq!(server.requests()[1].header("If-None-Match"), Some("\"v1\""));
     assert_eq!(fs::read(&dest).expect("new"), pattern(2000, 200_000));
-    assert_ne!(identity(&dest).0, old.0, "replaced by a rename (a new inode)");
+    assert_ne!(
+        identity(&dest).0,
+        old.0,
+        "replaced by a rename (a new inode)"
+    );
     assert!(!part.exists());
-    assert!(fs::read_to_string(&state).expect("state").contains("\\\"v2\\\""));
+    assert!(
+        fs::read_to_string(&state)
+            .expect("state")
+            .contains("\\\"v2\\\"")
+    );
 }
 
 #[track_caller]
 fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out: {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out: {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -181,7 +224,10 @@ const CUT: u64 = 2 * 1024 * 1024;
 fn partial_response(offset: u64, start: u64, etag: &str) -> Response {
     Response::status(206)
         .header("ETag", etag)
-        .header("Content-Range", &format!("bytes {start}-{}/{SIZE}", SIZE - 1))
+        .header(
+            "Content-Range",
+            &format!("bytes {start}-{}/{SIZE}", SIZE - 1),
+        )
         .body(pattern(offset + start, (SIZE - start) as usize))
 }
 
@@ -204,11 +250,23 @@ fn a_resource_changed_after_a_cut_is_fetched_whole_not_spliced() {
     let state = dir.path().join("st.json");
     let dest = dir.path().join("big");
     let url = server.url("/big");
-    let args = ["-sS", "--update", "--state", s(&state), "-o", s(&dest), &url];
+    let args = [
+        "-sS",
+        "--update",
+        "--state",
+        s(&state),
+        "-o",
+        s(&dest),
+        &url,
+    ];
     let out = fetch(&args);
     assert_code(&out, 18);
     let part = dir.path().join("big.part");
-    assert_eq!(fs::metadata(&part).expect("part").len(), CUT, "the part stays");
+    assert_eq!(
+        fs::metadata(&part).expect("part").len(),
+        CUT,
+        "the part stays"
+    );
     assert!(!dest.exists());
 
     version.store(2, Ordering::SeqCst);
@@ -242,7 +300,10 @@ fn a_retry_after_a_cut_asks_with_if_range_and_takes_a_changed_resource_whole() {
     let out = fetch(&["-sS", "--retry", "1", "-o", s(&dest), &server.url("/f")]);
     assert_code(&out, 0);
     assert_eq!(server.requests()[1].range_start(), Some(40_000));
-    assert!(fs::read(&dest).expect("f") == pattern(5, 100_000), "not spliced");
+    assert!(
+        fs::read(&dest).expect("f") == pattern(5, 100_000),
+        "not spliced"
+    );
 }
 
 #[test]
@@ -259,7 +320,15 @@ fn a_killed_download_is_resumed_by_the_next_update_run() {
     let state = dir.path().join("st.json");
     let dest = dir.path().join("big");
     let url = server.url("/big");
-    let args = ["-sS", "--update", "--state", s(&state), "-o", s(&dest), &url];
+    let args = [
+        "-sS",
+        "--update",
+        "--state",
+        s(&state),
+        "-o",
+        s(&dest),
+        &url,
+    ];
     let mut child = postie()
         .arg("fetch")
         .args(args)
@@ -280,9 +349,15 @@ fn a_killed_download_is_resumed_by_the_next_update_run() {
     assert_code(&out, 0);
     let reqs = server.requests();
     assert_eq!(reqs.len(), 2);
-    assert_eq!(reqs[1].header("Range"), Some(format!("bytes={CUT}-").as_str()));
+    assert_eq!(
+        reqs[1].header("Range"),
+        Some(format!("bytes={CUT}-").as_str())
+    );
     assert_eq!(reqs[1].header("If-Range"), Some("\"k1\""));
-    assert!(fs::read(&dest).expect("dest") == pattern(0, SIZE as usize), "whole");
+    assert!(
+        fs::read(&dest).expect("dest") == pattern(0, SIZE as usize),
+        "whole"
+    );
     assert!(!part.exists());
 }
 

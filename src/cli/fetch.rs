@@ -352,7 +352,11 @@ fn check_update(args: &FetchFlags) -> Result<(), Error> {
     }
     for i in 0..args.urls.len() {
         if let OutputTarget::Stdout = output_for(args, i) {
-            return Err(invalid("--update", "needs an output file for every URL (-o FILE or -O)").into());
+            return Err(invalid(
+                "--update",
+                "needs an output file for every URL (-o FILE or -O)",
+            )
+            .into());
         }
         if let OutputTarget::File(p) = output_for(args, i)
             && p.as_os_str() == "-"
@@ -372,7 +376,10 @@ fn update_store(args: &FetchFlags) -> Result<Option<ValidatorStore>, Error> {
     let path = match &args.update.state {
         Some(p) => p.clone(),
         None => default_state_path(jar).ok_or_else(|| {
-            invalid("--update", "no state file: give --state FILE (HOME is not set)")
+            invalid(
+                "--update",
+                "no state file: give --state FILE (HOME is not set)",
+            )
         })?,
     };
     Ok(Some(ValidatorStore::open(&path)?))

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use ureq::Body;
 use ureq::http;
 
-use super::show::header_value;
 use super::output::{PartFile, Sink};
+use super::show::header_value;
 use super::stall::copy_body;
 use super::validators::{Complete, Entry, Part, key_of};
 use super::writeout::TransferInfo;
@@ -116,7 +116,10 @@ fn conditional_headers(
     let Ok(meta) = std::fs::metadata(path) else {
         return Vec::new();
     };
-    if !meta.is_file() || meta.len() != c.size || c.mtime_ns.is_some_and(|m| Some(m) != mtime_ns(&meta)) {
+    if !meta.is_file()
+        || meta.len() != c.size
+        || c.mtime_ns.is_some_and(|m| Some(m) != mtime_ns(&meta))
+    {
         return Vec::new();
     }
     let mut headers = Vec::new();
@@ -232,7 +235,14 @@ pub(super) fn copy_recording(
         return copy_body(url, reader, sink, &cfg.stall, written, bar);
     }
     let before = *written;
-    copy_body(url, &mut reader.take(RECORD_AFTER), sink, &cfg.stall, written, bar)?;
+    copy_body(
+        url,
+        &mut reader.take(RECORD_AFTER),
+        sink,
+        &cfg.stall,
+        written,
+        bar,
+    )?;
     if *written - before < RECORD_AFTER {
         return Ok(());
     }

@@ -71,7 +71,10 @@ pub fn run(config: FetchConfig) -> Result<Exit, FetchError> {
 
 /// `--update`: this run's validators into the state file (locked load-merge-save).
 fn save_state(config: &FetchConfig) -> Result<(), FetchError> {
-    config.update.as_ref().map_or(Ok(()), super::ValidatorStore::save)
+    config
+        .update
+        .as_ref()
+        .map_or(Ok(()), super::ValidatorStore::save)
 }
 
 /// `-w`: the rendered format on stdout, a warning per unknown variable on stderr.
@@ -654,7 +657,12 @@ fn deliver_retrying(
         header_value(&resp, "last-modified"),
     )
     // A 206 without validators continues the part whose validator the store has.
-    .or_else(|| resume.if_range.clone().filter(|_| resp.status().as_u16() == 206));
+    .or_else(|| {
+        resume
+            .if_range
+            .clone()
+            .filter(|_| resp.status().as_u16() == 206)
+    });
     let mut resp = resp;
     let mut attempt = 0u32;
     loop {
@@ -783,10 +791,17 @@ fn start_output(
         Resume::AlreadyComplete => {
             info.filename_effective = resume.path.as_ref().map(|p| p.display().to_string());
             // A whole `FILE.part` still becomes FILE.
-            if let Some(part) = resume.part.as_ref().filter(|p| resume.path.as_ref() == Some(&p.part)) {
+            if let Some(part) = resume
+                .part
+                .as_ref()
+                .filter(|p| resume.path.as_ref() == Some(&p.part))
+            {
                 info.filename_effective = Some(part.dest.display().to_string());
                 let file = part.open(true)?;
-                partial.sink = Some(Sink::Part { file, part: part.clone() });
+                partial.sink = Some(Sink::Part {
+                    file,
+                    part: part.clone(),
+                });
             }
             return Ok(true);
         }

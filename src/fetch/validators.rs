@@ -281,7 +281,10 @@ mod tests {
         ours.update("/d/a.bin", |e| *e = sample()["/d/a.bin"].clone());
         ours.save().expect("save");
         let back = ValidatorStore::open(&path).expect("reopen");
-        assert!(back.get("/other").complete.is_some(), "kept the other run's");
+        assert!(
+            back.get("/other").complete.is_some(),
+            "kept the other run's"
+        );
         assert!(back.get("/d/a.bin").part.is_some());
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode();

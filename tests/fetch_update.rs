@@ -31,7 +31,7 @@ fn assert_code(out: &Output, code: i32) {
 }
 
 fn fetch(args: &[&str]) -> Output {
-    run(postie().arg("fetch").args(args))
+    run(postie().arg("fetch").args(&args))
 }
 
 fn s(p: &Path) -> &str {
@@ -112,15 +112,8 @@ fn a_304_without_an_etag_keeps_the_stored_one() {
     let state = dir.path().join("st.json");
     let dest = dir.path().join("out");
     let url = server.url("/r");
-    let args = [
-        "-sS",
-        "--update",
-        "--state",
-        s(&state),
-        "-o",
-        s(&dest),
-        &url,
-    ];
+    let args = update_args(&state, &dest, &url);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     for _ in 0..3 {
         assert_code(&fetch(&args), 0);
     }
@@ -162,21 +155,14 @@ fn a_200_replaces_the_file_atomically_and_updates_the_state() {
     let state = dir.path().join("st.json");
     let dest = dir.path().join("out.bin");
     let url = server.url("/r");
-    let args = [
-        "-sS",
-        "--update",
-        "--state",
-        s(&state),
-        "-o",
-        s(&dest),
-        &url,
-    ];
+    let args = update_args(&state, &dest, &url);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_code(&fetch(&args), 0);
     let old = identity(&dest);
     version.store(2, Ordering::SeqCst);
     let child = postie()
         .arg("fetch")
-        .args(args)
+        .args(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -203,6 +189,12 @@ fn a_200_replaces_the_file_atomically_and_updates_the_state() {
             .expect("state")
             .contains("\\\"v2\\\"")
     );
+}
+
+/// `-sS --update --state STATE -o DEST URL`.
+fn update_args(state: &Path, dest: &Path, url: &str) -> Vec<String> {
+    let args = ["-sS", "--update", "--state", s(state), "-o", s(dest), url];
+    args.map(str::to_owned).to_vec()
 }
 
 #[track_caller]
@@ -250,15 +242,8 @@ fn a_resource_changed_after_a_cut_is_fetched_whole_not_spliced() {
     let state = dir.path().join("st.json");
     let dest = dir.path().join("big");
     let url = server.url("/big");
-    let args = [
-        "-sS",
-        "--update",
-        "--state",
-        s(&state),
-        "-o",
-        s(&dest),
-        &url,
-    ];
+    let args = update_args(&state, &dest, &url);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = fetch(&args);
     assert_code(&out, 18);
     let part = dir.path().join("big.part");
@@ -320,18 +305,11 @@ fn a_killed_download_is_resumed_by_the_next_update_run() {
     let state = dir.path().join("st.json");
     let dest = dir.path().join("big");
     let url = server.url("/big");
-    let args = [
-        "-sS",
-        "--update",
-        "--state",
-        s(&state),
-        "-o",
-        s(&dest),
-        &url,
-    ];
+    let args = update_args(&state, &dest, &url);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut child = postie()
         .arg("fetch")
-        .args(args)
+        .args(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

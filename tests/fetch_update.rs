@@ -31,7 +31,7 @@ fn assert_code(out: &Output, code: i32) {
 }
 
 fn fetch(args: &[&str]) -> Output {
-    run(postie().arg("fetch").args(&args))
+    run(postie().arg("fetch").args(args))
 }
 
 fn s(p: &Path) -> &str {

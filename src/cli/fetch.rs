@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::exit::Exit;
 use crate::fetch::{
     Auth, FetchConfig, FetchError, FileOptions, FormPart, Job, OutputTarget, PartContent,
-    ProxySettings, RequestBody, urlencode_component,
+    ProxySettings, RequestBody, ValidatorStore, default_state_path, urlencode_component,
 };
 use crate::netrc::Netrc;
 use crate::secret::{PasswordLookup, PasswordSource, Secret, resolve_password};
@@ -205,6 +205,22 @@ pub struct FetchFlags {
     pub more: MoreFlags,
     #[command(flatten)]
     pub browser: super::browser_cookies::FetchFromBrowserArgs,
+    #[command(flatten)]
+    pub update: UpdateFlags,
+}
+
+/// Issue 14's "only what changed": `--update` and its state file.
+#[derive(Debug, clap::Args)]
+pub struct UpdateFlags {
+    /// Fetch only what changed: send If-None-Match / If-Modified-Since from the last
+    /// download of each output file, leave the file untouched on 304, and resume a
+    /// `FILE.part` an earlier run left (Range + If-Range).
+    #[arg(long)]
+    pub update: bool,
+    /// The --update state file (default: beside the -c/--jar jar as JAR.fetch-state.json,
+    /// else $XDG_STATE_HOME/postie/fetch-state.json).
+    #[arg(long, value_name = "FILE", requires = "update")]
+    pub state: Option<PathBuf>,
 }
 
 /// Issue 19's options (headers and tokens from files, proxy credentials, file management),
@@ -318,7 +334,55 @@ fn check_flags(args: &FetchFlags) -> Result<(), Error> {
     if args.output.len() > args.urls.len() {
         return Err(invalid("-o", "more -o files than URLs").into());
     }
+    if args.update.update {
+        check_update(args)?;
+    }
     Ok(())
+}
+
+/// `--update` keeps validators per output file, named before the request: every URL needs
+/// `-o FILE` or `-O` (not stdout, not `-J`, whose name comes with the response).
+fn check_update(args: &FetchFlags) -> Result<(), Error> {
+    if args.remote_header_name {
+        return Err(invalid(
+            "--update",
+            "cannot be used with -J (the file name must be known before the request)",
+        )
+        .into());
+    }
+    for i in 0..args.urls.len() {
+        if let OutputTarget::Stdout = output_for(args, i) {
+            return Err(invalid(
+                "--update",
+                "needs an output file for every URL (-o FILE or -O)",
+            )
+            .into());
+        }
+        if let OutputTarget::File(p) = output_for(args, i)
+            && p.as_os_str() == "-"
+        {
+            return Err(invalid("--update", "needs an output file, not stdout (-o -)").into());
+        }
+    }
+    Ok(())
+}
+
+/// `--update`'s store: `--state FILE`, else the default place.
+fn update_store(args: &FetchFlags) -> Result<Option<ValidatorStore>, Error> {
+    if !args.update.update {
+        return Ok(None);
+    }
+    let jar = args.cookie_jar.as_deref().or(args.jar.as_deref());
+    let path = match &args.update.state {
+        Some(p) => p.clone(),
+        None => default_state_path(jar).ok_or_else(|| {
+            invalid(
+                "--update",
+                "no state file: give --state FILE (HOME is not set)",
+            )
+        })?,
+    };
+    Ok(Some(ValidatorStore::open(&path)?))
 }
 
 /// The `--create-dirs`, `-nc`, `-R`, `-D` and `-U` part of the config.
@@ -377,6 +441,7 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
         raw: args.raw,
         cookies: cookie_options(&args),
         resume: args.continue_at.is_some(),
+        update: update_store(&args)?,
         remote_header_name: args.remote_header_name,
         clobber: args.clobber,
         files: file_options(&args)?,

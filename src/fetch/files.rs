@@ -72,7 +72,7 @@ pub(super) fn skip_existing(
         }
         return Ok(true);
     }
-    if matches!(job.output, OutputTarget::RemoteName { .. }) && !cfg.clobber && !cfg.resume {
+    if matches!(job.output, OutputTarget::RemoteName { .. }) && !cfg.clobber && !cfg.continues() {
         return Err(FetchError::write(
             path.display().to_string(),
             io::Error::new(

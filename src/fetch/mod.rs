@@ -6,7 +6,7 @@
 //! Authorization dropped when the host changes), the cookie session on every hop, proxy
 //! choice by scheme as curl does, retries, stall limits and resuming a stalled body
 //! (`stall`), `--show-cert` (`certs`), streaming the body to stdout or to a file written
-//! under a temporary name, resume, `-w` and `-v` output, and the mapping of every failure to
+//! under a temporary name, resume and `--update` (`validators`), `-w` and `-v` output, and the mapping of every failure to
 //! the exit-code table. It leaves out: flag parsing (`cli::fetch`), the cookie file format
 //! (`cookies`), TLS settings (`tls`).
 
@@ -23,6 +23,7 @@ mod retry;
 mod show;
 mod stall;
 mod transfer;
+mod validators;
 mod writeout;
 
 use std::path::PathBuf;
@@ -35,6 +36,7 @@ pub use proxy::ProxySettings;
 pub use show::mask_url;
 pub use stall::{DEFAULT_IDLE, DEFAULT_SPEED_TIME, StallLimits};
 pub use transfer::run;
+pub use validators::{ValidatorStore, default_path as default_state_path};
 
 use crate::cookies::CookieOptions;
 use crate::secret::Secret;
@@ -114,14 +116,24 @@ pub struct FetchConfig {
     /// `--raw`: do not ask for compressed content.
     pub raw: bool,
     pub cookies: CookieOptions,
-    /// `-C -`: resume into the existing output file.
+    /// `-C -`: resume into `FILE.part` left by an earlier run, else the existing file.
     pub resume: bool,
+    /// `--update`: conditional requests from, and validators saved to, this store; bodies
+    /// go to `FILE.part` so a run that dies can be resumed.
+    pub update: Option<ValidatorStore>,
     /// `-J`: take the file name from Content-Disposition.
     pub remote_header_name: bool,
     /// `--clobber`: `-O`/`-J` may replace an existing file.
     pub clobber: bool,
     /// Issue 19's file and header options, in one block.
     pub files: FileOptions,
+}
+
+impl FetchConfig {
+    /// Whether an existing output file may be replaced or continued without `--clobber`.
+    pub(crate) fn continues(&self) -> bool {
+        self.resume || self.update.is_some()
+    }
 }
 
 /// `-D`, `--create-dirs`, `-nc`, `-R` and `-U`.

@@ -1,15 +1,17 @@
 //! Where a body goes: stdout, a file written under a temporary name and renamed when
-//! complete, the existing file when a resume is accepted, or a device such as /dev/null
+//! complete, `FILE.part` for `-C -` and `--update` (kept when a run dies, so the next one
+//! resumes it), the existing file when a resume is accepted, or a device such as /dev/null
 //! written in place. Also: names for `-O` and `-J`, and the progress bar.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::FetchError;
-use crate::fsutil::AtomicFile;
+use crate::fsutil::{self, AtomicFile};
 
 /// Mode of downloaded files (before the umask).
 const DOWNLOAD_MODE: u32 = 0o644;
@@ -28,6 +30,11 @@ pub enum Sink {
     InPlace {
         file: File,
         dest: PathBuf,
+    },
+    /// `--update` or `-C -`: `FILE.part`, kept if the run dies, renamed over FILE at the end.
+    Part {
+        file: File,
+        part: PartFile,
     },
 }
 
@@ -83,6 +90,7 @@ impl Sink {
         match self {
             Sink::Stdout(_) => "stdout".to_owned(),
             Sink::Atomic { dest, .. } | Sink::InPlace { dest, .. } => dest.display().to_string(),
+            Sink::Part { part, .. } => part.dest.display().to_string(),
         }
     }
 
@@ -92,6 +100,7 @@ impl Sink {
             Sink::Stdout(_) => None,
             Sink::Atomic { dest, .. } => Some(dest.clone()),
             Sink::InPlace { dest, .. } => dest.is_file().then(|| dest.clone()),
+            Sink::Part { part, .. } => Some(part.dest.clone()),
         }
     }
 
@@ -103,7 +112,7 @@ impl Sink {
         let result = match self {
             Sink::Stdout(out) => out.write_all(buf),
             Sink::Atomic { file, .. } => file.write_all(buf),
-            Sink::InPlace { file, .. } => file.write_all(buf),
+            Sink::InPlace { file, .. } | Sink::Part { file, .. } => file.write_all(buf),
         };
         result.map_err(|e| FetchError::write(self.name(), e))
     }
@@ -123,8 +132,43 @@ impl Sink {
                 }
             }
             Sink::InPlace { mut file, .. } => file.flush(),
+            Sink::Part { file, part } => return part.commit(file),
         };
         result.map_err(|e| FetchError::write(name, e))
+    }
+}
+
+/// A download written under `FILE.part` (kept when the run dies) and renamed over `FILE`.
+#[derive(Debug, Clone)]
+pub struct PartFile {
+    pub part: PathBuf,
+    pub dest: PathBuf,
+}
+
+impl PartFile {
+    /// Opens the part for writing: appended to (an accepted resume) or started over.
+    pub(super) fn open(&self, append: bool) -> Result<File, FetchError> {
+        let mut options = OpenOptions::new();
+        options.create(true).mode(DOWNLOAD_MODE);
+        if append {
+            options.append(true);
+        } else {
+            options.write(true).truncate(true);
+        }
+        options
+            .open(&self.part)
+            .map_err(|e| FetchError::write(self.part.display().to_string(), e))
+    }
+
+    /// Makes the download complete: fsync, rename over the destination (the file a
+    /// symbolic link points to), fsync of the folder.
+    pub(super) fn commit(&self, mut file: File) -> Result<(), FetchError> {
+        let err = |e| FetchError::write(self.dest.display().to_string(), e);
+        file.flush().map_err(err)?;
+        file.sync_all().map_err(err)?;
+        let target = fsutil::resolve_links(&self.dest).map_err(err)?;
+        std::fs::rename(&self.part, &target).map_err(err)?;
+        fsutil::sync_dir(fsutil::parent_dir(&target)).map_err(err)
     }
 }
 

@@ -1,37 +1,290 @@
-//! `-C -`: which file a download resumes, the Range it asks for, and what the server's
-//! answer means (append, start over, already complete, or refuse).
+//! `-C -` and `--update`: which file a download resumes (`FILE.part` left by an earlier
+//! run, or for `-C -` the output file itself as curl), the Range, `If-Range` and conditional
+//! headers it asks with, what the server's answer means (append, start over, already
+//! complete, or refuse), and the `.part` file a resumable download is written to.
 
 use std::path::{Path, PathBuf};
 
 use ureq::Body;
 use ureq::http;
 
+use super::output::{PartFile, Sink};
 use super::show::header_value;
-use super::{FetchConfig, FetchError};
+use super::stall::copy_body;
+use super::validators::{Complete, Entry, Part, key_of};
+use super::writeout::TransferInfo;
+use super::{FetchConfig, FetchError, Job};
 
-/// How `-C -` applies to this job: the output file and how much of it exists.
+/// How `-C -` and `--update` apply to this job.
 #[derive(Debug, Default)]
 pub(super) struct ResumePlan {
+    /// The file a 206 appends to: `FILE.part`, or with `-C -` the output file itself.
     pub(super) path: Option<PathBuf>,
     pub(super) offset: u64,
+    /// The body goes to `part`, renamed over `dest` once complete (None: as without flags).
+    pub(super) part: Option<PartFile>,
+    /// The stored validator of the part being resumed, for `If-Range`.
+    pub(super) if_range: Option<String>,
+    /// `--update`: the store key of the output file and what the store says of it.
+    pub(super) key: Option<String>,
+    pub(super) entry: Entry,
+    /// `--update`: If-None-Match / If-Modified-Since for the first request.
+    pub(super) conditional: Vec<(String, String)>,
+    /// The URL as the user gave it (what the store records).
+    pub(super) url: String,
+}
+
+/// `FILE.part`, beside `FILE`.
+pub(super) fn part_path(dest: &Path) -> PathBuf {
+    let mut name = dest.as_os_str().to_owned();
+    name.push(".part");
+    PathBuf::from(name)
+}
+
+fn regular_len(path: &Path) -> Option<u64> {
+    std::fs::metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| m.len())
 }
 
 /// `planned` is the output file decided before connecting (none for stdout and `-J`).
 pub(super) fn resume_plan(
     cfg: &FetchConfig,
+    job: &Job,
     planned: Option<&Path>,
 ) -> Result<ResumePlan, FetchError> {
-    let Some(path) = planned.filter(|_| cfg.resume) else {
+    let update = cfg.update.as_ref();
+    let Some(path) = planned.filter(|_| cfg.resume || update.is_some()) else {
         return Ok(ResumePlan::default());
     };
-    let offset = match std::fs::metadata(path) {
-        Ok(m) if m.is_file() => m.len(),
-        _ => 0,
+    // A device or a pipe is written in place, as without the flags.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Ok(ResumePlan::default());
+    }
+    let key = update.map(|_| key_of(path));
+    let entry = match (update, &key) {
+        (Some(store), Some(k)) => store.get(k),
+        _ => Entry::default(),
     };
-    Ok(ResumePlan {
-        path: Some(path.to_owned()),
-        offset,
-    })
+    let part = part_path(path);
+    let stored_part = entry.part.as_ref().filter(|p| p.url == job.url);
+    let mut plan = ResumePlan {
+        part: Some(PartFile {
+            part: part.clone(),
+            dest: path.to_owned(),
+        }),
+        conditional: conditional_headers(entry.complete.as_ref(), &job.url, path),
+        key,
+        url: job.url.clone(),
+        ..ResumePlan::default()
+    };
+    match (regular_len(&part), stored_part) {
+        // Without a recorded validator an `--update` cannot tell whether the part is still
+        // the same resource: it starts over. `-C -` resumes anyway, as curl.
+        (Some(len), Some(p)) if len > 0 => {
+            plan.if_range = Some(p.if_range.clone());
+            plan.path = Some(part);
+            plan.offset = len;
+        }
+        (Some(len), None) if len > 0 && update.is_none() => {
+            plan.path = Some(part);
+            plan.offset = len;
+        }
+        _ if update.is_none() => {
+            if let Some(len) = regular_len(path) {
+                plan.path = Some(path.to_owned());
+                plan.offset = len;
+            }
+        }
+        _ => {}
+    }
+    plan.entry = entry;
+    Ok(plan)
+}
+
+/// `--update`'s If-None-Match and If-Modified-Since: only when the file is there as the last
+/// download left it (same URL, size and mtime), as wget -N looks at the local file first.
+fn conditional_headers(
+    complete: Option<&Complete>,
+    url: &str,
+    path: &Path,
+) -> Vec<(String, String)> {
+    let Some(c) = complete.filter(|c| c.url == url) else {
+        return Vec::new();
+    };
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Vec::new();
+    };
+    if !meta.is_file()
+        || meta.len() != c.size
+        || c.mtime_ns.is_some_and(|m| Some(m) != mtime_ns(&meta))
+    {
+        return Vec::new();
+    }
+    let mut headers = Vec::new();
+    if let Some(etag) = &c.etag {
+        headers.push(("If-None-Match".to_owned(), etag.clone()));
+    }
+    if let Some(lm) = &c.last_modified {
+        headers.push(("If-Modified-Since".to_owned(), lm.clone()));
+    }
+    headers
+}
+
+/// A file's mtime in nanoseconds since the epoch.
+pub(super) fn mtime_ns(meta: &std::fs::Metadata) -> Option<i128> {
+    use std::os::unix::fs::MetadataExt;
+    Some(i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()))
+}
+
+/// How much of a body is on disk before `--update` records its part in the state file: a
+/// run killed before that starts over (a save per small page would cost more than it saves).
+const RECORD_AFTER: u64 = 1024 * 1024;
+
+/// The validators of a final response.
+#[derive(Debug)]
+pub(super) struct Fresh {
+    etag: Option<String>,
+    last_modified: Option<String>,
+    /// The whole resource's size: Content-Range's total for a 206, else Content-Length.
+    pub(super) total: Option<u64>,
+}
+
+impl Fresh {
+    pub(super) fn of(resp: &http::Response<Body>) -> Fresh {
+        let total = match content_range(resp) {
+            Some((_, total)) if resp.status().as_u16() == 206 => total,
+            _ => header_value(resp, "content-length").and_then(|v| v.trim().parse().ok()),
+        };
+        Fresh {
+            etag: header_value(resp, "etag").map(str::to_owned),
+            last_modified: header_value(resp, "last-modified").map(str::to_owned),
+            total,
+        }
+    }
+}
+
+/// `--update`: a 304 leaves the file as it is (same inode, same mtime). The store keeps
+/// what the 304 did not say (curl empties its etag file on a 304 without an ETag, #15728),
+/// and a part of another version is removed.
+pub(super) fn not_modified(
+    cfg: &FetchConfig,
+    resume: &ResumePlan,
+    resp: &http::Response<Body>,
+    info: &mut TransferInfo,
+) -> Result<(), FetchError> {
+    info.not_modified = true;
+    let Some(part) = &resume.part else {
+        return Ok(());
+    };
+    info.filename_effective = Some(part.dest.display().to_string());
+    if cfg.verbose {
+        eprintln!("* 304 Not Modified: {} left as it is", part.dest.display());
+    }
+    if regular_len(&part.part).is_some() {
+        std::fs::remove_file(&part.part)
+            .map_err(|e| FetchError::write(part.part.display().to_string(), e))?;
+    }
+    let (Some(store), Some(key)) = (&cfg.update, &resume.key) else {
+        return Ok(());
+    };
+    let fresh = Fresh::of(resp);
+    store.update(key, |entry| {
+        entry.part = None;
+        if let Some(c) = entry.complete.as_mut() {
+            c.etag = fresh.etag.or(c.etag.take());
+            c.last_modified = fresh.last_modified.or(c.last_modified.take());
+        }
+    });
+    Ok(())
+}
+
+/// What `--update` records of a part being written: its `If-Range` validator and total;
+/// None when it cannot be resumed safely (no validator) or is recorded already.
+pub(super) fn part_record(
+    resume: &ResumePlan,
+    validator: Option<&str>,
+    total: Option<u64>,
+) -> Option<Part> {
+    resume.key.as_ref()?;
+    let record = Part {
+        url: resume.url.clone(),
+        if_range: validator?.to_owned(),
+        total,
+    };
+    (resume.entry.part.as_ref() != Some(&record)).then_some(record)
+}
+
+/// Copies the body; with `--update`, once [`RECORD_AFTER`] bytes of a `.part` are on disk
+/// the state file learns what the part is, so a run killed from then on can resume it.
+pub(super) fn copy_recording(
+    (cfg, resume, record): (&FetchConfig, &ResumePlan, Option<Part>),
+    url: &str,
+    reader: &mut dyn std::io::Read,
+    sink: &mut Sink,
+    written: &mut u64,
+    bar: &indicatif::ProgressBar,
+) -> Result<(), FetchError> {
+    use std::io::Read as _;
+    let target = (cfg.update.as_ref(), resume.key.as_ref(), record);
+    let (Some(store), Some(key), Some(record)) = target else {
+        return copy_body(url, reader, sink, &cfg.stall, written, bar);
+    };
+    if !matches!(sink, Sink::Part { .. }) {
+        return copy_body(url, reader, sink, &cfg.stall, written, bar);
+    }
+    let before = *written;
+    copy_body(
+        url,
+        &mut reader.take(RECORD_AFTER),
+        sink,
+        &cfg.stall,
+        written,
+        bar,
+    )?;
+    if *written - before < RECORD_AFTER {
+        return Ok(());
+    }
+    store.update(key, |entry| entry.part = Some(record));
+    store.save()?;
+    copy_body(url, reader, sink, &cfg.stall, written, bar)
+}
+
+/// `--update`: after a complete download, what the file now is: a 2xx's validators, a
+/// 416 that completed a part takes the part's, anything else none (fetched whole next time).
+pub(super) fn record_complete(
+    cfg: &FetchConfig,
+    resume: &ResumePlan,
+    (fresh, status): (Fresh, u16),
+    file: Option<&Path>,
+) {
+    let (Some(store), Some(key), Some(file)) = (&cfg.update, &resume.key, file) else {
+        return;
+    };
+    let Ok(meta) = std::fs::metadata(file) else {
+        return;
+    };
+    let (etag, last_modified) = match (status, &resume.entry.part) {
+        (200..=299, _) => (fresh.etag, fresh.last_modified),
+        (416, Some(p)) if p.if_range.starts_with('"') => (Some(p.if_range.clone()), None),
+        (416, Some(p)) => (None, Some(p.if_range.clone())),
+        _ => (None, None),
+    };
+    let complete = Complete {
+        url: resume.url.clone(),
+        etag,
+        last_modified,
+        size: meta.len(),
+        mtime_ns: mtime_ns(&meta),
+    };
+    store.set(
+        key,
+        Entry {
+            complete: Some(complete),
+            part: None,
+        },
+    );
 }
 
 /// `Content-Range: bytes START-END/TOTAL` → (START, TOTAL); `bytes */TOTAL` → (None, TOTAL).

@@ -97,6 +97,16 @@ impl SpeedCheck {
     }
 }
 
+/// The read size of [`copy_body`]: larger than ureq's input buffer, so one read empties it
+/// (one copy per socket read) and one write follows each read.
+const COPY_BUFFER: usize = 1024 * 1024;
+
+thread_local! {
+    /// [`copy_body`]'s buffer, made once per thread: a fresh zeroed megabyte per transfer
+    /// would cost a 1 MiB memset for every small page of a long run.
+    static COPY_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Copies a body into `sink`, counting into `written`; the stall checks apply.
 pub(super) fn copy_body(
     url: &str,
@@ -106,10 +116,30 @@ pub(super) fn copy_body(
     written: &mut u64,
     bar: &indicatif::ProgressBar,
 ) -> Result<(), FetchError> {
+    COPY_BUF.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.resize(COPY_BUFFER, 0);
+            copy_with(url, reader, sink, limits, (written, bar), &mut buf)
+        }
+        // Not reached (copies do not nest), but a second buffer is always correct.
+        Err(_) => {
+            let mut buf = vec![0u8; COPY_BUFFER];
+            copy_with(url, reader, sink, limits, (written, bar), &mut buf)
+        }
+    })
+}
+
+fn copy_with(
+    url: &str,
+    reader: &mut dyn Read,
+    sink: &mut Sink,
+    limits: &StallLimits,
+    (written, bar): (&mut u64, &indicatif::ProgressBar),
+    buf: &mut [u8],
+) -> Result<(), FetchError> {
     let mut speed = SpeedCheck::new(limits, Instant::now());
-    let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = match reader.read(&mut buf) {
+        let n = match reader.read(buf) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -172,6 +202,7 @@ impl Sink {
         let file = match self {
             Sink::Atomic { file, .. } => file.file(),
             Sink::InPlace { file, dest } if dest.is_file() => file,
+            Sink::Part { file, .. } => file,
             _ => return Ok(false),
         };
         file.set_len(0)

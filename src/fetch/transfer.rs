@@ -14,14 +14,17 @@ use ureq::{Agent, Body, SendBody};
 use super::error::from_ureq;
 use super::output::{self, Sink};
 use super::probe::{self, Probe};
-use super::resume::{Resume, ResumePlan, resume_outcome, resume_plan};
+use super::resume::{self, Resume, ResumePlan, resume_outcome, resume_plan};
 use super::retry::{backoff, retry_after, retryable_status};
 use super::show::{header_block, header_list, header_value, print_request, print_response};
-use super::stall::{Partial, copy_body};
+use super::stall::Partial;
 use super::writeout::{self, TransferInfo};
 use super::{Auth, FetchConfig, FetchError, Job, OutputTarget, files, mask_url};
 use crate::cookies::CookieSession;
 use crate::exit::Exit;
+
+/// ureq's input buffer per connection (allocated when the connection is first used).
+const INPUT_BUFFER: usize = 512 * 1024;
 
 const USER_AGENT: &str = concat!("postie/", env!("CARGO_PKG_VERSION"));
 
@@ -52,6 +55,7 @@ pub fn run(config: FetchConfig) -> Result<Exit, FetchError> {
         if let Err(err) = result {
             if crate::exit::is_broken_pipe(&err) {
                 cookies.finish()?;
+                save_state(&config)?;
                 return Err(err);
             }
             if !config.silent || config.show_error {
@@ -61,7 +65,16 @@ pub fn run(config: FetchConfig) -> Result<Exit, FetchError> {
         }
     }
     cookies.finish()?;
+    save_state(&config)?;
     Ok(last_failure.map_or(Exit::SUCCESS, Exit::with_code))
+}
+
+/// `--update`: this run's validators into the state file (locked load-merge-save).
+fn save_state(config: &FetchConfig) -> Result<(), FetchError> {
+    config
+        .update
+        .as_ref()
+        .map_or(Ok(()), super::ValidatorStore::save)
 }
 
 /// `-w`: the rendered format on stdout, a warning per unknown variable on stderr.
@@ -118,6 +131,10 @@ fn build_agent(config: &FetchConfig, probe: &Probe) -> Result<Agent, FetchError>
         .timeout_connect(config.connect_timeout)
         .timeout_resolve(config.connect_timeout)
         .timeout_per_read(config.stall.per_read())
+        // ureq reads the socket into this buffer and copies out of it: 512 KiB (ureq's
+        // default is 128 KiB) makes a quarter of the reads and copies for a large body
+        // (bench/fetch/RESULTS.md, 2026-12-03).
+        .input_buffer_size(INPUT_BUFFER)
         .build();
     Ok(probe::agent(agent_config, probe, tls))
 }
@@ -178,6 +195,10 @@ struct Hop {
     heads: String,
     /// Bytes of the requests sent so far (`%{size_request}`).
     sent: std::cell::Cell<u64>,
+    /// `--update`'s If-None-Match / If-Modified-Since, and the stored `If-Range` of a part
+    /// being resumed.
+    conditional: Vec<(String, String)>,
+    if_range: Option<String>,
 }
 
 fn fetch_one(
@@ -197,7 +218,7 @@ fn fetch_one(
         return Ok(());
     }
     let first_origin = origin(&first);
-    let resume = resume_plan(cfg, planned.as_deref())?;
+    let resume = resume_plan(cfg, job, planned.as_deref())?;
     let mut hop = Hop {
         method: initial_method(cfg),
         send_body: !cfg.body.is_none(),
@@ -205,6 +226,8 @@ fn fetch_one(
         redirects: 0,
         heads: String::new(),
         sent: std::cell::Cell::new(0),
+        conditional: resume.conditional.clone(),
+        if_range: resume.if_range.clone(),
     };
     let result = loop {
         let trusted = origin(&hop.url) == first_origin;
@@ -410,9 +433,7 @@ fn request_headers(
     if let Some(ct) = content_type {
         defaults.push(("Content-Type".into(), ct));
     }
-    if range_from > 0 {
-        defaults.push(("Range".into(), format!("bytes={range_from}-")));
-    }
+    defaults.extend(range_headers(hop, range_from));
     let user_cookie = cfg
         .headers
         .iter()
@@ -445,6 +466,18 @@ fn request_headers(
         headers.push(("Cookie".into(), jar));
     }
     Ok(headers)
+}
+
+/// Range (with `If-Range` when the part's validator is known) and `--update`'s conditions.
+fn range_headers(hop: &Hop, range_from: u64) -> Vec<(String, String)> {
+    let mut headers = hop.conditional.clone();
+    if range_from > 0 {
+        headers.push(("Range".into(), format!("bytes={range_from}-")));
+        if let Some(v) = &hop.if_range {
+            headers.push(("If-Range".into(), v.clone()));
+        }
+    }
+    headers
 }
 
 /// `Authorization: Basic ...` for this hop: `-u` or credentials in the URL only on the
@@ -622,7 +655,14 @@ fn deliver_retrying(
     partial.validator = Partial::validator_of(
         header_value(&resp, "etag"),
         header_value(&resp, "last-modified"),
-    );
+    )
+    // A 206 without validators continues the part whose validator the store has.
+    .or_else(|| {
+        resume
+            .if_range
+            .clone()
+            .filter(|_| resp.status().as_u16() == 206)
+    });
     let mut resp = resp;
     let mut attempt = 0u32;
     loop {
@@ -650,6 +690,10 @@ fn deliver_retrying(
         if let Some(v) = &partial.validator {
             again.headers.push(("If-Range".into(), Some(v.clone())));
         }
+        // The body under way is the one to continue: no 304 for the rest of it.
+        for name in ["If-None-Match", "If-Modified-Since"] {
+            again.headers.push((name.into(), None));
+        }
         resp = call_with_retry(agent, &again, cookies, hop, trusted, from, deadline)?;
     }
 }
@@ -669,48 +713,66 @@ fn deliver(
     if cfg.fail && status >= 400 {
         return Err(FetchError::HttpStatus { url, status });
     }
+    if status == 304 && !hop.conditional.is_empty() && partial.sink.is_none() {
+        return resume::not_modified(cfg, resume, &resp, info);
+    }
+    let fresh = resume::Fresh::of(&resp);
     let mtime = if cfg.files.remote_time {
         files::last_modified(&resp)
     } else {
         None
     };
     let complete = match partial.sink.is_some() {
-        true => continue_partial(cfg, hop, &resp, partial)?,
+        true => continue_partial(cfg, hop, &resp, partial, info)?,
         false => start_output(cfg, job, hop, &resp, resume, info, partial)?,
     };
-    if !complete
-        && hop.method != "HEAD"
-        && let Some(sink) = partial.sink.as_mut()
-    {
-        let len = header_value(&resp, "content-length").and_then(|v| v.parse().ok());
-        let bar = output::progress(sink.is_file(), cfg.silent, len);
-        let (_, body) = resp.into_parts();
-        let mut reader = body.into_reader();
-        let copied = copy_body(
-            &url,
-            &mut reader,
-            sink,
-            &cfg.stall,
-            &mut partial.written,
-            &bar,
-        );
-        info.size_download = partial.written;
-        if let Err(e) = copied {
-            bar.abandon();
-            return Err(e);
-        }
-        bar.finish_and_clear();
+    if !complete && hop.method != "HEAD" {
+        copy_response((cfg, resume, &url), resp, fresh.total, partial, info)?;
     }
     if let Some(sink) = partial.sink.take() {
         let regular = sink.regular_file();
         sink.finish()?;
-        if let (Some(time), Some(path)) = (mtime, regular) {
-            files::set_mtime(&path, time)?;
+        if let (Some(time), Some(path)) = (mtime, &regular) {
+            files::set_mtime(path, time)?;
         }
+        resume::record_complete(cfg, resume, (fresh, status), regular.as_deref());
     }
     if cfg.fail_with_body && status >= 400 {
         return Err(FetchError::HttpStatus { url, status });
     }
+    Ok(())
+}
+
+/// Streams the body into the output opened for it, with a progress bar.
+fn copy_response(
+    (cfg, resume, url): (&FetchConfig, &ResumePlan, &str),
+    resp: http::Response<Body>,
+    total: Option<u64>,
+    partial: &mut Partial,
+    info: &mut TransferInfo,
+) -> Result<(), FetchError> {
+    let Some(sink) = partial.sink.as_mut() else {
+        return Ok(());
+    };
+    let len = header_value(&resp, "content-length").and_then(|v| v.parse().ok());
+    let bar = output::progress(sink.is_file(), cfg.silent, len);
+    let (_, body) = resp.into_parts();
+    let mut reader = body.into_reader();
+    let record = resume::part_record(resume, partial.validator.as_deref(), total);
+    let copied = resume::copy_recording(
+        (cfg, resume, record),
+        url,
+        &mut reader,
+        sink,
+        &mut partial.written,
+        &bar,
+    );
+    info.size_download = partial.written;
+    if let Err(e) = copied {
+        bar.abandon();
+        return Err(e);
+    }
+    bar.finish_and_clear();
     Ok(())
 }
 
@@ -728,11 +790,25 @@ fn start_output(
     let append = match resume_outcome(resp, resume, hop.url.as_ref())? {
         Resume::AlreadyComplete => {
             info.filename_effective = resume.path.as_ref().map(|p| p.display().to_string());
+            // A whole `FILE.part` still becomes FILE.
+            if let Some(part) = resume
+                .part
+                .as_ref()
+                .filter(|p| resume.path.as_ref() == Some(&p.part))
+            {
+                info.filename_effective = Some(part.dest.display().to_string());
+                let file = part.open(true)?;
+                partial.sink = Some(Sink::Part {
+                    file,
+                    part: part.clone(),
+                });
+            }
             return Ok(true);
         }
         Resume::Append => true,
         Resume::Replace => false,
     };
+    info.resumed = append;
     partial.base = if append { resume.offset } else { 0 };
     let planned = partial.planned.take();
     let Some(mut sink) = open_sink(cfg, job, resp, resume, append, planned)? else {
@@ -755,18 +831,23 @@ fn continue_partial(
     hop: &Hop,
     resp: &http::Response<Body>,
     partial: &mut Partial,
+    info: &mut TransferInfo,
 ) -> Result<bool, FetchError> {
     let url = mask_url(hop.url.as_str());
     let plan = ResumePlan {
         path: None,
         offset: partial.base + partial.written,
+        ..ResumePlan::default()
     };
     let outcome = resume_outcome(resp, &plan, &url)?;
     let Some(sink) = partial.sink.as_mut() else {
         return Ok(true);
     };
     match outcome {
-        Resume::Append => Ok(false),
+        Resume::Append => {
+            info.resumed = true;
+            Ok(false)
+        }
         Resume::AlreadyComplete => Ok(true),
         Resume::Replace if plan.offset == 0 && !(cfg.include || cfg.head) => Ok(false),
         Resume::Replace => {
@@ -798,11 +879,19 @@ fn open_sink(
     append: bool,
     planned: Option<PathBuf>,
 ) -> Result<Option<Sink>, FetchError> {
+    if let Some(part) = &resume.part
+        && (!append || resume.path.as_ref() == Some(&part.part))
+    {
+        files::create_parent(cfg, &part.dest)?;
+        let file = part.open(append)?;
+        let part = part.clone();
+        return Ok(Some(Sink::Part { file, part }));
+    }
     if append && let Some(path) = &resume.path {
         return Sink::append(path).map(Some);
     }
     let remote = matches!(job.output, OutputTarget::RemoteName { .. });
-    let no_clobber = remote && !cfg.clobber && !cfg.resume;
+    let no_clobber = remote && !cfg.clobber && !cfg.continues();
     let path = match (&job.output, planned) {
         (_, Some(p)) => p,
         (OutputTarget::RemoteName { dir }, None) => {

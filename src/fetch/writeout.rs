@@ -35,6 +35,10 @@ pub struct TransferInfo {
     pub urlnum: usize,
     /// When the transfer began (the origin of the times above).
     pub started: Option<std::time::Instant>,
+    /// `--update`: the server answered 304 and the file was left as it was.
+    pub not_modified: bool,
+    /// The body was appended to bytes already on disk (a 206 to a Range request).
+    pub resumed: bool,
 }
 
 impl TransferInfo {

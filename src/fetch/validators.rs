@@ -1,0 +1,306 @@
+//! `--update`'s validator store: per output file (keyed by its absolute path), what the last
+//! complete download was (URL, ETag, Last-Modified, size and mtime on disk) and, while a
+//! download is unfinished in `FILE.part`, what that part is of (its `If-Range` validator and
+//! expected size). The format (one JSON document) and the store shared by every transfer of
+//! a run (threads included) live here; saving is the cookie jar's locked load-merge-save,
+//! atomic and 0600, so runs that share one state file keep each other's entries.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde::{Deserialize, Serialize};
+
+use super::FetchError;
+use crate::fsutil;
+
+/// The format version written in the file; a file of another version is refused.
+const VERSION: u32 = 1;
+
+/// What the last complete download of one output file was.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Complete {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    /// The file's size when it was written: a file changed since is fetched unconditionally.
+    pub size: u64,
+    /// The file's mtime (nanoseconds since the epoch) when it was written, same purpose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime_ns: Option<i128>,
+}
+
+/// An unfinished download in `FILE.part`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    pub url: String,
+    /// The strong ETag or Last-Modified of the response being written, for `If-Range`.
+    pub if_range: String,
+    /// The whole resource's size when the server said it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
+/// Everything known about one output file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete: Option<Complete>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<Part>,
+}
+
+impl Entry {
+    fn is_empty(&self) -> bool {
+        self.complete.is_none() && self.part.is_none()
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Document {
+    version: u32,
+    #[serde(default)]
+    files: BTreeMap<String, Entry>,
+}
+
+/// Parses a state file's text; an empty file is an empty store.
+pub fn parse(text: &str) -> Result<BTreeMap<String, Entry>, String> {
+    if text.trim().is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let doc: Document = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if doc.version != VERSION {
+        return Err(format!(
+            "format version {} (this postie reads {VERSION})",
+            doc.version
+        ));
+    }
+    Ok(doc.files)
+}
+
+/// The state file's text for `files` (sorted by path, one entry per line).
+pub fn render(files: &BTreeMap<String, Entry>) -> String {
+    let mut out = format!("{{\"version\":{VERSION},\"files\":{{");
+    for (i, (key, entry)) in files.iter().enumerate() {
+        let sep = if i == 0 { "\n" } else { ",\n" };
+        let key = serde_json::to_string(key).unwrap_or_default();
+        let value = serde_json::to_string(entry).unwrap_or_default();
+        out.push_str(&format!("{sep}{key}:{value}"));
+    }
+    out.push_str("\n}}\n");
+    out
+}
+
+/// The key of an output file: its absolute path (the current folder joined to a relative
+/// one), so runs from different folders share entries.
+pub fn key_of(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_owned())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The store of one run. Clones share it; [`ValidatorStore::save`] merges this run's
+/// changes into the file as it is on disk then.
+#[derive(Debug, Clone)]
+pub struct ValidatorStore {
+    path: PathBuf,
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    files: BTreeMap<String, Entry>,
+    /// What this run set (Some) or removed (None), by key.
+    changed: BTreeMap<String, Option<Entry>>,
+}
+
+impl ValidatorStore {
+    /// Reads the store at `path` (a missing file is an empty store).
+    pub fn open(path: &Path) -> Result<ValidatorStore, FetchError> {
+        let files = read_file(path)?;
+        Ok(ValidatorStore {
+            path: path.to_owned(),
+            inner: Arc::new(Mutex::new(Inner {
+                files,
+                changed: BTreeMap::new(),
+            })),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The entry of output file `key` (see [`key_of`]).
+    pub fn get(&self, key: &str) -> Entry {
+        self.lock().files.get(key).cloned().unwrap_or_default()
+    }
+
+    /// Replaces the entry of `key` (an empty entry removes it).
+    pub fn set(&self, key: &str, entry: Entry) {
+        let mut inner = self.lock();
+        let value = (!entry.is_empty()).then_some(entry);
+        match &value {
+            Some(e) => inner.files.insert(key.to_owned(), e.clone()),
+            None => inner.files.remove(key),
+        };
+        inner.changed.insert(key.to_owned(), value);
+    }
+
+    /// Changes the entry of `key` in place.
+    pub fn update(&self, key: &str, f: impl FnOnce(&mut Entry)) {
+        let mut entry = self.get(key);
+        f(&mut entry);
+        self.set(key, entry);
+    }
+
+    /// Writes this run's changes into the file: under `FILE.lock`, the file is read again,
+    /// the changes applied, and the result written atomically with mode 0600.
+    pub fn save(&self) -> Result<(), FetchError> {
+        let inner = self.lock();
+        if inner.changed.is_empty() {
+            return Ok(());
+        }
+        let write_err = |source| FetchError::Write {
+            what: format!("--update state {}", self.path.display()),
+            source,
+        };
+        let parent = fsutil::parent_dir(&self.path);
+        fsutil::create_private_dir_all(parent).map_err(write_err)?;
+        let mut lock_name = self.path.clone().into_os_string();
+        lock_name.push(".lock");
+        let _lock = fsutil::lock_file(Path::new(&lock_name), fsutil::PRIVATE).map_err(write_err)?;
+        let mut files = read_file(&self.path)?;
+        for (key, value) in &inner.changed {
+            match value {
+                Some(e) => files.insert(key.clone(), e.clone()),
+                None => files.remove(key),
+            };
+        }
+        fsutil::write_atomic(&self.path, render(&files).as_bytes(), fsutil::PRIVATE)
+            .map_err(write_err)
+    }
+}
+
+fn read_file(path: &Path) -> Result<BTreeMap<String, Entry>, FetchError> {
+    let read_err = |source| FetchError::Read {
+        what: format!("--update state {}", path.display()),
+        source,
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(read_err(e)),
+    };
+    parse(&text).map_err(|why| {
+        read_err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("not a postie state file ({why}); remove it to start over"),
+        ))
+    })
+}
+
+/// Where the store lives without `--state`: beside the cookie jar (`JAR.fetch-state.json`)
+/// when one is saved, else `$XDG_STATE_HOME/postie/fetch-state.json` (`~/.local/state`).
+pub fn default_path(jar: Option<&Path>) -> Option<PathBuf> {
+    if let Some(jar) = jar.filter(|j| j.as_os_str() != "-") {
+        let mut name = jar.as_os_str().to_owned();
+        name.push(".fetch-state.json");
+        return Some(PathBuf::from(name));
+    }
+    let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME")?).join(".local/state"),
+    };
+    Some(base.join("postie").join("fetch-state.json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> BTreeMap<String, Entry> {
+        let mut files = BTreeMap::new();
+        files.insert(
+            "/d/a.bin".to_owned(),
+            Entry {
+                complete: Some(Complete {
+                    url: "http://h/a.bin".into(),
+                    etag: Some("\"v1\"".into()),
+                    last_modified: None,
+                    size: 10,
+                    mtime_ns: Some(5),
+                }),
+                part: Some(Part {
+                    url: "http://h/a.bin".into(),
+                    if_range: "\"v2\"".into(),
+                    total: Some(20),
+                }),
+            },
+        );
+        files
+    }
+
+    #[test]
+    fn render_and_parse_round_trip_byte_for_byte() {
+        let text = render(&sample());
+        assert_eq!(
+            text,
+            "{\"version\":1,\"files\":{\n\"/d/a.bin\":{\"complete\":{\"url\":\"http://h/a.bin\",\
+             \"etag\":\"\\\"v1\\\"\",\"size\":10,\"mtime_ns\":5},\"part\":{\"url\":\"http://h/a.bin\",\
+             \"if_range\":\"\\\"v2\\\"\",\"total\":20}}\n}}\n"
+        );
+        assert_eq!(parse(&text).expect("parse"), sample());
+        assert!(parse("").expect("empty").is_empty());
+        assert!(parse(&render(&BTreeMap::new())).expect("none").is_empty());
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_reason() {
+        assert!(parse("{\"version\":2,\"files\":{}}").is_err_and(|e| e.contains("version 2")));
+        assert!(parse("not json").is_err());
+        assert!(parse("{\"version\":1,\"files\":{\"x\":{\"complete\":{}}}}").is_err());
+    }
+
+    #[test]
+    fn save_merges_with_what_another_run_wrote() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.json");
+        let ours = ValidatorStore::open(&path).expect("open");
+        let theirs = ValidatorStore::open(&path).expect("open");
+        theirs.set("/other", sample()["/d/a.bin"].clone());
+        theirs.save().expect("save");
+        ours.update("/d/a.bin", |e| *e = sample()["/d/a.bin"].clone());
+        ours.save().expect("save");
+        let back = ValidatorStore::open(&path).expect("reopen");
+        assert!(
+            back.get("/other").complete.is_some(),
+            "kept the other run's"
+        );
+        assert!(back.get("/d/a.bin").part.is_some());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        ours.set("/d/a.bin", Entry::default());
+        ours.save().expect("save");
+        let back = ValidatorStore::open(&path).expect("reopen");
+        assert!(back.get("/d/a.bin").is_empty(), "removed");
+        assert!(back.get("/other").complete.is_some());
+    }
+
+    #[test]
+    fn the_default_is_beside_the_jar() {
+        assert_eq!(
+            default_path(Some(Path::new("/j/jar.txt"))),
+            Some(PathBuf::from("/j/jar.txt.fetch-state.json"))
+        );
+    }
+}

@@ -35,7 +35,7 @@ pub struct FetchArgs {
 #[derive(Debug, clap::Args)]
 pub struct FetchFlags {
     /// The URLs to fetch, in order (one connection pool for all).
-    #[arg(value_name = "URL", required = true)]
+    #[arg(value_name = "URL", required_unless_present = "url_file")]
     pub urls: Vec<String>,
 
     /// The request method (GET, POST, PUT, DELETE, ...).
@@ -205,6 +205,8 @@ pub struct FetchFlags {
     pub more: MoreFlags,
     #[command(flatten)]
     pub browser: super::browser_cookies::FetchFromBrowserArgs,
+    #[command(flatten)]
+    pub many: super::fetch_many::FetchManyArgs,
 }
 
 /// Issue 19's options (headers and tokens from files, proxy credentials, file management),
@@ -267,9 +269,13 @@ pub fn wget_aliases(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::
 
 pub fn run(args: FetchArgs) -> Result<Exit, Error> {
     let browser = args.flags.browser.clone();
+    let many = args.flags.many.config(args.flags.output_dir.as_ref())?;
     let mut config = build_config(*args.flags)?;
     let _browser_jar = super::browser_cookies::attach(&browser, &mut config.cookies)?;
-    Ok(crate::fetch::run(config)?)
+    match many {
+        Some(many) if !config.show_cert => Ok(crate::fetch::many::run(config, many)?),
+        _ => Ok(crate::fetch::run(config)?),
+    }
 }
 
 fn invalid(flag: &str, why: impl Into<String>) -> CliError {
@@ -380,6 +386,7 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
         remote_header_name: args.remote_header_name,
         clobber: args.clobber,
         files: file_options(&args)?,
+        many: crate::fetch::many::Hooks::default(),
     })
 }
 

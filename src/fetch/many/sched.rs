@@ -212,12 +212,18 @@ pub fn run(config: FetchConfig, many: ManyConfig) -> Result<Exit, FetchError> {
             let display = &shared.display;
             scope.spawn(move || save_every(&jar, every, &ticks, display));
         }
-        for _ in 0..shared.parallel {
-            let mut jar = cookies.clone();
-            let ctx = &ctx;
-            scope.spawn(move || worker(ctx, &mut jar));
-        }
+        let workers: Vec<_> = (0..shared.parallel)
+            .map(|_| {
+                let mut jar = cookies.clone();
+                let ctx = &ctx;
+                scope.spawn(move || worker(ctx, &mut jar))
+            })
+            .collect();
         feed(&cfg, &shared, &mut source);
+        for w in workers {
+            let _ = w.join();
+        }
+        // Only now: the saver goes on while the last transfers run.
         drop(stop_saving);
     });
     shared.display.clear();

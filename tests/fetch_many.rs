@@ -29,13 +29,22 @@ fn fetch_in(dir: &std::path::Path, args: &[&str]) -> Output {
 #[track_caller]
 fn assert_code(out: &Output, code: i32) {
     let (o, e) = text(out);
-    assert_eq!(out.status.code(), Some(code), "exit code; stdout: {o:?}; stderr: {e}");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit code; stdout: {o:?}; stderr: {e}"
+    );
 }
 
 /// `n` URLs over every host of `hosts`, interleaved, each with its own file name.
 fn url_list(hosts: &Hosts, n: usize) -> String {
     (0..n)
-        .map(|i| hosts.url(i % hosts.servers.len(), &format!("/h{}-{i}.txt", i % hosts.servers.len())) + "\n")
+        .map(|i| {
+            hosts.url(
+                i % hosts.servers.len(),
+                &format!("/h{}-{i}.txt", i % hosts.servers.len()),
+            ) + "\n"
+        })
         .collect()
 }
 
@@ -55,7 +64,16 @@ fn two_hundred_urls_over_four_hosts_at_most_two_per_host() {
     fs::create_dir(dir.path().join("out")).expect("out");
     let out = fetch_in(
         dir.path(),
-        &["--url-file", "list", "--parallel", "8", "--parallel-per-host", "2", "--output-dir", "out"],
+        &[
+            "--url-file",
+            "list",
+            "--parallel",
+            "8",
+            "--parallel-per-host",
+            "2",
+            "--output-dir",
+            "out",
+        ],
     );
     assert_code(&out, 0);
     for (h, st) in hosts.stats.iter().enumerate() {
@@ -69,8 +87,14 @@ fn two_hundred_urls_over_four_hosts_at_most_two_per_host() {
         assert_eq!(body, format!("body of /{name}"));
     }
     let (_, err) = text(&out);
-    assert!(err.contains("postie: 200 URLs: 200 done, 0 failed"), "{err}");
-    assert!(!err.contains('\r') && !err.contains('\u{1b}'), "no progress display off a terminal: {err:?}");
+    assert!(
+        err.contains("postie: 200 URLs: 200 done, 0 failed"),
+        "{err}"
+    );
+    assert!(
+        !err.contains('\r') && !err.contains('\u{1b}'),
+        "no progress display off a terminal: {err:?}"
+    );
 }
 
 #[test]
@@ -88,7 +112,16 @@ fn retry_after_pauses_that_host_only() {
     let started = Instant::now();
     let out = fetch_in(
         dir.path(),
-        &["--url-file", "list", "--parallel", "8", "--parallel-per-host", "2", "--retry", "3"],
+        &[
+            "--url-file",
+            "list",
+            "--parallel",
+            "8",
+            "--parallel-per-host",
+            "2",
+            "--retry",
+            "3",
+        ],
     );
     assert_code(&out, 0);
     let (_, err) = text(&out);
@@ -98,21 +131,39 @@ fn retry_after_pauses_that_host_only() {
     // Nothing more to that host for 2 s after the 429 (the request that was already open
     // at that moment excepted: it arrived with the 429, within the same few milliseconds).
     // (A request that started while the 429 was on its way arrives just after it.)
-    let later: Vec<_> = paused.iter().filter(|(t, _)| *t > t429 + Duration::from_millis(200)).collect();
-    assert!(later.len() >= 17, "{} requests after the pause", later.len());
+    let later: Vec<_> = paused
+        .iter()
+        .filter(|(t, _)| *t > t429 + Duration::from_millis(200))
+        .collect();
+    assert!(
+        later.len() >= 17,
+        "{} requests after the pause",
+        later.len()
+    );
     for (t, path) in &later {
-        assert!(*t >= t429 + Duration::from_millis(1950), "{path} {:?} after the 429", *t - t429);
+        assert!(
+            *t >= t429 + Duration::from_millis(1950),
+            "{path} {:?} after the 429",
+            *t - t429
+        );
     }
     let retried = paused.iter().filter(|(_, p)| *p == paused[0].1).count();
     assert_eq!(retried, 2, "the refused URL was asked again");
     // The other hosts did not wait for it.
     for h in 0..3 {
         let last = hosts.stats[h].arrivals().last().expect("requests").0;
-        assert!(last < t429 + Duration::from_millis(1500), "host {h} finished {:?} after the 429", last - t429);
+        assert!(
+            last < t429 + Duration::from_millis(1500),
+            "host {h} finished {:?} after the 429",
+            last - t429
+        );
     }
     assert!(started.elapsed() >= Duration::from_secs(2));
     for i in 0..80 {
-        assert!(dir.path().join(format!("h{}-{i}.txt", i % 4)).is_file(), "{i}");
+        assert!(
+            dir.path().join(format!("h{}-{i}.txt", i % 4)).is_file(),
+            "{i}"
+        );
     }
 }
 
@@ -129,7 +180,17 @@ fn cookies_from_every_host_all_land_in_the_jar() {
     fs::write(dir.path().join("list"), url_list(&hosts, 120)).expect("list");
     let out = fetch_in(
         dir.path(),
-        &["--url-file", "list", "--parallel", "8", "--parallel-per-host", "2", "--jar", "jar.txt", "-s"],
+        &[
+            "--url-file",
+            "list",
+            "--parallel",
+            "8",
+            "--parallel-per-host",
+            "2",
+            "--jar",
+            "jar.txt",
+            "-s",
+        ],
     );
     assert_code(&out, 0);
     let saved = fs::read_to_string(&jar).expect("jar");
@@ -146,7 +207,11 @@ fn cookies_from_every_host_all_land_in_the_jar() {
     }
     // Every transfer reads the same store: a later request carries earlier cookies.
     let last = hosts.servers[0].requests().pop().expect("requests");
-    let sent = last.header("cookie").unwrap_or_default().matches('=').count();
+    let sent = last
+        .header("cookie")
+        .unwrap_or_default()
+        .matches('=')
+        .count();
     assert!(sent > 50, "the last request sent {sent} cookies");
 }
 
@@ -160,7 +225,18 @@ fn jar_save_interval_writes_the_jar_mid_run() {
     let jar = dir.path().join("jar.txt");
     let mut child = postie()
         .current_dir(dir.path())
-        .args(["fetch", "-s", "--jar", "jar.txt", "--jar-save-interval", "0.2", "-o", "a", "-o", "b"])
+        .args([
+            "fetch",
+            "-s",
+            "--jar",
+            "jar.txt",
+            "--jar-save-interval",
+            "0.2",
+            "-o",
+            "a",
+            "-o",
+            "b",
+        ])
         .args([server.url("/login"), server.url("/slow")])
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -177,10 +253,21 @@ fn jar_save_interval_writes_the_jar_mid_run() {
     let still_running = child.try_wait().expect("try_wait").is_none();
     let out = child.wait_with_output().expect("postie ends");
     let (_, err) = text(&out);
-    assert!(seen, "the jar was not written during the run: {:?}; {err}", fs::read_to_string(&jar));
-    assert!(still_running, "postie ended before the jar was seen: the test proves nothing");
+    assert!(
+        seen,
+        "the jar was not written during the run: {:?}; {err}",
+        fs::read_to_string(&jar)
+    );
+    assert!(
+        still_running,
+        "postie ended before the jar was seen: the test proves nothing"
+    );
     assert_code(&out, 0);
-    assert!(fs::read_to_string(&jar).expect("jar").contains("session\tabc"));
+    assert!(
+        fs::read_to_string(&jar)
+            .expect("jar")
+            .contains("session\tabc")
+    );
 }
 
 #[test]
@@ -191,14 +278,27 @@ fn json_results_one_line_per_url_and_the_last_failure_is_the_exit_code() {
         p => Response::ok(format!("at {p}")),
     });
     let dir = tempfile::tempdir().expect("tempdir");
-    let list = format!("{}\n{}\n{}\n", server.url("/here"), server.url("/moved"), server.url("/gone"));
+    let list = format!(
+        "{}\n{}\n{}\n",
+        server.url("/here"),
+        server.url("/moved"),
+        server.url("/gone")
+    );
     fs::write(dir.path().join("list"), list).expect("list");
     let out = fetch_in(
         dir.path(),
-        &["--url-file", "list", "-L", "-f", "--json-results", "results.jsonl"],
+        &[
+            "--url-file",
+            "list",
+            "-L",
+            "-f",
+            "--json-results",
+            "results.jsonl",
+        ],
     );
     assert_code(&out, 22);
-    let mut lines = json_lines(&fs::read_to_string(dir.path().join("results.jsonl")).expect("results"));
+    let mut lines =
+        json_lines(&fs::read_to_string(dir.path().join("results.jsonl")).expect("results"));
     lines.sort_by_key(|v| v["index"].as_u64());
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["status"], 200);
@@ -214,12 +314,28 @@ fn json_results_one_line_per_url_and_the_last_failure_is_the_exit_code() {
     assert_eq!(lines[1]["output"], "./moved");
     assert_eq!(lines[2]["status"], 404);
     assert_eq!(lines[2]["exit_code"], 22);
-    assert!(lines[2]["error"].as_str().is_some_and(|e| e.contains("404")), "{}", lines[2]);
+    assert!(
+        lines[2]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("404")),
+        "{}",
+        lines[2]
+    );
     let (_, err) = text(&out);
-    assert!(err.contains("postie: 3 URLs: 2 done, 1 failed (last failure: exit 22)"), "{err}");
+    assert!(
+        err.contains("postie: 3 URLs: 2 done, 1 failed (last failure: exit 22)"),
+        "{err}"
+    );
     // `-` is stdout; a run where all worked exits 0.
     let out = run_with_stdin(
-        postie().current_dir(dir.path()).args(["fetch", "--url-file", "-", "--json-results", "-", "--clobber"]),
+        postie().current_dir(dir.path()).args([
+            "fetch",
+            "--url-file",
+            "-",
+            "--json-results",
+            "-",
+            "--clobber",
+        ]),
         format!("{}\n", server.url("/here")).as_bytes(),
     );
     assert_code(&out, 0);
@@ -243,13 +359,21 @@ fn same_names_get_distinct_files_and_bad_lines_are_named_while_the_rest_goes_on(
     let out = fetch_in(dir.path(), &["--url-file", "list"]);
     // The last failure in time: the refused file (23) or a bad line (3), as the reader of
     // the list and the transfer race.
-    assert!(matches!(out.status.code(), Some(23 | 3)), "{:?}", text(&out));
+    assert!(
+        matches!(out.status.code(), Some(23 | 3)),
+        "{:?}",
+        text(&out)
+    );
     let (_, err) = text(&out);
-    let read = |n: &str| fs::read_to_string(dir.path().join(n)).unwrap_or_else(|e| panic!("{n}: {e}"));
+    let read =
+        |n: &str| fs::read_to_string(dir.path().join(n)).unwrap_or_else(|e| panic!("{n}: {e}"));
     assert_eq!(read("x.html"), "/a/x.html");
     assert_eq!(read("x.html.1"), "/b/x.html");
     assert_eq!(read("index.html"), "/");
-    assert!(err.contains("line 4: x.html is taken by an earlier URL;"), "{err}");
+    assert!(
+        err.contains("line 4: x.html is taken by an earlier URL;"),
+        "{err}"
+    );
     assert!(err.contains("--url-file list: line 5: not a URL"), "{err}");
     assert!(err.contains("--url-file list: line 7: bad JSON"), "{err}");
     // -O's rule: an existing file is not replaced without --clobber (exit 23).
@@ -258,7 +382,11 @@ fn same_names_get_distinct_files_and_bad_lines_are_named_while_the_rest_goes_on(
     let out = fetch_in(dir.path(), &["--url-file", "list", "--clobber", "-s"]);
     assert_code(&out, 3);
     assert_eq!(read("put"), "/put");
-    let put = server.requests().into_iter().find(|r| r.path() == "/put").expect("PUT");
+    let put = server
+        .requests()
+        .into_iter()
+        .find(|r| r.path() == "/put")
+        .expect("PUT");
     assert_eq!(put.method, "PUT");
     assert_eq!(put.body_text(), r#"{"a":1}"#);
     assert_eq!(put.header("content-type"), Some("application/json"));
@@ -270,15 +398,26 @@ fn rate_spaces_the_starts_to_one_host_even_in_parallel() {
     let hosts = Hosts::start(2, Duration::ZERO, |_, _: &Request| Response::ok("x"));
     let dir = tempfile::tempdir().expect("tempdir");
     fs::write(dir.path().join("list"), url_list(&hosts, 8)).expect("list");
-    let out = fetch_in(dir.path(), &["--url-file", "list", "-Z", "--rate", "5/s", "-s"]);
+    let out = fetch_in(
+        dir.path(),
+        &["--url-file", "list", "-Z", "--rate", "5/s", "-s"],
+    );
     assert_code(&out, 0);
     for st in &hosts.stats {
         let times: Vec<Instant> = st.arrivals().iter().map(|a| a.0).collect();
         assert_eq!(times.len(), 4);
         // 200 ms between starts; arrivals jitter a little on a loaded machine.
-        assert!(times[3] - times[0] >= Duration::from_millis(550), "{:?}", times[3] - times[0]);
+        assert!(
+            times[3] - times[0] >= Duration::from_millis(550),
+            "{:?}",
+            times[3] - times[0]
+        );
         for w in times.windows(2) {
-            assert!(w[1] - w[0] >= Duration::from_millis(100), "{:?}", w[1] - w[0]);
+            assert!(
+                w[1] - w[0] >= Duration::from_millis(100),
+                "{:?}",
+                w[1] - w[0]
+            );
         }
     }
 }
@@ -288,8 +427,14 @@ fn bad_many_flags_are_refused() {
     for (args, flag) in [
         (&["--rate", "3/w"][..], "--rate"),
         (&["--parallel", "0"][..], "--parallel"),
-        (&["--parallel-per-host", "0", "-Z"][..], "--parallel-per-host"),
-        (&["--jar-save-interval", "0", "-Z"][..], "--jar-save-interval"),
+        (
+            &["--parallel-per-host", "0", "-Z"][..],
+            "--parallel-per-host",
+        ),
+        (
+            &["--jar-save-interval", "0", "-Z"][..],
+            "--jar-save-interval",
+        ),
     ] {
         let out = run(postie().arg("fetch").args(args).arg("http://127.0.0.1:9/"));
         let (_, err) = text(&out);

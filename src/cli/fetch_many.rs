@@ -69,7 +69,10 @@ impl FetchManyArgs {
             return Err(CliError::invalid("--parallel-max", "must be at least 1"));
         }
         if self.parallel_per_host == 0 {
-            return Err(CliError::invalid("--parallel-per-host", "must be at least 1"));
+            return Err(CliError::invalid(
+                "--parallel-per-host",
+                "must be at least 1",
+            ));
         }
         let rate = self
             .rate
@@ -81,7 +84,10 @@ impl FetchManyArgs {
             .jar_save_interval
             .map(|s| match Duration::try_from_secs_f64(s) {
                 Ok(d) if !d.is_zero() => Ok(d),
-                _ => Err(CliError::invalid("--jar-save-interval", "a number of seconds above 0")),
+                _ => Err(CliError::invalid(
+                    "--jar-save-interval",
+                    "a number of seconds above 0",
+                )),
             })
             .transpose()?;
         Ok(Some(ManyConfig {

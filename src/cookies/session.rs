@@ -1,8 +1,9 @@
 //! [`SessionState`]: the cookie state of one `postie fetch` run (its transfers share it
-//! through the `CookieSession` handle), driven by the HTTP engine on every request and every redirect hop. RFC 6265 matching, storage and replacement are
-//! `cookie_store`'s; this file adds what curl does on top (Secure only from a secure origin,
-//! `__Secure-`/`__Host-` prefixes, public suffixes refused, literal `-b` cookies sent to every
-//! host) and remembers what the run changed so that saving can merge with other processes.
+//! through the `CookieSession` handle), driven by the HTTP engine on every request and
+//! every redirect hop. RFC 6265 matching, storage and replacement are `cookie_store`'s;
+//! this file adds what curl does on top (Secure only from a secure origin,
+//! `__Secure-`/`__Host-` prefixes, public suffixes refused, literal `-b` cookies sent to
+//! every host) and remembers what the run changed so that saving can merge with other processes.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, BufWriter, Write};
@@ -456,7 +457,11 @@ impl SessionState {
     /// (`--jar-save-interval`, or the last) merges only if another process wrote after it.
     fn saved_as(&mut self, target: &Path) {
         let stamp = jar::stamp(target);
-        if let Some(l) = self.loaded.iter_mut().find(|l| jar::same_file(&l.path, target)) {
+        if let Some(l) = self
+            .loaded
+            .iter_mut()
+            .find(|l| jar::same_file(&l.path, target))
+        {
             l.stamp = stamp;
         }
     }
@@ -563,8 +568,9 @@ fn acceptable(raw: &mut RawCookie<'static>, url: &Url) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::cookies::CookieSession;
     use super::*;
+    // The state itself: the handle's methods are the same, behind its lock.
+    use super::SessionState as CookieSession;
 
     fn url(s: &str) -> Url {
         Url::parse(s).expect("url")
@@ -780,7 +786,7 @@ mod tests {
         other.push(Record::new("b.com", "theirs", "1"));
         let lines: Vec<&dyn Line> = other.iter().map(|r| r as &dyn Line).collect();
         jar::save(&path, &lines).expect("save");
-        s.finish().expect("finish");
+        s.save().expect("save");
         let mut names: Vec<String> = jar::read_file(&path, false)
             .expect("read")
             .expect("exists")

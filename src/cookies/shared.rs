@@ -28,7 +28,9 @@ impl CookieSession {
     fn lock(&self) -> MutexGuard<'_, SessionState> {
         // A transfer thread that panicked mid-update leaves a store that is still a store:
         // the other transfers and the final save go on with it.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The `Cookie` header for a request to `url`, if any cookie matches.
@@ -62,5 +64,44 @@ impl CookieSession {
                 .free();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_one_store_and_save_mid_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("jar.txt");
+        let first = CookieSession::open(CookieOptions {
+            jar: Some(path.clone()),
+            ..CookieOptions::default()
+        })
+        .expect("open");
+        let mut other = first.clone();
+        let u = Url::parse("http://a.example/").expect("url");
+        let t = std::thread::spawn(move || {
+            other.store_response(&u, ["from_thread=1; Max-Age=600"].into_iter());
+        });
+        t.join().expect("thread");
+        let u = Url::parse("http://a.example/x").expect("url");
+        assert_eq!(first.request_header(&u).as_deref(), Some("from_thread=1"));
+        first.save().expect("save");
+        assert!(
+            std::fs::read_to_string(&path)
+                .expect("jar")
+                .contains("from_thread\t1")
+        );
+        let mut last = first.clone();
+        last.store_response(&u, ["later=2; Max-Age=600"].into_iter());
+        drop(last);
+        first.finish().expect("finish");
+        let text = std::fs::read_to_string(&path).expect("jar");
+        assert!(
+            text.contains("from_thread\t1") && text.contains("later\t2"),
+            "{text}"
+        );
     }
 }

@@ -28,7 +28,9 @@ impl Rate {
         let digits = unit.len() - unit.trim_start_matches(|c: char| c.is_ascii_digit()).len();
         let times: u64 = match digits {
             0 => 1,
-            _ => unit[..digits].parse().map_err(|_| format!("{text:?}: bad unit"))?,
+            _ => unit[..digits]
+                .parse()
+                .map_err(|_| format!("{text:?}: bad unit"))?,
         };
         let secs: u64 = match &unit[digits..] {
             "s" => 1,
@@ -214,7 +216,11 @@ mod tests {
         let until = now + Duration::from_secs(2);
         t.pause("a", until);
         t.pause("a", now + Duration::from_secs(1));
-        assert_eq!(t.check("a", now), Err(Busy::Until(until)), "the later end wins");
+        assert_eq!(
+            t.check("a", now),
+            Err(Busy::Until(until)),
+            "the later end wins"
+        );
         assert_eq!(t.paused_until("a", now), Some(until));
         assert_eq!(t.check("b", now), Ok(()));
         assert_eq!(t.paused_until("a", until), None);

@@ -93,7 +93,10 @@ pub(super) fn bar(cfg: &FetchConfig, to_file: bool, len: Option<u64>, name: &str
 /// Idle connections the pool keeps: as many as the run has transfers at once.
 pub(super) fn pool_size(cfg: &FetchConfig) -> (usize, usize) {
     match &cfg.many.0 {
-        Some(shared) => (shared.parallel.max(10), shared.parallel.min(shared.per_host).max(3)),
+        Some(shared) => (
+            shared.parallel.max(10),
+            shared.parallel.min(shared.per_host).max(3),
+        ),
         None => (10, 3),
     }
 }

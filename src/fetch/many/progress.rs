@@ -41,7 +41,10 @@ impl Display {
         let Some(multi) = &self.multi else {
             return ProgressBar::hidden();
         };
-        let bar = multi.insert_before(&self.total, ProgressBar::with_draw_target(len, ProgressDrawTarget::hidden()));
+        let bar = multi.insert_before(
+            &self.total,
+            ProgressBar::with_draw_target(len, ProgressDrawTarget::hidden()),
+        );
         let template = if len.is_some() {
             "{msg:40!} {bar:20} {bytes}/{total_bytes} {bytes_per_sec}"
         } else {

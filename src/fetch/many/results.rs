@@ -74,7 +74,10 @@ impl ResultsOut {
             ResultsOut::None => return Ok(()),
             ResultsOut::Stdout => {
                 let mut out = io::stdout().lock();
-                (writeln!(out, "{line}").and_then(|()| out.flush()), "stdout".into())
+                (
+                    writeln!(out, "{line}").and_then(|()| out.flush()),
+                    "stdout".into(),
+                )
             }
             ResultsOut::File(w, p) => (
                 writeln!(w, "{line}").and_then(|()| w.flush()),
@@ -146,7 +149,10 @@ mod tests {
         });
         let v: serde_json::Value = serde_json::from_str(&line).expect("json");
         let url = v["url"].as_str().expect("url");
-        assert!(url.starts_with("http://u") && url.ends_with("@h/a") && !url.contains("pw"), "{url}");
+        assert!(
+            url.starts_with("http://u") && url.ends_with("@h/a") && !url.contains("pw"),
+            "{url}"
+        );
         assert_eq!(v["final_url"], "http://h/b");
         assert_eq!(v["status"], 200);
         assert_eq!(v["bytes"], 12);
@@ -162,11 +168,23 @@ mod tests {
     #[test]
     fn summary_names_the_last_failure() {
         let mut t = Tally::default();
-        let info = TransferInfo { size_download: 5, ..TransferInfo::default() };
+        let info = TransferInfo {
+            size_download: 5,
+            ..TransferInfo::default()
+        };
         t.add(&info, None);
-        let err = FetchError::HttpStatus { url: "u".into(), status: 404 };
+        let err = FetchError::HttpStatus {
+            url: "u".into(),
+            status: 404,
+        };
         t.add(&info, Some(&err));
         assert_eq!(t.last_failure, Some(22));
-        assert!(t.summary(Duration::from_millis(1500)).starts_with("postie: 2 URLs: 1 done, 1 failed (last failure: exit 22); 10 bytes in 1.5 s"), "{}", t.summary(Duration::from_millis(1500)));
+        assert!(
+            t.summary(Duration::from_millis(1500)).starts_with(
+                "postie: 2 URLs: 1 done, 1 failed (last failure: exit 22); 10 bytes in 1.5 s"
+            ),
+            "{}",
+            t.summary(Duration::from_millis(1500))
+        );
     }
 }

@@ -5,7 +5,6 @@
 //! the length of the list.
 
 use std::collections::VecDeque;
-use std::io::BufRead;
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -19,7 +18,7 @@ use super::super::{FetchConfig, FetchError, Job, OutputTarget, files, mask_url};
 use super::hosts::{Busy, HostTable};
 use super::progress::Display;
 use super::results::{Outcome, ResultsOut, Tally, UpdateOutcome, json_line};
-use super::source::{Extra, Source, Task};
+use super::source::{Extra, ListFile, Source, Task};
 use super::{Hooks, ManyConfig, host_key};
 use crate::cookies::CookieSession;
 use crate::exit::Exit;
@@ -36,7 +35,11 @@ pub struct Shared {
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Shared(parallel {}, per host {})", self.parallel, self.per_host)
+        write!(
+            f,
+            "Shared(parallel {}, per host {})",
+            self.parallel, self.per_host
+        )
     }
 }
 
@@ -58,7 +61,9 @@ struct Sched {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Sched> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(super) fn pause(&self, host: &str, until: Instant) {
@@ -106,9 +111,14 @@ impl Shared {
             st = match wake_at {
                 Some(at) => {
                     let wait = at.saturating_duration_since(now);
-                    self.wake.wait_timeout(st, wait).map_or_else(|e| e.into_inner().0, |r| r.0)
+                    self.wake
+                        .wait_timeout(st, wait)
+                        .map_or_else(|e| e.into_inner().0, |r| r.0)
                 }
-                None => self.wake.wait(st).unwrap_or_else(std::sync::PoisonError::into_inner),
+                None => self
+                    .wake
+                    .wait(st)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
             };
         }
     }
@@ -117,7 +127,10 @@ impl Shared {
     fn offer(&self, q: Queued) -> bool {
         let mut st = self.lock();
         while st.queue.len() >= self.window && st.stop.is_none() {
-            st = self.wake.wait(st).unwrap_or_else(std::sync::PoisonError::into_inner);
+            st = self
+                .wake
+                .wait(st)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         if st.stop.is_some() {
             return false;
@@ -143,16 +156,21 @@ impl Shared {
         st.tally.add(o.info, o.error);
         if let Some(err) = o.error {
             if crate::exit::is_broken_pipe(err) {
-                st.stop.get_or_insert(FetchError::Other { url: o.url.to_owned(), why: err.to_string() });
+                st.stop.get_or_insert(FetchError::Other {
+                    url: o.url.to_owned(),
+                    why: err.to_string(),
+                });
             } else if !cfg.silent || cfg.show_error {
-                self.display.eprintln(&format!("postie: {}", mask_url(&err.to_string())));
+                self.display
+                    .eprintln(&format!("postie: {}", mask_url(&err.to_string())));
             }
         }
         let line = json_line(o);
         if let Err(e) = st.results.write(&line) {
             st.stop.get_or_insert(e);
         }
-        let (ok, failed, bytes, running) = (st.tally.ok, st.tally.failed, st.tally.bytes, st.running);
+        let (ok, failed, bytes, running) =
+            (st.tally.ok, st.tally.failed, st.tally.bytes, st.running);
         drop(st);
         self.display.totals(ok, failed, running, bytes);
         self.wake.notify_all();
@@ -243,16 +261,22 @@ fn finish(cfg: &FetchConfig, shared: &Shared, started: Instant) -> Result<Exit, 
     Ok(st.tally.last_failure.map_or(Exit::SUCCESS, Exit::with_code))
 }
 
-fn open_list(path: Option<&std::path::PathBuf>) -> Result<Option<(String, Box<dyn BufRead + Send>)>, FetchError> {
+fn open_list(path: Option<&std::path::PathBuf>) -> Result<Option<ListFile>, FetchError> {
     let Some(path) = path else { return Ok(None) };
     if path.as_os_str() == "-" {
-        return Ok(Some(("-".into(), Box::new(std::io::BufReader::new(std::io::stdin())))));
+        return Ok(Some((
+            "-".into(),
+            Box::new(std::io::BufReader::new(std::io::stdin())),
+        )));
     }
     let file = std::fs::File::open(path).map_err(|source| FetchError::Read {
         what: format!("--url-file {}", path.display()),
         source,
     })?;
-    Ok(Some((path.display().to_string(), Box::new(std::io::BufReader::new(file)))))
+    Ok(Some((
+        path.display().to_string(),
+        Box::new(std::io::BufReader::new(file)),
+    )))
 }
 
 /// Reads the list into the window; a bad line is reported as a failed URL and skipped.
@@ -269,7 +293,13 @@ fn feed(cfg: &FetchConfig, shared: &Shared, source: &mut Source) {
             }
             Err(err) => {
                 let info = TransferInfo::default();
-                let outcome = Outcome { index: None, url: "", info: &info, error: Some(&err), update: UpdateOutcome::default() };
+                let outcome = Outcome {
+                    index: None,
+                    url: "",
+                    info: &info,
+                    error: Some(&err),
+                    update: UpdateOutcome::default(),
+                };
                 shared.report(cfg, &outcome, None);
             }
         }

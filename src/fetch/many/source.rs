@@ -35,17 +35,20 @@ pub struct Task {
     pub implied_name: bool,
 }
 
+/// An open url-file: its name for messages, and its lines.
+pub type ListFile = (String, Box<dyn BufRead + Send>);
+
 /// The URL list: the command line's jobs, then the url-file's lines.
 pub struct Source {
     args: std::vec::IntoIter<Job>,
-    file: Option<(String, Box<dyn BufRead + Send>)>,
+    file: Option<ListFile>,
     line: usize,
     index: usize,
     names: Names,
 }
 
 impl Source {
-    pub fn new(args: Vec<Job>, file: Option<(String, Box<dyn BufRead + Send>)>, dir: PathBuf) -> Source {
+    pub fn new(args: Vec<Job>, file: Option<ListFile>, dir: PathBuf) -> Source {
         Source {
             args: args.into_iter(),
             file,
@@ -83,11 +86,11 @@ impl Source {
                 continue;
             }
             let where_ = format!("--url-file {name}: line {}", self.line);
-            return Some(self.from_line(trimmed, &where_));
+            return Some(self.parse_line(trimmed, &where_));
         }
     }
 
-    fn from_line(&mut self, text: &str, where_: &str) -> Result<Task, FetchError> {
+    fn parse_line(&mut self, text: &str, where_: &str) -> Result<Task, FetchError> {
         let bad = |why: String| FetchError::BadUrl {
             url: where_.to_owned(),
             why,
@@ -168,7 +171,11 @@ fn json_line(line: &Value) -> Result<(String, Option<String>, Extra), String> {
                 data,
                 content_type: "application/json",
             });
-            if !extra.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("accept")) {
+            if !extra
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("accept"))
+            {
                 extra
                     .headers
                     .push(("Accept".into(), Some("application/json".into())));
@@ -193,7 +200,10 @@ fn json_headers(value: Option<&Value>) -> Result<Vec<(String, Option<String>)>, 
         if value.contains(['\r', '\n']) {
             return Err(format!("header {name:?}: line breaks in its value"));
         }
-        Ok((name.to_owned(), (!value.is_empty()).then(|| value.to_owned())))
+        Ok((
+            name.to_owned(),
+            (!value.is_empty()).then(|| value.to_owned()),
+        ))
     };
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
@@ -280,7 +290,11 @@ mod tests {
 
     fn source(text: &str) -> Source {
         let reader: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(text.to_owned()));
-        Source::new(Vec::new(), Some(("list".into(), reader)), PathBuf::from("out"))
+        Source::new(
+            Vec::new(),
+            Some(("list".into(), reader)),
+            PathBuf::from("out"),
+        )
     }
 
     fn all(text: &str) -> Vec<Result<Task, FetchError>> {
@@ -297,10 +311,19 @@ mod tests {
 
     #[test]
     fn lines_comments_and_collisions() {
-        let tasks = all("# list\n\nhttp://a/x.html\n  http://b/x.html \nhttp://c/\nhttp://d/x.html.1\n");
+        let tasks =
+            all("# list\n\nhttp://a/x.html\n  http://b/x.html \nhttp://c/\nhttp://d/x.html.1\n");
         assert_eq!(tasks.len(), 4);
         let files: Vec<String> = tasks.iter().map(file).collect();
-        assert_eq!(files, ["out/x.html", "out/x.html.1", "out/index.html", "out/x.html.1.1"]);
+        assert_eq!(
+            files,
+            [
+                "out/x.html",
+                "out/x.html.1",
+                "out/index.html",
+                "out/x.html.1.1"
+            ]
+        );
         let idx: Vec<usize> = tasks.iter().map(|t| t.as_ref().expect("t").index).collect();
         assert_eq!(idx, [0, 1, 2, 3]);
     }
@@ -316,7 +339,9 @@ mod tests {
         let t = tasks[0].as_ref().expect("task");
         let extra = t.extra.as_ref().expect("extra");
         assert_eq!(extra.method.as_deref(), Some("POST"));
-        assert!(matches!(&extra.body, Some(RequestBody::Bytes { data, content_type: "application/json" }) if data == br#"{"k":1}"#));
+        assert!(
+            matches!(&extra.body, Some(RequestBody::Bytes { data, content_type: "application/json" }) if data == br#"{"k":1}"#)
+        );
         assert_eq!(extra.headers[0], ("X-A".into(), Some("1".into())));
         assert_eq!(extra.headers[1].0, "Accept");
         assert_eq!(file(&tasks[1]), "out/mine.txt");
@@ -325,14 +350,19 @@ mod tests {
 
     #[test]
     fn bad_lines_name_their_number_and_the_rest_goes_on() {
-        let tasks = all("http://a/1\n{\"url\": 3}\n{oops\nnot a url\n{\"url\":\"http://a/2\",\"x\":1}\nhttp://a/3\n");
+        let tasks = all(
+            "http://a/1\n{\"url\": 3}\n{oops\nnot a url\n{\"url\":\"http://a/2\",\"x\":1}\nhttp://a/3\n",
+        );
         let errors: Vec<String> = tasks
             .iter()
             .filter_map(|t| t.as_ref().err().map(ToString::to_string))
             .collect();
         assert_eq!(errors.len(), 4, "{errors:?}");
         for (e, n) in errors.iter().zip([2, 3, 4, 5]) {
-            assert!(e.starts_with(&format!("--url-file list: line {n}: ")), "{e}");
+            assert!(
+                e.starts_with(&format!("--url-file list: line {n}: ")),
+                "{e}"
+            );
         }
         assert!(errors[3].contains("unknown key \"x\""), "{}", errors[3]);
         assert_eq!(file(&tasks[5]), "out/3");

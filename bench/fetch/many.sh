@@ -3,7 +3,8 @@
 # nginx (Debian) serving 10,000 small pages (4-40 KB of random bytes) from a temporary folder.
 # One hyperfine run compares:
 #   postie fetch --url-file LIST --parallel 8 --output-dir D
-#   curl -Z --parallel-max 8 --config CFG --remote-name-all --output-dir D  (same URLs)
+#   curl -Z --parallel-max 8 --remote-name-all --output-dir D --config CFG  (same URLs; the
+#     options come first: curl applies --remote-name-all only to URLs after it)
 #   xargs -P8 -n100 curl --remote-name-all --output-dir D < LIST  (100 URLs per curl process)
 #   wget -i LIST -P D                                            (one by one: wget has no -P8)
 # Each command writes every page into its own emptied folder. Then: peak RSS (/usr/bin/time -v)
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/../.."
 RUNS=${1:-3}
 PAGES=10000
 
-cargo build --release -q
+[ -n "${NO_BUILD:-}" ] || cargo build --release -q
 POSTIE=$PWD/target/release/postie
 CURL=$(command -v curl)
 WGET=$(command -v wget)
@@ -86,7 +87,8 @@ BIG=$WORK/list100k.txt
 for c in $(seq 0 9); do sed "s/\.html\$/-c$c.html/" "$LIST"; done > "$BIG"
 
 for d in postie curl xargs wget rss upd; do mkdir -p "$WORK/out-$d"; done
-fresh() { echo "rm -rf $WORK/out-$1 && mkdir $WORK/out-$1"; }
+# (hyperfine -N runs --prepare without a shell too.)
+fresh() { echo "sh -c 'rm -rf $WORK/out-$1 && mkdir $WORK/out-$1'"; }
 
 echo "== postie $("$POSTIE" --version) vs $("$CURL" --version | head -1) vs $("$WGET" --version | head -1)"
 echo "== $PAGES pages of 4-40 KB, 8 at a time (wget: one at a time)"
@@ -95,7 +97,7 @@ hyperfine --warmup 1 --runs "$RUNS" -N --style basic \
   --prepare "$(fresh postie)" -n "postie --parallel 8" \
     "$POSTIE fetch -s --url-file $LIST --parallel 8 --output-dir $WORK/out-postie" \
   --prepare "$(fresh curl)" -n "curl -Z --parallel-max 8" \
-    "$CURL -s -Z --parallel-max 8 --config $CFG --remote-name-all --output-dir $WORK/out-curl" \
+    "$CURL -s -Z --parallel-max 8 --remote-name-all --output-dir $WORK/out-curl --config $CFG" \
   --prepare "$(fresh xargs)" -n "xargs -P8 curl" \
     "sh -c 'xargs -P8 -n100 $CURL -s --remote-name-all --output-dir $WORK/out-xargs < $LIST'" \
   --prepare "$(fresh wget)" -n "wget -i" \
@@ -120,7 +122,7 @@ echo "10,000 URLs:  $(rss "$POSTIE" fetch -s --url-file "$LIST" --parallel 8 --o
 rm -rf "$WORK/out-rss"; mkdir "$WORK/out-rss"
 echo "100,000 URLs: $(rss "$POSTIE" fetch -s --url-file "$BIG" --parallel 8 --output-dir "$WORK/out-rss")"
 rm -rf "$WORK/out-rss"; mkdir "$WORK/out-rss"
-echo "curl -Z, 10,000 URLs:  $(rss "$CURL" -s -Z --parallel-max 8 --config "$CFG" --remote-name-all --output-dir "$WORK/out-rss")"
+echo "curl -Z, 10,000 URLs:  $(rss "$CURL" -s -Z --parallel-max 8 --remote-name-all --output-dir "$WORK/out-rss" --config "$CFG")"
 rm -rf "$WORK/out-rss"
 
 echo "== second run with --update (all 304)"

@@ -245,7 +245,9 @@ pub fn run(config: FetchConfig, many: ManyConfig) -> Result<Exit, FetchError> {
         drop(stop_saving);
     });
     shared.display.clear();
+    let synced = crate::fsutil::sync_deferred_dirs();
     cookies.finish()?;
+    synced.map_err(|e| FetchError::write("the output folders (fsync)", e))?;
     finish(&cfg, &shared, started)
 }
 
@@ -308,6 +310,8 @@ fn feed(cfg: &FetchConfig, shared: &Shared, source: &mut Source) {
 }
 
 fn worker(ctx: &Ctx<'_>, cookies: &mut CookieSession) {
+    // One folder fsync per output folder at the end, not one per file (see fsutil).
+    crate::fsutil::defer_dir_sync_on_this_thread();
     while let Some(q) = ctx.shared.take() {
         let owned;
         let cfg = match &q.task.extra {

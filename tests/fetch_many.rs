@@ -60,7 +60,10 @@ fn two_hundred_urls_over_four_hosts_at_most_two_per_host() {
         Response::ok(format!("body of {}", req.path()))
     });
     let dir = tempfile::tempdir().expect("tempdir");
-    fs::write(dir.path().join("list"), url_list(&hosts, 200)).expect("list");
+    // Host by host: without the per-host limit, all 8 transfers would go to the first host.
+    let mut list: Vec<String> = url_list(&hosts, 200).lines().map(str::to_owned).collect();
+    list.sort_by_key(|u| u.rsplit('/').next().map(|n| n[..2].to_owned()));
+    fs::write(dir.path().join("list"), list.join("\n")).expect("list");
     fs::create_dir(dir.path().join("out")).expect("out");
     let out = fetch_in(
         dir.path(),

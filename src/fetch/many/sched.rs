@@ -60,6 +60,27 @@ struct Sched {
 }
 
 impl Shared {
+    fn new(many: &ManyConfig, silent: bool) -> Result<Shared, FetchError> {
+        Ok(Shared {
+            state: Mutex::new(Sched {
+                queue: VecDeque::new(),
+                list_done: false,
+                hosts: HostTable::new(many.per_host, many.rate),
+                running: 0,
+                stop: None,
+                results: ResultsOut::open(many.json_results.as_ref())?,
+                tally: Tally::default(),
+            }),
+            wake: Condvar::new(),
+            display: Display::new(silent),
+            parallel: many.parallel.max(1),
+            per_host: many.per_host.max(1),
+            // Look-ahead for a URL whose host is free: bounded, so memory does not grow
+            // with the list.
+            window: (many.parallel * 16).max(256),
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Sched> {
         self.state
             .lock()
@@ -195,22 +216,7 @@ pub fn run(config: FetchConfig, many: ManyConfig) -> Result<Exit, FetchError> {
     let jobs = std::mem::take(&mut cfg.jobs);
     let file = open_list(many.url_file.as_ref())?;
     let mut source = Source::new(jobs, file, many.output_dir.clone());
-    let shared = Arc::new(Shared {
-        state: Mutex::new(Sched {
-            queue: VecDeque::new(),
-            list_done: false,
-            hosts: HostTable::new(many.per_host, many.rate),
-            running: 0,
-            stop: None,
-            results: ResultsOut::open(many.json_results.as_ref())?,
-            tally: Tally::default(),
-        }),
-        wake: Condvar::new(),
-        display: Display::new(cfg.silent),
-        parallel: many.parallel.max(1),
-        per_host: many.per_host.max(1),
-        window: (many.parallel * 16).max(256),
-    });
+    let shared = Arc::new(Shared::new(&many, cfg.silent)?);
     cfg.many = Hooks(Some(Arc::clone(&shared)));
     let probe = Probe::default();
     let agent = build_agent(&cfg, &probe)?;

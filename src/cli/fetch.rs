@@ -35,7 +35,7 @@ pub struct FetchArgs {
 #[derive(Debug, clap::Args)]
 pub struct FetchFlags {
     /// The URLs to fetch, in order (one connection pool for all).
-    #[arg(value_name = "URL", required = true)]
+    #[arg(value_name = "URL", required_unless_present = "url_file")]
     pub urls: Vec<String>,
 
     /// The request method (GET, POST, PUT, DELETE, ...).
@@ -207,6 +207,8 @@ pub struct FetchFlags {
     pub browser: super::browser_cookies::FetchFromBrowserArgs,
     #[command(flatten)]
     pub update: UpdateFlags,
+    #[command(flatten)]
+    pub many: super::fetch_many::FetchManyArgs,
 }
 
 /// Issue 14's "only what changed": `--update` and its state file.
@@ -283,9 +285,13 @@ pub fn wget_aliases(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::
 
 pub fn run(args: FetchArgs) -> Result<Exit, Error> {
     let browser = args.flags.browser.clone();
+    let many = args.flags.many.config(args.flags.output_dir.as_ref())?;
     let mut config = build_config(*args.flags)?;
     let _browser_jar = super::browser_cookies::attach(&browser, &mut config.cookies)?;
-    Ok(crate::fetch::run(config)?)
+    match many {
+        Some(many) if !config.show_cert => Ok(crate::fetch::many::run(config, many)?),
+        _ => Ok(crate::fetch::run(config)?),
+    }
 }
 
 fn invalid(flag: &str, why: impl Into<String>) -> CliError {
@@ -445,6 +451,7 @@ pub fn build_config(args: FetchFlags) -> Result<FetchConfig, Error> {
         remote_header_name: args.remote_header_name,
         clobber: args.clobber,
         files: file_options(&args)?,
+        many: crate::fetch::many::Hooks::default(),
     })
 }
 

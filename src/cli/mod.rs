@@ -22,6 +22,7 @@ pub mod config_cmd;
 pub mod cookies;
 pub mod error;
 pub mod fetch;
+mod fetch_many;
 pub mod fetch_tls;
 pub mod json_out;
 pub mod message_args;

@@ -5,10 +5,13 @@
 //!   from `cookie_store` cookies; the public-suffix test.
 //! - `pending`: cookies read from files, waiting by domain until a request needs them (as
 //!   byte ranges into the file's text).
-//! - [`session`]: [`CookieSession`], the interface the HTTP engine uses: open it from
-//!   [`CookieOptions`], ask it for the `Cookie` header of each request (every redirect hop),
-//!   hand it the `Set-Cookie` values of each response, and `finish` it to save. The HTTP
-//!   engine knows nothing about files or formats.
+//! - [`session`]: [`session::SessionState`], a run's cookies: curl's rules over
+//!   `cookie_store`, the load-merge-save of the jar.
+//! - `shared`: [`CookieSession`], the interface the HTTP engine uses, a handle that every
+//!   transfer of a run (parallel ones included) clones: open it from [`CookieOptions`], ask it
+//!   for the `Cookie` header of each request (every redirect hop), hand it the `Set-Cookie`
+//!   values of each response, `save` it mid-run, and `finish` it to save. The HTTP engine
+//!   knows nothing about files or formats.
 //!
 //! HTTP itself, and the `postie cookies` listing and conversion, live elsewhere (the
 //! `fetch` engine, `cli::cookies`).
@@ -23,9 +26,10 @@ pub mod jar;
 pub mod netscape;
 mod pending;
 pub mod session;
+mod shared;
 
 pub use netscape::Record;
-pub use session::CookieSession;
+pub use shared::CookieSession;
 
 /// Errors of the cookie jar. Display is `<file>: <why>`.
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,9 @@
-//! [`CookieSession`]: the cookie state of one `postie fetch` run, driven by the HTTP engine
-//! on every request and every redirect hop. RFC 6265 matching, storage and replacement are
-//! `cookie_store`'s; this file adds what curl does on top (Secure only from a secure origin,
-//! `__Secure-`/`__Host-` prefixes, public suffixes refused, literal `-b` cookies sent to every
-//! host) and remembers what the run changed so that saving can merge with other processes.
+//! [`SessionState`]: the cookie state of one `postie fetch` run (its transfers share it
+//! through the `CookieSession` handle), driven by the HTTP engine on every request and
+//! every redirect hop. RFC 6265 matching, storage and replacement are `cookie_store`'s;
+//! this file adds what curl does on top (Secure only from a secure origin,
+//! `__Secure-`/`__Host-` prefixes, public suffixes refused, literal `-b` cookies sent to
+//! every host) and remembers what the run changed so that saving can merge with other processes.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, BufWriter, Write};
@@ -16,7 +17,7 @@ use super::netscape::{self, Line, Record};
 use super::pending::FileCookies;
 use super::{CookieError, CookieOptions, CookieSource};
 
-/// From this many cookies on, `finish` frees the jar on a background thread.
+/// From this many cookies on, `free` drops the jar on a background thread.
 const BACKGROUND_FREE_MIN: usize = 10_000;
 
 /// The cookie state of one run.
@@ -26,7 +27,7 @@ const BACKGROUND_FREE_MIN: usize = 10_000;
 /// 100,000 conversions, and saving an unchanged jar needs no second parse: the lines of the
 /// cookies the run left alone are copied from the text read.
 #[derive(Debug)]
-pub struct CookieSession {
+pub struct SessionState {
     store: CookieStore,
     files: FileCookies,
     /// Literal `-b "N=V; N2=V2"` cookies, sent to every host (as curl), never saved.
@@ -59,12 +60,12 @@ struct Loaded {
     records: Option<Vec<Record>>,
 }
 
-impl CookieSession {
+impl SessionState {
     /// Loads what `options` says to load: every `-b` file (a missing one is an error), every
     /// literal, and the `--jar` file if it exists. Expired cookies are dropped, and with
     /// `-j` session cookies too.
-    pub fn open(options: CookieOptions) -> Result<CookieSession, CookieError> {
-        let mut session = CookieSession {
+    pub fn open(options: CookieOptions) -> Result<SessionState, CookieError> {
+        let mut session = SessionState {
             store: CookieStore::new(),
             files: FileCookies::default(),
             literal: Vec::new(),
@@ -424,7 +425,7 @@ impl CookieSession {
     /// target that was also read at open and that another process changed since is re-read
     /// and merged, so that the other run's cookies survive; a `-c` file that was not read is
     /// replaced, as curl does.
-    pub fn finish(self) -> Result<(), CookieError> {
+    pub fn save(&mut self) -> Result<(), CookieError> {
         let now = jar::now();
         let current = self.store_versions();
         for target in self.targets() {
@@ -446,20 +447,36 @@ impl CookieSession {
                 }
                 None => jar::save_with(&target, ours)?,
             }
+            self.saved_as(&target);
             drop(lock);
-        }
-        // Freeing 100,000 cookies one by one is measurable; the run is over, so let a thread
-        // do it while the caller goes on (or the process exits). A small jar is freed here:
-        // a thread (its stack, its malloc arena) would cost more than it saves.
-        // (If no thread can be had, the closure and what it holds are dropped right here.)
-        if self.files.len() + current.len() >= BACKGROUND_FREE_MIN {
-            let _ = std::thread::Builder::new().spawn(move || drop((self, current)));
         }
         Ok(())
     }
 
-    /// For a target that was read at open and changed on disk since: its merge with this
-    /// run's changes (the lock is held). `None`: our state is what to write.
+    /// After a save to `target`: the file now holds what this run knows, so the next save
+    /// (`--jar-save-interval`, or the last) merges only if another process wrote after it.
+    fn saved_as(&mut self, target: &Path) {
+        let stamp = jar::stamp(target);
+        if let Some(l) = self
+            .loaded
+            .iter_mut()
+            .find(|l| jar::same_file(&l.path, target))
+        {
+            l.stamp = stamp;
+        }
+    }
+
+    /// Frees the state; a big one on a background thread, as the run is over.
+    pub fn free(self) {
+        // Freeing 100,000 cookies one by one is measurable; the run is over, so let a thread
+        // do it while the caller goes on (or the process exits). A small jar is freed here:
+        // a thread (its stack, its malloc arena) would cost more than it saves.
+        // (If no thread can be had, the closure and what it holds are dropped right here.)
+        if self.files.len() + self.store.iter_any().count() >= BACKGROUND_FREE_MIN {
+            let _ = std::thread::Builder::new().spawn(move || drop(self));
+        }
+    }
+
     fn merged_for(&self, target: &Path, now: i64) -> Result<Option<Vec<Record>>, CookieError> {
         let Some(loaded) = self.loaded.iter().find(|l| jar::same_file(&l.path, target)) else {
             return Ok(None);
@@ -552,6 +569,8 @@ fn acceptable(raw: &mut RawCookie<'static>, url: &Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The state itself: the handle's methods are the same, behind its lock.
+    use super::SessionState as CookieSession;
 
     fn url(s: &str) -> Url {
         Url::parse(s).expect("url")
@@ -767,7 +786,7 @@ mod tests {
         other.push(Record::new("b.com", "theirs", "1"));
         let lines: Vec<&dyn Line> = other.iter().map(|r| r as &dyn Line).collect();
         jar::save(&path, &lines).expect("save");
-        s.finish().expect("finish");
+        s.save().expect("save");
         let mut names: Vec<String> = jar::read_file(&path, false)
             .expect("read")
             .expect("exists")

@@ -15,6 +15,7 @@ mod certs;
 mod error;
 mod files;
 mod form;
+pub mod many;
 mod output;
 mod probe;
 mod proxy;
@@ -127,6 +128,9 @@ pub struct FetchConfig {
     pub clobber: bool,
     /// Issue 19's file and header options, in one block.
     pub files: FileOptions,
+    /// What the transfers of a many-URL run share with its scheduler (`many`); the
+    /// default for a one-by-one run.
+    pub many: many::Hooks,
 }
 
 impl FetchConfig {

@@ -78,7 +78,7 @@ fn save_state(config: &FetchConfig) -> Result<(), FetchError> {
 }
 
 /// `-w`: the rendered format on stdout, a warning per unknown variable on stderr.
-fn write_out(config: &FetchConfig, info: &TransferInfo) {
+pub(super) fn write_out(config: &FetchConfig, info: &TransferInfo) {
     let Some(format) = &config.write_out else {
         return;
     };
@@ -92,7 +92,7 @@ fn write_out(config: &FetchConfig, info: &TransferInfo) {
 }
 
 /// The `-w` connection variables from what the probe saw, relative to the transfer start.
-fn record_connection(info: &mut TransferInfo, events: &probe::Events) {
+pub(super) fn record_connection(info: &mut TransferInfo, events: &probe::Events) {
     let Some(start) = info.started else { return };
     let secs =
         |t: Option<Instant>| t.map_or(0.0, |t| t.saturating_duration_since(start).as_secs_f64());
@@ -118,7 +118,7 @@ fn record_connection(info: &mut TransferInfo, events: &probe::Events) {
     }
 }
 
-fn build_agent(config: &FetchConfig, probe: &Probe) -> Result<Agent, FetchError> {
+pub(super) fn build_agent(config: &FetchConfig, probe: &Probe) -> Result<Agent, FetchError> {
     let tls = crate::tls::http::OpensslConnector::for_options(&config.tls)?;
     let agent_config = Agent::config_builder()
         .http_status_as_error(false)
@@ -135,6 +135,8 @@ fn build_agent(config: &FetchConfig, probe: &Probe) -> Result<Agent, FetchError>
         // default is 128 KiB) makes a quarter of the reads and copies for a large body
         // (bench/fetch/RESULTS.md, 2026-12-03).
         .input_buffer_size(INPUT_BUFFER)
+        .max_idle_connections(super::many::pool_size(config).0)
+        .max_idle_connections_per_host(super::many::pool_size(config).1)
         .build();
     Ok(probe::agent(agent_config, probe, tls))
 }
@@ -148,7 +150,7 @@ fn origin(url: &url::Url) -> (String, String, Option<u16>) {
     )
 }
 
-fn parse_url(raw: &str) -> Result<url::Url, FetchError> {
+pub(super) fn parse_url(raw: &str) -> Result<url::Url, FetchError> {
     let bad = |why: String| FetchError::BadUrl {
         url: mask_url(raw),
         why,
@@ -201,7 +203,7 @@ struct Hop {
     if_range: Option<String>,
 }
 
-fn fetch_one(
+pub(super) fn fetch_one(
     agent: &Agent,
     cfg: &FetchConfig,
     cookies: &mut CookieSession,
@@ -381,8 +383,13 @@ fn call_with_retry(
         let retries_left = attempt < cfg.retry;
         let wait = match &result {
             Ok(resp) if retries_left && retryable_status(resp.status().as_u16()) => {
-                let wait = retry_after(resp).unwrap_or_else(|| backoff(attempt, cfg));
-                Some(wait.min(cfg.retry_max_wait))
+                let asked = retry_after(resp);
+                let wait = asked.unwrap_or_else(|| backoff(attempt, cfg));
+                let wait = wait.min(cfg.retry_max_wait);
+                if asked.is_some() {
+                    super::many::pause_host(cfg, &hop.url, resp.status().as_u16(), wait);
+                }
+                Some(wait)
             }
             Err(e) if retries_left && e.is_transient() => Some(backoff(attempt, cfg)),
             _ => None,
@@ -405,7 +412,7 @@ fn call_with_retry(
         if let Ok(resp) = result {
             discard(resp);
         }
-        std::thread::sleep(wait);
+        super::many::sleep_before_retry(cfg, &hop.url, wait);
         attempt += 1;
     }
 }
@@ -755,7 +762,7 @@ fn copy_response(
         return Ok(());
     };
     let len = header_value(&resp, "content-length").and_then(|v| v.parse().ok());
-    let bar = output::progress(sink.is_file(), cfg.silent, len);
+    let bar = super::many::bar(cfg, sink.is_file(), len, url);
     let (_, body) = resp.into_parts();
     let mut reader = body.into_reader();
     let record = resume::part_record(resume, partial.validator.as_deref(), total);

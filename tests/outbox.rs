@@ -600,3 +600,43 @@ fn aiosmtpd_gets_the_queued_bytes_with_the_password_read_at_flush_time() {
     assert_eq!(s.rcpt_tos, ["bob@example.org", "cc@example.org"]);
     assert_eq!(s.bytes(), eml, "the queued bytes, byte for byte");
 }
+
+/// Issue 18 with the outbox: a prepared message handed over sendmail-style (cron's
+/// `sendmail -t -oi` through `--sendmail-args`) is queued while the server is down and sent
+/// once by the next flush, byte for byte apart from CRLF.
+#[test]
+fn a_sendmail_style_message_is_queued_on_failure_and_flushed_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = common::free_port();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let message = "From: ann@example.org\nTo: bob@example.org\nSubject: cron\n\
+Date: Thu, 03 Dec 2026 21:00:00 +0000\nMessage-ID: <cron-1@example.org>\n\n.dot line\nbody\n";
+    let file = dir.path().join("cron.eml");
+    std::fs::write(&file, message).expect("write message");
+    let outbox_dir = dir.path().join("outbox");
+    let mut cmd = postie();
+    cmd.arg("send")
+        .args(["--server", &url, "--tls", "none", "--queue-on-failure"])
+        .arg("--outbox")
+        .arg(&outbox_dir)
+        .args(["--sendmail-args", "-t", "-oi", "-f", "ann@example.org"])
+        .stdin(std::fs::File::open(&file).expect("open message"));
+    let out = run(&mut cmd);
+    assert_code(&out, 0);
+    let id = queue_id(&out);
+    assert!(
+        text(&out).1.contains(&format!("queued as {id}")),
+        "{}",
+        text(&out).1
+    );
+    assert_eq!(list(&outbox_dir).len(), 1);
+
+    let fake = FakeSmtp::start_on(port, Behavior::default());
+    let out = run(&mut outbox(&outbox_dir, &["flush"]));
+    assert_code(&out, 0);
+    assert_eq!(
+        delivered(&fake),
+        HashMap::from([("<cron-1@example.org>".to_owned(), 1)])
+    );
+    assert!(list(&outbox_dir).is_empty());
+}

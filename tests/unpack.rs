@@ -1070,8 +1070,11 @@ fn nested_messages_are_not_held_per_level() {
         .parse()
         .expect("%M");
     let input_kb = m.len() as f64 / 1024.0;
+    // The constant is the process's own floor (about 13 MB with its TLS, SQLite and mail
+    // code mapped), with room for a loaded machine: held per level, the copies of a deep
+    // message would add many times the input, far above it.
     assert!(
-        peak_kb < 6.0 * input_kb + 12_000.0,
+        peak_kb < 6.0 * input_kb + 16_000.0,
         "peak {peak_kb} KB for a {input_kb:.0} KB message"
     );
 }

@@ -450,6 +450,49 @@ pub(crate) fn save(path: Option<&Path>, bytes: &[u8]) -> Result<(), Error> {
         .map_err(|e| Error::output(&what, e))
 }
 
+/// `--queue`/`--queue-on-failure`: the finished (signed) message goes to the outbox's
+/// `deliver`, which sends it now or keeps it; a queued copy is converted for a server without
+/// 8BITMIME when it is sent.
+fn run_queued(
+    args: &SendOptions,
+    account: &Account,
+    spec: &MessageSpec,
+    delivery: &crate::smtp::Delivery,
+) -> Result<Exit, Error> {
+    let composed = compose(spec)?;
+    let bytes = delivery.finish(composed.bytes)?;
+    let outgoing = send_queue::Outgoing {
+        envelope: &composed.envelope,
+        bytes: &bytes,
+        message_id: Some(&composed.message_id),
+        dsn: &delivery.dsn,
+    };
+    let exit = queue_or_send(args, account, &outgoing)?;
+    save(args.save.as_deref(), &bytes)?;
+    Ok(exit)
+}
+
+/// One finished message through the outbox's `deliver`, connected as `args` say: the step
+/// `--queue`/`--queue-on-failure` share for composed and prepared (`--message`) messages.
+pub(crate) fn queue_or_send(
+    args: &SendOptions,
+    account: &Account,
+    outgoing: &send_queue::Outgoing,
+) -> Result<Exit, Error> {
+    let auth = args
+        .auth
+        .and_then(|a| clap::ValueEnum::to_possible_value(&a));
+    let conn = send_queue::connection(
+        &args.conn,
+        auth.as_ref().map(|v| v.get_name()),
+        args.helo.as_deref(),
+        args.allow_insecure_auth,
+    );
+    send_queue::deliver(&args.queue, &args.conn, account, conn, outgoing, || {
+        settings(args, account)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,37 +514,4 @@ mod tests {
             "--server: \"mail.example\": expected smtp://HOST[:PORT] or smtps://HOST[:PORT]"
         );
     }
-}
-
-/// `--queue`/`--queue-on-failure`: the finished (signed) message goes to the outbox's
-/// `deliver`, which sends it now or keeps it; a queued copy is converted for a server without
-/// 8BITMIME when it is sent.
-fn run_queued(
-    args: &SendOptions,
-    account: &Account,
-    spec: &MessageSpec,
-    delivery: &crate::smtp::Delivery,
-) -> Result<Exit, Error> {
-    let composed = compose(spec)?;
-    let bytes = delivery.finish(composed.bytes)?;
-    let auth = args
-        .auth
-        .and_then(|a| clap::ValueEnum::to_possible_value(&a));
-    let conn = send_queue::connection(
-        &args.conn,
-        auth.as_ref().map(|v| v.get_name()),
-        args.helo.as_deref(),
-        args.allow_insecure_auth,
-    );
-    let outgoing = send_queue::Outgoing {
-        envelope: &composed.envelope,
-        bytes: &bytes,
-        message_id: Some(&composed.message_id),
-        dsn: &delivery.dsn,
-    };
-    let exit = send_queue::deliver(&args.queue, &args.conn, account, conn, &outgoing, || {
-        settings(args, account)
-    })?;
-    save(args.save.as_deref(), &bytes)?;
-    Ok(exit)
 }

@@ -59,7 +59,8 @@ pub fn run(mut args: SendOptions) -> Result<Exit, Error> {
 }
 
 /// What the sendmail command line says, over `args` (which keeps the flags given before
-/// `--sendmail-args`). Without `-a`/`--account`, the account named `default`.
+/// `--sendmail-args`). Without `-a`/`--account` (and without `--server`), the account named
+/// `default`.
 fn apply_sendmail(args: &mut SendOptions, list: &[String]) -> Result<(), Error> {
     let sm = sendmail::parse(list).map_err(|e| CliError::SendmailUsage(e.to_string()))?;
     if sm.verbose {
@@ -75,7 +76,11 @@ fn apply_sendmail(args: &mut SendOptions, list: &[String]) -> Result<(), Error> 
     args.envelope_from = sm.envelope_from.or(args.envelope_from.take());
     args.verbose |= sm.verbose;
     let account = sm.account.or(args.conn.account.take());
-    args.conn.account = Some(account.unwrap_or_else(|| "default".to_owned()));
+    // `--server` given before `--sendmail-args` needs no account, as msmtp's `--host`.
+    args.conn.account = match (account, &args.conn.server) {
+        (None, Some(_)) => None,
+        (account, _) => Some(account.unwrap_or_else(|| "default".to_owned())),
+    };
     Ok(())
 }
 
@@ -100,6 +105,17 @@ fn send(args: &SendOptions) -> Result<Exit, Error> {
             .lock()
             .write_all(&bytes)
             .map_err(|e| Error::output("stdout", e))?;
+    } else if args.queue.queue || args.queue.queue_on_failure {
+        let dsn = args.wire.delivery(&account)?.dsn;
+        let outgoing = crate::cli::send_queue::Outgoing {
+            envelope: &envelope,
+            bytes: &bytes,
+            message_id: None,
+            dsn: &dsn,
+        };
+        let exit = crate::cli::send::queue_or_send(args, &account, &outgoing)?;
+        save(args.save.as_deref(), &bytes)?;
+        return Ok(exit);
     } else {
         let settings = settings(args, &account)?;
         let result = deliver(&settings, &envelope, &bytes);

@@ -383,14 +383,13 @@ impl<S: BufRead + Write> Session<S> {
         dsn: &super::Dsn,
     ) -> Result<Reply, SmtpError> {
         let mut params = Vec::new();
-        if let Some(what) = needs_smtputf8(envelope, bytes) {
-            if !self.ext.smtputf8 {
-                return Err(SmtpError::NeedsSmtpUtf8 {
-                    server: self.settings.server(),
-                    what,
-                });
-            }
-            params.push(MailParameter::SmtpUtfEight);
+        // Checked on the message as given: a converted copy keeps its headers.
+        let utf8 = needs_smtputf8(envelope, bytes);
+        if let Some(what) = utf8.clone().filter(|_| !self.ext.smtputf8) {
+            return Err(SmtpError::NeedsSmtpUtf8 {
+                server: self.settings.server(),
+                what,
+            });
         }
         let converted;
         let bytes = if !bytes.is_ascii() && !self.ext.eight_bit {
@@ -407,6 +406,9 @@ impl<S: BufRead + Write> Session<S> {
         };
         if !bytes.is_ascii() && self.ext.eight_bit {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        if utf8.is_some() {
+            params.push(MailParameter::SmtpUtfEight);
         }
         let rcpt_params = self.dsn_parameters(dsn, &mut params)?;
         let sender = envelope.from().map(|a| a.to_string()).unwrap_or_default();
@@ -851,7 +853,11 @@ fn needs_smtputf8(envelope: &Envelope, bytes: &[u8]) -> Option<String> {
     if let Some(a) = addresses.map(AsRef::<str>::as_ref).find(|a| !a.is_ascii()) {
         return Some(format!("the address {a}"));
     }
-    let end = memchr::memmem::find(bytes, b"\r\n\r\n").unwrap_or(bytes.len());
+    // A message that starts with its blank line has no header at all.
+    let end = match bytes.starts_with(b"\r\n") {
+        true => 0,
+        false => memchr::memmem::find(bytes, b"\r\n\r\n").unwrap_or(bytes.len()),
+    };
     let mut field: &[u8] = b"";
     for line in bytes[..end].split(|&b| b == b'\n') {
         if !line.starts_with(b" ") && !line.starts_with(b"\t") {
@@ -1223,15 +1229,19 @@ pub(crate) mod tests {
         let script = b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
         let mut session = greeted(script, settings(), false);
         session
-            .send(&envelope(), "K\u{e4}se\r\n".as_bytes())
+            .send(&envelope(), "Subject: x\r\n\r\nK\u{e4}se\r\n".as_bytes())
             .expect("sent");
         assert!(sent(&session).contains("MAIL FROM:<a@x.test> BODY=8BITMIME\r\n"));
 
         let script = [GREETING, b"250 mx.test\r\n", b"250 reset\r\n"].concat();
         let mut session = over(MemoryStream::new(&script), settings(), false);
         session.greet().expect("greeting and EHLO");
+        // 8-bit bytes in a part declared base64 cannot be converted without changing them.
         let err = session
-            .send(&envelope(), "K\u{e4}se\r\n".as_bytes())
+            .send(
+                &envelope(),
+                "Content-Transfer-Encoding: base64\r\n\r\nK\u{e4}se\r\n".as_bytes(),
+            )
             .expect_err("refused");
         assert_eq!(err.exit_code(), crate::exit::code::UNAVAILABLE);
         assert!(err.to_string().contains("does not offer 8BITMIME"), "{err}");

@@ -418,7 +418,9 @@ fn rng() -> impl FnMut() -> u64 {
 fn flushes_killed_at_random_points_lose_and_double_nothing_but_the_in_doubt_one() {
     let fake = FakeSmtp::start(Behavior {
         // A reply that takes a moment widens the window between the dot and the reply.
-        slow_data: Some(Duration::from_millis(2)),
+        // 10 ms: 100 messages take over a second, so the first kill lands mid-flush even
+        // on a fast machine (at 2 ms a flush could end before its kill).
+        slow_data: Some(Duration::from_millis(10)),
         ..Behavior::default()
     });
     let dir = tempfile::tempdir().expect("tempdir");

@@ -328,7 +328,7 @@ fn sendmail_mode_refuses_unknown_options_with_64() {
 
 #[test]
 fn eight_bit_content_goes_8bitmime_or_quoted_printable() {
-    let input = "From: ann@example.org\nSubject: K\u{e4}se\n\nGr\u{fc}\u{df}e\n".as_bytes();
+    let body_only = "From: ann@example.org\nSubject: K\n\nGr\u{fc}\u{df}e\n".as_bytes();
     let args = |server: &FakeSmtp| {
         let mut cmd = send();
         cmd.args(["--server", &server.url(), "--tls", "none"])
@@ -336,20 +336,18 @@ fn eight_bit_content_goes_8bitmime_or_quoted_printable() {
         cmd
     };
     let with = FakeSmtp::start(Behavior::default());
-    ok(&run_with_stdin(&mut args(&with), input));
+    ok(&run_with_stdin(&mut args(&with), body_only));
     assert_eq!(
         envelope_lines(&with)[0],
         "MAIL FROM:<ann@example.org> BODY=8BITMIME"
     );
     assert!(with.seen().messages[0].ends_with("\r\n\r\nGr\u{fc}\u{df}e\r\n".as_bytes()));
 
-    // Without 8BITMIME the body goes quoted-printable (RFC 6152, as Postfix converts); an
-    // 8-bit header cannot be converted: exit 69, nothing sent.
+    // Without 8BITMIME the body goes quoted-printable (RFC 6152, as Postfix converts).
     let without = FakeSmtp::start(Behavior {
         no_8bitmime: true,
         ..Behavior::default()
     });
-    let body_only = "From: ann@example.org\nSubject: K\n\nGr\u{fc}\u{df}e\n".as_bytes();
     ok(&run_with_stdin(&mut args(&without), body_only));
     let got = String::from_utf8(without.seen().messages[0].clone()).expect("7-bit");
     assert!(
@@ -357,11 +355,15 @@ fn eight_bit_content_goes_8bitmime_or_quoted_printable() {
         "{got}"
     );
     assert_eq!(envelope_lines(&without)[0], "MAIL FROM:<ann@example.org>");
+
+    // A part declared base64 holding 8-bit bytes cannot be converted: exit 69, nothing sent.
     let without = FakeSmtp::start(Behavior {
         no_8bitmime: true,
         ..Behavior::default()
     });
-    let out = run_with_stdin(&mut args(&without), input);
+    let base64 = "From: ann@example.org\nSubject: K\nMIME-Version: 1.0\n\
+Content-Transfer-Encoding: base64\n\nGr\u{fc}\u{df}e\n";
+    let out = run_with_stdin(&mut args(&without), base64.as_bytes());
     assert_eq!(out.status.code(), Some(69), "{}", text(&out).1);
     assert!(
         text(&out).1.contains("does not offer 8BITMIME"),
@@ -370,6 +372,14 @@ fn eight_bit_content_goes_8bitmime_or_quoted_printable() {
     );
     assert!(without.seen().messages.is_empty());
     assert!(!without.seen().commands.iter().any(|c| c == "DATA"));
+
+    // An 8-bit header needs SMTPUTF8 (RFC 6531), whatever the body: exit 65, nothing sent.
+    let header = "From: ann@example.org\nSubject: K\u{e4}se\n\nx\n".as_bytes();
+    let plain = FakeSmtp::start(Behavior::default());
+    let out = run_with_stdin(&mut args(&plain), header);
+    assert_eq!(out.status.code(), Some(65), "{}", text(&out).1);
+    assert!(text(&out).1.contains("the Subject header needs SMTPUTF8"));
+    assert!(!plain.seen().commands.iter().any(|c| c.starts_with("MAIL")));
 }
 
 #[test]

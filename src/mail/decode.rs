@@ -129,7 +129,7 @@ fn decode_base64_clean(raw: &[u8]) -> Option<Vec<u8>> {
         if line.is_empty() {
             continue;
         }
-        if ended || line.len() % 4 != 0 {
+        if ended || !line.len().is_multiple_of(4) {
             return None;
         }
         base64::engine::general_purpose::STANDARD

@@ -733,8 +733,29 @@ fn the_log_records_a_failure_with_its_exit_code_and_no_secret() {
             && line.ends_with(" exitcode=EX_TEMPFAIL\n"),
         "{line}"
     );
+    // Neither the password nor the AUTH PLAIN payload that carries it (base64 on the wire).
     assert!(
-        !line.contains("s3cret") && !line.contains("ann\u{0}"),
+        !line.contains("s3cret") && !line.contains("AGFubgBzM2NyZXQtcHc="),
         "{line}"
+    );
+}
+
+/// The flags for a prepared message also go with `--sendmail-args` (cron through a wrapper:
+/// `postie send --from-policy envelope --sendmail-args -t -f ...`).
+#[test]
+fn message_flags_go_with_sendmail_args() {
+    let server = FakeSmtp::start(Behavior::default());
+    let out = run_with_stdin(
+        send()
+            .args(["--server", &server.url(), "--tls", "none"])
+            .args(["--from-policy", "envelope", "--full-name", "Cron Daemon"])
+            .args(["--sendmail-args", "-t", "-f", "ann@example.org"]),
+        b"From: root (Cron Daemon)\nTo: bob@example.org\nSubject: cron\n\nout\n",
+    );
+    ok(&out);
+    let got = String::from_utf8(server.seen().messages[0].clone()).expect("utf-8");
+    assert!(
+        got.contains("From: Cron Daemon <ann@example.org>\r\n"),
+        "{got}"
     );
 }

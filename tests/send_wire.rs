@@ -789,3 +789,91 @@ fn postfix_accepts_the_dsn_parameters() {
     }
     assert!(log.contains("sender delivery status notification"), "{log}");
 }
+
+// ---- prepared messages (`--message`, sendmail mode) ----------------------------------
+
+const PREPARED: &[u8] =
+    b"From: Ann <ann@example.org>\nTo: bob@example.net\nSubject: report\n\nhello\n";
+
+fn signed_prepared(fake: &FakeSmtp, key: &Path, extra: &[&str], message: &[u8]) -> Output {
+    run_with_stdin(
+        to_server(&fake.url())
+            .args(["--message", "-", "bob@example.net"])
+            .args(["--dkim-domain", "example.org", "--dkim-selector", "s1"])
+            .arg("--dkim-key")
+            .arg(key)
+            .args(extra),
+        message,
+    )
+}
+
+/// DKIM and the DSN flags apply to a message that already exists as to a composed one.
+#[test]
+fn a_prepared_message_is_signed_and_asks_for_receipts() {
+    let k = keys();
+    let fake = FakeSmtp::start(Behavior {
+        offer_dsn: true,
+        ..Behavior::default()
+    });
+    let out = signed_prepared(&fake, &k.ed25519.0, &["--notify", "success"], PREPARED);
+    assert_code(&out, 0);
+    let got = fake.seen().messages[0].clone();
+    assert!(
+        got.starts_with(b"DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    assert!(
+        transaction(&fake).contains(&"RCPT TO:<bob@example.net> NOTIFY=SUCCESS".to_owned()),
+        "{:?}",
+        transaction(&fake)
+    );
+    // The flags that only build a composed message are refused, not ignored (from a file:
+    // refused before stdin is read, a pipe would break).
+    let file = k.dir.path().join("prepared.eml");
+    std::fs::write(&file, PREPARED).expect("message");
+    for flag in [&["--8bit"][..], &["--body-charset", "latin1"]] {
+        let out = run(to_server(&fake.url())
+            .arg("--message")
+            .arg(&file)
+            .arg("bob@example.net")
+            .args(flag));
+        assert_code(&out, 2);
+    }
+}
+
+/// A signed 8-bit message for a server without 8BITMIME is converted before it is signed:
+/// what the server received verifies (converted after signing, the body hash would not).
+#[test]
+fn a_signed_8bit_prepared_message_verifies_after_the_downgrade() {
+    let python = common::venv_bin("python").filter(|p| {
+        Command::new(p)
+            .args(["-c", "import dkim, nacl"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !require_peer(
+        "a_signed_8bit_prepared_message_verifies_after_the_downgrade",
+        "dkimpy with PyNaCl (venv)",
+        python.is_some(),
+    ) {
+        return;
+    }
+    let python = python.expect("python");
+    let k = keys();
+    let fake = FakeSmtp::start(Behavior {
+        no_8bitmime: true,
+        ..Behavior::default()
+    });
+    let message = "From: ann@example.org\nTo: bob@example.net\nSubject: s\n\nGr\u{fc}\u{df}e\n";
+    let out = signed_prepared(&fake, &k.rsa.0, &[], message.as_bytes());
+    assert_code(&out, 0);
+    let got = fake.seen().messages[0].clone();
+    assert!(got.is_ascii(), "{}", String::from_utf8_lossy(&got));
+    assert!(
+        dkimpy_verify(&python, &got, &k.rsa.1),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+}

@@ -165,7 +165,7 @@ pub fn run(args: SendArgs) -> Result<Exit, Error> {
         return Ok(Exit::SUCCESS);
     }
     check_files(&spec)?;
-    if args.queue.queue || args.queue.queue_on_failure {
+    if args.queue.is_requested() {
         return run_queued(&args, &account, &spec, &delivery);
     }
     let settings = settings(&args, &account)?;
@@ -451,15 +451,19 @@ pub(crate) fn save(path: Option<&Path>, bytes: &[u8]) -> Result<(), Error> {
 }
 
 /// `--queue`/`--queue-on-failure`: the finished (signed) message goes to the outbox's
-/// `deliver`, which sends it now or keeps it; a queued copy is converted for a server without
-/// 8BITMIME when it is sent.
+/// `deliver`, which sends it now or keeps it; an unsigned queued copy is converted for a
+/// server without 8BITMIME when it is sent.
 fn run_queued(
     args: &SendOptions,
     account: &Account,
     spec: &MessageSpec,
     delivery: &crate::smtp::Delivery,
 ) -> Result<Exit, Error> {
-    let composed = compose(spec)?;
+    // The server is not known yet: a signed message is composed 7-bit, as the direct path
+    // does for a server without 8BITMIME, so no conversion at send time breaks the signature.
+    let mut spec = spec.clone();
+    spec.eight_bit &= delivery.dkim.is_none();
+    let composed = compose(&spec)?;
     let bytes = delivery.finish(composed.bytes)?;
     let outgoing = send_queue::Outgoing {
         envelope: &composed.envelope,

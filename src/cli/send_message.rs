@@ -22,7 +22,7 @@ use crate::exit::{Exit, code};
 use crate::smtp::aliases::Aliases;
 use crate::smtp::compose::parse_mailboxes;
 use crate::smtp::prepared::{Additions, Head, date_now, domain_of, new_message_id, read_crlf};
-use crate::smtp::{Reply, Session, Settings, SmtpError};
+use crate::smtp::{Delivery as SmtpDelivery, Reply, Session, Settings, SmtpError};
 
 /// Sendmail mode through the symlink: `args` are those after the program name.
 pub fn run_sendmail(args: Vec<OsString>) -> Result<Exit, Error> {
@@ -86,6 +86,7 @@ fn apply_sendmail(args: &mut SendOptions, list: &[String]) -> Result<(), Error> 
 
 fn send(args: &SendOptions) -> Result<Exit, Error> {
     let account = args.conn.load_account(MailProtocol::Smtp)?;
+    let delivery = args.wire.delivery(&account)?;
     let source = args.prepared.message.as_deref().unwrap_or("-");
     let bytes = read_message(source)?;
     let head = Head::scan(&bytes);
@@ -101,44 +102,79 @@ fn send(args: &SendOptions) -> Result<Exit, Error> {
     let envelope = envelope(args, &head, sender, aliases.as_ref())?;
     let bytes = head.rewrite(bytes, &additions);
     if args.dry_run {
+        let bytes = delivery.finish(bytes)?;
         io::stdout()
             .lock()
             .write_all(&bytes)
             .map_err(|e| Error::output("stdout", e))?;
-    } else if args.queue.queue || args.queue.queue_on_failure {
-        let dsn = args.wire.delivery(&account)?.dsn;
-        let outgoing = crate::cli::send_queue::Outgoing {
-            envelope: &envelope,
-            bytes: &bytes,
-            message_id: None,
-            dsn: &dsn,
-        };
-        let exit = crate::cli::send::queue_or_send(args, &account, &outgoing)?;
         save(args.save.as_deref(), &bytes)?;
-        return Ok(exit);
-    } else {
-        let settings = settings(args, &account)?;
-        let result = deliver(&settings, &envelope, &bytes);
-        let delivery = Delivery {
-            server: settings.server(),
-            from: envelope.from().map(ToString::to_string).unwrap_or_default(),
-            recipients: envelope.to().iter().map(ToString::to_string).collect(),
-            size: bytes.len(),
-            outcome: result.as_ref(),
-        };
-        system_mail::log(args, &account, &delivery);
-        result?;
+        return Ok(Exit::SUCCESS);
     }
+    if args.queue.is_requested() {
+        let message_id = (!head.has("Message-ID")).then_some(additions.message_id.as_str());
+        let queued = Queued {
+            envelope: &envelope,
+            message_id,
+        };
+        return queue(args, &account, &delivery, &queued, bytes);
+    }
+    let settings = settings(args, &account)?;
+    let size = bytes.len();
+    let result = deliver(&settings, &envelope, bytes, &delivery);
+    let entry = Delivery {
+        server: settings.server(),
+        from: envelope.from().map(ToString::to_string).unwrap_or_default(),
+        recipients: envelope.to().iter().map(ToString::to_string).collect(),
+        size,
+        outcome: result.as_ref().map(|(reply, _)| reply),
+    };
+    system_mail::log(args, &account, &entry);
+    let (_, bytes) = result?;
     save(args.save.as_deref(), &bytes)?;
     Ok(Exit::SUCCESS)
 }
 
-/// The send step of every message `postie send` sends: connect, send, quit.
-fn deliver(settings: &Settings, envelope: &Envelope, bytes: &[u8]) -> Result<Reply, Error> {
+/// What the outbox keeps of a prepared message besides its bytes.
+struct Queued<'a> {
+    envelope: &'a Envelope,
+    /// The Message-ID postie added (a message's own is read from it by `outbox show`).
+    message_id: Option<&'a str>,
+}
+
+/// `--queue`/`--queue-on-failure`: signed as it will leave (converted to 7-bit first when
+/// signed: the server is not known yet), then sent now or kept by the outbox.
+fn queue(
+    args: &SendOptions,
+    account: &Account,
+    delivery: &SmtpDelivery,
+    queued: &Queued,
+    bytes: Vec<u8>,
+) -> Result<Exit, Error> {
+    let bytes = delivery.finish_for(bytes, false, "the outbox")?;
+    let outgoing = crate::cli::send_queue::Outgoing {
+        envelope: queued.envelope,
+        bytes: &bytes,
+        message_id: queued.message_id,
+        dsn: &delivery.dsn,
+    };
+    let exit = crate::cli::send::queue_or_send(args, account, &outgoing)?;
+    save(args.save.as_deref(), &bytes)?;
+    Ok(exit)
+}
+
+/// The send step of a prepared message: connect, sign for what the server takes (DKIM),
+/// send with the DSN parameters, quit. The bytes as sent come back for `--save`.
+fn deliver(
+    settings: &Settings,
+    envelope: &Envelope,
+    bytes: Vec<u8>,
+    delivery: &SmtpDelivery,
+) -> Result<(Reply, Vec<u8>), Error> {
     let mut session = Session::connect(settings)?;
-    let reply = session.send(envelope, bytes)?;
+    let bytes = delivery.finish_for(bytes, session.offers_8bitmime(), &settings.server())?;
+    let reply = session.send_with(envelope, &bytes, &delivery.dsn)?;
     session.quit();
-    Ok(reply)
+    Ok((reply, bytes))
 }
 
 /// The message from `source` ("-": stdin), read once, its line ends made CRLF on the way.

@@ -40,6 +40,11 @@ pub struct QueueArgs {
 }
 
 impl QueueArgs {
+    /// True when the message goes through the outbox (`--queue` or `--queue-on-failure`).
+    pub fn is_requested(&self) -> bool {
+        self.queue || self.queue_on_failure
+    }
+
     /// Refuses `--queue`/`--queue-on-failure` with `flag` (a mode that does not queue yet).
     pub fn refuse_with(&self, flag: &str) -> Result<(), CliError> {
         let given = match (self.queue, self.queue_on_failure) {
@@ -123,8 +128,9 @@ pub fn connection(
     }
 }
 
-/// Sends `msg` now, or queues it as `queue` says. `settings` builds the session settings
-/// (and gets the password) only when postie connects now.
+/// Queues `msg` (`--queue`), or sends it now and queues it on a temporary failure
+/// (`--queue-on-failure`); callers check [`QueueArgs::is_requested`] first. `settings`
+/// builds the session settings (and gets the password) only when postie connects now.
 pub fn deliver(
     queue: &QueueArgs,
     conn_args: &MailConnArgs,
@@ -133,12 +139,6 @@ pub fn deliver(
     msg: &Outgoing,
     settings: impl FnOnce() -> Result<Settings, Error>,
 ) -> Result<Exit, Error> {
-    if !queue.queue && !queue.queue_on_failure {
-        let mut session = Session::connect(&settings()?)?;
-        session.send_with(msg.envelope, msg.bytes, msg.dsn)?;
-        session.quit();
-        return Ok(Exit::SUCCESS);
-    }
     check_unattended(conn_args, account, conn.allow_insecure_auth)?;
     let spool = Spool::new(outbox_dir(queue.outbox.as_deref())?);
     if queue.queue {

@@ -50,7 +50,7 @@ pub struct WireArgs {
     /// The charset of a body read from --body-file or stdin when it is not UTF-8 (latin-1,
     /// cp1252, ...): decoded and sent as UTF-8. Without it, a body that is not UTF-8 is sent
     /// unchanged as charset=unknown-8bit, with a warning.
-    #[arg(long, value_name = "NAME", conflicts_with = "body")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["body", "batch"])]
     pub body_charset: Option<String>,
     /// Send non-ASCII text as 8bit instead of quoted-printable or base64 when the server
     /// offers 8BITMIME (otherwise the message stays 7-bit as without this flag).

@@ -48,6 +48,26 @@ impl Delivery {
             None => Ok(bytes),
         }
     }
+
+    /// [`finish`](Self::finish) for a server that takes 8-bit content (`eight_bit_ok`) or
+    /// may not (no 8BITMIME, or not known yet: queued). Signed 8-bit content bound for the
+    /// latter is converted to 7-bit first (RFC 6152, as the session would convert it),
+    /// because a conversion after signing would break the signature.
+    pub fn finish_for(
+        &self,
+        bytes: Vec<u8>,
+        eight_bit_ok: bool,
+        server: &str,
+    ) -> Result<Vec<u8>, SmtpError> {
+        if self.dkim.is_none() || eight_bit_ok || bytes.is_ascii() {
+            return self.finish(bytes);
+        }
+        let converted = downgrade::to_7bit(&bytes).map_err(|e| SmtpError::EightBitNotOffered {
+            server: server.to_owned(),
+            why: e.0,
+        })?;
+        self.finish(converted)
+    }
 }
 
 /// What went wrong with a server's reply: its code and text.

@@ -1440,7 +1440,7 @@ fn account_falls_back_on_the_mpoprc_and_its_delivery() {
 fn config_import_prints_writes_privately_and_replaces_only_with_force() {
     let home = tempfile::tempdir().expect("tempdir");
     let rc = "defaults\ntls on\ntls_starttls off\naccount gmail\nhost smtp.gmail.com\n\
-              from me@gmail.com\nuser me\npassword hunter2\nlogfile ~/log\n";
+              from me@gmail.com\nuser me\npassword hunter2\ntls_priorities NORMAL\n";
     std::fs::write(home.path().join(".msmtprc"), rc).expect("msmtprc");
     use std::os::unix::fs::PermissionsExt;
     let perm = std::fs::Permissions::from_mode(0o600);
@@ -1459,7 +1459,7 @@ fn config_import_prints_writes_privately_and_replaces_only_with_force() {
     assert!(printed.contains("smtp_server = \"smtps://smtp.gmail.com:465\"\n"));
     assert!(printed.contains("# password: not imported"), "{printed}");
     assert!(
-        err.contains("line 9: logfile is not supported by postie"),
+        err.contains("line 9: tls_priorities is not supported by postie"),
         "{err}"
     );
 

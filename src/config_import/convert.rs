@@ -165,6 +165,11 @@ fn setting(flavor: Flavor, s: &Setting, home: Option<&Path>, out: &mut Converted
         (_, "auth") => auth(flavor, s, out),
         (Flavor::Msmtp, "from") => a.from = Some(v),
         (Flavor::Msmtp, "domain") => a.helo = Some(v),
+        (Flavor::Msmtp, "aliases") => a.aliases = Some(file(&v, home)),
+        (Flavor::Msmtp, "logfile") if v.is_empty() => a.log = None,
+        (Flavor::Msmtp, "logfile") => a.log = Some(file(&v, home)),
+        (Flavor::Msmtp, "syslog") => a.syslog = Some(v != "off"),
+        (Flavor::Msmtp, "set_from_header") => set_from_header(s, out),
         (Flavor::Msmtp, "protocol") if v == "smtp" => {}
         (Flavor::Mpop, "delivery") => delivery(s, home, out),
         (Flavor::Mpop, "keep") if on_off(&v) == Some(true) => {}
@@ -176,6 +181,17 @@ fn setting(flavor: Flavor, s: &Setting, home: Option<&Path>, out: &mut Converted
             ),
         ),
         (_, key) => out.warn(s.line, format!("{key} is not supported by postie; ignored")),
+    }
+}
+
+/// msmtp's `set_from_header`: `on` replaces From with the account's `from` (postie's
+/// `from_policy = "account"`); `auto` (msmtp's default) and `off` keep it (postie adds a
+/// missing From either way, as `auto` does).
+fn set_from_header(s: &Setting, out: &mut Converted) {
+    match s.value.as_str() {
+        "on" => out.account.from_policy = Some("account".into()),
+        "auto" | "off" => out.account.from_policy = Some("keep".into()),
+        _ => warn_value(s, "on, off or auto", out),
     }
 }
 
@@ -209,8 +225,8 @@ fn auth(flavor: Flavor, s: &Setting, out: &mut Converted) {
 }
 
 /// mpop's `delivery maildir PATH`, `delivery mbox PATH` and `delivery mda COMMAND`
-/// (`pop3_mda`; a command in double quotes, as mpop's example writes it, loses them as
-/// mpop's reader drops them); `exchange` has no postie equivalent. The last one wins.
+/// (`pop3_mda`; double quotes around the command, as mpop's example writes it, are already
+/// gone: the reader drops them as mpop's does); `exchange` has no postie equivalent. The last one wins.
 fn delivery(s: &Setting, home: Option<&Path>, out: &mut Converted) {
     let (kind, path) = s
         .value
@@ -224,11 +240,7 @@ fn delivery(s: &Setting, home: Option<&Path>, out: &mut Converted) {
             out.account.pop3_mda = None;
         }
         "mda" if !path.is_empty() => {
-            let unquoted = path
-                .strip_prefix('"')
-                .and_then(|p| p.strip_suffix('"'))
-                .unwrap_or(path);
-            out.account.pop3_mda = Some(unquoted.to_owned());
+            out.account.pop3_mda = Some(path.to_owned());
             out.account.pop3_out = None;
             out.account.pop3_format = None;
         }

@@ -48,7 +48,7 @@ pub fn render(name: &str, converted: &Converted) -> String {
     for w in &converted.warnings {
         let _ = writeln!(out, "# not imported: {}", w.to_string().replace('\n', " "));
     }
-    let text_keys: [(&str, Option<String>); 15] = [
+    let text_keys: [(&str, Option<String>); 18] = [
         ("pop3_server", a.pop3_server.clone()),
         ("smtp_server", a.smtp_server.clone()),
         ("user", a.user.clone()),
@@ -64,6 +64,9 @@ pub fn render(name: &str, converted: &Converted) -> String {
         ("pop3_out", a.pop3_out.as_deref().map(path_text)),
         ("pop3_format", a.pop3_format.clone()),
         ("pop3_mda", a.pop3_mda.clone()),
+        ("from_policy", a.from_policy.clone()),
+        ("aliases", a.aliases.as_deref().map(path_text)),
+        ("log", a.log.as_deref().map(path_text)),
     ];
     for (k, v) in text_keys {
         if let Some(v) = v {
@@ -72,6 +75,9 @@ pub fn render(name: &str, converted: &Converted) -> String {
     }
     if a.insecure == Some(true) {
         out.push_str("insecure = true\n");
+    }
+    if let Some(on) = a.syslog {
+        let _ = writeln!(out, "syslog = {on}");
     }
     if let Some(t) = a.timeout {
         let _ = writeln!(out, "timeout = {t}");

@@ -196,18 +196,13 @@ fn msmtp_keys_map_and_unsupported_ones_are_named() {
             .as_deref()
             .is_some_and(|c| c.starts_with("gpg "))
     );
-    assert_eq!(
-        shown(&c),
-        ["line 6: logfile is not supported by postie; ignored"]
-    );
+    assert_eq!(a.log.as_deref(), Some(Path::new("/home/u/.msmtp.log")));
+    assert!(shown(&c).is_empty(), "{:?}", shown(&c));
 
     let c = msmtp(MSMTPRC, "freemail");
     assert_eq!(
         shown(&c),
-        [
-            "line 6: logfile is not supported by postie; ignored",
-            "line 20: password is ignored: passwordeval is used (postie takes one source)",
-        ]
+        ["line 20: password is ignored: passwordeval is used (postie takes one source)"]
     );
     assert!(c.account.password.is_none());
 }
@@ -355,4 +350,36 @@ fn merging_replaces_only_the_named_accounts_and_keeps_comments() {
         merge("", "[account.a]\n", &[]).as_deref(),
         Ok("[account.a]\n")
     );
+}
+
+/// msmtp's system-mail keys (issue 20): aliases, logfile, syslog and set_from_header become
+/// postie's `aliases`, `log`, `syslog` and `from_policy`.
+#[test]
+fn msmtp_system_mail_keys_are_mapped() {
+    let c = msmtp(
+        "account default\nhost mx.example\nfrom me@example.org\naliases ~/aliases\n\
+         logfile /var/log/msmtp.log\nsyslog LOG_MAIL\nset_from_header on\n",
+        "default",
+    );
+    assert!(shown(&c).is_empty(), "{:?}", shown(&c));
+    let a = &c.account;
+    assert_eq!(a.aliases.as_deref(), Some(Path::new("/home/u/aliases")));
+    assert_eq!(a.log.as_deref(), Some(Path::new("/var/log/msmtp.log")));
+    assert_eq!(a.syslog, Some(true));
+    assert_eq!(a.from_policy.as_deref(), Some("account"));
+    let text = render("default", &c);
+    for line in [
+        "from_policy = \"account\"\n",
+        "aliases = \"/home/u/aliases\"\n",
+        "log = \"/var/log/msmtp.log\"\n",
+        "syslog = true\n",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+    let c = msmtp(
+        "account a\nhost h\nsyslog off\nset_from_header maybe\n",
+        "a",
+    );
+    assert_eq!(c.account.syslog, Some(false));
+    assert_eq!(shown(&c).len(), 1, "{:?}", shown(&c));
 }

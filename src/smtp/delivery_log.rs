@@ -27,8 +27,11 @@ pub struct Entry<'a> {
 
 /// The line, without a line end.
 pub fn line(e: &Entry) -> String {
+    // Whole seconds, as msmtp's log and the README show it.
     let time = e
         .time
+        .replace_nanosecond(0)
+        .unwrap_or(e.time)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let mut out = format!(

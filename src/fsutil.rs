@@ -294,7 +294,8 @@ thread_local! {
 }
 
 /// Folders whose fsync was deferred.
-static DEFERRED_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static DEFERRED_DIRS: Mutex<std::collections::BTreeSet<PathBuf>> =
+    Mutex::new(std::collections::BTreeSet::new());
 
 /// From now on, files committed on this thread are fsynced and renamed at once, but their
 /// folder is fsynced by [`sync_deferred_dirs`] (once per folder, not once per file). Safe:
@@ -312,15 +313,14 @@ pub fn sync_deferred_dirs() -> io::Result<()> {
     dirs.iter().try_for_each(|d| sync_dir(d))
 }
 
-/// The folder fsync after a commit: now, or deferred on a thread that asked for it.
-fn sync_dir_after_commit(dir: &Path) -> io::Result<()> {
+/// The folder fsync after a commit (a rename into `dir`): now, or deferred on a thread that
+/// asked for it. Every commit by rename goes through it, so a many-URL run defers them all.
+pub fn sync_dir_after_commit(dir: &Path) -> io::Result<()> {
     if !DEFER_DIR_SYNC.with(std::cell::Cell::get) {
         return sync_dir(dir);
     }
     let mut dirs = DEFERRED_DIRS.lock().unwrap_or_else(|e| e.into_inner());
-    if !dirs.iter().any(|d| d == dir) {
-        dirs.push(dir.to_owned());
-    }
+    dirs.insert(dir.to_owned());
     Ok(())
 }
 

@@ -445,3 +445,62 @@ fn bad_many_flags_are_refused() {
         assert!(err.contains(flag), "{args:?}: {err}");
     }
 }
+
+/// The two halves of issue 14 together: a url-file fetched in parallel with `--update`
+/// twice; the second run is all 304 (reported `not_modified` in --json-results), and no
+/// file is rewritten.
+#[test]
+fn a_parallel_url_file_with_update_reports_not_modified_and_keeps_the_files() {
+    let server = HttpServer::start(|req: &Request| {
+        let etag = format!("\"{}\"", req.path().trim_start_matches('/'));
+        if req.header("If-None-Match") == Some(etag.as_str()) {
+            return Response::status(304).header("ETag", &etag);
+        }
+        Response::ok(format!("page {}\n", req.path())).header("ETag", &etag)
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let list: String = (0..12)
+        .map(|i| server.url(&format!("/p{i}.txt")) + "\n")
+        .collect();
+    fs::write(dir.path().join("list"), list).expect("list");
+    fs::create_dir(dir.path().join("out")).expect("out");
+    let args = [
+        "--url-file",
+        "list",
+        "--parallel",
+        "4",
+        "--update",
+        "--state",
+        "state.json",
+        "--output-dir",
+        "out",
+        "--json-results",
+        "-",
+    ];
+    let first = fetch_in(dir.path(), &args);
+    assert_code(&first, 0);
+    let stamp = |i: usize| {
+        let m = fs::metadata(dir.path().join(format!("out/p{i}.txt"))).expect("file");
+        (
+            std::os::unix::fs::MetadataExt::ino(&m),
+            m.modified().expect("mtime"),
+        )
+    };
+    let before: Vec<_> = (0..12).map(stamp).collect();
+    assert!(
+        json_lines(&text(&first).0)
+            .iter()
+            .all(|v| v["not_modified"] == false)
+    );
+    let second = fetch_in(dir.path(), &args);
+    assert_code(&second, 0);
+    let lines = json_lines(&text(&second).0);
+    assert_eq!(lines.len(), 12);
+    assert!(
+        lines
+            .iter()
+            .all(|v| v["not_modified"] == true && v["status"] == 304),
+        "{lines:?}"
+    );
+    assert_eq!((0..12).map(stamp).collect::<Vec<_>>(), before);
+}

@@ -168,7 +168,7 @@ impl PartFile {
         file.sync_all().map_err(err)?;
         let target = fsutil::resolve_links(&self.dest).map_err(err)?;
         std::fs::rename(&self.part, &target).map_err(err)?;
-        fsutil::sync_dir(fsutil::parent_dir(&target)).map_err(err)
+        fsutil::sync_dir_after_commit(fsutil::parent_dir(&target)).map_err(err)
     }
 }
 

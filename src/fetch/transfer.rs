@@ -381,15 +381,16 @@ fn call_with_retry(
     loop {
         let result = call(agent, cfg, cookies, hop, trusted, range_from, deadline);
         let retries_left = attempt < cfg.retry;
+        // The host is paused whether or not this transfer retries: the other URLs queued
+        // for it must wait too (with --retry 0 as on the last attempt).
+        let asked = result.as_ref().ok().and_then(|resp| {
+            let asked = retry_after(resp)?.min(cfg.retry_max_wait);
+            super::many::pause_host(cfg, &hop.url, resp.status().as_u16(), asked);
+            Some(asked)
+        });
         let wait = match &result {
             Ok(resp) if retries_left && retryable_status(resp.status().as_u16()) => {
-                let asked = retry_after(resp);
-                let wait = asked.unwrap_or_else(|| backoff(attempt, cfg));
-                let wait = wait.min(cfg.retry_max_wait);
-                if asked.is_some() {
-                    super::many::pause_host(cfg, &hop.url, resp.status().as_u16(), wait);
-                }
-                Some(wait)
+                Some(asked.unwrap_or_else(|| backoff(attempt, cfg).min(cfg.retry_max_wait)))
             }
             Err(e) if retries_left && e.is_transient() => Some(backoff(attempt, cfg)),
             _ => None,

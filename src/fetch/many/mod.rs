@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 
 pub use hosts::Rate;
-pub use results::UpdateOutcome;
 pub use sched::run;
 
 use super::FetchConfig;

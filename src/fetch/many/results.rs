@@ -11,16 +11,6 @@ use serde_json::json;
 use super::super::writeout::TransferInfo;
 use super::super::{FetchError, mask_url};
 
-/// The fields the `--update` work (validators, resume) fills in; false until it does.
-/// Kept in one place so that work sets them here and the JSON line follows.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct UpdateOutcome {
-    /// A 304 left the file as it was.
-    pub not_modified: bool,
-    /// The body was appended to a partial file.
-    pub resumed: bool,
-}
-
 /// The outcome of one URL.
 pub struct Outcome<'a> {
     /// None for a url-file line that named no URL.
@@ -28,7 +18,6 @@ pub struct Outcome<'a> {
     pub url: &'a str,
     pub info: &'a TransferInfo,
     pub error: Option<&'a FetchError>,
-    pub update: UpdateOutcome,
 }
 
 /// One JSON line of `--json-results`.
@@ -42,8 +31,8 @@ pub fn json_line(o: &Outcome<'_>) -> String {
         "bytes": o.info.size_download,
         "output": o.info.filename_effective,
         "time": (o.info.time_total * 1000.0).round() / 1000.0,
-        "not_modified": o.update.not_modified,
-        "resumed": o.update.resumed,
+        "not_modified": o.info.not_modified,
+        "resumed": o.info.resumed,
         "error": error,
         "exit_code": o.error.map_or(0, FetchError::exit_code),
     });
@@ -145,7 +134,6 @@ mod tests {
             url: "http://u:pw@h/a",
             info: &info,
             error: None,
-            update: UpdateOutcome::default(),
         });
         let v: serde_json::Value = serde_json::from_str(&line).expect("json");
         let url = v["url"].as_str().expect("url");

@@ -17,7 +17,7 @@ use super::super::writeout::TransferInfo;
 use super::super::{FetchConfig, FetchError, Job, OutputTarget, files, mask_url};
 use super::hosts::{Busy, HostTable};
 use super::progress::Display;
-use super::results::{Outcome, ResultsOut, Tally, UpdateOutcome, json_line};
+use super::results::{Outcome, ResultsOut, Tally, json_line};
 use super::source::{Extra, ListFile, Source, Task};
 use super::{Hooks, ManyConfig, host_key};
 use crate::cookies::CookieSession;
@@ -309,7 +309,6 @@ fn feed(cfg: &FetchConfig, shared: &Shared, source: &mut Source) {
                     url: "",
                     info: &info,
                     error: Some(&err),
-                    update: UpdateOutcome::default(),
                 };
                 shared.report(cfg, &outcome, None);
             }
@@ -336,10 +335,6 @@ fn worker(ctx: &Ctx<'_>, cookies: &mut CookieSession) {
             url: &q.task.job.url,
             info: &info,
             error: result.as_ref().err(),
-            update: UpdateOutcome {
-                not_modified: info.not_modified,
-                resumed: info.resumed,
-            },
         };
         ctx.shared.report(cfg, &outcome, Some(&q.host));
     }

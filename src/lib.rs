@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod config_import;
 pub mod cookies;

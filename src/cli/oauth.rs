@@ -309,11 +309,7 @@ fn status(args: &StatusArgs) -> Result<Exit, Error> {
 fn rfc3339(secs: u64) -> String {
     i64::try_from(secs)
         .ok()
-        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(crate::clock::rfc3339)
         .unwrap_or_default()
 }
 

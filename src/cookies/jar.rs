@@ -106,7 +106,7 @@ pub fn read_stamped(path: &Path) -> Result<Option<Stamped>, CookieError> {
 
 /// Seconds since the epoch, now.
 pub fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
+    crate::clock::unix_now()
 }
 
 /// An advisory exclusive lock on `<jar>.lock`, held until dropped. A separate lock file,

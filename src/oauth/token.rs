@@ -5,7 +5,6 @@
 //! uses the first one's new token (and its rotated refresh token), never the old one.
 
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::store::{Locked, TokenRecord};
 use super::wire::{self, ReplyError};
@@ -20,9 +19,7 @@ const DEFAULT_LIFETIME: u64 = 3600;
 
 /// Unix seconds now.
 pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    u64::try_from(crate::clock::unix_now()).unwrap_or(0)
 }
 
 /// A valid access token for the account, refreshed first when it expires within a minute.

@@ -16,9 +16,6 @@ use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 
-/// sysexits(3) EX_TEMPFAIL: the MDA could not deliver now; the message stays for next time.
-pub const EX_TEMPFAIL: i32 = 75;
-
 /// `%F`, as mpop finds it: the address of the first `Return-Path:` or `Sender:` header line
 /// that has one (read from that physical line only), else `MAILER-DAEMON`. `header` is
 /// the message's header (or its start).
@@ -243,7 +240,7 @@ fn describe(status: ExitStatus) -> String {
 pub fn mda_verdict(status: ExitStatus) -> MdaVerdict {
     match status.code() {
         Some(0) => MdaVerdict::Delivered,
-        Some(EX_TEMPFAIL) => MdaVerdict::TempFail,
+        Some(c) if c == i32::from(crate::exit::code::TEMPFAIL) => MdaVerdict::TempFail,
         _ => MdaVerdict::Failed(describe(status)),
     }
 }

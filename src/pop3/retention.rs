@@ -45,11 +45,6 @@ impl Reason {
 pub const DAY: u64 = 24 * 60 * 60;
 
 impl Retention {
-    /// Whether any rule deletes anything.
-    pub fn deletes(&self) -> bool {
-        self.all || self.after.is_some() || self.larger_than.is_some()
-    }
-
     /// Why a stored message of `size` octets, retrieved at `retrieved`, is deleted `now`
     /// (Unix seconds), if it is.
     pub fn reason(&self, size: u64, retrieved: u64, now: u64) -> Option<Reason> {
@@ -76,7 +71,6 @@ mod tests {
     #[test]
     fn each_rule_deletes_what_it_says() {
         let none = Retention::default();
-        assert!(!none.deletes());
         assert_eq!(none.reason(10, 0, u64::MAX), None);
         let all = Retention { all: true, ..none };
         assert_eq!(all.reason(1, 5, 5), Some(Reason::Delete));

@@ -98,9 +98,7 @@ pub fn now() -> u64 {
     {
         return t;
     }
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    u64::try_from(crate::clock::unix_now()).unwrap_or(0)
 }
 const COMMITTED: &str = ".\n";
 

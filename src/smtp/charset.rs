@@ -54,20 +54,8 @@ pub fn decode_body(
 /// `compose` does for UTF-8 text, on bytes.
 pub fn crlf_lines(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32 + 2);
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\r' => {
-                out.extend_from_slice(b"\r\n");
-                if bytes.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-            }
-            b'\n' => out.extend_from_slice(b"\r\n"),
-            b => out.push(b),
-        }
-        i += 1;
-    }
+    // The line-end rule of `--message`; reading a slice cannot fail.
+    let _ = super::prepared::read_crlf(&mut &bytes[..], &mut out);
     if !out.is_empty() && !out.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");
     }

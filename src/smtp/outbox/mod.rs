@@ -75,16 +75,10 @@ pub fn is_temporary(exit_code: u8) -> bool {
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    crate::clock::unix_now()
 }
 
 /// `secs` as RFC 3339 UTC (`2026-12-03T18:47:00Z`), for listings.
 pub fn rfc3339(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| secs.to_string())
+    crate::clock::rfc3339(secs).unwrap_or_else(|| secs.to_string())
 }

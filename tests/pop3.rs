@@ -1859,3 +1859,34 @@ fn parallel_pulls_accounts_at_once() {
         "parallel {at_once:?} vs sequential {one_by_one:?}"
     );
 }
+
+/// `mark-seen` and `forget` find the state `pull` keeps for an account that delivers to an
+/// MDA (`pop3_mda`, no `pop3_out`): after mark-seen the MDA gets nothing; after forget all.
+#[test]
+fn mark_seen_and_forget_work_for_an_mda_account() {
+    let server = FakePop3::start(messages(2, 300), Behavior::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let delivered = work.path().join("delivered");
+    let config = format!(
+        "[account.box]\npop3_server = \"{}\"\nuser = \"{USER}\"\npassword_env = \"POP_PW\"\n\
+         tls = \"none\"\npop3_mda = \"cat >> {}\"\n",
+        server.url(),
+        delivered.display()
+    );
+    let home = home_with_config(&config);
+    let pop3 = |sub: &str, extra: &[&str]| {
+        let mut cmd = in_home(home.path());
+        cmd.args(["pop3", sub, "--account", "box", "--allow-insecure-auth"])
+            .args(extra);
+        run(&mut cmd)
+    };
+    assert_code(&pop3("mark-seen", &[]), 0);
+    assert_code(&pop3("pull", &[]), 0);
+    assert!(server.retrs(1).is_empty(), "marked seen: nothing retrieved");
+    assert!(!delivered.exists());
+    assert_code(&pop3("forget", &["--all"]), 0);
+    assert_code(&pop3("pull", &[]), 0);
+    assert_eq!(server.retrs(2), [1, 2], "forget needs no connection");
+    let got = std::fs::read_to_string(&delivered).expect("delivered");
+    assert_eq!(got.matches("Subject: ").count(), 2, "{got}");
+}

@@ -914,8 +914,9 @@ fn state_path(state: Option<&Path>, out: &Path, format: Format, s: &Settings) ->
     })
 }
 
-/// The settings, the state file `dest` names (its `--out`, else the account's `pop3_out`),
-/// and the store it describes (to check stored files).
+/// The settings, the state file `dest` names (its `--out`, else the account's `pop3_out`,
+/// else the one `pull` keeps for the account's `pop3_mda`), and the store it describes (to
+/// check stored files; an MDA's, as `pull` opens it).
 fn dest_state(
     conn: &ConnArgs,
     dest: &DestArgs,
@@ -926,6 +927,12 @@ fn dest_state(
         (Some(out), _, _) | (None, Some(out), _) => out,
         // `--state` alone: no store to look into.
         (None, None, Some(state)) => return Ok((s, state.clone(), None)),
+        (None, None, None) if let Some(cmd) = &account.pop3_mda => {
+            let dir = mda_dir(None)?;
+            let store = Store::mda(&dir, cmd)?;
+            let state = state_path(None, &dir, Format::Maildir, &s);
+            return Ok((s, state, Some(store)));
+        }
         (None, None, None) => {
             return Err(invalid(
                 "--out",

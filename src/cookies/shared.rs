@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use url::Url;
 
 use super::session::SessionState;
-use super::{CookieError, CookieOptions};
+use super::{CookieError, CookieOptions, Record};
 
 /// The cookie state of one run, shared by every transfer of it (clone the handle).
 #[derive(Debug, Clone)]
@@ -41,6 +41,12 @@ impl CookieSession {
     /// Takes the `Set-Cookie` values of a response from `url`.
     pub fn store_response<'a>(&mut self, url: &Url, set_cookie: impl Iterator<Item = &'a str>) {
         self.lock().store_response(url, set_cookie);
+    }
+
+    /// The cookies a save would write. The `set_cookie` fuzz target compares them with the
+    /// jar read back from disk.
+    pub fn cookies(&self) -> Vec<Record> {
+        self.lock().cookies()
     }
 
     /// Saves the jar now (`--jar-save-interval`) and goes on: the locked load-merge-save of

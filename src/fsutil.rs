@@ -9,12 +9,15 @@
 //! are opened without following links and must be regular files, so a link planted at
 //! `FILE.lock` neither creates nor truncates what it points to.
 
-use std::fs::{self, File, OpenOptions, Permissions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
+
+mod atomic;
+pub use atomic::AtomicFile;
 
 /// Temporary files of the [`AtomicFile`]s not yet committed or dropped. A signal ends the
 /// process without running destructors, so the interrupt handler removes these itself.
@@ -135,82 +138,6 @@ pub fn resolve_links(path: &Path) -> io::Result<PathBuf> {
         "{}: more than {MAX_LINKS} symbolic links (a loop?)",
         path.display()
     )))
-}
-
-/// A file being written under a temporary name beside its destination. Dropped without
-/// [`AtomicFile::commit`], the temporary file is removed and the destination is untouched.
-#[derive(Debug)]
-pub struct AtomicFile {
-    tmp: tempfile::NamedTempFile,
-    dest: PathBuf,
-    /// `dest` with symbolic links followed: what [`AtomicFile::commit`] replaces.
-    target: PathBuf,
-    _unfinished: Unfinished,
-}
-
-impl AtomicFile {
-    /// Starts writing `dest` with permissions `mode`. When `dest` is a symbolic link the
-    /// temporary file is made beside the file it points to.
-    pub fn create(dest: &Path, mode: u32) -> io::Result<AtomicFile> {
-        let target = resolve_links(dest)?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".postie-")
-            .suffix(".tmp")
-            .permissions(Permissions::from_mode(mode))
-            .tempfile_in(parent_dir(&target))?;
-        let _unfinished = Unfinished::track(tmp.path());
-        Ok(AtomicFile {
-            tmp,
-            dest: dest.to_owned(),
-            target,
-            _unfinished,
-        })
-    }
-
-    pub fn file(&mut self) -> &mut File {
-        self.tmp.as_file_mut()
-    }
-
-    /// The temporary path (for messages only; it disappears on commit or drop).
-    pub fn temp_path(&self) -> &Path {
-        self.tmp.path()
-    }
-
-    /// Flushes, fsyncs and renames over the destination (the file a symbolic link points
-    /// to, the link staying as it is), then fsyncs the folder.
-    pub fn commit(self) -> io::Result<()> {
-        let AtomicFile { tmp, target, .. } = self;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&target).map_err(|e| e.error)?;
-        sync_dir_after_commit(parent_dir(&target))
-    }
-
-    /// Like [`commit`](Self::commit) but fails with `AlreadyExists` instead of replacing;
-    /// a symbolic link (dangling or not) counts as existing and is never followed.
-    pub fn commit_new(self) -> io::Result<()> {
-        let AtomicFile {
-            tmp, dest, target, ..
-        } = self;
-        if target != dest {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{} is a symbolic link", dest.display()),
-            ));
-        }
-        tmp.as_file().sync_all()?;
-        tmp.persist_noclobber(&dest).map_err(|e| e.error)?;
-        sync_dir_after_commit(parent_dir(&dest))
-    }
-}
-
-impl Write for AtomicFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.tmp.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.tmp.flush()
-    }
 }
 
 /// Replaces `dest` with `bytes`, atomically, with permissions `mode`.
@@ -343,6 +270,7 @@ pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn atomic_write_replaces_with_mode() {
@@ -366,9 +294,12 @@ mod tests {
     fn unfinished_files_are_tracked_until_commit_or_drop() {
         let dir = tempfile::tempdir().expect("tempdir");
         let tracked = |p: &Path| lock_unfinished().iter().any(|q| q == p);
-        let a = AtomicFile::create(&dir.path().join("a"), PRIVATE).expect("create");
-        let b = AtomicFile::create(&dir.path().join("b"), PRIVATE).expect("create");
-        let (pa, pb) = (a.temp_path().to_owned(), b.temp_path().to_owned());
+        let a = AtomicFile::create_named(&dir.path().join("a"), PRIVATE).expect("create");
+        let b = AtomicFile::create_named(&dir.path().join("b"), PRIVATE).expect("create");
+        let (pa, pb) = (
+            a.temp_path().expect("named").to_owned(),
+            b.temp_path().expect("named").to_owned(),
+        );
         assert!(tracked(&pa) && tracked(&pb));
         a.commit().expect("commit");
         drop(b);

@@ -676,8 +676,9 @@ fn max_time_and_connect_errors_have_curls_codes() {
     assert_code(&out, 3);
 }
 
-/// Ctrl-C or SIGTERM mid-download: the hidden temporary file is removed, no file appears
-/// under the target name, an existing target is left as it was, and the exit code is 130.
+/// Ctrl-C or SIGTERM mid-download: the file being written (unnamed, or a hidden temporary
+/// file where the filesystem has no O_TMPFILE) is gone, no file appears under the target
+/// name, an existing target is left as it was, and the exit code is 130.
 #[test]
 fn an_interrupted_download_leaves_no_temporary_file() {
     let server = HttpServer::start(|_| {
@@ -699,10 +700,7 @@ fn an_interrupted_download_leaves_no_temporary_file() {
             .expect("spawn postie");
         let temp_seen = (0..200).any(|_| {
             std::thread::sleep(Duration::from_millis(25));
-            fs::read_dir(dir.path())
-                .expect("ls")
-                .filter_map(Result::ok)
-                .any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            writing_in(child.id(), dir.path())
         });
         assert!(temp_seen, "the download started a temporary file");
         std::thread::sleep(Duration::from_millis(200));
@@ -1803,4 +1801,18 @@ fn write_out_times_tls_after_tcp_on_https() {
         "{stdout}"
     );
     assert_eq!(f[5], f64::from(server.port()));
+}
+
+/// Whether process `pid` has a file open in `dir` that is not yet named there: an
+/// O_TMPFILE file (`/proc` shows `DIR/#INODE (deleted)`) or a hidden `.tmp` file.
+fn writing_in(pid: u32, dir: &std::path::Path) -> bool {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(Result::ok).any(|fd| {
+        fs::read_link(fd.path()).is_ok_and(|target| {
+            let name = target.to_string_lossy();
+            target.starts_with(dir) && (name.ends_with(" (deleted)") || name.ends_with(".tmp"))
+        })
+    })
 }

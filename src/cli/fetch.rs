@@ -391,7 +391,7 @@ fn update_store(args: &FetchFlags) -> Result<Option<ValidatorStore>, Error> {
     Ok(Some(ValidatorStore::open(&path)?))
 }
 
-/// The `--create-dirs`, `-nc`, `-R`, `-D` and `-U` part of the config.
+/// The `--create-dirs`, `-nc`, `-R`, `-D`, `-U` and `--fsync` part of the config.
 fn file_options(args: &FetchFlags) -> Result<FileOptions, Error> {
     Ok(FileOptions {
         dump_header: args.more.dump_header.clone(),
@@ -399,6 +399,7 @@ fn file_options(args: &FetchFlags) -> Result<FileOptions, Error> {
         no_clobber: args.more.no_clobber,
         remote_time: args.more.remote_time,
         proxy_user: proxy_credentials(args)?,
+        unsynced: args.many.unsynced(args.urls.len()),
     })
 }
 

@@ -42,9 +42,21 @@ pub struct FetchManyArgs {
     /// time, not_modified, resumed, error, exit_code.
     #[arg(long, value_name = "FILE")]
     pub json_results: Option<PathBuf>,
+    /// fsync each file before naming it also when fetching many URLs (--url-file, or more
+    /// than one URL): slower by the disk's writeback, but a power cut never leaves a named
+    /// file shorter than it was. One URL's file is always fsynced.
+    #[arg(long)]
+    pub fsync: bool,
 }
 
 impl FetchManyArgs {
+    /// Whether output files skip the per-file fsync: a run of more than one URL (or of a
+    /// list) without `--fsync`. Writing back every page before naming it costs as much as
+    /// the download itself on a plain disk; curl and wget never wait for it.
+    pub fn unsynced(&self, urls_on_command_line: usize) -> bool {
+        !self.fsync && (self.url_file.is_some() || urls_on_command_line > 1)
+    }
+
     /// The many-URL settings, or None when none of these flags asks for them (the
     /// one-by-one run, exactly as before).
     pub fn config(&self, output_dir: Option<&PathBuf>) -> Result<Option<ManyConfig>, CliError> {
@@ -99,5 +111,35 @@ impl FetchManyArgs {
             jar_save_interval,
             json_results: self.json_results.clone(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_runs_of_many_urls_skip_the_per_file_fsync_and_fsync_keeps_it() {
+        let list = FetchManyArgs {
+            url_file: Some(PathBuf::from("urls.txt")),
+            ..FetchManyArgs::default()
+        };
+        assert!(list.unsynced(0), "--url-file");
+        assert!(list.unsynced(1), "--url-file and a URL");
+        let none = FetchManyArgs::default();
+        assert!(!none.unsynced(1), "one URL is fsynced");
+        assert!(none.unsynced(2), "two URLs on the command line");
+        let parallel_one = FetchManyArgs {
+            parallel: Some(8),
+            ..FetchManyArgs::default()
+        };
+        assert!(!parallel_one.unsynced(1), "--parallel with one URL");
+        for args in [list, none] {
+            let asked = FetchManyArgs {
+                fsync: true,
+                ..args
+            };
+            assert!(!asked.unsynced(5), "--fsync");
+        }
     }
 }

@@ -59,6 +59,12 @@ pub(super) fn skip_existing(
     job: &Job,
     path: Option<&Path>,
 ) -> Result<bool, FetchError> {
+    let refuses =
+        matches!(job.output, OutputTarget::RemoteName { .. }) && !cfg.clobber && !cfg.continues();
+    // No rule can apply: no stat (a many-URL run would make one per URL for nothing).
+    if !cfg.files.no_clobber && !refuses {
+        return Ok(false);
+    }
     let Some(path) = path.filter(|p| p.is_file()) else {
         return Ok(false);
     };
@@ -72,7 +78,7 @@ pub(super) fn skip_existing(
         }
         return Ok(true);
     }
-    if matches!(job.output, OutputTarget::RemoteName { .. }) && !cfg.clobber && !cfg.continues() {
+    if refuses {
         return Err(FetchError::write(
             path.display().to_string(),
             io::Error::new(

@@ -153,4 +153,10 @@ pub struct FileOptions {
     pub remote_time: bool,
     /// `-U`: proxy credentials.
     pub proxy_user: Option<(String, Secret)>,
+    /// Output files are renamed into place without an fsync each (a run of many URLs
+    /// without `--fsync`): atomic for readers and against the process dying, durable at the
+    /// system's pace as with curl and wget. One download is fsynced before it is named.
+    /// A power cut can then leave a named file shorter than it was: `--update` notices
+    /// (the store keeps each file's size) and fetches it again whole.
+    pub unsynced: bool,
 }

@@ -43,8 +43,11 @@ impl Sink {
         Sink::Stdout(io::stdout())
     }
 
-    /// A file sink for `dest`: atomic for regular files, in place for devices and pipes.
-    pub fn file(dest: &Path, no_clobber: bool) -> Result<Sink, FetchError> {
+    /// A file sink for `dest`: atomic for regular files, in place for devices and pipes;
+    /// `durable` fsyncs before the rename (see [`FileOptions::unsynced`]).
+    ///
+    /// [`FileOptions::unsynced`]: super::FileOptions::unsynced
+    pub fn file(dest: &Path, no_clobber: bool, durable: bool) -> Result<Sink, FetchError> {
         let err = |source| FetchError::write(dest.display().to_string(), source);
         let meta = std::fs::metadata(dest).ok();
         if meta.as_ref().is_some_and(std::fs::Metadata::is_dir) {
@@ -53,20 +56,23 @@ impl Sink {
                 "is a folder (give a file name, or use --output-dir with -O)",
             )));
         }
-        if meta.is_some_and(|m| !m.is_file()) {
+        if meta.as_ref().is_some_and(|m| !m.is_file()) {
             let file = OpenOptions::new().write(true).open(dest).map_err(err)?;
             return Ok(Sink::InPlace {
                 file,
                 dest: dest.to_owned(),
             });
         }
-        if no_clobber && dest.exists() {
+        if no_clobber && meta.is_some() {
             return Err(err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 "refusing to overwrite an existing file (use --clobber)",
             )));
         }
-        let file = AtomicFile::create(dest, DOWNLOAD_MODE).map_err(err)?;
+        let mut file = AtomicFile::create(dest, DOWNLOAD_MODE).map_err(err)?;
+        if !durable {
+            file = file.unsynced();
+        }
         Ok(Sink::Atomic {
             file,
             dest: dest.to_owned(),
@@ -143,6 +149,8 @@ impl Sink {
 pub struct PartFile {
     pub part: PathBuf,
     pub dest: PathBuf,
+    /// fsync before the rename and the folder after it (see `FileOptions::unsynced`).
+    pub durable: bool,
 }
 
 impl PartFile {
@@ -160,14 +168,19 @@ impl PartFile {
             .map_err(|e| FetchError::write(self.part.display().to_string(), e))
     }
 
-    /// Makes the download complete: fsync, rename over the destination (the file a
-    /// symbolic link points to), fsync of the folder.
+    /// Makes the download complete: fsync (when durable), rename over the destination (the
+    /// file a symbolic link points to), fsync of the folder (when durable).
     pub(super) fn commit(&self, mut file: File) -> Result<(), FetchError> {
         let err = |e| FetchError::write(self.dest.display().to_string(), e);
         file.flush().map_err(err)?;
-        file.sync_all().map_err(err)?;
+        if self.durable {
+            file.sync_all().map_err(err)?;
+        }
         let target = fsutil::resolve_links(&self.dest).map_err(err)?;
         std::fs::rename(&self.part, &target).map_err(err)?;
+        if !self.durable {
+            return Ok(());
+        }
         fsutil::sync_dir_after_commit(fsutil::parent_dir(&target)).map_err(err)
     }
 }

@@ -73,6 +73,7 @@ pub(super) fn resume_plan(
         part: Some(PartFile {
             part: part.clone(),
             dest: path.to_owned(),
+            durable: !cfg.files.unsynced,
         }),
         conditional: conditional_headers(entry.complete.as_ref(), &job.url, path),
         key,

@@ -118,7 +118,12 @@ pub(super) fn copy_body(
 ) -> Result<(), FetchError> {
     COPY_BUF.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
-            buf.resize(COPY_BUFFER, 0);
+            if buf.len() < COPY_BUFFER {
+                // Zeroed by the allocator (fresh pages), not by a memset: pages a read never
+                // reaches are never touched, so small pages cost kilobytes of memory, not a
+                // megabyte per worker.
+                *buf = vec![0u8; COPY_BUFFER];
+            }
             copy_with(url, reader, sink, limits, (written, bar), &mut buf)
         }
         // Not reached (copies do not nest), but a second buffer is always correct.

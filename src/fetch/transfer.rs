@@ -900,6 +900,9 @@ fn open_sink(
     }
     let remote = matches!(job.output, OutputTarget::RemoteName { .. });
     let no_clobber = remote && !cfg.clobber && !cfg.continues();
+    // A planned name was checked before connecting (a file that appears since is still
+    // never replaced by -O: `no_clobber` below); a name from the response is checked now.
+    let checked = planned.is_some();
     let path = match (&job.output, planned) {
         (_, Some(p)) => p,
         (OutputTarget::RemoteName { dir }, None) => {
@@ -914,11 +917,11 @@ fn open_sink(
         }
         _ => return Ok(Some(Sink::stdout())),
     };
-    if files::skip_existing(cfg, job, Some(&path))? {
+    if !checked && files::skip_existing(cfg, job, Some(&path))? {
         return Ok(None);
     }
     files::create_parent(cfg, &path)?;
-    Sink::file(&path, no_clobber).map(Some)
+    Sink::file(&path, no_clobber, !cfg.files.unsynced).map(Some)
 }
 
 #[cfg(test)]

@@ -26,7 +26,11 @@ use crate::exit::Exit;
 /// State shared by the workers, the reader and (through [`Hooks`]) the transfers.
 pub struct Shared {
     state: Mutex<Sched>,
-    wake: Condvar,
+    /// Workers wait here for a URL they may start. One wake per freed slot or new URL:
+    /// waking all of them for each would cost more context switches than transfers.
+    work: Condvar,
+    /// The list reader waits here for room in the window.
+    room: Condvar,
     pub(super) display: Display,
     pub(super) parallel: usize,
     pub(super) per_host: usize,
@@ -71,7 +75,8 @@ impl Shared {
                 results: ResultsOut::open(many.json_results.as_ref())?,
                 tally: Tally::default(),
             }),
-            wake: Condvar::new(),
+            work: Condvar::new(),
+            room: Condvar::new(),
             display: Display::new(silent),
             parallel: many.parallel.max(1),
             per_host: many.per_host.max(1),
@@ -89,7 +94,7 @@ impl Shared {
 
     pub(super) fn pause(&self, host: &str, until: Instant) {
         self.lock().hosts.pause(host, until);
-        self.wake.notify_all();
+        self.work.notify_all();
     }
 
     pub(super) fn wait_pause(&self, host: &str) {
@@ -123,21 +128,23 @@ impl Shared {
             if let Some(q) = pick.and_then(|i| st.queue.remove(i)) {
                 st.hosts.start(&q.host, now);
                 st.running += 1;
-                self.wake.notify_all();
+                self.room.notify_one();
                 return Some(q);
             }
             if st.queue.is_empty() && st.list_done {
+                // The others waiting would otherwise wait for a wake that never comes.
+                self.work.notify_all();
                 return None;
             }
             st = match wake_at {
                 Some(at) => {
                     let wait = at.saturating_duration_since(now);
-                    self.wake
+                    self.work
                         .wait_timeout(st, wait)
                         .map_or_else(|e| e.into_inner().0, |r| r.0)
                 }
                 None => self
-                    .wake
+                    .work
                     .wait(st)
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
             };
@@ -149,7 +156,7 @@ impl Shared {
         let mut st = self.lock();
         while st.queue.len() >= self.window && st.stop.is_none() {
             st = self
-                .wake
+                .room
                 .wait(st)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
@@ -158,13 +165,13 @@ impl Shared {
         }
         st.queue.push_back(q);
         drop(st);
-        self.wake.notify_all();
+        self.work.notify_one();
         true
     }
 
     fn list_done(&self) {
         self.lock().list_done = true;
-        self.wake.notify_all();
+        self.work.notify_all();
     }
 
     /// Reports one URL's outcome (stderr, `--json-results`, the tally).
@@ -192,9 +199,15 @@ impl Shared {
         }
         let (ok, failed, bytes, running) =
             (st.tally.ok, st.tally.failed, st.tally.bytes, st.running);
+        let stopping = st.stop.is_some();
         drop(st);
         self.display.totals(ok, failed, running, bytes);
-        self.wake.notify_all();
+        if stopping {
+            self.work.notify_all();
+            self.room.notify_all();
+        } else if host.is_some() {
+            self.work.notify_one();
+        }
     }
 }
 

@@ -1,0 +1,310 @@
+//! [`AtomicFile`]: a file written beside its destination and given the destination's name
+//! only when complete.
+//!
+//! Where the kernel and the filesystem allow it (Linux's `O_TMPFILE`: ext4, XFS, btrfs,
+//! tmpfs) the file has no name at all until the commit links it in: nothing is left behind
+//! when the process dies, even by SIGKILL, and the folder is changed once instead of three
+//! times (create a temporary name, rename it, remove the old entry). On a folder with many
+//! entries, as a many-URL download makes, that is half the filesystem time. Elsewhere it is
+//! a hidden `.postie-*.tmp` file, renamed into place, removed on drop and on Ctrl-C.
+
+use std::fs::{File, Permissions};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+
+use super::{Unfinished, clean_up_on_interrupt, parent_dir, resolve_links, sync_dir_after_commit};
+
+#[derive(Debug)]
+enum Temp {
+    /// Unnamed (`O_TMPFILE`) in the folder that will hold it.
+    Unnamed(File),
+    /// Named, tracked so that Ctrl-C removes it.
+    Named {
+        tmp: tempfile::NamedTempFile,
+        _unfinished: Unfinished,
+    },
+}
+
+/// A file being written beside its destination. Dropped without [`AtomicFile::commit`],
+/// it disappears and the destination is untouched.
+#[derive(Debug)]
+pub struct AtomicFile {
+    temp: Temp,
+    dest: PathBuf,
+    /// `dest` with symbolic links followed: what [`AtomicFile::commit`] replaces.
+    target: PathBuf,
+    /// fsync the data and the folder on commit (false: [`AtomicFile::unsynced`]).
+    durable: bool,
+}
+
+impl AtomicFile {
+    /// Starts writing `dest` with permissions `mode`. When `dest` is a symbolic link the
+    /// file is made beside the file it points to.
+    pub fn create(dest: &Path, mode: u32) -> io::Result<AtomicFile> {
+        let target = resolve_links(dest)?;
+        // Ctrl-C exits with the same code whichever kind of file is being written.
+        clean_up_on_interrupt();
+        let temp = match open_unnamed(parent_dir(&target), mode) {
+            Some(file) => Temp::Unnamed(file),
+            None => named(&target, mode)?,
+        };
+        Ok(AtomicFile {
+            temp,
+            dest: dest.to_owned(),
+            target,
+            durable: true,
+        })
+    }
+
+    /// As [`create`](Self::create), always with a named temporary file (tests of the
+    /// fallback and of the Ctrl-C cleanup).
+    #[cfg(test)]
+    pub(super) fn create_named(dest: &Path, mode: u32) -> io::Result<AtomicFile> {
+        let target = resolve_links(dest)?;
+        Ok(AtomicFile {
+            temp: named(&target, mode)?,
+            dest: dest.to_owned(),
+            target,
+            durable: true,
+        })
+    }
+
+    /// Commits by link or rename alone, without fsyncing the data or the folder: still
+    /// atomic for every reader and against the process dying (the final name appears only
+    /// with the whole file behind it), but after a power cut the name may show a shorter
+    /// file. For bulk downloads, whose writeback would otherwise double the run (as curl
+    /// and wget).
+    #[must_use]
+    pub fn unsynced(mut self) -> AtomicFile {
+        self.durable = false;
+        self
+    }
+
+    pub fn file(&mut self) -> &mut File {
+        match &mut self.temp {
+            Temp::Unnamed(file) => file,
+            Temp::Named { tmp, .. } => tmp.as_file_mut(),
+        }
+    }
+
+    /// The temporary path, when the file has one (for messages and tests).
+    pub fn temp_path(&self) -> Option<&Path> {
+        match &self.temp {
+            Temp::Unnamed(_) => None,
+            Temp::Named { tmp, .. } => Some(tmp.path()),
+        }
+    }
+
+    /// fsyncs, then puts the file in place of the destination (the file a symbolic link
+    /// points to, the link staying as it is), then fsyncs the folder.
+    pub fn commit(self) -> io::Result<()> {
+        let AtomicFile {
+            temp,
+            target,
+            durable,
+            ..
+        } = self;
+        let dir = parent_dir(&target);
+        match temp {
+            Temp::Unnamed(file) => {
+                sync_if(durable, &file)?;
+                link_replacing(&file, dir, &target)?;
+            }
+            Temp::Named { tmp, .. } => {
+                sync_if(durable, tmp.as_file())?;
+                tmp.persist(&target).map_err(|e| e.error)?;
+            }
+        }
+        if durable {
+            sync_dir_after_commit(dir)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Like [`commit`](Self::commit) but fails with `AlreadyExists` instead of replacing;
+    /// a symbolic link (dangling or not) counts as existing and is never followed.
+    pub fn commit_new(self) -> io::Result<()> {
+        let AtomicFile {
+            temp,
+            dest,
+            target,
+            durable,
+        } = self;
+        if target != dest {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} is a symbolic link", dest.display()),
+            ));
+        }
+        match temp {
+            Temp::Unnamed(file) => {
+                sync_if(durable, &file)?;
+                // linkat never replaces and never follows a link at the new name.
+                link(&file, &dest)?;
+            }
+            Temp::Named { tmp, .. } => {
+                sync_if(durable, tmp.as_file())?;
+                tmp.persist_noclobber(&dest).map_err(|e| e.error)?;
+            }
+        }
+        if durable {
+            sync_dir_after_commit(parent_dir(&dest))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file().flush()
+    }
+}
+
+fn sync_if(durable: bool, file: &File) -> io::Result<()> {
+    if durable { file.sync_all() } else { Ok(()) }
+}
+
+fn named(target: &Path, mode: u32) -> io::Result<Temp> {
+    let tmp = tempfile::Builder::new()
+        .prefix(".postie-")
+        .suffix(".tmp")
+        .permissions(Permissions::from_mode(mode))
+        .tempfile_in(parent_dir(target))?;
+    let _unfinished = Unfinished::track(tmp.path());
+    Ok(Temp::Named { tmp, _unfinished })
+}
+
+/// An unnamed file in `dir`, or None where that cannot be done (no `O_TMPFILE` in the
+/// kernel or the filesystem, no /proc to link it through, or any other refusal: the named
+/// way then reports the error, if there is one).
+fn open_unnamed(dir: &Path, mode: u32) -> Option<File> {
+    static PROC_FD: OnceLock<bool> = OnceLock::new();
+    // Naming an unnamed file without privileges goes through /proc/self/fd.
+    if !*PROC_FD.get_or_init(|| Path::new("/proc/self/fd").is_dir()) {
+        return None;
+    }
+    let flags = OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(CWD, dir, flags, Mode::from_raw_mode(mode)).ok()?;
+    Some(File::from(fd))
+}
+
+/// Gives the unnamed `file` the name `path`; fails with `AlreadyExists` when taken.
+fn link(file: &File, path: &Path) -> io::Result<()> {
+    let fd_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    rustix::fs::linkat(CWD, fd_path.as_str(), CWD, path, AtFlags::SYMLINK_FOLLOW)
+        .map_err(io::Error::from)
+}
+
+/// Puts the unnamed `file` at `target`, replacing what is there atomically: linked
+/// straight in when the name is free, else linked under a fresh hidden name and renamed
+/// over it.
+fn link_replacing(file: &File, dir: &Path, target: &Path) -> io::Result<()> {
+    match link(file, target) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        done => return done,
+    }
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    for _ in 0..100 {
+        let name = dir.join(format!(
+            ".postie-{}-{}.tmp",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        match link(file, &name) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+        let _unfinished = Unfinished::track(&name);
+        return std::fs::rename(&name, target).inspect_err(|_| {
+            let _ = std::fs::remove_file(&name);
+        });
+    }
+    Err(io::Error::other("no free temporary name beside the file"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn an_unfinished_file_has_no_name_or_only_its_hidden_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("page.html");
+        let mut f = AtomicFile::create(&dest, 0o644).expect("create");
+        f.write_all(b"half").expect("write");
+        let expected: Vec<String> = f
+            .temp_path()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .into_iter()
+            .collect();
+        assert_eq!(names(dir.path()), expected);
+        f.write_all(b" and the rest").expect("write");
+        f.commit().expect("commit");
+        assert_eq!(names(dir.path()), ["page.html"]);
+        assert_eq!(std::fs::read(&dest).expect("read"), b"half and the rest");
+    }
+
+    #[test]
+    fn commit_replaces_an_existing_file_atomically_both_ways() {
+        for named in [false, true] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let dest = dir.path().join("jar.txt");
+            std::fs::write(&dest, "old").expect("write");
+            let old_inode = std::fs::metadata(&dest).expect("meta").ino();
+            let mut f = if named {
+                AtomicFile::create_named(&dest, 0o600)
+            } else {
+                AtomicFile::create(&dest, 0o600)
+            }
+            .expect("create");
+            f.write_all(b"new").expect("write");
+            // Until the commit the old file is there, whole.
+            assert_eq!(std::fs::read(&dest).expect("read"), b"old");
+            f.unsynced().commit().expect("commit");
+            assert_eq!(std::fs::read(&dest).expect("read"), b"new", "named {named}");
+            assert_ne!(std::fs::metadata(&dest).expect("meta").ino(), old_inode);
+            assert_eq!(
+                names(dir.path()),
+                ["jar.txt"],
+                "named {named}: nothing left"
+            );
+        }
+    }
+
+    #[test]
+    fn commit_new_refuses_a_taken_name_and_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("a");
+        std::fs::write(&dest, "first").expect("write");
+        let mut f = AtomicFile::create(&dest, 0o644).expect("create");
+        f.write_all(b"second").expect("write");
+        let err = f.commit_new().expect_err("taken");
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&dest).expect("read"), b"first");
+        assert_eq!(names(dir.path()), ["a"]);
+    }
+}

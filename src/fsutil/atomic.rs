@@ -114,7 +114,14 @@ impl AtomicFile {
         match temp {
             Temp::Unnamed(file) => {
                 sync_if(durable, &file)?;
-                link_replacing(&file, dir, &target)?;
+                match link_replacing(&file, dir, &target) {
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                        named_copy(file, &target)?
+                            .persist(&target)
+                            .map_err(|e| e.error)?;
+                    }
+                    done => done?,
+                }
             }
             Temp::Named { tmp, .. } => {
                 sync_if(durable, tmp.as_file())?;
@@ -147,7 +154,13 @@ impl AtomicFile {
             Temp::Unnamed(file) => {
                 sync_if(durable, &file)?;
                 // linkat never replaces and never follows a link at the new name.
-                link(&file, &dest)?;
+                match link(&file, &dest) {
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                        let tmp = named_copy(file, &dest)?;
+                        tmp.persist_noclobber(&dest).map_err(|e| e.error)?;
+                    }
+                    done => done?,
+                }
             }
             Temp::Named { tmp, .. } => {
                 sync_if(durable, tmp.as_file())?;
@@ -177,13 +190,17 @@ fn sync_if(durable: bool, file: &File) -> io::Result<()> {
 }
 
 fn named(target: &Path, mode: u32) -> io::Result<Temp> {
-    let tmp = tempfile::Builder::new()
+    let tmp = named_temp(target, mode)?;
+    let _unfinished = Unfinished::track(tmp.path());
+    Ok(Temp::Named { tmp, _unfinished })
+}
+
+fn named_temp(target: &Path, mode: u32) -> io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
         .prefix(".postie-")
         .suffix(".tmp")
         .permissions(Permissions::from_mode(mode))
-        .tempfile_in(parent_dir(target))?;
-    let _unfinished = Unfinished::track(tmp.path());
-    Ok(Temp::Named { tmp, _unfinished })
+        .tempfile_in(parent_dir(target))
 }
 
 /// An unnamed file in `dir`, or None where that cannot be done (no `O_TMPFILE` in the
@@ -198,6 +215,20 @@ fn open_unnamed(dir: &Path, mode: u32) -> Option<File> {
     let flags = OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(CWD, dir, flags, Mode::from_raw_mode(mode)).ok()?;
     Some(File::from(fd))
+}
+
+/// The unnamed `file` copied into a named temporary file beside `target` and fsynced: for
+/// the rare system where linking through /proc is refused after the file was made (a
+/// sandbox, a security module). Slower, and the data is never lost.
+fn named_copy(mut file: File, target: &Path) -> io::Result<tempfile::NamedTempFile> {
+    use std::io::Seek;
+    let mode = file.metadata()?.permissions().mode() & 0o7777;
+    let mut tmp = named_temp(target, mode)?;
+    let _unfinished = Unfinished::track(tmp.path());
+    file.rewind()?;
+    io::copy(&mut file, tmp.as_file_mut())?;
+    tmp.as_file().sync_all()?;
+    Ok(tmp)
 }
 
 /// Gives the unnamed `file` the name `path`; fails with `AlreadyExists` when taken.
@@ -293,6 +324,24 @@ mod tests {
                 "named {named}: nothing left"
             );
         }
+    }
+
+    #[test]
+    fn an_unnamed_file_that_cannot_be_linked_is_copied_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("page");
+        let Some(mut file) = open_unnamed(dir.path(), 0o640) else {
+            eprintln!("skipped: no O_TMPFILE on this filesystem");
+            return;
+        };
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        file.write_all(&body).expect("write");
+        let tmp = named_copy(file, &dest).expect("copy");
+        tmp.persist(&dest).expect("persist");
+        assert_eq!(std::fs::read(&dest).expect("read"), body);
+        let mode = std::fs::metadata(&dest).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode & !0o640, 0, "{mode:o}: no wider than asked");
+        assert_eq!(names(dir.path()), ["page"]);
     }
 
     #[test]

@@ -15,7 +15,6 @@ mod http_server;
 use std::fs;
 use std::process::Output;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{postie, run, run_with_stdin, text};
@@ -102,12 +101,17 @@ fn two_hundred_urls_over_four_hosts_at_most_two_per_host() {
 
 #[test]
 fn retry_after_pauses_that_host_only() {
-    let refused = Arc::new(AtomicBool::new(false));
+    // The path answered 429: two requests to the host may arrive together, so the first
+    // arrival is not always the one refused.
+    let refused = Arc::new(std::sync::Mutex::new(None::<String>));
     let r2 = Arc::clone(&refused);
     let hosts = Hosts::start(4, Duration::from_millis(10), move |host, req: &Request| {
-        if host == 3 && !r2.swap(true, Ordering::SeqCst) {
+        let mut first = r2.lock().expect("lock");
+        if host == 3 && first.is_none() {
+            *first = Some(req.path().to_owned());
             return Response::status(429).header("Retry-After", "2");
         }
+        drop(first);
         Response::ok(req.path().to_owned())
     });
     let dir = tempfile::tempdir().expect("tempdir");
@@ -150,7 +154,12 @@ fn retry_after_pauses_that_host_only() {
             *t - t429
         );
     }
-    let retried = paused.iter().filter(|(_, p)| *p == paused[0].1).count();
+    let refused_path = refused
+        .lock()
+        .expect("lock")
+        .clone()
+        .expect("a 429 was sent");
+    let retried = paused.iter().filter(|(_, p)| *p == refused_path).count();
     assert_eq!(retried, 2, "the refused URL was asked again");
     // The other hosts did not wait for it.
     for h in 0..3 {

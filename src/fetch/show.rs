@@ -164,6 +164,17 @@ pub(super) fn header_value<'a>(resp: &'a http::Response<Body>, name: &str) -> Op
     resp.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The length of [`header_block`], without building it: `%{size_header}` counts every
+/// response's, and a many-URL run would otherwise format each header block for nothing.
+pub(super) fn header_block_len(resp: &http::Response<Body>) -> usize {
+    let headers: usize = resp
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + 2 + String::from_utf8_lossy(v.as_bytes()).len() + 2)
+        .sum();
+    status_line(resp).len() + 2 + headers + 2
+}
+
 /// The status line and headers as `-i` prints them, with the blank line.
 pub(super) fn header_block(resp: &http::Response<Body>) -> String {
     let mut head = format!("{}\r\n", status_line(resp));
@@ -177,6 +188,22 @@ pub(super) fn header_block(resp: &http::Response<Body>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_block_length_is_the_length_of_the_block() {
+        let resp = http::Response::builder()
+            .status(404)
+            .header("content-type", "text/html")
+            .header(
+                "x-odd",
+                http::HeaderValue::from_bytes(b"caf\xe9").expect("value"),
+            )
+            .header("set-cookie", "a=1")
+            .body(Body::builder().data(Vec::new()))
+            .expect("response");
+        assert_eq!(header_block_len(&resp), header_block(&resp).len());
+        assert!(header_block_len(&resp) > 60);
+    }
 
     #[test]
     fn masks_secrets() {

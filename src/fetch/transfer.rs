@@ -16,7 +16,9 @@ use super::output::{self, Sink};
 use super::probe::{self, Probe};
 use super::resume::{self, Resume, ResumePlan, resume_outcome, resume_plan};
 use super::retry::{backoff, retry_after, retryable_status};
-use super::show::{header_block, header_list, header_value, print_request, print_response};
+use super::show::{
+    header_block, header_block_len, header_list, header_value, print_request, print_response,
+};
 use super::stall::Partial;
 use super::writeout::{self, TransferInfo};
 use super::{Auth, FetchConfig, FetchError, Job, OutputTarget, files, mask_url};
@@ -269,7 +271,7 @@ fn record_hop(
     info.url_effective = mask_url(hop.url.as_str());
     info.num_redirects = hop.redirects;
     record_response(info, resp);
-    info.size_header += header_block(resp).len() as u64;
+    info.size_header += header_block_len(resp) as u64;
     info.time_starttransfer = start.elapsed().as_secs_f64();
     let status = resp.status().as_u16();
     let location = resp

@@ -14,9 +14,10 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+use rustix::io::Errno;
 
 use super::{Unfinished, clean_up_on_interrupt, parent_dir, resolve_links, sync_dir_after_commit};
 
@@ -233,6 +234,18 @@ fn named_copy(mut file: File, target: &Path) -> io::Result<tempfile::NamedTempFi
 
 /// Gives the unnamed `file` the name `path`; fails with `AlreadyExists` when taken.
 fn link(file: &File, path: &Path) -> io::Result<()> {
+    // Straight from the descriptor where allowed (a privileged process, or a kernel that
+    // lets the file's opener do it): no walk through /proc. Tried until refused once.
+    static FROM_FD: AtomicBool = AtomicBool::new(true);
+    if FROM_FD.load(Ordering::Relaxed) {
+        match rustix::fs::linkat(file, "", CWD, path, AtFlags::EMPTY_PATH) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == Errno::NOENT || e == Errno::PERM || e == Errno::INVAL => {
+                FROM_FD.store(false, Ordering::Relaxed);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let fd_path = format!("/proc/self/fd/{}", file.as_raw_fd());
     rustix::fs::linkat(CWD, fd_path.as_str(), CWD, path, AtFlags::SYMLINK_FOLLOW)
         .map_err(io::Error::from)

@@ -57,6 +57,10 @@ struct Sched {
     list_done: bool,
     hosts: HostTable,
     running: usize,
+    /// Workers waiting on `work`, and whether the reader waits on `room`: a wake is sent
+    /// only to someone waiting who can use it.
+    waiting: usize,
+    reader_waiting: bool,
     /// A broken pipe: stop taking URLs.
     stop: Option<FetchError>,
     results: ResultsOut,
@@ -71,6 +75,8 @@ impl Shared {
                 list_done: false,
                 hosts: HostTable::new(many.per_host, many.rate),
                 running: 0,
+                waiting: 0,
+                reader_waiting: false,
                 stop: None,
                 results: ResultsOut::open(many.json_results.as_ref())?,
                 tally: Tally::default(),
@@ -113,22 +119,13 @@ impl Shared {
                 return None;
             }
             let now = Instant::now();
-            let mut wake_at: Option<Instant> = None;
-            let mut pick = None;
-            for (i, q) in st.queue.iter().enumerate() {
-                match st.hosts.check(&q.host, now) {
-                    Ok(()) => {
-                        pick = Some(i);
-                        break;
-                    }
-                    Err(Busy::Until(at)) => wake_at = Some(wake_at.map_or(at, |w| w.min(at))),
-                    Err(Busy::Full) => {}
-                }
-            }
+            let (pick, wake_at) = startable(&st, now);
             if let Some(q) = pick.and_then(|i| st.queue.remove(i)) {
                 st.hosts.start(&q.host, now);
                 st.running += 1;
-                self.room.notify_one();
+                if st.reader_waiting && st.queue.len() <= self.window / 2 {
+                    self.room.notify_one();
+                }
                 return Some(q);
             }
             if st.queue.is_empty() && st.list_done {
@@ -136,6 +133,7 @@ impl Shared {
                 self.work.notify_all();
                 return None;
             }
+            st.waiting += 1;
             st = match wake_at {
                 Some(at) => {
                     let wait = at.saturating_duration_since(now);
@@ -148,24 +146,35 @@ impl Shared {
                     .wait(st)
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
             };
+            st.waiting -= 1;
         }
     }
 
-    /// Adds a URL to the window, waiting while it is full; false once the run stops.
+    /// Adds a URL to the window; when it is full, waits until the workers have taken half
+    /// of it (one wake of the reader per half window, not one per URL). False once the run
+    /// stops.
     fn offer(&self, q: Queued) -> bool {
         let mut st = self.lock();
-        while st.queue.len() >= self.window && st.stop.is_none() {
-            st = self
-                .room
-                .wait(st)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if st.queue.len() >= self.window {
+            st.reader_waiting = true;
+            while st.queue.len() > self.window / 2 && st.stop.is_none() {
+                st = self
+                    .room
+                    .wait(st)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            st.reader_waiting = false;
         }
         if st.stop.is_some() {
             return false;
         }
+        // A waiting worker can use the URL only if its host may start now.
+        let wake = st.waiting > 0 && st.hosts.check(&q.host, Instant::now()).is_ok();
         st.queue.push_back(q);
         drop(st);
-        self.work.notify_one();
+        if wake {
+            self.work.notify_one();
+        }
         true
     }
 
@@ -205,10 +214,26 @@ impl Shared {
         if stopping {
             self.work.notify_all();
             self.room.notify_all();
-        } else if host.is_some() {
-            self.work.notify_one();
+        }
+        // No wake for the freed slot: this worker takes a URL next, and the others wait only
+        // when nothing else could start, so the slot is its to use. Waking one of them for
+        // each URL ended cost more than the transfers (with 8 workers and 6 per host, two
+        // always wait).
+    }
+}
+
+/// The first URL of the window whose host may start now, and else the earliest time one
+/// may (a pause or `--rate`); a host at its limit waits for a transfer to end.
+fn startable(st: &Sched, now: Instant) -> (Option<usize>, Option<Instant>) {
+    let mut wake_at: Option<Instant> = None;
+    for (i, q) in st.queue.iter().enumerate() {
+        match st.hosts.check(&q.host, now) {
+            Ok(()) => return (Some(i), wake_at),
+            Err(Busy::Until(at)) => wake_at = Some(wake_at.map_or(at, |w| w.min(at))),
+            Err(Busy::Full) => {}
         }
     }
+    (None, wake_at)
 }
 
 /// What a worker needs.

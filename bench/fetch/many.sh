@@ -144,7 +144,9 @@ rm -rf "$OUT/out-rss"
 
 echo "== second run with --update (all 304)"
 if "$POSTIE" fetch --help | grep -q -- '--update'; then
-  UPD="$POSTIE fetch -s --url-file $LIST --parallel 8 --output-dir $OUT/out-upd --update"
+  # The store inside the output folder, so each first run starts from an empty one (the
+  # default, ~/.local/state/postie/fetch-state.json, keeps every earlier run's entries).
+  UPD="$POSTIE fetch -s --url-file $LIST --parallel 8 --output-dir $OUT/out-upd --update --state $OUT/out-upd/.state.json"
   hyperfine --runs "$RUNS" -N --style basic --export-json "$WORK/upd.json" \
     --prepare "$(fresh upd)" -n "first run" "$UPD" \
     -n "second run (--update)" --prepare "true" "$UPD" >/dev/null

@@ -34,12 +34,7 @@ pub(super) struct ResumePlan {
     pub(super) url: String,
 }
 
-/// `FILE.part`, beside `FILE`.
-pub(super) fn part_path(dest: &Path) -> PathBuf {
-    let mut name = dest.as_os_str().to_owned();
-    name.push(".part");
-    PathBuf::from(name)
-}
+pub(super) use super::validators::part_path;
 
 fn regular_len(path: &Path) -> Option<u64> {
     std::fs::metadata(path)

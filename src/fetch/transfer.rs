@@ -71,12 +71,13 @@ pub fn run(config: FetchConfig) -> Result<Exit, FetchError> {
     Ok(last_failure.map_or(Exit::SUCCESS, Exit::with_code))
 }
 
-/// `--update`: this run's validators into the state file (locked load-merge-save).
+/// `--update`: this run's validators into the state file (locked load-merge-save), the
+/// entries of files that are gone dropped.
 fn save_state(config: &FetchConfig) -> Result<(), FetchError> {
     config
         .update
         .as_ref()
-        .map_or(Ok(()), super::ValidatorStore::save)
+        .map_or(Ok(()), super::ValidatorStore::finish)
 }
 
 /// `-w`: the rendered format on stdout, a warning per unknown variable on stderr.

@@ -161,8 +161,20 @@ impl ValidatorStore {
     /// Writes this run's changes into the file: under `FILE.lock`, the file is read again,
     /// the changes applied, and the result written atomically with mode 0600.
     pub fn save(&self) -> Result<(), FetchError> {
+        self.write(false)
+    }
+
+    /// [`save`](Self::save) at the end of a run, also dropping the entries of files that
+    /// are gone with no `FILE.part` left: without it the store keeps every file it ever
+    /// saw (a job writing into a new temporary folder each time grew it to 130,000
+    /// entries, read and rewritten whole by every run). One `stat` per entry, once a run.
+    pub fn finish(&self) -> Result<(), FetchError> {
+        self.write(true)
+    }
+
+    fn write(&self, prune: bool) -> Result<(), FetchError> {
         let inner = self.lock();
-        if inner.changed.is_empty() {
+        if inner.changed.is_empty() && !prune {
             return Ok(());
         }
         let write_err = |source| FetchError::Write {
@@ -175,15 +187,34 @@ impl ValidatorStore {
         lock_name.push(".lock");
         let _lock = fsutil::lock_file(Path::new(&lock_name), fsutil::PRIVATE).map_err(write_err)?;
         let mut files = read_file(&self.path)?;
+        let before = files.len();
         for (key, value) in &inner.changed {
             match value {
                 Some(e) => files.insert(key.clone(), e.clone()),
                 None => files.remove(key),
             };
         }
+        if prune {
+            files.retain(|key, _| still_there(Path::new(key)));
+        }
+        if inner.changed.is_empty() && files.len() == before {
+            return Ok(());
+        }
         fsutil::write_atomic(&self.path, render(&files).as_bytes(), fsutil::PRIVATE)
             .map_err(write_err)
     }
+}
+
+/// `FILE.part`, beside `FILE`.
+pub(super) fn part_path(dest: &Path) -> PathBuf {
+    let mut name = dest.as_os_str().to_owned();
+    name.push(".part");
+    PathBuf::from(name)
+}
+
+/// Whether an entry still describes something: the file, or its part (a link counts).
+fn still_there(file: &Path) -> bool {
+    file.symlink_metadata().is_ok() || part_path(file).symlink_metadata().is_ok()
 }
 
 fn read_file(path: &Path) -> Result<BTreeMap<String, Entry>, FetchError> {
@@ -290,6 +321,28 @@ mod tests {
         let back = ValidatorStore::open(&path).expect("reopen");
         assert!(back.get("/d/a.bin").is_empty(), "removed");
         assert!(back.get("/other").complete.is_some());
+    }
+
+    #[test]
+    fn finish_drops_the_entries_of_files_that_are_gone_and_save_does_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.json");
+        let here = dir.path().join("here.html");
+        let partial = dir.path().join("big.iso");
+        let gone = dir.path().join("gone.html");
+        std::fs::write(&here, "x").expect("write");
+        std::fs::write(part_path(&partial), "half").expect("write");
+        let store = ValidatorStore::open(&path).expect("open");
+        for file in [&here, &partial, &gone] {
+            store.set(&key_of(file), sample()["/d/a.bin"].clone());
+        }
+        store.save().expect("save");
+        let keys = |p: &Path| read_file(p).expect("read").into_keys().collect::<Vec<_>>();
+        assert_eq!(keys(&path).len(), 3, "a save mid-run keeps everything");
+        // Another run's store: nothing changed here, the gone file is still dropped.
+        let next = ValidatorStore::open(&path).expect("open");
+        next.finish().expect("finish");
+        assert_eq!(keys(&path), [key_of(&partial), key_of(&here)]);
     }
 
     #[test]

@@ -26,8 +26,9 @@ use crate::exit::Exit;
 /// State shared by the workers, the reader and (through [`Hooks`]) the transfers.
 pub struct Shared {
     state: Mutex<Sched>,
-    /// Workers wait here for a URL they may start. One wake per freed slot or new URL:
-    /// waking all of them for each would cost more context switches than transfers.
+    /// Workers wait here for a URL they may start: woken by a new URL whose host may start,
+    /// a pause, the end of the list or a stop; never all of them for each ended transfer,
+    /// which cost more context switches than the transfers (see `report`).
     work: Condvar,
     /// The list reader waits here for room in the window.
     room: Condvar,
@@ -292,7 +293,7 @@ pub fn run(config: FetchConfig, many: ManyConfig) -> Result<Exit, FetchError> {
     let synced = crate::fsutil::sync_deferred_dirs();
     cookies.finish()?;
     if let Some(store) = &cfg.update {
-        store.save()?;
+        store.finish()?;
     }
     synced.map_err(|e| FetchError::write("the output folders (fsync)", e))?;
     finish(&cfg, &shared, started)

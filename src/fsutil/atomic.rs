@@ -105,75 +105,63 @@ impl AtomicFile {
     /// fsyncs, then puts the file in place of the destination (the file a symbolic link
     /// points to, the link staying as it is), then fsyncs the folder.
     pub fn commit(self) -> io::Result<()> {
-        let AtomicFile {
-            temp,
-            target,
-            durable,
-            ..
-        } = self;
-        let dir = parent_dir(&target);
-        match temp {
-            Temp::Unnamed(file) => {
-                sync_if(durable, &file)?;
-                match link_replacing(&file, dir, &target) {
-                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-                        named_copy(file, &target)?
-                            .persist(&target)
-                            .map_err(|e| e.error)?;
-                    }
-                    done => done?,
-                }
-            }
-            Temp::Named { tmp, .. } => {
-                sync_if(durable, tmp.as_file())?;
-                tmp.persist(&target).map_err(|e| e.error)?;
-            }
-        }
-        if durable {
-            sync_dir_after_commit(dir)
-        } else {
-            Ok(())
-        }
+        let target = self.target.clone();
+        self.place(&target, true)
     }
 
     /// Like [`commit`](Self::commit) but fails with `AlreadyExists` instead of replacing;
     /// a symbolic link (dangling or not) counts as existing and is never followed.
     pub fn commit_new(self) -> io::Result<()> {
-        let AtomicFile {
-            temp,
-            dest,
-            target,
-            durable,
-        } = self;
-        if target != dest {
+        if self.target != self.dest {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
-                format!("{} is a symbolic link", dest.display()),
+                format!("{} is a symbolic link", self.dest.display()),
             ));
         }
-        match temp {
+        let dest = self.dest.clone();
+        self.place(&dest, false)
+    }
+
+    /// The commit of both kinds of file: sync (when durable), name it `at` (replacing
+    /// what is there, or never: linkat and `persist_noclobber` neither replace nor follow a
+    /// link at the new name), sync the folder (when durable).
+    fn place(self, at: &Path, replace: bool) -> io::Result<()> {
+        let durable = self.durable;
+        match self.temp {
             Temp::Unnamed(file) => {
                 sync_if(durable, &file)?;
-                // linkat never replaces and never follows a link at the new name.
-                match link(&file, &dest) {
+                let linked = if replace {
+                    link_replacing(&file, parent_dir(at), at)
+                } else {
+                    link(&file, at)
+                };
+                match linked {
                     Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-                        let tmp = named_copy(file, &dest)?;
-                        tmp.persist_noclobber(&dest).map_err(|e| e.error)?;
+                        persist(named_copy(file, at)?, at, replace)?;
                     }
                     done => done?,
                 }
             }
             Temp::Named { tmp, .. } => {
                 sync_if(durable, tmp.as_file())?;
-                tmp.persist_noclobber(&dest).map_err(|e| e.error)?;
+                persist(tmp, at, replace)?;
             }
         }
         if durable {
-            sync_dir_after_commit(parent_dir(&dest))
+            sync_dir_after_commit(parent_dir(at))
         } else {
             Ok(())
         }
     }
+}
+
+fn persist(tmp: tempfile::NamedTempFile, at: &Path, replace: bool) -> io::Result<()> {
+    let done = if replace {
+        tmp.persist(at)
+    } else {
+        tmp.persist_noclobber(at)
+    };
+    done.map(drop).map_err(|e| e.error)
 }
 
 impl Write for AtomicFile {

@@ -78,6 +78,7 @@ fn a_second_update_run_is_all_304_and_rewrites_no_file() {
     let before: Vec<_> = files.iter().map(|f| identity(f)).collect();
     let mode = fs::metadata(&state).expect("state").mode();
     assert_eq!(mode & 0o777, 0o600, "the state file is private");
+    let state_before = identity(&state);
 
     let out = fetch(&args);
     assert_code(&out, 0);
@@ -91,6 +92,11 @@ fn a_second_update_run_is_all_304_and_rewrites_no_file() {
     }
     let after: Vec<_> = files.iter().map(|f| identity(f)).collect();
     assert_eq!(before, after, "same inode and mtime: no file was rewritten");
+    assert_eq!(
+        identity(&state),
+        state_before,
+        "nothing changed: the state file is not rewritten either"
+    );
     assert_eq!(fs::read(&files[2]).expect("f2"), b"page 2\n");
     assert!(!dir.path().join("f0.part").exists());
 }

@@ -15,6 +15,7 @@ mod certs;
 mod error;
 mod files;
 mod form;
+mod keepalive;
 pub mod many;
 mod output;
 mod probe;

@@ -167,7 +167,8 @@ pub(super) fn agent(
         .chain(Mark {
             probe: probe.clone(),
             tls: true,
-        });
+        })
+        .chain(super::keepalive::ProbeOnce);
     let resolver = ProbeResolver {
         inner: DefaultResolver::default(),
         probe: probe.clone(),

@@ -32,6 +32,8 @@ pub(super) struct ResumePlan {
     pub(super) conditional: Vec<(String, String)>,
     /// The URL as the user gave it (what the store records).
     pub(super) url: String,
+    /// Whether `FILE.part` was there when the plan was made (a 304 removes it).
+    pub(super) part_found: bool,
 }
 
 pub(super) use super::validators::part_path;
@@ -53,50 +55,72 @@ pub(super) fn resume_plan(
     let Some(path) = planned.filter(|_| cfg.resume || update.is_some()) else {
         return Ok(ResumePlan::default());
     };
+    // One stat of the file and one of its part per URL: a rerun of 10,000 pages that are
+    // all 304 spends a sixth of its CPU time in stat.
+    let meta = std::fs::metadata(path).ok();
     // A device or a pipe is written in place, as without the flags.
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+    if meta.as_ref().is_some_and(|m| !m.is_file()) {
         return Ok(ResumePlan::default());
     }
     let key = update.map(|_| key_of(path));
     let entry = match (update, &key) {
-        (Some(store), Some(k)) => store.get(k),
+        (Some(store), Some(k)) => store.get(k, meta.is_some()),
         _ => Entry::default(),
     };
     let part = part_path(path);
     let stored_part = entry.part.as_ref().filter(|p| p.url == job.url);
+    // `--update` resumes only a part it recorded (one it knows nothing of is written over
+    // from byte 0), so it looks for `FILE.part` only then; a stray part next to a file that
+    // is answered 304 stays until the next 200 for it writes over it.
+    let part_len = if update.is_none() || stored_part.is_some() {
+        regular_len(&part)
+    } else {
+        None
+    };
     let mut plan = ResumePlan {
         part: Some(PartFile {
             part: part.clone(),
             dest: path.to_owned(),
             durable: !cfg.files.unsynced,
         }),
-        conditional: conditional_headers(entry.complete.as_ref(), &job.url, path),
+        conditional: conditional_headers(entry.complete.as_ref(), &job.url, meta.as_ref()),
         key,
         url: job.url.clone(),
+        part_found: part_len.is_some(),
         ..ResumePlan::default()
     };
-    match (regular_len(&part), stored_part) {
-        // Without a recorded validator an `--update` cannot tell whether the part is still
-        // the same resource: it starts over. `-C -` resumes anyway, as curl.
-        (Some(len), Some(p)) if len > 0 => {
-            plan.if_range = Some(p.if_range.clone());
-            plan.path = Some(part);
-            plan.offset = len;
-        }
-        (Some(len), None) if len > 0 && update.is_none() => {
-            plan.path = Some(part);
-            plan.offset = len;
-        }
-        _ if update.is_none() => {
-            if let Some(len) = regular_len(path) {
-                plan.path = Some(path.to_owned());
-                plan.offset = len;
-            }
-        }
-        _ => {}
+    let update = update.is_some();
+    let from = resume_point(
+        part_len,
+        stored_part,
+        update,
+        meta.as_ref().map(|m| m.len()),
+    );
+    if let Some((offset, in_part, if_range)) = from {
+        plan.path = Some(if in_part { part } else { path.to_owned() });
+        plan.offset = offset;
+        plan.if_range = if_range;
     }
     plan.entry = entry;
     Ok(plan)
+}
+
+/// Where a download resumes: (offset, in `FILE.part` rather than the file itself, the
+/// `If-Range` validator), or None to start from byte 0.
+fn resume_point(
+    part_len: Option<u64>,
+    stored_part: Option<&Part>,
+    update: bool,
+    file_len: Option<u64>,
+) -> Option<(u64, bool, Option<String>)> {
+    match (part_len, stored_part) {
+        // Without a recorded validator an `--update` cannot tell whether the part is still
+        // the same resource: it starts over. `-C -` resumes anyway, as curl.
+        (Some(len), Some(p)) if len > 0 => Some((len, true, Some(p.if_range.clone()))),
+        (Some(len), None) if len > 0 && !update => Some((len, true, None)),
+        _ if !update => file_len.map(|len| (len, false, None)),
+        _ => None,
+    }
 }
 
 /// `--update`'s If-None-Match and If-Modified-Since: only when the file is there as the last
@@ -104,17 +128,17 @@ pub(super) fn resume_plan(
 fn conditional_headers(
     complete: Option<&Complete>,
     url: &str,
-    path: &Path,
+    meta: Option<&std::fs::Metadata>,
 ) -> Vec<(String, String)> {
     let Some(c) = complete.filter(|c| c.url == url) else {
         return Vec::new();
     };
-    let Ok(meta) = std::fs::metadata(path) else {
+    let Some(meta) = meta else {
         return Vec::new();
     };
     if !meta.is_file()
         || meta.len() != c.size
-        || c.mtime_ns.is_some_and(|m| Some(m) != mtime_ns(&meta))
+        || c.mtime_ns.is_some_and(|m| Some(m) != mtime_ns(meta))
     {
         return Vec::new();
     }
@@ -178,7 +202,7 @@ pub(super) fn not_modified(
     if cfg.verbose {
         eprintln!("* 304 Not Modified: {} left as it is", part.dest.display());
     }
-    if regular_len(&part.part).is_some() {
+    if resume.part_found {
         std::fs::remove_file(&part.part)
             .map_err(|e| FetchError::write(part.part.display().to_string(), e))?;
     }

@@ -5,7 +5,7 @@
 //! a run (threads included) live here; saving is the cookie jar's locked load-merge-save,
 //! atomic and 0600, so runs that share one state file keep each other's entries.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -116,6 +116,9 @@ struct Inner {
     files: BTreeMap<String, Entry>,
     /// What this run set (Some) or removed (None), by key.
     changed: BTreeMap<String, Option<Entry>>,
+    /// Output files this run found on disk: [`ValidatorStore::finish`] keeps their entries
+    /// without a second `stat`.
+    seen: HashSet<String>,
 }
 
 impl ValidatorStore {
@@ -126,7 +129,7 @@ impl ValidatorStore {
             path: path.to_owned(),
             inner: Arc::new(Mutex::new(Inner {
                 files,
-                changed: BTreeMap::new(),
+                ..Inner::default()
             })),
         })
     }
@@ -135,9 +138,14 @@ impl ValidatorStore {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The entry of output file `key` (see [`key_of`]).
-    pub fn get(&self, key: &str) -> Entry {
-        self.lock().files.get(key).cloned().unwrap_or_default()
+    /// The entry of output file `key` (see [`key_of`]); `on_disk`: the caller found the
+    /// file there.
+    pub fn get(&self, key: &str, on_disk: bool) -> Entry {
+        let mut inner = self.lock();
+        if on_disk {
+            inner.seen.insert(key.to_owned());
+        }
+        inner.files.get(key).cloned().unwrap_or_default()
     }
 
     /// Replaces the entry of `key` (an empty entry removes it).
@@ -151,11 +159,15 @@ impl ValidatorStore {
         inner.changed.insert(key.to_owned(), value);
     }
 
-    /// Changes the entry of `key` in place.
+    /// Changes the entry of `key` in place (an unchanged entry is not written again: a rerun
+    /// whose answers are all 304 with the same validators leaves the file as it is).
     pub fn update(&self, key: &str, f: impl FnOnce(&mut Entry)) {
-        let mut entry = self.get(key);
+        let before = self.lock().files.get(key).cloned().unwrap_or_default();
+        let mut entry = before.clone();
         f(&mut entry);
-        self.set(key, entry);
+        if entry != before {
+            self.set(key, entry);
+        }
     }
 
     /// Writes this run's changes into the file: under `FILE.lock`, the file is read again,
@@ -195,7 +207,14 @@ impl ValidatorStore {
             };
         }
         if prune {
-            files.retain(|key, _| still_there(Path::new(key)));
+            files.retain(|key, value| {
+                inner.seen.contains(key)
+                    || inner
+                        .changed
+                        .get(key)
+                        .is_some_and(|c| c.as_ref() == Some(value))
+                    || still_there(Path::new(key))
+            });
         }
         if inner.changed.is_empty() && files.len() == before {
             return Ok(());
@@ -309,18 +328,18 @@ mod tests {
         ours.save().expect("save");
         let back = ValidatorStore::open(&path).expect("reopen");
         assert!(
-            back.get("/other").complete.is_some(),
+            back.get("/other", false).complete.is_some(),
             "kept the other run's"
         );
-        assert!(back.get("/d/a.bin").part.is_some());
+        assert!(back.get("/d/a.bin", false).part.is_some());
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         ours.set("/d/a.bin", Entry::default());
         ours.save().expect("save");
         let back = ValidatorStore::open(&path).expect("reopen");
-        assert!(back.get("/d/a.bin").is_empty(), "removed");
-        assert!(back.get("/other").complete.is_some());
+        assert!(back.get("/d/a.bin", false).is_empty(), "removed");
+        assert!(back.get("/other", false).complete.is_some());
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Shared {
     pub(super) parallel: usize,
     pub(super) per_host: usize,
     window: usize,
+    /// `--json-results` was asked for: each outcome's line is built (outside the lock).
+    json_results: bool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -90,6 +92,7 @@ impl Shared {
             // Look-ahead for a URL whose host is free: bounded, so memory does not grow
             // with the list.
             window: (many.parallel * 16).max(256),
+            json_results: many.json_results.is_some(),
         })
     }
 
@@ -186,6 +189,9 @@ impl Shared {
 
     /// Reports one URL's outcome (stderr, `--json-results`, the tally).
     fn report(&self, cfg: &FetchConfig, o: &Outcome<'_>, host: Option<&str>) {
+        // Built before the lock is taken: every worker reports through it, and with quick
+        // transfers (a rerun of 304s) its hold time is what they queue on.
+        let line = self.json_results.then(|| json_line(o));
         let mut st = self.lock();
         if let Some(h) = host {
             st.hosts.end(h, Instant::now());
@@ -203,8 +209,7 @@ impl Shared {
                     .eprintln(&format!("postie: {}", mask_url(&err.to_string())));
             }
         }
-        let line = json_line(o);
-        if let Err(e) = st.results.write(&line) {
+        if let Some(Err(e)) = line.map(|l| st.results.write(&l)) {
             st.stop.get_or_insert(e);
         }
         let (ok, failed, bytes, running) =

@@ -61,20 +61,56 @@ impl Probe {
     }
 }
 
+/// How long a name's addresses are reused, as curl's `--dns-cache-timeout` default.
+const DNS_CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
 #[derive(Debug)]
-struct ProbeResolver {
-    inner: DefaultResolver,
+struct ProbeResolver<R = DefaultResolver> {
+    inner: R,
     probe: Probe,
+    /// [`DNS_CACHE_FOR`] (shorter in tests).
+    ttl: std::time::Duration,
+    /// ureq resolves the name before it looks for a pooled connection, so without a cache
+    /// every request of a run asks the system again (10,000 pages from `localhost`: 80,000
+    /// system calls reading /etc/hosts, 1.4 x the time; from a name in the DNS, a query
+    /// each). Keyed by `host:port`; the time is when the addresses were looked up.
+    cache: Mutex<std::collections::HashMap<String, (Instant, ResolvedSocketAddrs)>>,
 }
 
-impl Resolver for ProbeResolver {
+impl<R: Resolver> ProbeResolver<R> {
+    fn lookup(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, Error> {
+        let key = authority_key(uri);
+        let now = Instant::now();
+        let cached = |cache: &std::collections::HashMap<_, (Instant, ResolvedSocketAddrs)>| {
+            cache
+                .get(&key)
+                .filter(|(at, _)| now.duration_since(*at) < self.ttl)
+                .map(|(_, addrs)| addrs.clone())
+        };
+        if let Some(addrs) = self.cache.lock().ok().and_then(|c| cached(&c)) {
+            return Ok(addrs);
+        }
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(key, (now, addrs.clone()));
+        }
+        Ok(addrs)
+    }
+}
+
+impl<R: Resolver> Resolver for ProbeResolver<R> {
     fn resolve(
         &self,
         uri: &Uri,
         config: &Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, Error> {
-        let addrs = self.inner.resolve(uri, config, timeout)?;
+        let addrs = self.lookup(uri, config, timeout)?;
         let now = Instant::now();
         let first = addrs.first().copied();
         self.probe.update(|e| {
@@ -172,6 +208,8 @@ pub(super) fn agent(
     let resolver = ProbeResolver {
         inner: DefaultResolver::default(),
         probe: probe.clone(),
+        ttl: DNS_CACHE_FOR,
+        cache: Mutex::default(),
     };
     Agent::with_parts(config, connector, resolver)
 }
@@ -192,6 +230,58 @@ pub(super) fn local_ip_for(remote: SocketAddr) -> Option<std::net::IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts the lookups that reach it; every name is 127.0.0.1.
+    #[derive(Debug, Default)]
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl Resolver for Counting {
+        fn resolve(
+            &self,
+            uri: &Uri,
+            _: &Config,
+            _: NextTimeout,
+        ) -> Result<ResolvedSocketAddrs, Error> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut addrs = self.empty();
+            addrs.push(SocketAddr::from((
+                [127, 0, 0, 1],
+                uri.port_u16().unwrap_or(80),
+            )));
+            Ok(addrs)
+        }
+    }
+
+    #[test]
+    fn a_name_is_looked_up_once_per_host_and_port_until_the_cache_expires() {
+        let resolver = ProbeResolver {
+            inner: Counting::default(),
+            probe: Probe::default(),
+            ttl: std::time::Duration::from_millis(200),
+            cache: Mutex::default(),
+        };
+        let config = Config::default();
+        let resolve = |u: &str| {
+            let uri: Uri = u.parse().expect("uri");
+            resolver
+                .resolve(&uri, &config, NextTimeout::default())
+                .expect("resolve")
+        };
+        let lookups = || resolver.inner.0.load(std::sync::atomic::Ordering::SeqCst);
+        let first = resolve("http://example.test:8080/a");
+        assert_eq!(resolve("http://EXAMPLE.test:8080/b"), first);
+        assert_eq!(lookups(), 1, "the second request used the cache");
+        assert!(
+            resolver.probe.events().resolved.is_some(),
+            "-w still sees a lookup"
+        );
+        resolve("http://example.test:8081/");
+        resolve("http://other.test:8080/");
+        assert_eq!(lookups(), 3, "another port or host is its own entry");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        resolve("http://example.test:8080/a");
+        assert_eq!(lookups(), 4, "an expired entry is looked up again");
+    }
 
     #[test]
     fn peer_is_read_from_the_transport_debug_text() {

@@ -393,6 +393,10 @@ fn same_names_get_distinct_files_and_bad_lines_are_named_while_the_rest_goes_on(
     assert_eq!(read("put"), "old");
     let out = fetch_in(dir.path(), &["--url-file", "list", "--clobber", "-s"]);
     assert_code(&out, 3);
+    assert!(
+        !text(&out).1.contains("taken by an earlier URL"),
+        "-s: no note"
+    );
     assert_eq!(read("put"), "/put");
     let put = server
         .requests()

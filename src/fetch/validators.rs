@@ -109,13 +109,19 @@ pub fn key_of(path: &Path) -> String {
 pub struct ValidatorStore {
     path: PathBuf,
     inner: Arc<Mutex<Inner>>,
+    /// Held by a save from its copy of the changes to its rename: saves go one at a time and
+    /// in order, while `inner` is held only for the copy (a mid-run save reads, renders and
+    /// fsyncs the whole store; the other transfers' lookups do not wait for that).
+    saving: Arc<Mutex<()>>,
 }
+
+/// What a run set (Some) or removed (None), by key.
+type Changes = BTreeMap<String, Option<Entry>>;
 
 #[derive(Debug, Default)]
 struct Inner {
     files: BTreeMap<String, Entry>,
-    /// What this run set (Some) or removed (None), by key.
-    changed: BTreeMap<String, Option<Entry>>,
+    changed: Changes,
     /// Output files this run found on disk: [`ValidatorStore::finish`] keeps their entries
     /// without a second `stat`.
     seen: HashSet<String>,
@@ -131,6 +137,7 @@ impl ValidatorStore {
                 files,
                 ..Inner::default()
             })),
+            saving: Arc::default(),
         })
     }
 
@@ -185,13 +192,10 @@ impl ValidatorStore {
     }
 
     fn write(&self, prune: bool) -> Result<(), FetchError> {
-        let inner = self.lock();
-        // Nothing changed, and every file the store knew of was found by this run: nothing
-        // to prune either (a rerun of 10,000 304s skips reading the 2 MB store again).
-        let all_seen = || inner.files.keys().all(|k| inner.seen.contains(k));
-        if inner.changed.is_empty() && (!prune || all_seen()) {
+        let _saving = self.saving.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some((changed, seen)) = self.snapshot(prune) else {
             return Ok(());
-        }
+        };
         let write_err = |source| FetchError::Write {
             what: format!("--update state {}", self.path.display()),
             source,
@@ -203,7 +207,7 @@ impl ValidatorStore {
         let _lock = fsutil::lock_file(Path::new(&lock_name), fsutil::PRIVATE).map_err(write_err)?;
         let mut files = read_file(&self.path)?;
         let before = files.len();
-        for (key, value) in &inner.changed {
+        for (key, value) in &changed {
             match value {
                 Some(e) => files.insert(key.clone(), e.clone()),
                 None => files.remove(key),
@@ -211,19 +215,33 @@ impl ValidatorStore {
         }
         if prune {
             files.retain(|key, value| {
-                inner.seen.contains(key)
-                    || inner
-                        .changed
-                        .get(key)
-                        .is_some_and(|c| c.as_ref() == Some(value))
+                seen.contains(key)
+                    || changed.get(key).is_some_and(|c| c.as_ref() == Some(value))
                     || still_there(Path::new(key))
             });
         }
-        if inner.changed.is_empty() && files.len() == before {
+        if changed.is_empty() && files.len() == before {
             return Ok(());
         }
         fsutil::write_atomic(&self.path, render(&files).as_bytes(), fsutil::PRIVATE)
             .map_err(write_err)
+    }
+
+    /// A copy of this run's changes and (to prune) of the files it found; None when there
+    /// is nothing to write: nothing changed, and when pruning, every file the store knew of
+    /// was found by this run (a rerun of 10,000 304s does not read the 2 MB store again).
+    fn snapshot(&self, prune: bool) -> Option<(Changes, HashSet<String>)> {
+        let inner = self.lock();
+        let all_seen = || inner.files.keys().all(|k| inner.seen.contains(k));
+        if inner.changed.is_empty() && (!prune || all_seen()) {
+            return None;
+        }
+        let seen = if prune {
+            inner.seen.clone()
+        } else {
+            HashSet::new()
+        };
+        Some((inner.changed.clone(), seen))
     }
 }
 
@@ -343,6 +361,34 @@ mod tests {
         let back = ValidatorStore::open(&path).expect("reopen");
         assert!(back.get("/d/a.bin", false).is_empty(), "removed");
         assert!(back.get("/other", false).complete.is_some());
+    }
+
+    #[test]
+    fn saves_from_many_transfers_at_once_keep_every_change() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.json");
+        let store = ValidatorStore::open(&path).expect("open");
+        std::thread::scope(|scope| {
+            for t in 0..8 {
+                let store = store.clone();
+                scope.spawn(move || {
+                    for size in 0..10 {
+                        let mut entry = sample()["/d/a.bin"].clone();
+                        entry.complete.as_mut().expect("complete").size = size;
+                        store.set(&format!("/t{t}"), entry);
+                        store.save().expect("save");
+                    }
+                });
+            }
+        });
+        // A save that copied the changes earlier must not be written after one that copied
+        // them later (it would put back an older entry).
+        let files = read_file(&path).expect("read");
+        let sizes: Vec<_> = files
+            .values()
+            .map(|e| e.complete.as_ref().map(|c| c.size))
+            .collect();
+        assert_eq!(sizes, vec![Some(9); 8]);
     }
 
     #[test]

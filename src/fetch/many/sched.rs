@@ -339,6 +339,9 @@ fn feed(cfg: &FetchConfig, shared: &Shared, source: &mut Source) {
     while let Some(next) = source.next_task() {
         match next {
             Ok(task) => {
+                if let Some(note) = task.note.as_deref().filter(|_| !cfg.silent) {
+                    shared.display.eprintln(note);
+                }
                 let host = super::super::transfer::parse_url(&task.job.url)
                     .map(|u| host_key(&u))
                     .unwrap_or_default();

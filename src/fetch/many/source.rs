@@ -33,6 +33,9 @@ pub struct Task {
     pub extra: Option<Box<Extra>>,
     /// The file was named here (implied `-O`): `-O`'s rules about existing files apply.
     pub implied_name: bool,
+    /// Why the file's name is not the URL's (taken by an earlier URL): for stderr, unless
+    /// `-s`.
+    pub note: Option<String>,
 }
 
 /// An open url-file: its name for messages, and its lines.
@@ -124,6 +127,7 @@ impl Source {
             job,
             extra,
             implied_name,
+            note: self.names.note.take(),
         }
     }
 }
@@ -231,6 +235,8 @@ fn json_headers(value: Option<&Value>) -> Result<Vec<(String, Option<String>)>, 
 struct Names {
     dir: PathBuf,
     used: HashSet<u64>,
+    /// The note of the name just given, for its task.
+    note: Option<String>,
 }
 
 impl Names {
@@ -238,6 +244,7 @@ impl Names {
         Names {
             dir,
             used: HashSet::new(),
+            note: None,
         }
     }
 
@@ -272,14 +279,14 @@ impl Names {
             n += 1;
             path = self.dir.join(format!("{base}.{n}"));
         }
-        if n > 0 {
-            eprintln!(
+        self.note = (n > 0).then(|| {
+            format!(
                 "postie: {where_}: {} is taken by an earlier URL; {} goes to {}",
                 base,
                 mask_url(url),
                 path.display()
-            );
-        }
+            )
+        });
         OutputTarget::File(path)
     }
 }

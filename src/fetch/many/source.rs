@@ -267,8 +267,9 @@ impl Names {
     /// The implied `-O` name of `url` (wget's `index.html` when the URL names no file),
     /// made distinct from every earlier file of the run.
     fn implied(&mut self, url: &str, where_: &str) -> OutputTarget {
-        // As the transfer reads it: a URL without a scheme is http://.
-        let parsed = url::Url::parse(url).or_else(|_| url::Url::parse(&format!("http://{url}")));
+        // As the transfer reads it (a URL without a scheme is http://); a URL it refuses
+        // fails there, with its reason.
+        let parsed = super::super::transfer::parse_url(url);
         let base = parsed
             .ok()
             .and_then(|u| remote_name(&u))
@@ -333,6 +334,25 @@ mod tests {
         );
         let idx: Vec<usize> = tasks.iter().map(|t| t.as_ref().expect("t").index).collect();
         assert_eq!(idx, [0, 1, 2, 3]);
+        let notes: Vec<bool> = tasks
+            .iter()
+            .map(|t| t.as_ref().expect("t").note.is_some())
+            .collect();
+        assert_eq!(
+            notes,
+            [false, true, false, true],
+            "a note for each renamed file"
+        );
+    }
+
+    #[test]
+    fn a_url_without_a_scheme_is_named_as_the_transfer_reads_it() {
+        // As curl: `host:8080/x` is http://host:8080/x, not scheme `host` with path `8080/x`.
+        let tasks = all("example.test:8080/dir/page.html
+example.test/
+");
+        let files: Vec<String> = tasks.iter().map(file).collect();
+        assert_eq!(files, ["out/page.html", "out/index.html"]);
     }
 
     #[test]

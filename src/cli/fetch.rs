@@ -787,27 +787,9 @@ fn build_headers(args: &FetchFlags, json: bool) -> Result<Vec<(String, Option<St
                 "expected \"Name: value\" or \"Name:\"",
             ))
         })?;
-        let name = name.trim();
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(invalid(&format!("-H {h:?}"), "bad header name").into());
-        }
-        if value.contains(['\r', '\n', '\0']) {
-            return Err(invalid(&format!("-H {h:?}"), "CR, LF or NUL in the value").into());
-        }
-        let value = value.trim();
-        if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err()
-            || ureq::http::HeaderValue::from_str(value).is_err()
-        {
-            return Err(invalid(
-                &format!("-H {h:?}"),
-                "not a valid header (a token name; no control characters in the value)",
-            )
-            .into());
-        }
-        headers.push((
-            name.to_owned(),
-            (!value.is_empty()).then(|| value.to_owned()),
-        ));
+        let pair = crate::fetch::header_pair(name, value)
+            .map_err(|why| Error::from(invalid(&format!("-H {h:?}"), why)))?;
+        headers.push(pair);
     }
     // -A, -e and --json's Accept give way to an explicit -H of the same name.
     let mut implied = Vec::new();

@@ -161,3 +161,48 @@ pub struct FileOptions {
     /// (the store keeps each file's size) and fetches it again whole.
     pub unsynced: bool,
 }
+
+/// One extra request header from `Name: value` parts (`-H`, a url-file line's `headers`):
+/// the name a token, the value without CR, LF, NUL or other control characters, both
+/// trimmed; an empty value removes a default header (`None`). The error is the reason.
+pub fn header_pair(name: &str, value: &str) -> Result<(String, Option<String>), &'static str> {
+    let name = name.trim();
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return Err("bad header name");
+    }
+    if value.contains(['\r', '\n', '\0']) {
+        return Err("CR, LF or NUL in the value");
+    }
+    let value = value.trim();
+    if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+        || ureq::http::HeaderValue::from_str(value).is_err()
+    {
+        return Err("not a valid header (a token name; no control characters in the value)");
+    }
+    Ok((
+        name.to_owned(),
+        (!value.is_empty()).then(|| value.to_owned()),
+    ))
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::header_pair;
+
+    #[test]
+    fn header_pairs_are_checked_and_trimmed() {
+        assert_eq!(
+            header_pair(" X-A ", " 1 "),
+            Ok(("X-A".into(), Some("1".into())))
+        );
+        assert_eq!(header_pair("Accept", ""), Ok(("Accept".into(), None)));
+        assert_eq!(header_pair("", "x"), Err("bad header name"));
+        assert_eq!(header_pair("X A", "x"), Err("bad header name"));
+        assert_eq!(
+            header_pair("X-A", "a\r\nB: c"),
+            Err("CR, LF or NUL in the value")
+        );
+        assert!(header_pair("X(A)", "x").is_err());
+        assert!(header_pair("X-A", "bell\u{7}").is_err());
+    }
+}

@@ -46,14 +46,7 @@ pub fn run(config: FetchConfig) -> Result<Exit, FetchError> {
             urlnum,
             ..TransferInfo::default()
         };
-        probe.reset();
-        let result = fetch_one(&agent, &config, &mut cookies, job, &mut info);
-        if let Err(err) = &result {
-            info.errormsg = mask_url(&err.to_string());
-            info.exitcode = err.exit_code();
-        }
-        record_connection(&mut info, &probe.events());
-        write_out(&config, &info);
+        let result = fetch_reported(&agent, &config, &mut cookies, job, &mut info, Some(&probe));
         if let Err(err) = result {
             if crate::exit::is_broken_pipe(&err) {
                 cookies.finish()?;
@@ -81,7 +74,33 @@ fn save_state(config: &FetchConfig) -> Result<(), FetchError> {
 }
 
 /// `-w`: the rendered format on stdout, a warning per unknown variable on stderr.
-pub(super) fn write_out(config: &FetchConfig, info: &TransferInfo) {
+/// One job with its `-w` line: the transfer, its error noted for `%{errormsg}` and
+/// `%{exitcode}`, and the connection's details when `probe` sees only this transfer (one at
+/// a time).
+pub(super) fn fetch_reported(
+    agent: &Agent,
+    cfg: &FetchConfig,
+    cookies: &mut CookieSession,
+    job: &Job,
+    info: &mut TransferInfo,
+    probe: Option<&Probe>,
+) -> Result<(), FetchError> {
+    if let Some(p) = probe {
+        p.reset();
+    }
+    let result = fetch_one(agent, cfg, cookies, job, info);
+    if let Err(err) = &result {
+        info.errormsg = mask_url(&err.to_string());
+        info.exitcode = err.exit_code();
+    }
+    if let Some(p) = probe {
+        record_connection(info, &p.events());
+    }
+    write_out(cfg, info);
+    result
+}
+
+fn write_out(config: &FetchConfig, info: &TransferInfo) {
     let Some(format) = &config.write_out else {
         return;
     };
@@ -95,7 +114,7 @@ pub(super) fn write_out(config: &FetchConfig, info: &TransferInfo) {
 }
 
 /// The `-w` connection variables from what the probe saw, relative to the transfer start.
-pub(super) fn record_connection(info: &mut TransferInfo, events: &probe::Events) {
+fn record_connection(info: &mut TransferInfo, events: &probe::Events) {
     let Some(start) = info.started else { return };
     let secs =
         |t: Option<Instant>| t.map_or(0.0, |t| t.saturating_duration_since(start).as_secs_f64());
@@ -206,7 +225,7 @@ struct Hop {
     if_range: Option<String>,
 }
 
-pub(super) fn fetch_one(
+fn fetch_one(
     agent: &Agent,
     cfg: &FetchConfig,
     cookies: &mut CookieSession,

@@ -3,9 +3,9 @@
 //! `--jar-save-interval` too), `--json-results` and the progress display.
 //!
 //! The scheduler (`sched`) runs each URL through the same single-URL transfer as a
-//! one-URL run (`transfer::fetch_one`: redirects, retries, resume, output files, cookies), on
-//! one ureq Agent (one connection pool) and one cookie session, so everything that transfer
-//! learns applies to every job here. This module owns only what is about many: which URL
+//! one-URL run (`transfer::fetch_reported`: redirects, retries, resume, output files,
+//! cookies, `-w`), on one ureq Agent (one connection pool) and one cookie session, so
+//! everything that transfer learns applies to every job here. This module owns only what is about many: which URL
 //! goes next (`hosts`: per-host limits, rate, pauses), the list read line by line and the
 //! files it names (`source`), the per-URL report (`results`) and the display (`progress`).
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use ureq::Agent;
 
 use super::super::probe::Probe;
-use super::super::transfer::{build_agent, fetch_one, record_connection, write_out};
+use super::super::transfer::{build_agent, fetch_reported};
 use super::super::writeout::TransferInfo;
 use super::super::{FetchConfig, FetchError, Job, OutputTarget, files, mask_url};
 use super::hosts::{Busy, HostTable};
@@ -412,18 +412,8 @@ fn run_task(
             Err(e) => return (info, Err(e)),
         }
     }
-    if ctx.serial {
-        ctx.probe.reset();
-    }
-    let result = fetch_one(ctx.agent, cfg, cookies, &task.job, &mut info);
-    if let Err(err) = &result {
-        info.errormsg = mask_url(&err.to_string());
-        info.exitcode = err.exit_code();
-    }
-    if ctx.serial {
-        record_connection(&mut info, &ctx.probe.events());
-    }
-    write_out(cfg, &info);
+    let probe = ctx.serial.then_some(ctx.probe);
+    let result = fetch_reported(ctx.agent, cfg, cookies, &task.job, &mut info, probe);
     (info, result)
 }
 

@@ -195,19 +195,8 @@ const KEYS: [&str; 6] = ["url", "output", "method", "headers", "data", "json"];
 /// `"headers"`: an object `{"Name": "value"}` or a list of `"Name: value"` (curl's `-H`
 /// form; `"Name:"` removes a default header).
 fn json_headers(value: Option<&Value>) -> Result<Vec<(String, Option<String>)>, String> {
-    let pair = |name: &str, value: &str| -> Result<(String, Option<String>), String> {
-        let name = name.trim();
-        if name.is_empty() || ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-            return Err(format!("bad header name {name:?}"));
-        }
-        let value = value.trim();
-        if value.contains(['\r', '\n']) {
-            return Err(format!("header {name:?}: line breaks in its value"));
-        }
-        Ok((
-            name.to_owned(),
-            (!value.is_empty()).then(|| value.to_owned()),
-        ))
+    let pair = |name: &str, value: &str| {
+        crate::fetch::header_pair(name, value).map_err(|why| format!("header {name:?}: {why}"))
     };
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
@@ -375,15 +364,19 @@ example.test/
         assert!(!tasks[1].as_ref().expect("t").implied_name);
     }
 
+    fn errors(tasks: &[Result<Task, FetchError>]) -> Vec<String> {
+        tasks
+            .iter()
+            .filter_map(|t| t.as_ref().err().map(ToString::to_string))
+            .collect()
+    }
+
     #[test]
     fn bad_lines_name_their_number_and_the_rest_goes_on() {
         let tasks = all(
             "http://a/1\n{\"url\": 3}\n{oops\nnot a url\n{\"url\":\"http://a/2\",\"x\":1}\nhttp://a/3\n",
         );
-        let errors: Vec<String> = tasks
-            .iter()
-            .filter_map(|t| t.as_ref().err().map(ToString::to_string))
-            .collect();
+        let errors = errors(&tasks);
         assert_eq!(errors.len(), 4, "{errors:?}");
         for (e, n) in errors.iter().zip([2, 3, 4, 5]) {
             assert!(
@@ -393,5 +386,36 @@ example.test/
         }
         assert!(errors[3].contains("unknown key \"x\""), "{}", errors[3]);
         assert_eq!(file(&tasks[5]), "out/3");
+    }
+
+    #[test]
+    fn a_line_s_headers_are_held_to_the_rules_of_h() {
+        let tasks = all(concat!(
+            r#"{"url": "http://a/1", "headers": {"X-A": "bell\u0007"}}"#,
+            "\n",
+            r#"{"url": "http://a/2", "headers": ["X A: 1"]}"#,
+            "\n",
+            r#"{"url": "http://a/3", "headers": {"X-Ok": " 1 "}}"#,
+            "\n",
+        ));
+        let errors = errors(&tasks);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].contains("header \"X-A\": not a valid header"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[1].contains("header \"X A\": bad header name"),
+            "{}",
+            errors[1]
+        );
+        let extra = tasks[2]
+            .as_ref()
+            .expect("ok")
+            .extra
+            .as_ref()
+            .expect("extra");
+        assert_eq!(extra.headers, [("X-Ok".to_owned(), Some("1".to_owned()))]);
     }
 }

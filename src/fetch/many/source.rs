@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::super::output::remote_name;
+use super::super::validators::part_path;
 use super::super::{FetchError, Job, OutputTarget, RequestBody, mask_url};
 
 /// What one line may change of the run's request (JSON lines only).
@@ -249,8 +250,21 @@ impl Names {
             return OutputTarget::Stdout;
         }
         let path = self.dir.join(name);
-        self.used.insert(Self::key(&path));
+        self.take(&path);
         OutputTarget::File(path)
+    }
+
+    /// Reserves `path` and the `path.part` a resumable download of it writes first (so
+    /// `x` and `x.part` from two URLs never meet); false when either is taken already.
+    fn take(&mut self, path: &Path) -> bool {
+        let stem = path.to_str().and_then(|p| p.strip_suffix(".part"));
+        let taken = |key| self.used.contains(&key);
+        if taken(Self::key(&part_path(path)))
+            || stem.is_some_and(|s| taken(Self::key(Path::new(s))))
+        {
+            return false;
+        }
+        self.used.insert(Self::key(path))
     }
 
     /// The implied `-O` name of `url` (wget's `index.html` when the URL names no file),
@@ -265,7 +279,7 @@ impl Names {
             .unwrap_or_else(|| "index.html".to_owned());
         let mut path = self.dir.join(&base);
         let mut n = 0;
-        while !self.used.insert(Self::key(&path)) {
+        while !self.take(&path) {
             n += 1;
             path = self.dir.join(format!("{base}.{n}"));
         }
@@ -332,6 +346,14 @@ mod tests {
             [false, true, false, true],
             "a note for each renamed file"
         );
+    }
+
+    #[test]
+    fn a_name_never_meets_another_file_s_part() {
+        // `--update` and `-C -` write FILE.part first: `x` and `x.part` cannot both be used.
+        let tasks = all("http://a/x\nhttp://b/x.part\nhttp://c/y.part\nhttp://d/y\n");
+        let files: Vec<String> = tasks.iter().map(file).collect();
+        assert_eq!(files, ["out/x", "out/x.part.1", "out/y.part", "out/y.1"]);
     }
 
     #[test]

@@ -102,6 +102,47 @@ fn a_second_update_run_is_all_304_and_rewrites_no_file() {
 }
 
 #[test]
+fn a_304_removes_a_part_the_store_recorded_for_another_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = etag_server();
+    let state = dir.path().join("state.json");
+    let file = dir.path().join("f0");
+    let url = server.url("/p0");
+    let args = [
+        "-sS",
+        "--update",
+        "--state",
+        s(&state),
+        "-o",
+        s(&file),
+        url.as_str(),
+    ];
+    assert_code(&fetch(&args), 0);
+    // What a killed run of another URL into the same file leaves: its part, and its record.
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&state).expect("state")).expect("json");
+    doc["files"][s(&file)]["part"] =
+        serde_json::json!({"url": "http://elsewhere.test/p0", "if_range": "\"old\""});
+    fs::write(&state, doc.to_string()).expect("state");
+    let part = dir.path().join("f0.part");
+    fs::write(&part, "half of another resource").expect("part");
+
+    assert_code(&fetch(&args), 0);
+    let last = server.requests().pop().expect("request");
+    assert_eq!(last.header("If-None-Match"), Some("\"e0\""));
+    assert_eq!(
+        last.header("Range"),
+        None,
+        "the other URL's part is not resumed"
+    );
+    assert!(!part.exists(), "the 304 removed the recorded part");
+    let doc: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&state).expect("state")).expect("json");
+    assert!(doc["files"][s(&file)]["part"].is_null(), "{doc}");
+    assert_eq!(fs::read(&file).expect("f0"), b"page 0\n");
+}
+
+#[test]
 fn a_304_without_an_etag_keeps_the_stored_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     let hits = Arc::new(AtomicUsize::new(0));

@@ -63,6 +63,8 @@ impl Probe {
 
 /// How long a name's addresses are reused, as curl's `--dns-cache-timeout` default.
 const DNS_CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+/// The cache's size at which each new name first drops the expired ones.
+const DNS_CACHE_PRUNE_AT: usize = 1024;
 
 #[derive(Debug)]
 struct ProbeResolver<R = DefaultResolver> {
@@ -73,7 +75,8 @@ struct ProbeResolver<R = DefaultResolver> {
     /// ureq resolves the name before it looks for a pooled connection, so without a cache
     /// every request of a run asks the system again (10,000 pages from `localhost`: 80,000
     /// system calls reading /etc/hosts, 1.4 x the time; from a name in the DNS, a query
-    /// each). Keyed by `host:port`; the time is when the addresses were looked up.
+    /// each). Keyed by scheme and authority as given (the addresses carry the scheme's port:
+    /// `socks5://h` and `http://h` differ); the time is when they were looked up.
     cache: Mutex<std::collections::HashMap<String, (Instant, ResolvedSocketAddrs)>>,
 }
 
@@ -84,7 +87,12 @@ impl<R: Resolver> ProbeResolver<R> {
         config: &Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, Error> {
-        let key = authority_key(uri);
+        let key = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or(""),
+            uri.authority().map_or("", |a| a.as_str())
+        )
+        .to_ascii_lowercase();
         let now = Instant::now();
         let cached = |cache: &std::collections::HashMap<_, (Instant, ResolvedSocketAddrs)>| {
             cache
@@ -97,6 +105,10 @@ impl<R: Resolver> ProbeResolver<R> {
         }
         let addrs = self.inner.resolve(uri, config, timeout)?;
         if let Ok(mut cache) = self.cache.lock() {
+            // A list of many hosts: expired names go, so the cache holds about one minute's.
+            if cache.len() >= DNS_CACHE_PRUNE_AT {
+                cache.retain(|_, (at, _)| now.duration_since(*at) < self.ttl);
+            }
             cache.insert(key, (now, addrs.clone()));
         }
         Ok(addrs)
@@ -243,10 +255,15 @@ mod tests {
             _: NextTimeout,
         ) -> Result<ResolvedSocketAddrs, Error> {
             self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // As ureq's resolver: the scheme's default port when the URI names none.
+            let default = match uri.scheme_str() {
+                Some("socks5") => 1080,
+                _ => 80,
+            };
             let mut addrs = self.empty();
             addrs.push(SocketAddr::from((
                 [127, 0, 0, 1],
-                uri.port_u16().unwrap_or(80),
+                uri.port_u16().unwrap_or(default),
             )));
             Ok(addrs)
         }
@@ -278,9 +295,34 @@ mod tests {
         resolve("http://example.test:8081/");
         resolve("http://other.test:8080/");
         assert_eq!(lookups(), 3, "another port or host is its own entry");
+        // The addresses carry the scheme's default port: a SOCKS proxy's name (1080) and
+        // the same name over http (80) must not share them.
+        let socks = resolve("socks5://example.test");
+        let http = resolve("http://example.test/");
+        assert_eq!(lookups(), 5, "another scheme is its own entry");
+        assert_ne!(socks, http);
         std::thread::sleep(std::time::Duration::from_millis(250));
         resolve("http://example.test:8080/a");
-        assert_eq!(lookups(), 4, "an expired entry is looked up again");
+        assert_eq!(lookups(), 6, "an expired entry is looked up again");
+    }
+
+    #[test]
+    fn a_list_of_many_hosts_does_not_grow_the_cache_past_its_live_names() {
+        let resolver = ProbeResolver {
+            inner: Counting::default(),
+            probe: Probe::default(),
+            ttl: std::time::Duration::ZERO,
+            cache: Mutex::default(),
+        };
+        let config = Config::default();
+        for i in 0..3 * DNS_CACHE_PRUNE_AT {
+            let uri: Uri = format!("http://h{i}.test/").parse().expect("uri");
+            resolver
+                .resolve(&uri, &config, NextTimeout::default())
+                .expect("resolve");
+        }
+        let held = resolver.cache.lock().expect("cache").len();
+        assert!(held <= DNS_CACHE_PRUNE_AT, "{held} names held");
     }
 
     #[test]

@@ -70,9 +70,11 @@ pub(super) fn resume_plan(
     let part = part_path(path);
     let stored_part = entry.part.as_ref().filter(|p| p.url == job.url);
     // `--update` resumes only a part it recorded (one it knows nothing of is written over
-    // from byte 0), so it looks for `FILE.part` only then; a stray part next to a file that
-    // is answered 304 stays until the next 200 for it writes over it.
-    let part_len = if update.is_none() || stored_part.is_some() {
+    // from byte 0), so it looks for `FILE.part` only when the store has a record of one,
+    // for this URL (to resume) or another (for a 304 to remove). A part it has no record of
+    // (a run killed in its first MiB) stays beside a file answered 304, until the next 200
+    // for that file writes over it: looking for one would cost a system call per URL.
+    let part_len = if update.is_none() || entry.part.is_some() {
         regular_len(&part)
     } else {
         None
@@ -187,7 +189,7 @@ impl Fresh {
 
 /// `--update`: a 304 leaves the file as it is (same inode, same mtime). The store keeps
 /// what the 304 did not say (curl empties its etag file on a 304 without an ETag, #15728),
-/// and a part of another version is removed.
+/// and a part the store recorded (of another version, or for another URL) is removed.
 pub(super) fn not_modified(
     cfg: &FetchConfig,
     resume: &ResumePlan,

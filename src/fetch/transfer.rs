@@ -73,7 +73,6 @@ fn save_state(config: &FetchConfig) -> Result<(), FetchError> {
         .map_or(Ok(()), super::ValidatorStore::finish)
 }
 
-/// `-w`: the rendered format on stdout, a warning per unknown variable on stderr.
 /// One job with its `-w` line: the transfer, its error noted for `%{errormsg}` and
 /// `%{exitcode}`, and the connection's details when `probe` sees only this transfer (one at
 /// a time).
@@ -100,6 +99,7 @@ pub(super) fn fetch_reported(
     result
 }
 
+/// `-w`: the rendered format on stdout, a warning per unknown variable on stderr.
 fn write_out(config: &FetchConfig, info: &TransferInfo) {
     let Some(format) = &config.write_out else {
         return;

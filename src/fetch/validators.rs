@@ -186,7 +186,9 @@ impl ValidatorStore {
     /// [`save`](Self::save) at the end of a run, also dropping the entries of files that
     /// are gone with no `FILE.part` left: without it the store keeps every file it ever
     /// saw (a job writing into a new temporary folder each time grew it to 130,000
-    /// entries, read and rewritten whole by every run). One `stat` per entry, once a run.
+    /// entries, read and rewritten whole by every run). One `stat` per entry the run did not
+    /// find itself, once a run (a file this run found and something else then deleted
+    /// keeps its entry until the next run).
     pub fn finish(&self) -> Result<(), FetchError> {
         self.write(true)
     }

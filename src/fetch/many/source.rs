@@ -250,7 +250,8 @@ impl Names {
             return OutputTarget::Stdout;
         }
         let path = self.dir.join(name);
-        self.take(&path);
+        // Kept as given even if it meets another name (the user chose it).
+        self.used.insert(Self::key(&path));
         OutputTarget::File(path)
     }
 

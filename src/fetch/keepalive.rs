@@ -1,7 +1,7 @@
 //! One liveness probe per reuse of a kept-alive connection. ureq checks a connection both
 //! when it goes back into the pool and when it is taken out again, each time with a
 //! non-blocking read (two `ioctl`s and a `recv`): for back-to-back requests that is six system
-//! calls per request spent asking the same question twice within microseconds (70,000 of the
+//! calls per request spent asking the same question twice within microseconds (60,000 of the
 //! 169,000 of a 10,000-page `--update` rerun). A probe that said "open" stands for the next
 //! one if no I/O happened in between and it is younger than [`FRESH`]. The check that
 //! matters, at return to the pool after a response (the server sent bytes after the body, or

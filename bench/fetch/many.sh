@@ -8,8 +8,8 @@
 #   xargs -P8 -n100 curl --remote-name-all --output-dir D < LIST  (100 URLs per curl process)
 #   wget -i LIST -P D                                            (one by one: wget has no -P8)
 # Each command writes every page into its own emptied folder. Then: peak RSS (/usr/bin/time -v)
-# of postie with 10,000 and 100,000 URLs (must be flat), and, when `postie fetch --help` lists
-# --update, a second run with --update (all 304) against the first.
+# of postie with 10,000 and 100,000 URLs (must be flat), and a second run with --update (all
+# 304) against the first.
 # Needs: nginx, curl, wget, hyperfine, time (Debian packages).
 # Also timed: postie with --parallel-per-host 8 (as many connections to the one host as curl
 # -Z opens; the default is 6, as browsers) and with --fsync (every page on disk before it is
@@ -143,20 +143,16 @@ echo "curl -Z, 10,000 URLs:  $(rss "$CURL" -s -Z --parallel-max 8 --remote-name-
 rm -rf "$OUT/out-rss"
 
 echo "== second run with --update (all 304)"
-if "$POSTIE" fetch --help | grep -q -- '--update'; then
-  # The store inside the output folder, so each first run starts from an empty one (the
-  # default, ~/.local/state/postie/fetch-state.json, keeps every earlier run's entries).
-  UPD="$POSTIE fetch -s --url-file $LIST --parallel 8 --output-dir $OUT/out-upd --update --state $OUT/out-upd/.state.json"
-  hyperfine --runs "$RUNS" -N --style basic --export-json "$WORK/upd.json" \
-    --prepare "$(fresh upd)" -n "first run" "$UPD" \
-    -n "second run (--update)" --prepare "true" "$UPD" >/dev/null
-  python3 - "$WORK/upd.json" <<'PY'
+# The store inside the output folder, so each first run starts from an empty one (the
+# default, ~/.local/state/postie/fetch-state.json, keeps every earlier run's entries).
+UPD="$POSTIE fetch -s --url-file $LIST --parallel 8 --output-dir $OUT/out-upd --update --state $OUT/out-upd/.state.json"
+hyperfine --runs "$RUNS" -N --style basic --export-json "$WORK/upd.json" \
+  --prepare "$(fresh upd)" -n "first run" "$UPD" \
+  -n "second run (--update)" --prepare "true" "$UPD" >/dev/null
+python3 - "$WORK/upd.json" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 a, b = r["first run"], r["second run (--update)"]
 print(f"first run median {a['median']:.3f} s, second run median {b['median']:.3f} s, "
-      f"ratio {b['median'] / a['median']:.2f} (goal <= 0.33)")
+    f"ratio {b['median'] / a['median']:.2f} (goal <= 0.33)")
 PY
-else
-  echo "not measured: this postie has no --update (issue 14's other half)"
-fi

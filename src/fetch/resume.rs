@@ -11,7 +11,7 @@ use ureq::http;
 use super::output::{PartFile, Sink};
 use super::show::header_value;
 use super::stall::copy_body;
-use super::validators::{Complete, Entry, Part, key_of};
+use super::validators::{Complete, Entry, Part, key_of, part_path};
 use super::writeout::TransferInfo;
 use super::{FetchConfig, FetchError, Job};
 
@@ -35,8 +35,6 @@ pub(super) struct ResumePlan {
     /// Whether `FILE.part` was there when the plan was made (a 304 removes it).
     pub(super) part_found: bool,
 }
-
-pub(super) use super::validators::part_path;
 
 fn regular_len(path: &Path) -> Option<u64> {
     std::fs::metadata(path)

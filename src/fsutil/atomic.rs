@@ -223,17 +223,26 @@ fn named_copy(mut file: File, target: &Path) -> io::Result<tempfile::NamedTempFi
 /// Gives the unnamed `file` the name `path`; fails with `AlreadyExists` when taken.
 fn link(file: &File, path: &Path) -> io::Result<()> {
     // Straight from the descriptor where allowed (a privileged process, or a kernel that
-    // lets the file's opener do it): no walk through /proc. Tried until refused once.
+    // lets the file's opener do it): no walk through /proc. Given up only once the /proc
+    // way worked where it did not: ENOENT also means a folder of `path` is missing, which
+    // says nothing about the descriptor.
     static FROM_FD: AtomicBool = AtomicBool::new(true);
-    if FROM_FD.load(Ordering::Relaxed) {
-        match rustix::fs::linkat(file, "", CWD, path, AtFlags::EMPTY_PATH) {
-            Ok(()) => return Ok(()),
-            Err(e) if e == Errno::NOENT || e == Errno::PERM || e == Errno::INVAL => {
+    if !FROM_FD.load(Ordering::Relaxed) {
+        return link_through_proc(file, path);
+    }
+    match rustix::fs::linkat(file, "", CWD, path, AtFlags::EMPTY_PATH) {
+        Err(e) if e == Errno::NOENT || e == Errno::PERM || e == Errno::INVAL => {
+            let linked = link_through_proc(file, path);
+            if linked.is_ok() {
                 FROM_FD.store(false, Ordering::Relaxed);
             }
-            Err(e) => return Err(e.into()),
+            linked
         }
+        done => done.map_err(io::Error::from),
     }
+}
+
+fn link_through_proc(file: &File, path: &Path) -> io::Result<()> {
     let fd_path = format!("/proc/self/fd/{}", file.as_raw_fd());
     rustix::fs::linkat(CWD, fd_path.as_str(), CWD, path, AtFlags::SYMLINK_FOLLOW)
         .map_err(io::Error::from)

@@ -354,6 +354,30 @@ mod tests {
         assert_eq!(names(dir.path()), ["page"]);
     }
 
+    /// The way every unprivileged user's files are named; a test run as root links from the
+    /// descriptor and would never reach it through `commit`.
+    #[test]
+    fn linking_through_proc_names_the_whole_file_and_refuses_a_taken_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let Some(mut file) = open_unnamed(dir.path(), 0o600) else {
+            eprintln!("skipped: no O_TMPFILE on this filesystem");
+            return;
+        };
+        file.write_all(b"all of it").expect("write");
+        let dest = dir.path().join("page");
+        link_through_proc(&file, &dest).expect("link");
+        assert_eq!(std::fs::read(&dest).expect("read"), b"all of it");
+        let again = link_through_proc(&file, &dest).expect_err("taken");
+        assert_eq!(
+            again.kind(),
+            io::ErrorKind::AlreadyExists,
+            "link_replacing relies on it"
+        );
+        let missing = link_through_proc(&file, &dir.path().join("no/page")).expect_err("no dir");
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        assert_eq!(names(dir.path()), ["page"]);
+    }
+
     #[test]
     fn commit_new_refuses_a_taken_name_and_leaves_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
